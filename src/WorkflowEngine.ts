@@ -1,0 +1,596 @@
+/**
+ * The engine: registers workflows, starts, streams, cancels, resumes and
+ * approves their executions, over any `ExecutionStorage`.
+ *
+ * @since 0.1.0
+ */
+import {
+  Cause,
+  Chunk,
+  Context,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  Fiber,
+  FiberMap,
+  Layer,
+  Option,
+  ParseResult,
+  Schema,
+  Stream
+} from "effect"
+import type { Scope } from "effect"
+import * as ExecutionStorage from "./ExecutionStorage.js"
+import { CommitFailed, currentScope, ExecutionRuntime, rootScope } from "./internal/runtime.js"
+import type { EventDraft } from "./internal/runtime.js"
+import { Signals } from "./internal/signal.js"
+import * as Workflow from "./Workflow.js"
+import * as WorkflowEvent from "./WorkflowEvent.js"
+
+/**
+ * No workflow of that name is registered.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class WorkflowNotFound extends Schema.TaggedError<WorkflowNotFound>()("WorkflowNotFound", {
+  workflow: Schema.String,
+  registered: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `No workflow named "${this.workflow}" is registered` +
+      (this.registered.length > 0 ? ` (registered: ${this.registered.join(", ")})` : "")
+  }
+}
+
+/**
+ * Another workflow definition is already registered under that name.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class WorkflowAlreadyRegistered
+  extends Schema.TaggedError<WorkflowAlreadyRegistered>()("WorkflowAlreadyRegistered", { workflow: Schema.String })
+{
+  override get message(): string {
+    return `A different workflow named "${this.workflow}" is already registered`
+  }
+}
+
+/**
+ * `start` was given an execution id that already belongs to an execution of another workflow.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class ExecutionIdConflict extends Schema.TaggedError<ExecutionIdConflict>()("ExecutionIdConflict", {
+  executionId: Schema.String,
+  workflow: Schema.String,
+  existingWorkflow: Schema.String
+}) {
+  override get message(): string {
+    return `Execution id "${this.executionId}" already belongs to workflow "${this.existingWorkflow}", ` +
+      `not "${this.workflow}"`
+  }
+}
+
+/**
+ * The execution failed; `error` is what it failed with, as stored.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class WorkflowFailed extends Schema.TaggedError<WorkflowFailed>()("WorkflowFailed", {
+  executionId: Schema.String,
+  error: WorkflowEvent.ErrorInfo
+}) {
+  override get message(): string {
+    return `Execution "${this.executionId}" failed: ${this.error.name}: ${this.error.message}`
+  }
+}
+
+/**
+ * The execution was cancelled.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class WorkflowCancelled extends Schema.TaggedError<WorkflowCancelled>()("WorkflowCancelled", {
+  executionId: Schema.String
+}) {
+  override get message(): string {
+    return `Execution "${this.executionId}" was cancelled`
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type StorageFailure = ExecutionStorage.StorageError
+
+/**
+ * A started (or found) execution.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WorkflowHandle<A = unknown> {
+  readonly id: string
+  readonly workflow: string
+  /** `false` when `start` found an existing execution with the given id instead of creating one. */
+  readonly created: boolean
+  /** All events from the first, then live ones, ending when the execution ends. */
+  readonly events: Stream.Stream<WorkflowEvent.StoredEvent, ExecutionStorage.ExecutionNotFound | StorageFailure>
+  /** Waits for the execution to end and returns its output. */
+  readonly result: Effect.Effect<
+    A,
+    WorkflowFailed | WorkflowCancelled | ExecutionStorage.ExecutionNotFound | StorageFailure
+  >
+  readonly status: Effect.Effect<ExecutionStorage.ExecutionRecord, ExecutionStorage.ExecutionNotFound | StorageFailure>
+  readonly cancel: Effect.Effect<
+    void,
+    ExecutionStorage.ExecutionNotFound | ExecutionStorage.ExecutionFinished | StorageFailure
+  >
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface WorkflowInfo {
+  readonly name: string
+  readonly description: string | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface StartOptions {
+  /** Makes the start idempotent: starting again with the same id returns the existing execution. */
+  readonly executionId?: string
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface EngineOptions {
+  /** Events read from storage per page by each subscriber (default 256). */
+  readonly pageSize?: number
+  /**
+   * How often a waiting subscriber re-reads storage even without a local
+   * commit, to see commits made by other processes (default: never).
+   */
+  readonly pollInterval?: Duration.DurationInput
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface WorkflowEngineService {
+  /** Registers a workflow; the services it requires are captured from the caller's context. */
+  readonly register: <A, I, E, R>(
+    workflow: Workflow.Workflow<A, I, E, R>
+  ) => Effect.Effect<void, WorkflowAlreadyRegistered, R>
+  readonly list: Effect.Effect<ReadonlyArray<WorkflowInfo>>
+  /**
+   * Validates the input, creates the execution and runs it in the background.
+   * Given a workflow definition that is not registered yet, registers it.
+   */
+  readonly start: {
+    <A, I, E, R>(
+      workflow: Workflow.Workflow<A, I, E, R>,
+      input: I,
+      options?: StartOptions
+    ): Effect.Effect<
+      WorkflowHandle<A>,
+      Workflow.InvalidInput | WorkflowAlreadyRegistered | ExecutionIdConflict | StorageFailure,
+      R
+    >
+    (name: string, input: unknown, options?: StartOptions): Effect.Effect<
+      WorkflowHandle<unknown>,
+      Workflow.InvalidInput | WorkflowNotFound | ExecutionIdConflict | StorageFailure
+    >
+  }
+  readonly handle: (
+    id: string
+  ) => Effect.Effect<WorkflowHandle<unknown>, ExecutionStorage.ExecutionNotFound | StorageFailure>
+  readonly events: (
+    id: string,
+    options?: { readonly fromSeq?: number }
+  ) => Stream.Stream<WorkflowEvent.StoredEvent, ExecutionStorage.ExecutionNotFound | StorageFailure>
+  readonly result: (
+    id: string
+  ) => Effect.Effect<unknown, WorkflowFailed | WorkflowCancelled | ExecutionStorage.ExecutionNotFound | StorageFailure>
+  readonly status: (
+    id: string
+  ) => Effect.Effect<ExecutionStorage.ExecutionRecord, ExecutionStorage.ExecutionNotFound | StorageFailure>
+  /** Interrupts the run (its finalizers run), stores status `cancelled` and ends its streams. */
+  readonly cancel: (
+    id: string
+  ) => Effect.Effect<void, ExecutionStorage.ExecutionNotFound | ExecutionStorage.ExecutionFinished | StorageFailure>
+  /** Runs a stored, unfinished execution again: journaled steps return their stored results. */
+  readonly resume: (
+    id: string
+  ) => Effect.Effect<
+    WorkflowHandle<unknown>,
+    ExecutionStorage.ExecutionNotFound | ExecutionStorage.ExecutionFinished | WorkflowNotFound | StorageFailure
+  >
+  /** Stores the answer to a waiting approval, emits `human_approval_completed` and resumes the execution. */
+  readonly approve: (
+    id: string,
+    taskId: string,
+    answer: Workflow.ApprovalAnswer
+  ) => Effect.Effect<
+    void,
+    | ExecutionStorage.ExecutionNotFound
+    | ExecutionStorage.ExecutionFinished
+    | ExecutionStorage.ApprovalNotPending
+    | StorageFailure
+  >
+  readonly executions: (
+    filter?: ExecutionStorage.ListFilter
+  ) => Effect.Effect<ExecutionStorage.ExecutionPage, ExecutionStorage.InvalidCursor | StorageFailure>
+  /** The debug flag: front ends show `debug` logs and more detail when it is on. */
+  readonly debug: Effect.Effect<boolean>
+  readonly setDebug: (on: boolean) => Effect.Effect<void>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class WorkflowEngine extends Context.Tag("@token-ring/workflow/WorkflowEngine")<
+  WorkflowEngine,
+  WorkflowEngineService
+>() {}
+
+interface Definition {
+  readonly workflow: Workflow.Any
+  readonly context: Context.Context<never>
+}
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: EngineOptions = {}
+): Effect.Effect<WorkflowEngineService, never, ExecutionStorage.ExecutionStorage | Scope.Scope> =>
+  Effect.gen(function*() {
+    const storage = yield* ExecutionStorage.ExecutionStorage
+    const clock = yield* Effect.clock
+    const fibers = yield* FiberMap.make<string>()
+    const signals = new Signals()
+    const definitions = new Map<string, Definition>()
+    const runtimes = new Map<string, ExecutionRuntime>()
+    const pageSize = Math.max(1, options.pageSize ?? 256)
+    const pollInterval = options.pollInterval === undefined ? undefined : Duration.decode(options.pollInterval)
+    let debug = false
+
+    const notFound = (name: string) => new WorkflowNotFound({ workflow: name, registered: [...definitions.keys()] })
+
+    const event = (id: string, draft: EventDraft): WorkflowEvent.WorkflowEvent =>
+      ({ timestamp: clock.unsafeCurrentTimeMillis(), ...draft, workflowInstanceId: id }) as WorkflowEvent.WorkflowEvent
+
+    const cancelledCommit = (id: string): ExecutionStorage.Commit => {
+      const error = WorkflowEvent.errorInfo(new WorkflowCancelled({ executionId: id }))
+      return { events: [event(id, { type: "workflow_error", error })], status: "cancelled", error }
+    }
+
+    /** Commits on behalf of the engine (not a run) and wakes the execution's subscribers. */
+    const commit = (id: string, commit: ExecutionStorage.Commit) =>
+      Effect.tap(storage.commit(id, commit), () => signals.notify(id))
+
+    const register = <A, I, E, R>(workflow: Workflow.Workflow<A, I, E, R>) =>
+      Effect.flatMap(Effect.context<R>(), (context) => {
+        const existing = definitions.get(workflow.name)
+        if (existing !== undefined) {
+          return existing.workflow === workflow
+            ? Effect.void
+            : Effect.fail(new WorkflowAlreadyRegistered({ workflow: workflow.name }))
+        }
+        definitions.set(workflow.name, { workflow, context: context as Context.Context<never> })
+        return Effect.void
+      })
+
+    // ---- running ------------------------------------------------------------
+
+    const finish = (runtime: ExecutionRuntime, workflow: Workflow.Any, exit: Exit.Exit<unknown, unknown>) => {
+      const id = runtime.executionId
+      const failed = (error: WorkflowEvent.ErrorInfo): ExecutionStorage.Commit => ({
+        events: [event(id, { type: "workflow_error", error })],
+        status: "failed",
+        error
+      })
+      let outcome: ExecutionStorage.Commit | undefined
+      if (Exit.isSuccess(exit)) {
+        const encoded = Schema.encodeUnknownEither(workflow.output)(exit.value)
+        outcome = Either.isRight(encoded)
+          ? {
+            events: [event(id, { type: "final_output", data: encoded.right })],
+            status: "completed",
+            output: encoded.right
+          }
+          : failed(
+            WorkflowEvent.errorInfo(
+              new Workflow.InvalidOutput({ workflow: workflow.name, issues: WorkflowEvent.issuesOf(encoded.left) })
+            )
+          )
+      } else if (Cause.isInterruptedOnly(exit.cause)) {
+        // Suspended on an approval, or the engine is shutting down: the stored state is already right.
+        outcome = runtime.cancelRequested ? cancelledCommit(id) : undefined
+      } else {
+        const commitFailure = Cause.find(
+          exit.cause,
+          (reason) =>
+            reason._tag === "Die" && reason.defect instanceof CommitFailed ? Option.some(reason.defect) : Option.none()
+        )
+        if (Option.isSome(commitFailure)) {
+          // The run could not write: either someone else finished the execution, or storage is failing and
+          // the execution stays as stored, to be resumed.
+          return commitFailure.value.error._tag === "ExecutionFinished"
+            ? Effect.void
+            : Effect.logError(`Execution ${id} stopped: ${commitFailure.value.message}`)
+        }
+        const failure = Cause.failureOption(exit.cause)
+        outcome = failed(WorkflowEvent.errorInfo(Option.isSome(failure) ? failure.value : Cause.squash(exit.cause)))
+      }
+      if (outcome === undefined) return Effect.void
+      return commit(id, outcome).pipe(
+        Effect.catchAll((error) =>
+          error._tag === "ExecutionFinished"
+            ? Effect.void
+            : Effect.logError(`Execution ${id} could not store its outcome: ${error.message}`)
+        )
+      )
+    }
+
+    const runExecution = (id: string, definition: Definition) =>
+      Effect.gen(function*() {
+        const record = yield* storage.get(id)
+        if (ExecutionStorage.isTerminal(record.status)) return
+        const journal = new Map((yield* storage.journal(id)).map((entry) => [entry.key, entry] as const))
+        const workflow = definition.workflow
+        const runtime = new ExecutionRuntime(id, workflow.name, storage, journal, () => signals.notify(id), clock)
+        runtimes.set(id, runtime)
+        yield* Effect.addFinalizer(() => Effect.sync(() => runtimes.get(id) === runtime && runtimes.delete(id)))
+        if (record.status !== "running") yield* runtime.commit({ status: "running" })
+        const body = Effect.flatMap(
+          Effect.mapError(
+            Schema.decodeUnknown(workflow.input)(record.input),
+            (error) => new Workflow.InvalidInput({ workflow: workflow.name, issues: WorkflowEvent.issuesOf(error) })
+          ),
+          (input) => workflow.run(input) as Effect.Effect<unknown, unknown, Workflow.ExecutionContext>
+        )
+        yield* body.pipe(
+          Effect.locally(currentScope, rootScope()),
+          Effect.provideService(Workflow.ExecutionContext, runtime),
+          Effect.provide(definition.context),
+          Effect.onExit((exit) => finish(runtime, workflow, exit)),
+          Effect.exit
+        )
+      }).pipe(
+        Effect.scoped,
+        Effect.catchAll((error) => Effect.logError(`Execution ${id} could not run: ${error.message}`)),
+        Effect.catchAllDefect((defect) => Effect.logError(`Execution ${id} could not run`, defect))
+      )
+
+    /** Runs the execution in this process unless it already runs here; waits for a run that is suspending. */
+    const launch = (id: string, definition: Definition) =>
+      Effect.suspend(() => {
+        const active = runtimes.get(id)
+        if (active !== undefined && !active.suspended) return Effect.void
+        const previous = FiberMap.unsafeGet(fibers, id)
+        return Effect.zipRight(
+          Option.isSome(previous) ? Fiber.await(previous.value) : Effect.void,
+          FiberMap.run(fibers, id, runExecution(id, definition), { onlyIfMissing: true })
+        )
+      })
+
+    // ---- observing ----------------------------------------------------------
+
+    const status = (id: string) => storage.get(id)
+
+    const events = (id: string, options?: { readonly fromSeq?: number }) =>
+      Stream.unwrapScoped(Effect.gen(function*() {
+        yield* storage.get(id)
+        const signal = yield* signals.acquire(id)
+        let cursor = Math.max(1, options?.fromSeq ?? 1)
+        const pull: Effect.Effect<
+          Chunk.Chunk<WorkflowEvent.StoredEvent>,
+          Option.Option<ExecutionStorage.ExecutionNotFound | StorageFailure>
+        > = Effect.suspend(() => {
+          const seen = signal.version
+          return Effect.flatMap(Effect.mapError(storage.events(id, { fromSeq: cursor, limit: pageSize }), Option.some), (page) => {
+            if (page.length > 0) {
+              cursor = page[page.length - 1]!.seq + 1
+              return Effect.succeed(Chunk.unsafeFromArray(page))
+            }
+            return Effect.flatMap(Effect.mapError(storage.get(id), Option.some), (record) => {
+              if (record.lastSeq >= cursor) return pull
+              if (ExecutionStorage.isTerminal(record.status)) return Effect.fail(Option.none())
+              return Effect.zipRight(signal.wait(seen, pollInterval), pull)
+            })
+          })
+        })
+        return Stream.repeatEffectChunkOption(pull)
+      }))
+
+    const result = (id: string) =>
+      Effect.scoped(Effect.gen(function*() {
+        const signal = yield* signals.acquire(id)
+        while (true) {
+          const seen = signal.version
+          const record = yield* storage.get(id)
+          switch (record.status) {
+            case "completed": {
+              const definition = definitions.get(record.workflow)
+              if (definition === undefined) return record.output
+              const decoded = Schema.decodeUnknownEither(definition.workflow.output)(record.output)
+              if (Either.isRight(decoded)) return decoded.right
+              return yield* new WorkflowFailed({
+                executionId: id,
+                error: WorkflowEvent.errorInfo(
+                  new Workflow.InvalidOutput({ workflow: record.workflow, issues: WorkflowEvent.issuesOf(decoded.left) })
+                )
+              })
+            }
+            case "failed":
+              return yield* new WorkflowFailed({
+                executionId: id,
+                error: record.error ?? { name: "Error", message: "unknown error" }
+              })
+            case "cancelled":
+              return yield* new WorkflowCancelled({ executionId: id })
+          }
+          yield* signal.wait(seen, pollInterval)
+        }
+      }))
+
+    const handleOf = <A>(id: string, workflow: string, created: boolean): WorkflowHandle<A> => ({
+      id,
+      workflow,
+      created,
+      events: events(id),
+      result: result(id) as Effect.Effect<A, any>,
+      status: status(id),
+      cancel: cancel(id)
+    })
+
+    // ---- controlling --------------------------------------------------------
+
+    const start = Effect.fn("WorkflowEngine.start")(function*(
+      workflowOrName: Workflow.Any | string,
+      input: unknown,
+      options?: StartOptions
+    ) {
+      if (typeof workflowOrName !== "string") yield* register(workflowOrName)
+      const name = typeof workflowOrName === "string" ? workflowOrName : workflowOrName.name
+      const definition = definitions.get(name)
+      if (definition === undefined) return yield* notFound(name)
+      const workflow = definition.workflow
+      const invalid = (error: ParseResult.ParseError) =>
+        new Workflow.InvalidInput({ workflow: name, issues: WorkflowEvent.issuesOf(error) })
+      const decoded = yield* Effect.mapError(Schema.decodeUnknown(workflow.input)(input), invalid)
+      const encoded = yield* Effect.mapError(Schema.encode(workflow.input)(decoded), invalid)
+      const id = options?.executionId ?? crypto.randomUUID()
+      const { created, record } = yield* storage.create({ id, workflow: name, input: encoded, status: "created" })
+      if (record.workflow !== name) {
+        return yield* new ExecutionIdConflict({ executionId: id, workflow: name, existingWorkflow: record.workflow })
+      }
+      if (created) yield* launch(id, definition)
+      return handleOf(id, name, created)
+    })
+
+    const cancel = (id: string) =>
+      Effect.gen(function*() {
+        const record = yield* storage.get(id)
+        if (ExecutionStorage.isTerminal(record.status)) {
+          if (record.status === "cancelled") return
+          return yield* new ExecutionStorage.ExecutionFinished({ executionId: id, status: record.status })
+        }
+        const active = runtimes.get(id)
+        if (active !== undefined && !active.suspended) {
+          active.cancelRequested = true
+          yield* FiberMap.remove(fibers, id)
+          // The run stores the cancellation as it ends, unless it finished first.
+          const after = yield* storage.get(id)
+          if (after.status === "cancelled" || ExecutionStorage.isTerminal(after.status)) return
+        }
+        const previous = FiberMap.unsafeGet(fibers, id)
+        if (Option.isSome(previous)) yield* Fiber.await(previous.value)
+        yield* commit(id, cancelledCommit(id)).pipe(
+          Effect.catchTags({
+            ExecutionFinished: (finished) => finished.status === "cancelled" ? Effect.void : finished,
+            ApprovalNotPending: Effect.die
+          })
+        )
+      }).pipe(Effect.withSpan("WorkflowEngine.cancel", { attributes: { executionId: id } }))
+
+    const resume = (id: string) =>
+      Effect.gen(function*() {
+        const record = yield* storage.get(id)
+        if (ExecutionStorage.isTerminal(record.status)) {
+          return yield* new ExecutionStorage.ExecutionFinished({ executionId: id, status: record.status })
+        }
+        const definition = definitions.get(record.workflow)
+        if (definition === undefined) return yield* notFound(record.workflow)
+        yield* launch(id, definition)
+        return handleOf<unknown>(id, record.workflow, false)
+      }).pipe(Effect.withSpan("WorkflowEngine.resume", { attributes: { executionId: id } }))
+
+    const approve = (id: string, taskId: string, answer: Workflow.ApprovalAnswer) =>
+      Effect.gen(function*() {
+        const record = yield* storage.get(id)
+        yield* commit(id, {
+          answer: { taskId, value: answer },
+          events: [
+            event(id, {
+              type: "human_approval_completed",
+              taskId,
+              status: answer.status,
+              ...(answer.responseData !== undefined ? { responseData: answer.responseData } : {}),
+              ...(answer.feedback !== undefined ? { feedback: answer.feedback } : {})
+            })
+          ],
+          status: "running"
+        })
+        const definition = definitions.get(record.workflow)
+        if (definition === undefined) {
+          // Stored and marked running: a process that has the workflow registered resumes it.
+          return yield* Effect.logWarning(`Approved ${id}/${taskId}, but workflow "${record.workflow}" is not registered here`)
+        }
+        yield* launch(id, definition)
+      }).pipe(Effect.withSpan("WorkflowEngine.approve", { attributes: { executionId: id, taskId } }))
+
+    const service: WorkflowEngineService = {
+      register,
+      list: Effect.sync(() =>
+        [...definitions.values()].map(({ workflow }) => ({ name: workflow.name, description: workflow.description }))
+      ),
+      start: start as WorkflowEngineService["start"],
+      handle: (id) => Effect.map(storage.get(id), (record) => handleOf(id, record.workflow, false)),
+      events,
+      result,
+      status,
+      cancel,
+      resume,
+      approve,
+      executions: (filter) => storage.list(filter),
+      debug: Effect.sync(() => debug),
+      setDebug: (on) =>
+        Effect.sync(() => {
+          debug = on
+        })
+    }
+    return service
+  })
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerWith = (
+  options: EngineOptions
+): Layer.Layer<WorkflowEngine, never, ExecutionStorage.ExecutionStorage> => Layer.scoped(WorkflowEngine, make(options))
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<WorkflowEngine, never, ExecutionStorage.ExecutionStorage> = layerWith({})
+
+/**
+ * The engine over ephemeral in-memory storage.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerMemory: Layer.Layer<WorkflowEngine | ExecutionStorage.ExecutionStorage> = layer.pipe(
+  Layer.provideMerge(ExecutionStorage.layerMemory)
+)

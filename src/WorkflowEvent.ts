@@ -1,0 +1,361 @@
+/**
+ * The nine event types a workflow emits while it runs, as Schemas.
+ *
+ * Every event has a `type`, a `timestamp` (milliseconds since the epoch) and
+ * optionally `runnableName`, `workflowInstanceId`, `traceId`. Events read back
+ * from storage also carry `seq`: their 1-based position in the execution's log.
+ *
+ * @since 0.1.0
+ */
+import { Effect, ParseResult, Schema } from "effect"
+
+const base = {
+  timestamp: Schema.Number,
+  runnableName: Schema.optional(Schema.String),
+  workflowInstanceId: Schema.optional(Schema.String),
+  traceId: Schema.optional(Schema.String),
+  seq: Schema.optional(Schema.Int)
+}
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const StepStart = Schema.Struct({
+  type: Schema.Literal("step_start"),
+  ...base,
+  input: Schema.optional(Schema.Unknown)
+})
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const StepEnd = Schema.Struct({
+  type: Schema.Literal("step_end"),
+  ...base,
+  output: Schema.optional(Schema.Unknown),
+  durationMs: Schema.optional(Schema.Number),
+  error: Schema.optional(Schema.Unknown)
+})
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const LogLevel = Schema.Literal("debug", "info", "warn", "error")
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type LogLevel = typeof LogLevel.Type
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Log = Schema.Struct({
+  type: Schema.Literal("log"),
+  ...base,
+  level: LogLevel,
+  message: Schema.String,
+  details: Schema.optional(Schema.Unknown)
+})
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const OutputChunk = Schema.Struct({
+  type: Schema.Literal("output_chunk"),
+  ...base,
+  data: Schema.Unknown
+})
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const FinalOutput = Schema.Struct({
+  type: Schema.Literal("final_output"),
+  ...base,
+  data: Schema.Unknown
+})
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const SchemaDefinition = Schema.Struct({
+  type: Schema.Literal("schema_definition"),
+  ...base,
+  schema: Schema.Unknown
+})
+
+/**
+ * The serialisable description of an error, as stored and streamed.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ErrorInfo = Schema.Struct({
+  name: Schema.String,
+  message: Schema.String,
+  stack: Schema.optional(Schema.String),
+  details: Schema.optional(Schema.Unknown)
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ErrorInfo = typeof ErrorInfo.Type
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const WorkflowError = Schema.Struct({
+  type: Schema.Literal("workflow_error"),
+  ...base,
+  error: ErrorInfo
+})
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const HumanApprovalRequired = Schema.Struct({
+  type: Schema.Literal("human_approval_required"),
+  ...base,
+  taskId: Schema.String,
+  dataForApproval: Schema.Unknown,
+  message: Schema.optional(Schema.String),
+  choices: Schema.optional(Schema.Array(Schema.String))
+})
+
+/**
+ * `approved`, `rejected` and `modified` are the documented statuses; any other
+ * string is accepted for application-specific answers.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ApprovalStatus = Schema.Union(Schema.Literal("approved", "rejected", "modified"), Schema.String)
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const HumanApprovalCompleted = Schema.Struct({
+  type: Schema.Literal("human_approval_completed"),
+  ...base,
+  taskId: Schema.String,
+  status: ApprovalStatus,
+  responseData: Schema.optional(Schema.Unknown),
+  feedback: Schema.optional(Schema.String)
+})
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const WorkflowEvent = Schema.Union(
+  StepStart,
+  StepEnd,
+  Log,
+  OutputChunk,
+  FinalOutput,
+  SchemaDefinition,
+  WorkflowError,
+  HumanApprovalRequired,
+  HumanApprovalCompleted
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type WorkflowEvent = typeof WorkflowEvent.Type
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type EventType = WorkflowEvent["type"]
+
+/**
+ * An event of one type, e.g. `EventOf<"log">`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type EventOf<T extends EventType> = Extract<WorkflowEvent, { readonly type: T }>
+
+/**
+ * An event as read back from storage: stamped with its execution and `seq`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type StoredEvent = WorkflowEvent & { readonly seq: number; readonly workflowInstanceId: string }
+
+/**
+ * The nine event type names.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const eventTypes: ReadonlyArray<EventType> = [
+  "step_start",
+  "step_end",
+  "log",
+  "output_chunk",
+  "final_output",
+  "schema_definition",
+  "workflow_error",
+  "human_approval_required",
+  "human_approval_completed"
+]
+
+const knownTypes = new Set<string>(eventTypes)
+
+/**
+ * One problem found while validating a value, with the path that failed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Issue {
+  readonly path: ReadonlyArray<PropertyKey>
+  readonly message: string
+}
+
+/**
+ * Turns a Schema parse error into a list of issues, each naming its path.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const issuesOf = (error: ParseResult.ParseError): ReadonlyArray<Issue> =>
+  ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => ({ path: issue.path, message: issue.message }))
+
+/**
+ * Formats issues as `path: message` lines.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const formatIssues = (issues: ReadonlyArray<Issue>): string =>
+  issues.map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "(root)"}: ${issue.message}`).join("; ")
+
+/**
+ * A value that is not a valid workflow event.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidEvent extends Schema.TaggedError<InvalidEvent>()("InvalidEvent", {
+  eventType: Schema.optional(Schema.String),
+  issues: Schema.Array(Schema.Struct({ path: Schema.Array(Schema.PropertyKey), message: Schema.String }))
+}) {
+  override get message(): string {
+    return this.eventType === undefined || knownTypes.has(this.eventType)
+      ? `Invalid workflow event${this.eventType ? ` of type "${this.eventType}"` : ""}: ${formatIssues(this.issues)}`
+      : `Unknown workflow event type "${this.eventType}" (expected one of: ${eventTypes.join(", ")})`
+  }
+}
+
+const decodeEvent = Schema.decodeUnknownEither(WorkflowEvent, { onExcessProperty: "preserve" })
+
+/**
+ * Validates an unknown value as a workflow event. An unknown `type` is
+ * reported by name rather than as nine failed union members.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const decode = (value: unknown): Effect.Effect<WorkflowEvent, InvalidEvent> => {
+  const type = typeof value === "object" && value !== null ? (value as { type?: unknown }).type : undefined
+  if (typeof type !== "string" || !knownTypes.has(type)) {
+    return Effect.fail(
+      new InvalidEvent({
+        eventType: typeof type === "string" ? type : String(type),
+        issues: [{ path: ["type"], message: `unknown event type ${JSON.stringify(type) ?? "undefined"}` }]
+      })
+    )
+  }
+  const result = decodeEvent(value)
+  return result._tag === "Right"
+    ? Effect.succeed(result.right)
+    : Effect.fail(new InvalidEvent({ eventType: type, issues: issuesOf(result.left) }))
+}
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const is = <T extends EventType>(type: T) => (event: WorkflowEvent): event is EventOf<T> => event.type === type
+
+/**
+ * @since 0.1.0
+ * @category guards
+ */
+export const isWorkflowEvent: (u: unknown) => u is WorkflowEvent = Schema.is(WorkflowEvent)
+
+/**
+ * Builds an event of the given type, stamping the current time.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <T extends EventType>(
+  type: T,
+  fields: Omit<EventOf<T>, "type" | "timestamp"> & { readonly timestamp?: number }
+): EventOf<T> => ({ timestamp: Date.now(), ...fields, type }) as unknown as EventOf<T>
+
+/**
+ * Converts anything thrown or failed into the stored error shape.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const errorInfo = (error: unknown): ErrorInfo => {
+  if (error instanceof Error) {
+    const tag = (error as { _tag?: unknown })._tag
+    const details = detailsOf(error)
+    return {
+      name: typeof tag === "string" ? tag : error.name,
+      message: error.message,
+      ...(error.stack !== undefined ? { stack: error.stack } : {}),
+      ...(details !== undefined ? { details } : {})
+    }
+  }
+  if (typeof error === "object" && error !== null) {
+    const record = error as Record<string, unknown>
+    const name = typeof record._tag === "string" ? record._tag : typeof record.name === "string" ? record.name : "Error"
+    const message = typeof record.message === "string" ? record.message : safeJson(error)
+    return { name, message, details: error }
+  }
+  return { name: "Error", message: String(error) }
+}
+
+const detailsOf = (error: Error): unknown => {
+  const own: Record<string, unknown> = {}
+  let any = false
+  for (const key of Object.keys(error)) {
+    if (key === "message" || key === "stack" || key === "name" || key === "_tag") continue
+    own[key] = (error as unknown as Record<string, unknown>)[key]
+    any = true
+  }
+  return any ? own : undefined
+}
+
+const safeJson = (value: unknown): string => {
+  try {
+    return JSON.stringify(value) ?? String(value)
+  } catch {
+    return String(value)
+  }
+}

@@ -1,0 +1,178 @@
+import { Context, Schema } from "effect"
+import type { Effect } from "effect"
+import type { ErrorInfo, StoredEvent, WorkflowEvent } from "../WorkflowEvent.js"
+
+/** @internal */
+export const ExecutionStatus = Schema.Literal("created", "running", "waiting", "completed", "failed", "cancelled")
+
+/** @internal */
+export type ExecutionStatus = typeof ExecutionStatus.Type
+
+/** @internal */
+export const terminalStatuses: ReadonlySet<ExecutionStatus> = new Set(["completed", "failed", "cancelled"])
+
+/** @internal */
+export const isTerminal = (status: ExecutionStatus): boolean => terminalStatuses.has(status)
+
+/** @internal */
+export interface ExecutionRecord {
+  readonly id: string
+  readonly workflow: string
+  readonly input: unknown
+  readonly status: ExecutionStatus
+  readonly output?: unknown
+  readonly error?: ErrorInfo
+  readonly createdAt: number
+  readonly updatedAt: number
+  /** The `seq` of the last stored event, 0 when the log is empty. */
+  readonly lastSeq: number
+}
+
+/** @internal */
+export type JournalResult =
+  | { readonly _tag: "Success"; readonly value: unknown }
+  | { readonly _tag: "Failure"; readonly error: unknown }
+  | { readonly _tag: "Die"; readonly defect: ErrorInfo }
+
+/** @internal */
+export interface JournalEntry {
+  /** Position of the entry in the workflow body: "3", or "3.1.0" inside nested steps and branches. */
+  readonly key: string
+  readonly name: string
+  readonly kind: "step" | "emit" | "approval"
+  readonly state: "started" | "completed" | "waiting"
+  readonly result?: JournalResult
+  readonly taskId?: string
+}
+
+/** @internal */
+export interface Commit {
+  /** Appended in order; the storage assigns each the next `seq`. */
+  readonly events?: ReadonlyArray<WorkflowEvent>
+  /** Upserted by `key`. */
+  readonly journal?: JournalEntry
+  /** Completes the waiting approval `taskId` with `value`; fails with `ApprovalNotPending` if there is none. */
+  readonly answer?: { readonly taskId: string; readonly value: unknown }
+  readonly status?: ExecutionStatus
+  readonly output?: unknown
+  readonly error?: ErrorInfo
+}
+
+/** @internal */
+export interface NewExecution {
+  readonly id: string
+  readonly workflow: string
+  readonly input: unknown
+  readonly status: ExecutionStatus
+}
+
+/** @internal */
+export interface ListFilter {
+  readonly status?: ExecutionStatus | ReadonlyArray<ExecutionStatus>
+  readonly workflow?: string
+  readonly limit?: number
+  /** The `cursor` of a previous page. */
+  readonly cursor?: string
+}
+
+/** @internal */
+export interface ExecutionPage {
+  readonly executions: ReadonlyArray<ExecutionRecord>
+  /** Present when more executions match: pass it back to read the next page. */
+  readonly cursor?: string
+}
+
+/** @internal */
+export class ExecutionNotFound extends Schema.TaggedError<ExecutionNotFound>()("ExecutionNotFound", {
+  executionId: Schema.String
+}) {
+  override get message(): string {
+    return `No execution with id "${this.executionId}"`
+  }
+}
+
+/** @internal */
+export class ExecutionFinished extends Schema.TaggedError<ExecutionFinished>()("ExecutionFinished", {
+  executionId: Schema.String,
+  status: ExecutionStatus
+}) {
+  override get message(): string {
+    return `Execution "${this.executionId}" has already finished with status "${this.status}"`
+  }
+}
+
+/** @internal */
+export class ApprovalNotPending extends Schema.TaggedError<ApprovalNotPending>()("ApprovalNotPending", {
+  executionId: Schema.String,
+  taskId: Schema.String
+}) {
+  override get message(): string {
+    return `Execution "${this.executionId}" is not waiting for approval of task "${this.taskId}"`
+  }
+}
+
+/** @internal */
+export class StorageError extends Schema.TaggedError<StorageError>()("StorageError", {
+  operation: Schema.String,
+  reason: Schema.String,
+  cause: Schema.optional(Schema.Defect)
+}) {
+  override get message(): string {
+    return `Execution storage failed during ${this.operation}: ${this.reason}`
+  }
+}
+
+/** @internal */
+export class InvalidCursor extends Schema.TaggedError<InvalidCursor>()("InvalidCursor", {
+  cursor: Schema.String
+}) {
+  override get message(): string {
+    return `Invalid execution list cursor "${this.cursor}"`
+  }
+}
+
+/** @internal */
+export interface ExecutionStorageService {
+  /** Creates the execution unless one with the same id exists; returns the stored record either way. */
+  readonly create: (
+    execution: NewExecution
+  ) => Effect.Effect<{ readonly record: ExecutionRecord; readonly created: boolean }, StorageError>
+  readonly get: (id: string) => Effect.Effect<ExecutionRecord, ExecutionNotFound | StorageError>
+  readonly list: (filter?: ListFilter) => Effect.Effect<ExecutionPage, InvalidCursor | StorageError>
+  /**
+   * Applies events, a journal entry, an approval answer and a status change
+   * atomically: all of it is stored or none. Fails with `ExecutionFinished`
+   * when the execution already has a terminal status. Returns the new `lastSeq`.
+   */
+  readonly commit: (
+    id: string,
+    commit: Commit
+  ) => Effect.Effect<number, ExecutionNotFound | ExecutionFinished | ApprovalNotPending | StorageError>
+  /** Events with `seq >= fromSeq`, in `seq` order, at most `limit` of them. */
+  readonly events: (
+    id: string,
+    options: { readonly fromSeq: number; readonly limit: number }
+  ) => Effect.Effect<ReadonlyArray<StoredEvent>, StorageError>
+  readonly journal: (id: string) => Effect.Effect<ReadonlyArray<JournalEntry>, StorageError>
+}
+
+/** @internal */
+export class ExecutionStorage extends Context.Tag("@token-ring/workflow/ExecutionStorage")<
+  ExecutionStorage,
+  ExecutionStorageService
+>() {}
+
+/** @internal */
+export const encodeCursor = (record: ExecutionRecord): string => `${record.createdAt}:${record.id}`
+
+/** @internal */
+export const decodeCursor = (cursor: string): { readonly createdAt: number; readonly id: string } | undefined => {
+  const at = cursor.indexOf(":")
+  if (at <= 0) return undefined
+  const createdAt = Number(cursor.slice(0, at))
+  return Number.isFinite(createdAt) ? { createdAt, id: cursor.slice(at + 1) } : undefined
+}
+
+/** @internal */
+export const statusFilter = (status: ListFilter["status"]): ReadonlySet<ExecutionStatus> | undefined =>
+  status === undefined ? undefined : new Set(typeof status === "string" ? [status] : status)

@@ -1,0 +1,323 @@
+import { Cause, Data, Duration, Effect, Either, Exit, FiberRef, Schema } from "effect"
+import type { Clock, Schedule } from "effect"
+import type {
+  ApprovalNotPending,
+  Commit,
+  ExecutionFinished,
+  ExecutionNotFound,
+  ExecutionStorageService,
+  JournalEntry,
+  JournalResult,
+  StorageError
+} from "./executionStorage.js"
+import type { ApprovalAnswer, ApprovalRequest, StepOptions } from "../Workflow.js"
+import { NonDeterminism, StepTimeout } from "../Workflow.js"
+import type { WorkflowEvent } from "../WorkflowEvent.js"
+import { errorInfo } from "../WorkflowEvent.js"
+
+/**
+ * An event as a workflow hands it over: the runtime stamps the timestamp (if
+ * missing) and the execution id.
+ *
+ * @internal
+ */
+export type EventDraft = WorkflowEvent extends infer E
+  ? E extends WorkflowEvent ? Omit<E, "timestamp"> & { readonly timestamp?: number }
+  : never
+  : never
+
+/**
+ * Where in the workflow body we are. Journal keys are positions: the n-th
+ * journaled operation of the root is "n", of the step at "n" is "n.0", "n.1"...
+ * Concurrent branches get scopes of their own, so keys do not depend on
+ * scheduling.
+ *
+ * @internal
+ */
+export interface StepScope {
+  readonly path: string
+  next: number
+  readonly inStep: boolean
+}
+
+/** @internal */
+export const currentScope = FiberRef.unsafeMake<StepScope | undefined>(undefined)
+
+/** @internal */
+export const rootScope = (): StepScope => ({ path: "", next: 0, inStep: false })
+
+const nextKey = (scope: StepScope): string => {
+  const n = scope.next++
+  return scope.path === "" ? String(n) : `${scope.path}.${n}`
+}
+
+/**
+ * A commit of the running execution failed. Fatal to this run: the execution
+ * stays as stored, to be resumed (or it was finished by someone else).
+ *
+ * @internal
+ */
+export class CommitFailed extends Data.TaggedError("CommitFailed")<{
+  readonly error: ExecutionFinished | ExecutionNotFound | ApprovalNotPending | StorageError
+}> {
+  override get message(): string {
+    return this.error.message
+  }
+}
+
+/**
+ * A step that died (a defect) is journaled as such; on replay it dies again with this.
+ *
+ * @internal
+ */
+export class ReplayedDefect extends Data.TaggedError("ReplayedDefect")<{
+  readonly name: string
+  readonly message: string
+}> {}
+
+/**
+ * The state of one run of one execution. It is the service behind
+ * `Workflow.ExecutionContext`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class ExecutionRuntime {
+  /** Set when the body suspended on an approval. */
+  suspended = false
+  /** Set when `cancel` interrupts the run. */
+  cancelRequested = false
+
+  constructor(
+    /** The id of the running execution. */
+    readonly executionId: string,
+    /** The name of the running workflow. */
+    readonly workflow: string,
+    private readonly storage: ExecutionStorageService,
+    private readonly journal: ReadonlyMap<string, JournalEntry>,
+    private readonly notify: () => void,
+    private readonly clock: Clock.Clock
+  ) {}
+
+  /** @internal */
+  commit(commit: Commit): Effect.Effect<void> {
+    return Effect.matchEffect(this.storage.commit(this.executionId, commit), {
+      onFailure: (error) => Effect.die(new CommitFailed({ error })),
+      onSuccess: () => {
+        this.notify()
+        return Effect.void
+      }
+    })
+  }
+
+  /** @internal */
+  event(draft: EventDraft): WorkflowEvent {
+    return {
+      ...draft,
+      timestamp: draft.timestamp ?? this.clock.unsafeCurrentTimeMillis(),
+      workflowInstanceId: this.executionId
+    } as WorkflowEvent
+  }
+
+  /** Allocates the journal keys of `count` concurrent branches, in order. @internal */
+  branchKeys(count: number): Effect.Effect<ReadonlyArray<string>> {
+    return FiberRef.getWith(currentScope, (scope) => {
+      const at = scope ?? rootScope()
+      return Effect.succeed(Array.from({ length: count }, () => nextKey(at)))
+    })
+  }
+
+  /** @internal */
+  emit(draft: EventDraft): Effect.Effect<void> {
+    return FiberRef.getWith(currentScope, (scope) => {
+      const event = this.event(draft)
+      if (scope === undefined || scope.inStep) return this.commit({ events: [event] })
+      const key = nextKey(scope)
+      const journaled = this.journal.get(key)
+      if (journaled !== undefined) {
+        return journaled.kind === "emit" && journaled.name === event.type
+          ? Effect.void
+          : this.nonDeterminism(key, journaled, `a "${event.type}" event`)
+      }
+      return this.commit({ events: [event], journal: { key, name: event.type, kind: "emit", state: "completed" } })
+    })
+  }
+
+  /** @internal */
+  step<A, E, R>(name: string, effect: Effect.Effect<A, E, R>, options?: StepOptions<A, E, R>) {
+    return FiberRef.getWith(currentScope, (scope) => this.stepAt(nextKey(scope ?? rootScope()), name, effect, options))
+  }
+
+  /** Runs a step at a key allocated beforehand (see `branchKeys`). @internal */
+  stepAt<A, E, R>(
+    key: string,
+    name: string,
+    effect: Effect.Effect<A, E, R>,
+    options?: StepOptions<A, E, R>
+  ): Effect.Effect<A, E | StepTimeout, R> {
+    const journaled = this.journal.get(key)
+    if (journaled !== undefined) {
+      if (journaled.kind !== "step" || journaled.name !== name) {
+        return this.nonDeterminism(key, journaled, `step "${name}"`)
+      }
+      if (journaled.state === "completed" && journaled.result !== undefined) {
+        return this.replay(name, journaled.result, options)
+      }
+      // Journaled as started only: the step was running when the previous run stopped. Run it again,
+      // without a second step_start.
+    }
+    return Effect.suspend(() => {
+      const started = this.clock.unsafeCurrentTimeMillis()
+      const run = Effect.exit(
+        Effect.locally(attempt(name, effect, options), currentScope, { path: key, next: 0, inStep: true })
+      )
+      const start = journaled !== undefined ? Effect.void : this.commit({
+        events: [
+          this.event(
+            options?.input === undefined
+              ? { type: "step_start", runnableName: name }
+              : { type: "step_start", runnableName: name, input: options.input }
+          )
+        ],
+        journal: { key, name, kind: "step", state: "started" }
+      })
+      return Effect.zipRight(
+        start,
+        Effect.flatMap(run, (exit) => this.completeStep(key, name, started, exit, options as StepOptions<A, any, R>))
+      )
+    })
+  }
+
+  private completeStep<A, E>(
+    key: string,
+    name: string,
+    started: number,
+    exit: Exit.Exit<A, E>,
+    options: StepOptions<A, E, any> | undefined
+  ): Effect.Effect<A, E> {
+    // Interrupted (cancelled, shut down, or suspended on an approval inside the step): nothing to journal.
+    if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return exit
+    const result = journalResult(exit, options)
+    const durationMs = this.clock.unsafeCurrentTimeMillis() - started
+    const end: EventDraft = result._tag === "Success"
+      ? { type: "step_end", runnableName: name, durationMs, output: result.value }
+      : {
+        type: "step_end",
+        runnableName: name,
+        durationMs,
+        error: result._tag === "Failure" ? errorInfo(result.error) : result.defect
+      }
+    return Effect.zipRight(
+      this.commit({ events: [this.event(end)], journal: { key, name, kind: "step", state: "completed", result } }),
+      exit
+    )
+  }
+
+  private replay<A, E>(name: string, result: JournalResult, options?: StepOptions<A, E, any>): Effect.Effect<A, E> {
+    switch (result._tag) {
+      case "Success":
+        return options?.success === undefined
+          ? Effect.succeed(result.value as A)
+          : Effect.orDieWith(Schema.decodeUnknown(options.success)(result.value), (error) =>
+            new ReplayedDefect({ name: "JournalDecodeError", message: `journaled result of step "${name}": ${error.message}` }))
+      case "Failure":
+        return options?.error === undefined
+          ? Effect.fail(result.error as E)
+          : Effect.flatMap(
+            Effect.orDieWith(Schema.decodeUnknown(options.error)(result.error), (error) =>
+              new ReplayedDefect({ name: "JournalDecodeError", message: `journaled error of step "${name}": ${error.message}` })),
+            Effect.fail
+          )
+      case "Die":
+        return Effect.die(new ReplayedDefect({ name: result.defect.name, message: result.defect.message }))
+    }
+  }
+
+  /** @internal */
+  approval(request: ApprovalRequest): Effect.Effect<ApprovalAnswer> {
+    return FiberRef.getWith(currentScope, (scope) => {
+      const key = nextKey(scope ?? rootScope())
+      const journaled = this.journal.get(key)
+      if (journaled !== undefined) {
+        if (journaled.kind !== "approval" || journaled.taskId !== request.taskId) {
+          return this.nonDeterminism(key, journaled, `approval "${request.taskId}"`)
+        }
+        if (journaled.state === "completed" && journaled.result?._tag === "Success") {
+          return Effect.succeed(journaled.result.value as ApprovalAnswer)
+        }
+        // Still waiting: make sure the stored status says so (an answer to another approval may have resumed us).
+        return this.suspendAfter({ status: "waiting" })
+      }
+      const required = this.event({
+        type: "human_approval_required",
+        taskId: request.taskId,
+        dataForApproval: request.dataForApproval,
+        ...(request.message !== undefined ? { message: request.message } : {}),
+        ...(request.choices !== undefined ? { choices: request.choices } : {})
+      })
+      return this.suspendAfter({
+        events: [required],
+        journal: { key, name: `approval:${request.taskId}`, kind: "approval", state: "waiting", taskId: request.taskId },
+        status: "waiting"
+      })
+    })
+  }
+
+  /**
+   * Commits the waiting state and ends the run. The flag is set before the commit so that an `approve`
+   * arriving right after the commit sees a run that is on its way out, not one still running.
+   */
+  private suspendAfter(commit: Commit): Effect.Effect<never> {
+    return Effect.suspend(() => {
+      this.suspended = true
+      return Effect.zipRight(this.commit(commit), Effect.interrupt)
+    })
+  }
+
+  private nonDeterminism(key: string, journaled: JournalEntry, found: string): Effect.Effect<never> {
+    const expected = journaled.kind === "emit"
+      ? `a "${journaled.name}" event`
+      : journaled.kind === "approval"
+      ? `approval "${journaled.taskId}"`
+      : `step "${journaled.name}"`
+    return Effect.die(new NonDeterminism({ executionId: this.executionId, position: key, expected, found }))
+  }
+}
+
+const attempt = <A, E, R>(
+  name: string,
+  effect: Effect.Effect<A, E, R>,
+  options: StepOptions<A, E, R> | undefined
+): Effect.Effect<A, E | StepTimeout, R> => {
+  let result: Effect.Effect<A, E | StepTimeout, R> = effect
+  if (options?.timeout !== undefined) {
+    const duration = Duration.decode(options.timeout)
+    result = Effect.timeoutFail(effect, {
+      duration,
+      onTimeout: () => new StepTimeout({ step: name, timeout: Duration.format(duration) })
+    })
+  }
+  if (options?.retry !== undefined) {
+    result = Effect.retry(result, options.retry as Schedule.Schedule<unknown, E | StepTimeout, R>)
+  }
+  return result
+}
+
+const journalResult = <A, E>(exit: Exit.Exit<A, E>, options: StepOptions<A, E, any> | undefined): JournalResult => {
+  if (Exit.isSuccess(exit)) {
+    if (options?.success === undefined) return { _tag: "Success", value: exit.value }
+    const encoded = Schema.encodeEither(options.success)(exit.value)
+    return Either.isRight(encoded)
+      ? { _tag: "Success", value: encoded.right }
+      : { _tag: "Die", defect: errorInfo(encoded.left) }
+  }
+  const failure = Cause.failureOption(exit.cause)
+  if (failure._tag === "Some") {
+    if (options?.error === undefined) return { _tag: "Failure", error: failure.value }
+    const encoded = Schema.encodeEither(options.error)(failure.value)
+    return Either.isRight(encoded)
+      ? { _tag: "Failure", error: encoded.right }
+      : { _tag: "Die", defect: errorInfo(encoded.left) }
+  }
+  return { _tag: "Die", defect: errorInfo(Cause.squash(exit.cause)) }
+}

@@ -1,0 +1,66 @@
+import { Deferred, Duration, Effect, Exit, FiberId } from "effect"
+import type { Scope } from "effect"
+
+/**
+ * A per-execution "something was committed" signal. Subscribers remember the
+ * version they saw before reading storage and wait for it to move on, so a
+ * commit between their read and their wait is never missed. It carries no
+ * data: readers always go back to storage, which keeps memory bounded.
+ *
+ * @internal
+ */
+export class Signal {
+  version = 0
+  refs = 0
+  private waiter: Deferred.Deferred<void> | undefined
+
+  notify(): void {
+    this.version++
+    const waiter = this.waiter
+    if (waiter !== undefined) {
+      this.waiter = undefined
+      Deferred.unsafeDone(waiter, Exit.void)
+    }
+  }
+
+  /** Waits until the version differs from `seen`, or at most `poll` (for commits made by other processes). */
+  wait(seen: number, poll: Duration.Duration | undefined): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (this.version !== seen) return Effect.void
+      const waiting = Deferred.await(this.waiter ??= Deferred.unsafeMake<void>(FiberId.none))
+      return poll === undefined ? waiting : Effect.asVoid(Effect.timeoutOption(waiting, poll))
+    })
+  }
+}
+
+/**
+ * Signals by execution id, kept only while someone (a run or a subscriber)
+ * holds them.
+ *
+ * @internal
+ */
+export class Signals {
+  private readonly byId = new Map<string, Signal>()
+
+  acquire(id: string): Effect.Effect<Signal, never, Scope.Scope> {
+    return Effect.acquireRelease(
+      Effect.sync(() => {
+        let signal = this.byId.get(id)
+        if (signal === undefined) {
+          signal = new Signal()
+          this.byId.set(id, signal)
+        }
+        signal.refs++
+        return signal
+      }),
+      (signal) =>
+        Effect.sync(() => {
+          if (--signal.refs === 0 && this.byId.get(id) === signal) this.byId.delete(id)
+        })
+    )
+  }
+
+  notify(id: string): void {
+    this.byId.get(id)?.notify()
+  }
+}
