@@ -18,6 +18,16 @@ export {
   type Commit,
   /**
    * @since 0.1.0
+   * @category errors
+   */
+  ExecutionFinished,
+  /**
+   * @since 0.1.0
+   * @category errors
+   */
+  ExecutionNotFound,
+  /**
+   * @since 0.1.0
    * @category models
    */
   type ExecutionPage,
@@ -31,16 +41,6 @@ export {
    * @category models
    */
   ExecutionStatus,
-  /**
-   * @since 0.1.0
-   * @category errors
-   */
-  ExecutionFinished,
-  /**
-   * @since 0.1.0
-   * @category errors
-   */
-  ExecutionNotFound,
   /**
    * @since 0.1.0
    * @category tags

@@ -175,8 +175,11 @@ export const step = <A, E, R, O extends StepOptions<A, E, R> = StepOptions<A, E,
   name: string,
   effect: Effect.Effect<A, E, R>,
   options?: O
-): Effect.Effect<A, E | (O extends { readonly timeout: Duration.DurationInput } ? StepTimeout : never), R | ExecutionContext> =>
-  Effect.flatMap(ExecutionContext, (runtime) => runtime.step(name, effect, options)) as any
+): Effect.Effect<
+  A,
+  E | (O extends { readonly timeout: Duration.DurationInput } ? StepTimeout : never),
+  R | ExecutionContext
+> => Effect.flatMap(ExecutionContext, (runtime) => runtime.step(name, effect, options)) as any
 
 /**
  * Emits an event into the execution's log. The event is validated: an unknown
@@ -190,7 +193,9 @@ export const emit = (
 ): Effect.Effect<void, WorkflowEvent.InvalidEvent, ExecutionContext> =>
   Effect.flatMap(
     WorkflowEvent.decode(
-      typeof event === "object" && event !== null && !("timestamp" in event) ? { ...event, timestamp: Date.now() } : event
+      typeof event === "object" && event !== null && !("timestamp" in event)
+        ? { ...event, timestamp: Date.now() }
+        : event
     ),
     (valid) => Effect.flatMap(ExecutionContext, (runtime) => runtime.emit(valid))
   )

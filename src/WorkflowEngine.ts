@@ -406,17 +406,20 @@ export const make = (
           Option.Option<ExecutionStorage.ExecutionNotFound | StorageFailure>
         > = Effect.suspend(() => {
           const seen = signal.version
-          return Effect.flatMap(Effect.mapError(storage.events(id, { fromSeq: cursor, limit: pageSize }), Option.some), (page) => {
-            if (page.length > 0) {
-              cursor = page[page.length - 1]!.seq + 1
-              return Effect.succeed(Chunk.unsafeFromArray(page))
+          return Effect.flatMap(
+            Effect.mapError(storage.events(id, { fromSeq: cursor, limit: pageSize }), Option.some),
+            (page) => {
+              if (page.length > 0) {
+                cursor = page[page.length - 1]!.seq + 1
+                return Effect.succeed(Chunk.unsafeFromArray(page))
+              }
+              return Effect.flatMap(Effect.mapError(storage.get(id), Option.some), (record) => {
+                if (record.lastSeq >= cursor) return pull
+                if (ExecutionStorage.isTerminal(record.status)) return Effect.fail(Option.none())
+                return Effect.zipRight(signal.wait(seen, pollInterval), pull)
+              })
             }
-            return Effect.flatMap(Effect.mapError(storage.get(id), Option.some), (record) => {
-              if (record.lastSeq >= cursor) return pull
-              if (ExecutionStorage.isTerminal(record.status)) return Effect.fail(Option.none())
-              return Effect.zipRight(signal.wait(seen, pollInterval), pull)
-            })
-          })
+          )
         })
         return Stream.repeatEffectChunkOption(pull)
       }))
@@ -436,7 +439,10 @@ export const make = (
               return yield* new WorkflowFailed({
                 executionId: id,
                 error: WorkflowEvent.errorInfo(
-                  new Workflow.InvalidOutput({ workflow: record.workflow, issues: WorkflowEvent.issuesOf(decoded.left) })
+                  new Workflow.InvalidOutput({
+                    workflow: record.workflow,
+                    issues: WorkflowEvent.issuesOf(decoded.left)
+                  })
                 )
               })
             }
@@ -543,7 +549,9 @@ export const make = (
         const definition = definitions.get(record.workflow)
         if (definition === undefined) {
           // Stored and marked running: a process that has the workflow registered resumes it.
-          return yield* Effect.logWarning(`Approved ${id}/${taskId}, but workflow "${record.workflow}" is not registered here`)
+          return yield* Effect.logWarning(
+            `Approved ${id}/${taskId}, but workflow "${record.workflow}" is not registered here`
+          )
         }
         yield* launch(id, definition)
       }).pipe(Effect.withSpan("WorkflowEngine.approve", { attributes: { executionId: id, taskId } }))

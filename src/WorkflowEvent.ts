@@ -219,7 +219,7 @@ export const eventTypes: ReadonlyArray<EventType> = [
   "human_approval_completed"
 ]
 
-const knownTypes = new Set<string>(eventTypes)
+const knownTypes: ReadonlySet<string> = new Set<string>(eventTypes)
 
 /**
  * One problem found while validating a value, with the path that failed.
@@ -267,7 +267,17 @@ export class InvalidEvent extends Schema.TaggedError<InvalidEvent>()("InvalidEve
   }
 }
 
-const decodeEvent = Schema.decodeUnknownEither(WorkflowEvent, { onExcessProperty: "preserve" })
+const schemaByType: Record<EventType, Schema.Schema<any>> = {
+  step_start: StepStart,
+  step_end: StepEnd,
+  log: Log,
+  output_chunk: OutputChunk,
+  final_output: FinalOutput,
+  schema_definition: SchemaDefinition,
+  workflow_error: WorkflowError,
+  human_approval_required: HumanApprovalRequired,
+  human_approval_completed: HumanApprovalCompleted
+}
 
 /**
  * Validates an unknown value as a workflow event. An unknown `type` is
@@ -286,7 +296,11 @@ export const decode = (value: unknown): Effect.Effect<WorkflowEvent, InvalidEven
       })
     )
   }
-  const result = decodeEvent(value)
+  // Decoded against its own type's schema, so the issues name that type's fields, all of them.
+  const result = Schema.decodeUnknownEither(schemaByType[type as EventType], {
+    errors: "all",
+    onExcessProperty: "preserve"
+  })(value)
   return result._tag === "Right"
     ? Effect.succeed(result.right)
     : Effect.fail(new InvalidEvent({ eventType: type, issues: issuesOf(result.left) }))

@@ -1,5 +1,9 @@
 import { Cause, Data, Duration, Effect, Either, Exit, FiberRef, Schema } from "effect"
 import type { Clock, Schedule } from "effect"
+import type { ApprovalAnswer, ApprovalRequest, StepOptions } from "../Workflow.js"
+import { NonDeterminism, StepTimeout } from "../Workflow.js"
+import type { WorkflowEvent } from "../WorkflowEvent.js"
+import { errorInfo } from "../WorkflowEvent.js"
 import type {
   ApprovalNotPending,
   Commit,
@@ -10,10 +14,6 @@ import type {
   JournalResult,
   StorageError
 } from "./executionStorage.js"
-import type { ApprovalAnswer, ApprovalRequest, StepOptions } from "../Workflow.js"
-import { NonDeterminism, StepTimeout } from "../Workflow.js"
-import type { WorkflowEvent } from "../WorkflowEvent.js"
-import { errorInfo } from "../WorkflowEvent.js"
 
 /**
  * An event as a workflow hands it over: the runtime stamps the timestamp (if
@@ -218,14 +218,26 @@ export class ExecutionRuntime {
       case "Success":
         return options?.success === undefined
           ? Effect.succeed(result.value as A)
-          : Effect.orDieWith(Schema.decodeUnknown(options.success)(result.value), (error) =>
-            new ReplayedDefect({ name: "JournalDecodeError", message: `journaled result of step "${name}": ${error.message}` }))
+          : Effect.orDieWith(
+            Schema.decodeUnknown(options.success)(result.value),
+            (error) =>
+              new ReplayedDefect({
+                name: "JournalDecodeError",
+                message: `journaled result of step "${name}": ${error.message}`
+              })
+          )
       case "Failure":
         return options?.error === undefined
           ? Effect.fail(result.error as E)
           : Effect.flatMap(
-            Effect.orDieWith(Schema.decodeUnknown(options.error)(result.error), (error) =>
-              new ReplayedDefect({ name: "JournalDecodeError", message: `journaled error of step "${name}": ${error.message}` })),
+            Effect.orDieWith(
+              Schema.decodeUnknown(options.error)(result.error),
+              (error) =>
+                new ReplayedDefect({
+                  name: "JournalDecodeError",
+                  message: `journaled error of step "${name}": ${error.message}`
+                })
+            ),
             Effect.fail
           )
       case "Die":
@@ -257,7 +269,13 @@ export class ExecutionRuntime {
       })
       return this.suspendAfter({
         events: [required],
-        journal: { key, name: `approval:${request.taskId}`, kind: "approval", state: "waiting", taskId: request.taskId },
+        journal: {
+          key,
+          name: `approval:${request.taskId}`,
+          kind: "approval",
+          state: "waiting",
+          taskId: request.taskId
+        },
         status: "waiting"
       })
     })

@@ -1,0 +1,44 @@
+import { Chunk, Effect, Exit, Scope, Stream } from "effect"
+import { WorkflowEngine } from "../src/index.js"
+import type { ExecutionStorage, WorkflowEvent } from "../src/index.js"
+
+export const collect = <A, E, R>(stream: Stream.Stream<A, E, R>) =>
+  Effect.map(Stream.runCollect(stream), (chunk) => Chunk.toReadonlyArray(chunk))
+
+/**
+ * An engine over the ExecutionStorage in context, in a scope of its own:
+ * `stop` shuts it down like a process exiting (runs are interrupted, their
+ * stored state is left as it was).
+ */
+export const startEngine = (options?: WorkflowEngine.EngineOptions) =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.make()
+    const engine = yield* Scope.extend(WorkflowEngine.make(options), scope)
+    return { engine, stop: Scope.close(scope, Exit.void) }
+  })
+
+/** Waits until the execution's log contains an event matching `predicate`. */
+export const waitForEvent = (
+  engine: WorkflowEngine.WorkflowEngineService,
+  id: string,
+  predicate: (event: WorkflowEvent.StoredEvent) => boolean
+) =>
+  engine.events(id).pipe(
+    Stream.filter(predicate),
+    Stream.runHead,
+    Effect.flatMap(Effect.orDieWith(() => new Error(`stream of ${id} ended without the expected event`)))
+  )
+
+export const stepNames = (events: ReadonlyArray<WorkflowEvent.StoredEvent>, type: "step_start" | "step_end") =>
+  events.filter((event) => event.type === type).map((event) => event.runnableName)
+
+/** Every stored log must be numbered 1..n with no gap and no duplicate. */
+export const expectContiguous = (events: ReadonlyArray<WorkflowEvent.StoredEvent>) => {
+  const seqs = events.map((event) => event.seq)
+  const expected = Array.from({ length: events.length }, (_, i) => i + 1)
+  if (JSON.stringify(seqs) !== JSON.stringify(expected)) {
+    throw new Error(`seq not contiguous: ${seqs.join(",")}`)
+  }
+}
+
+export type Storage = ExecutionStorage.ExecutionStorage

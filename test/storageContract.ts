@@ -1,0 +1,185 @@
+/**
+ * The ExecutionStorage contract, written once as a function of a storage
+ * Layer so every backend runs the same suite.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import type { Layer } from "effect"
+import { ExecutionStorage } from "../src/index.js"
+import type { WorkflowEvent } from "../src/index.js"
+
+const log = (message: string): WorkflowEvent.WorkflowEvent => ({ type: "log", timestamp: 1, level: "info", message })
+
+let counter = 0
+const freshId = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${counter++}`
+
+export const storageContract = (
+  name: string,
+  layer: Layer.Layer<ExecutionStorage.ExecutionStorage, unknown>
+) =>
+  describe(`ExecutionStorage contract: ${name}`, () => {
+    const run = <A, E>(effect: Effect.Effect<A, E, ExecutionStorage.ExecutionStorage>) => Effect.provide(effect, layer)
+    const storage = ExecutionStorage.ExecutionStorage
+
+    it.effect("creates an execution once and returns the existing one afterwards", () =>
+      run(Effect.gen(function*() {
+        const s = yield* storage
+        const id = freshId("create")
+        const first = yield* s.create({ id, workflow: "w", input: { n: 1 }, status: "created" })
+        expect(first.created).toBe(true)
+        expect(first.record).toMatchObject({ id, workflow: "w", input: { n: 1 }, status: "created", lastSeq: 0 })
+        const second = yield* s.create({ id, workflow: "other", input: { n: 2 }, status: "running" })
+        expect(second.created).toBe(false)
+        expect(second.record).toMatchObject({ workflow: "w", input: { n: 1 }, status: "created" })
+      })))
+
+    it.effect("fails with ExecutionNotFound for an unknown id", () =>
+      run(Effect.gen(function*() {
+        const s = yield* storage
+        const error = yield* Effect.flip(s.get("no-such-execution"))
+        expect(error._tag).toBe("ExecutionNotFound")
+        expect(error.message).toContain("no-such-execution")
+        const commitError = yield* Effect.flip(s.commit("no-such-execution", { events: [log("x")] }))
+        expect(commitError._tag).toBe("ExecutionNotFound")
+        expect(yield* s.events("no-such-execution", { fromSeq: 1, limit: 10 })).toEqual([])
+      })))
+
+    it.effect("assigns contiguous seq numbers across commits and reads from any seq", () =>
+      run(Effect.gen(function*() {
+        const s = yield* storage
+        const id = freshId("seq")
+        yield* s.create({ id, workflow: "w", input: null, status: "running" })
+        expect(yield* s.commit(id, { events: [log("a"), log("b")] })).toBe(2)
+        expect(yield* s.commit(id, { status: "running" })).toBe(2)
+        expect(yield* s.commit(id, { events: [log("c")] })).toBe(3)
+        const all = yield* s.events(id, { fromSeq: 1, limit: 100 })
+        expect(all.map((e) => [e.seq, (e as { message: string }).message, e.workflowInstanceId])).toEqual([
+          [1, "a", id],
+          [2, "b", id],
+          [3, "c", id]
+        ])
+        expect((yield* s.events(id, { fromSeq: 2, limit: 1 })).map((e) => e.seq)).toEqual([2])
+        expect(yield* s.events(id, { fromSeq: 4, limit: 10 })).toEqual([])
+        expect((yield* s.get(id)).lastSeq).toBe(3)
+      })))
+
+    it.effect("upserts journal entries by key", () =>
+      run(Effect.gen(function*() {
+        const s = yield* storage
+        const id = freshId("journal")
+        yield* s.create({ id, workflow: "w", input: null, status: "running" })
+        yield* s.commit(id, { journal: { key: "0", name: "a", kind: "step", state: "started" } })
+        yield* s.commit(id, {
+          journal: { key: "0", name: "a", kind: "step", state: "completed", result: { _tag: "Success", value: 42 } }
+        })
+        yield* s.commit(id, {
+          journal: { key: "1", name: "b", kind: "step", state: "completed", result: { _tag: "Failure", error: "no" } }
+        })
+        const journal = [...(yield* s.journal(id))].sort((a, b) => a.key.localeCompare(b.key))
+        expect(journal).toEqual([
+          { key: "0", name: "a", kind: "step", state: "completed", result: { _tag: "Success", value: 42 } },
+          { key: "1", name: "b", kind: "step", state: "completed", result: { _tag: "Failure", error: "no" } }
+        ])
+      })))
+
+    it.effect("never changes a terminal status and stores nothing of a rejected commit", () =>
+      run(Effect.gen(function*() {
+        const s = yield* storage
+        const id = freshId("terminal")
+        yield* s.create({ id, workflow: "w", input: null, status: "running" })
+        yield* s.commit(id, { events: [log("done")], status: "completed", output: { ok: true } })
+        const error = yield* Effect.flip(
+          s.commit(id, {
+            events: [log("late")],
+            status: "failed",
+            journal: { key: "9", name: "x", kind: "emit", state: "completed" }
+          })
+        )
+        expect(error._tag).toBe("ExecutionFinished")
+        const record = yield* s.get(id)
+        expect(record).toMatchObject({ status: "completed", output: { ok: true }, lastSeq: 1 })
+        expect(yield* s.events(id, { fromSeq: 1, limit: 10 })).toHaveLength(1)
+        expect(yield* s.journal(id)).toEqual([])
+      })))
+
+    it.effect("answers a waiting approval atomically, and only once", () =>
+      run(Effect.gen(function*() {
+        const s = yield* storage
+        const id = freshId("approval")
+        yield* s.create({ id, workflow: "w", input: null, status: "running" })
+        yield* s.commit(id, {
+          events: [log("asking")],
+          journal: { key: "0", name: "approval:t1", kind: "approval", state: "waiting", taskId: "t1" },
+          status: "waiting"
+        })
+        const wrongTask = yield* Effect.flip(
+          s.commit(id, {
+            answer: { taskId: "t2", value: { status: "approved" } },
+            events: [log("x")],
+            status: "running"
+          })
+        )
+        expect(wrongTask._tag).toBe("ApprovalNotPending")
+        expect(yield* s.get(id)).toMatchObject({ status: "waiting", lastSeq: 1 })
+
+        yield* s.commit(id, {
+          answer: { taskId: "t1", value: { status: "approved" } },
+          events: [log("ok")],
+          status: "running"
+        })
+        expect(yield* s.journal(id)).toEqual([
+          {
+            key: "0",
+            name: "approval:t1",
+            kind: "approval",
+            state: "completed",
+            taskId: "t1",
+            result: { _tag: "Success", value: { status: "approved" } }
+          }
+        ])
+        expect(yield* s.get(id)).toMatchObject({ status: "running", lastSeq: 2 })
+        const again = yield* Effect.flip(s.commit(id, { answer: { taskId: "t1", value: { status: "rejected" } } }))
+        expect(again._tag).toBe("ApprovalNotPending")
+      })))
+
+    it.effect("stores output and error with the terminal status", () =>
+      run(Effect.gen(function*() {
+        const s = yield* storage
+        const id = freshId("failed")
+        yield* s.create({ id, workflow: "w", input: null, status: "running" })
+        yield* s.commit(id, { status: "failed", error: { name: "Boom", message: "it broke" } })
+        expect(yield* s.get(id)).toMatchObject({ status: "failed", error: { name: "Boom", message: "it broke" } })
+      })))
+
+    it.live("lists executions newest first, filtered, one page at a time", () =>
+      run(Effect.gen(function*() {
+        const s = yield* storage
+        const workflow = freshId("listed")
+        const ids: Array<string> = []
+        for (let i = 0; i < 5; i++) {
+          const id = `${workflow}-${i}`
+          ids.push(id)
+          yield* s.create({ id, workflow, input: i, status: i % 2 === 0 ? "running" : "waiting" })
+          yield* Effect.sleep("2 millis")
+        }
+        const seen: Array<string> = []
+        let cursor: string | undefined
+        do {
+          const page: ExecutionStorage.ExecutionPage = yield* s.list({
+            workflow,
+            limit: 2,
+            ...(cursor !== undefined ? { cursor } : {})
+          })
+          expect(page.executions.length).toBeLessThanOrEqual(2)
+          seen.push(...page.executions.map((e) => e.id))
+          cursor = page.cursor
+        } while (cursor !== undefined)
+        expect(seen).toEqual([...ids].reverse())
+        const waiting = yield* s.list({ workflow, status: "waiting" })
+        expect(waiting.executions.map((e) => e.id).sort()).toEqual([ids[1], ids[3]])
+        const both = yield* s.list({ workflow, status: ["waiting", "running"] })
+        expect(both.executions).toHaveLength(5)
+        const bad = yield* Effect.flip(s.list({ cursor: "not-a-cursor" }))
+        expect(bad._tag).toBe("InvalidCursor")
+      })))
+  })
