@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Deferred, Effect, Fiber, Schedule, Schema, Stream, TestClock } from "effect"
-import { ExecutionStorage, Workflow, WorkflowEngine } from "../src/index.js"
+import { ExecutionStorage, Workflow } from "../src/index.js"
 import { collect, expectContiguous, startEngine, stepNames, waitForEvent } from "./helpers.js"
 
 const withStorage = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provide(effect, ExecutionStorage.layerMemory)

@@ -1,6 +1,6 @@
 import { Chunk, Effect, Exit, Scope, Stream } from "effect"
 import { WorkflowEngine } from "../src/index.js"
-import type { ExecutionStorage, WorkflowEvent } from "../src/index.js"
+import type { WorkflowEvent } from "../src/index.js"
 
 export const collect = <A, E, R>(stream: Stream.Stream<A, E, R>) =>
   Effect.map(Stream.runCollect(stream), (chunk) => Chunk.toReadonlyArray(chunk))
@@ -41,4 +41,3 @@ export const expectContiguous = (events: ReadonlyArray<WorkflowEvent.StoredEvent
   }
 }
 
-export type Storage = ExecutionStorage.ExecutionStorage
