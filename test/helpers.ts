@@ -40,4 +40,3 @@ export const expectContiguous = (events: ReadonlyArray<WorkflowEvent.StoredEvent
     throw new Error(`seq not contiguous: ${seqs.join(",")}`)
   }
 }
-
