@@ -10,8 +10,8 @@
  *
  * @since 0.1.0
  */
-import { Deferred, Duration, Effect, FiberId, FiberRef, Option, Schedule } from "effect"
-import * as Workflow from "./Workflow.js"
+import { Deferred, Duration, Effect, FiberId, FiberRef, Schedule } from "effect"
+import { currentCursor } from "./internal/runtime.js"
 
 interface FlowState {
   readonly path: string
@@ -22,9 +22,12 @@ const currentFlow = FiberRef.unsafeMake<FlowState | undefined>(undefined)
 
 /** Runs one named task: a journaled step inside an execution, a logged effect outside. */
 const task = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>, key: string | undefined) =>
-  Effect.flatMap(Effect.serviceOption(Workflow.ExecutionContext), (context): Effect.Effect<A, E, R> => {
-    if (Option.isSome(context)) {
-      return (key === undefined ? context.value.step(name, effect) : context.value.stepAt(key, name, effect)) as any
+  FiberRef.getWith(currentCursor, (cursor): Effect.Effect<A, E, R> => {
+    const frame = cursor.frame
+    if (frame !== undefined) {
+      return (key === undefined
+        ? frame.runtime.step(frame, cursor, name, effect)
+        : frame.runtime.stepAt(frame, cursor, key, name, effect)) as Effect.Effect<A, E, R>
     }
     return Effect.zipRight(
       Effect.logDebug(`task started: ${name}`),
@@ -77,14 +80,12 @@ const branches = <A, E, R>(
   tasks: ReadonlyArray<readonly [string, Effect.Effect<A, E, R>]>,
   options: ConcurrencyOptions | undefined
 ): Effect.Effect<Array<A>, E, R> =>
-  Effect.flatMap(Effect.serviceOption(Workflow.ExecutionContext), (context) =>
-    Effect.flatMap(
-      Option.isSome(context) ? context.value.branchKeys(tasks.length) : Effect.succeed(undefined),
-      (keys) =>
-        Effect.forEach(tasks, ([name, effect], index) => flowAt(name, effect, keys?.[index]), {
-          concurrency: options?.concurrency ?? "unbounded"
-        })
-    ))
+  FiberRef.getWith(currentCursor, ({ frame }) => {
+    const keys = frame?.runtime.branchKeys(frame, tasks.length)
+    return Effect.forEach(tasks, ([name, effect], index) => flowAt(name, effect, keys?.[index]), {
+      concurrency: options?.concurrency ?? "unbounded"
+    })
+  })
 
 /**
  * Runs `producer(0)` ... `producer(count - 1)` concurrently as the tasks
@@ -198,9 +199,9 @@ export const queue = <A, B, E, R>(options: QueueOptions<A, B, E, R>): Effect.Eff
 
 /** A warning: a `log` event inside an execution, an Effect log outside. */
 const report = (message: string, details: unknown) =>
-  Effect.flatMap(Effect.serviceOption(Workflow.ExecutionContext), (context) =>
-    Option.isSome(context)
-      ? context.value.emit({ type: "log", level: "warn", message, details: errorDetails(details) })
+  FiberRef.getWith(currentCursor, ({ frame }) =>
+    frame !== undefined
+      ? frame.runtime.emit(frame, { type: "log", level: "warn", message, details: errorDetails(details) })
       : Effect.logWarning(message, details))
 
 const errorDetails = (error: unknown): unknown =>

@@ -15,6 +15,7 @@
 import { Context, Effect, Schema } from "effect"
 import type { Duration, Schedule } from "effect"
 import type { ExecutionRuntime } from "./internal/runtime.js"
+import { withFrame } from "./internal/runtime.js"
 import * as WorkflowEvent from "./WorkflowEvent.js"
 
 /**
@@ -179,7 +180,7 @@ export const step = <A, E, R, O extends StepOptions<A, E, R> = StepOptions<A, E,
   A,
   E | (O extends { readonly timeout: Duration.DurationInput } ? StepTimeout : never),
   R | ExecutionContext
-> => Effect.flatMap(ExecutionContext, (runtime) => runtime.step(name, effect, options)) as any
+> => withFrame("Workflow.step", (frame, cursor) => frame.runtime.step(frame, cursor, name, effect, options)) as any
 
 /**
  * Emits an event into the execution's log. The event is validated: an unknown
@@ -197,7 +198,7 @@ export const emit = (
         ? { ...event, timestamp: Date.now() }
         : event
     ),
-    (valid) => Effect.flatMap(ExecutionContext, (runtime) => runtime.emit(valid))
+    (valid) => withFrame("Workflow.emit", (frame) => frame.runtime.emit(frame, valid))
   )
 
 /**
@@ -211,11 +212,11 @@ export const log = (
   message: string,
   details?: unknown
 ): Effect.Effect<void, never, ExecutionContext> =>
-  Effect.flatMap(
-    ExecutionContext,
-    (runtime) =>
-      runtime.emit(details === undefined ? { type: "log", level, message } : { type: "log", level, message, details })
-  )
+  withFrame("Workflow.log", (frame) =>
+    frame.runtime.emit(
+      frame,
+      details === undefined ? { type: "log", level, message } : { type: "log", level, message, details }
+    ))
 
 /**
  * Emits an `output_chunk` event: partial output a consumer can show as it arrives.
@@ -224,7 +225,7 @@ export const log = (
  * @category events
  */
 export const chunk = (data: unknown): Effect.Effect<void, never, ExecutionContext> =>
-  Effect.flatMap(ExecutionContext, (runtime) => runtime.emit({ type: "output_chunk", data }))
+  withFrame("Workflow.chunk", (frame) => frame.runtime.emit(frame, { type: "output_chunk", data }))
 
 /**
  * @since 0.1.0
@@ -257,4 +258,4 @@ export interface ApprovalAnswer {
  * @category approvals
  */
 export const approval = (request: ApprovalRequest): Effect.Effect<ApprovalAnswer, never, ExecutionContext> =>
-  Effect.flatMap(ExecutionContext, (runtime) => runtime.approval(request))
+  withFrame("Workflow.approval", (frame) => frame.runtime.approval(frame, request))

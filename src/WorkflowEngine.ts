@@ -22,7 +22,7 @@ import {
 } from "effect"
 import type { Scope } from "effect"
 import * as ExecutionStorage from "./ExecutionStorage.js"
-import { CommitFailed, currentScope, ExecutionRuntime, rootScope } from "./internal/runtime.js"
+import { CommitFailed, currentCursor, ExecutionRuntime, rootCursor } from "./internal/runtime.js"
 import type { EventDraft } from "./internal/runtime.js"
 import { Signals } from "./internal/signal.js"
 import * as Workflow from "./Workflow.js"
@@ -368,7 +368,7 @@ export const make = (
           (input) => workflow.run(input) as Effect.Effect<unknown, unknown, Workflow.ExecutionContext>
         )
         yield* body.pipe(
-          Effect.locally(currentScope, rootScope()),
+          Effect.locally(currentCursor, rootCursor(runtime)),
           Effect.provideService(Workflow.ExecutionContext, runtime),
           Effect.provide(definition.context),
           Effect.onExit((exit) => finish(runtime, workflow, exit)),

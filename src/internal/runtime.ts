@@ -27,29 +27,62 @@ export type EventDraft = WorkflowEvent extends infer E
   : never
 
 /**
- * Where in the workflow body we are. Journal keys are positions: the n-th
+ * Where in the workflow body a fiber is. Journal keys are positions: the n-th
  * journaled operation of the root is "n", of the step at "n" is "n.0", "n.1"...
- * Concurrent branches get scopes of their own, so keys do not depend on
+ * Concurrent branches get frames of their own, so keys do not depend on
  * scheduling.
  *
  * @internal
  */
-export interface StepScope {
+export interface Frame {
+  readonly runtime: ExecutionRuntime
   readonly path: string
   next: number
   readonly inStep: boolean
 }
 
-/** @internal */
-export const currentScope = FiberRef.unsafeMake<StepScope | undefined>(undefined)
-
-/** @internal */
-export const rootScope = (): StepScope => ({ path: "", next: 0, inStep: false })
-
-const nextKey = (scope: StepScope): string => {
-  const n = scope.next++
-  return scope.path === "" ? String(n) : `${scope.path}.${n}`
+/**
+ * The current frame, held in a per-fiber mutable cursor: each forked fiber
+ * gets a cursor of its own (`fork`), and a child's cursor never flows back
+ * into its parent (`join`). A step moves the cursor in and out by assignment,
+ * which is much cheaper than `FiberRef.set`/`Effect.locally` on the hot path.
+ *
+ * @internal
+ */
+export interface Cursor {
+  frame: Frame | undefined
 }
+
+/** @internal */
+export const currentCursor = FiberRef.unsafeMake<Cursor>({ frame: undefined }, {
+  fork: (parent) => ({ frame: parent.frame }),
+  join: (parent) => parent
+})
+
+/** @internal */
+export const rootCursor = (runtime: ExecutionRuntime): Cursor => ({
+  frame: { runtime, path: "", next: 0, inStep: false }
+})
+
+const nextKey = (frame: Frame): string => {
+  const n = frame.next++
+  return frame.path === "" ? String(n) : `${frame.path}.${n}`
+}
+
+/**
+ * The frame of the running workflow, for operations that only make sense
+ * inside one.
+ *
+ * @internal
+ */
+export const withFrame = <A, E, R>(
+  operation: string,
+  f: (frame: Frame, cursor: Cursor) => Effect.Effect<A, E, R>
+) =>
+  FiberRef.getWith(currentCursor, (cursor) =>
+    cursor.frame === undefined
+      ? Effect.dieMessage(`${operation} can only be used inside a running workflow`)
+      : f(cursor.frame, cursor))
 
 /**
  * A commit of the running execution failed. Fatal to this run: the execution
@@ -120,36 +153,39 @@ export class ExecutionRuntime {
   }
 
   /** Allocates the journal keys of `count` concurrent branches, in order. @internal */
-  branchKeys(count: number): Effect.Effect<ReadonlyArray<string>> {
-    return FiberRef.getWith(currentScope, (scope) => {
-      const at = scope ?? rootScope()
-      return Effect.succeed(Array.from({ length: count }, () => nextKey(at)))
-    })
+  branchKeys(frame: Frame, count: number): ReadonlyArray<string> {
+    return Array.from({ length: count }, () => nextKey(frame))
   }
 
   /** @internal */
-  emit(draft: EventDraft): Effect.Effect<void> {
-    return FiberRef.getWith(currentScope, (scope) => {
-      const event = this.event(draft)
-      if (scope === undefined || scope.inStep) return this.commit({ events: [event] })
-      const key = nextKey(scope)
-      const journaled = this.journal.get(key)
-      if (journaled !== undefined) {
-        return journaled.kind === "emit" && journaled.name === event.type
-          ? Effect.void
-          : this.nonDeterminism(key, journaled, `a "${event.type}" event`)
-      }
-      return this.commit({ events: [event], journal: { key, name: event.type, kind: "emit", state: "completed" } })
-    })
+  emit(frame: Frame, draft: EventDraft): Effect.Effect<void> {
+    const event = this.event(draft)
+    if (frame.inStep) return this.commit({ events: [event] })
+    const key = nextKey(frame)
+    const journaled = this.journal.get(key)
+    if (journaled !== undefined) {
+      return journaled.kind === "emit" && journaled.name === event.type
+        ? Effect.void
+        : this.nonDeterminism(key, journaled, `a "${event.type}" event`)
+    }
+    return this.commit({ events: [event], journal: { key, name: event.type, kind: "emit", state: "completed" } })
   }
 
   /** @internal */
-  step<A, E, R>(name: string, effect: Effect.Effect<A, E, R>, options?: StepOptions<A, E, R>) {
-    return FiberRef.getWith(currentScope, (scope) => this.stepAt(nextKey(scope ?? rootScope()), name, effect, options))
+  step<A, E, R>(
+    frame: Frame,
+    cursor: Cursor,
+    name: string,
+    effect: Effect.Effect<A, E, R>,
+    options?: StepOptions<A, E, R>
+  ) {
+    return this.stepAt(frame, cursor, nextKey(frame), name, effect, options)
   }
 
   /** Runs a step at a key allocated beforehand (see `branchKeys`). @internal */
   stepAt<A, E, R>(
+    frame: Frame,
+    cursor: Cursor,
     key: string,
     name: string,
     effect: Effect.Effect<A, E, R>,
@@ -166,26 +202,33 @@ export class ExecutionRuntime {
       // Journaled as started only: the step was running when the previous run stopped. Run it again,
       // without a second step_start.
     }
-    return Effect.suspend(() => {
-      const started = this.clock.unsafeCurrentTimeMillis()
-      const run = Effect.exit(
-        Effect.locally(attempt(name, effect, options), currentScope, { path: key, next: 0, inStep: true })
-      )
-      const start = journaled !== undefined ? Effect.void : this.commit({
-        events: [
-          this.event(
-            options?.input === undefined
-              ? { type: "step_start", runnableName: name }
-              : { type: "step_start", runnableName: name, input: options.input }
-          )
-        ],
-        journal: { key, name, kind: "step", state: "started" }
-      })
-      return Effect.zipRight(
-        start,
-        Effect.flatMap(run, (exit) => this.completeStep(key, name, started, exit, options as StepOptions<A, any, R>))
-      )
-    })
+    const started = this.clock.unsafeCurrentTimeMillis()
+    const inner: Frame = { runtime: this, path: key, next: 0, inStep: true }
+    const body = attempt(name, effect, options)
+    const run = Effect.flatMap(
+      Effect.exit(Effect.suspend(() => {
+        cursor.frame = inner
+        return body
+      })),
+      (exit) => {
+        cursor.frame = frame
+        return this.completeStep(key, name, started, exit, options as StepOptions<A, any, R>)
+      }
+    )
+    if (journaled !== undefined) return run
+    const start: WorkflowEvent = options?.input === undefined
+      ? { type: "step_start", timestamp: started, runnableName: name, workflowInstanceId: this.executionId }
+      : {
+        type: "step_start",
+        timestamp: started,
+        runnableName: name,
+        input: options.input,
+        workflowInstanceId: this.executionId
+      }
+    return Effect.zipRight(
+      this.commit({ events: [start], journal: { key, name, kind: "step", state: "started" } }),
+      run
+    )
   }
 
   private completeStep<A, E>(
@@ -198,17 +241,26 @@ export class ExecutionRuntime {
     // Interrupted (cancelled, shut down, or suspended on an approval inside the step): nothing to journal.
     if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return exit
     const result = journalResult(exit, options)
-    const durationMs = this.clock.unsafeCurrentTimeMillis() - started
-    const end: EventDraft = result._tag === "Success"
-      ? { type: "step_end", runnableName: name, durationMs, output: result.value }
+    const timestamp = this.clock.unsafeCurrentTimeMillis()
+    const end: WorkflowEvent = result._tag === "Success"
+      ? {
+        type: "step_end",
+        timestamp,
+        runnableName: name,
+        durationMs: timestamp - started,
+        output: result.value,
+        workflowInstanceId: this.executionId
+      }
       : {
         type: "step_end",
+        timestamp,
         runnableName: name,
-        durationMs,
-        error: result._tag === "Failure" ? errorInfo(result.error) : result.defect
+        durationMs: timestamp - started,
+        error: result._tag === "Failure" ? errorInfo(result.error) : result.defect,
+        workflowInstanceId: this.executionId
       }
     return Effect.zipRight(
-      this.commit({ events: [this.event(end)], journal: { key, name, kind: "step", state: "completed", result } }),
+      this.commit({ events: [end], journal: { key, name, kind: "step", state: "completed", result } }),
       exit
     )
   }
@@ -246,9 +298,9 @@ export class ExecutionRuntime {
   }
 
   /** @internal */
-  approval(request: ApprovalRequest): Effect.Effect<ApprovalAnswer> {
-    return FiberRef.getWith(currentScope, (scope) => {
-      const key = nextKey(scope ?? rootScope())
+  approval(frame: Frame, request: ApprovalRequest): Effect.Effect<ApprovalAnswer> {
+    return Effect.suspend(() => {
+      const key = nextKey(frame)
       const journaled = this.journal.get(key)
       if (journaled !== undefined) {
         if (journaled.kind !== "approval" || journaled.taskId !== request.taskId) {

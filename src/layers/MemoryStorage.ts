@@ -16,13 +16,46 @@ import {
   isTerminal,
   statusFilter
 } from "../internal/executionStorage.js"
-import type { ExecutionRecord, ExecutionStorageService, JournalEntry } from "../internal/executionStorage.js"
-import type { StoredEvent } from "../WorkflowEvent.js"
+import type {
+  ExecutionRecord,
+  ExecutionStatus,
+  ExecutionStorageService,
+  JournalEntry
+} from "../internal/executionStorage.js"
+import type { ErrorInfo, StoredEvent } from "../WorkflowEvent.js"
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+
+/** Mutable on purpose: a commit updates the entry in place, and readers get snapshots. */
 interface Entry {
-  record: ExecutionRecord
+  readonly id: string
+  readonly workflow: string
+  readonly input: unknown
+  readonly createdAt: number
+  status: ExecutionStatus
+  output: unknown
+  error: ErrorInfo | undefined
+  updatedAt: number
+  lastSeq: number
   readonly events: Array<StoredEvent>
   readonly journal: Map<string, JournalEntry>
+}
+
+const snapshot = (entry: Entry): ExecutionRecord => {
+  const record: {
+    -readonly [K in keyof ExecutionRecord]: ExecutionRecord[K]
+  } = {
+    id: entry.id,
+    workflow: entry.workflow,
+    input: entry.input,
+    status: entry.status,
+    createdAt: entry.createdAt,
+    updatedAt: entry.updatedAt,
+    lastSeq: entry.lastSeq
+  }
+  if (entry.output !== undefined) record.output = entry.output
+  if (entry.error !== undefined) record.error = entry.error
+  return record
 }
 
 const newestFirst = (a: ExecutionRecord, b: ExecutionRecord): number =>
@@ -35,23 +68,36 @@ const newestFirst = (a: ExecutionRecord, b: ExecutionRecord): number =>
 export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*() {
   const clock = yield* Effect.clock
   const entries = new Map<string, Entry>()
-  const find = (id: string) => {
-    const entry = entries.get(id)
-    return entry === undefined ? Effect.fail(new ExecutionNotFound({ executionId: id })) : Effect.succeed(entry)
-  }
+  const find = (id: string) =>
+    Effect.suspend(() => {
+      const entry = entries.get(id)
+      return entry === undefined ? Effect.fail(new ExecutionNotFound({ executionId: id })) : Effect.succeed(entry)
+    })
 
   const service: ExecutionStorageService = {
     create: (execution) =>
       Effect.sync(() => {
         const existing = entries.get(execution.id)
-        if (existing !== undefined) return { record: existing.record, created: false }
+        if (existing !== undefined) return { record: snapshot(existing), created: false }
         const now = clock.unsafeCurrentTimeMillis()
-        const record: ExecutionRecord = { ...execution, createdAt: now, updatedAt: now, lastSeq: 0 }
-        entries.set(execution.id, { record, events: [], journal: new Map() })
-        return { record, created: true }
+        const entry: Entry = {
+          id: execution.id,
+          workflow: execution.workflow,
+          input: execution.input,
+          createdAt: now,
+          status: execution.status,
+          output: undefined,
+          error: undefined,
+          updatedAt: now,
+          lastSeq: 0,
+          events: [],
+          journal: new Map()
+        }
+        entries.set(execution.id, entry)
+        return { record: snapshot(entry), created: true }
       }),
 
-    get: (id) => Effect.map(find(id), (entry) => entry.record),
+    get: (id) => Effect.map(find(id), snapshot),
 
     list: (filter = {}) =>
       Effect.suspend(() => {
@@ -62,7 +108,8 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
         const statuses = statusFilter(filter.status)
         const limit = Math.max(1, filter.limit ?? 100)
         const matching: Array<ExecutionRecord> = []
-        for (const { record } of entries.values()) {
+        for (const entry of entries.values()) {
+          const record = snapshot(entry)
           if (statuses !== undefined && !statuses.has(record.status)) continue
           if (filter.workflow !== undefined && record.workflow !== filter.workflow) continue
           if (after !== undefined && newestFirst(record, { ...record, ...after }) <= 0) continue
@@ -78,10 +125,11 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
       }),
 
     commit: (id, commit) =>
-      Effect.flatMap(find(id), (entry): Effect.Effect<number, ExecutionFinished | ApprovalNotPending> => {
-        const record = entry.record
-        if (isTerminal(record.status)) {
-          return Effect.fail(new ExecutionFinished({ executionId: id, status: record.status }))
+      Effect.suspend((): Effect.Effect<number, ExecutionNotFound | ExecutionFinished | ApprovalNotPending> => {
+        const entry = entries.get(id)
+        if (entry === undefined) return Effect.fail(new ExecutionNotFound({ executionId: id }))
+        if (isTerminal(entry.status)) {
+          return Effect.fail(new ExecutionFinished({ executionId: id, status: entry.status }))
         }
         let answered: JournalEntry | undefined
         if (commit.answer !== undefined) {
@@ -95,10 +143,13 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
           if (answered === undefined) return Effect.fail(new ApprovalNotPending({ executionId: id, taskId }))
         }
         // Every check has passed: from here on the commit cannot fail, so it is all-or-nothing.
-        let seq = record.lastSeq
         if (commit.events !== undefined) {
           for (const event of commit.events) {
-            entry.events.push({ ...event, workflowInstanceId: id, seq: ++seq })
+            // The storage owns committed events: stamping them in place saves a copy per event.
+            const stored = event as Mutable<StoredEvent>
+            stored.workflowInstanceId = id
+            stored.seq = ++entry.lastSeq
+            entry.events.push(stored)
           }
         }
         if (answered !== undefined) {
@@ -109,15 +160,11 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
           })
         }
         if (commit.journal !== undefined) entry.journal.set(commit.journal.key, commit.journal)
-        entry.record = {
-          ...record,
-          status: commit.status ?? record.status,
-          ...(commit.output !== undefined ? { output: commit.output } : {}),
-          ...(commit.error !== undefined ? { error: commit.error } : {}),
-          updatedAt: clock.unsafeCurrentTimeMillis(),
-          lastSeq: seq
-        }
-        return Effect.succeed(seq)
+        if (commit.status !== undefined) entry.status = commit.status
+        if (commit.output !== undefined) entry.output = commit.output
+        if (commit.error !== undefined) entry.error = commit.error
+        entry.updatedAt = clock.unsafeCurrentTimeMillis()
+        return Effect.succeed(entry.lastSeq)
       }),
 
     events: (id, { fromSeq, limit }) =>

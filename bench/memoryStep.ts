@@ -1,0 +1,64 @@
+/**
+ * In-memory step: 10,000 sequential steps, each emitting step_start/step_end,
+ * with one subscriber reading every event. Floor: a bare async generator
+ * yielding the same event objects to a consumer.
+ */
+import { Effect, Layer, ManagedRuntime, Stream } from "effect"
+import { Workflow, WorkflowEngine } from "../src/index.js"
+import type { WorkflowEvent } from "../src/index.js"
+import { compare } from "./harness.js"
+
+const STEPS = 10_000
+
+const steps = Workflow.make({
+  name: "bench-steps",
+  run: (n: number) =>
+    Effect.gen(function*() {
+      let total = 0
+      for (let i = 0; i < n; i++) total += yield* Workflow.step("step", Effect.succeed(i))
+      return total
+    })
+})
+
+export const run = async () => {
+  const runtime = ManagedRuntime.make(Layer.fresh(WorkflowEngine.layerMemory))
+  const ours = () =>
+    runtime.runPromise(Effect.gen(function*() {
+      const engine = yield* WorkflowEngine.WorkflowEngine
+      const handle = yield* engine.start(steps, STEPS)
+      const seen = yield* Stream.runCount(handle.events)
+      if (seen !== STEPS * 2 + 1) throw new Error(`subscriber saw ${seen} events`)
+    }))
+
+  const floor = async () => {
+    const id = crypto.randomUUID()
+    async function* generator(): AsyncGenerator<WorkflowEvent.WorkflowEvent> {
+      let seq = 0
+      let total = 0
+      for (let i = 0; i < STEPS; i++) {
+        const started = Date.now()
+        yield { type: "step_start", timestamp: started, runnableName: "step", workflowInstanceId: id, seq: ++seq }
+        total += i
+        yield {
+          type: "step_end",
+          timestamp: Date.now(),
+          runnableName: "step",
+          output: i,
+          durationMs: Date.now() - started,
+          workflowInstanceId: id,
+          seq: ++seq
+        }
+      }
+      yield { type: "final_output", timestamp: Date.now(), data: total, workflowInstanceId: id, seq: ++seq }
+    }
+    let seen = 0
+    for await (const _event of generator()) seen++
+    if (seen !== STEPS * 2 + 1) throw new Error(`consumer saw ${seen} events`)
+  }
+
+  try {
+    return [await compare("memory step (10,000 steps, 1 subscriber)", ours, floor)]
+  } finally {
+    await runtime.dispose()
+  }
+}
