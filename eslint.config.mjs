@@ -3,7 +3,7 @@ import js from "@eslint/js"
 import tseslint from "typescript-eslint"
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", ".workflow/**", "bench/results.json"] },
+  { ignores: ["dist/**", "build/**", "node_modules/**", ".workflow/**", "bench/results.json"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   ...effect.configs.dprint,

@@ -18,4 +18,4 @@ for (const suite of suites) {
     )
   }
 }
-writeFileSync(new URL("./results.json", import.meta.url), JSON.stringify(results, null, 2) + "\n")
+writeFileSync("bench/results.json", JSON.stringify(results, null, 2) + "\n")
