@@ -3,7 +3,7 @@
  * with one subscriber reading every event. Floor: a bare async generator
  * yielding the same event objects to a consumer.
  */
-import { Effect, Layer, ManagedRuntime, Stream } from "effect"
+import { Effect, Stream } from "effect"
 import { Workflow, WorkflowEngine } from "../src/index.js"
 import type { WorkflowEvent } from "../src/index.js"
 import { compare } from "./harness.js"
@@ -20,45 +20,43 @@ const steps = Workflow.make({
     })
 })
 
-export const run = async () => {
-  const runtime = ManagedRuntime.make(Layer.fresh(WorkflowEngine.layerMemory))
-  const ours = () =>
-    runtime.runPromise(Effect.gen(function*() {
+/** A fresh engine and storage each round, as a process running one execution would have. */
+const ours = () =>
+  Effect.runPromise(
+    Effect.gen(function*() {
       const engine = yield* WorkflowEngine.WorkflowEngine
       const handle = yield* engine.start(steps, STEPS)
       const seen = yield* Stream.runCount(handle.events)
       if (seen !== STEPS * 2 + 1) throw new Error(`subscriber saw ${seen} events`)
-    }))
+    }).pipe(Effect.provide(WorkflowEngine.layerMemory))
+  )
 
-  const floor = async () => {
-    const id = crypto.randomUUID()
-    async function* generator(): AsyncGenerator<WorkflowEvent.WorkflowEvent> {
-      let seq = 0
-      let total = 0
-      for (let i = 0; i < STEPS; i++) {
-        const started = Date.now()
-        yield { type: "step_start", timestamp: started, runnableName: "step", workflowInstanceId: id, seq: ++seq }
-        total += i
-        yield {
-          type: "step_end",
-          timestamp: Date.now(),
-          runnableName: "step",
-          output: i,
-          durationMs: Date.now() - started,
-          workflowInstanceId: id,
-          seq: ++seq
-        }
+const floor = async () => {
+  const id = crypto.randomUUID()
+  async function* generator(): AsyncGenerator<WorkflowEvent.WorkflowEvent> {
+    let seq = 0
+    let total = 0
+    for (let i = 0; i < STEPS; i++) {
+      const started = Date.now()
+      yield { type: "step_start", timestamp: started, runnableName: "step", workflowInstanceId: id, seq: ++seq }
+      total += i
+      yield {
+        type: "step_end",
+        timestamp: Date.now(),
+        runnableName: "step",
+        output: i,
+        durationMs: Date.now() - started,
+        workflowInstanceId: id,
+        seq: ++seq
       }
-      yield { type: "final_output", timestamp: Date.now(), data: total, workflowInstanceId: id, seq: ++seq }
     }
-    let seen = 0
-    for await (const _event of generator()) seen++
-    if (seen !== STEPS * 2 + 1) throw new Error(`consumer saw ${seen} events`)
+    yield { type: "final_output", timestamp: Date.now(), data: total, workflowInstanceId: id, seq: ++seq }
   }
-
-  try {
-    return [await compare("memory step (10,000 steps, 1 subscriber)", ours, floor)]
-  } finally {
-    await runtime.dispose()
-  }
+  let seen = 0
+  for await (const _event of generator()) seen++
+  if (seen !== STEPS * 2 + 1) throw new Error(`consumer saw ${seen} events`)
 }
+
+export const run = async () => [
+  await compare("memory step (10,000 steps, 1 subscriber)", ours, floor, { rounds: 15, warmup: 3 })
+]

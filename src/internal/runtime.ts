@@ -134,11 +134,21 @@ export class ExecutionRuntime {
 
   /** @internal */
   commit(commit: Commit): Effect.Effect<void> {
+    return this.commitThen(commit, () => Effect.void)
+  }
+
+  /**
+   * Commits, wakes subscribers, then continues with `next` (computed after the commit). Fused into one
+   * continuation because it sits twice on every step's path.
+   *
+   * @internal
+   */
+  commitThen<A, E, R>(commit: Commit, next: () => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
     return Effect.matchEffect(this.storage.commit(this.executionId, commit), {
       onFailure: (error) => Effect.die(new CommitFailed({ error })),
       onSuccess: () => {
         this.notify()
-        return Effect.void
+        return next()
       }
     })
   }
@@ -205,17 +215,21 @@ export class ExecutionRuntime {
     const started = this.clock.unsafeCurrentTimeMillis()
     const inner: Frame = { runtime: this, path: key, next: 0, inStep: true }
     const body = attempt(name, effect, options)
-    const run = Effect.flatMap(
-      Effect.exit(Effect.suspend(() => {
-        cursor.frame = inner
-        return body
-      })),
-      (exit) => {
-        cursor.frame = frame
-        return this.completeStep(key, name, started, exit, options as StepOptions<A, any, R>)
-      }
-    )
-    if (journaled !== undefined) return run
+    const run = () => {
+      // Entered right after the start commit: nested steps and events belong to this step until it ends.
+      cursor.frame = inner
+      return Effect.matchCauseEffect(body, {
+        onFailure: (cause) => {
+          cursor.frame = frame
+          return this.completeStep(key, name, started, Exit.failCause(cause), options as StepOptions<A, any, R>)
+        },
+        onSuccess: (value) => {
+          cursor.frame = frame
+          return this.completeStep(key, name, started, Exit.succeed(value), options as StepOptions<A, any, R>)
+        }
+      })
+    }
+    if (journaled !== undefined) return Effect.suspend(run)
     const start: WorkflowEvent = options?.input === undefined
       ? { type: "step_start", timestamp: started, runnableName: name, workflowInstanceId: this.executionId }
       : {
@@ -225,10 +239,7 @@ export class ExecutionRuntime {
         input: options.input,
         workflowInstanceId: this.executionId
       }
-    return Effect.zipRight(
-      this.commit({ events: [start], journal: { key, name, kind: "step", state: "started" } }),
-      run
-    )
+    return this.commitThen({ events: [start], journal: { key, name, kind: "step", state: "started" } }, run)
   }
 
   private completeStep<A, E>(
@@ -259,9 +270,9 @@ export class ExecutionRuntime {
         error: result._tag === "Failure" ? errorInfo(result.error) : result.defect,
         workflowInstanceId: this.executionId
       }
-    return Effect.zipRight(
-      this.commit({ events: [end], journal: { key, name, kind: "step", state: "completed", result } }),
-      exit
+    return this.commitThen(
+      { events: [end], journal: { key, name, kind: "step", state: "completed", result } },
+      () => exit
     )
   }
 
