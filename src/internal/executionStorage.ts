@@ -9,10 +9,8 @@ export const ExecutionStatus = Schema.Literal("created", "running", "waiting", "
 export type ExecutionStatus = typeof ExecutionStatus.Type
 
 /** @internal */
-export const terminalStatuses: ReadonlySet<ExecutionStatus> = new Set(["completed", "failed", "cancelled"])
-
-/** @internal */
-export const isTerminal = (status: ExecutionStatus): boolean => terminalStatuses.has(status)
+export const isTerminal = (status: ExecutionStatus): boolean =>
+  status === "completed" || status === "failed" || status === "cancelled"
 
 /** @internal */
 export interface ExecutionRecord {
@@ -148,6 +146,12 @@ export interface ExecutionStorageService {
     id: string,
     commit: Commit
   ) => Effect.Effect<number, ExecutionNotFound | ExecutionFinished | ApprovalNotPending | StorageError>
+  /**
+   * Optional: `commit` for storages that need no I/O, as a plain call. It
+   * throws what `commit` would fail with. The engine uses it on the hot path
+   * of every step when it is there.
+   */
+  readonly commitSync?: (id: string, commit: Commit) => number
   /** Events with `seq >= fromSeq`, in `seq` order, at most `limit` of them. */
   readonly events: (
     id: string,

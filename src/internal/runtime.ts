@@ -144,13 +144,31 @@ export class ExecutionRuntime {
    * @internal
    */
   commitThen<A, E, R>(commit: Commit, next: () => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
-    return Effect.matchEffect(this.storage.commit(this.executionId, commit), {
-      onFailure: (error) => Effect.die(new CommitFailed({ error })),
-      onSuccess: () => {
-        this.notify()
-        return next()
-      }
-    })
+    return this.storage.commitSync === undefined
+      ? Effect.matchEffect(this.storage.commit(this.executionId, commit), {
+        onFailure: (error) => Effect.die(new CommitFailed({ error })),
+        onSuccess: () => {
+          this.notify()
+          return next()
+        }
+      })
+      : Effect.suspend(() => this.commitNowThen(commit, next))
+  }
+
+  /**
+   * `commitThen` for callers already running in the fiber (inside a continuation): with a synchronous
+   * storage the commit happens right here, without another Effect operation.
+   */
+  private commitNowThen<A, E, R>(commit: Commit, next: () => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
+    const commitSync = this.storage.commitSync
+    if (commitSync === undefined) return this.commitThen(commit, next)
+    try {
+      commitSync(this.executionId, commit)
+    } catch (error) {
+      return Effect.die(new CommitFailed({ error: error as CommitFailed["error"] }))
+    }
+    this.notify()
+    return next()
   }
 
   /** @internal */
@@ -239,7 +257,8 @@ export class ExecutionRuntime {
         input: options.input,
         workflowInstanceId: this.executionId
       }
-    return this.commitThen({ events: [start], journal: { key, name, kind: "step", state: "started" } }, run)
+    // stepAt runs while the fiber executes (its callers invoke it from FiberRef.getWith), so it may commit now.
+    return this.commitNowThen({ events: [start], journal: { key, name, kind: "step", state: "started" } }, run)
   }
 
   private completeStep<A, E>(
@@ -270,7 +289,7 @@ export class ExecutionRuntime {
         error: result._tag === "Failure" ? errorInfo(result.error) : result.defect,
         workflowInstanceId: this.executionId
       }
-    return this.commitThen(
+    return this.commitNowThen(
       { events: [end], journal: { key, name, kind: "step", state: "completed", result } },
       () => exit
     )

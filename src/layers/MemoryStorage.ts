@@ -61,6 +61,9 @@ const snapshot = (entry: Entry): ExecutionRecord => {
 const newestFirst = (a: ExecutionRecord, b: ExecutionRecord): number =>
   b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)
 
+const isCommitError = (error: unknown): error is ExecutionNotFound | ExecutionFinished | ApprovalNotPending =>
+  error instanceof ExecutionNotFound || error instanceof ExecutionFinished || error instanceof ApprovalNotPending
+
 /**
  * @since 0.1.0
  * @category constructors
@@ -125,47 +128,55 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
       }),
 
     commit: (id, commit) =>
-      Effect.suspend((): Effect.Effect<number, ExecutionNotFound | ExecutionFinished | ApprovalNotPending> => {
-        const entry = entries.get(id)
-        if (entry === undefined) return Effect.fail(new ExecutionNotFound({ executionId: id }))
-        if (isTerminal(entry.status)) {
-          return Effect.fail(new ExecutionFinished({ executionId: id, status: entry.status }))
+      Effect.suspend(() => {
+        try {
+          return Effect.succeed(service.commitSync!(id, commit))
+        } catch (error) {
+          return isCommitError(error) ? Effect.fail(error) : Effect.die(error)
         }
-        let answered: JournalEntry | undefined
-        if (commit.answer !== undefined) {
-          const taskId = commit.answer.taskId
-          for (const journaled of entry.journal.values()) {
-            if (journaled.kind === "approval" && journaled.taskId === taskId && journaled.state === "waiting") {
-              answered = journaled
-              break
-            }
-          }
-          if (answered === undefined) return Effect.fail(new ApprovalNotPending({ executionId: id, taskId }))
-        }
-        // Every check has passed: from here on the commit cannot fail, so it is all-or-nothing.
-        if (commit.events !== undefined) {
-          for (const event of commit.events) {
-            // The storage owns committed events: stamping them in place saves a copy per event.
-            const stored = event as Mutable<StoredEvent>
-            stored.workflowInstanceId = id
-            stored.seq = ++entry.lastSeq
-            entry.events.push(stored)
-          }
-        }
-        if (answered !== undefined) {
-          entry.journal.set(answered.key, {
-            ...answered,
-            state: "completed",
-            result: { _tag: "Success", value: commit.answer!.value }
-          })
-        }
-        if (commit.journal !== undefined) entry.journal.set(commit.journal.key, commit.journal)
-        if (commit.status !== undefined) entry.status = commit.status
-        if (commit.output !== undefined) entry.output = commit.output
-        if (commit.error !== undefined) entry.error = commit.error
-        entry.updatedAt = clock.unsafeCurrentTimeMillis()
-        return Effect.succeed(entry.lastSeq)
       }),
+
+    commitSync: (id, commit) => {
+      const entry = entries.get(id)
+      if (entry === undefined) throw new ExecutionNotFound({ executionId: id })
+      if (isTerminal(entry.status)) {
+        throw new ExecutionFinished({ executionId: id, status: entry.status })
+      }
+      let answered: JournalEntry | undefined
+      if (commit.answer !== undefined) {
+        const taskId = commit.answer.taskId
+        for (const journaled of entry.journal.values()) {
+          if (journaled.kind === "approval" && journaled.taskId === taskId && journaled.state === "waiting") {
+            answered = journaled
+            break
+          }
+        }
+        if (answered === undefined) throw new ApprovalNotPending({ executionId: id, taskId })
+      }
+      // Every check has passed: from here on the commit cannot fail, so it is all-or-nothing.
+      if (commit.events !== undefined) {
+        for (const event of commit.events) {
+          // The storage owns committed events: stamping them in place saves a copy per event.
+          const stored = event as Mutable<StoredEvent>
+          stored.workflowInstanceId = id
+          stored.seq = ++entry.lastSeq
+          entry.events.push(stored)
+        }
+      }
+      if (answered !== undefined) {
+        entry.journal.set(answered.key, {
+          ...answered,
+          state: "completed",
+          result: { _tag: "Success", value: commit.answer!.value }
+        })
+      }
+      if (commit.journal !== undefined) entry.journal.set(commit.journal.key, commit.journal)
+      if (commit.status !== undefined) entry.status = commit.status
+      if (commit.output !== undefined) entry.output = commit.output
+      if (commit.error !== undefined) entry.error = commit.error
+      entry.updatedAt = clock.unsafeCurrentTimeMillis()
+      return entry.lastSeq
+    },
 
     events: (id, { fromSeq, limit }) =>
       Effect.sync(() => {
