@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Schedule, TestClock } from "effect"
 import { ExecutionStorage, Flow, Workflow } from "../src/index.js"
-import { collect, expectContiguous, startEngine, stepNames } from "./helpers.js"
+import { collect, expectContiguous, interruptAndRestart, stepNames } from "./helpers.js"
 
 /** Tracks how many tasks run at once. */
 const concurrencyProbe = () => {
@@ -171,13 +171,8 @@ describe("Flow", () => {
               )
             })
         })
-        const first = yield* startEngine()
-        const handle = yield* first.engine.start(fanOut, undefined)
-        yield* Deferred.await(stuck)
-        yield* first.stop
-        const second = yield* startEngine()
-        yield* second.engine.register(fanOut)
-        const resumed = yield* second.engine.resume(handle.id)
+        const { engine, id } = yield* interruptAndRestart(fanOut, undefined, () => Deferred.await(stuck))
+        const resumed = yield* engine.resume(id)
         expect(yield* resumed.result).toBe(2 * (0 + 1 + 4 + 9))
         expect(runs).toEqual({
           square0: 1,

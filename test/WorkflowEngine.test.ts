@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Deferred, Effect, Fiber, Schedule, Schema, Stream, TestClock } from "effect"
 import { ExecutionStorage, Workflow } from "../src/index.js"
-import { collect, expectContiguous, startEngine, stepNames, waitForEvent } from "./helpers.js"
+import { collect, expectContiguous, interruptAndRestart, startEngine, stepNames, waitForEvent } from "./helpers.js"
 
 const withStorage = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provide(effect, ExecutionStorage.layerMemory)
 
@@ -124,17 +124,9 @@ describe("WorkflowEngine", () => {
             return yield* Workflow.step("d", Effect.as(count("d"), c + 1))
           })
       })
-      const first = yield* startEngine()
-      const handle = yield* first.engine.start(flaky, { n: 1 })
-      yield* Deferred.await(started)
-      yield* first.stop
-      expect((yield* first.engine.status(handle.id).pipe(Effect.either))._tag).toBe("Right")
-
-      const second = yield* startEngine()
-      const stored = yield* second.engine.status(handle.id)
-      expect(stored.status).toBe("running")
-      yield* second.engine.register(flaky)
-      const resumed = yield* second.engine.resume(handle.id)
+      const { engine, id } = yield* interruptAndRestart(flaky, { n: 1 }, () => Deferred.await(started))
+      expect((yield* engine.status(id)).status).toBe("running")
+      const resumed = yield* engine.resume(id)
       expect(yield* resumed.result).toBe(21)
       expect(counts).toEqual({ a: 1, b: 1, c: 2, d: 1 })
       const events = yield* collect(resumed.events)
@@ -163,19 +155,14 @@ describe("WorkflowEngine", () => {
             yield* Workflow.step("validate", Effect.succeed(2))
           })
       })
-      const first = yield* startEngine()
-      const handle = yield* first.engine.start(v1, undefined)
-      yield* Deferred.await(started)
-      yield* first.stop
-      const second = yield* startEngine()
-      yield* second.engine.register(v2)
-      const error = yield* Effect.flip((yield* second.engine.resume(handle.id)).result)
+      const { engine, id } = yield* interruptAndRestart(v1, undefined, () => Deferred.await(started), v2)
+      const error = yield* Effect.flip((yield* engine.resume(id)).result)
       expect(error._tag).toBe("WorkflowFailed")
       if (error._tag !== "WorkflowFailed") return
       expect(error.error.name).toBe("NonDeterminism")
       expect(error.error.message).toContain(`step "transform"`)
       expect(error.error.message).toContain(`step "validate"`)
-      const events = yield* collect(second.engine.events(handle.id))
+      const events = yield* collect(engine.events(id))
       expectContiguous(events)
       expect(events.map((e) => e.type)).toEqual(["step_start", "step_end", "step_start", "workflow_error"])
     })))
@@ -263,16 +250,15 @@ describe("WorkflowEngine", () => {
 
     it.effect("is answered after the engine that asked has shut down", () =>
       withStorage(Effect.gen(function*() {
-        const first = yield* startEngine()
-        const handle = yield* first.engine.start(review, { draft: "later" })
-        yield* waitForEvent(first.engine, handle.id, (e) => e.type === "human_approval_required")
-        yield* first.stop
+        const { engine, id } = yield* interruptAndRestart(
+          review,
+          { draft: "later" },
+          (first, id) => waitForEvent(first, id, (e) => e.type === "human_approval_required")
+        )
         const prepared = counts.prepare
-        const second = yield* startEngine()
-        yield* second.engine.register(review)
-        expect((yield* second.engine.status(handle.id)).status).toBe("waiting")
-        yield* second.engine.approve(handle.id, "publish", { status: "approved" })
-        expect(yield* second.engine.result(handle.id)).toBe("published later")
+        expect((yield* engine.status(id)).status).toBe("waiting")
+        yield* engine.approve(id, "publish", { status: "approved" })
+        expect(yield* engine.result(id)).toBe("published later")
         expect(counts.prepare).toBe(prepared)
       })))
   })
@@ -398,13 +384,8 @@ describe("WorkflowEngine", () => {
               return fallback
             })
         })
-        const first = yield* startEngine()
-        const handle = yield* first.engine.start(recovering, undefined)
-        yield* Deferred.await(started)
-        yield* first.stop
-        const second = yield* startEngine()
-        yield* second.engine.register(recovering)
-        expect(yield* (yield* second.engine.resume(handle.id)).result).toBe("recovered from nope")
+        const { engine, id } = yield* interruptAndRestart(recovering, undefined, () => Deferred.await(started))
+        expect(yield* (yield* engine.resume(id)).result).toBe("recovered from nope")
         expect(counts).toEqual({ risky: 1, hang: 2 })
       })))
 

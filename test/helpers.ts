@@ -1,6 +1,6 @@
 import { Chunk, Effect, Exit, Scope, Stream } from "effect"
 import { WorkflowEngine } from "../src/index.js"
-import type { WorkflowEvent } from "../src/index.js"
+import type { Workflow, WorkflowEvent } from "../src/index.js"
 
 export const collect = <A, E, R>(stream: Stream.Stream<A, E, R>) =>
   Effect.map(Stream.runCollect(stream), (chunk) => Chunk.toReadonlyArray(chunk))
@@ -15,6 +15,27 @@ export const startEngine = (options?: WorkflowEngine.EngineOptions) =>
     const scope = yield* Scope.make()
     const engine = yield* Scope.extend(WorkflowEngine.make(options), scope)
     return { engine, stop: Scope.close(scope, Exit.void) }
+  })
+
+/**
+ * Starts `workflow` on one engine, waits for `until`, shuts that engine down as
+ * a dying process would, and returns a second engine over the same storage
+ * with `next` (default: the same workflow) registered.
+ */
+export const interruptAndRestart = <A, I, E, R>(
+  workflow: Workflow.Workflow<A, I, E, R>,
+  input: I,
+  until: (engine: WorkflowEngine.WorkflowEngineService, id: string) => Effect.Effect<unknown, unknown>,
+  next: Workflow.Any = workflow
+) =>
+  Effect.gen(function*() {
+    const first = yield* startEngine()
+    const handle = yield* first.engine.start(workflow, input)
+    yield* until(first.engine, handle.id)
+    yield* first.stop
+    const second = yield* startEngine()
+    yield* second.engine.register(next)
+    return { id: handle.id, engine: second.engine }
   })
 
 /** Waits until the execution's log contains an event matching `predicate`. */
