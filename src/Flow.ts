@@ -13,9 +13,15 @@
 import { Deferred, Duration, Effect, FiberId, FiberRef, Schedule } from "effect"
 import { currentCursor } from "./internal/runtime.js"
 
+/** What one root flow shares with every task below it. */
+interface FlowRoot {
+  readonly cache: Map<string, Deferred.Deferred<any, any>>
+  readonly queues: Map<string, { readonly permits: Effect.Semaphore; pushed: number }>
+}
+
 interface FlowState {
   readonly path: string
-  readonly cache: Map<string, Deferred.Deferred<any, any>>
+  readonly root: FlowRoot
 }
 
 const currentFlow = FiberRef.unsafeMake<FlowState | undefined>(undefined)
@@ -44,13 +50,13 @@ const flowAt = <A, E, R>(
   key: string | undefined
 ): Effect.Effect<A, E, R> =>
   FiberRef.getWith(currentFlow, (parent) => {
-    const cache = parent?.cache ?? new Map<string, Deferred.Deferred<any, any>>()
+    const root: FlowRoot = parent?.root ?? { cache: new Map(), queues: new Map() }
     const path = parent === undefined ? name : `${parent.path}/${name}`
-    const cached = cache.get(path)
+    const cached = root.cache.get(path)
     if (cached !== undefined) return Deferred.await(cached as Deferred.Deferred<A, E>)
     const result = Deferred.unsafeMake<A, E>(FiberId.none)
-    cache.set(path, result)
-    return task(name, Effect.locally(effect, currentFlow, { path, cache }), key).pipe(
+    root.cache.set(path, result)
+    return task(name, Effect.locally(effect, currentFlow, { path, root }), key).pipe(
       // Completed on every exit, interruption included, so a second caller never waits forever.
       Effect.onExit((exit) => Deferred.done(result, exit))
     )
@@ -125,11 +131,12 @@ export const all = <A, E, R>(
  * @since 0.1.0
  * @category models
  */
-export interface QueueOptions<A, B, E, R> {
+export interface QueueOptions<A, E, R> {
+  /** The queue: calls with the same name within one root flow share its concurrency limit. */
   readonly name: string
-  readonly fn: (item: A) => Effect.Effect<B, E, R>
-  /** Up to this many retries after the first attempt (0: no retry). */
-  readonly retries: number
+  readonly fn: Effect.Effect<A, E, R>
+  /** Up to this many retries after the first attempt (default 3; 0: no retry). */
+  readonly retries?: number
   /**
    * The delay between attempts: a Schedule, or an exponential backoff
    * (default: from 100 ms, doubling).
@@ -137,65 +144,47 @@ export interface QueueOptions<A, B, E, R> {
   readonly backoff?:
     | Schedule.Schedule<unknown, E, R>
     | { readonly initial: Duration.DurationInput; readonly factor?: number }
-  /** At most this many items are processed at once (default: all). */
+  /** How many tasks of this queue run at once, set by the call that creates it (default 10). */
   readonly concurrency?: number
 }
 
 /**
- * @since 0.1.0
- * @category models
- */
-export interface WorkQueue<A, B, E, R> {
-  /** Processes one item as the task `name[n]`, n counting pushes, and returns its result. */
-  readonly push: (item: A) => Effect.Effect<B, E, R>
-  /** Pushes every item and returns the results in order. */
-  readonly pushAll: (items: Iterable<A>) => Effect.Effect<Array<B>, E, R>
-}
-
-/**
- * Creates a work queue: items pushed into it are processed by `fn` with
- * bounded concurrency, each failed attempt retried on the backoff schedule up
- * to `retries` times. It can be used anywhere, inside flows included.
+ * Runs `fn` as the next task `name#n` of the named work queue of the
+ * enclosing root flow: at most `concurrency` of its tasks run at once, and a
+ * failed attempt is retried on the backoff schedule up to `retries` times.
+ * Reachable anywhere inside a flow; outside one, it is a root flow of its own.
  *
  * @since 0.1.0
  * @category queues
  */
-export const queue = <A, B, E, R>(options: QueueOptions<A, B, E, R>): Effect.Effect<WorkQueue<A, B, E, R>> =>
-  Effect.gen(function*() {
-    const permits = options.concurrency === undefined ? undefined : yield* Effect.makeSemaphore(options.concurrency)
-    const backoff = options.backoff === undefined
-      ? Schedule.exponential("100 millis")
-      : Schedule.isSchedule(options.backoff)
-      ? options.backoff
-      : Schedule.exponential(options.backoff.initial, options.backoff.factor ?? 2)
-    const retry = Schedule.intersect(backoff, Schedule.recurs(Math.max(0, options.retries)))
-    let pushed = 0
-    const process = (item: A, attempt: { n: number }) =>
-      Effect.suspend(() => options.fn(item)).pipe(
-        Effect.tapError((error) =>
-          Effect.suspend(() => {
-            attempt.n++
-            return attempt.n <= options.retries
-              ? report(`${options.name}: attempt ${attempt.n} failed, retrying`, error)
-              : Effect.void
-          })
-        ),
-        Effect.retry(retry)
-      )
-    const named = (item: A) => {
-      const run = process(item, { n: 0 })
-      return [`${options.name}[${pushed++}]`, permits === undefined ? run : permits.withPermits(1)(run)] as const
+export const queue = <A, E, R>(options: QueueOptions<A, E, R>): Effect.Effect<A, E, R> =>
+  FiberRef.getWith(currentFlow, (state) => {
+    if (state === undefined) return flow(options.name, queue(options))
+    let named = state.root.queues.get(options.name)
+    if (named === undefined) {
+      named = { permits: Effect.unsafeMakeSemaphore(options.concurrency ?? 10), pushed: 0 }
+      state.root.queues.set(options.name, named)
     }
-    return {
-      push: (item) =>
-        Effect.suspend(() => {
-          const [name, run] = named(item)
-          return flow(name, run)
-        }),
-      // Numbered and (inside an execution) journaled in order before any item starts, so replay is deterministic.
-      pushAll: (items) => Effect.suspend(() => branches(Array.from(items, named), undefined))
-    }
+    return flow(`${options.name}#${named.pushed++}`, named.permits.withPermits(1)(withRetries(options)))
   })
+
+const withRetries = <A, E, R>(options: QueueOptions<A, E, R>): Effect.Effect<A, E, R> => {
+  const retries = Math.max(0, options.retries ?? 3)
+  const backoff = options.backoff === undefined
+    ? Schedule.exponential("100 millis")
+    : Schedule.isSchedule(options.backoff)
+    ? options.backoff
+    : Schedule.exponential(options.backoff.initial, options.backoff.factor ?? 2)
+  return Effect.suspend(() => {
+    let failures = 0
+    return options.fn.pipe(
+      Effect.tapError((error) =>
+        ++failures <= retries ? report(`${options.name}: attempt ${failures} failed, retrying`, error) : Effect.void
+      ),
+      Effect.retry(Schedule.intersect(backoff, Schedule.recurs(retries)))
+    )
+  })
+}
 
 /** A warning: a `log` event inside an execution, an Effect log outside. */
 const report = (message: string, details: unknown) =>
@@ -208,26 +197,18 @@ const errorDetails = (error: unknown): unknown =>
   error instanceof Error ? { name: error.name, message: error.message } : error
 
 /**
- * A lazy task: the returned effect runs `effect` as the task `name` the first
- * time it is awaited, and gives every later caller the same result.
+ * A lazy task: calling the returned function runs `f(...args)` as the task
+ * `name`. Nothing runs until it is called; within one root flow, later calls
+ * return the first call's result (tasks are identified by their path).
  *
  * @since 0.1.0
  * @category tasks
  */
-export const deferred = <A, E, R>(
+export const deferred = <Args extends ReadonlyArray<unknown>, A, E, R>(
   name: string,
-  effect: Effect.Effect<A, E, R>
-): Effect.Effect<Effect.Effect<A, E, R>> => Effect.cached(flow(name, effect))
-
-/**
- * @since 0.1.0
- * @category models
- */
-export interface ProcessedNode<D, A> {
-  readonly data: D
-  readonly result: A
-  readonly subtasks: ReadonlyArray<ProcessedNode<D, A>>
-}
+  f: (...args: Args) => Effect.Effect<A, E, R>
+): (...args: Args) => Effect.Effect<A, E, R> =>
+(...args) => flow(name, Effect.suspend(() => f(...args)))
 
 /**
  * @since 0.1.0
@@ -236,24 +217,25 @@ export interface ProcessedNode<D, A> {
 export interface RecursiveOptions<D, A, E, R> {
   /** The name of the root task (default "recursiveProcessor"). */
   readonly name?: string
-  readonly processor: (data: D, pass: number) => Effect.Effect<A, E, R>
+  readonly processor: (data: D, info: { readonly pass: number }) => Effect.Effect<A, E, R>
   /** The subtasks a result calls for; none ends that branch. */
-  readonly generateSubtaskData: (
-    result: A,
-    data: D,
-    pass: number
-  ) => Effect.Effect<ReadonlyArray<D>, E, R> | ReadonlyArray<D>
+  readonly generateSubtaskData: (result: A, pass: number) => Effect.Effect<ReadonlyArray<D>, E, R> | ReadonlyArray<D>
   /** Passes at most: pass 1 processes `data`, pass 2 its subtasks, and so on. */
   readonly maxPasses: number
-  /** Folds the subtasks' results into their parent's result. */
-  readonly storeSubtaskResult?: (result: A, subtaskResults: ReadonlyArray<A>, data: D) => Effect.Effect<A, E, R> | A
+  /**
+   * Receives each subtask's result once it is processed (default: sets
+   * `result` on the subtask's data, when that is an object).
+   */
+  readonly storeSubtaskResult?: (data: D, result: A) => Effect.Effect<void, E, R> | void
+  /** At most this many subtasks of one node run at once (default: all). */
   readonly concurrency?: number
 }
 
 /**
- * Processes `data`, then the subtasks its result calls for, recursively, for
- * at most `maxPasses` passes. Each node is a task named by its position
- * (`name`, `name.0`, `name.0.1`...). Returns the tree of results.
+ * Processes `data` (pass 1), then the subtasks `generateSubtaskData` derives
+ * from its result (pass 2), and so on, for at most `maxPasses` passes. Each
+ * node is a task named by its position (`name`, `name.0`, `name.0.1`...).
+ * Returns the result of processing `data`.
  *
  * @since 0.1.0
  * @category recursion
@@ -261,23 +243,29 @@ export interface RecursiveOptions<D, A, E, R> {
 export const recursiveProcessor = <D, A, E, R>(
   data: D,
   options: RecursiveOptions<D, A, E, R>
-): Effect.Effect<ProcessedNode<D, A>, E, R> => {
-  const lift = <X>(value: Effect.Effect<X, E, R> | X): Effect.Effect<X, E, R> =>
-    Effect.isEffect(value) ? value as Effect.Effect<X, E, R> : Effect.succeed(value as X)
-  const node = (item: D, pass: number, label: string): Effect.Effect<ProcessedNode<D, A>, E, R> =>
+): Effect.Effect<A, E, R> => {
+  const store = options.storeSubtaskResult ?? ((subtask: D, result: A) => {
+    if (typeof subtask === "object" && subtask !== null) (subtask as { result?: A }).result = result
+  })
+  const node = (item: D, pass: number, label: string): Effect.Effect<A, E, R> =>
     Effect.gen(function*() {
-      const result = yield* options.processor(item, pass)
-      if (pass >= options.maxPasses) return { data: item, result, subtasks: [] }
-      const subtaskData = yield* lift(options.generateSubtaskData(result, item, pass))
-      if (subtaskData.length === 0) return { data: item, result, subtasks: [] }
-      const subtasks = yield* branches(
-        subtaskData.map((sub, i) => [`${label}.${i}`, node(sub, pass + 1, `${label}.${i}`)] as const),
+      const result = yield* options.processor(item, { pass })
+      if (pass >= options.maxPasses) return result
+      const generated = options.generateSubtaskData(result, pass)
+      const subtasks = Effect.isEffect(generated) ? yield* generated : generated
+      yield* branches(
+        subtasks.map((sub, i) =>
+          [
+            `${label}.${i}`,
+            Effect.flatMap(node(sub, pass + 1, `${label}.${i}`), (subResult) => {
+              const stored = store(sub, subResult)
+              return Effect.isEffect(stored) ? stored : Effect.void
+            })
+          ] as const
+        ),
         options.concurrency === undefined ? undefined : { concurrency: options.concurrency }
       )
-      const combined = options.storeSubtaskResult === undefined
-        ? result
-        : yield* lift(options.storeSubtaskResult(result, subtasks.map((sub) => sub.result), item))
-      return { data: item, result: combined, subtasks }
+      return result
     })
   const name = options.name ?? "recursiveProcessor"
   return flow(name, node(data, 1, name))

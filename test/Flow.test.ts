@@ -67,15 +67,14 @@ describe("Flow", () => {
     }))
 
   describe("queue", () => {
-    it.effect("retries a failing item up to `retries` times after the first attempt", () =>
+    it.effect("retries a failing task up to `retries` times after the first attempt", () =>
       Effect.gen(function*() {
         let attempts = 0
-        const q = yield* Flow.queue({
+        const fiber = yield* Effect.fork(Effect.flip(Flow.queue({
           name: "q",
           retries: 2,
-          fn: (item: string) => Effect.suspend(() => (attempts++, Effect.fail(`${item} failed`)))
-        })
-        const fiber = yield* Effect.fork(Effect.flip(q.push("x")))
+          fn: Effect.suspend(() => (attempts++, Effect.fail("x failed")))
+        })))
         yield* TestClock.adjust("100 millis")
         expect(attempts).toBe(2)
         yield* TestClock.adjust("200 millis")
@@ -85,62 +84,86 @@ describe("Flow", () => {
         expect(attempts).toBe(3)
       }))
 
-    it.effect("succeeds once an attempt succeeds, on a custom backoff", () =>
+    it.effect("succeeds once an attempt succeeds, on a custom backoff; retries 3 times by default", () =>
       Effect.gen(function*() {
         let attempts = 0
-        const q = yield* Flow.queue({
+        const fiber = yield* Effect.fork(Flow.queue({
           name: "q",
-          retries: 5,
           backoff: Schedule.spaced("1 second"),
-          fn: (n: number) =>
-            Effect.suspend(() => ++attempts < 3 ? Effect.fail("not yet") : Effect.succeed(n + attempts))
-        })
-        const fiber = yield* Effect.fork(q.push(10))
-        yield* TestClock.adjust("2 seconds")
-        expect(yield* Fiber.join(fiber)).toBe(13)
+          fn: Effect.suspend(() => ++attempts < 4 ? Effect.fail("not yet") : Effect.succeed(attempts))
+        }))
+        yield* TestClock.adjust("3 seconds")
+        expect(yield* Fiber.join(fiber)).toBe(4)
       }))
 
-    it.effect("processes pushed items within its concurrency, reachable inside a flow", () =>
+    it.effect("shares a named queue's concurrency limit within a root flow, however deep the caller", () =>
       Effect.gen(function*() {
         const { probe, track } = concurrencyProbe()
         const results = yield* Flow.flow(
           "root",
-          Effect.gen(function*() {
-            const q = yield* Flow.queue({ name: "q", retries: 0, concurrency: 2, fn: (n: number) => track(n + 1) })
-            return yield* Flow.flow("inner", q.pushAll([1, 2, 3, 4, 5, 6]))
-          })
+          Flow.all(
+            "fan",
+            [1, 2, 3, 4, 5, 6].map((n) =>
+              Flow.flow(`inner${n}`, Flow.queue({ name: "q", concurrency: 2, fn: track(n + 1) }))
+            )
+          )
         )
         expect(results).toEqual([2, 3, 4, 5, 6, 7])
         expect(probe.max).toBe(2)
       }))
   })
 
-  it.effect("defers a task until it is first awaited, then shares its result", () =>
+  it.effect("defers a task until it is called, then shares its result within the root flow", () =>
     Effect.gen(function*() {
       let runs = 0
-      const lazy = yield* Flow.deferred("lazy", Effect.sync(() => ++runs))
+      const lazy = Flow.deferred("lazy", (n: number) => Effect.sync(() => (runs++, n * 2)))
       expect(runs).toBe(0)
-      expect(yield* lazy).toBe(1)
-      expect(yield* lazy).toBe(1)
-      expect(runs).toBe(1)
+      const [a, b] = yield* Flow.flow("root", Effect.all([lazy(2), lazy(3)]))
+      expect([a, b, runs]).toEqual([4, 4, 1])
+      expect(yield* lazy(5)).toBe(10)
+      expect(runs).toBe(2)
     }))
 
   it.effect("processes recursively, pass by pass, up to maxPasses", () =>
     Effect.gen(function*() {
+      interface Task {
+        readonly n: number
+        result?: number
+      }
       const processed: Array<[number, number]> = []
-      const tree = yield* Flow.recursiveProcessor(1, {
-        processor: (n: number, pass) => Effect.sync(() => (processed.push([n, pass]), n * 10)),
-        generateSubtaskData: (_result, n) => [n + 1, n + 2],
+      const subtasks: Array<Task> = []
+      const root = yield* Flow.recursiveProcessor<Task, number, never, never>({ n: 1 }, {
+        processor: (task, { pass }) => Effect.sync(() => (processed.push([task.n, pass]), task.n * 10)),
+        generateSubtaskData: (result) => {
+          const generated = [{ n: result / 10 + 1 }, { n: result / 10 + 2 }]
+          subtasks.push(...generated)
+          return generated
+        },
         maxPasses: 3,
-        storeSubtaskResult: (result, subtaskResults) => result + subtaskResults.reduce((a, b) => a + b, 0),
         concurrency: 2
       })
+      expect(root).toBe(10)
       // pass 1: 1; pass 2: 2, 3; pass 3: 3, 4, 4, 5 (no pass 4)
       expect(processed.map(([, pass]) => pass).sort()).toEqual([1, 2, 2, 3, 3, 3, 3])
-      expect(tree.subtasks.map((s) => s.data)).toEqual([2, 3])
-      expect(tree.subtasks[0]!.subtasks.map((s) => s.result)).toEqual([30, 40])
-      expect(tree.subtasks[0]!.result).toBe(20 + 30 + 40)
-      expect(tree.result).toBe(10 + (20 + 30 + 40) + (30 + 40 + 50))
+      // By default each subtask receives its result.
+      expect(subtasks.map((task) => [task.n, task.result])).toEqual([
+        [2, 20],
+        [3, 30],
+        [3, 30],
+        [4, 40],
+        [4, 40],
+        [5, 50]
+      ])
+      const stored: Array<[number, number]> = []
+      yield* Flow.recursiveProcessor(0, {
+        processor: (n: number) => Effect.succeed(n),
+        generateSubtaskData: (n, pass) => (pass === 1 ? [n + 1, n + 2] : []),
+        storeSubtaskResult: (n, result) => {
+          stored.push([n, result])
+        },
+        maxPasses: 5
+      })
+      expect(stored.sort()).toEqual([[1, 1], [2, 2]])
     }))
 
   it.effect("journals flows inside a workflow, so a resumed execution skips finished branches", () =>
@@ -158,12 +181,10 @@ describe("Flow", () => {
                   i === 2 && n === 1
                     ? Effect.zipRight(Deferred.succeed(stuck, undefined), Effect.never)
                     : Effect.succeed(i * i)))
-              const q = yield* Flow.queue({
-                name: "double",
-                retries: 0,
-                fn: (n: number) => Effect.as(count(`double${n}`), n * 2)
-              })
-              const doubled = yield* q.pushAll(squares)
+              const doubled = yield* Flow.all(
+                "doubled",
+                squares.map((n) => Flow.queue({ name: "double", fn: Effect.as(count(`double${n}`), n * 2) }))
+              )
               return yield* Flow.flow(
                 "sum",
                 Effect.succeed(doubled.reduce((a, b) =>
@@ -171,7 +192,8 @@ describe("Flow", () => {
               )
             })
         })
-        const { engine, id } = yield* interruptAndRestart(fanOut, undefined, () => Deferred.await(stuck))
+        const { engine, id } = yield* interruptAndRestart(fanOut, undefined, () =>
+          Deferred.await(stuck))
         const resumed = yield* engine.resume(id)
         expect(yield* resumed.result).toBe(2 * (0 + 1 + 4 + 9))
         expect(runs).toEqual({
@@ -188,7 +210,7 @@ describe("Flow", () => {
         expectContiguous(events)
         const started = stepNames(events, "step_start")
         expect(new Set(started).size).toBe(started.length)
-        expect(started).toEqual(expect.arrayContaining(["squares", "squares[2]", "double[3]", "sum"]))
+        expect(started).toEqual(expect.arrayContaining(["squares", "squares[2]", "doubled[3]", "double#3", "sum"]))
         expect(stepNames(events, "step_end")).toHaveLength(started.length)
       }),
       ExecutionStorage.layerMemory
