@@ -11,20 +11,9 @@
  * @since 0.1.0
  */
 import { Deferred, Duration, Effect, FiberId, FiberRef, Schedule } from "effect"
+import type { FlowRoot } from "./internal/flowState.js"
+import { currentFlow } from "./internal/flowState.js"
 import { currentCursor } from "./internal/runtime.js"
-
-/** What one root flow shares with every task below it. */
-interface FlowRoot {
-  readonly cache: Map<string, Deferred.Deferred<any, any>>
-  readonly queues: Map<string, { readonly permits: Effect.Semaphore; pushed: number }>
-}
-
-interface FlowState {
-  readonly path: string
-  readonly root: FlowRoot
-}
-
-const currentFlow = FiberRef.unsafeMake<FlowState | undefined>(undefined)
 
 /** Runs one named task: a journaled step inside an execution, a logged effect outside. */
 const task = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>, key: string | undefined) =>

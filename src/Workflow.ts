@@ -234,8 +234,8 @@ export const chunk = (data: unknown): Effect.Effect<void, never, ExecutionContex
 export interface ApprovalRequest {
   readonly taskId: string
   readonly dataForApproval: unknown
-  readonly message?: string
-  readonly choices?: ReadonlyArray<string>
+  readonly message?: string | undefined
+  readonly choices?: ReadonlyArray<string> | undefined
 }
 
 /**

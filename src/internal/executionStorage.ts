@@ -1,5 +1,4 @@
-import { Context, Schema } from "effect"
-import type { Effect } from "effect"
+import { Context, Effect, Schema } from "effect"
 import type { ErrorInfo, StoredEvent, WorkflowEvent } from "../WorkflowEvent.js"
 
 /** @internal */
@@ -166,17 +165,47 @@ export class ExecutionStorage extends Context.Tag("@token-ring/workflow/Executio
   ExecutionStorageService
 >() {}
 
-/** @internal */
-export const encodeCursor = (record: ExecutionRecord): string => `${record.createdAt}:${record.id}`
+const encodeCursor = (record: ExecutionRecord): string => `${record.createdAt}:${record.id}`
 
-/** @internal */
-export const decodeCursor = (cursor: string): { readonly createdAt: number; readonly id: string } | undefined => {
+const decodeCursor = (cursor: string): { readonly createdAt: number; readonly id: string } | undefined => {
   const at = cursor.indexOf(":")
   if (at <= 0) return undefined
   const createdAt = Number(cursor.slice(0, at))
   return Number.isFinite(createdAt) ? { createdAt, id: cursor.slice(at + 1) } : undefined
 }
 
-/** @internal */
-export const statusFilter = (status: ListFilter["status"]): ReadonlySet<ExecutionStatus> | undefined =>
+const statusFilter = (status: ListFilter["status"]): ReadonlySet<ExecutionStatus> | undefined =>
   status === undefined ? undefined : new Set(typeof status === "string" ? [status] : status)
+
+const newestFirst = (a: ExecutionRecord, b: { readonly createdAt: number; readonly id: string }): number =>
+  b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)
+
+/**
+ * One page of `list`, computed from all records in memory: for storages that
+ * cannot filter and page themselves.
+ *
+ * @internal
+ */
+export const listPage = (
+  records: Iterable<ExecutionRecord>,
+  filter: ListFilter
+): Effect.Effect<ExecutionPage, InvalidCursor> => {
+  const after = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor)
+  if (filter.cursor !== undefined && after === undefined) {
+    return Effect.fail(new InvalidCursor({ cursor: filter.cursor }))
+  }
+  const statuses = statusFilter(filter.status)
+  const limit = Math.max(1, filter.limit ?? 100)
+  const matching: Array<ExecutionRecord> = []
+  for (const record of records) {
+    if (statuses !== undefined && !statuses.has(record.status)) continue
+    if (filter.workflow !== undefined && record.workflow !== filter.workflow) continue
+    if (after !== undefined && newestFirst(record, after) <= 0) continue
+    matching.push(record)
+  }
+  matching.sort(newestFirst)
+  const page = matching.slice(0, limit)
+  return Effect.succeed(
+    matching.length > limit ? { executions: page, cursor: encodeCursor(page[page.length - 1]!) } : { executions: page }
+  )
+}

@@ -7,14 +7,11 @@
 import { Effect, Layer } from "effect"
 import {
   ApprovalNotPending,
-  decodeCursor,
-  encodeCursor,
   ExecutionFinished,
   ExecutionNotFound,
   ExecutionStorage,
-  InvalidCursor,
   isTerminal,
-  statusFilter
+  listPage
 } from "../internal/executionStorage.js"
 import type {
   ExecutionRecord,
@@ -58,9 +55,6 @@ const snapshot = (entry: Entry): ExecutionRecord => {
   return record
 }
 
-const newestFirst = (a: ExecutionRecord, b: ExecutionRecord): number =>
-  b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)
-
 const isCommitError = (error: unknown): error is ExecutionNotFound | ExecutionFinished | ApprovalNotPending =>
   error instanceof ExecutionNotFound || error instanceof ExecutionFinished || error instanceof ApprovalNotPending
 
@@ -102,30 +96,7 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
 
     get: (id) => Effect.map(find(id), snapshot),
 
-    list: (filter = {}) =>
-      Effect.suspend(() => {
-        const after = filter.cursor === undefined ? undefined : decodeCursor(filter.cursor)
-        if (filter.cursor !== undefined && after === undefined) {
-          return Effect.fail(new InvalidCursor({ cursor: filter.cursor }))
-        }
-        const statuses = statusFilter(filter.status)
-        const limit = Math.max(1, filter.limit ?? 100)
-        const matching: Array<ExecutionRecord> = []
-        for (const entry of entries.values()) {
-          const record = snapshot(entry)
-          if (statuses !== undefined && !statuses.has(record.status)) continue
-          if (filter.workflow !== undefined && record.workflow !== filter.workflow) continue
-          if (after !== undefined && newestFirst(record, { ...record, ...after }) <= 0) continue
-          matching.push(record)
-        }
-        matching.sort(newestFirst)
-        const page = matching.slice(0, limit)
-        return Effect.succeed(
-          matching.length > limit ? { executions: page, cursor: encodeCursor(page[page.length - 1]!) } : {
-            executions: page
-          }
-        )
-      }),
+    list: (filter = {}) => Effect.suspend(() => listPage(Array.from(entries.values(), snapshot), filter)),
 
     commit: (id, commit) =>
       Effect.suspend(() => {

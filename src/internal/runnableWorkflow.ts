@@ -1,0 +1,87 @@
+import { Effect, Exit } from "effect"
+import type { PersistenceProvider } from "../promise/PersistenceProvider.js"
+import type { Registry } from "../promise/Registry.js"
+import type { Runnable, WorkflowContext } from "../promise/Runnable.js"
+import * as Validation from "../promise/validation.js"
+import * as Workflow from "../Workflow.js"
+import * as WorkflowEvent from "../WorkflowEvent.js"
+import { currentSignal, fromPromise, toPromise } from "./bridge.js"
+import type { Frame } from "./runtime.js"
+import { withFrame } from "./runtime.js"
+
+/** @internal */
+export interface RunnableDefinition {
+  readonly id: string
+  readonly runnable: Runnable
+  readonly registry: () => Registry | null
+  readonly persistence: PersistenceProvider | undefined
+}
+
+/**
+ * A Runnable as a workflow of the engine. Its generator is driven step by
+ * step: yielded events are validated and emitted (journaled like any event
+ * outside a step), a yielded `human_approval_required` becomes
+ * `Workflow.approval` and the answer is passed back into the generator, and
+ * the result is the last `final_output`'s data, else the return value. On
+ * resume the generator starts again from the top and replays, as a workflow
+ * body does.
+ *
+ * @internal
+ */
+export const fromRunnable = (definition: RunnableDefinition): Workflow.Workflow<unknown, unknown, unknown> =>
+  Workflow.make({
+    name: definition.id,
+    ...(definition.runnable.description !== undefined ? { description: definition.runnable.description } : {}),
+    run: (raw: unknown) => withFrame(`Runnable "${definition.id}"`, (frame) => drive(definition, frame, raw))
+  })
+
+const drive = (definition: RunnableDefinition, frame: Frame, raw: unknown) =>
+  Effect.gen(function*() {
+    const { id, runnable } = definition
+    const input = yield* Validation.input(id, runnable.inputSchema, raw)
+    const controller = new AbortController()
+    const executionId = frame.runtime.executionId
+    const context: WorkflowContext = {
+      executionId,
+      workflowInstanceId: executionId,
+      workflowId: id,
+      registry: definition.registry(),
+      abortSignal: controller.signal,
+      input,
+      persistence: definition.persistence,
+      step: (name, fn) => toPromise(Workflow.step(name, fromPromise(fn)) as Effect.Effect<any, unknown>)
+    }
+    const generator = runnable.invoke(input, context)
+    const result = yield* Effect.gen(function*() {
+      let answer: unknown = undefined
+      let finalOutput: { readonly data: unknown } | undefined
+      while (true) {
+        const sent = answer
+        const next = yield* fromPromise(() => generator.next(sent))
+        if (next.done === true) return finalOutput === undefined ? next.value : finalOutput.data
+        answer = undefined
+        const event = yield* WorkflowEvent.decode({ timestamp: Date.now(), ...next.value })
+        switch (event.type) {
+          case "human_approval_required":
+            answer = yield* frame.runtime.approval(frame, event)
+            break
+          case "final_output":
+            // Stored once, by the engine, with the execution's result.
+            finalOutput = { data: event.data }
+            break
+          default:
+            yield* frame.runtime.emit(frame, event)
+        }
+      }
+    }).pipe(
+      Effect.locally(currentSignal, controller.signal),
+      Effect.onExit((exit) =>
+        Exit.isSuccess(exit) ? Effect.void : Effect.sync(() => {
+          // Cancelled, suspended or failed: stop the generator so its `finally` blocks run.
+          controller.abort()
+          generator.return(undefined).catch(() => undefined)
+        })
+      )
+    )
+    return yield* Validation.output(id, runnable.outputSchema, result)
+  })
