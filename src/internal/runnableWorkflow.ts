@@ -83,5 +83,9 @@ const drive = (definition: RunnableDefinition, frame: Frame, raw: unknown) =>
         })
       )
     )
-    return yield* Validation.output(id, runnable.outputSchema, result)
+    const output = yield* Validation.output(id, runnable.outputSchema, result)
+    const persistence = definition.persistence
+    // Completed: its step-level state is no longer needed to resume it.
+    if (persistence !== undefined) yield* Effect.ignore(fromPromise(() => persistence.clearWorkflowState(executionId)))
+    return output
   })
