@@ -19,3 +19,30 @@ describe("examples/main.ts (the main job)", () => {
     expect(stdout).toContain("published: true")
   })
 })
+
+describe("examples/workflowServiceExample.ts", () => {
+  it("streams, fails, takes an approval, cancels and resumes after a restart", async () => {
+    const { stdout } = await run(process.execPath, ["--import", "tsx", "examples/workflowServiceExample.ts"], {
+      cwd: root
+    })
+    const lines = stdout.split("\n").map((line) => line.trim())
+    for (
+      const expected of [
+        "#1 ▶ add-ten",
+        "#11 ⇒ 25",
+        "result: 25",
+        "result rejected: 13 is unlucky",
+        "? Publish \"Durable workflows\"?",
+        "✔ publish: approved",
+        "result: published \"Durable workflows\"",
+        "result rejected: WorkflowCancelled",
+        "status: cancelled",
+        "status after restart: running",
+        "resumed result: 19",
+        "steps started, across both runs: add-ten, double, finish, finish[0]"
+      ]
+    ) {
+      expect(lines).toContain(expected)
+    }
+  })
+})

@@ -20,8 +20,10 @@ const statuses = new Set<string>(["created", "running", "waiting", "completed", 
 /**
  * The engine's storage over a user's `WorkflowExecutionStorage`. Every
  * operation reads and writes through it; commits are serialised so that the
- * events of one execution keep their order. A commit is as atomic as the
- * user's storage makes it: the checks all happen before the first write.
+ * events of one execution keep their order, and are not interrupted half-way.
+ * A commit is only as atomic as the user's storage makes it: all checks
+ * happen before the first write, but a process that dies between two writes
+ * leaves the first.
  *
  * @internal
  */
@@ -106,46 +108,49 @@ export const make = (storage: WorkflowExecutionStorage): Effect.Effect<Execution
           (executions) => Effect.flatMap(Effect.forEach(executions, toRecord), (records) => listPage(records, filter))
         ),
 
+      // Uninterruptible: once the first write is made, the rest of the commit is made too.
       commit: (id, commit) =>
-        writes.withPermits(1)(Effect.gen(function*() {
-          const execution = yield* load(id)
-          const record = yield* toRecord(execution)
-          if (isTerminal(record.status)) {
-            return yield* new ExecutionFinished({ executionId: id, status: record.status })
-          }
-          const journal = yield* call("load journal", () => storage.loadJournal(id))
-          const answered = commit.answer === undefined ?
-            undefined :
-            journal.find((entry) =>
-              entry.kind === "approval" && entry.taskId === commit.answer!.taskId && entry.state === "waiting"
-            )
-          if (commit.answer !== undefined && answered === undefined) {
-            return yield* new ApprovalNotPending({ executionId: id, taskId: commit.answer.taskId })
-          }
-          let seq = record.lastSeq
-          for (const event of commit.events ?? []) {
-            const stored = { ...event, workflowInstanceId: id, seq: ++seq } as StoredEvent
-            yield* call("append event", () => storage.appendEvent(id, stored))
-          }
-          if (answered !== undefined) {
-            const completed = {
-              ...answered,
-              state: "completed" as const,
-              result: { _tag: "Success" as const, value: commit.answer!.value }
+        Effect.uninterruptible(
+          writes.withPermits(1)(Effect.gen(function*() {
+            const execution = yield* load(id)
+            const record = yield* toRecord(execution)
+            if (isTerminal(record.status)) {
+              return yield* new ExecutionFinished({ executionId: id, status: record.status })
             }
-            yield* call("save journal entry", () => storage.saveJournalEntry(id, completed))
-          }
-          if (commit.journal !== undefined) {
-            const entry = commit.journal
-            yield* call("save journal entry", () => storage.saveJournalEntry(id, entry))
-          }
-          if (commit.output !== undefined) yield* call("store output", () => storage.storeOutput(id, commit.output))
-          if (commit.error !== undefined) yield* call("store error", () => storage.storeError(id, commit.error!))
-          if (commit.status !== undefined && commit.status !== record.status) {
-            yield* call("update status", () => storage.updateStatus(id, commit.status!))
-          }
-          return seq
-        })),
+            const journal = yield* call("load journal", () => storage.loadJournal(id))
+            const answered = commit.answer === undefined ?
+              undefined :
+              journal.find((entry) =>
+                entry.kind === "approval" && entry.taskId === commit.answer!.taskId && entry.state === "waiting"
+              )
+            if (commit.answer !== undefined && answered === undefined) {
+              return yield* new ApprovalNotPending({ executionId: id, taskId: commit.answer.taskId })
+            }
+            let seq = record.lastSeq
+            for (const event of commit.events ?? []) {
+              const stored = { ...event, workflowInstanceId: id, seq: ++seq } as StoredEvent
+              yield* call("append event", () => storage.appendEvent(id, stored))
+            }
+            if (answered !== undefined) {
+              const completed = {
+                ...answered,
+                state: "completed" as const,
+                result: { _tag: "Success" as const, value: commit.answer!.value }
+              }
+              yield* call("save journal entry", () => storage.saveJournalEntry(id, completed))
+            }
+            if (commit.journal !== undefined) {
+              const entry = commit.journal
+              yield* call("save journal entry", () => storage.saveJournalEntry(id, entry))
+            }
+            if (commit.output !== undefined) yield* call("store output", () => storage.storeOutput(id, commit.output))
+            if (commit.error !== undefined) yield* call("store error", () => storage.storeError(id, commit.error!))
+            if (commit.status !== undefined && commit.status !== record.status) {
+              yield* call("update status", () => storage.updateStatus(id, commit.status!))
+            }
+            return seq
+          }))
+        ),
 
       events: (id, { fromSeq, limit }) =>
         Effect.map(
