@@ -39,7 +39,7 @@ const flowAt = <A, E, R>(
   key: string | undefined
 ): Effect.Effect<A, E, R> =>
   FiberRef.getWith(currentFlow, (parent) => {
-    const root: FlowRoot = parent?.root ?? { cache: new Map(), queues: new Map() }
+    const root: FlowRoot = parent?.root ?? { cache: new Map(), queues: new Map(), pushed: new Map() }
     const path = parent === undefined ? name : `${parent.path}/${name}`
     const cached = root.cache.get(path)
     if (cached !== undefined) return Deferred.await(cached as Deferred.Deferred<A, E>)
@@ -149,12 +149,18 @@ export interface QueueOptions<A, E, R> {
 export const queue = <A, E, R>(options: QueueOptions<A, E, R>): Effect.Effect<A, E, R> =>
   FiberRef.getWith(currentFlow, (state) => {
     if (state === undefined) return flow(options.name, queue(options))
-    let named = state.root.queues.get(options.name)
-    if (named === undefined) {
-      named = { permits: Effect.unsafeMakeSemaphore(options.concurrency ?? 10), pushed: 0 }
-      state.root.queues.set(options.name, named)
+    const { pushed, queues } = state.root
+    let permits = queues.get(options.name)
+    if (permits === undefined) {
+      permits = Effect.unsafeMakeSemaphore(options.concurrency ?? 10)
+      queues.set(options.name, permits)
     }
-    return flow(`${options.name}#${named.pushed++}`, named.permits.withPermits(1)(withRetries(options)))
+    // Numbered within the calling task's path: concurrent branches number their own pushes, so the
+    // numbers do not depend on which branch got there first.
+    const counter = `${state.path}\u0000${options.name}`
+    const n = pushed.get(counter) ?? 0
+    pushed.set(counter, n + 1)
+    return flow(`${options.name}#${n}`, permits.withPermits(1)(withRetries(options)))
   })
 
 const withRetries = <A, E, R>(options: QueueOptions<A, E, R>): Effect.Effect<A, E, R> => {

@@ -22,6 +22,8 @@ import {
 } from "effect"
 import type { Scope } from "effect"
 import * as ExecutionStorage from "./ExecutionStorage.js"
+import { currentSignal } from "./internal/bridge.js"
+import { currentFlow } from "./internal/flowState.js"
 import { CommitFailed, currentCursor, ExecutionRuntime, rootCursor } from "./internal/runtime.js"
 import type { EventDraft } from "./internal/runtime.js"
 import { Signals } from "./internal/signal.js"
@@ -103,6 +105,27 @@ export class WorkflowCancelled extends Schema.TaggedError<WorkflowCancelled>()("
     return `Execution "${this.executionId}" was cancelled`
   }
 }
+
+/**
+ * An engine option or call argument outside its allowed range.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidOption extends Schema.TaggedError<InvalidOption>()("InvalidOption", {
+  option: Schema.String,
+  value: Schema.String,
+  expected: Schema.String
+}) {
+  override get message(): string {
+    return `Invalid ${this.option}: ${this.value} (expected ${this.expected})`
+  }
+}
+
+const positiveInteger = (option: string, value: number): Effect.Effect<number, InvalidOption> =>
+  Number.isInteger(value) && value >= 1
+    ? Effect.succeed(value)
+    : Effect.fail(new InvalidOption({ option, value: String(value), expected: "an integer of at least 1" }))
 
 /**
  * @since 0.1.0
@@ -202,7 +225,7 @@ export interface WorkflowEngineService {
   readonly events: (
     id: string,
     options?: { readonly fromSeq?: number }
-  ) => Stream.Stream<WorkflowEvent.StoredEvent, ExecutionStorage.ExecutionNotFound | StorageFailure>
+  ) => Stream.Stream<WorkflowEvent.StoredEvent, ExecutionStorage.ExecutionNotFound | StorageFailure | InvalidOption>
   readonly result: (
     id: string
   ) => Effect.Effect<unknown, WorkflowFailed | WorkflowCancelled | ExecutionStorage.ExecutionNotFound | StorageFailure>
@@ -254,22 +277,51 @@ interface Definition {
   readonly context: Context.Context<never>
 }
 
+/** This process's run of an execution, from the moment it is launched. */
+interface Run {
+  /** Set once the run has loaded its journal. */
+  runtime: ExecutionRuntime | undefined
+  cancelRequested: boolean
+  /** Answers given while the run was already going, possibly after it read its journal. */
+  readonly answers: Map<string, Workflow.ApprovalAnswer>
+}
+
+const isSuspending = (run: Run): boolean => run.runtime?.suspended === true
+
 /**
  * @since 0.1.0
  * @category constructors
  */
 export const make = (
   options: EngineOptions = {}
-): Effect.Effect<WorkflowEngineService, never, ExecutionStorage.ExecutionStorage | Scope.Scope> =>
+): Effect.Effect<WorkflowEngineService, InvalidOption, ExecutionStorage.ExecutionStorage | Scope.Scope> =>
   Effect.gen(function*() {
+    const pageSize = yield* positiveInteger("pageSize", options.pageSize ?? 256)
+    const pollInterval = options.pollInterval === undefined ? undefined : Duration.decodeUnknown(options.pollInterval)
+    if (
+      pollInterval !== undefined &&
+      (Option.isNone(pollInterval) || !Duration.greaterThan(pollInterval.value, Duration.zero))
+    ) {
+      return yield* new InvalidOption({
+        option: "pollInterval",
+        value: String(options.pollInterval),
+        expected: "a positive duration"
+      })
+    }
+    const poll = pollInterval === undefined ? undefined : pollInterval.value
     const storage = yield* ExecutionStorage.ExecutionStorage
     const clock = yield* Effect.clock
     const fibers = yield* FiberMap.make<string>()
     const signals = new Signals()
     const definitions = new Map<string, Definition>()
-    const runtimes = new Map<string, ExecutionRuntime>()
-    const pageSize = Math.max(1, options.pageSize ?? 256)
-    const pollInterval = options.pollInterval === undefined ? undefined : Duration.decode(options.pollInterval)
+    const runs = new Map<string, Run>()
+    // Registered after the FiberMap, so it runs first on shutdown: interrupted runs then know why.
+    let closing = false
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        closing = true
+      })
+    )
     let debug = false
 
     const notFound = (name: string) => new WorkflowNotFound({ workflow: name, registered: [...definitions.keys()] })
@@ -300,7 +352,7 @@ export const make = (
 
     // ---- running ------------------------------------------------------------
 
-    const finish = (runtime: ExecutionRuntime, workflow: Workflow.Any, exit: Exit.Exit<unknown, unknown>) => {
+    const finish = (run: Run, runtime: ExecutionRuntime, workflow: Workflow.Any, exit: Exit.Exit<unknown, unknown>) => {
       const id = runtime.executionId
       const failed = (error: WorkflowEvent.ErrorInfo): ExecutionStorage.Commit => ({
         events: [event(id, { type: "workflow_error", error })],
@@ -323,7 +375,12 @@ export const make = (
           )
       } else if (Cause.isInterruptedOnly(exit.cause)) {
         // Suspended on an approval, or the engine is shutting down: the stored state is already right.
-        outcome = runtime.cancelRequested ? cancelledCommit(id) : undefined
+        // Any other interruption ends the body without a result, which is a failure.
+        outcome = run.cancelRequested
+          ? cancelledCommit(id)
+          : runtime.suspended || closing
+          ? undefined
+          : failed({ name: "Interrupted", message: `The body of execution "${id}" was interrupted` })
       } else {
         const commitFailure = Cause.find(
           exit.cause,
@@ -350,15 +407,24 @@ export const make = (
       )
     }
 
-    const runExecution = (id: string, definition: Definition) =>
+    const runExecution = (id: string, definition: Definition, run: Run) =>
       Effect.gen(function*() {
+        // Cancelled between launch and start: `cancel` stores the outcome.
+        if (run.cancelRequested) return
         const record = yield* storage.get(id)
         if (ExecutionStorage.isTerminal(record.status)) return
         const journal = new Map((yield* storage.journal(id)).map((entry) => [entry.key, entry] as const))
         const workflow = definition.workflow
-        const runtime = new ExecutionRuntime(id, workflow.name, storage, journal, () => signals.notify(id), clock)
-        runtimes.set(id, runtime)
-        yield* Effect.addFinalizer(() => Effect.sync(() => runtimes.get(id) === runtime && runtimes.delete(id)))
+        const runtime = new ExecutionRuntime(
+          id,
+          workflow.name,
+          storage,
+          journal,
+          run.answers,
+          () => signals.notify(id),
+          clock
+        )
+        run.runtime = runtime
         if (record.status !== "running") yield* runtime.commit({ status: "running" })
         const body = Effect.flatMap(
           Effect.mapError(
@@ -368,27 +434,36 @@ export const make = (
           (input) => workflow.run(input) as Effect.Effect<unknown, unknown, Workflow.ExecutionContext>
         )
         yield* body.pipe(
+          // A run starts from a clean slate, whatever the fiber that launched it was doing.
           Effect.locally(currentCursor, rootCursor(runtime)),
+          Effect.locally(currentFlow, undefined),
+          Effect.locally(currentSignal, undefined),
           Effect.provideService(Workflow.ExecutionContext, runtime),
           Effect.provide(definition.context),
-          Effect.onExit((exit) => finish(runtime, workflow, exit)),
+          Effect.onExit((exit) => finish(run, runtime, workflow, exit)),
           Effect.exit
         )
       }).pipe(
-        Effect.scoped,
         Effect.catchAll((error) => Effect.logError(`Execution ${id} could not run: ${error.message}`)),
-        Effect.catchAllDefect((defect) => Effect.logError(`Execution ${id} could not run`, defect))
+        Effect.catchAllDefect((defect) => Effect.logError(`Execution ${id} could not run`, defect)),
+        Effect.ensuring(Effect.sync(() => runs.get(id) === run && runs.delete(id)))
       )
 
-    /** Runs the execution in this process unless it already runs here; waits for a run that is suspending. */
+    /**
+     * Runs the execution in this process unless it already runs (or is starting) here. A run that is
+     * suspending on an approval is awaited first. The run is recorded before anything is awaited, so
+     * concurrent launches, cancels and approvals all see it.
+     */
     const launch = (id: string, definition: Definition) =>
       Effect.suspend(() => {
-        const active = runtimes.get(id)
-        if (active !== undefined && !active.suspended) return Effect.void
+        const current = runs.get(id)
+        if (current !== undefined && !isSuspending(current)) return Effect.void
+        const run: Run = { runtime: undefined, cancelRequested: false, answers: new Map() }
+        runs.set(id, run)
         const previous = FiberMap.unsafeGet(fibers, id)
         return Effect.zipRight(
           Option.isSome(previous) ? Fiber.await(previous.value) : Effect.void,
-          FiberMap.run(fibers, id, runExecution(id, definition), { onlyIfMissing: true })
+          FiberMap.run(fibers, id, runExecution(id, definition, run), { onlyIfMissing: true })
         )
       })
 
@@ -398,12 +473,12 @@ export const make = (
 
     const events = (id: string, options?: { readonly fromSeq?: number }) =>
       Stream.unwrapScoped(Effect.gen(function*() {
+        let cursor = yield* positiveInteger("fromSeq", options?.fromSeq ?? 1)
         yield* storage.get(id)
         const signal = yield* signals.acquire(id)
-        let cursor = Math.max(1, options?.fromSeq ?? 1)
         const pull: Effect.Effect<
           Chunk.Chunk<WorkflowEvent.StoredEvent>,
-          Option.Option<ExecutionStorage.ExecutionNotFound | StorageFailure>
+          Option.Option<ExecutionStorage.ExecutionNotFound | StorageFailure | InvalidOption>
         > = Effect.suspend(() => {
           const seen = signal.version
           return Effect.flatMap(
@@ -416,7 +491,7 @@ export const make = (
               return Effect.flatMap(Effect.mapError(storage.get(id), Option.some), (record) => {
                 if (record.lastSeq >= cursor) return pull
                 if (ExecutionStorage.isTerminal(record.status)) return Effect.fail(Option.none())
-                return Effect.zipRight(signal.wait(seen, pollInterval), pull)
+                return Effect.zipRight(signal.wait(seen, poll), pull)
               })
             }
           )
@@ -454,7 +529,7 @@ export const make = (
             case "cancelled":
               return yield* new WorkflowCancelled({ executionId: id })
           }
-          yield* signal.wait(seen, pollInterval)
+          yield* signal.wait(seen, poll)
         }
       }))
 
@@ -462,7 +537,7 @@ export const make = (
       id,
       workflow,
       created,
-      events: events(id),
+      events: Stream.catchTag(events(id), "InvalidOption", Stream.die), // from seq 1: always valid
       result: result(id) as Effect.Effect<A, any>,
       status: status(id),
       cancel: cancel(id)
@@ -500,16 +575,21 @@ export const make = (
           if (record.status === "cancelled") return
           return yield* new ExecutionStorage.ExecutionFinished({ executionId: id, status: record.status })
         }
-        const active = runtimes.get(id)
-        if (active !== undefined && !active.suspended) {
-          active.cancelRequested = true
+        const run = runs.get(id)
+        if (run !== undefined && !isSuspending(run)) {
+          // Running or starting here: interrupt it; its finalizers run and it stores the cancellation.
+          run.cancelRequested = true
           yield* FiberMap.remove(fibers, id)
-          // The run stores the cancellation as it ends, unless it finished first.
-          const after = yield* storage.get(id)
-          if (after.status === "cancelled" || ExecutionStorage.isTerminal(after.status)) return
+        } else {
+          const previous = FiberMap.unsafeGet(fibers, id)
+          if (Option.isSome(previous)) yield* Fiber.await(previous.value)
         }
-        const previous = FiberMap.unsafeGet(fibers, id)
-        if (Option.isSome(previous)) yield* Fiber.await(previous.value)
+        const after = yield* storage.get(id)
+        if (after.status === "cancelled") return
+        if (ExecutionStorage.isTerminal(after.status)) {
+          return yield* new ExecutionStorage.ExecutionFinished({ executionId: id, status: after.status })
+        }
+        // Not running here (waiting, or left by another process), or stopped before it could store it.
         yield* commit(id, cancelledCommit(id)).pipe(
           Effect.catchTags({
             ExecutionFinished: (finished) => finished.status === "cancelled" ? Effect.void : finished,
@@ -546,6 +626,9 @@ export const make = (
           ],
           status: "running"
         })
+        const run = runs.get(id)
+        // A run already going here may have read its journal before this answer: hand it over directly.
+        if (run !== undefined && !isSuspending(run)) run.answers.set(taskId, answer)
         const definition = definitions.get(record.workflow)
         if (definition === undefined) {
           // Stored and marked running: a process that has the workflow registered resumes it.
@@ -585,13 +668,17 @@ export const make = (
  */
 export const layerWith = (
   options: EngineOptions
-): Layer.Layer<WorkflowEngine, never, ExecutionStorage.ExecutionStorage> => Layer.scoped(WorkflowEngine, make(options))
+): Layer.Layer<WorkflowEngine, InvalidOption, ExecutionStorage.ExecutionStorage> =>
+  Layer.scoped(WorkflowEngine, make(options))
 
 /**
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<WorkflowEngine, never, ExecutionStorage.ExecutionStorage> = layerWith({})
+export const layer: Layer.Layer<WorkflowEngine, never, ExecutionStorage.ExecutionStorage> = Layer.scoped(
+  WorkflowEngine,
+  Effect.orDie(make()) // the defaults are valid
+)
 
 /**
  * The engine over ephemeral in-memory storage.

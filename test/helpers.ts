@@ -34,7 +34,7 @@ export const interruptAndRestart = <A, I, E, R>(
     yield* until(first.engine, handle.id)
     yield* first.stop
     const second = yield* startEngine()
-    yield* second.engine.register(next)
+    yield* second.engine.register(next as Workflow.Workflow<unknown, unknown, unknown>)
     return { id: handle.id, engine: second.engine }
   })
 

@@ -4,7 +4,10 @@ import type { Deferred, Effect } from "effect"
 /** What one root flow shares with every task below it. @internal */
 export interface FlowRoot {
   readonly cache: Map<string, Deferred.Deferred<any, any>>
-  readonly queues: Map<string, { readonly permits: Effect.Semaphore; pushed: number }>
+  /** The permits of each named queue. */
+  readonly queues: Map<string, Effect.Semaphore>
+  /** Tasks pushed per queue and enclosing task path: sequential within one path, so stable on replay. */
+  readonly pushed: Map<string, number>
 }
 
 /** @internal */

@@ -118,8 +118,6 @@ export class ReplayedDefect extends Data.TaggedError("ReplayedDefect")<{
 export class ExecutionRuntime {
   /** Set when the body suspended on an approval. */
   suspended = false
-  /** Set when `cancel` interrupts the run. */
-  cancelRequested = false
 
   constructor(
     /** The id of the running execution. */
@@ -128,6 +126,8 @@ export class ExecutionRuntime {
     readonly workflow: string,
     private readonly storage: ExecutionStorageService,
     private readonly journal: ReadonlyMap<string, JournalEntry>,
+    /** Answers stored after this run read its journal. */
+    private readonly answers: ReadonlyMap<string, ApprovalAnswer>,
     private readonly notify: () => void,
     private readonly clock: Clock.Clock
   ) {}
@@ -289,9 +289,13 @@ export class ExecutionRuntime {
         error: result._tag === "Failure" ? errorInfo(result.error) : result.defect,
         workflowInstanceId: this.executionId
       }
+    // A result the step's schema could not encode is journaled as a defect: fail with it now too, as a
+    // replay would, rather than go on with a value the journal does not hold.
+    const unencodable = result._tag === "Die" &&
+      (Exit.isSuccess(exit) || Cause.failureOption(exit.cause)._tag === "Some")
     return this.commitNowThen(
       { events: [end], journal: { key, name, kind: "step", state: "completed", result } },
-      () => exit
+      () => unencodable ? this.replay(name, result, options) : exit
     )
   }
 
@@ -339,6 +343,8 @@ export class ExecutionRuntime {
         if (journaled.state === "completed" && journaled.result?._tag === "Success") {
           return Effect.succeed(journaled.result.value as ApprovalAnswer)
         }
+        const given = this.answers.get(request.taskId)
+        if (given !== undefined) return Effect.succeed(given)
         // Still waiting: make sure the stored status says so (an answer to another approval may have resumed us).
         return this.suspendAfter({ status: "waiting" })
       }
