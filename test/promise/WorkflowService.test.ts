@@ -11,6 +11,7 @@ import {
 } from "@token-ring/workflow"
 import type { StoredExecution, StoredWorkflowEvent, WorkflowContext, WorkflowEventInput } from "@token-ring/workflow"
 import { Effect, Schema } from "effect"
+import * as v from "valibot"
 import { afterEach, describe, expect, it } from "vitest"
 import { z } from "zod"
 
@@ -251,6 +252,7 @@ describe("WorkflowService", () => {
   describe("validation", () => {
     const schemas = {
       zod: { input: z.object({ n: z.number() }), output: z.string() },
+      valibot: { input: v.object({ n: v.number() }), output: v.string() },
       "Effect Schema": { input: Schema.Struct({ n: Schema.Number }), output: Schema.String }
     }
     for (const [library, { input, output }] of Object.entries(schemas)) {
@@ -295,6 +297,20 @@ describe("WorkflowService", () => {
     await expect(service.approve("no-such-id", "t", { status: "approved" })).rejects.toMatchObject({
       _tag: "ExecutionNotFound"
     })
+  })
+
+  it("serves Runnable and Registry from their own entry points too", async () => {
+    const runnable = await import("@token-ring/workflow/runnable")
+    const registry = await import("@token-ring/workflow/registry")
+    expect(runnable.Runnable).toBe(Runnable)
+    expect(registry.Registry).toBe(Registry)
+    const reg = new registry.Registry()
+    const service = await makeService()
+    await reg.services.register(service)
+    expect(reg.requireFirstServiceByType(WorkflowService)).toBe(service)
+    expect(() => new registry.Registry().requireFirstServiceByType(WorkflowService)).toThrow(
+      "No service of type WorkflowService is registered"
+    )
   })
 
   it("runs Effect workflows registered beside Runnables", async () => {
