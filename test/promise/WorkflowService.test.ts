@@ -327,6 +327,40 @@ describe("WorkflowService", () => {
     expect(await (await service.startWorkflow("double", 21)).result()).toBe(42)
   })
 
+  it("lets a Runnable resume from the next step it saved with the persistence provider", async () => {
+    const storage = new EphemeralWorkflowExecutionStorage()
+    const persistence = new InMemoryPersistenceProvider()
+    const runs = { first: 0, second: 0 }
+    let hang = true
+    class TwoSteps extends Runnable<number, number> {
+      override async *invoke(input: number, context?: WorkflowContext<number>) {
+        const { executionId, workflowId } = context!
+        const saved = await context!.persistence!.loadWorkflowState(executionId)
+        let value = (saved?.lastOutput as number | undefined) ?? input
+        if (saved?.currentStepId !== "second") {
+          runs.first++
+          value = value + 1
+          await context!.persistence!.saveWorkflowState(executionId, workflowId, "second", value, {})
+        }
+        yield { type: "log" as const, level: "info" as const, message: `second step from ${value}` }
+        runs.second++
+        if (hang) await sleep(60_000, context!.abortSignal)
+        return value * 2
+      }
+    }
+    const first = await makeService({ executionStorage: storage, persistenceProvider: persistence })
+    first.registerWorkflow("two", new TwoSteps())
+    const handle = await first.startWorkflow<number>("two", 4)
+    await eventually(() => runs.second === 1, "the second step")
+    await first.stop()
+    hang = false
+    const second = await makeService({ executionStorage: storage, persistenceProvider: persistence })
+    second.registerWorkflow("two", new TwoSteps())
+    expect(await (await second.resume<number>(handle.id)).result()).toBe(10)
+    expect(runs).toEqual({ first: 1, second: 2 })
+    expect(await persistence.loadWorkflowState(handle.id)).toBeNull()
+  })
+
   it("hands the persistence provider to Runnables and clears its state on completion", async () => {
     const persistence = new InMemoryPersistenceProvider()
     const service = await makeService({ persistenceProvider: persistence })
