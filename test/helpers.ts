@@ -1,4 +1,4 @@
-import { Chunk, Effect, Exit, Scope, Stream } from "effect"
+import { Chunk, Clock, Duration, Effect, Exit, Scope, Stream, TestClock, TestServices } from "effect"
 import { WorkflowEngine } from "../src/index.js"
 import type { Workflow, WorkflowEvent } from "../src/index.js"
 
@@ -61,3 +61,18 @@ export const expectContiguous = (events: ReadonlyArray<WorkflowEvent.StoredEvent
     throw new Error(`seq not contiguous: ${seqs.join(",")}`)
   }
 }
+
+/**
+ * Waits (in real time, so storage I/O can happen) until some fiber sleeps on
+ * the TestClock until `after` from now: only then does `TestClock.adjust`
+ * wake it. (Other fibers, a connection pool's for one, may sleep too.)
+ */
+export const untilSleeping = (after: Duration.DurationInput) =>
+  Effect.gen(function*() {
+    const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(after)
+    for (let i = 0; i < 1000; i++) {
+      if (Chunk.some(yield* TestClock.sleeps(), (wakeUp) => wakeUp === deadline)) return
+      yield* TestServices.provideLive(Effect.sleep("2 millis"))
+    }
+    return yield* Effect.dieMessage(`nothing went to sleep on the TestClock until ${deadline}`)
+  })

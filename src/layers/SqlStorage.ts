@@ -1,0 +1,346 @@
+/**
+ * The SQL storage, one implementation over `@effect/sql`'s `SqlClient` for
+ * SQLite and PostgreSQL alike. Every payload is stored as JSON text; a
+ * commit is one transaction.
+ *
+ * @since 0.1.0
+ */
+import { SqlClient } from "@effect/sql"
+import * as Migrator from "@effect/sql/Migrator"
+import type { SqlError } from "@effect/sql/SqlError"
+import { Effect, Layer, Schedule } from "effect"
+import type { ExecutionRecord, ExecutionStorageService, JournalEntry } from "../internal/executionStorage.js"
+import {
+  ApprovalNotPending,
+  ExecutionFinished,
+  ExecutionNotFound,
+  ExecutionStatus,
+  ExecutionStorage,
+  InvalidCursor,
+  isTerminal,
+  StorageError
+} from "../internal/executionStorage.js"
+import type { StoredEvent, WorkflowEvent } from "../WorkflowEvent.js"
+import { migrations, SCHEMA_VERSION } from "./sqlSchema.js"
+
+/**
+ * The largest JSON payload (an input, output, event or journal result) a
+ * commit accepts, in characters. Larger ones fail with a `StorageError`
+ * naming what was too large, before anything is written.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const MAX_PAYLOAD_CHARS = 16 * 1024 * 1024
+
+const statuses = new Set<string>(ExecutionStatus.literals)
+
+/** JSON text of a payload, or a StorageError naming what could not be encoded. */
+const encode = (what: string, value: unknown): Effect.Effect<string, StorageError> =>
+  Effect.suspend(() => {
+    let text: string | undefined
+    try {
+      text = JSON.stringify(value, (_key, v) => {
+        if (typeof v === "bigint") throw new TypeError("a BigInt is not JSON")
+        if (typeof v === "function" || typeof v === "symbol") throw new TypeError(`a ${typeof v} is not JSON`)
+        return v
+      })
+    } catch (cause) {
+      return Effect.fail(
+        new StorageError({
+          operation: "encode",
+          reason: `${what} cannot be stored as JSON: ${(cause as Error).message}`,
+          cause
+        })
+      )
+    }
+    if (text === undefined) return Effect.succeed("null")
+    if (text.length > MAX_PAYLOAD_CHARS) {
+      return Effect.fail(
+        new StorageError({
+          operation: "encode",
+          reason: `${what} is ${text.length} characters of JSON, over the limit of ${MAX_PAYLOAD_CHARS}`
+        })
+      )
+    }
+    return Effect.succeed(text)
+  })
+
+const decode = (what: string, text: string | null): Effect.Effect<unknown, StorageError> =>
+  Effect.try({
+    try: () => (text === null ? undefined : JSON.parse(text)),
+    catch: (cause) =>
+      new StorageError({ operation: "decode", reason: `${what} is not valid JSON: ${(cause as Error).message}`, cause })
+  })
+
+interface ExecutionRow {
+  readonly id: string
+  readonly workflow: string
+  readonly input: string
+  readonly status: string
+  readonly output: string | null
+  readonly error: string | null
+  readonly created_at: number | string
+  readonly updated_at: number | string
+  readonly last_seq: number | string
+}
+
+interface JournalRow {
+  readonly key: string
+  readonly name: string
+  readonly kind: string
+  readonly state: string
+  readonly task_id: string | null
+  readonly result: string | null
+}
+
+const toRecord = (row: ExecutionRow): Effect.Effect<ExecutionRecord, StorageError> =>
+  Effect.gen(function*() {
+    if (!statuses.has(row.status)) {
+      return yield* new StorageError({
+        operation: "decode",
+        reason: `execution "${row.id}" has unknown status "${row.status}"`
+      })
+    }
+    const input = yield* decode(`the input of execution "${row.id}"`, row.input)
+    const output = yield* decode(`the output of execution "${row.id}"`, row.output)
+    const error = yield* decode(`the error of execution "${row.id}"`, row.error)
+    return {
+      id: row.id,
+      workflow: row.workflow,
+      input,
+      status: row.status as ExecutionStatus,
+      createdAt: Number(row.created_at),
+      updatedAt: Number(row.updated_at),
+      lastSeq: Number(row.last_seq),
+      ...(output !== undefined ? { output } : {}),
+      ...(error !== undefined ? { error: error as ExecutionRecord["error"] & {} } : {})
+    }
+  })
+
+const toJournalEntry = (executionId: string, row: JournalRow): Effect.Effect<JournalEntry, StorageError> =>
+  Effect.map(decode(`the journal entry "${row.key}" of execution "${executionId}"`, row.result), (result) => ({
+    key: row.key,
+    name: row.name,
+    kind: row.kind as JournalEntry["kind"],
+    state: row.state as JournalEntry["state"],
+    ...(row.task_id !== null ? { taskId: row.task_id } : {}),
+    ...(result !== undefined ? { result: result as JournalEntry["result"] & {} } : {})
+  }))
+
+/** Strips what the storage stamps itself. */
+const eventPayload = (event: WorkflowEvent): Omit<WorkflowEvent, "seq" | "workflowInstanceId"> => {
+  const { seq: _seq, workflowInstanceId: _id, ...payload } = event as StoredEvent
+  return payload
+}
+
+/**
+ * Runs the migrations (retrying while another process holds the migration
+ * lock) and refuses a database whose schema is newer than this library's.
+ *
+ * @since 0.1.0
+ * @category migrations
+ */
+export const migrate: Effect.Effect<void, StorageError, SqlClient.SqlClient> = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* Migrator.make({})({ loader: Migrator.fromRecord(migrations), table: "workflow_migrations" }).pipe(
+    Effect.retry({
+      while: (error) => error._tag === "MigrationError" && error.reason === "locked",
+      schedule: Schedule.spaced("50 millis").pipe(Schedule.intersect(Schedule.recurs(100)))
+    })
+  )
+  const [latest] = yield* sql<{ readonly id: number | string }>`
+    select max(migration_id) as id from workflow_migrations`
+  if (Number(latest?.id) > SCHEMA_VERSION) {
+    return yield* new StorageError({
+      operation: "migrate",
+      reason: `the database has schema version ${latest!.id}, newer than the ${SCHEMA_VERSION} this library knows; ` +
+        `upgrade @token-ring/workflow to open it`
+    })
+  }
+}).pipe(
+  Effect.catchTags({
+    SqlError: (cause: SqlError) => new StorageError({ operation: "migrate", reason: cause.message, cause }),
+    MigrationError: (cause) => new StorageError({ operation: "migrate", reason: cause.message, cause })
+  })
+)
+
+/**
+ * The storage over the `SqlClient` in context. Run `migrate` first (the
+ * layers do).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlClient> = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const clock = yield* Effect.clock
+  const failed = (operation: string) => (cause: SqlError) =>
+    new StorageError({ operation, reason: cause.message, cause })
+
+  const loadRow = (id: string) =>
+    Effect.flatMap(
+      sql<ExecutionRow>`select * from workflow_executions where id = ${id}`,
+      ([row]) => (row === undefined ? Effect.fail(new ExecutionNotFound({ executionId: id })) : Effect.succeed(row))
+    )
+
+  const get = (id: string) =>
+    loadRow(id).pipe(Effect.flatMap(toRecord), Effect.catchTag("SqlError", (cause) => failed("get")(cause)))
+
+  const service: ExecutionStorageService = {
+    create: (execution) =>
+      Effect.gen(function*() {
+        const input = yield* encode(`the input of execution "${execution.id}"`, execution.input)
+        const now = clock.unsafeCurrentTimeMillis()
+        // Insert-or-ignore keeps start idempotent when two callers use one id at once.
+        const inserted = yield* sql<{ readonly id: string }>`
+          insert into workflow_executions (id, workflow, input, status, created_at, updated_at, last_seq)
+          values (${execution.id}, ${execution.workflow}, ${input}, ${execution.status}, ${now}, ${now}, 0)
+          on conflict (id) do nothing
+          returning id`
+        const record = yield* get(execution.id).pipe(
+          Effect.catchTag("ExecutionNotFound", () =>
+            new StorageError({ operation: "create", reason: `execution "${execution.id}" vanished after its insert` }))
+        )
+        return { record, created: inserted.length > 0 }
+      }).pipe(Effect.catchTag("SqlError", failed("create"))),
+
+    get,
+
+    list: (filter = {}) =>
+      Effect.gen(function*() {
+        const limit = Math.max(1, Math.floor(filter.limit ?? 100))
+        let after: { readonly createdAt: number; readonly id: string } | undefined
+        if (filter.cursor !== undefined) {
+          const at = filter.cursor.indexOf(":")
+          const createdAt = Number(filter.cursor.slice(0, at))
+          if (at <= 0 || !Number.isFinite(createdAt)) return yield* new InvalidCursor({ cursor: filter.cursor })
+          after = { createdAt, id: filter.cursor.slice(at + 1) }
+        }
+        const wanted = filter.status === undefined
+          ? undefined
+          : typeof filter.status === "string"
+          ? [filter.status]
+          : [...filter.status]
+        const conditions = [
+          ...(wanted !== undefined ? [sql.in("status", wanted)] : []),
+          ...(filter.workflow !== undefined ? [sql`workflow = ${filter.workflow}`] : []),
+          ...(after !== undefined
+            ? [sql`(created_at < ${after.createdAt} or (created_at = ${after.createdAt} and id < ${after.id}))`]
+            : [])
+        ]
+        const rows = yield* sql<ExecutionRow>`
+          select * from workflow_executions
+          ${conditions.length > 0 ? sql`where ${sql.and(conditions)}` : sql``}
+          order by created_at desc, id desc
+          limit ${limit + 1}`
+        const executions = yield* Effect.forEach(rows.slice(0, limit), toRecord)
+        const last = executions[executions.length - 1]
+        return rows.length > limit && last !== undefined
+          ? { executions, cursor: `${last.createdAt}:${last.id}` }
+          : { executions }
+      }).pipe(Effect.catchTag("SqlError", failed("list"))),
+
+    commit: (id, commit) =>
+      Effect.gen(function*() {
+        // Encoded before the transaction: a value that is not JSON fails the commit and writes nothing.
+        const events = yield* Effect.forEach(commit.events ?? [], (event, i) =>
+          encode(`the ${event.type} event of execution "${id}"`, eventPayload(event)).pipe(
+            Effect.map((payload) => ({ type: event.type, payload, i }))
+          ))
+        const journalResult = commit.journal?.result === undefined
+          ? null
+          : yield* encode(`the result of step "${commit.journal.name}" of execution "${id}"`, commit.journal.result)
+        const answer = commit.answer === undefined
+          ? null
+          : yield* encode(`the answer to "${commit.answer.taskId}" of execution "${id}"`, {
+            _tag: "Success",
+            value: commit.answer.value
+          })
+        const output = commit.output === undefined
+          ? null
+          : yield* encode(`the output of execution "${id}"`, commit.output)
+        const error = commit.error === undefined ? null : yield* encode(`the error of execution "${id}"`, commit.error)
+
+        return yield* sql.withTransaction(Effect.gen(function*() {
+          // Locks the execution's row (PostgreSQL), so commits to one execution are serialised across processes.
+          const [row] = yield* sql.onDialectOrElse({
+            pg: () =>
+              sql<ExecutionRow>`select status, last_seq from workflow_executions where id = ${id} for update`,
+            orElse: () =>
+              sql<ExecutionRow>`select status, last_seq from workflow_executions where id = ${id}`
+          })
+          if (row === undefined) return yield* new ExecutionNotFound({ executionId: id })
+          const status = row.status as ExecutionStatus
+          if (isTerminal(status)) return yield* new ExecutionFinished({ executionId: id, status })
+          if (commit.answer !== undefined) {
+            const answered = yield* sql`
+              update workflow_journal set state = 'completed', result = ${answer}
+              where execution_id = ${id} and kind = 'approval' and task_id = ${commit.answer.taskId}
+                and state = 'waiting'
+              returning key`
+            if (answered.length === 0) {
+              return yield* new ApprovalNotPending({ executionId: id, taskId: commit.answer.taskId })
+            }
+          }
+          const firstSeq = Number(row.last_seq) + 1
+          if (events.length > 0) {
+            yield* sql`insert into workflow_events ${
+              sql.insert(events.map(({ i, payload, type }) => ({ execution_id: id, seq: firstSeq + i, type, payload })))
+            }`
+          }
+          const entry = commit.journal
+          if (entry !== undefined) {
+            yield* sql`
+              insert into workflow_journal (execution_id, key, name, kind, state, task_id, result)
+              values (${id}, ${entry.key}, ${entry.name}, ${entry.kind}, ${entry.state}, ${entry.taskId ?? null},
+                ${journalResult})
+              on conflict (execution_id, key) do update
+                set name = excluded.name, kind = excluded.kind, state = excluded.state,
+                    task_id = excluded.task_id, result = excluded.result`
+          }
+          const lastSeq = firstSeq - 1 + events.length
+          yield* sql`
+            update workflow_executions
+            set status = ${commit.status ?? status}, last_seq = ${lastSeq},
+                output = coalesce(${output}, output), error = coalesce(${error}, error),
+                updated_at = ${clock.unsafeCurrentTimeMillis()}
+            where id = ${id}`
+          return lastSeq
+        }))
+      }).pipe(Effect.catchTag("SqlError", failed("commit"))),
+
+    events: (id, { fromSeq, limit }) =>
+      Effect.gen(function*() {
+        const rows = yield* sql<{ readonly seq: number | string; readonly payload: string }>`
+          select seq, payload from workflow_events
+          where execution_id = ${id} and seq >= ${fromSeq}
+          order by seq
+          limit ${limit}`
+        return yield* Effect.forEach(rows, (row) =>
+          Effect.map(
+            decode(`event ${row.seq} of execution "${id}"`, row.payload),
+            (payload) => ({ ...(payload as object), workflowInstanceId: id, seq: Number(row.seq) }) as StoredEvent
+          ))
+      }).pipe(Effect.catchTag("SqlError", failed("events"))),
+
+    journal: (id) =>
+      Effect.gen(function*() {
+        const rows = yield* sql<JournalRow>`
+          select key, name, kind, state, task_id, result from workflow_journal where execution_id = ${id}`
+        return yield* Effect.forEach(rows, (row) => toJournalEntry(id, row))
+      }).pipe(Effect.catchTag("SqlError", failed("journal")))
+  }
+  return service
+})
+
+/**
+ * The storage over the `SqlClient` in context, after migrating it.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<ExecutionStorage, StorageError, SqlClient.SqlClient> = Layer.effect(
+  ExecutionStorage,
+  Effect.zipRight(migrate, make)
+)

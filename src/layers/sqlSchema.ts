@@ -1,0 +1,71 @@
+/**
+ * The versioned schema of the SQL storage, as `@effect/sql` migrations. One
+ * set of statements serves SQLite and PostgreSQL (`bigint` is an integer in
+ * both); dialects are branched only where they differ.
+ *
+ * @since 0.1.0
+ */
+import { SqlClient } from "@effect/sql"
+import { Effect } from "effect"
+
+/**
+ * @since 0.1.0
+ * @category migrations
+ */
+export const migrations = {
+  "1_executions_events_journal": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`
+      create table workflow_executions (
+        id text primary key,
+        workflow text not null,
+        input text not null,
+        status text not null,
+        output text,
+        error text,
+        created_at bigint not null,
+        updated_at bigint not null,
+        last_seq integer not null default 0
+      )`
+    yield* sql`create index workflow_executions_by_created on workflow_executions (created_at, id)`
+    yield* sql`create index workflow_executions_by_status on workflow_executions (status, created_at)`
+    yield* sql`create index workflow_executions_by_workflow on workflow_executions (workflow, created_at)`
+    yield* sql`
+      create table workflow_events (
+        execution_id text not null,
+        seq integer not null,
+        type text not null,
+        payload text not null,
+        primary key (execution_id, seq)
+      )`
+    yield* sql`
+      create table workflow_journal (
+        execution_id text not null,
+        key text not null,
+        name text not null,
+        kind text not null,
+        state text not null,
+        task_id text,
+        result text,
+        primary key (execution_id, key)
+      )`
+    // Approvals are journal entries; this index finds a waiting one by task, and the view lists them.
+    yield* sql`create index workflow_journal_approvals on workflow_journal (execution_id, task_id, state)`
+    yield* sql`
+      create view workflow_approvals as
+        select execution_id, task_id, key, state, result from workflow_journal where kind = 'approval'`
+  }),
+  "2_execution_owner_lease": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`alter table workflow_executions add column owner text`
+    yield* sql`alter table workflow_executions add column lease_until bigint`
+  })
+}
+
+/**
+ * The newest schema version this library knows.
+ *
+ * @since 0.1.0
+ * @category migrations
+ */
+export const SCHEMA_VERSION = Object.keys(migrations).length

@@ -1,0 +1,4 @@
+import { ExecutionStorage } from "../src/index.js"
+import { engineSuite } from "./engineSuite.js"
+
+engineSuite("memory", ExecutionStorage.layerMemory)
