@@ -186,7 +186,7 @@ const report = (message: string, details: unknown) =>
   FiberRef.getWith(currentCursor, ({ frame }) =>
     frame !== undefined
       ? frame.runtime.emit(frame, { type: "log", level: "warn", message, details: errorDetails(details) })
-      : Effect.logWarning(message, details))
+      : Effect.logWarning(message, errorDetails(details)))
 
 const errorDetails = (error: unknown): unknown =>
   error instanceof Error ? { name: error.name, message: error.message } : error

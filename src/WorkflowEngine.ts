@@ -17,6 +17,7 @@ import {
   Layer,
   Option,
   ParseResult,
+  Schedule,
   Schema,
   Stream
 } from "effect"
@@ -122,6 +123,16 @@ export class InvalidOption extends Schema.TaggedError<InvalidOption>()("InvalidO
   }
 }
 
+const positiveDuration = (
+  option: string,
+  value: Duration.DurationInput
+): Effect.Effect<Duration.Duration, InvalidOption> => {
+  const duration = Duration.decodeUnknown(value)
+  return Option.isSome(duration) && Duration.greaterThan(duration.value, Duration.zero)
+    ? Effect.succeed(duration.value)
+    : Effect.fail(new InvalidOption({ option, value: String(value), expected: "a positive duration" }))
+}
+
 const positiveInteger = (option: string, value: number): Effect.Effect<number, InvalidOption> =>
   Number.isInteger(value) && value >= 1
     ? Effect.succeed(value)
@@ -185,9 +196,22 @@ export interface EngineOptions {
   readonly pageSize?: number
   /**
    * How often a waiting subscriber re-reads storage even without a local
-   * commit, to see commits made by other processes (default: never).
+   * commit, to see commits made by other processes (default 1 second).
    */
   readonly pollInterval?: Duration.DurationInput
+  /**
+   * How long this engine's claim on a running execution lasts without being
+   * renewed (default 30 seconds). Another engine on the same storage takes
+   * over an execution only once its owner's lease has expired: after a crash,
+   * that is at most this long.
+   */
+  readonly lease?: Duration.DurationInput
+  /**
+   * Resume executions left running (or created and never started) by a
+   * process that stopped, as soon as their workflow is registered here, and
+   * keep looking for them every third of the lease (default true).
+   */
+  readonly recover?: boolean
 }
 
 /**
@@ -297,18 +321,11 @@ export const make = (
 ): Effect.Effect<WorkflowEngineService, InvalidOption, ExecutionStorage.ExecutionStorage | Scope.Scope> =>
   Effect.gen(function*() {
     const pageSize = yield* positiveInteger("pageSize", options.pageSize ?? 256)
-    const pollInterval = options.pollInterval === undefined ? undefined : Duration.decodeUnknown(options.pollInterval)
-    if (
-      pollInterval !== undefined &&
-      (Option.isNone(pollInterval) || !Duration.greaterThan(pollInterval.value, Duration.zero))
-    ) {
-      return yield* new InvalidOption({
-        option: "pollInterval",
-        value: String(options.pollInterval),
-        expected: "a positive duration"
-      })
-    }
-    const poll = pollInterval === undefined ? undefined : pollInterval.value
+    const poll = yield* positiveDuration("pollInterval", options.pollInterval ?? "1 second")
+    const lease = Duration.toMillis(yield* positiveDuration("lease", options.lease ?? "30 seconds"))
+    /** This engine, as the owner of the executions it runs. */
+    const owner = crypto.randomUUID()
+    const engineScope = yield* Effect.scope
     const storage = yield* ExecutionStorage.ExecutionStorage
     const clock = yield* Effect.clock
     const fibers = yield* FiberMap.make<string>()
@@ -347,7 +364,7 @@ export const make = (
             : Effect.fail(new WorkflowAlreadyRegistered({ workflow: workflow.name }))
         }
         definitions.set(workflow.name, { workflow, context: context as Context.Context<never> })
-        return Effect.void
+        return options.recover === false ? Effect.void : Effect.asVoid(Effect.forkIn(recover(workflow.name), engineScope))
       })
 
     // ---- running ------------------------------------------------------------
@@ -411,6 +428,10 @@ export const make = (
       Effect.gen(function*() {
         // Cancelled between launch and start: `cancel` stores the outcome.
         if (run.cancelRequested) return
+        const now = clock.unsafeCurrentTimeMillis()
+        // Another process runs it (its lease has not expired), or it has finished.
+        if (!(yield* storage.claim(id, owner, now, now + lease))) return
+        yield* Effect.addFinalizer(() => Effect.ignore(storage.release(id, owner)))
         const record = yield* storage.get(id)
         if (ExecutionStorage.isTerminal(record.status)) return
         const journal = new Map((yield* storage.journal(id)).map((entry) => [entry.key, entry] as const))
@@ -444,6 +465,7 @@ export const make = (
           Effect.exit
         )
       }).pipe(
+        Effect.scoped,
         Effect.catchAll((error) => Effect.logError(`Execution ${id} could not run: ${error.message}`)),
         Effect.catchAllDefect((defect) => Effect.logError(`Execution ${id} could not run`, defect)),
         Effect.ensuring(Effect.sync(() => runs.get(id) === run && runs.delete(id)))
@@ -466,6 +488,36 @@ export const make = (
           FiberMap.run(fibers, id, runExecution(id, definition, run), { onlyIfMissing: true })
         )
       })
+
+    /** Launches the unfinished executions of a registered workflow that no live process owns. */
+    const recover = (workflow: string): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        const definition = definitions.get(workflow)
+        if (definition === undefined) return
+        let cursor: string | undefined
+        do {
+          const page: ExecutionStorage.ExecutionPage = yield* storage.list({
+            workflow,
+            status: ["running", "created"],
+            limit: 100,
+            ...(cursor !== undefined ? { cursor } : {})
+          })
+          for (const record of page.executions) {
+            if (!runs.has(record.id)) yield* launch(record.id, definition)
+          }
+          cursor = page.cursor
+        } while (cursor !== undefined)
+      }).pipe(Effect.catchAllCause((cause) => Effect.logWarning(`Recovery of "${workflow}" failed`, cause)))
+
+    // Keeps this engine's leases alive and picks up executions whose owner died.
+    yield* Effect.gen(function*() {
+      const now = clock.unsafeCurrentTimeMillis()
+      yield* Effect.ignore(storage.renew(owner, [...runs.keys()], now + lease))
+      if (options.recover !== false) yield* Effect.forEach(definitions.keys(), recover, { discard: true })
+    }).pipe(
+      Effect.repeat(Schedule.spaced(Duration.millis(lease / 3))),
+      Effect.forkScoped
+    )
 
     // ---- observing ----------------------------------------------------------
 

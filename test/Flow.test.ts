@@ -166,7 +166,7 @@ describe("Flow", () => {
       expect(stored.sort()).toEqual([[1, 1], [2, 2]])
     }))
 
-  it.effect("journals flows inside a workflow, so a resumed execution skips finished branches", () =>
+  it.scoped("journals flows inside a workflow, so a resumed execution skips finished branches", () =>
     Effect.provide(
       Effect.gen(function*() {
         const runs: Record<string, number> = {}

@@ -28,7 +28,7 @@ describe("WorkflowEngine races", () => {
       expect(Option.isSome(yield* within(1000, handle.cancel))).toBe(true)
       expect((yield* handle.status).status).toBe("cancelled")
       expect(yield* Effect.flip(handle.result)).toMatchObject({ _tag: "WorkflowCancelled" })
-    }).pipe(Effect.provide(slowStorage)))
+    }).pipe(Effect.scoped, Effect.provide(slowStorage)))
 
   it.live("resume and approve of a run that is starting return at once instead of waiting for it", () =>
     Effect.gen(function*() {
@@ -37,7 +37,7 @@ describe("WorkflowEngine races", () => {
       expect(Option.isSome(yield* within(1000, engine.resume(handle.id)))).toBe(true)
       expect(Option.isSome(yield* within(1000, engine.resume(handle.id)))).toBe(true)
       yield* handle.cancel
-    }).pipe(Effect.provide(slowStorage)))
+    }).pipe(Effect.scoped, Effect.provide(slowStorage)))
 
   it.live("an answer given while a resumed run replays its journal reaches that run", () =>
     Effect.gen(function*() {
@@ -62,7 +62,7 @@ describe("WorkflowEngine races", () => {
       const result = yield* within(2000, handle.result)
       expect(Option.getOrNull(result)).toEqual([{ status: "approved" }, { status: "rejected" }])
       expect((yield* handle.status).status).toBe("completed")
-    }).pipe(Effect.provide(ExecutionStorage.layerMemory)))
+    }).pipe(Effect.scoped, Effect.provide(ExecutionStorage.layerMemory)))
 
   it.live("cancel that loses the race with completion says the execution finished", () =>
     Effect.gen(function*() {
@@ -71,7 +71,7 @@ describe("WorkflowEngine races", () => {
       const handle = yield* engine.start(quick, undefined)
       yield* handle.result
       expect(yield* Effect.flip(handle.cancel)).toMatchObject({ _tag: "ExecutionFinished", status: "completed" })
-    }).pipe(Effect.provide(ExecutionStorage.layerMemory)))
+    }).pipe(Effect.scoped, Effect.provide(ExecutionStorage.layerMemory)))
 })
 
 describe("WorkflowEngine edge cases", () => {
@@ -85,7 +85,7 @@ describe("WorkflowEngine edge cases", () => {
       })
       const handles = yield* Flow.flow("batch", Effect.forEach([1, 2], (n) => engine.start(echo, n)))
       expect(yield* Effect.forEach(handles, (handle) => handle.result)).toEqual([10, 20])
-    }).pipe(Effect.provide(ExecutionStorage.layerMemory)))
+    }).pipe(Effect.scoped, Effect.provide(ExecutionStorage.layerMemory)))
 
   it.live("a body that ends interrupted on its own fails instead of staying running", () =>
     Effect.gen(function*() {
@@ -97,7 +97,7 @@ describe("WorkflowEngine edge cases", () => {
       const handle = yield* engine.start(selfInterrupting, undefined)
       const error = yield* within(1000, Effect.flip(handle.result))
       expect(Option.getOrNull(error)).toMatchObject({ _tag: "WorkflowFailed", error: { name: "Interrupted" } })
-    }).pipe(Effect.provide(ExecutionStorage.layerMemory)))
+    }).pipe(Effect.scoped, Effect.provide(ExecutionStorage.layerMemory)))
 
   it.live("a step result its schema cannot encode fails the first run as it would fail a replay", () =>
     Effect.gen(function*() {
@@ -116,7 +116,7 @@ describe("WorkflowEngine edge cases", () => {
       expect(error).toMatchObject({ _tag: "WorkflowFailed", error: { message: expect.stringContaining("integer") } })
       const types = (yield* collect(handle.events)).map((e) => e.type)
       expect(types).toEqual(["step_start", "step_end", "workflow_error"])
-    }).pipe(Effect.provide(ExecutionStorage.layerMemory)))
+    }).pipe(Effect.scoped, Effect.provide(ExecutionStorage.layerMemory)))
 
   it.live("queue task numbers do not depend on how fast the first run's branches were", () =>
     Effect.gen(function*() {
@@ -134,7 +134,7 @@ describe("WorkflowEngine edge cases", () => {
       const { engine, id } = yield* interruptAndRestart(racing, undefined, () => Effect.sleep("100 millis"))
       yield* engine.resume(id)
       expect(Either.getOrNull(yield* Effect.either(engine.result(id)))).toEqual(["slow", "fast"])
-    }).pipe(Effect.provide(ExecutionStorage.layerMemory)))
+    }).pipe(Effect.scoped, Effect.provide(ExecutionStorage.layerMemory)))
 
   it.effect("rejects bad engine options and a bad fromSeq with errors naming them", () =>
     Effect.gen(function*() {
@@ -149,5 +149,5 @@ describe("WorkflowEngine edge cases", () => {
       const fromSeq = yield* Effect.flip(collect(engine.events(handle.id, { fromSeq: 0.5 })))
       expect(fromSeq).toMatchObject({ _tag: "InvalidOption", option: "fromSeq" })
       expect(yield* collect(engine.events(handle.id, { fromSeq: 99 }))).toEqual([])
-    }).pipe(Effect.provide(ExecutionStorage.layerMemory)))
+    }).pipe(Effect.scoped, Effect.provide(ExecutionStorage.layerMemory)))
 })

@@ -37,7 +37,7 @@ const counter = () => {
 /** The engine's behaviour, written once and run over each storage. */
 export const engineSuite = (name: string, layer: Layer.Layer<ExecutionStorage.ExecutionStorage, unknown>) =>
   describe(`WorkflowEngine over ${name}`, () => {
-    const withStorage = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provide(effect, layer)
+    const withStorage = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provide(Effect.scoped(effect), layer)
 
     it.effect("runs a workflow and streams its events in order", () =>
       withStorage(Effect.gen(function*() {
@@ -179,6 +179,62 @@ export const engineSuite = (name: string, layer: Layer.Layer<ExecutionStorage.Ex
         expectContiguous(events)
         expect(events.map((e) => e.type)).toEqual(["step_start", "step_end", "step_start", "workflow_error"])
       })))
+
+    describe("recovery", () => {
+      it.live("resumes an execution left running as soon as its workflow is registered again", () =>
+        withStorage(Effect.gen(function*() {
+          const { count, counts } = counter()
+          const started = yield* Deferred.make<void>()
+          const name = `recovered-${Math.random().toString(36).slice(2, 8)}`
+          const slow = Workflow.make({
+            name,
+            run: () =>
+              Effect.gen(function*() {
+                yield* Workflow.step("a", count("a"))
+                return yield* Workflow.step(
+                  "b",
+                  Effect.flatMap(count("b"), (n) =>
+                    n === 1
+                      ? Effect.zipRight(Deferred.succeed(started, undefined), Effect.never)
+                      : Effect.succeed("done"))
+                )
+              })
+          })
+          const first = yield* startEngine()
+          const handle = yield* first.engine.start(slow, undefined)
+          yield* Deferred.await(started)
+          yield* first.stop
+          const second = yield* startEngine()
+          yield* second.engine.register(slow)
+          expect(yield* second.engine.result(handle.id)).toBe("done")
+          expect(counts).toEqual({ a: 1, b: 2 })
+        })))
+
+      it.live("leaves an execution to the live engine that owns it, and takes over once that one stops", () =>
+        withStorage(Effect.gen(function*() {
+          const { count, counts } = counter()
+          const name = `owned-${Math.random().toString(36).slice(2, 8)}`
+          const release = yield* Deferred.make<void>()
+          const owned = Workflow.make({
+            name,
+            run: () => Workflow.step("work", Effect.zipRight(count("work"), Deferred.await(release)))
+          })
+          const a = yield* startEngine({ lease: "300 millis" })
+          const handle = yield* a.engine.start(owned, undefined)
+          yield* waitForEvent(a.engine, handle.id, (e) => e.type === "step_start")
+          const b = yield* startEngine({ lease: "300 millis" })
+          yield* b.engine.register(owned)
+          yield* Effect.sleep("500 millis") // several of b's recovery rounds, while a renews its lease
+          expect(counts.work).toBe(1)
+          yield* a.stop
+          yield* Deferred.succeed(release, undefined)
+          yield* Effect.timeoutFail(b.engine.result(handle.id), {
+            duration: "5 seconds",
+            onTimeout: () => new Error("b did not take over")
+          })
+          expect(counts.work).toBe(2)
+        })))
+    })
 
     describe("approvals", () => {
       const { count, counts } = counter()

@@ -13,6 +13,8 @@ export const collect = <A, E, R>(stream: Stream.Stream<A, E, R>) =>
 export const startEngine = (options?: WorkflowEngine.EngineOptions) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
+    // Stopped with the test at the latest, so no engine outlives the storage it uses.
+    yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
     const engine = yield* Scope.extend(WorkflowEngine.make(options), scope)
     return { engine, stop: Scope.close(scope, Exit.void) }
   })
@@ -33,7 +35,8 @@ export const interruptAndRestart = <A, I, E, R>(
     const handle = yield* first.engine.start(workflow, input)
     yield* until(first.engine, handle.id)
     yield* first.stop
-    const second = yield* startEngine()
+    // Without automatic recovery, so that the test decides when to resume.
+    const second = yield* startEngine({ recover: false })
     yield* second.engine.register(next as Workflow.Workflow<unknown, unknown, unknown>)
     return { id: handle.id, engine: second.engine }
   })

@@ -157,6 +157,25 @@ export interface ExecutionStorageService {
     options: { readonly fromSeq: number; readonly limit: number }
   ) => Effect.Effect<ReadonlyArray<StoredEvent>, StorageError>
   readonly journal: (id: string) => Effect.Effect<ReadonlyArray<JournalEntry>, StorageError>
+  /**
+   * Makes `owner` the one process that runs the execution, until `leaseUntil`
+   * (ms since the epoch). Succeeds with `false` when the execution has
+   * finished or another owner's lease has not expired at `now`.
+   */
+  readonly claim: (
+    id: string,
+    owner: string,
+    now: number,
+    leaseUntil: number
+  ) => Effect.Effect<boolean, StorageError>
+  /** Extends the leases `owner` holds on these executions. */
+  readonly renew: (
+    owner: string,
+    ids: ReadonlyArray<string>,
+    leaseUntil: number
+  ) => Effect.Effect<void, StorageError>
+  /** Gives up `owner`'s lease, so another process may run the execution at once. */
+  readonly release: (id: string, owner: string) => Effect.Effect<void, StorageError>
 }
 
 /** @internal */

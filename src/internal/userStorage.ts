@@ -166,7 +166,15 @@ export const make = (storage: WorkflowExecutionStorage): Effect.Effect<Execution
             }))
         ),
 
-      journal: (id) => call("load journal", () => storage.loadJournal(id))
+      journal: (id) => call("load journal", () => storage.loadJournal(id)),
+
+      // A user's storage has no way to record an owner: executions are taken as owned by this process,
+      // which is right as long as one process uses the storage at a time.
+      claim: (id) =>
+        Effect.map(call("load", () => storage.loadExecution(id)), (execution) =>
+          execution !== null && !isTerminal((legacyStatuses[execution.status] ?? execution.status) as ExecutionStatus)),
+      renew: () => Effect.void,
+      release: () => Effect.void
     }
     return service
   })

@@ -34,6 +34,8 @@ interface Entry {
   error: ErrorInfo | undefined
   updatedAt: number
   lastSeq: number
+  owner: string | undefined
+  leaseUntil: number
   readonly events: Array<StoredEvent>
   readonly journal: Map<string, JournalEntry>
 }
@@ -87,6 +89,8 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
           error: undefined,
           updatedAt: now,
           lastSeq: 0,
+          owner: undefined,
+          leaseUntil: 0,
           events: [],
           journal: new Map()
         }
@@ -157,7 +161,31 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
         return events.slice(start, start + limit)
       }),
 
-    journal: (id) => Effect.sync(() => Array.from(entries.get(id)?.journal.values() ?? []))
+    journal: (id) => Effect.sync(() => Array.from(entries.get(id)?.journal.values() ?? [])),
+
+    claim: (id, owner, now, leaseUntil) =>
+      Effect.sync(() => {
+        const entry = entries.get(id)
+        if (entry === undefined || isTerminal(entry.status)) return false
+        if (entry.owner !== undefined && entry.owner !== owner && entry.leaseUntil >= now) return false
+        entry.owner = owner
+        entry.leaseUntil = leaseUntil
+        return true
+      }),
+
+    renew: (owner, ids, leaseUntil) =>
+      Effect.sync(() => {
+        for (const id of ids) {
+          const entry = entries.get(id)
+          if (entry !== undefined && entry.owner === owner) entry.leaseUntil = leaseUntil
+        }
+      }),
+
+    release: (id, owner) =>
+      Effect.sync(() => {
+        const entry = entries.get(id)
+        if (entry !== undefined && entry.owner === owner) entry.owner = undefined
+      })
   }
   return service
 })

@@ -329,7 +329,28 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
         const rows = yield* sql<JournalRow>`
           select key, name, kind, state, task_id, result from workflow_journal where execution_id = ${id}`
         return yield* Effect.forEach(rows, (row) => toJournalEntry(id, row))
-      }).pipe(Effect.catchTag("SqlError", failed("journal")))
+      }).pipe(Effect.catchTag("SqlError", failed("journal"))),
+
+    claim: (id, owner, now, leaseUntil) =>
+      sql<{ readonly id: string }>`
+        update workflow_executions set owner = ${owner}, lease_until = ${leaseUntil}
+        where id = ${id} and status not in ('completed', 'failed', 'cancelled')
+          and (owner is null or owner = ${owner} or lease_until < ${now})
+        returning id`.pipe(Effect.map((rows) => rows.length > 0), Effect.catchTag("SqlError", failed("claim"))),
+
+    renew: (owner, ids, leaseUntil) =>
+      ids.length === 0 ? Effect.void : sql`
+        update workflow_executions set lease_until = ${leaseUntil}
+        where owner = ${owner} and ${sql.in("id", ids)}`.pipe(
+        Effect.asVoid,
+        Effect.catchTag("SqlError", failed("renew"))
+      ),
+
+    release: (id, owner) =>
+      sql`update workflow_executions set owner = null, lease_until = null where id = ${id} and owner = ${owner}`.pipe(
+        Effect.asVoid,
+        Effect.catchTag("SqlError", failed("release"))
+      )
   }
   return service
 })
