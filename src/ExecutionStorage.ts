@@ -62,6 +62,11 @@ export {
   InvalidCursor,
   /**
    * @since 0.1.0
+   * @category errors
+   */
+  InvalidPayload,
+  /**
+   * @since 0.1.0
    * @category predicates
    */
   isTerminal,

@@ -142,7 +142,7 @@ const positiveInteger = (option: string, value: number): Effect.Effect<number, I
  * @since 0.1.0
  * @category models
  */
-export type StorageFailure = ExecutionStorage.StorageError
+export type StorageFailure = ExecutionStorage.StorageError | ExecutionStorage.InvalidPayload
 
 /**
  * A started (or found) execution.
@@ -364,7 +364,9 @@ export const make = (
             : Effect.fail(new WorkflowAlreadyRegistered({ workflow: workflow.name }))
         }
         definitions.set(workflow.name, { workflow, context: context as Context.Context<never> })
-        return options.recover === false ? Effect.void : Effect.asVoid(Effect.forkIn(recover(workflow.name), engineScope))
+        return options.recover === false
+          ? Effect.void
+          : Effect.asVoid(Effect.forkIn(recover(workflow.name), engineScope))
       })
 
     // ---- running ------------------------------------------------------------

@@ -119,6 +119,20 @@ export class StorageError extends Schema.TaggedError<StorageError>()("StorageErr
   }
 }
 
+/**
+ * A value that a durable storage cannot store: not JSON, or too large.
+ *
+ * @internal
+ */
+export class InvalidPayload extends Schema.TaggedError<InvalidPayload>()("InvalidPayload", {
+  what: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `${this.what} cannot be stored: ${this.reason}`
+  }
+}
+
 /** @internal */
 export class InvalidCursor extends Schema.TaggedError<InvalidCursor>()("InvalidCursor", {
   cursor: Schema.String
@@ -133,7 +147,7 @@ export interface ExecutionStorageService {
   /** Creates the execution unless one with the same id exists; returns the stored record either way. */
   readonly create: (
     execution: NewExecution
-  ) => Effect.Effect<{ readonly record: ExecutionRecord; readonly created: boolean }, StorageError>
+  ) => Effect.Effect<{ readonly record: ExecutionRecord; readonly created: boolean }, InvalidPayload | StorageError>
   readonly get: (id: string) => Effect.Effect<ExecutionRecord, ExecutionNotFound | StorageError>
   readonly list: (filter?: ListFilter) => Effect.Effect<ExecutionPage, InvalidCursor | StorageError>
   /**
@@ -144,7 +158,10 @@ export interface ExecutionStorageService {
   readonly commit: (
     id: string,
     commit: Commit
-  ) => Effect.Effect<number, ExecutionNotFound | ExecutionFinished | ApprovalNotPending | StorageError>
+  ) => Effect.Effect<
+    number,
+    ExecutionNotFound | ExecutionFinished | ApprovalNotPending | InvalidPayload | StorageError
+  >
   /**
    * Optional: `commit` for storages that need no I/O, as a plain call. It
    * throws what `commit` would fail with. The engine uses it on the hot path

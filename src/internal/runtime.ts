@@ -10,6 +10,7 @@ import type {
   ExecutionFinished,
   ExecutionNotFound,
   ExecutionStorageService,
+  InvalidPayload,
   JournalEntry,
   JournalResult,
   StorageError
@@ -91,7 +92,7 @@ export const withFrame = <A, E, R>(
  * @internal
  */
 export class CommitFailed extends Data.TaggedError("CommitFailed")<{
-  readonly error: ExecutionFinished | ExecutionNotFound | ApprovalNotPending | StorageError
+  readonly error: ExecutionFinished | ExecutionNotFound | ApprovalNotPending | InvalidPayload | StorageError
 }> {
   override get message(): string {
     return this.error.message
@@ -146,7 +147,9 @@ export class ExecutionRuntime {
   commitThen<A, E, R>(commit: Commit, next: () => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
     return this.storage.commitSync === undefined
       ? Effect.matchEffect(this.storage.commit(this.executionId, commit), {
-        onFailure: (error) => Effect.die(new CommitFailed({ error })),
+        // A payload the storage cannot hold fails the execution where it was produced; anything else
+        // stops the run and leaves the execution as stored.
+        onFailure: (error) => Effect.die(error._tag === "InvalidPayload" ? error : new CommitFailed({ error })),
         onSuccess: () => {
           this.notify()
           return next()

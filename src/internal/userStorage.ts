@@ -171,8 +171,11 @@ export const make = (storage: WorkflowExecutionStorage): Effect.Effect<Execution
       // A user's storage has no way to record an owner: executions are taken as owned by this process,
       // which is right as long as one process uses the storage at a time.
       claim: (id) =>
-        Effect.map(call("load", () => storage.loadExecution(id)), (execution) =>
-          execution !== null && !isTerminal((legacyStatuses[execution.status] ?? execution.status) as ExecutionStatus)),
+        Effect.map(
+          call("load", () => storage.loadExecution(id)),
+          (execution) =>
+            execution !== null && !isTerminal((legacyStatuses[execution.status] ?? execution.status) as ExecutionStatus)
+        ),
       renew: () => Effect.void,
       release: () => Effect.void
     }

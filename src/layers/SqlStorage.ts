@@ -17,6 +17,7 @@ import {
   ExecutionStatus,
   ExecutionStorage,
   InvalidCursor,
+  InvalidPayload,
   isTerminal,
   StorageError
 } from "../internal/executionStorage.js"
@@ -35,8 +36,8 @@ export const MAX_PAYLOAD_CHARS = 16 * 1024 * 1024
 
 const statuses = new Set<string>(ExecutionStatus.literals)
 
-/** JSON text of a payload, or a StorageError naming what could not be encoded. */
-const encode = (what: string, value: unknown): Effect.Effect<string, StorageError> =>
+/** JSON text of a payload, or an InvalidPayload naming what could not be stored. */
+const encode = (what: string, value: unknown): Effect.Effect<string, InvalidPayload> =>
   Effect.suspend(() => {
     let text: string | undefined
     try {
@@ -46,20 +47,14 @@ const encode = (what: string, value: unknown): Effect.Effect<string, StorageErro
         return v
       })
     } catch (cause) {
-      return Effect.fail(
-        new StorageError({
-          operation: "encode",
-          reason: `${what} cannot be stored as JSON: ${(cause as Error).message}`,
-          cause
-        })
-      )
+      return Effect.fail(new InvalidPayload({ what, reason: `it is not JSON (${(cause as Error).message})` }))
     }
     if (text === undefined) return Effect.succeed("null")
     if (text.length > MAX_PAYLOAD_CHARS) {
       return Effect.fail(
-        new StorageError({
-          operation: "encode",
-          reason: `${what} is ${text.length} characters of JSON, over the limit of ${MAX_PAYLOAD_CHARS}`
+        new InvalidPayload({
+          what,
+          reason: `it is ${text.length} characters of JSON, over the limit of ${MAX_PAYLOAD_CHARS}`
         })
       )
     }
@@ -245,7 +240,12 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
       Effect.gen(function*() {
         // Encoded before the transaction: a value that is not JSON fails the commit and writes nothing.
         const events = yield* Effect.forEach(commit.events ?? [], (event, i) =>
-          encode(`the ${event.type} event of execution "${id}"`, eventPayload(event)).pipe(
+          encode(
+            event.runnableName === undefined
+              ? `the ${event.type} event of execution "${id}"`
+              : `the ${event.type} event of step "${event.runnableName}" in execution "${id}"`,
+            eventPayload(event)
+          ).pipe(
             Effect.map((payload) => ({ type: event.type, payload, i }))
           ))
         const journalResult = commit.journal?.result === undefined
@@ -265,10 +265,8 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
         return yield* sql.withTransaction(Effect.gen(function*() {
           // Locks the execution's row (PostgreSQL), so commits to one execution are serialised across processes.
           const [row] = yield* sql.onDialectOrElse({
-            pg: () =>
-              sql<ExecutionRow>`select status, last_seq from workflow_executions where id = ${id} for update`,
-            orElse: () =>
-              sql<ExecutionRow>`select status, last_seq from workflow_executions where id = ${id}`
+            pg: () => sql<ExecutionRow>`select status, last_seq from workflow_executions where id = ${id} for update`,
+            orElse: () => sql<ExecutionRow>`select status, last_seq from workflow_executions where id = ${id}`
           })
           if (row === undefined) return yield* new ExecutionNotFound({ executionId: id })
           const status = row.status as ExecutionStatus
