@@ -1,12 +1,13 @@
 /**
- * The main job for now: runs an example workflow end to end on the in-memory
- * engine and prints its events live. A reviewer "answers" the approval from
- * code when asked.
+ * The main job for now: runs an example workflow end to end on the embedded
+ * default storage (a SQLite file under .workflow/ in the working directory)
+ * and prints its events live. A reviewer "answers" the approval from code
+ * when asked.
  *
  *   npm start -- "durable workflows"
  */
-import { Effect, Schema, Stream } from "effect"
-import { Flow, Workflow, WorkflowEngine } from "../src/index.js"
+import { Effect, Layer, Schema, Stream } from "effect"
+import { ExecutionStorage, Flow, Workflow, WorkflowEngine } from "../src/index.js"
 import type { WorkflowEvent } from "../src/index.js"
 
 const Article = Schema.Struct({
@@ -75,7 +76,7 @@ const main = Effect.gen(function*() {
   const engine = yield* WorkflowEngine.WorkflowEngine
   const topic = process.argv[2] ?? "durable workflows"
   const handle = yield* engine.start(writeArticle, { topic })
-  console.log(`execution ${handle.id} (${handle.workflow})`)
+  console.log(`execution ${handle.id} (${handle.workflow}) stored in ${database}`)
   yield* handle.events.pipe(
     Stream.runForEach((event) =>
       Effect.gen(function*() {
@@ -91,7 +92,10 @@ const main = Effect.gen(function*() {
   console.log(`\n${article.title}\n${article.sections.join("\n")}\npublished: ${article.published}`)
 })
 
-Effect.runPromiseExit(main.pipe(Effect.provide(WorkflowEngine.layerMemory))).then((exit) => {
+const database = ".workflow/workflow.db"
+const engine = WorkflowEngine.layer.pipe(Layer.provideMerge(ExecutionStorage.layerSqlite({ filename: database })))
+
+Effect.runPromiseExit(main.pipe(Effect.provide(engine))).then((exit) => {
   if (exit._tag === "Failure") {
     console.error(String(exit.cause))
     process.exitCode = 1

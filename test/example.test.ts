@@ -10,7 +10,7 @@ describe("examples/main.ts (the main job)", () => {
   it("runs the example workflow end to end and prints its events live", async () => {
     const { stdout } = await run(process.execPath, ["--import", "tsx", "examples/main.ts", "testing"], { cwd: root })
     const lines = stdout.split("\n")
-    expect(lines[0]).toMatch(/^execution [0-9a-f-]{36} \(write-article\)$/)
+    expect(lines[0]).toMatch(/^execution [0-9a-f-]{36} \(write-article\) stored in .workflow\/workflow.db$/)
     for (const expected of ["▶ research", "? Publish", "✔ publish: approved — looks good", "⇒ {\"title\""]) {
       expect(lines.some((line) => line.includes(expected))).toBe(true)
     }
