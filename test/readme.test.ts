@@ -1,5 +1,6 @@
 /**
- * The README's TypeScript blocks, run as written against the built package
+ * The README's complete programs (its ```ts blocks; fragments are fenced as
+ * ```typescript), run as written against the built package
  * (`@token-ring/workflow` resolves to this package's dist/, as for a consumer).
  */
 import { execFile } from "node:child_process"
