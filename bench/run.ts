@@ -3,10 +3,11 @@
  * ratio, and writes bench/results.json.
  */
 import { writeFileSync } from "node:fs"
+import * as Durable from "./durable.js"
 import type { Result } from "./harness.js"
 import * as MemoryStep from "./memoryStep.js"
 
-const suites: ReadonlyArray<{ readonly run: () => Promise<ReadonlyArray<Result>> }> = [MemoryStep]
+const suites: ReadonlyArray<{ readonly run: () => Promise<ReadonlyArray<Result>> }> = [MemoryStep, Durable]
 
 const results: Array<Result> = []
 for (const suite of suites) {
