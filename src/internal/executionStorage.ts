@@ -168,6 +168,12 @@ export interface ExecutionStorageService {
    * of every step when it is there.
    */
   readonly commitSync?: (id: string, commit: Commit) => number
+  /**
+   * Optional, with `commitSync`: when a commit costs I/O, the engine holds a
+   * step's start back until the step ends or its fiber yields, and stores a
+   * step that completes at once in one commit instead of two.
+   */
+  readonly coalesceStepCommits?: boolean
   /** Events with `seq >= fromSeq`, in `seq` order, at most `limit` of them. */
   readonly events: (
     id: string,

@@ -162,16 +162,68 @@ export class ExecutionRuntime {
    * `commitThen` for callers already running in the fiber (inside a continuation): with a synchronous
    * storage the commit happens right here, without another Effect operation.
    */
-  private commitNowThen<A, E, R>(commit: Commit, next: () => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
+  private commitNowThen<A, E, R>(
+    commit: Commit,
+    next: () => Effect.Effect<A, E, R>,
+    mode: "now" | "start" = "now"
+  ): Effect.Effect<A, E, R> {
     const commitSync = this.storage.commitSync
     if (commitSync === undefined) return this.commitThen(commit, next)
     try {
-      commitSync(this.executionId, commit)
+      this.writeSync(commitSync, commit, mode)
     } catch (error) {
-      return Effect.die(new CommitFailed({ error: error as CommitFailed["error"] }))
+      return Effect.die(
+        (error as { _tag?: unknown })._tag === "InvalidPayload"
+          ? error
+          : new CommitFailed({ error: error as CommitFailed["error"] })
+      )
     }
-    this.notify()
     return next()
+  }
+
+  /**
+   * A step's start, held back until the step ends or the fiber yields, whichever comes first: a step that
+   * completes at once is then stored in one commit instead of two, with the same events in the same order.
+   * Any other commit writes it first, so the order of the log never changes.
+   */
+  private pendingStart: Commit | undefined
+  /** A held-back start that failed to commit when flushed on its own; reported by the next commit. */
+  private flushFailure: { readonly error: unknown } | undefined
+
+  private writeSync(commitSync: (id: string, commit: Commit) => number, commit: Commit, mode: "now" | "start") {
+    if (this.flushFailure !== undefined) {
+      const { error } = this.flushFailure
+      this.flushFailure = undefined
+      throw error
+    }
+    const pending = this.pendingStart
+    this.pendingStart = undefined
+    if (mode === "start") {
+      if (pending !== undefined) this.writeAndNotify(commitSync, pending)
+      this.pendingStart = commit
+      queueMicrotask(() => {
+        if (this.pendingStart !== commit) return
+        this.pendingStart = undefined
+        try {
+          this.writeAndNotify(commitSync, commit)
+        } catch (error) {
+          this.flushFailure = { error }
+        }
+      })
+      return
+    }
+    if (pending !== undefined && commit.journal !== undefined && pending.journal?.key === commit.journal.key) {
+      // The end of the step whose start is held back: both in one commit.
+      this.writeAndNotify(commitSync, { ...commit, events: [...pending.events ?? [], ...commit.events ?? []] })
+      return
+    }
+    if (pending !== undefined) this.writeAndNotify(commitSync, pending)
+    this.writeAndNotify(commitSync, commit)
+  }
+
+  private writeAndNotify(commitSync: (id: string, commit: Commit) => number, commit: Commit) {
+    commitSync(this.executionId, commit)
+    this.notify()
   }
 
   /** @internal */
@@ -261,7 +313,11 @@ export class ExecutionRuntime {
         workflowInstanceId: this.executionId
       }
     // stepAt runs while the fiber executes (its callers invoke it from FiberRef.getWith), so it may commit now.
-    return this.commitNowThen({ events: [start], journal: { key, name, kind: "step", state: "started" } }, run)
+    return this.commitNowThen(
+      { events: [start], journal: { key, name, kind: "step", state: "started" } },
+      run,
+      this.storage.coalesceStepCommits === true ? "start" : "now"
+    )
   }
 
   private completeStep<A, E>(

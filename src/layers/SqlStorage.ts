@@ -9,7 +9,7 @@ import { SqlClient } from "@effect/sql"
 import * as Migrator from "@effect/sql/Migrator"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Layer, Schedule } from "effect"
-import type { ExecutionRecord, ExecutionStorageService, JournalEntry } from "../internal/executionStorage.js"
+import type { Commit, ExecutionRecord, ExecutionStorageService, JournalEntry } from "../internal/executionStorage.js"
 import {
   ApprovalNotPending,
   ExecutionFinished,
@@ -36,30 +36,79 @@ export const MAX_PAYLOAD_CHARS = 16 * 1024 * 1024
 
 const statuses = new Set<string>(ExecutionStatus.literals)
 
-/** JSON text of a payload, or an InvalidPayload naming what could not be stored. */
+/**
+ * JSON text of a payload; throws an InvalidPayload naming what could not be stored.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const encodeSync = (what: string, value: unknown): string => {
+  let text: string | undefined
+  try {
+    text = JSON.stringify(value, (_key, v) => {
+      if (typeof v === "bigint") throw new TypeError("a BigInt is not JSON")
+      if (typeof v === "function" || typeof v === "symbol") throw new TypeError(`a ${typeof v} is not JSON`)
+      return v
+    })
+  } catch (cause) {
+    throw new InvalidPayload({ what, reason: `it is not JSON (${(cause as Error).message})` })
+  }
+  if (text === undefined) return "null"
+  if (text.length > MAX_PAYLOAD_CHARS) {
+    throw new InvalidPayload({
+      what,
+      reason: `it is ${text.length} characters of JSON, over the limit of ${MAX_PAYLOAD_CHARS}`
+    })
+  }
+  return text
+}
+
 const encode = (what: string, value: unknown): Effect.Effect<string, InvalidPayload> =>
-  Effect.suspend(() => {
-    let text: string | undefined
-    try {
-      text = JSON.stringify(value, (_key, v) => {
-        if (typeof v === "bigint") throw new TypeError("a BigInt is not JSON")
-        if (typeof v === "function" || typeof v === "symbol") throw new TypeError(`a ${typeof v} is not JSON`)
-        return v
-      })
-    } catch (cause) {
-      return Effect.fail(new InvalidPayload({ what, reason: `it is not JSON (${(cause as Error).message})` }))
-    }
-    if (text === undefined) return Effect.succeed("null")
-    if (text.length > MAX_PAYLOAD_CHARS) {
-      return Effect.fail(
-        new InvalidPayload({
-          what,
-          reason: `it is ${text.length} characters of JSON, over the limit of ${MAX_PAYLOAD_CHARS}`
-        })
-      )
-    }
-    return Effect.succeed(text)
-  })
+  Effect.try({ try: () => encodeSync(what, value), catch: (error) => error as InvalidPayload })
+
+/**
+ * What a commit stores, encoded: done before any write, so a payload that
+ * cannot be stored fails the commit with nothing written.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export interface EncodedCommit {
+  readonly events: ReadonlyArray<{ readonly type: string; readonly payload: string }>
+  readonly journalResult: string | null
+  readonly answer: string | null
+  readonly output: string | null
+  readonly error: string | null
+}
+
+/**
+ * Encodes a commit's payloads; throws an InvalidPayload naming the first one that cannot be stored.
+ *
+ * @since 0.1.0
+ * @category encoding
+ */
+export const encodeCommit = (id: string, commit: Commit): EncodedCommit => ({
+  events: (commit.events ?? []).map((event) => ({
+    type: event.type,
+    payload: encodeSync(
+      event.runnableName === undefined
+        ? `the ${event.type} event of execution "${id}"`
+        : `the ${event.type} event of step "${event.runnableName}" in execution "${id}"`,
+      eventPayload(event)
+    )
+  })),
+  journalResult: commit.journal?.result === undefined
+    ? null
+    : encodeSync(`the result of step "${commit.journal.name}" of execution "${id}"`, commit.journal.result),
+  answer: commit.answer === undefined
+    ? null
+    : encodeSync(`the answer to "${commit.answer.taskId}" of execution "${id}"`, {
+      _tag: "Success",
+      value: commit.answer.value
+    }),
+  output: commit.output === undefined ? null : encodeSync(`the output of execution "${id}"`, commit.output),
+  error: commit.error === undefined ? null : encodeSync(`the error of execution "${id}"`, commit.error)
+})
 
 const decode = (what: string, text: string | null): Effect.Effect<unknown, StorageError> =>
   Effect.try({
@@ -239,29 +288,10 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
     commit: (id, commit) =>
       Effect.gen(function*() {
         // Encoded before the transaction: a value that is not JSON fails the commit and writes nothing.
-        const events = yield* Effect.forEach(commit.events ?? [], (event, i) =>
-          encode(
-            event.runnableName === undefined
-              ? `the ${event.type} event of execution "${id}"`
-              : `the ${event.type} event of step "${event.runnableName}" in execution "${id}"`,
-            eventPayload(event)
-          ).pipe(
-            Effect.map((payload) => ({ type: event.type, payload, i }))
-          ))
-        const journalResult = commit.journal?.result === undefined
-          ? null
-          : yield* encode(`the result of step "${commit.journal.name}" of execution "${id}"`, commit.journal.result)
-        const answer = commit.answer === undefined
-          ? null
-          : yield* encode(`the answer to "${commit.answer.taskId}" of execution "${id}"`, {
-            _tag: "Success",
-            value: commit.answer.value
-          })
-        const output = commit.output === undefined
-          ? null
-          : yield* encode(`the output of execution "${id}"`, commit.output)
-        const error = commit.error === undefined ? null : yield* encode(`the error of execution "${id}"`, commit.error)
-
+        const encoded = yield* Effect.try({
+          try: () => encodeCommit(id, commit),
+          catch: (error) => error as InvalidPayload
+        })
         return yield* sql.withTransaction(Effect.gen(function*() {
           // Locks the execution's row (PostgreSQL), so commits to one execution are serialised across processes.
           const [row] = yield* sql.onDialectOrElse({
@@ -273,7 +303,7 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
           if (isTerminal(status)) return yield* new ExecutionFinished({ executionId: id, status })
           if (commit.answer !== undefined) {
             const answered = yield* sql`
-              update workflow_journal set state = 'completed', result = ${answer}
+              update workflow_journal set state = 'completed', result = ${encoded.answer}
               where execution_id = ${id} and kind = 'approval' and task_id = ${commit.answer.taskId}
                 and state = 'waiting'
               returning key`
@@ -282,9 +312,10 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
             }
           }
           const firstSeq = Number(row.last_seq) + 1
+          const events = encoded.events
           if (events.length > 0) {
             yield* sql`insert into workflow_events ${
-              sql.insert(events.map(({ i, payload, type }) => ({ execution_id: id, seq: firstSeq + i, type, payload })))
+              sql.insert(events.map(({ payload, type }, i) => ({ execution_id: id, seq: firstSeq + i, type, payload })))
             }`
           }
           const entry = commit.journal
@@ -292,7 +323,7 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
             yield* sql`
               insert into workflow_journal (execution_id, key, name, kind, state, task_id, result)
               values (${id}, ${entry.key}, ${entry.name}, ${entry.kind}, ${entry.state}, ${entry.taskId ?? null},
-                ${journalResult})
+                ${encoded.journalResult})
               on conflict (execution_id, key) do update
                 set name = excluded.name, kind = excluded.kind, state = excluded.state,
                     task_id = excluded.task_id, result = excluded.result`
@@ -301,7 +332,7 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
           yield* sql`
             update workflow_executions
             set status = ${commit.status ?? status}, last_seq = ${lastSeq},
-                output = coalesce(${output}, output), error = coalesce(${error}, error),
+                output = coalesce(${encoded.output}, output), error = coalesce(${encoded.error}, error),
                 updated_at = ${clock.unsafeCurrentTimeMillis()}
             where id = ${id}`
           return lastSeq
@@ -361,5 +392,16 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
  */
 export const layer: Layer.Layer<ExecutionStorage, StorageError, SqlClient.SqlClient> = Layer.effect(
   ExecutionStorage,
-  Effect.zipRight(migrate, make)
+  Effect.suspend(() => makeMigrated)
+)
+
+/**
+ * `make`, after migrating.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeMigrated: Effect.Effect<ExecutionStorageService, StorageError, SqlClient.SqlClient> = Effect.zipRight(
+  migrate,
+  make
 )

@@ -1,17 +1,33 @@
 /**
- * The embedded storage: a SQLite file, through `@effect/sql-sqlite-node`
- * (better-sqlite3), in WAL mode.
+ * The embedded storage: a SQLite file through better-sqlite3, in WAL mode.
+ *
+ * One connection serves everything. Reads and administration go through an
+ * `@effect/sql` `SqlClient` built on it, shared with the PostgreSQL storage;
+ * commits, the hot path of every step, are made synchronously on the
+ * connection (`commitSync`), because better-sqlite3 is synchronous and a
+ * commit through the client costs several times the SQLite work itself.
  *
  * @since 0.1.0
  */
+import * as Reactivity from "@effect/experimental/Reactivity"
 import { SqlClient } from "@effect/sql"
-import { SqliteClient } from "@effect/sql-sqlite-node"
+import type { Connection } from "@effect/sql/SqlConnection"
+import { SqlError } from "@effect/sql/SqlError"
+import * as Statement from "@effect/sql/Statement"
 import Database from "better-sqlite3"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Scope, Stream } from "effect"
 import { mkdirSync } from "node:fs"
 import { dirname } from "node:path"
-import type { ExecutionStorage } from "../internal/executionStorage.js"
-import { StorageError } from "../internal/executionStorage.js"
+import type { Commit, ExecutionStorageService } from "../internal/executionStorage.js"
+import {
+  ApprovalNotPending,
+  ExecutionFinished,
+  ExecutionNotFound,
+  ExecutionStorage,
+  InvalidPayload,
+  StorageError
+} from "../internal/executionStorage.js"
+import type { ExecutionStatus } from "../internal/executionStorage.js"
 import * as SqlStorage from "./SqlStorage.js"
 
 /**
@@ -31,46 +47,200 @@ export interface SqliteOptions {
   readonly busyTimeoutMs?: number
 }
 
-/** Fails clearly on a file that is not a SQLite database, before the client opens it. */
-const check = (filename: string) =>
-  Effect.try({
-    try: () => {
-      mkdirSync(dirname(filename), { recursive: true })
-      const db = new Database(filename)
-      try {
-        db.pragma("schema_version")
-        const [result] = db.pragma("quick_check") as Array<{ quick_check: string }>
-        if (result?.quick_check !== "ok") throw new Error(`integrity check failed: ${result?.quick_check}`)
-      } finally {
-        db.close()
-      }
-    },
-    catch: (cause) =>
-      new StorageError({
-        operation: "open",
-        reason: `"${filename}" cannot be used as a SQLite database: ${(cause as Error).message}`,
-        cause
+const openFailed = (filename: string) => (cause: unknown) =>
+  new StorageError({
+    operation: "open",
+    reason: `"${filename}" cannot be used as a SQLite database: ${(cause as Error).message}`,
+    cause
+  })
+
+/** Opens the file, refusing one that is not a sound SQLite database before writing to it. */
+const open = (options: SqliteOptions) =>
+  Effect.acquireRelease(
+    Effect.try({
+      try: () => {
+        mkdirSync(dirname(options.filename), { recursive: true })
+        const db = new Database(options.filename)
+        try {
+          const [check] = db.pragma("quick_check") as Array<{ quick_check: string }>
+          if (check?.quick_check !== "ok") throw new Error(`integrity check failed: ${check?.quick_check}`)
+          db.pragma("journal_mode = WAL")
+          db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`)
+          db.pragma(`synchronous = ${options.synchronous === "FULL" ? "FULL" : "NORMAL"}`)
+          return db
+        } catch (cause) {
+          db.close()
+          throw cause
+        }
+      },
+      catch: openFailed(options.filename)
+    }),
+    (db) => Effect.sync(() => db.close())
+  )
+
+/** An `@effect/sql` client over the connection: one statement at a time, statements prepared once. */
+const client = (db: Database.Database) =>
+  Effect.gen(function*() {
+    const prepared = new Map<string, Database.Statement>()
+    const prepare = (sql: string) => {
+      let statement = prepared.get(sql)
+      if (statement === undefined) prepared.set(sql, statement = db.prepare(sql))
+      return statement
+    }
+    const attempt = <A>(f: () => A) =>
+      Effect.try({ try: f, catch: (cause) => new SqlError({ cause, message: "Failed to execute statement" }) })
+    const rows = (statement: () => Database.Statement, params: ReadonlyArray<unknown>) =>
+      attempt(() => {
+        const s = statement()
+        return s.reader ? s.all(...params) as ReadonlyArray<any> : (s.run(...params), [])
       })
+    const connection: Connection = {
+      execute: (sql, params, transformRows) =>
+        transformRows === undefined
+          ? rows(() => prepare(sql), params)
+          : Effect.map(rows(() => prepare(sql), params), transformRows),
+      executeRaw: (sql, params) => attempt(() => prepare(sql).run(...params)),
+      executeValues: (sql, params) =>
+        attempt(() => {
+          const statement = prepare(sql)
+          if (!statement.reader) return (statement.run(...params), [])
+          try {
+            return statement.raw(true).all(...params) as ReadonlyArray<ReadonlyArray<unknown>>
+          } finally {
+            statement.raw(false)
+          }
+        }),
+      executeUnprepared: (sql, params, transformRows) =>
+        transformRows === undefined
+          ? rows(() => db.prepare(sql), params ?? [])
+          : Effect.map(rows(() => db.prepare(sql), params ?? []), transformRows),
+      executeStream: () => Stream.die(new Error("streaming queries are not used by this storage"))
+    }
+    const permits = yield* Effect.makeSemaphore(1)
+    const transactionAcquirer = Effect.uninterruptibleMask((restore) =>
+      Effect.as(
+        Effect.zipRight(
+          restore(permits.take(1)),
+          Effect.flatMap(Effect.scope, (scope) => Scope.addFinalizer(scope, permits.release(1)))
+        ),
+        connection
+      )
+    )
+    return yield* SqlClient.make({
+      acquirer: permits.withPermits(1)(Effect.succeed(connection)),
+      transactionAcquirer,
+      compiler: Statement.makeCompilerSqlite(),
+      spanAttributes: [["db.system.name", "sqlite"]],
+      beginTransaction: "BEGIN IMMEDIATE"
+    })
+  })
+
+/**
+ * The commit of `SqlStorage`, as synchronous statements on the connection,
+ * in one immediate transaction.
+ */
+const committer = (db: Database.Database, now: () => number) => {
+  // Claims the next seqs and applies the status change in one statement; no row means missing or finished.
+  const advance = db.prepare<
+    [string | null, number, string | null, string | null, number, string],
+    { last_seq: number }
+  >(
+    `update workflow_executions
+     set status = coalesce(?, status), last_seq = last_seq + ?, output = coalesce(?, output),
+         error = coalesce(?, error), updated_at = ?
+     where id = ? and status not in ('completed', 'failed', 'cancelled')
+     returning last_seq`
+  )
+  const status = db.prepare<[string], { status: string }>("select status from workflow_executions where id = ?")
+  const answer = db.prepare(
+    `update workflow_journal set state = 'completed', result = ?
+     where execution_id = ? and kind = 'approval' and task_id = ? and state = 'waiting'`
+  )
+  const oneEvent = db.prepare("insert into workflow_events (execution_id, seq, type, payload) values (?, ?, ?, ?)")
+  const twoEvents = db.prepare(
+    "insert into workflow_events (execution_id, seq, type, payload) values (?, ?, ?, ?), (?, ?, ?, ?)"
+  )
+  const journal = db.prepare(
+    `insert into workflow_journal (execution_id, key, name, kind, state, task_id, result)
+     values (?, ?, ?, ?, ?, ?, ?)
+     on conflict (execution_id, key) do update
+       set name = excluded.name, kind = excluded.kind, state = excluded.state,
+           task_id = excluded.task_id, result = excluded.result`
+  )
+  const write = db.transaction((id: string, commit: Commit, encoded: SqlStorage.EncodedCommit): number => {
+    const events = encoded.events
+    const row = advance.get(commit.status ?? null, events.length, encoded.output, encoded.error, now(), id)
+    if (row === undefined) {
+      const current = status.get(id)
+      if (current === undefined) throw new ExecutionNotFound({ executionId: id })
+      throw new ExecutionFinished({ executionId: id, status: current.status as ExecutionStatus })
+    }
+    if (commit.answer !== undefined && answer.run(encoded.answer, id, commit.answer.taskId).changes === 0) {
+      throw new ApprovalNotPending({ executionId: id, taskId: commit.answer.taskId }) // rolls the update back
+    }
+    let seq = row.last_seq - events.length
+    if (events.length === 2) {
+      twoEvents.run(id, seq + 1, events[0]!.type, events[0]!.payload, id, seq + 2, events[1]!.type, events[1]!.payload)
+      seq += 2
+    } else {
+      for (const { payload, type } of events) oneEvent.run(id, ++seq, type, payload)
+    }
+    const entry = commit.journal
+    if (entry !== undefined) {
+      journal.run(id, entry.key, entry.name, entry.kind, entry.state, entry.taskId ?? null, encoded.journalResult)
+    }
+    return seq
+  })
+  return (id: string, commit: Commit): number => {
+    const encoded = SqlStorage.encodeCommit(id, commit)
+    try {
+      return write.immediate(id, commit, encoded)
+    } catch (error) {
+      if (error instanceof Database.SqliteError) {
+        throw new StorageError({ operation: "commit", reason: error.message, cause: error })
+      }
+      throw error
+    }
+  }
+}
+
+const isCommitError = (
+  error: unknown
+): error is ExecutionNotFound | ExecutionFinished | ApprovalNotPending | InvalidPayload | StorageError =>
+  error instanceof ExecutionNotFound || error instanceof ExecutionFinished || error instanceof ApprovalNotPending ||
+  error instanceof InvalidPayload || error instanceof StorageError
+
+/**
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options: SqliteOptions
+): Effect.Effect<ExecutionStorageService, StorageError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const db = yield* open(options)
+    const sql = yield* Effect.provide(client(db), Reactivity.layer)
+    const clock = yield* Effect.clock
+    const shared = yield* Effect.provideService(SqlStorage.makeMigrated, SqlClient.SqlClient, sql)
+    const commitSync = committer(db, () => clock.unsafeCurrentTimeMillis())
+    return {
+      ...shared,
+      commitSync,
+      coalesceStepCommits: true,
+      commit: (id, commit) =>
+        Effect.suspend(() => {
+          try {
+            return Effect.succeed(commitSync(id, commit))
+          } catch (error) {
+            return isCommitError(error) ? Effect.fail(error) : Effect.die(error)
+          }
+        })
+    }
   })
 
 /**
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: SqliteOptions): Layer.Layer<ExecutionStorage, StorageError> => {
-  const pragmas = Layer.effectDiscard(
-    Effect.gen(function*() {
-      const sql = yield* SqlClient.SqlClient
-      yield* sql.unsafe(`pragma busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`)
-      yield* sql.unsafe(`pragma synchronous = ${options.synchronous === "FULL" ? "FULL" : "NORMAL"}`)
-    }).pipe(Effect.mapError((cause) => new StorageError({ operation: "open", reason: cause.message, cause })))
-  )
-  const client = SqliteClient.layer({ filename: options.filename }).pipe(
-    Layer.mapError((cause) => new StorageError({ operation: "open", reason: cause.message, cause }))
-  )
-  return SqlStorage.layer.pipe(
-    Layer.provide(pragmas),
-    Layer.provide(client),
-    Layer.provide(Layer.effectDiscard(check(options.filename)))
-  )
-}
+export const layer = (options: SqliteOptions): Layer.Layer<ExecutionStorage, StorageError> =>
+  Layer.scoped(ExecutionStorage, make(options))
