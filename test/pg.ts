@@ -3,7 +3,13 @@
  * it). Each run gets a fresh database, dropped at the end. Without the
  * variable, PostgreSQL tests are skipped with a printed notice.
  */
+import { afterAll, beforeAll, describe } from "@effect/vitest"
+import { Layer } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import pg from "pg"
+import { ExecutionStorage } from "../src/index.js"
 
 export const pgUrl = process.env.TEST_PG_URL
 
@@ -29,4 +35,26 @@ export const freshDatabase = async (): Promise<{ readonly url: string; readonly 
       await client.end()
     }
   }
+}
+
+/**
+ * Registers `suite` once over a SQLite file in a temporary directory and once
+ * over a fresh PostgreSQL database (skipped without TEST_PG_URL).
+ */
+export const onDurableStorages = (
+  suite: (name: string, layer: Layer.Layer<ExecutionStorage.ExecutionStorage, unknown>) => void
+) => {
+  const dir = mkdtempSync(join(tmpdir(), "workflow-durable-"))
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+  suite("SQLite", ExecutionStorage.layerSqlite({ filename: join(dir, "storage.db") }))
+  describe.skipIf(pgUrl === undefined)("PostgreSQL", () => {
+    let database: Awaited<ReturnType<typeof freshDatabase>> | undefined
+    let url = ""
+    beforeAll(async () => {
+      database = await freshDatabase()
+      url = database.url
+    })
+    afterAll(() => database?.drop())
+    suite("PostgreSQL", Layer.suspend(() => ExecutionStorage.layerPg({ url })))
+  })
 }
