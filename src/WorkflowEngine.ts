@@ -418,6 +418,8 @@ export const make = (
       }
       if (outcome === undefined) return Effect.void
       return commit(id, outcome).pipe(
+        // An output (or error) the storage cannot hold fails the execution with that reason instead.
+        Effect.catchTag("InvalidPayload", (invalid) => commit(id, failed(WorkflowEvent.errorInfo(invalid)))),
         Effect.catchAll((error) =>
           error._tag === "ExecutionFinished"
             ? Effect.void

@@ -350,7 +350,7 @@ export const errorInfo = (error: unknown): ErrorInfo => {
     const record = error as Record<string, unknown>
     const name = typeof record._tag === "string" ? record._tag : typeof record.name === "string" ? record.name : "Error"
     const message = typeof record.message === "string" ? record.message : safeJson(error)
-    return { name, message, details: error }
+    return { name, message, details: jsonSafe(error) }
   }
   return { name: "Error", message: String(error) }
 }
@@ -363,7 +363,31 @@ const detailsOf = (error: Error): unknown => {
     own[key] = (error as unknown as Record<string, unknown>)[key]
     any = true
   }
-  return any ? own : undefined
+  return any ? jsonSafe(own) : undefined
+}
+
+/**
+ * A copy of `value` that any storage can hold: errors carry whatever their
+ * throwers attached (sockets, circular requests, BigInts), but an error must
+ * always be storable.
+ */
+const jsonSafe = (value: unknown): unknown => {
+  const seen = new WeakSet<object>()
+  try {
+    return JSON.parse(
+      JSON.stringify(value, (_key, v) => {
+        if (typeof v === "bigint") return v.toString()
+        if (typeof v === "function" || typeof v === "symbol") return undefined
+        if (typeof v === "object" && v !== null) {
+          if (seen.has(v)) return "[Circular]"
+          seen.add(v)
+        }
+        return v
+      }) ?? "null"
+    )
+  } catch {
+    return String(value)
+  }
 }
 
 const safeJson = (value: unknown): string => {

@@ -435,7 +435,8 @@ export class ExecutionRuntime {
   private suspendAfter(commit: Commit): Effect.Effect<never> {
     return Effect.suspend(() => {
       this.suspended = true
-      return Effect.zipRight(this.commit(commit), Effect.interrupt)
+      // Uninterruptible: a sibling branch suspending at the same moment must not roll this request back.
+      return Effect.zipRight(Effect.uninterruptible(this.commit(commit)), Effect.interrupt)
     })
   }
 

@@ -7,8 +7,9 @@
  */
 import { SqlClient } from "@effect/sql"
 import * as Migrator from "@effect/sql/Migrator"
+import { SqlError as SqlErrorClass } from "@effect/sql/SqlError"
 import type { SqlError } from "@effect/sql/SqlError"
-import { Effect, Layer, Schedule } from "effect"
+import { Effect, Layer, Option, Schedule } from "effect"
 import type { Commit, ExecutionRecord, ExecutionStorageService, JournalEntry } from "../internal/executionStorage.js"
 import {
   ApprovalNotPending,
@@ -179,6 +180,16 @@ const eventPayload = (event: WorkflowEvent): Omit<WorkflowEvent, "seq" | "workfl
 }
 
 /**
+ * `withTransaction` turns a failed COMMIT or ROLLBACK (a lost connection) into a defect; it is a storage
+ * failure like any other.
+ */
+const asFailure = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError, R> =>
+  Effect.catchSomeDefect(
+    effect,
+    (defect) => defect instanceof SqlErrorClass ? Option.some(Effect.fail(defect)) : Option.none()
+  )
+
+/**
  * Runs the migrations (retrying while another process holds the migration
  * lock) and refuses a database whose schema is newer than this library's.
  *
@@ -188,6 +199,7 @@ const eventPayload = (event: WorkflowEvent): Omit<WorkflowEvent, "seq" | "workfl
 export const migrate: Effect.Effect<void, StorageError, SqlClient.SqlClient> = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   yield* Migrator.make({})({ loader: Migrator.fromRecord(migrations), table: "workflow_migrations" }).pipe(
+    asFailure,
     Effect.retry({
       while: (error) => error._tag === "MigrationError" && error.reason === "locked",
       schedule: Schedule.spaced("50 millis").pipe(Schedule.intersect(Schedule.recurs(100)))
@@ -278,8 +290,17 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
           ${conditions.length > 0 ? sql`where ${sql.and(conditions)}` : sql``}
           order by created_at desc, id desc
           limit ${limit + 1}`
-        const executions = yield* Effect.forEach(rows.slice(0, limit), toRecord)
-        const last = executions[executions.length - 1]
+        // A row that no longer decodes is reported and left out, so it cannot hide every other execution.
+        const decoded = yield* Effect.forEach(rows.slice(0, limit), (row) =>
+          toRecord(row).pipe(
+            Effect.map(Option.some),
+            Effect.catchAll((error) =>
+              Effect.as(Effect.logWarning(`Skipping execution "${row.id}": ${error.message}`), Option.none())
+            )
+          ))
+        const executions = decoded.flatMap((record) => Option.isSome(record) ? [record.value] : [])
+        const lastRow = rows[Math.min(rows.length, limit) - 1]
+        const last = lastRow === undefined ? undefined : { createdAt: Number(lastRow.created_at), id: lastRow.id }
         return rows.length > limit && last !== undefined
           ? { executions, cursor: `${last.createdAt}:${last.id}` }
           : { executions }
@@ -336,7 +357,7 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
                 updated_at = ${clock.unsafeCurrentTimeMillis()}
             where id = ${id}`
           return lastSeq
-        }))
+        })).pipe(asFailure)
       }).pipe(Effect.catchTag("SqlError", failed("commit"))),
 
     events: (id, { fromSeq, limit }) =>
