@@ -306,6 +306,10 @@ interface Run {
   /** Set once the run has loaded its journal. */
   runtime: ExecutionRuntime | undefined
   cancelRequested: boolean
+  /** When this engine last knew it held the execution's lease; undefined until it is claimed. */
+  leaseConfirmedAt: number | undefined
+  /** Set when the lease was lost: the run stops and stores nothing, the new owner goes on. */
+  leaseLost: boolean
   /** Answers given while the run was already going, possibly after it read its journal. */
   readonly answers: Map<string, Workflow.ApprovalAnswer>
 }
@@ -397,7 +401,7 @@ export const make = (
         // Any other interruption ends the body without a result, which is a failure.
         outcome = run.cancelRequested
           ? cancelledCommit(id)
-          : runtime.suspended || closing
+          : runtime.suspended || closing || run.leaseLost
           ? undefined
           : failed({ name: "Interrupted", message: `The body of execution "${id}" was interrupted` })
       } else {
@@ -435,7 +439,8 @@ export const make = (
         const now = clock.unsafeCurrentTimeMillis()
         // Another process runs it (its lease has not expired), or it has finished.
         if (!(yield* storage.claim(id, owner, now, now + lease))) return
-        yield* Effect.addFinalizer(() => Effect.ignore(storage.release(id, owner)))
+        run.leaseConfirmedAt = now
+        yield* Effect.addFinalizer(() => run.leaseLost ? Effect.void : Effect.ignore(storage.release(id, owner)))
         const record = yield* storage.get(id)
         if (ExecutionStorage.isTerminal(record.status)) return
         const journal = new Map((yield* storage.journal(id)).map((entry) => [entry.key, entry] as const))
@@ -484,7 +489,13 @@ export const make = (
       Effect.suspend(() => {
         const current = runs.get(id)
         if (current !== undefined && !isSuspending(current)) return Effect.void
-        const run: Run = { runtime: undefined, cancelRequested: false, answers: new Map() }
+        const run: Run = {
+          runtime: undefined,
+          cancelRequested: false,
+          leaseConfirmedAt: undefined,
+          leaseLost: false,
+          answers: new Map()
+        }
         runs.set(id, run)
         const previous = FiberMap.unsafeGet(fibers, id)
         return Effect.zipRight(
@@ -513,15 +524,36 @@ export const make = (
         } while (cursor !== undefined)
       }).pipe(Effect.catchAllCause((cause) => Effect.logWarning(`Recovery of "${workflow}" failed`, cause)))
 
-    // Keeps this engine's leases alive and picks up executions whose owner died.
+    /** Stops a run whose lease this engine can no longer vouch for: another engine may run it now. */
+    const abandon = (id: string, run: Run) =>
+      Effect.suspend(() => {
+        run.leaseLost = true
+        return Effect.zipRight(
+          Effect.logWarning(`Execution ${id}: lease lost, leaving it to its new owner`),
+          FiberMap.remove(fibers, id)
+        )
+      })
+
+    // Keeps this engine's leases alive. A lease the storage did not extend was taken over; one that could
+    // not be extended for most of its length may be taken over any moment: both runs stop.
     yield* Effect.gen(function*() {
       const now = clock.unsafeCurrentTimeMillis()
-      yield* Effect.ignore(storage.renew(owner, [...runs.keys()], now + lease))
-      if (options.recover !== false) yield* Effect.forEach(definitions.keys(), recover, { discard: true })
-    }).pipe(
-      Effect.repeat(Schedule.spaced(Duration.millis(lease / 3))),
-      Effect.forkScoped
-    )
+      const held = [...runs].filter(([, run]) => run.leaseConfirmedAt !== undefined)
+      const renewed = yield* Effect.either(storage.renew(owner, held.map(([id]) => id), now + lease))
+      const extended = new Set(renewed._tag === "Right" ? renewed.right : [])
+      for (const [id, run] of held) {
+        if (extended.has(id)) run.leaseConfirmedAt = now
+        else if (renewed._tag === "Right" || now - run.leaseConfirmedAt! > (lease * 2) / 3) yield* abandon(id, run)
+      }
+    }).pipe(Effect.repeat(Schedule.spaced(Duration.millis(lease / 3))), Effect.forkScoped)
+
+    // Picks up executions whose owner died, apart from the renewals so that a slow scan never delays them.
+    if (options.recover !== false) {
+      yield* Effect.suspend(() => Effect.forEach([...definitions.keys()], recover, { discard: true })).pipe(
+        Effect.repeat(Schedule.spaced(Duration.millis(lease / 3))),
+        Effect.forkScoped
+      )
+    }
 
     // ---- observing ----------------------------------------------------------
 

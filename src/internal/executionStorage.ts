@@ -56,6 +56,19 @@ export interface Commit {
 }
 
 /** @internal */
+export interface CommitSyncOptions {
+  /**
+   * The commit is a step's start. A storage may hold it back until the
+   * step's end arrives (and store both in one transaction) or a microtask
+   * passes, whichever comes first; any other commit of the execution writes
+   * it first. It must still reject a payload it cannot store at once.
+   */
+  readonly stepStart?: boolean
+  /** Called when a held-back start is written on its own. */
+  readonly written?: () => void
+}
+
+/** @internal */
 export interface NewExecution {
   readonly id: string
   readonly workflow: string
@@ -167,13 +180,7 @@ export interface ExecutionStorageService {
    * throws what `commit` would fail with. The engine uses it on the hot path
    * of every step when it is there.
    */
-  readonly commitSync?: (id: string, commit: Commit) => number
-  /**
-   * Optional, with `commitSync`: when a commit costs I/O, the engine holds a
-   * step's start back until the step ends or its fiber yields, and stores a
-   * step that completes at once in one commit instead of two.
-   */
-  readonly coalesceStepCommits?: boolean
+  readonly commitSync?: (id: string, commit: Commit, options?: CommitSyncOptions) => number
   /** Events with `seq >= fromSeq`, in `seq` order, at most `limit` of them. */
   readonly events: (
     id: string,
@@ -191,12 +198,12 @@ export interface ExecutionStorageService {
     now: number,
     leaseUntil: number
   ) => Effect.Effect<boolean, StorageError>
-  /** Extends the leases `owner` holds on these executions. */
+  /** Extends the leases `owner` still holds on these executions; returns the ids it extended. */
   readonly renew: (
     owner: string,
     ids: ReadonlyArray<string>,
     leaseUntil: number
-  ) => Effect.Effect<void, StorageError>
+  ) => Effect.Effect<ReadonlyArray<string>, StorageError>
   /** Gives up `owner`'s lease, so another process may run the execution at once. */
   readonly release: (id: string, owner: string) => Effect.Effect<void, StorageError>
 }

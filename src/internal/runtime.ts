@@ -7,6 +7,7 @@ import { errorInfo } from "../WorkflowEvent.js"
 import type {
   ApprovalNotPending,
   Commit,
+  CommitSyncOptions,
   ExecutionFinished,
   ExecutionNotFound,
   ExecutionStorageService,
@@ -165,12 +166,12 @@ export class ExecutionRuntime {
   private commitNowThen<A, E, R>(
     commit: Commit,
     next: () => Effect.Effect<A, E, R>,
-    mode: "now" | "start" = "now"
+    stepStart = false
   ): Effect.Effect<A, E, R> {
     const commitSync = this.storage.commitSync
     if (commitSync === undefined) return this.commitThen(commit, next)
     try {
-      this.writeSync(commitSync, commit, mode)
+      commitSync(this.executionId, commit, stepStart ? this.stepStartOptions : undefined)
     } catch (error) {
       return Effect.die(
         (error as { _tag?: unknown })._tag === "InvalidPayload"
@@ -178,53 +179,11 @@ export class ExecutionRuntime {
           : new CommitFailed({ error: error as CommitFailed["error"] })
       )
     }
+    this.notify()
     return next()
   }
 
-  /**
-   * A step's start, held back until the step ends or the fiber yields, whichever comes first: a step that
-   * completes at once is then stored in one commit instead of two, with the same events in the same order.
-   * Any other commit writes it first, so the order of the log never changes.
-   */
-  private pendingStart: Commit | undefined
-  /** A held-back start that failed to commit when flushed on its own; reported by the next commit. */
-  private flushFailure: { readonly error: unknown } | undefined
-
-  private writeSync(commitSync: (id: string, commit: Commit) => number, commit: Commit, mode: "now" | "start") {
-    if (this.flushFailure !== undefined) {
-      const { error } = this.flushFailure
-      this.flushFailure = undefined
-      throw error
-    }
-    const pending = this.pendingStart
-    this.pendingStart = undefined
-    if (mode === "start") {
-      if (pending !== undefined) this.writeAndNotify(commitSync, pending)
-      this.pendingStart = commit
-      queueMicrotask(() => {
-        if (this.pendingStart !== commit) return
-        this.pendingStart = undefined
-        try {
-          this.writeAndNotify(commitSync, commit)
-        } catch (error) {
-          this.flushFailure = { error }
-        }
-      })
-      return
-    }
-    if (pending !== undefined && commit.journal !== undefined && pending.journal?.key === commit.journal.key) {
-      // The end of the step whose start is held back: both in one commit.
-      this.writeAndNotify(commitSync, { ...commit, events: [...pending.events ?? [], ...commit.events ?? []] })
-      return
-    }
-    if (pending !== undefined) this.writeAndNotify(commitSync, pending)
-    this.writeAndNotify(commitSync, commit)
-  }
-
-  private writeAndNotify(commitSync: (id: string, commit: Commit) => number, commit: Commit) {
-    commitSync(this.executionId, commit)
-    this.notify()
-  }
+  private readonly stepStartOptions: CommitSyncOptions = { stepStart: true, written: () => this.notify() }
 
   /** @internal */
   event(draft: EventDraft): WorkflowEvent {
@@ -313,11 +272,7 @@ export class ExecutionRuntime {
         workflowInstanceId: this.executionId
       }
     // stepAt runs while the fiber executes (its callers invoke it from FiberRef.getWith), so it may commit now.
-    return this.commitNowThen(
-      { events: [start], journal: { key, name, kind: "step", state: "started" } },
-      run,
-      this.storage.coalesceStepCommits === true ? "start" : "now"
-    )
+    return this.commitNowThen({ events: [start], journal: { key, name, kind: "step", state: "started" } }, run, true)
   }
 
   private completeStep<A, E>(
@@ -404,8 +359,17 @@ export class ExecutionRuntime {
         }
         const given = this.answers.get(request.taskId)
         if (given !== undefined) return Effect.succeed(given)
-        // Still waiting: make sure the stored status says so (an answer to another approval may have resumed us).
-        return this.suspendAfter({ status: "waiting" })
+        // Waiting when this run read its journal. Another process may have answered since: read the entry
+        // again, and suspend (marking the execution waiting again) only if it still waits.
+        return Effect.flatMap(
+          Effect.orDieWith(this.storage.journal(this.executionId), (error) => new CommitFailed({ error })),
+          (entries) => {
+            const current = entries.find((entry) => entry.key === key)
+            return current?.state === "completed" && current.result?._tag === "Success"
+              ? Effect.succeed(current.result.value as ApprovalAnswer)
+              : this.suspendAfter({ status: "waiting" })
+          }
+        )
       }
       const required = this.event({
         type: "human_approval_required",

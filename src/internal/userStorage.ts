@@ -176,7 +176,7 @@ export const make = (storage: WorkflowExecutionStorage): Effect.Effect<Execution
           (execution) =>
             execution !== null && !isTerminal((legacyStatuses[execution.status] ?? execution.status) as ExecutionStatus)
         ),
-      renew: () => Effect.void,
+      renew: (_owner, ids) => Effect.succeed(ids),
       release: () => Effect.void
     }
     return service

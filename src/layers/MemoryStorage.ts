@@ -174,12 +174,14 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
       }),
 
     renew: (owner, ids, leaseUntil) =>
-      Effect.sync(() => {
-        for (const id of ids) {
+      Effect.sync(() =>
+        ids.filter((id) => {
           const entry = entries.get(id)
-          if (entry !== undefined && entry.owner === owner) entry.leaseUntil = leaseUntil
-        }
-      }),
+          if (entry === undefined || entry.owner !== owner) return false
+          entry.leaseUntil = leaseUntil
+          return true
+        })
+      ),
 
     release: (id, owner) =>
       Effect.sync(() => {

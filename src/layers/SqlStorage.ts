@@ -389,10 +389,11 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
         returning id`.pipe(Effect.map((rows) => rows.length > 0), Effect.catchTag("SqlError", failed("claim"))),
 
     renew: (owner, ids, leaseUntil) =>
-      ids.length === 0 ? Effect.void : sql`
+      ids.length === 0 ? Effect.succeed([]) : sql<{ readonly id: string }>`
         update workflow_executions set lease_until = ${leaseUntil}
-        where owner = ${owner} and ${sql.in("id", ids)}`.pipe(
-        Effect.asVoid,
+        where owner = ${owner} and ${sql.in("id", ids)}
+        returning id`.pipe(
+        Effect.map((rows) => rows.map((row) => row.id)),
         Effect.catchTag("SqlError", failed("renew"))
       ),
 

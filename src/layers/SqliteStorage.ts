@@ -18,7 +18,7 @@ import Database from "better-sqlite3"
 import { Effect, Layer, Scope, Stream } from "effect"
 import { mkdirSync } from "node:fs"
 import { dirname } from "node:path"
-import type { Commit, ExecutionStorageService } from "../internal/executionStorage.js"
+import type { Commit, CommitSyncOptions, ExecutionStorageService } from "../internal/executionStorage.js"
 import {
   ApprovalNotPending,
   ExecutionFinished,
@@ -62,10 +62,11 @@ const open = (options: SqliteOptions) =>
         mkdirSync(dirname(options.filename), { recursive: true })
         const db = new Database(options.filename)
         try {
+          // First, so that everything after it waits for another process's lock instead of failing.
+          db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`)
           const [check] = db.pragma("quick_check") as Array<{ quick_check: string }>
           if (check?.quick_check !== "ok") throw new Error(`integrity check failed: ${check?.quick_check}`)
           db.pragma("journal_mode = WAL")
-          db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`)
           db.pragma(`synchronous = ${options.synchronous === "FULL" ? "FULL" : "NORMAL"}`)
           return db
         } catch (cause) {
@@ -191,8 +192,7 @@ const committer = (db: Database.Database, now: () => number) => {
     }
     return seq
   })
-  return (id: string, commit: Commit): number => {
-    const encoded = SqlStorage.encodeCommit(id, commit)
+  const writeNow = (id: string, commit: Commit, encoded: SqlStorage.EncodedCommit): number => {
     try {
       return write.immediate(id, commit, encoded)
     } catch (error) {
@@ -201,6 +201,62 @@ const committer = (db: Database.Database, now: () => number) => {
       }
       throw error
     }
+  }
+
+  // A step's start held back per execution, encoded already: stored with the step's end when that comes
+  // first (one transaction instead of two), else on its own a microtask later.
+  interface Held {
+    readonly commit: Commit
+    readonly encoded: SqlStorage.EncodedCommit
+  }
+  const held = new Map<string, Held>()
+  const heldFailures = new Map<string, unknown>()
+  const writeHeld = (id: string) => {
+    const start = held.get(id)
+    if (start === undefined) return
+    held.delete(id)
+    writeNow(id, start.commit, start.encoded)
+  }
+
+  return (id: string, commit: Commit, options?: CommitSyncOptions): number => {
+    let encoded: SqlStorage.EncodedCommit
+    try {
+      encoded = SqlStorage.encodeCommit(id, commit)
+    } catch (error) {
+      writeHeld(id) // what came before stays stored, in order
+      throw error
+    }
+    const failure = heldFailures.get(id)
+    if (failure !== undefined) {
+      heldFailures.delete(id)
+      throw failure
+    }
+    const start = held.get(id)
+    if (options?.stepStart === true) {
+      writeHeld(id)
+      const entry: Held = { commit, encoded }
+      held.set(id, entry)
+      queueMicrotask(() => {
+        if (held.get(id) !== entry) return
+        try {
+          writeHeld(id)
+          options.written?.()
+        } catch (error) {
+          heldFailures.set(id, error)
+        }
+      })
+      return -1
+    }
+    if (start !== undefined && commit.journal !== undefined && start.commit.journal?.key === commit.journal.key) {
+      held.delete(id)
+      return writeNow(
+        id,
+        { ...commit, events: [...start.commit.events ?? [], ...commit.events ?? []] },
+        { ...encoded, events: [...start.encoded.events, ...encoded.events] }
+      )
+    }
+    writeHeld(id)
+    return writeNow(id, commit, encoded)
   }
 }
 
@@ -226,7 +282,6 @@ export const make = (
     return {
       ...shared,
       commitSync,
-      coalesceStepCommits: true,
       commit: (id, commit) =>
         Effect.suspend(() => {
           try {
