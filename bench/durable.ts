@@ -174,7 +174,10 @@ const resume = async (): Promise<Array<Result>> => {
   }]
 }
 
-/** Raw pg: the same round trips as the engine (two transactions per step, each locking the execution). */
+/**
+ * Raw pg: the same round trips as the engine (two transactions per step; in each, an update that locks
+ * the execution and claims the seqs, the event, the journal entry).
+ */
 const postgres = async (): Promise<Array<Result>> => {
   const url = process.env.TEST_PG_URL
   if (url === undefined) {
@@ -196,14 +199,16 @@ const postgres = async (): Promise<Array<Result>> => {
       await client.query("insert into executions values ('e', 'running', 0, 0)")
       const commit = async (seq: number, i: number, event: object, state: string) => {
         await client.query("begin")
-        await client.query("select status, last_seq from executions where id = 'e' for update")
+        await client.query("update executions set last_seq = $1, updated_at = $2 where id = 'e' returning last_seq", [
+          seq,
+          Date.now()
+        ])
         await client.query("insert into events values ($1, $2, $3, $4)", ["e", seq, "step", JSON.stringify(event)])
         await client.query(
           `insert into journal values ($1, $2, 'step', 'step', $3, $4)
            on conflict (execution_id, key) do update set state = excluded.state, result = excluded.result`,
           ["e", String(i), state, JSON.stringify({ _tag: "Success", value: i })]
         )
-        await client.query("update executions set last_seq = $1, updated_at = $2 where id = 'e'", [seq, Date.now()])
         await client.query("commit")
       }
       for (let i = 0; i < steps; i++) {

@@ -355,9 +355,15 @@ export const make = (
       return { events: [event(id, { type: "workflow_error", error })], status: "cancelled", error }
     }
 
-    /** Commits on behalf of the engine (not a run) and wakes the execution's subscribers. */
+    /** Commits on behalf of the engine (not a run) and wakes the execution's subscribers and result waiters. */
     const commit = (id: string, commit: ExecutionStorage.Commit) =>
-      Effect.tap(storage.commit(id, commit), () => signals.notify(id))
+      Effect.tap(
+        storage.commit(id, commit),
+        () =>
+          commit.status !== undefined && ExecutionStorage.isTerminal(commit.status)
+            ? signals.finish(id)
+            : signals.notify(id)
+      )
 
     const register = <A, I, E, R>(workflow: Workflow.Workflow<A, I, E, R>) =>
       Effect.flatMap(Effect.context<R>(), (context) => {
@@ -591,7 +597,6 @@ export const make = (
       Effect.scoped(Effect.gen(function*() {
         const signal = yield* signals.acquire(id)
         while (true) {
-          const seen = signal.version
           const record = yield* storage.get(id)
           switch (record.status) {
             case "completed": {
@@ -617,7 +622,8 @@ export const make = (
             case "cancelled":
               return yield* new WorkflowCancelled({ executionId: id })
           }
-          yield* signal.wait(seen, poll)
+          // Only the end matters here: woken when this process stores it, else by the poll.
+          yield* signal.waitFinished(poll)
         }
       }))
 

@@ -12,7 +12,27 @@ import type { Scope } from "effect"
 export class Signal {
   version = 0
   refs = 0
+  /** Set when this process stored the execution's terminal status. */
+  finished = false
   private waiter: Deferred.Deferred<void> | undefined
+  private finishWaiter: Deferred.Deferred<void> | undefined
+
+  finish(): void {
+    this.finished = true
+    this.notify()
+    if (this.finishWaiter !== undefined) Deferred.unsafeDone(this.finishWaiter, Exit.void)
+  }
+
+  /** Waits until the execution finishes here, or at most `poll` (it may finish in another process). */
+  waitFinished(poll: Duration.Duration): Effect.Effect<void> {
+    return Effect.suspend(() =>
+      this.finished
+        ? Effect.void
+        : Effect.asVoid(
+          Effect.timeoutOption(Deferred.await(this.finishWaiter ??= Deferred.unsafeMake<void>(FiberId.none)), poll)
+        )
+    )
+  }
 
   notify(): void {
     this.version++
@@ -62,5 +82,9 @@ export class Signals {
 
   notify(id: string): void {
     this.byId.get(id)?.notify()
+  }
+
+  finish(id: string): void {
+    this.byId.get(id)?.finish()
   }
 }
