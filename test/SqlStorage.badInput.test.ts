@@ -110,7 +110,7 @@ describe("SQLite storage, bad input", () => {
       db.prepare("insert into workflow_migrations (migration_id, name) values (99, 'from_the_future')").run()
       db.close()
       const error = yield* Effect.flip(opening(filename))
-      expect(error.message).toContain("the database has schema version 99, newer than the 2 this library knows")
+      expect(error.message).toContain("the database has schema version 99, newer than the 3 this library knows")
       const reopened = new Database(filename)
       expect(reopened.prepare("select status from workflow_executions where id = 'kept'").get()).toEqual({
         status: "completed"

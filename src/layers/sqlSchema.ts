@@ -59,6 +59,14 @@ export const migrations = {
     const sql = yield* SqlClient.SqlClient
     yield* sql`alter table workflow_executions add column owner text`
     yield* sql`alter table workflow_executions add column lease_until bigint`
+  }),
+  "3_partial_approvals_index": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    // Only approvals need finding by task: steps, the bulk of the journal, no longer maintain this index.
+    yield* sql`drop index workflow_journal_approvals`
+    yield* sql`
+      create index workflow_journal_approvals on workflow_journal (execution_id, task_id, state)
+      where kind = 'approval'`
   })
 }
 
