@@ -12,7 +12,7 @@
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Redacted } from "effect"
 import pg from "pg"
-import type { Commit, ExecutionStatus, ExecutionStorageService } from "../internal/executionStorage.js"
+import type { Commit, ExecutionStorageService } from "../internal/executionStorage.js"
 import {
   ApprovalNotPending,
   ExecutionFinished,
@@ -21,6 +21,7 @@ import {
   InvalidPayload,
   StorageError
 } from "../internal/executionStorage.js"
+import { commitProgram, numbered, runAsync } from "./sqlCommit.js"
 import * as SqlStorage from "./SqlStorage.js"
 
 /**
@@ -36,7 +37,7 @@ export interface PgOptions {
 const failed = (operation: string) => (cause: unknown) =>
   new StorageError({ operation, reason: cause instanceof Error ? cause.message : String(cause), cause })
 
-/** `SqlStorage.commit`, statement for statement, on a driver connection. */
+/** The commit program of the SQL storages, on a driver connection. */
 const commit = (pool: pg.Pool, now: () => number) => (id: string, commit: Commit) =>
   Effect.gen(function*() {
     const encoded = yield* Effect.try({
@@ -49,58 +50,12 @@ const commit = (pool: pg.Pool, now: () => number) => (id: string, commit: Commit
         try {
           await client.query("begin")
           try {
-            const events = encoded.events
-            // Claims the next seqs and applies the status change, locking the row; no row: missing or finished.
-            const advanced = await client.query<{ last_seq: number }>(
-              `update workflow_executions
-               set status = coalesce($1, status), last_seq = last_seq + $2, output = coalesce($3, output),
-                   error = coalesce($4, error), updated_at = $5
-               where id = $6 and status not in ('completed', 'failed', 'cancelled')
-               returning last_seq`,
-              [commit.status ?? null, events.length, encoded.output, encoded.error, now(), id]
+            const seq = await runAsync(
+              commitProgram(id, commit, encoded, now()),
+              async ({ params, text }) => (await client.query(numbered(text), [...params])).rows
             )
-            if (advanced.rows.length === 0) {
-              const current = await client.query<{ status: string }>(
-                "select status from workflow_executions where id = $1",
-                [id]
-              )
-              const status = current.rows[0]?.status
-              throw status === undefined
-                ? new ExecutionNotFound({ executionId: id })
-                : new ExecutionFinished({ executionId: id, status: status as ExecutionStatus })
-            }
-            if (commit.answer !== undefined) {
-              const answered = await client.query(
-                `update workflow_journal set state = 'completed', result = $1
-                 where execution_id = $2 and kind = 'approval' and task_id = $3 and state = 'waiting'`,
-                [encoded.answer, id, commit.answer.taskId]
-              )
-              if (answered.rowCount === 0) {
-                throw new ApprovalNotPending({ executionId: id, taskId: commit.answer.taskId })
-              }
-            }
-            const first = Number(advanced.rows[0]!.last_seq) - events.length + 1
-            if (events.length > 0) {
-              await client.query(
-                `insert into workflow_events (execution_id, seq, type, payload) values ${
-                  events.map((_, i) => `($1, $${2 + 3 * i}, $${3 + 3 * i}, $${4 + 3 * i})`).join(", ")
-                }`,
-                [id, ...events.flatMap(({ payload, type }, i) => [first + i, type, payload])]
-              )
-            }
-            const entry = commit.journal
-            if (entry !== undefined) {
-              await client.query(
-                `insert into workflow_journal (execution_id, key, name, kind, state, task_id, result)
-                 values ($1, $2, $3, $4, $5, $6, $7)
-                 on conflict (execution_id, key) do update
-                   set name = excluded.name, kind = excluded.kind, state = excluded.state,
-                       task_id = excluded.task_id, result = excluded.result`,
-                [id, entry.key, entry.name, entry.kind, entry.state, entry.taskId ?? null, encoded.journalResult]
-              )
-            }
             await client.query("commit")
-            return first + events.length - 1
+            return seq
           } catch (error) {
             await client.query("rollback").catch(() => undefined)
             throw error

@@ -19,10 +19,11 @@ import {
   ExecutionStorage,
   InvalidCursor,
   InvalidPayload,
-  isTerminal,
   StorageError
 } from "../internal/executionStorage.js"
 import type { StoredEvent, WorkflowEvent } from "../WorkflowEvent.js"
+import type { Query, Rows } from "./sqlCommit.js"
+import { commitProgram, numbered } from "./sqlCommit.js"
 import { migrations, SCHEMA_VERSION } from "./sqlSchema.js"
 
 /**
@@ -311,50 +312,20 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
           try: () => encodeCommit(id, commit),
           catch: (error) => error as InvalidPayload
         })
+        const dialect = sql.onDialectOrElse({ pg: () => numbered, orElse: () => (text: string) => text })
         return yield* sql.withTransaction(Effect.gen(function*() {
-          // Locks the execution's row (PostgreSQL), so commits to one execution are serialised across processes.
-          const [row] = yield* sql.onDialectOrElse({
-            pg: () => sql<ExecutionRow>`select status, last_seq from workflow_executions where id = ${id} for update`,
-            orElse: () => sql<ExecutionRow>`select status, last_seq from workflow_executions where id = ${id}`
-          })
-          if (row === undefined) return yield* new ExecutionNotFound({ executionId: id })
-          const status = row.status as ExecutionStatus
-          if (isTerminal(status)) return yield* new ExecutionFinished({ executionId: id, status })
-          if (commit.answer !== undefined) {
-            const answered = yield* sql`
-              update workflow_journal set state = 'completed', result = ${encoded.answer}
-              where execution_id = ${id} and kind = 'approval' and task_id = ${commit.answer.taskId}
-                and state = 'waiting'
-              returning key`
-            if (answered.length === 0) {
-              return yield* new ApprovalNotPending({ executionId: id, taskId: commit.answer.taskId })
+          const program = commitProgram(id, commit, encoded, clock.unsafeCurrentTimeMillis())
+          let rows: Rows = []
+          while (true) {
+            let step: IteratorResult<Query, number>
+            try {
+              step = program.next(rows)
+            } catch (error) {
+              return yield* Effect.fail(error as ExecutionNotFound | ExecutionFinished | ApprovalNotPending)
             }
+            if (step.done === true) return step.value
+            rows = yield* sql.unsafe<Record<string, unknown>>(dialect(step.value.text), step.value.params)
           }
-          const firstSeq = Number(row.last_seq) + 1
-          const events = encoded.events
-          if (events.length > 0) {
-            yield* sql`insert into workflow_events ${
-              sql.insert(events.map(({ payload, type }, i) => ({ execution_id: id, seq: firstSeq + i, type, payload })))
-            }`
-          }
-          const entry = commit.journal
-          if (entry !== undefined) {
-            yield* sql`
-              insert into workflow_journal (execution_id, key, name, kind, state, task_id, result)
-              values (${id}, ${entry.key}, ${entry.name}, ${entry.kind}, ${entry.state}, ${entry.taskId ?? null},
-                ${encoded.journalResult})
-              on conflict (execution_id, key) do update
-                set name = excluded.name, kind = excluded.kind, state = excluded.state,
-                    task_id = excluded.task_id, result = excluded.result`
-          }
-          const lastSeq = firstSeq - 1 + events.length
-          yield* sql`
-            update workflow_executions
-            set status = ${commit.status ?? status}, last_seq = ${lastSeq},
-                output = coalesce(${encoded.output}, output), error = coalesce(${encoded.error}, error),
-                updated_at = ${clock.unsafeCurrentTimeMillis()}
-            where id = ${id}`
-          return lastSeq
         })).pipe(asFailure)
       }).pipe(Effect.catchTag("SqlError", failed("commit"))),
 

@@ -27,7 +27,8 @@ import {
   InvalidPayload,
   StorageError
 } from "../internal/executionStorage.js"
-import type { ExecutionStatus } from "../internal/executionStorage.js"
+import type { Query, Rows } from "./sqlCommit.js"
+import { commitProgram, runSync } from "./sqlCommit.js"
 import * as SqlStorage from "./SqlStorage.js"
 
 /**
@@ -141,57 +142,15 @@ const client = (db: Database.Database) =>
  * in one immediate transaction.
  */
 const committer = (db: Database.Database, now: () => number) => {
-  // Claims the next seqs and applies the status change in one statement; no row means missing or finished.
-  const advance = db.prepare<
-    [string | null, number, string | null, string | null, number, string],
-    { last_seq: number }
-  >(
-    `update workflow_executions
-     set status = coalesce(?, status), last_seq = last_seq + ?, output = coalesce(?, output),
-         error = coalesce(?, error), updated_at = ?
-     where id = ? and status not in ('completed', 'failed', 'cancelled')
-     returning last_seq`
+  const prepared = new Map<string, Database.Statement>()
+  const execute = ({ params, text }: Query): Rows => {
+    let statement = prepared.get(text)
+    if (statement === undefined) prepared.set(text, statement = db.prepare(text))
+    return statement.reader ? statement.all(...params) as Rows : (statement.run(...params), [])
+  }
+  const write = db.transaction((id: string, commit: Commit, encoded: SqlStorage.EncodedCommit): number =>
+    runSync(commitProgram(id, commit, encoded, now()), execute)
   )
-  const status = db.prepare<[string], { status: string }>("select status from workflow_executions where id = ?")
-  const answer = db.prepare(
-    `update workflow_journal set state = 'completed', result = ?
-     where execution_id = ? and kind = 'approval' and task_id = ? and state = 'waiting'`
-  )
-  const oneEvent = db.prepare("insert into workflow_events (execution_id, seq, type, payload) values (?, ?, ?, ?)")
-  const twoEvents = db.prepare(
-    "insert into workflow_events (execution_id, seq, type, payload) values (?, ?, ?, ?), (?, ?, ?, ?)"
-  )
-  const journal = db.prepare(
-    `insert into workflow_journal (execution_id, key, name, kind, state, task_id, result)
-     values (?, ?, ?, ?, ?, ?, ?)
-     on conflict (execution_id, key) do update
-       set name = excluded.name, kind = excluded.kind, state = excluded.state,
-           task_id = excluded.task_id, result = excluded.result`
-  )
-  const write = db.transaction((id: string, commit: Commit, encoded: SqlStorage.EncodedCommit): number => {
-    const events = encoded.events
-    const row = advance.get(commit.status ?? null, events.length, encoded.output, encoded.error, now(), id)
-    if (row === undefined) {
-      const current = status.get(id)
-      if (current === undefined) throw new ExecutionNotFound({ executionId: id })
-      throw new ExecutionFinished({ executionId: id, status: current.status as ExecutionStatus })
-    }
-    if (commit.answer !== undefined && answer.run(encoded.answer, id, commit.answer.taskId).changes === 0) {
-      throw new ApprovalNotPending({ executionId: id, taskId: commit.answer.taskId }) // rolls the update back
-    }
-    let seq = row.last_seq - events.length
-    if (events.length === 2) {
-      twoEvents.run(id, seq + 1, events[0]!.type, events[0]!.payload, id, seq + 2, events[1]!.type, events[1]!.payload)
-      seq += 2
-    } else {
-      for (const { payload, type } of events) oneEvent.run(id, ++seq, type, payload)
-    }
-    const entry = commit.journal
-    if (entry !== undefined) {
-      journal.run(id, entry.key, entry.name, entry.kind, entry.state, entry.taskId ?? null, encoded.journalResult)
-    }
-    return seq
-  })
   const writeNow = (id: string, commit: Commit, encoded: SqlStorage.EncodedCommit): number => {
     try {
       return write.immediate(id, commit, encoded)

@@ -1,0 +1,128 @@
+/**
+ * The one commit of the SQL storages, written once as a program of
+ * statements and run by three drivers: synchronously on better-sqlite3,
+ * asynchronously on `pg`, and through any `SqlClient`.
+ *
+ * @since 0.1.0
+ */
+import type { Commit, ExecutionStatus } from "../internal/executionStorage.js"
+import { ApprovalNotPending, ExecutionFinished, ExecutionNotFound } from "../internal/executionStorage.js"
+import type { EncodedCommit } from "./SqlStorage.js"
+
+/**
+ * A statement with `?` placeholders, and its parameters. Every statement
+ * answers with rows (an empty array when it returns none).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Query {
+  readonly text: string
+  readonly params: ReadonlyArray<unknown>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Rows = ReadonlyArray<Record<string, unknown>>
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type CommitProgram = Generator<Query, number, Rows>
+
+const query = (text: string, params: ReadonlyArray<unknown>): Query => ({ text, params })
+
+/**
+ * The statements of one commit, to run inside one transaction: advance the
+ * execution (status, `last_seq`; also locks its row), answer an approval,
+ * insert the events, upsert the journal entry. Throws the commit's errors
+ * (the transaction is then rolled back). Returns the new `last_seq`.
+ *
+ * @since 0.1.0
+ * @category programs
+ */
+export function* commitProgram(id: string, commit: Commit, encoded: EncodedCommit, now: number): CommitProgram {
+  const events = encoded.events
+  const advanced = yield query(
+    `update workflow_executions
+     set status = coalesce(?, status), last_seq = last_seq + ?, output = coalesce(?, output),
+         error = coalesce(?, error), updated_at = ?
+     where id = ? and status not in ('completed', 'failed', 'cancelled')
+     returning last_seq`,
+    [commit.status ?? null, events.length, encoded.output, encoded.error, now, id]
+  )
+  if (advanced.length === 0) {
+    const [current] = yield query("select status from workflow_executions where id = ?", [id])
+    throw current === undefined
+      ? new ExecutionNotFound({ executionId: id })
+      : new ExecutionFinished({ executionId: id, status: current.status as ExecutionStatus })
+  }
+  if (commit.answer !== undefined) {
+    const answered = yield query(
+      `update workflow_journal set state = 'completed', result = ?
+       where execution_id = ? and kind = 'approval' and task_id = ? and state = 'waiting'
+       returning key`,
+      [encoded.answer, id, commit.answer.taskId]
+    )
+    if (answered.length === 0) throw new ApprovalNotPending({ executionId: id, taskId: commit.answer.taskId })
+  }
+  const first = Number(advanced[0]!.last_seq) - events.length + 1
+  if (events.length > 0) {
+    yield query(
+      `insert into workflow_events (execution_id, seq, type, payload) values ${
+        events.map(() => "(?, ?, ?, ?)").join(", ")
+      }`,
+      events.flatMap(({ payload, type }, i) => [id, first + i, type, payload])
+    )
+  }
+  const entry = commit.journal
+  if (entry !== undefined) {
+    yield query(
+      `insert into workflow_journal (execution_id, key, name, kind, state, task_id, result)
+       values (?, ?, ?, ?, ?, ?, ?)
+       on conflict (execution_id, key) do update
+         set name = excluded.name, kind = excluded.kind, state = excluded.state,
+             task_id = excluded.task_id, result = excluded.result`,
+      [id, entry.key, entry.name, entry.kind, entry.state, entry.taskId ?? null, encoded.journalResult]
+    )
+  }
+  return first + events.length - 1
+}
+
+/**
+ * Runs a program whose statements answer synchronously.
+ *
+ * @since 0.1.0
+ * @category runners
+ */
+export const runSync = (program: CommitProgram, execute: (query: Query) => Rows): number => {
+  let step = program.next()
+  while (step.done !== true) step = program.next(execute(step.value))
+  return step.value
+}
+
+/**
+ * Runs a program whose statements answer asynchronously.
+ *
+ * @since 0.1.0
+ * @category runners
+ */
+export const runAsync = async (program: CommitProgram, execute: (query: Query) => Promise<Rows>): Promise<number> => {
+  let step = program.next()
+  while (step.done !== true) step = program.next(await execute(step.value))
+  return step.value
+}
+
+/**
+ * `?` placeholders as PostgreSQL's `$1`, `$2`...
+ *
+ * @since 0.1.0
+ * @category dialects
+ */
+export const numbered = (text: string): string => {
+  let n = 0
+  return text.replace(/\?/g, () => `$${++n}`)
+}
