@@ -258,3 +258,28 @@ export const listPage = (
     matching.length > limit ? { executions: page, cursor: encodeCursor(page[page.length - 1]!) } : { executions: page }
   )
 }
+
+/** The errors a commit fails with, as opposed to defects. @internal */
+export type CommitError = ExecutionNotFound | ExecutionFinished | ApprovalNotPending | InvalidPayload | StorageError
+
+/** @internal */
+export const isCommitError = (error: unknown): error is CommitError =>
+  error instanceof ExecutionNotFound || error instanceof ExecutionFinished || error instanceof ApprovalNotPending ||
+  error instanceof InvalidPayload || error instanceof StorageError
+
+/**
+ * The `commit` of a storage that has `commitSync`: the same call as an Effect.
+ *
+ * @internal
+ */
+export const commitFromSync = (
+  commitSync: (id: string, commit: Commit) => number
+): ExecutionStorageService["commit"] =>
+(id, commit) =>
+  Effect.suspend(() => {
+    try {
+      return Effect.succeed(commitSync(id, commit))
+    } catch (error) {
+      return isCommitError(error) ? Effect.fail(error) : Effect.die(error)
+    }
+  })

@@ -7,6 +7,7 @@
 import { Effect, Layer } from "effect"
 import {
   ApprovalNotPending,
+  commitFromSync,
   ExecutionFinished,
   ExecutionNotFound,
   ExecutionStorage,
@@ -57,9 +58,6 @@ const snapshot = (entry: Entry): ExecutionRecord => {
   return record
 }
 
-const isCommitError = (error: unknown): error is ExecutionNotFound | ExecutionFinished | ApprovalNotPending =>
-  error instanceof ExecutionNotFound || error instanceof ExecutionFinished || error instanceof ApprovalNotPending
-
 /**
  * @since 0.1.0
  * @category constructors
@@ -102,14 +100,7 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
 
     list: (filter = {}) => Effect.suspend(() => listPage(Array.from(entries.values(), snapshot), filter)),
 
-    commit: (id, commit) =>
-      Effect.suspend(() => {
-        try {
-          return Effect.succeed(service.commitSync!(id, commit))
-        } catch (error) {
-          return isCommitError(error) ? Effect.fail(error) : Effect.die(error)
-        }
-      }),
+    commit: (id, commit) => commitFromSync(service.commitSync!)(id, commit),
 
     commitSync: (id, commit) => {
       const entry = entries.get(id)

@@ -13,14 +13,8 @@ import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Redacted } from "effect"
 import pg from "pg"
 import type { Commit, ExecutionStorageService } from "../internal/executionStorage.js"
-import {
-  ApprovalNotPending,
-  ExecutionFinished,
-  ExecutionNotFound,
-  ExecutionStorage,
-  InvalidPayload,
-  StorageError
-} from "../internal/executionStorage.js"
+import { ExecutionStorage, isCommitError, StorageError } from "../internal/executionStorage.js"
+import type { InvalidPayload } from "../internal/executionStorage.js"
 import { commitProgram, numbered, runAsync } from "./sqlCommit.js"
 import * as SqlStorage from "./SqlStorage.js"
 
@@ -64,10 +58,7 @@ const commit = (pool: pg.Pool, now: () => number) => (id: string, commit: Commit
           client.release()
         }
       },
-      catch: (error) =>
-        error instanceof ExecutionNotFound || error instanceof ExecutionFinished || error instanceof ApprovalNotPending
-          ? error
-          : failed("commit")(error)
+      catch: (error) => isCommitError(error) ? error : failed("commit")(error)
     })
   })
 

@@ -19,14 +19,7 @@ import { Effect, Layer, Scope, Stream } from "effect"
 import { mkdirSync } from "node:fs"
 import { dirname } from "node:path"
 import type { Commit, CommitSyncOptions, ExecutionStorageService } from "../internal/executionStorage.js"
-import {
-  ApprovalNotPending,
-  ExecutionFinished,
-  ExecutionNotFound,
-  ExecutionStorage,
-  InvalidPayload,
-  StorageError
-} from "../internal/executionStorage.js"
+import { commitFromSync, ExecutionStorage, StorageError } from "../internal/executionStorage.js"
 import type { Query, Rows } from "./sqlCommit.js"
 import { commitProgram, runSync } from "./sqlCommit.js"
 import * as SqlStorage from "./SqlStorage.js"
@@ -219,12 +212,6 @@ const committer = (db: Database.Database, now: () => number) => {
   }
 }
 
-const isCommitError = (
-  error: unknown
-): error is ExecutionNotFound | ExecutionFinished | ApprovalNotPending | InvalidPayload | StorageError =>
-  error instanceof ExecutionNotFound || error instanceof ExecutionFinished || error instanceof ApprovalNotPending ||
-  error instanceof InvalidPayload || error instanceof StorageError
-
 /**
  * @since 0.1.0
  * @category constructors
@@ -241,14 +228,7 @@ export const make = (
     return {
       ...shared,
       commitSync,
-      commit: (id, commit) =>
-        Effect.suspend(() => {
-          try {
-            return Effect.succeed(commitSync(id, commit))
-          } catch (error) {
-            return isCommitError(error) ? Effect.fail(error) : Effect.die(error)
-          }
-        })
+      commit: commitFromSync(commitSync)
     }
   })
 
