@@ -25,7 +25,7 @@ import type { Scope } from "effect"
 import * as ExecutionStorage from "./ExecutionStorage.js"
 import { currentSignal } from "./internal/bridge.js"
 import { currentFlow } from "./internal/flowState.js"
-import { CommitFailed, currentCursor, ExecutionRuntime, rootCursor } from "./internal/runtime.js"
+import { CommitFailed, currentCursor, ExecutionRuntime, rootCursor, stamp } from "./internal/runtime.js"
 import type { EventDraft } from "./internal/runtime.js"
 import { Signals } from "./internal/signal.js"
 import * as Workflow from "./Workflow.js"
@@ -277,6 +277,7 @@ export interface WorkflowEngineService {
     | ExecutionStorage.ExecutionNotFound
     | ExecutionStorage.ExecutionFinished
     | ExecutionStorage.ApprovalNotPending
+    | InvalidOption
     | StorageFailure
   >
   readonly executions: (
@@ -347,8 +348,7 @@ export const make = (
 
     const notFound = (name: string) => new WorkflowNotFound({ workflow: name, registered: [...definitions.keys()] })
 
-    const event = (id: string, draft: EventDraft): WorkflowEvent.WorkflowEvent =>
-      ({ timestamp: clock.unsafeCurrentTimeMillis(), ...draft, workflowInstanceId: id }) as WorkflowEvent.WorkflowEvent
+    const event = (id: string, draft: EventDraft) => stamp(id, draft, clock)
 
     const cancelledCommit = (id: string): ExecutionStorage.Commit => {
       const error = WorkflowEvent.errorInfo(new WorkflowCancelled({ executionId: id }))
@@ -706,6 +706,14 @@ export const make = (
 
     const approve = (id: string, taskId: string, answer: Workflow.ApprovalAnswer) =>
       Effect.gen(function*() {
+        // Promise callers have no compiler to check this: an answer without a status would store an invalid event.
+        if (typeof answer?.status !== "string" || answer.status.length === 0) {
+          return yield* new InvalidOption({
+            option: "answer.status",
+            value: JSON.stringify(answer?.status) ?? "undefined",
+            expected: "a non-empty string such as \"approved\" or \"rejected\""
+          })
+        }
         const record = yield* storage.get(id)
         yield* commit(id, {
           answer: { taskId, value: answer },

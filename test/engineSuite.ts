@@ -308,6 +308,8 @@ export const engineSuite = (name: string, layer: Layer.Layer<ExecutionStorage.Ex
           expect(wrong.message).toContain("no-such-task")
           const unknown = yield* Effect.flip(engine.approve("no-such-execution", "publish", { status: "approved" }))
           expect(unknown._tag).toBe("ExecutionNotFound")
+          const noStatus = yield* Effect.flip(engine.approve(handle.id, "publish", {} as Workflow.ApprovalAnswer))
+          expect(noStatus).toMatchObject({ _tag: "InvalidOption", option: "answer.status" })
           const after = yield* handle.status
           expect(after).toEqual(before)
           expect(after.status).toBe("waiting")

@@ -101,6 +101,25 @@ export class CommitFailed extends Data.TaggedError("CommitFailed")<{
 }
 
 /**
+ * How a failed commit ends a run: a payload the storage cannot hold fails the execution where it was
+ * produced; anything else stops the run and leaves the execution as stored.
+ */
+const commitDefect = (error: CommitFailed["error"]): unknown =>
+  error._tag === "InvalidPayload" ? error : new CommitFailed({ error })
+
+/**
+ * An event of the execution: its timestamp (now, unless given) and execution id stamped.
+ *
+ * @internal
+ */
+export const stamp = (executionId: string, draft: EventDraft, clock: Clock.Clock): WorkflowEvent =>
+  ({
+    ...draft,
+    timestamp: draft.timestamp ?? clock.unsafeCurrentTimeMillis(),
+    workflowInstanceId: executionId
+  }) as WorkflowEvent
+
+/**
  * A step that died (a defect) is journaled as such; on replay it dies again with this.
  *
  * @internal
@@ -150,7 +169,7 @@ export class ExecutionRuntime {
       ? Effect.matchEffect(this.storage.commit(this.executionId, commit), {
         // A payload the storage cannot hold fails the execution where it was produced; anything else
         // stops the run and leaves the execution as stored.
-        onFailure: (error) => Effect.die(error._tag === "InvalidPayload" ? error : new CommitFailed({ error })),
+        onFailure: (error) => Effect.die(commitDefect(error)),
         onSuccess: () => {
           this.notify()
           return next()
@@ -173,11 +192,7 @@ export class ExecutionRuntime {
     try {
       commitSync(this.executionId, commit, stepStart ? this.stepStartOptions : undefined)
     } catch (error) {
-      return Effect.die(
-        (error as { _tag?: unknown })._tag === "InvalidPayload"
-          ? error
-          : new CommitFailed({ error: error as CommitFailed["error"] })
-      )
+      return Effect.die(commitDefect(error as CommitFailed["error"]))
     }
     this.notify()
     return next()
@@ -187,11 +202,7 @@ export class ExecutionRuntime {
 
   /** @internal */
   event(draft: EventDraft): WorkflowEvent {
-    return {
-      ...draft,
-      timestamp: draft.timestamp ?? this.clock.unsafeCurrentTimeMillis(),
-      workflowInstanceId: this.executionId
-    } as WorkflowEvent
+    return stamp(this.executionId, draft, this.clock)
   }
 
   /** Allocates the journal keys of `count` concurrent branches, in order. @internal */

@@ -7,6 +7,7 @@ import {
   ApprovalNotPending,
   ExecutionFinished,
   ExecutionNotFound,
+  ExecutionStatus as ExecutionStatusSchema,
   ExecutionStorage,
   isTerminal,
   listPage,
@@ -15,7 +16,11 @@ import {
 
 /** Statuses written by the original package's storages, read as ours. */
 const legacyStatuses: Record<string, ExecutionStatus> = { started: "running", complete: "completed" }
-const statuses = new Set<string>(["created", "running", "waiting", "completed", "failed", "cancelled"])
+const statuses = new Set<string>(ExecutionStatusSchema.literals)
+
+/** A stored status as ours, or undefined when it is not one we know. */
+const statusOf = (status: string): ExecutionStatus | undefined =>
+  statuses.has(status) ? status as ExecutionStatus : legacyStatuses[status]
 
 /**
  * The engine's storage over a user's `WorkflowExecutionStorage`. Every
@@ -39,9 +44,7 @@ export const make = (storage: WorkflowExecutionStorage): Effect.Effect<Execution
 
     const toRecord = (execution: StoredExecution) =>
       Effect.suspend(() => {
-        const status = statuses.has(execution.status)
-          ? execution.status as ExecutionStatus
-          : legacyStatuses[execution.status]
+        const status = statusOf(execution.status)
         if (status === undefined) {
           return Effect.fail(
             new StorageError({
@@ -173,8 +176,7 @@ export const make = (storage: WorkflowExecutionStorage): Effect.Effect<Execution
       claim: (id) =>
         Effect.map(
           call("load", () => storage.loadExecution(id)),
-          (execution) =>
-            execution !== null && !isTerminal((legacyStatuses[execution.status] ?? execution.status) as ExecutionStatus)
+          (execution) => execution !== null && !isTerminal(statusOf(execution.status) ?? "failed")
         ),
       renew: (_owner, ids) => Effect.succeed(ids),
       release: () => Effect.void
