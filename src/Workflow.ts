@@ -42,6 +42,8 @@ export interface Workflow<in out A, in out I, out E = never, out R = never> {
   readonly input: Schema.Schema<I, any>
   readonly output: Schema.Schema<A, any>
   readonly run: (input: I) => Effect.Effect<A, E, R | ExecutionContext>
+  /** Turns the text after `/workflow run <name>` into the input; without it, JSON or `key=value` pairs are read. */
+  readonly parseArgs?: ((args: string) => unknown) | undefined
 }
 
 /**
@@ -72,7 +74,9 @@ export const make = <A, I = unknown, E = never, R = never, AE = A, IE = I>(optio
   readonly input?: Schema.Schema<I, IE>
   readonly output?: Schema.Schema<A, AE>
   readonly run: (input: I) => Effect.Effect<A, E, R>
+  readonly parseArgs?: (args: string) => unknown
 }): Workflow<A, I, E, Exclude<R, ExecutionContext>> => ({
+  ...(options.parseArgs !== undefined ? { parseArgs: options.parseArgs } : {}),
   name: options.name,
   description: options.description,
   input: (options.input ?? Schema.Unknown) as Schema.Schema<I, any>,

@@ -176,6 +176,7 @@ export interface WorkflowHandle<A = unknown> {
 export interface WorkflowInfo {
   readonly name: string
   readonly description: string | undefined
+  readonly parseArgs?: ((args: string) => unknown) | undefined
 }
 
 /**
@@ -744,7 +745,11 @@ export const make = (
     const service: WorkflowEngineService = {
       register,
       list: Effect.sync(() =>
-        [...definitions.values()].map(({ workflow }) => ({ name: workflow.name, description: workflow.description }))
+        [...definitions.values()].map(({ workflow }) => ({
+          name: workflow.name,
+          description: workflow.description,
+          ...(workflow.parseArgs !== undefined ? { parseArgs: workflow.parseArgs } : {})
+        }))
       ),
       start: start as WorkflowEngineService["start"],
       handle: (id) => Effect.map(storage.get(id), (record) => handleOf(id, record.workflow, false)),

@@ -7,9 +7,18 @@
  */
 
 /** @since 0.1.0 */
+export * as Analyzer from "./Analyzer.js"
+export * as ChatAdapter from "./ChatAdapter.js"
+export * as Commands from "./Commands.js"
 export * as ExecutionStorage from "./ExecutionStorage.js"
 /** @since 0.1.0 */
 export * as Flow from "./Flow.js"
+export * as Models from "./Models.js"
+export * as Plan from "./Plan.js"
+export * as Planner from "./Planner.js"
+export * as Planning from "./Planning.js"
+export * as ScriptedModel from "./ScriptedModel.js"
+export * as TaskExecutor from "./TaskExecutor.js"
 /** @since 0.1.0 */
 export * as Workflow from "./Workflow.js"
 /** @since 0.1.0 */
@@ -20,6 +29,7 @@ export * as WorkflowEvent from "./WorkflowEvent.js"
 /** @since 0.1.0 */
 export type * as workflowEvents from "./promise/events.js"
 /** @since 0.1.0 */
+export { chatCommands, ChatService } from "./promise/chatCommands.js"
 export type * from "./promise/events.js"
 /** @since 0.1.0 */
 export { all, deferred, flow, parallel, queue, recursiveProcessor } from "./promise/flow.js"

@@ -32,6 +32,9 @@ export const fromRunnable = (definition: RunnableDefinition): Workflow.Workflow<
   Workflow.make({
     name: definition.id,
     ...(definition.runnable.description !== undefined ? { description: definition.runnable.description } : {}),
+    ...(definition.runnable.parseArgs !== undefined
+      ? { parseArgs: definition.runnable.parseArgs.bind(definition.runnable) }
+      : {}),
     run: (raw: unknown) => withFrame(`Runnable "${definition.id}"`, (frame) => drive(definition, frame, raw))
   })
 

@@ -5,11 +5,16 @@
  *
  * @since 0.1.0
  */
-import { Cause, Effect, Exit, Layer, ManagedRuntime, Stream } from "effect"
+import { Cause, Effect, Exit, Layer, ManagedRuntime, Option, Stream } from "effect"
+import * as ChatAdapter from "../ChatAdapter.js"
+import * as Commands from "../Commands.js"
 import * as ExecutionStorage from "../ExecutionStorage.js"
 import { fromPromise } from "../internal/bridge.js"
 import { fromRunnable } from "../internal/runnableWorkflow.js"
 import * as UserStorage from "../internal/userStorage.js"
+import * as Models from "../Models.js"
+import type * as Plan from "../Plan.js"
+import * as Planning from "../Planning.js"
 import type * as Workflow from "../Workflow.js"
 import * as WorkflowEngine from "../WorkflowEngine.js"
 import type { StoredEvent } from "../WorkflowEvent.js"
@@ -32,6 +37,13 @@ export interface WorkflowServiceOptions {
   /** Handed to every Runnable as `context.persistence`; cleared for an execution when it completes. */
   readonly persistenceProvider?: PersistenceProvider
   readonly engine?: WorkflowEngine.EngineOptions
+  /**
+   * The models `/plan` and `/analyze` may use (default: only the built-in
+   * planner, analyzer and task executor). See `Models.layer`.
+   */
+  readonly models?: Layer.Layer<Models.Models, unknown>
+  /** Register the built-in `task-planner`, `plan-executor` and `prompt-analyzer` workflows (default true). */
+  readonly planning?: boolean
 }
 
 /**
@@ -158,6 +170,8 @@ export interface WorkflowExecutionHandle<T = unknown> {
   resume(): Promise<WorkflowExecutionHandle<T>>
 }
 
+type Services = WorkflowEngine.WorkflowEngine | ExecutionStorage.ExecutionStorage | Models.Models
+
 interface Definition {
   readonly workflow: Workflow.Any
   readonly source: Runnable | Workflow.Any
@@ -173,17 +187,14 @@ const isWorkflow = (u: unknown): u is Workflow.Any =>
 export class WorkflowService extends Service {
   override name = "WorkflowService"
   override description = "Runs registered workflows as durable, observable executions"
-  /** The plan made by `/plan`, run by `/apply`. */
-  currentPlan: Array<any> = []
+  /** The tasks of the plan made by `/plan` and waiting for `/apply` (restored from storage by `start`). */
+  currentPlan: Array<Plan.Task> = []
   planPrompt = ""
   private registry: Registry | null = null
   private debugMode = false
   private readonly definitions = new Map<string, Definition>()
   private readonly inEngine = new Set<string>()
-  private readonly runtime: ManagedRuntime.ManagedRuntime<
-    WorkflowEngine.WorkflowEngine | ExecutionStorage.ExecutionStorage,
-    unknown
-  >
+  private readonly runtime: ManagedRuntime.ManagedRuntime<Services, unknown>
   private readonly persistence: PersistenceProvider | undefined
 
   constructor(options: WorkflowServiceOptions = {}) {
@@ -193,13 +204,26 @@ export class WorkflowService extends Service {
         ? UserStorage.layer(options.executionStorage)
         : ExecutionStorage.layerMemory)
     this.runtime = ManagedRuntime.make(
-      WorkflowEngine.layerWith(options.engine ?? {}).pipe(Layer.provideMerge(storage))
+      WorkflowEngine.layerWith(options.engine ?? {}).pipe(
+        Layer.provideMerge(storage),
+        Layer.merge(options.models ?? Models.layerBuiltin)
+      )
     )
     this.persistence = options.persistenceProvider
+    if (options.planning !== false) {
+      for (const workflow of [Planning.taskPlanner, Planning.planExecutor, Planning.promptAnalyzer]) {
+        this.definitions.set(workflow.name, { workflow, source: workflow })
+      }
+    }
   }
 
+  /** Keeps the registry and restores a plan left waiting for approval in storage. */
   override async start(registry: Registry): Promise<void> {
     this.registry = registry
+    if (this.definitions.has(Planning.TASK_PLANNER)) {
+      const pending = await this.runEngine(() => Planning.pending)
+      if (Option.isSome(pending)) this.remember(pending.value.prompt, pending.value.plan)
+    }
   }
 
   /** Shuts the engine down: running executions stop where they are, to be resumed later. */
@@ -331,6 +355,39 @@ export class WorkflowService extends Service {
     }
   }
 
+  /**
+   * Runs a chat command (`/workflow`, `/plan`, `/apply`, `/analyze`) with
+   * its output going to `chat`. What `chatCommands` call.
+   */
+  async executeCommand(
+    name: Commands.Name,
+    remainder: string,
+    chat: ChatAdapter.ChatAdapterService
+  ): Promise<Commands.Result> {
+    const command = name === "apply" && remainder.trim() === ""
+      ? this.applyCommand()
+      : Commands.execute(name, remainder)
+    const result = await this.runEngine(() => Effect.provideService(command, ChatAdapter.ChatAdapter, chat))
+    if (result._tag === "Planned") this.remember(result.prompt, result.plan)
+    if (name === "apply" && result._tag === "Run") this.remember("", undefined)
+    return result
+  }
+
+  /** `/apply`: the plan waiting in storage, else a `currentPlan` set from code. */
+  private applyCommand() {
+    const tasks = this.currentPlan
+    const prompt = this.planPrompt
+    return Effect.flatMap(Planning.pending, (pending) =>
+      Option.isNone(pending) && tasks.length > 0
+        ? Commands.execute("workflow", `run ${Planning.PLAN_EXECUTOR} ${JSON.stringify({ prompt, tasks })}`)
+        : Commands.execute("apply", ""))
+  }
+
+  private remember(prompt: string, plan: Plan.Plan | undefined): void {
+    this.planPrompt = prompt
+    this.currentPlan = plan === undefined ? [] : [...plan.tasks]
+  }
+
   /** The engine, for Effect code that shares this service's executions. */
   engine(): Promise<WorkflowEngine.WorkflowEngineService> {
     return this.runtime.runPromise(WorkflowEngine.WorkflowEngine)
@@ -360,7 +417,7 @@ export class WorkflowService extends Service {
 
   /** Registers pending definitions with the engine, then runs `f` on it. Rejects with the failure itself. */
   private async runEngine<A, E>(
-    f: (engine: WorkflowEngine.WorkflowEngineService) => Effect.Effect<A, E>
+    f: (engine: WorkflowEngine.WorkflowEngineService) => Effect.Effect<A, E, Services>
   ): Promise<A> {
     return this.runEffect(Effect.flatMap(WorkflowEngine.WorkflowEngine, (engine) =>
       Effect.zipRight(
@@ -373,9 +430,7 @@ export class WorkflowService extends Service {
       )))
   }
 
-  private async runEffect<A, E>(
-    effect: Effect.Effect<A, E, WorkflowEngine.WorkflowEngine | ExecutionStorage.ExecutionStorage>
-  ): Promise<A> {
+  private async runEffect<A, E>(effect: Effect.Effect<A, E, Services>): Promise<A> {
     const exit = await this.runtime.runPromiseExit(effect)
     if (Exit.isSuccess(exit)) return exit.value
     throw Cause.squash(exit.cause)

@@ -1,0 +1,147 @@
+/**
+ * The planner: turns a prompt into a `Plan`. Two implementations: over a
+ * `LanguageModel` from `@effect/ai` (structured output decoded by the Plan
+ * Schema), and a deterministic built-in one used when no model is configured.
+ *
+ * @since 0.1.0
+ */
+import { LanguageModel } from "@effect/ai"
+import { Context, Effect, Layer, Schema } from "effect"
+import * as TextTasks from "./internal/textTasks.js"
+import * as Plan from "./Plan.js"
+
+/**
+ * A workflow the planner may route a task to.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Candidate {
+  readonly name: string
+  readonly description?: string | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface PlanRequest {
+  readonly prompt: string
+  readonly workflows: ReadonlyArray<Candidate>
+}
+
+/**
+ * The planner could not make a plan from the prompt.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PlanningFailed extends Schema.TaggedError<PlanningFailed>()("PlanningFailed", {
+  prompt: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `Could not plan "${this.prompt}": ${this.reason}`
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface PlannerService {
+  readonly plan: (request: PlanRequest) => Effect.Effect<Plan.Plan, PlanningFailed>
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class Planner extends Context.Tag("@token-ring/workflow/Planner")<Planner, PlannerService>() {}
+
+const toTask = (task: TextTasks.TextTask, workflows: ReadonlyArray<Candidate>): Plan.Task => {
+  const name = TextTasks.matchWorkflow(task.text, workflows.map((workflow) => workflow.name))
+  const input = name === undefined ? undefined : TextTasks.inputOf(task.text)
+  return {
+    intent: TextTasks.intentOf(task.text),
+    description: task.text,
+    ...(task.children.length > 0 ? { subtasks: task.children.map((child) => toTask(child, workflows)) } : {}),
+    ...(name !== undefined ? { workflow: input === undefined ? { name } : { name, input } } : {})
+  }
+}
+
+/**
+ * The built-in planner: numbered or bulleted items (nested by indentation)
+ * become tasks and subtasks; without a list, sequencing words ("then",
+ * "after that", "finally", ";") split the prompt. A task that mentions a
+ * registered workflow by name runs that workflow, with the JSON object or
+ * `key=value` pairs written in the task as its input.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const builtin: PlannerService = {
+  plan: ({ prompt, workflows }) => {
+    const tasks = TextTasks.splitTasks(prompt).map((task) => toTask(task, workflows))
+    return tasks.length === 0
+      ? Effect.fail(new PlanningFailed({ prompt, reason: "the prompt is empty" }))
+      : Effect.succeed(Plan.Plan.make({ tasks }))
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerBuiltin: Layer.Layer<Planner> = Layer.succeed(Planner, builtin)
+
+const instructions = (request: PlanRequest) =>
+  [
+    "Break the user's request into an ordered plan of tasks.",
+    "Each task has a short `intent`, a full `description`, optional `subtasks`,",
+    "and, only when one of the registered workflows below does the task, `workflow: { name, input }`.",
+    request.workflows.length === 0
+      ? "No workflows are registered."
+      : `Registered workflows:\n${
+        request.workflows.map((w) => `- ${w.name}${w.description !== undefined ? `: ${w.description}` : ""}`).join("\n")
+      }`,
+    `Request: ${request.prompt}`
+  ].join("\n")
+
+/**
+ * A planner over the `LanguageModel` in context: the plan is the model's
+ * structured output, decoded by the Plan Schema. Workflow names the model
+ * invents are dropped (the task goes to the task executor instead).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeLanguageModel: Effect.Effect<PlannerService, never, LanguageModel.LanguageModel> = Effect.map(
+  LanguageModel.LanguageModel,
+  (model) => ({
+    plan: (request) =>
+      model.generateObject({ prompt: instructions(request), schema: Plan.Plan, objectName: "plan" }).pipe(
+        Effect.map((response) => Plan.Plan.make({ tasks: response.value.tasks.map((task) => known(task, request)) })),
+        Effect.mapError((error) => new PlanningFailed({ prompt: request.prompt, reason: error.message })),
+        Effect.withSpan("Planner.plan")
+      )
+  })
+)
+
+const known = (task: Plan.Task, request: PlanRequest): Plan.Task => {
+  const { subtasks, workflow, ...rest } = task
+  return {
+    ...rest,
+    ...(subtasks !== undefined ? { subtasks: subtasks.map((sub) => known(sub, request)) } : {}),
+    ...(workflow !== undefined && request.workflows.some((w) => w.name === workflow.name) ? { workflow } : {})
+  }
+}
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerLanguageModel: Layer.Layer<Planner, never, LanguageModel.LanguageModel> = Layer.effect(
+  Planner,
+  makeLanguageModel
+)

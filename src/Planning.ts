@@ -1,0 +1,388 @@
+/**
+ * The built-in planning workflows behind `/plan`, `/apply` and `/analyze`:
+ *
+ * - `task-planner` plans a prompt (a journaled step), asks for approval
+ *   (`human_approval_required`, task id `apply-plan`) and, when approved,
+ *   starts `plan-executor` on the plan as a child execution;
+ * - `plan-executor` runs each task as a journaled step: a task that names a
+ *   registered workflow runs it as a child execution, any other goes to the
+ *   task executor. A failed task is reported (a `warn` log and a `failed`
+ *   outcome) and the next one runs; a crash resumes at the first task not
+ *   journaled;
+ * - `prompt-analyzer` scores a prompt and either executes it directly or
+ *   plans it and runs the plan.
+ *
+ * Each takes a `model` (a name in `Models`); the built-in services are used
+ * when no model is configured.
+ *
+ * @since 0.1.0
+ */
+import { Chunk, Context, Effect, Either, Option, Schema, Stream } from "effect"
+import * as Analyzer from "./Analyzer.js"
+import * as TextTasks from "./internal/textTasks.js"
+import * as Models from "./Models.js"
+import * as Plan from "./Plan.js"
+import * as Planner from "./Planner.js"
+import * as TaskExecutor from "./TaskExecutor.js"
+import * as Workflow from "./Workflow.js"
+import * as WorkflowEngine from "./WorkflowEngine.js"
+
+/**
+ * @since 0.1.0
+ * @category constants
+ */
+export const TASK_PLANNER = "task-planner"
+
+/**
+ * @since 0.1.0
+ * @category constants
+ */
+export const PLAN_EXECUTOR = "plan-executor"
+
+/**
+ * @since 0.1.0
+ * @category constants
+ */
+export const PROMPT_ANALYZER = "prompt-analyzer"
+
+/**
+ * The task id of the planner's approval request.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const APPROVAL_TASK = "apply-plan"
+
+const builtinNames: ReadonlyArray<string> = [TASK_PLANNER, PLAN_EXECUTOR, PROMPT_ANALYZER]
+
+/**
+ * The id of the child execution `parent` starts for `part`: fixed, so a
+ * replayed parent finds the child it started instead of starting another.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const childId = (parent: string, part: string): string => `${parent}.${part}`
+
+const ModelName = Schema.optional(Schema.NonEmptyTrimmedString)
+
+const services = (model: string | undefined) => Effect.flatMap(Models.Models, (models) => models.use(model))
+
+/**
+ * Starts (or, for a replayed parent, finds) a child execution and waits for
+ * its output. A child found unfinished and not running here was left by a
+ * process that stopped: it is resumed.
+ */
+const runChild = (workflow: string, input: unknown, executionId: string) =>
+  Effect.gen(function*() {
+    const engine = yield* WorkflowEngine.WorkflowEngine
+    const handle = yield* engine.start(workflow, input, { executionId })
+    if (!handle.created) {
+      const record = yield* handle.status
+      if (record.status === "running" || record.status === "created") {
+        yield* Effect.catchTag(engine.resume(executionId), "ExecutionFinished", () => Effect.void)
+      }
+    }
+    return yield* handle.result
+  })
+
+const candidates = Effect.map(
+  Effect.flatMap(WorkflowEngine.WorkflowEngine, (engine) => engine.list),
+  (workflows) => workflows.filter((workflow) => !builtinNames.includes(workflow.name))
+)
+
+const planSchema: Schema.Schema<Plan.Plan, any> = Plan.Plan
+
+/** The journaled planning step: the registered workflows are offered to the planner. */
+const planStep = (
+  prompt: string,
+  context: Context.Context<Models.Services>
+): Effect.Effect<Plan.Plan, Planner.PlanningFailed, Workflow.ExecutionContext | WorkflowEngine.WorkflowEngine> => {
+  const planned = Effect.flatMap(
+    candidates,
+    (workflows) =>
+      Effect.provide(Effect.flatMap(Planner.Planner, (planner) => planner.plan({ prompt, workflows })), context)
+  )
+  return Workflow.step("plan", planned, { input: { prompt }, success: planSchema })
+}
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const PlannerInput = Schema.Struct({ prompt: Schema.NonEmptyTrimmedString, model: ModelName })
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const PlannerOutput = Schema.Struct({
+  plan: Plan.Plan,
+  approved: Schema.Boolean,
+  /** The `plan-executor` execution running the plan, once approved. */
+  execution: Schema.optional(Schema.String)
+})
+
+/**
+ * @since 0.1.0
+ * @category workflows
+ */
+export const taskPlanner = Workflow.make({
+  name: TASK_PLANNER,
+  description: "Plans a prompt into tasks, asks for approval, then runs the plan",
+  input: PlannerInput,
+  output: PlannerOutput,
+  run: ({ model, prompt }) =>
+    Effect.gen(function*() {
+      const context = yield* services(model)
+      const plan = yield* planStep(prompt, context)
+      const answer = yield* Workflow.approval({
+        taskId: APPROVAL_TASK,
+        dataForApproval: Schema.encodeSync(Plan.Plan)(plan),
+        message: `Apply this plan of ${plan.tasks.length} task${plan.tasks.length === 1 ? "" : "s"}?`,
+        choices: ["approved", "rejected"]
+      })
+      if (answer.status !== "approved") return { plan, approved: false }
+      const { executionId } = yield* Workflow.ExecutionContext
+      const execution = childId(executionId, "apply")
+      yield* Workflow.step(
+        "apply",
+        Effect.flatMap(WorkflowEngine.WorkflowEngine, (engine) =>
+          engine.start(PLAN_EXECUTOR, { prompt, tasks: plan.tasks, ...(model ? { model } : {}) }, {
+            executionId: execution
+          })),
+        { input: { execution } }
+      )
+      return { plan, approved: true, execution }
+    })
+})
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ExecutorInput = Schema.Struct({
+  prompt: Schema.String,
+  tasks: Schema.Array(Plan.Task).pipe(Schema.minItems(1)),
+  model: ModelName
+})
+
+const describe = (error: unknown): string =>
+  error instanceof Error ? error.message : typeof error === "string" ? error : JSON.stringify(error)
+
+const runTask = (
+  task: Plan.Task,
+  number: string,
+  prompt: string,
+  context: Context.Context<Models.Services>
+): Effect.Effect<Plan.TaskOutcome, never, Workflow.ExecutionContext | WorkflowEngine.WorkflowEngine> =>
+  Workflow.step(
+    `task ${number}: ${task.intent}`,
+    Effect.gen(function*() {
+      const index = Number(number.split(".").pop()) - 1
+      const { executionId } = yield* Workflow.ExecutionContext
+      if (task.subtasks !== undefined && task.subtasks.length > 0 && task.workflow === undefined) {
+        const outcomes: Array<Plan.TaskOutcome> = []
+        for (const [i, subtask] of task.subtasks.entries()) {
+          outcomes.push(yield* runTask(subtask, `${number}.${i + 1}`, prompt, context))
+        }
+        const failed = outcomes.filter((outcome) => outcome.status === "failed").length
+        const outcome: Plan.TaskOutcome = {
+          index,
+          intent: task.intent,
+          output: outcomes,
+          ...(failed === 0
+            ? { status: "completed" }
+            : { status: "failed", error: `${failed} of ${outcomes.length} subtasks failed` })
+        }
+        return outcome
+      }
+      const execution = task.workflow !== undefined ? childId(executionId, `task-${number}`) : undefined
+      const work: Effect.Effect<unknown, unknown, WorkflowEngine.WorkflowEngine> = task.workflow !== undefined
+        ? runChild(task.workflow.name, task.workflow.input ?? {}, execution!)
+        : Effect.provide(
+          Effect.flatMap(TaskExecutor.TaskExecutor, (executor) => executor.execute(task, prompt)),
+          context
+        )
+      const result = yield* Effect.either(work)
+      const outcome: Plan.TaskOutcome = {
+        index,
+        intent: task.intent,
+        ...(execution !== undefined ? { executionId: execution } : {}),
+        ...(Either.isRight(result)
+          ? { status: "completed", output: result.right }
+          : { status: "failed", error: describe(result.left) })
+      }
+      return outcome
+    }),
+    { input: task, success: Plan.TaskOutcome }
+  ).pipe(Effect.tap((outcome) =>
+    outcome.status === "failed"
+      ? Workflow.log("warn", `Task ${number} (${task.intent}) failed: ${outcome.error}`)
+      : Effect.void
+  ))
+
+/**
+ * Runs a plan's tasks in order; one failing does not stop the others.
+ *
+ * @since 0.1.0
+ * @category workflows
+ */
+export const planExecutor = Workflow.make({
+  name: PLAN_EXECUTOR,
+  description: "Runs a plan: each task a journaled step, registered workflows as child executions",
+  input: ExecutorInput,
+  output: Plan.Report,
+  run: ({ model, prompt, tasks }) =>
+    Effect.gen(function*() {
+      const context = yield* services(model)
+      const outcomes: Array<Plan.TaskOutcome> = []
+      for (const [i, task] of tasks.entries()) {
+        outcomes.push(yield* runTask(task, String(i + 1), prompt, context))
+      }
+      const failed = outcomes.filter((outcome) => outcome.status === "failed").length
+      return { outcomes, completed: outcomes.length - failed, failed }
+    })
+})
+
+/**
+ * The `k=v` options of `/analyze`. Unknown keys are refused.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const AnalyzerOptions = Schema.Struct({
+  /** A name in `Models`; `builtin` forces the built-in services. */
+  model: ModelName,
+  /** `auto` (default) follows the analysis; `always` plans, `never` executes directly. */
+  plan: Schema.optional(Schema.Literal("auto", "always", "never"))
+}).annotations({ parseOptions: { onExcessProperty: "error" } })
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const AnalyzerInput = Schema.Struct({
+  prompt: Schema.NonEmptyTrimmedString,
+  options: Schema.optional(AnalyzerOptions)
+})
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const AnalyzerOutput = Schema.Struct({
+  analysis: Analyzer.Analysis,
+  approach: Schema.Literal("direct", "plan"),
+  /** The task executor's output, when executed directly. */
+  output: Schema.optional(Schema.Unknown),
+  /** The plan's report, when planned. */
+  report: Schema.optional(Plan.Report),
+  execution: Schema.optional(Schema.String)
+})
+
+/**
+ * @since 0.1.0
+ * @category workflows
+ */
+export const promptAnalyzer = Workflow.make({
+  name: PROMPT_ANALYZER,
+  description: "Scores a prompt's complexity, then executes it directly or plans and applies subtasks",
+  input: AnalyzerInput,
+  output: AnalyzerOutput,
+  run: ({ options = {}, prompt }) =>
+    Effect.gen(function*() {
+      const context = yield* services(options.model)
+      const analysis = yield* Workflow.step(
+        "analyze",
+        Effect.provide(Effect.flatMap(Analyzer.Analyzer, (analyzer) => analyzer.analyze(prompt)), context),
+        { input: { prompt } }
+      )
+      const approach = options.plan === "always" ? "plan" : options.plan === "never" ? "direct" : analysis.approach
+      yield* Workflow.log(
+        "info",
+        `Complexity ${analysis.complexity}/10 (${analysis.reasons.join("; ")}): ${
+          approach === "plan" ? "planning subtasks" : "executing directly"
+        }`
+      )
+      if (approach === "direct") {
+        // One task: a registered workflow the prompt names, else the task executor.
+        const workflow = TextTasks.matchWorkflow(prompt, (yield* candidates).map((w) => w.name))
+        const task: Plan.Task = {
+          intent: TextTasks.intentOf(prompt),
+          description: prompt,
+          ...(workflow !== undefined ? { workflow: { name: workflow, input: TextTasks.inputOf(prompt) ?? {} } } : {})
+        }
+        const outcome = yield* runTask(task, "1", prompt, context)
+        if (outcome.status === "failed") {
+          return yield* new TaskExecutor.TaskFailed({ task: task.intent, reason: outcome.error ?? "failed" })
+        }
+        return { analysis, approach, output: outcome.output }
+      }
+      const plan = yield* planStep(prompt, context)
+      const { executionId } = yield* Workflow.ExecutionContext
+      const execution = childId(executionId, "apply")
+      const report = yield* Workflow.step(
+        "apply",
+        runChild(PLAN_EXECUTOR, {
+          prompt,
+          tasks: Schema.encodeSync(Schema.Array(Plan.Task))(plan.tasks),
+          ...(options.model ? { model: options.model } : {})
+        }, execution),
+        { input: { execution } }
+      )
+      return { analysis, approach, report: report as Plan.Report, execution }
+    })
+})
+
+/**
+ * Registers the three workflows with the engine.
+ *
+ * @since 0.1.0
+ * @category registration
+ */
+export const register: Effect.Effect<
+  void,
+  WorkflowEngine.WorkflowAlreadyRegistered,
+  WorkflowEngine.WorkflowEngine | Models.Models
+> = Effect.gen(function*() {
+  const engine = yield* WorkflowEngine.WorkflowEngine
+  yield* engine.register(taskPlanner)
+  yield* engine.register(planExecutor)
+  yield* engine.register(promptAnalyzer)
+})
+
+/**
+ * A plan waiting for approval: the newest `task-planner` execution in
+ * status `waiting`, read from storage (so it survives a restart).
+ *
+ * @since 0.1.0
+ * @category plans
+ */
+export const pending = Effect.gen(function*() {
+  const engine = yield* WorkflowEngine.WorkflowEngine
+  const page = yield* engine.executions({ workflow: TASK_PLANNER, status: "waiting", limit: 1 })
+  const execution = page.executions[0]
+  if (execution === undefined) return Option.none()
+  const input = Schema.decodeUnknownOption(PlannerInput)(execution.input)
+  // A waiting execution's stream does not end: read up to the last stored event.
+  const events = yield* Stream.runCollect(
+    Stream.takeUntil(engine.events(execution.id), (event) => event.seq >= execution.lastSeq)
+  )
+  const request = Chunk.findLast(
+    events,
+    (event) => event.type === "human_approval_required" && event.taskId === APPROVAL_TASK
+  )
+  const plan = Option.flatMap(
+    request,
+    (event) =>
+      event.type === "human_approval_required"
+        ? Schema.decodeUnknownOption(Plan.Plan)(event.dataForApproval)
+        : Option.none()
+  )
+  return Option.all({ input, plan }).pipe(Option.map(({ input, plan }) => ({
+    executionId: execution.id,
+    prompt: input.prompt,
+    plan
+  })))
+})
