@@ -93,6 +93,8 @@ export interface RenderOptions {
   readonly untilSeq?: number
   /** Prefixes every line (e.g. to indent a child execution). */
   readonly indent?: string
+  /** Print the final output (default true); off when the caller shows it its own way. */
+  readonly output?: boolean
 }
 
 /**
@@ -200,7 +202,13 @@ export const render = (
           }
           case "final_output": {
             yield* Ref.set(outcome, { _tag: "Completed", output: event.data })
-            if (!options.json) yield* line(chat.systemLine, `Output: ${show(event.data)}`)
+            if (!options.json && options.output !== false) {
+              const text = show(event.data)
+              yield* line(
+                chat.systemLine,
+                `Output: ${options.debug || text.length <= 500 ? text : `${text.slice(0, 500)}…`}`
+              )
+            }
             return true
           }
           case "workflow_error": {

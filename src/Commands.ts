@@ -305,8 +305,9 @@ export const approve = Effect.fn("Commands.approve")(
     const before = yield* engine.status(id)
     yield* engine.approve(id, taskId, answer)
     yield* chat.systemLine(`Answered "${taskId}" of ${id}: ${answer.status}`)
-    const outcome = yield* render(id, { fromSeq: before.lastSeq + 1 })
-    if (before.workflow === Planning.TASK_PLANNER && outcome._tag === "Completed") {
+    const planner = before.workflow === Planning.TASK_PLANNER
+    const outcome = yield* render(id, { fromSeq: before.lastSeq + 1, output: !planner })
+    if (planner && outcome._tag === "Completed") {
       return yield* followPlan(outcome.output)
     }
     return runResult(id)(outcome)
@@ -324,7 +325,7 @@ const followPlan = (plannerOutput: unknown) =>
     }
     const execution = output.value.execution
     yield* chat.systemLine(`Running the plan as execution ${execution}`)
-    const outcome = yield* render(execution)
+    const outcome = yield* render(execution, { output: false })
     yield* report(outcome)
     return runResult(execution)(outcome)
   })
@@ -531,21 +532,29 @@ export const execute = (name: Name, remainder: string): Effect.Effect<Result, ne
     : text === "" || text === "help"
     ? Effect.fail(usage("analyze", text === "" ? "/analyze needs a prompt" : "Usage:"))
     : analyzeCommand(text)
-  return command.pipe(
-    Effect.catchAll((error) =>
-      Effect.gen(function*() {
-        const chat = yield* ChatAdapter.ChatAdapter
-        const message = error instanceof Error || error instanceof UsageError
-          ? (error as { message: string }).message
-          : String(error)
-        yield* chat.errorLine(message)
-        if (error instanceof UsageError) { for (const line of error.usage) yield* chat.systemLine(line) }
-        return { _tag: "Rejected", message } as Result
-      })
-    ),
-    Effect.withSpan("Commands.execute", { attributes: { command: name } })
-  )
+  return handled(command).pipe(Effect.withSpan("Commands.execute", { attributes: { command: name } }))
 }
+
+/**
+ * Writes a command's failure as an error line (with the usage after a
+ * malformed command) and returns it as `Rejected`.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const handled = <R>(
+  command: Effect.Effect<Result, unknown, R>
+): Effect.Effect<Result, never, R | ChatAdapter.ChatAdapter> =>
+  Effect.catchAll(command, (error) =>
+    Effect.gen(function*() {
+      const chat = yield* ChatAdapter.ChatAdapter
+      const message = error instanceof Error || error instanceof UsageError
+        ? (error as { message: string }).message
+        : String(error)
+      yield* chat.errorLine(message)
+      if (error instanceof UsageError) { for (const line of error.usage) yield* chat.systemLine(line) }
+      return { _tag: "Rejected", message } as Result
+    }))
 
 /**
  * Runs a whole chat line such as `/workflow list`; `undefined` when the line

@@ -176,51 +176,50 @@ const runTask = (
   prompt: string,
   context: Context.Context<Models.Services>
 ): Effect.Effect<Plan.TaskOutcome, never, Workflow.ExecutionContext | WorkflowEngine.WorkflowEngine> =>
-  Workflow.step(
-    `task ${number}: ${task.intent}`,
-    Effect.gen(function*() {
-      const index = Number(number.split(".").pop()) - 1
-      const { executionId } = yield* Workflow.ExecutionContext
-      if (task.subtasks !== undefined && task.subtasks.length > 0 && task.workflow === undefined) {
-        const outcomes: Array<Plan.TaskOutcome> = []
-        for (const [i, subtask] of task.subtasks.entries()) {
-          outcomes.push(yield* runTask(subtask, `${number}.${i + 1}`, prompt, context))
-        }
-        const failed = outcomes.filter((outcome) => outcome.status === "failed").length
-        const outcome: Plan.TaskOutcome = {
-          index,
-          intent: task.intent,
-          output: outcomes,
-          ...(failed === 0
-            ? { status: "completed" }
-            : { status: "failed", error: `${failed} of ${outcomes.length} subtasks failed` })
-        }
-        return outcome
-      }
-      const execution = task.workflow !== undefined ? childId(executionId, `task-${number}`) : undefined
-      const work: Effect.Effect<unknown, unknown, WorkflowEngine.WorkflowEngine> = task.workflow !== undefined
+  Effect.gen(function*() {
+    const { executionId } = yield* Workflow.ExecutionContext
+    const execution = task.workflow !== undefined ? childId(executionId, `task-${number}`) : undefined
+    const work: Effect.Effect<unknown, unknown, WorkflowEngine.WorkflowEngine | Workflow.ExecutionContext> =
+      task.workflow !== undefined
         ? runChild(task.workflow.name, task.workflow.input ?? {}, execution!)
+        : task.subtasks !== undefined && task.subtasks.length > 0
+        ? runSubtasks(task.subtasks, number, prompt, context)
         : Effect.provide(
           Effect.flatMap(TaskExecutor.TaskExecutor, (executor) => executor.execute(task, prompt)),
           context
         )
-      const result = yield* Effect.either(work)
-      const outcome: Plan.TaskOutcome = {
-        index,
-        intent: task.intent,
-        ...(execution !== undefined ? { executionId: execution } : {}),
-        ...(Either.isRight(result)
-          ? { status: "completed", output: result.right }
-          : { status: "failed", error: describe(result.left) })
-      }
-      return outcome
-    }),
-    { input: task, success: Plan.TaskOutcome }
-  ).pipe(Effect.tap((outcome) =>
-    outcome.status === "failed"
-      ? Workflow.log("warn", `Task ${number} (${task.intent}) failed: ${outcome.error}`)
-      : Effect.void
-  ))
+    // The step fails with the reason, so the run shows the task as failed; the plan goes on.
+    const attempt: Effect.Effect<unknown, string, WorkflowEngine.WorkflowEngine | Workflow.ExecutionContext> = Effect
+      .mapError(work, describe)
+    const result = yield* Effect.either(
+      Workflow.step(`task ${number}: ${task.intent}`, attempt, { input: task, error: Schema.String })
+    )
+    if (Either.isLeft(result)) yield* Workflow.log("warn", `Task ${number} (${task.intent}) failed: ${result.left}`)
+    return {
+      index: Number(number.split(".").pop()) - 1,
+      intent: task.intent,
+      ...(execution !== undefined ? { executionId: execution } : {}),
+      ...(Either.isRight(result)
+        ? { status: "completed" as const, output: result.right }
+        : { status: "failed" as const, error: result.left })
+    }
+  })
+
+/** Runs subtasks as nested steps; fails when any of them failed. */
+const runSubtasks = (
+  subtasks: ReadonlyArray<Plan.Task>,
+  number: string,
+  prompt: string,
+  context: Context.Context<Models.Services>
+) =>
+  Effect.gen(function*() {
+    const outcomes: Array<Plan.TaskOutcome> = []
+    for (const [i, subtask] of subtasks.entries()) {
+      outcomes.push(yield* runTask(subtask, `${number}.${i + 1}`, prompt, context))
+    }
+    const failed = outcomes.filter((outcome) => outcome.status === "failed").length
+    return failed === 0 ? outcomes : yield* Effect.fail(`${failed} of ${outcomes.length} subtasks failed`)
+  })
 
 /**
  * Runs a plan's tasks in order; one failing does not stop the others.

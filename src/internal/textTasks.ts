@@ -26,6 +26,11 @@ const clean = (text: string): string => text.replace(ordinal, "").replace(/\s+/g
 /** Splits a prompt into tasks: list items (nested by indentation) or else sequencing words. @internal */
 export const splitTasks = (prompt: string): ReadonlyArray<TextTask> => {
   const lines = prompt.split(/\r?\n/)
+  // A list written on one line: "1. this 2. that".
+  const inline = lines.length === 1 ? prompt.split(/(?:^|\s+)\d+[.)]\s+/) : []
+  if (inline.length > 2) {
+    return inline.map(clean).filter((text) => text !== "").map((text) => ({ text, children: [] }))
+  }
   const items = lines.map((line) => listItem.exec(line))
   if (items.some((match) => match !== null)) return fromList(lines, items)
   return prompt.split(sequencing).map(clean).filter((text) => text !== "").map((text) => ({ text, children: [] }))
@@ -102,10 +107,15 @@ export const keyValues = (text: string): Record<string, unknown> => {
   return pairs
 }
 
-/** A command-line value: JSON when it parses as JSON, else the text itself. @internal */
+/**
+ * A command-line value: JSON when it is JSON written the way JSON writes it
+ * (`3`, `true`, `"x"`, `{"a":1}`), else the text itself, so `2.0` stays a
+ * string. @internal
+ */
 export const scalar = (raw: string): unknown => {
   try {
-    return JSON.parse(raw)
+    const value = JSON.parse(raw)
+    return JSON.stringify(value) === raw || typeof value === "object" ? value : raw
   } catch {
     return raw
   }

@@ -1,0 +1,177 @@
+#!/usr/bin/env node
+/**
+ * `token-ring-workflow`: with no subcommand, an interactive chat session
+ * with `/workflow`, `/plan`, `/apply` and `/analyze`; with one, a one-shot
+ * form for scripts (`run`, `list`, `status`, `executions`, `events`,
+ * `approve`, `resume`, `cancel`) that exits 0 on success and 1 on failure.
+ *
+ * @since 0.1.0
+ */
+import { Args, Command, Options } from "@effect/cli"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import { Effect, Option, Stream } from "effect"
+import { createInterface } from "node:readline"
+import * as ChatAdapter from "../ChatAdapter.js"
+import * as Commands from "../Commands.js"
+import * as ExecutionStorage from "../ExecutionStorage.js"
+import * as App from "./App.js"
+
+const db = Options.text("db").pipe(
+  Options.withDescription(`SQLite file to store executions in (default ${App.DEFAULT_DB})`),
+  Options.optional
+)
+const pgUrl = Options.text("pg-url").pipe(
+  Options.withDescription("PostgreSQL URL to store executions in, instead of SQLite"),
+  Options.optional
+)
+const workflows = Options.text("workflows").pipe(
+  Options.withDescription("A module exporting workflows (Workflow.make) or Runnables to register; repeatable"),
+  Options.repeated
+)
+const model = Options.text("model").pipe(
+  Options.withDescription(
+    "Language model for /plan and /analyze: openai:<model> or anthropic:<model> " +
+      "(default: TOKEN_RING_MODEL, else the built-in planner)"
+  ),
+  Options.optional
+)
+const json = Options.boolean("json").pipe(Options.withDescription("Print run events as JSON lines"))
+const lease = Options.integer("lease").pipe(
+  Options.withDescription("Seconds an execution stays claimed by this process without renewal (default 30)"),
+  Options.optional
+)
+
+const root = Command.make("token-ring-workflow", { db, pgUrl, workflows, model, json, lease })
+
+/** Runs `command` with the services of the root options; exits 1 when it was rejected or the run failed. */
+const withApp = <E>(command: Effect.Effect<Commands.Result, E, App.Services>) =>
+  Effect.flatMap(root, (config) =>
+    Commands.handled(command).pipe(
+      Effect.flatMap((result) =>
+        result._tag === "Rejected" || (result._tag === "Run" && result.outcome._tag === "Failed")
+          ? Effect.sync(() => {
+            process.exitCode = 1
+          })
+          : Effect.void
+      ),
+      Effect.provide(App.layer(config))
+    ))
+
+const id = Args.text({ name: "execution-id" })
+
+const parseInput = (name: string, text: string) =>
+  Effect.try({
+    try: () => JSON.parse(text) as unknown,
+    catch: (error) => new Error(`--input for ${name} is not valid JSON: ${(error as Error).message}`)
+  })
+
+const run = Command.make(
+  "run",
+  {
+    name: Args.text({ name: "workflow" }),
+    input: Options.text("input").pipe(Options.withDescription("The input as JSON"), Options.withDefault("{}"))
+  },
+  ({ input, name }) => withApp(Effect.flatMap(parseInput(name, input), (value) => Commands.run(name, value)))
+).pipe(Command.withDescription("Run a workflow and stream it until it ends or waits for approval"))
+
+const list = Command.make("list", {}, () => withApp(Commands.list)).pipe(
+  Command.withDescription("List the registered workflows")
+)
+
+const status = Command.make("status", { id }, ({ id }) => withApp(Commands.status(id))).pipe(
+  Command.withDescription("Show an execution's status")
+)
+
+const executions = Command.make(
+  "executions",
+  {
+    status: Options.choice("status", ExecutionStorage.ExecutionStatus.literals).pipe(Options.optional),
+    workflow: Options.text("workflow").pipe(Options.optional)
+  },
+  (filter) =>
+    withApp(Commands.executions({
+      ...Option.match(filter.status, { onNone: () => ({}), onSome: (status) => ({ status }) }),
+      ...Option.match(filter.workflow, { onNone: () => ({}), onSome: (workflow) => ({ workflow }) })
+    }))
+).pipe(Command.withDescription("List executions, newest first"))
+
+const events = Command.make(
+  "events",
+  { id, from: Options.integer("from").pipe(Options.withDescription("First seq to show"), Options.optional) },
+  ({ from, id }) => withApp(Commands.events(id, Option.getOrUndefined(from)))
+).pipe(Command.withDescription("Show an execution's stored events"))
+
+const approve = Command.make(
+  "approve",
+  {
+    id,
+    taskId: Args.text({ name: "task-id" }),
+    answer: Args.choice([["approved", "approved"], ["rejected", "rejected"]], { name: "answer" }).pipe(
+      Args.withDefault("approved")
+    ),
+    feedback: Args.text({ name: "feedback" }).pipe(Args.repeated)
+  },
+  ({ answer, feedback, id, taskId }) =>
+    withApp(Commands.approve(id, taskId, {
+      status: answer,
+      ...(feedback.length > 0 ? { feedback: feedback.join(" ") } : {})
+    }))
+).pipe(Command.withDescription("Answer a waiting approval, then stream the run on"))
+
+const resume = Command.make("resume", { id }, ({ id }) => withApp(Commands.resume(id))).pipe(
+  Command.withDescription("Resume an unfinished execution from its journal")
+)
+
+const cancel = Command.make("cancel", { id }, ({ id }) => withApp(Commands.cancel(id))).pipe(
+  Command.withDescription("Cancel a running or waiting execution")
+)
+
+const help = [
+  "Commands: /workflow <action> ... | /plan <prompt> | /apply | /analyze [k=v ...] -- <prompt> | /help | /exit",
+  ...Object.values(Commands.info).flatMap((info) => info.usage)
+]
+
+/** One line of the interactive session; false ends it. */
+const line = (text: string) =>
+  Effect.gen(function*() {
+    const chat = yield* ChatAdapter.ChatAdapter
+    const trimmed = text.trim()
+    if (trimmed === "") return true
+    if (trimmed === "/exit" || trimmed === "/quit") return false
+    if (trimmed === "/help") {
+      for (const line of help) yield* chat.systemLine(line)
+      return true
+    }
+    const command = Commands.executeLine(trimmed)
+    if (command === undefined) {
+      yield* chat.warningLine(`Not a command: "${trimmed}". Commands start with /; try /help`)
+    } else {
+      yield* command
+    }
+    return true
+  })
+
+const interactive = Effect.gen(function*() {
+  const chat = yield* ChatAdapter.ChatAdapter
+  const tty = process.stdin.isTTY === true
+  const reader = createInterface({ input: process.stdin, output: process.stdout, terminal: tty })
+  yield* chat.systemLine("token-ring-workflow — type /help for commands, /exit to leave.")
+  const prompt = Effect.sync(() => tty && reader.prompt())
+  yield* prompt
+  yield* Stream.fromAsyncIterable(reader, (error) => error).pipe(
+    Stream.mapEffect((text) => Effect.tap(line(text), prompt)),
+    Stream.takeWhile((goOn) => goOn),
+    Stream.runDrain,
+    Effect.ensuring(Effect.sync(() => reader.close()))
+  )
+})
+
+const command = root.pipe(
+  Command.withHandler((config) => Effect.provide(interactive, App.layer(config))),
+  Command.withDescription("Durable, observable workflows: an interactive chat session, or one-shot commands"),
+  Command.withSubcommands([run, list, status, executions, events, approve, resume, cancel])
+)
+
+const cli = Command.run(command, { name: "token-ring-workflow", version: "0.1.0" })
+
+cli(process.argv).pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain)
