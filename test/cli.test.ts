@@ -1,0 +1,181 @@
+/**
+ * The `token-ring-workflow` command as a person or a script uses it: the
+ * built binary in real processes, over a SQLite file in a temporary
+ * directory; piped stdin for the interactive session, a pseudo-terminal
+ * (util-linux `script`) for live progress, SIGKILL for a crash.
+ */
+import { execFile, spawn } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { afterAll, describe, expect, it } from "vitest"
+
+const root = fileURLToPath(new URL("..", import.meta.url))
+const bin = join(root, "dist", "cli", "main.js")
+const dir = mkdtempSync(join(tmpdir(), "workflow-cli-"))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+interface Finished {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs the CLI with `args`, writing `stdin` to it; `killAt` kills it with SIGKILL once stdout matches. */
+const cli = (
+  args: ReadonlyArray<string>,
+  options: { readonly stdin?: string; readonly killAt?: RegExp } = {}
+): Promise<Finished> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: dir, stdio: ["pipe", "pipe", "pipe"] })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString()
+      if (options.killAt !== undefined && options.killAt.test(stdout)) child.kill("SIGKILL")
+    })
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL")
+      reject(new Error(`token-ring-workflow ${args.join(" ")} timed out; stdout: ${stdout}; stderr: ${stderr}`))
+    }, 60_000)
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, stdout, stderr })
+    })
+    child.stdin.end(options.stdin ?? "")
+  })
+
+const idOf = (stdout: string, workflow: string) => {
+  const match = new RegExp(`Started ${workflow} as execution (\\S+)`).exec(stdout)
+  if (match === null) throw new Error(`no execution id in: ${stdout}`)
+  return match[1]!
+}
+
+describe("token-ring-workflow", () => {
+  it("interactive session over piped stdin: list, run, approve, plan, apply", async () => {
+    const db = ["--db", join(dir, "interactive.db")]
+    const first = await cli(db, {
+      stdin: [
+        "/workflow list",
+        `/workflow run count-words {"text":"to be or not to be"}`,
+        "/workflow run release version=2.0",
+        "/plan 1. hello name=Ada 2. count-words text=\"a b a\" 3. write a poem",
+        "just chatting",
+        "/exit"
+      ].join("\n")
+    })
+    expect(first.code).toBe(0)
+    expect(first.stdout).toContain("slow-count — Counts to")
+    expect(first.stdout).toMatch(/✓ rank \(\d+ ms\)/)
+    expect(first.stdout).toContain(`Output: {"words":6,"top":[["be",2],["to",2],["not",1]]}`)
+    expect(first.stdout).toContain("? Publish app-2.0.tgz? [approved|rejected]")
+    expect(first.stdout).toContain("  3. write a poem")
+    expect(first.stdout).not.toContain("Unknown task")
+    expect(first.stdout).toContain(`Not a command: "just chatting"`)
+    const release = idOf(first.stdout, "release")
+
+    // A second session: the plan and the waiting release were stored.
+    const second = await cli(db, {
+      stdin: [`/workflow approve ${release} publish approved`, "/apply", "/apply", "/exit"].join("\n")
+    })
+    expect(second.code).toBe(0)
+    expect(second.stdout).toContain("Output: app-2.0.tgz published")
+    expect(second.stdout).toContain("1. hello name=Ada: completed → Hello, Ada!")
+    expect(second.stderr).toMatch(/✗ task 3: write a poem \(\d+ ms\): .*needs a language model/)
+    expect(second.stdout).toContain("Plan done: 2 completed, 1 failed.")
+    expect(second.stderr).toContain("No plan to apply")
+  })
+
+  it("one-shot forms exit 0 or 1 and print JSON lines with --json", async () => {
+    const db = ["--db", join(dir, "oneshot.db")]
+    const ok = await cli([...db, "run", "hello", "--input", `{"name":"Ada"}`])
+    expect(ok.code).toBe(0)
+    expect(ok.stdout).toContain("Output: Hello, Ada!")
+
+    const json = await cli([...db, "--json", "run", "count-words", "--input", `{"text":"a a b"}`])
+    expect(json.code).toBe(0)
+    const events = json.stdout.trim().split("\n").map((line) => JSON.parse(line))
+    expect(events.map((event) => event.type)).toEqual([
+      "step_start",
+      "step_end",
+      "step_start",
+      "step_end",
+      "final_output"
+    ])
+    expect(events.at(-1).data).toEqual({ words: 3, top: [["a", 2], ["b", 1]] })
+
+    const badJson = await cli([...db, "run", "hello", "--input", "{name"])
+    expect(badJson.code).toBe(1)
+    expect(badJson.stderr).toContain("--input for hello is not valid JSON")
+    const badInput = await cli([...db, "run", "count-words", "--input", "{}"])
+    expect(badInput.code).toBe(1)
+    expect(badInput.stderr).toContain(`Invalid input for workflow "count-words"`)
+    const unknown = await cli([...db, "run", "nope"])
+    expect(unknown.code).toBe(1)
+    expect(unknown.stderr).toContain(`No workflow named "nope"`)
+
+    const listed = await cli([...db, "executions", "--status", "completed"])
+    expect(listed.code).toBe(0)
+    expect(listed.stdout.trim().split("\n")).toHaveLength(2)
+    const id = idOf(ok.stdout, "hello")
+    const shown = await cli([...db, "events", id, "--from", "2"])
+    expect(shown.stdout.trim().split("\n")).toEqual([
+      expect.stringMatching(/^✓ greet \(\d+ ms\)$/),
+      "Output: Hello, Ada!"
+    ])
+    const missing = await cli([...db, "status", "no-such-id"])
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toContain(`No execution with id "no-such-id"`)
+
+    const waiting = await cli([...db, "run", "release"])
+    expect(waiting.code).toBe(0)
+    const release = idOf(waiting.stdout, "release")
+    const wrongTask = await cli([...db, "approve", release, "deploy"])
+    expect(wrongTask.code).toBe(1)
+    const rejected = await cli([...db, "approve", release, "publish", "rejected", "not", "today"])
+    expect(rejected.code).toBe(0)
+    expect(rejected.stdout).toContain("Output: app-1.0.0.tgz not published: not today")
+  })
+
+  it("a CLI killed with SIGKILL mid-run is finished by `resume` in a second invocation", async () => {
+    const db = ["--db", join(dir, "killed.db"), "--lease", "1"]
+    const killed = await cli([...db, "run", "slow-count", "--input", `{"to":8,"delayMs":150}`], {
+      killAt: /▶ count 4\n/
+    })
+    expect(killed.signal).toBe("SIGKILL")
+    const id = idOf(killed.stdout, "slow-count")
+    expect(killed.stdout).toContain("✓ count 3")
+    expect(killed.stdout).not.toContain("✓ count 4")
+
+    const resumed = await cli([...db, "resume", id])
+    expect(resumed.code).toBe(0)
+    expect(resumed.stdout).toContain(`Resumed slow-count execution ${id}`)
+    expect(resumed.stdout).not.toMatch(/▶ count [123]\n/)
+    expect(resumed.stdout).toContain("✓ count 8")
+    expect(resumed.stdout).toContain(`Output: ${1 + 2 + 3 + 4 + 5 + 6 + 7 + 8}`)
+
+    // Every step but the interrupted one ran once.
+    const log = await cli([...db, "events", id])
+    const ends = log.stdout.split("\n").filter((line) => line.startsWith("✓ count"))
+    expect(ends).toHaveLength(8)
+  })
+
+  it("in a terminal, shows a live progress line with the running step and its elapsed time", async () => {
+    const command = `${process.execPath} ${bin} --db ${
+      join(dir, "tty.db")
+    } run slow-count --input '{"to":2,"delayMs":600}'`
+    const output = await new Promise<string>((resolve, reject) =>
+      execFile(
+        "script",
+        ["-qec", command, "/dev/null"],
+        { cwd: dir, timeout: 60_000 },
+        (error, stdout) => error ? reject(error) : resolve(stdout)
+      )
+    )
+    expect(output).toMatch(/\r\x1b\[2K\x1b\[2m[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] count 1 0\.\ds/)
+    expect(output).toContain("Output: 3")
+  })
+})
