@@ -175,6 +175,8 @@ describe("token-ring-workflow", () => {
         (error, stdout) => error ? reject(error) : resolve(stdout)
       )
     )
+    // The progress line: carriage return, clear line, dim, a spinner frame, the step and its elapsed time.
+    // eslint-disable-next-line no-control-regex
     expect(output).toMatch(/\r\x1b\[2K\x1b\[2m[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] count 1 0\.\ds/)
     expect(output).toContain("Output: 3")
   })
