@@ -32,6 +32,11 @@ export {
   ExecutionNotFound,
   /**
    * @since 0.1.0
+   * @category errors
+   */
+  ExecutionNotOwned,
+  /**
+   * @since 0.1.0
    * @category models
    */
   type ExecutionPage,

@@ -356,7 +356,10 @@ export const make = (
       return { events: [event(id, { type: "workflow_error", error })], status: "cancelled", error }
     }
 
-    /** Commits on behalf of the engine (not a run) and wakes the execution's subscribers and result waiters. */
+    /**
+     * Commits and wakes the execution's subscribers and result waiters: on behalf of the engine (`cancel`,
+     * `approve`: anyone may), or, with an owner, of a run.
+     */
     const commit = (id: string, commit: ExecutionStorage.Commit) =>
       Effect.tap(
         storage.commit(id, commit),
@@ -365,6 +368,17 @@ export const make = (
             ? signals.finish(id)
             : signals.notify(id)
       )
+
+    /** `commit` on behalf of the engine: no owner, so it cannot be refused as not owned. */
+    const commitAsEngine = (id: string, c: ExecutionStorage.Commit) =>
+      Effect.catchTag(commit(id, c), "ExecutionNotOwned", Effect.die)
+
+    /** A run that finds its execution claimed by another engine stops and leaves it, storing nothing. */
+    const leaseLost = (id: string, run: Run) =>
+      Effect.suspend(() => {
+        run.leaseLost = true
+        return Effect.logWarning(`Execution ${id}: lease lost, leaving it to its new owner`)
+      })
 
     const register = <A, I, E, R>(workflow: Workflow.Workflow<A, I, E, R>) =>
       Effect.flatMap(Effect.context<R>(), (context) => {
@@ -420,20 +434,28 @@ export const make = (
         if (Option.isSome(commitFailure)) {
           // The run could not write: either someone else finished the execution, or storage is failing and
           // the execution stays as stored, to be resumed.
-          return commitFailure.value.error._tag === "ExecutionFinished"
+          const error = commitFailure.value.error
+          return error._tag === "ExecutionFinished"
             ? Effect.void
+            : error._tag === "ExecutionNotOwned"
+            ? leaseLost(id, run)
             : Effect.logError(`Execution ${id} stopped: ${commitFailure.value.message}`)
         }
         const failure = Cause.failureOption(exit.cause)
         outcome = failed(WorkflowEvent.errorInfo(Option.isSome(failure) ? failure.value : Cause.squash(exit.cause)))
       }
       if (outcome === undefined) return Effect.void
-      return commit(id, outcome).pipe(
+      return commit(id, { ...outcome, owner }).pipe(
         // An output (or error) the storage cannot hold fails the execution with that reason instead.
-        Effect.catchTag("InvalidPayload", (invalid) => commit(id, failed(WorkflowEvent.errorInfo(invalid)))),
+        Effect.catchTag(
+          "InvalidPayload",
+          (invalid) => commit(id, { ...failed(WorkflowEvent.errorInfo(invalid)), owner })
+        ),
         Effect.catchAll((error) =>
           error._tag === "ExecutionFinished"
             ? Effect.void
+            : error._tag === "ExecutionNotOwned"
+            ? leaseLost(id, run)
             : Effect.logError(`Execution ${id} could not store its outcome: ${error.message}`)
         )
       )
@@ -455,6 +477,7 @@ export const make = (
         const runtime = new ExecutionRuntime(
           id,
           workflow.name,
+          owner,
           storage,
           journal,
           run.answers,
@@ -462,7 +485,7 @@ export const make = (
           clock
         )
         run.runtime = runtime
-        if (record.status !== "running") yield* runtime.commit({ status: "running" })
+        if (record.status !== "running") yield* runtime.commit({ status: "running", owner })
         const body = Effect.flatMap(
           Effect.mapError(
             Schema.decodeUnknown(workflow.input)(record.input),
@@ -532,14 +555,7 @@ export const make = (
       }).pipe(Effect.catchAllCause((cause) => Effect.logWarning(`Recovery of "${workflow}" failed`, cause)))
 
     /** Stops a run whose lease this engine can no longer vouch for: another engine may run it now. */
-    const abandon = (id: string, run: Run) =>
-      Effect.suspend(() => {
-        run.leaseLost = true
-        return Effect.zipRight(
-          Effect.logWarning(`Execution ${id}: lease lost, leaving it to its new owner`),
-          FiberMap.remove(fibers, id)
-        )
-      })
+    const abandon = (id: string, run: Run) => Effect.zipRight(leaseLost(id, run), FiberMap.remove(fibers, id))
 
     // Keeps this engine's leases alive. A lease the storage did not extend was taken over; one that could
     // not be extended for most of its length may be taken over any moment: both runs stop.
@@ -685,7 +701,7 @@ export const make = (
           return yield* new ExecutionStorage.ExecutionFinished({ executionId: id, status: after.status })
         }
         // Not running here (waiting, or left by another process), or stopped before it could store it.
-        yield* commit(id, cancelledCommit(id)).pipe(
+        yield* commitAsEngine(id, cancelledCommit(id)).pipe(
           Effect.catchTags({
             ExecutionFinished: (finished) => finished.status === "cancelled" ? Effect.void : finished,
             ApprovalNotPending: Effect.die
@@ -716,7 +732,7 @@ export const make = (
           })
         }
         const record = yield* storage.get(id)
-        yield* commit(id, {
+        yield* commitAsEngine(id, {
           answer: { taskId, value: answer },
           events: [
             event(id, {

@@ -236,6 +236,71 @@ export const engineSuite = (name: string, layer: Layer.Layer<ExecutionStorage.Ex
         })))
     })
 
+    it.live(
+      "refuses the commits of a run whose execution another engine claimed, and that run stops quietly",
+      () =>
+        withStorage(Effect.gen(function*() {
+          const { count, counts } = counter()
+          const gate = yield* Deferred.make<void>()
+          let entered = 0
+          const handover = Workflow.make({
+            name: `handover-${Math.random().toString(36).slice(2, 8)}`,
+            run: () =>
+              Effect.gen(function*() {
+                yield* Workflow.step("one", count("one"))
+                // Both engines get here: a first, then b once it has claimed the execution.
+                const entrant = yield* Workflow.step(
+                  "two",
+                  Effect.sync(() => ++entered).pipe(Effect.tap(() => Deferred.await(gate)))
+                )
+                yield* Workflow.step("three", count("three"))
+                return entrant
+              })
+          })
+          // a's heartbeat reports its lease renewed without renewing it, as a process stalled past its lease
+          // (a long pause, a suspended machine) believes when it wakes up.
+          const storage = yield* ExecutionStorage.ExecutionStorage
+          const a = yield* Effect.provideService(
+            startEngine({ lease: "200 millis" }),
+            ExecutionStorage.ExecutionStorage,
+            { ...storage, renew: (_owner, ids) => Effect.succeed(ids) }
+          )
+          const handle = yield* a.engine.start(handover, undefined)
+          const b = yield* startEngine({ lease: "200 millis" })
+          yield* b.engine.register(handover)
+          yield* Effect.timeoutFail(
+            Effect.repeat(Effect.sync(() => entered), {
+              until: (n) => n === 2,
+              schedule: Schedule.spaced("10 millis")
+            }),
+            {
+              duration: "5 seconds",
+              onTimeout: () => new Error("b did not take over")
+            }
+          )
+          // a's end of step two comes first or second; either way the database refuses it, and a stops.
+          yield* Deferred.succeed(gate, undefined)
+          expect(yield* b.engine.result(handle.id)).toBe(2)
+          const events = yield* collect(handle.events)
+          expectContiguous(events)
+          expect(
+            events.map((e) => e.type === "step_start" || e.type === "step_end" ? `${e.type} ${e.runnableName}` : e.type)
+          )
+            .toEqual([
+              "step_start one",
+              "step_end one",
+              "step_start two",
+              "step_end two",
+              "step_start three",
+              "step_end three",
+              "final_output"
+            ])
+          expect(events[3]).toMatchObject({ output: 2 })
+          expect(counts).toEqual({ one: 1, three: 1 })
+        })),
+      15_000
+    )
+
     describe("approvals", () => {
       const { count, counts } = counter()
       const review = Workflow.make({

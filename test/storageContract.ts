@@ -3,7 +3,7 @@
  * Layer so every backend runs the same suite.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Either } from "effect"
 import type { Layer } from "effect"
 import { ExecutionStorage } from "../src/index.js"
 import type { WorkflowEvent } from "../src/index.js"
@@ -140,6 +140,78 @@ export const storageContract = (
         expect(yield* s.get(id)).toMatchObject({ status: "running", lastSeq: 2 })
         const again = yield* Effect.flip(s.commit(id, { answer: { taskId: "t1", value: { status: "rejected" } } }))
         expect(again._tag).toBe("ApprovalNotPending")
+      })))
+
+    it.effect("refuses a run's commit once another owner has claimed the execution, and stores nothing of it", () =>
+      run(Effect.gen(function*() {
+        const s = yield* storage
+        const id = freshId("owned")
+        yield* s.create({ id, workflow: "w", input: null, status: "running" })
+        const unclaimed = yield* Effect.flip(s.commit(id, { events: [log("early")], owner: "a" }))
+        expect(unclaimed).toMatchObject({ _tag: "ExecutionNotOwned", executionId: id, owner: "a" })
+        expect(yield* s.claim(id, "a", 1_000, 2_000)).toBe(true)
+        expect(yield* s.commit(id, { events: [log("a1")], owner: "a" })).toBe(1)
+        // a's lease expired at 2,000 without a renewal: b takes the execution over.
+        expect(yield* s.claim(id, "b", 3_000, 4_000)).toBe(true)
+        const refused = yield* Effect.flip(
+          s.commit(id, {
+            events: [log("a2")],
+            journal: { key: "0", name: "s", kind: "step", state: "completed", result: { _tag: "Success", value: 1 } },
+            status: "waiting",
+            owner: "a"
+          })
+        )
+        expect(refused).toMatchObject({ _tag: "ExecutionNotOwned", executionId: id, owner: "a" })
+        expect(refused.message).toContain(id)
+        expect(yield* s.get(id)).toMatchObject({ status: "running", lastSeq: 1 })
+        expect(yield* s.journal(id)).toEqual([])
+        expect(yield* s.commit(id, { events: [log("b1")], owner: "b" })).toBe(2)
+        // Commits made on behalf of anyone (cancel, approve) carry no owner and are not guarded.
+        expect(yield* s.commit(id, { events: [log("anyone")] })).toBe(3)
+        yield* s.release(id, "b")
+        const released = yield* Effect.flip(s.commit(id, { events: [log("b2")], owner: "b" }))
+        expect(released._tag).toBe("ExecutionNotOwned")
+        yield* s.commit(id, { status: "cancelled" })
+        // A finished execution says so, whoever asks.
+        const finished = yield* Effect.flip(s.commit(id, { events: [log("a3")], owner: "a" }))
+        expect(finished).toMatchObject({ _tag: "ExecutionFinished", status: "cancelled" })
+        expect((yield* s.events(id, { fromSeq: 1, limit: 10 })).map((e) => (e as { message: string }).message))
+          .toEqual(["a1", "b1", "anyone"])
+      })))
+
+    it.effect("stores or refuses each of several concurrent commits on its own", () =>
+      run(Effect.gen(function*() {
+        const s = yield* storage
+        const ids = Array.from({ length: 5 }, (_, i) => freshId(`concurrent${i}`))
+        for (const id of ids) yield* s.create({ id, workflow: "w", input: null, status: "running" })
+        const [good1, finished, notOwned, notPending, good2] = ids as [string, string, string, string, string]
+        yield* s.commit(finished, { status: "completed" })
+        yield* s.claim(notOwned, "other", 0, Number.MAX_SAFE_INTEGER)
+        const outcomes = yield* Effect.all(
+          [
+            s.commit(good1, { events: [log("g1")], journal: { key: "0", name: "s", kind: "step", state: "started" } }),
+            s.commit(finished, { events: [log("late")] }),
+            s.commit(notOwned, { events: [log("stale")], owner: "me" }),
+            s.commit(notPending, { answer: { taskId: "t", value: 1 }, events: [log("answer")] }),
+            s.commit("no-such-execution", { events: [log("nowhere")] }),
+            s.commit(good2, { events: [log("g2a"), log("g2b")], status: "waiting" })
+          ].map(Effect.either),
+          { concurrency: "unbounded" }
+        )
+        expect(outcomes.map((o) => Either.isRight(o) ? o.right : o.left._tag)).toEqual([
+          1,
+          "ExecutionFinished",
+          "ExecutionNotOwned",
+          "ApprovalNotPending",
+          "ExecutionNotFound",
+          2
+        ])
+        expect(yield* s.get(good1)).toMatchObject({ lastSeq: 1 })
+        expect(yield* s.journal(good1)).toEqual([{ key: "0", name: "s", kind: "step", state: "started" }])
+        expect(yield* s.get(good2)).toMatchObject({ lastSeq: 2, status: "waiting" })
+        for (const id of [finished, notOwned, notPending]) {
+          expect(yield* s.events(id, { fromSeq: 1, limit: 10 })).toEqual([])
+        }
       })))
 
     it.effect("stores output and error with the terminal status", () =>

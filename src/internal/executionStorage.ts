@@ -53,19 +53,13 @@ export interface Commit {
   readonly status?: ExecutionStatus
   readonly output?: unknown
   readonly error?: ErrorInfo
-}
-
-/** @internal */
-export interface CommitSyncOptions {
   /**
-   * The commit is a step's start. A storage may hold it back until the
-   * step's end arrives (and store both in one transaction) or a microtask
-   * passes, whichever comes first; any other commit of the execution writes
-   * it first. It must still reject a payload it cannot store at once.
+   * The run that commits: the commit is refused with `ExecutionNotOwned`
+   * unless this owner still holds the execution (another process may have
+   * claimed it after this one's lease expired). Absent for commits made on
+   * behalf of anyone (cancel, approve).
    */
-  readonly stepStart?: boolean
-  /** Called when a held-back start is written on its own. */
-  readonly written?: () => void
+  readonly owner?: string
 }
 
 /** @internal */
@@ -121,6 +115,21 @@ export class ApprovalNotPending extends Schema.TaggedError<ApprovalNotPending>()
   }
 }
 
+/**
+ * A commit from a run whose execution another owner has claimed since (its
+ * lease expired): nothing of it is stored.
+ *
+ * @internal
+ */
+export class ExecutionNotOwned extends Schema.TaggedError<ExecutionNotOwned>()("ExecutionNotOwned", {
+  executionId: Schema.String,
+  owner: Schema.String
+}) {
+  override get message(): string {
+    return `Execution "${this.executionId}" is no longer owned by "${this.owner}": another process has claimed it`
+  }
+}
+
 /** @internal */
 export class StorageError extends Schema.TaggedError<StorageError>()("StorageError", {
   operation: Schema.String,
@@ -166,21 +175,25 @@ export interface ExecutionStorageService {
   /**
    * Applies events, a journal entry, an approval answer and a status change
    * atomically: all of it is stored or none. Fails with `ExecutionFinished`
-   * when the execution already has a terminal status. Returns the new `lastSeq`.
+   * when the execution already has a terminal status, with `ExecutionNotOwned`
+   * when `commit.owner` no longer holds it. Succeeds only once the commit is
+   * stored. Returns the new `lastSeq`.
    */
-  readonly commit: (
-    id: string,
-    commit: Commit
-  ) => Effect.Effect<
-    number,
-    ExecutionNotFound | ExecutionFinished | ApprovalNotPending | InvalidPayload | StorageError
-  >
+  readonly commit: (id: string, commit: Commit) => Effect.Effect<number, CommitError>
   /**
-   * Optional: `commit` for storages that need no I/O, as a plain call. It
-   * throws what `commit` would fail with. The engine uses it on the hot path
-   * of every step when it is there.
+   * Optional: `commit` for storages that can store at once, as a plain call.
+   * It throws what `commit` would fail with. The engine uses it on the hot
+   * path of every step when it is there.
    */
-  readonly commitSync?: (id: string, commit: Commit, options?: CommitSyncOptions) => number
+  readonly commitSync?: (id: string, commit: Commit) => number
+  /**
+   * Optional: takes a step's start to store later, with the execution's next
+   * commit (in one transaction) or a microtask later, whichever comes first;
+   * `written` is called when it is stored on its own. A payload that cannot
+   * be stored is refused at once (it throws `InvalidPayload`); a failure to
+   * store it later fails the execution's next commit.
+   */
+  readonly holdStart?: (id: string, commit: Commit, written: () => void) => void
   /** Events with `seq >= fromSeq`, in `seq` order, at most `limit` of them. */
   readonly events: (
     id: string,
@@ -260,12 +273,18 @@ export const listPage = (
 }
 
 /** The errors a commit fails with, as opposed to defects. @internal */
-export type CommitError = ExecutionNotFound | ExecutionFinished | ApprovalNotPending | InvalidPayload | StorageError
+export type CommitError =
+  | ExecutionNotFound
+  | ExecutionFinished
+  | ExecutionNotOwned
+  | ApprovalNotPending
+  | InvalidPayload
+  | StorageError
 
 /** @internal */
 export const isCommitError = (error: unknown): error is CommitError =>
-  error instanceof ExecutionNotFound || error instanceof ExecutionFinished || error instanceof ApprovalNotPending ||
-  error instanceof InvalidPayload || error instanceof StorageError
+  error instanceof ExecutionNotFound || error instanceof ExecutionFinished || error instanceof ExecutionNotOwned ||
+  error instanceof ApprovalNotPending || error instanceof InvalidPayload || error instanceof StorageError
 
 /**
  * The `commit` of a storage that has `commitSync`: the same call as an Effect.

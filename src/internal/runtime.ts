@@ -4,18 +4,7 @@ import type { ApprovalAnswer, ApprovalRequest, StepOptions } from "../Workflow.j
 import { NonDeterminism, StepTimeout } from "../Workflow.js"
 import type { WorkflowEvent } from "../WorkflowEvent.js"
 import { errorInfo } from "../WorkflowEvent.js"
-import type {
-  ApprovalNotPending,
-  Commit,
-  CommitSyncOptions,
-  ExecutionFinished,
-  ExecutionNotFound,
-  ExecutionStorageService,
-  InvalidPayload,
-  JournalEntry,
-  JournalResult,
-  StorageError
-} from "./executionStorage.js"
+import type { Commit, CommitError, ExecutionStorageService, JournalEntry, JournalResult } from "./executionStorage.js"
 
 /**
  * An event as a workflow hands it over: the runtime stamps the timestamp (if
@@ -93,7 +82,7 @@ export const withFrame = <A, E, R>(
  * @internal
  */
 export class CommitFailed extends Data.TaggedError("CommitFailed")<{
-  readonly error: ExecutionFinished | ExecutionNotFound | ApprovalNotPending | InvalidPayload | StorageError
+  readonly error: CommitError
 }> {
   override get message(): string {
     return this.error.message
@@ -145,6 +134,8 @@ export class ExecutionRuntime {
     readonly executionId: string,
     /** The name of the running workflow. */
     readonly workflow: string,
+    /** The engine that claimed the execution for this run: every commit of the run is guarded by it. */
+    private readonly owner: string,
     private readonly storage: ExecutionStorageService,
     private readonly journal: ReadonlyMap<string, JournalEntry>,
     /** Answers stored after this run read its journal. */
@@ -182,23 +173,32 @@ export class ExecutionRuntime {
    * `commitThen` for callers already running in the fiber (inside a continuation): with a synchronous
    * storage the commit happens right here, without another Effect operation.
    */
-  private commitNowThen<A, E, R>(
-    commit: Commit,
-    next: () => Effect.Effect<A, E, R>,
-    stepStart = false
-  ): Effect.Effect<A, E, R> {
+  private commitNowThen<A, E, R>(commit: Commit, next: () => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
     const commitSync = this.storage.commitSync
     if (commitSync === undefined) return this.commitThen(commit, next)
     try {
-      commitSync(this.executionId, commit, stepStart ? this.stepStartOptions : undefined)
+      commitSync(this.executionId, commit)
     } catch (error) {
-      return Effect.die(commitDefect(error as CommitFailed["error"]))
+      return Effect.die(commitDefect(error as CommitError))
     }
     this.notify()
     return next()
   }
 
-  private readonly stepStartOptions: CommitSyncOptions = { stepStart: true, written: () => this.notify() }
+  /**
+   * A step's start, then its body: a storage that can hold the start back stores it with the step's end
+   * when that comes soon enough (one write instead of two).
+   */
+  private startThen<A, E, R>(commit: Commit, next: () => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> {
+    const holdStart = this.storage.holdStart
+    if (holdStart === undefined) return this.commitNowThen(commit, next)
+    try {
+      holdStart(this.executionId, commit, this.notify)
+    } catch (error) {
+      return Effect.die(commitDefect(error as CommitError))
+    }
+    return next()
+  }
 
   /** @internal */
   event(draft: EventDraft): WorkflowEvent {
@@ -213,7 +213,7 @@ export class ExecutionRuntime {
   /** @internal */
   emit(frame: Frame, draft: EventDraft): Effect.Effect<void> {
     const event = this.event(draft)
-    if (frame.inStep) return this.commit({ events: [event] })
+    if (frame.inStep) return this.commit({ events: [event], owner: this.owner })
     const key = nextKey(frame)
     const journaled = this.journal.get(key)
     if (journaled !== undefined) {
@@ -221,7 +221,11 @@ export class ExecutionRuntime {
         ? Effect.void
         : this.nonDeterminism(key, journaled, `a "${event.type}" event`)
     }
-    return this.commit({ events: [event], journal: { key, name: event.type, kind: "emit", state: "completed" } })
+    return this.commit({
+      events: [event],
+      journal: { key, name: event.type, kind: "emit", state: "completed" },
+      owner: this.owner
+    })
   }
 
   /** @internal */
@@ -283,7 +287,10 @@ export class ExecutionRuntime {
         workflowInstanceId: this.executionId
       }
     // stepAt runs while the fiber executes (its callers invoke it from FiberRef.getWith), so it may commit now.
-    return this.commitNowThen({ events: [start], journal: { key, name, kind: "step", state: "started" } }, run, true)
+    return this.startThen(
+      { events: [start], journal: { key, name, kind: "step", state: "started" }, owner: this.owner },
+      run
+    )
   }
 
   private completeStep<A, E>(
@@ -319,7 +326,7 @@ export class ExecutionRuntime {
     const unencodable = result._tag === "Die" &&
       (Exit.isSuccess(exit) || Cause.failureOption(exit.cause)._tag === "Some")
     return this.commitNowThen(
-      { events: [end], journal: { key, name, kind: "step", state: "completed", result } },
+      { events: [end], journal: { key, name, kind: "step", state: "completed", result }, owner: this.owner },
       () => unencodable ? this.replay(name, result, options) : exit
     )
   }
@@ -378,7 +385,7 @@ export class ExecutionRuntime {
             const current = entries.find((entry) => entry.key === key)
             return current?.state === "completed" && current.result?._tag === "Success"
               ? Effect.succeed(current.result.value as ApprovalAnswer)
-              : this.suspendAfter({ status: "waiting" })
+              : this.suspendAfter({ status: "waiting", owner: this.owner })
           }
         )
       }
@@ -398,7 +405,8 @@ export class ExecutionRuntime {
           state: "waiting",
           taskId: request.taskId
         },
-        status: "waiting"
+        status: "waiting",
+        owner: this.owner
       })
     })
   }

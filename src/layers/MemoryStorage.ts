@@ -10,6 +10,7 @@ import {
   commitFromSync,
   ExecutionFinished,
   ExecutionNotFound,
+  ExecutionNotOwned,
   ExecutionStorage,
   isTerminal,
   listPage
@@ -107,6 +108,10 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
       if (entry === undefined) throw new ExecutionNotFound({ executionId: id })
       if (isTerminal(entry.status)) {
         throw new ExecutionFinished({ executionId: id, status: entry.status })
+      }
+      // As in the SQL storages: a run whose execution was claimed by another owner stores nothing more.
+      if (commit.owner !== undefined && entry.owner !== commit.owner) {
+        throw new ExecutionNotOwned({ executionId: id, owner: commit.owner })
       }
       let answered: JournalEntry | undefined
       if (commit.answer !== undefined) {

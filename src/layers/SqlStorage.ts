@@ -10,10 +10,14 @@ import * as Migrator from "@effect/sql/Migrator"
 import { SqlError as SqlErrorClass } from "@effect/sql/SqlError"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Layer, Option, Schedule } from "effect"
-import type { Commit, ExecutionRecord, ExecutionStorageService, JournalEntry } from "../internal/executionStorage.js"
+import type {
+  Commit,
+  CommitError,
+  ExecutionRecord,
+  ExecutionStorageService,
+  JournalEntry
+} from "../internal/executionStorage.js"
 import {
-  ApprovalNotPending,
-  ExecutionFinished,
   ExecutionNotFound,
   ExecutionStatus,
   ExecutionStorage,
@@ -321,7 +325,7 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
             try {
               step = program.next(rows)
             } catch (error) {
-              return yield* Effect.fail(error as ExecutionNotFound | ExecutionFinished | ApprovalNotPending)
+              return yield* Effect.fail(error as CommitError)
             }
             if (step.done === true) return step.value
             rows = yield* sql.unsafe<Record<string, unknown>>(dialect(step.value.text), step.value.params)

@@ -18,8 +18,8 @@ import Database from "better-sqlite3"
 import { Effect, Layer, Scope, Stream } from "effect"
 import { mkdirSync } from "node:fs"
 import { dirname } from "node:path"
-import type { Commit, CommitSyncOptions, ExecutionStorageService } from "../internal/executionStorage.js"
-import { commitFromSync, ExecutionStorage, StorageError } from "../internal/executionStorage.js"
+import type { Commit, CommitError, ExecutionStorageService } from "../internal/executionStorage.js"
+import { commitFromSync, ExecutionStorage, isCommitError, StorageError } from "../internal/executionStorage.js"
 import type { Query, Rows } from "./sqlCommit.js"
 import { commitProgram, runSync } from "./sqlCommit.js"
 import * as SqlStorage from "./SqlStorage.js"
@@ -39,6 +39,14 @@ export interface SqliteOptions {
   readonly synchronous?: "NORMAL" | "FULL"
   /** How long a writer waits for another process's lock before failing (default 5 seconds). */
   readonly busyTimeoutMs?: number
+  /**
+   * Writes the commits that concurrent executions make within one microtask
+   * in one transaction, so that they share its sync to disk; each commit is
+   * still stored or refused on its own, and completes only once stored.
+   * Default: on with `synchronous: "FULL"`, where that sync is most of a
+   * commit's cost; off with `NORMAL`, where a commit is then written at once.
+   */
+  readonly groupCommit?: boolean
 }
 
 const openFailed = (filename: string) => (cause: unknown) =>
@@ -130,86 +138,199 @@ const client = (db: Database.Database) =>
     })
   })
 
+/** A commit waiting for its transaction; `done` hears how it went, once the transaction has ended. */
+interface Pending {
+  readonly id: string
+  /** The execution and the run (owner) committing: held starts and failures are per run. */
+  readonly writer: string
+  commit: Commit
+  encoded: SqlStorage.EncodedCommit
+  done: ((outcome: Outcome) => void) | undefined
+  /** A held-back step start, told when it is stored on its own. */
+  readonly written: (() => void) | undefined
+}
+
+type Outcome = { readonly ok: true; readonly seq: number } | { readonly ok: false; readonly error: unknown }
+
+const writerOf = (id: string, commit: Commit): string => commit.owner === undefined ? id : `${id}\u0000${commit.owner}`
+
+const asCommitError = (error: unknown): unknown =>
+  error instanceof Database.SqliteError || error instanceof TypeError // TypeError: the connection is closed
+    ? new StorageError({ operation: "commit", reason: error.message, cause: error })
+    : error
+
 /**
- * The commit of `SqlStorage`, as synchronous statements on the connection,
- * in one immediate transaction.
+ * The commits of `SqlStorage`, as synchronous statements on the connection.
+ *
+ * Commits wait in `pending` and are written together, in order, in one
+ * immediate transaction: a step's start held back (so that its end can
+ * join it), and, with group commit, every commit made before the next
+ * microtask. Each commit of a batch runs in a savepoint of its own, so one
+ * that fails is rolled back alone and its caller alone gets the error.
+ * Callers hear of their commit once the transaction's COMMIT has returned.
  */
 const committer = (db: Database.Database, now: () => number) => {
   const prepared = new Map<string, Database.Statement>()
+  const statement = (text: string) => {
+    let found = prepared.get(text)
+    if (found === undefined) prepared.set(text, found = db.prepare(text))
+    return found
+  }
   const execute = ({ params, text }: Query): Rows => {
-    let statement = prepared.get(text)
-    if (statement === undefined) prepared.set(text, statement = db.prepare(text))
-    return statement.reader ? statement.all(...params) as Rows : (statement.run(...params), [])
+    const s = statement(text)
+    return s.reader ? s.all(...params) as Rows : (s.run(...params), [])
   }
-  const write = db.transaction((id: string, commit: Commit, encoded: SqlStorage.EncodedCommit): number =>
-    runSync(commitProgram(id, commit, encoded, now()), execute)
-  )
-  const writeNow = (id: string, commit: Commit, encoded: SqlStorage.EncodedCommit): number => {
-    try {
-      return write.immediate(id, commit, encoded)
-    } catch (error) {
-      if (error instanceof Database.SqliteError) {
-        throw new StorageError({ operation: "commit", reason: error.message, cause: error })
-      }
-      throw error
-    }
-  }
+  const begin = db.prepare("begin immediate")
+  const commitTransaction = db.prepare("commit")
+  const rollback = db.prepare("rollback")
+  const savepoint = db.prepare("savepoint batched")
+  const release = db.prepare("release batched")
+  const rollbackTo = db.prepare("rollback to batched")
 
-  // A step's start held back per execution, encoded already: stored with the step's end when that comes
-  // first (one transaction instead of two), else on its own a microtask later.
-  interface Held {
-    readonly commit: Commit
-    readonly encoded: SqlStorage.EncodedCommit
-  }
-  const held = new Map<string, Held>()
+  let pending: Array<Pending> = []
+  let scheduled = false
+  /** The held-back start of each run's execution, while it is pending. */
+  const held = new Map<string, Pending>()
+  /** Why a held-back start could not be stored: the run's next commit fails with it. */
   const heldFailures = new Map<string, unknown>()
-  const writeHeld = (id: string) => {
-    const start = held.get(id)
-    if (start === undefined) return
-    held.delete(id)
-    writeNow(id, start.commit, start.encoded)
+
+  /** Runs the batch in one transaction; returns each commit's outcome, in order. */
+  const write = (batch: ReadonlyArray<Pending>): Array<Outcome> => {
+    const lost = (error: unknown): Array<Outcome> => {
+      if (db.open && db.inTransaction) rollback.run()
+      return batch.map(() => ({ ok: false, error: asCommitError(error) }))
+    }
+    try {
+      begin.run()
+    } catch (error) {
+      return lost(error)
+    }
+    // Savepoints only where there is someone else's commit to protect.
+    const alone = batch.length === 1
+    const outcomes: Array<Outcome> = []
+    // A commit after a failed one of the same run is not written: it would follow a gap.
+    let failed: Map<string, unknown> | undefined
+    for (const item of batch) {
+      const earlier = failed?.get(item.writer)
+      if (earlier !== undefined) {
+        outcomes.push({ ok: false, error: earlier })
+        continue
+      }
+      try {
+        if (!alone) savepoint.run()
+        outcomes.push({ ok: true, seq: runSync(commitProgram(item.id, item.commit, item.encoded, now()), execute) })
+        if (!alone) release.run()
+      } catch (error) {
+        // Some errors (a full disk, I/O) end the whole transaction: then every commit of it is lost.
+        if (alone || !db.inTransaction) return lost(error)
+        rollbackTo.run()
+        release.run()
+        const refused = asCommitError(error)
+        outcomes.push({ ok: false, error: refused })
+        ;(failed ??= new Map()).set(item.writer, refused)
+      }
+    }
+    try {
+      commitTransaction.run()
+    } catch (error) {
+      return lost(error)
+    }
+    return outcomes
   }
 
-  return (id: string, commit: Commit, options?: CommitSyncOptions): number => {
-    let encoded: SqlStorage.EncodedCommit
-    try {
-      encoded = SqlStorage.encodeCommit(id, commit)
-    } catch (error) {
-      writeHeld(id) // what came before stays stored, in order
-      throw error
+  const flush = () => {
+    scheduled = false
+    if (pending.length === 0) return
+    const batch = pending
+    pending = []
+    const outcomes = write(batch)
+    for (let i = 0; i < batch.length; i++) {
+      const item = batch[i]!
+      const outcome = outcomes[i]!
+      if (held.get(item.writer) === item) held.delete(item.writer)
+      if (item.done !== undefined) item.done(outcome)
+      else if (outcome.ok) item.written?.()
+      else heldFailures.set(item.writer, outcome.error)
     }
-    const failure = heldFailures.get(id)
+  }
+
+  const schedule = () => {
+    if (scheduled) return
+    scheduled = true
+    queueMicrotask(flush)
+  }
+
+  /**
+   * Queues a commit of the execution after what is already pending for it. The end of a held-back step
+   * start joins that start, so the two are one commit. Throws what the execution's held-back start failed
+   * with, or a payload that cannot be stored.
+   */
+  const enqueue = (id: string, commit: Commit, done: (outcome: Outcome) => void): Pending => {
+    const encoded = SqlStorage.encodeCommit(id, commit)
+    const writer = writerOf(id, commit)
+    const failure = heldFailures.get(writer)
     if (failure !== undefined) {
-      heldFailures.delete(id)
+      heldFailures.delete(writer)
       throw failure
     }
-    const start = held.get(id)
-    if (options?.stepStart === true) {
-      writeHeld(id)
-      const entry: Held = { commit, encoded }
-      held.set(id, entry)
-      queueMicrotask(() => {
-        if (held.get(id) !== entry) return
-        try {
-          writeHeld(id)
-          options.written?.()
-        } catch (error) {
-          heldFailures.set(id, error)
-        }
-      })
-      return -1
+    const start = held.get(writer)
+    if (start !== undefined) {
+      held.delete(writer)
+      if (commit.journal !== undefined && start.commit.journal?.key === commit.journal.key) {
+        start.commit = { ...commit, events: [...start.commit.events ?? [], ...commit.events ?? []] }
+        start.encoded = { ...encoded, events: [...start.encoded.events, ...encoded.events] }
+        start.done = done
+        return start
+      }
     }
-    if (start !== undefined && commit.journal !== undefined && start.commit.journal?.key === commit.journal.key) {
-      held.delete(id)
-      return writeNow(
-        id,
-        { ...commit, events: [...start.commit.events ?? [], ...commit.events ?? []] },
-        { ...encoded, events: [...start.encoded.events, ...encoded.events] }
-      )
-    }
-    writeHeld(id)
-    return writeNow(id, commit, encoded)
+    const item: Pending = { id, writer, commit, encoded, done, written: undefined }
+    pending.push(item)
+    return item
   }
+
+  const holdStart = (id: string, commit: Commit, written: () => void): void => {
+    const encoded = SqlStorage.encodeCommit(id, commit)
+    const item: Pending = { id, writer: writerOf(id, commit), commit, encoded, done: undefined, written }
+    pending.push(item)
+    held.set(item.writer, item)
+    schedule()
+  }
+
+  /** Writes the commit (and whatever else is pending) now. */
+  const commitSync = (id: string, commit: Commit): number => {
+    let outcome: Outcome | undefined
+    try {
+      enqueue(id, commit, (result) => (outcome = result))
+    } catch (error) {
+      flush() // what came before stays stored, in order
+      throw error
+    }
+    flush()
+    if (outcome!.ok) return outcome!.seq
+    throw outcome!.error
+  }
+
+  /** Commits with whatever else is pending at the next microtask: one transaction, one sync to disk. */
+  const commitGrouped = (id: string, commit: Commit): Effect.Effect<number, CommitError> =>
+    Effect.async<number, CommitError>((resume) => {
+      try {
+        enqueue(id, commit, (outcome) =>
+          resume(
+            outcome.ok
+              ? Effect.succeed(outcome.seq)
+              : isCommitError(outcome.error)
+              ? Effect.fail(outcome.error)
+              : Effect.die(outcome.error)
+          ))
+      } catch (error) {
+        schedule() // what came before is stored, in order
+        resume(isCommitError(error) ? Effect.fail(error) : Effect.die(error))
+        return
+      }
+      schedule()
+    })
+
+  return { commitSync, commitGrouped, holdStart, flush }
 }
 
 /**
@@ -224,12 +345,18 @@ export const make = (
     const sql = yield* Effect.provide(client(db), Reactivity.layer)
     const clock = yield* Effect.clock
     const shared = yield* Effect.provideService(SqlStorage.makeMigrated, SqlClient.SqlClient, sql)
-    const commitSync = committer(db, () => clock.unsafeCurrentTimeMillis())
-    return {
-      ...shared,
-      commitSync,
-      commit: commitFromSync(commitSync)
-    }
+    const commits = committer(db, () => clock.unsafeCurrentTimeMillis())
+    // Before the connection closes: nothing held back is left unwritten.
+    yield* Effect.addFinalizer(() => Effect.sync(commits.flush))
+    const service: ExecutionStorageService = (options.groupCommit ?? options.synchronous === "FULL")
+      ? { ...shared, holdStart: commits.holdStart, commit: commits.commitGrouped }
+      : {
+        ...shared,
+        holdStart: commits.holdStart,
+        commitSync: commits.commitSync,
+        commit: commitFromSync(commits.commitSync)
+      }
+    return service
   })
 
 /**

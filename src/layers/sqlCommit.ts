@@ -6,7 +6,13 @@
  * @since 0.1.0
  */
 import type { Commit, ExecutionStatus } from "../internal/executionStorage.js"
-import { ApprovalNotPending, ExecutionFinished, ExecutionNotFound } from "../internal/executionStorage.js"
+import {
+  ApprovalNotPending,
+  ExecutionFinished,
+  ExecutionNotFound,
+  ExecutionNotOwned,
+  isTerminal
+} from "../internal/executionStorage.js"
 import type { EncodedCommit } from "./SqlStorage.js"
 
 /**
@@ -35,30 +41,58 @@ export type CommitProgram = Generator<Query, number, Rows>
 
 const query = (text: string, params: ReadonlyArray<unknown>): Query => ({ text, params })
 
+// The first statement sets only the columns a commit changes (a step's commit leaves the status, and so its
+// index, alone), and is guarded by the owner when there is one: one text per shape, built once.
+const STATUS = 1
+const OUTPUT = 2
+const ERROR = 4
+const OWNER = 8
+const advanceTexts: Array<string> = []
+const advanceText = (shape: number): string =>
+  advanceTexts[shape] ??= `update workflow_executions
+     set last_seq = last_seq + ?, updated_at = ?${shape & STATUS ? ", status = ?" : ""}${
+    shape & OUTPUT ? ", output = ?" : ""
+  }${shape & ERROR ? ", error = ?" : ""}
+     where id = ? and status not in ('completed', 'failed', 'cancelled')${shape & OWNER ? " and owner = ?" : ""}
+     returning last_seq`
+
+const advance = (id: string, commit: Commit, encoded: EncodedCommit, now: number): Query => {
+  const set: Array<unknown> = []
+  let shape = 0
+  const column = (flag: number, value: unknown) => {
+    shape |= flag
+    set.push(value)
+  }
+  if (commit.status !== undefined) column(STATUS, commit.status)
+  if (encoded.output !== null) column(OUTPUT, encoded.output)
+  if (encoded.error !== null) column(ERROR, encoded.error)
+  if (commit.owner !== undefined) shape |= OWNER
+  const params = [encoded.events.length, now, ...set, id]
+  if (commit.owner !== undefined) params.push(commit.owner)
+  return query(advanceText(shape), params)
+}
+
 /**
  * The statements of one commit, to run inside one transaction: advance the
- * execution (status, `last_seq`; also locks its row), answer an approval,
- * insert the events, upsert the journal entry. Throws the commit's errors
- * (the transaction is then rolled back). Returns the new `last_seq`.
+ * execution (status, `last_seq`; also locks its row, and refuses a run that
+ * no longer owns it), answer an approval, insert the events, upsert the
+ * journal entry. Throws the commit's errors (the transaction, or the
+ * commit's savepoint, is then rolled back). Returns the new `last_seq`.
  *
  * @since 0.1.0
  * @category programs
  */
 export function* commitProgram(id: string, commit: Commit, encoded: EncodedCommit, now: number): CommitProgram {
   const events = encoded.events
-  const advanced = yield query(
-    `update workflow_executions
-     set status = coalesce(?, status), last_seq = last_seq + ?, output = coalesce(?, output),
-         error = coalesce(?, error), updated_at = ?
-     where id = ? and status not in ('completed', 'failed', 'cancelled')
-     returning last_seq`,
-    [commit.status ?? null, events.length, encoded.output, encoded.error, now, id]
-  )
+  const advanced = yield advance(id, commit, encoded, now)
   if (advanced.length === 0) {
     const [current] = yield query("select status from workflow_executions where id = ?", [id])
-    throw current === undefined
-      ? new ExecutionNotFound({ executionId: id })
-      : new ExecutionFinished({ executionId: id, status: current.status as ExecutionStatus })
+    if (current === undefined) throw new ExecutionNotFound({ executionId: id })
+    const status = current.status as ExecutionStatus
+    // A finished execution says so whoever asks; otherwise only the owner guard can have refused it.
+    throw isTerminal(status) || commit.owner === undefined
+      ? new ExecutionFinished({ executionId: id, status })
+      : new ExecutionNotOwned({ executionId: id, owner: commit.owner })
   }
   if (commit.answer !== undefined) {
     const answered = yield query(

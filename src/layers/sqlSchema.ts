@@ -67,6 +67,54 @@ export const migrations = {
     yield* sql`
       create index workflow_journal_approvals on workflow_journal (execution_id, task_id, state)
       where kind = 'approval'`
+  }),
+  "4_sqlite_clustered_logs": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    // On SQLite, events and journal entries are stored in their primary key's order (without rowid): a
+    // commit then writes each row into one B-tree instead of a table and its key index, about a third fewer
+    // pages per step. PostgreSQL has no such tables; nothing changes there.
+    yield* sql.onDialectOrElse({
+      sqlite: () =>
+        Effect.gen(function*() {
+          yield* sql`drop view workflow_approvals`
+          yield* sql`
+            create table workflow_events_clustered (
+              execution_id text not null,
+              seq integer not null,
+              type text not null,
+              payload text not null,
+              primary key (execution_id, seq)
+            ) without rowid`
+          yield* sql`
+            insert into workflow_events_clustered (execution_id, seq, type, payload)
+            select execution_id, seq, type, payload from workflow_events`
+          yield* sql`drop table workflow_events`
+          yield* sql`alter table workflow_events_clustered rename to workflow_events`
+          yield* sql`
+            create table workflow_journal_clustered (
+              execution_id text not null,
+              key text not null,
+              name text not null,
+              kind text not null,
+              state text not null,
+              task_id text,
+              result text,
+              primary key (execution_id, key)
+            ) without rowid`
+          yield* sql`
+            insert into workflow_journal_clustered (execution_id, key, name, kind, state, task_id, result)
+            select execution_id, key, name, kind, state, task_id, result from workflow_journal`
+          yield* sql`drop table workflow_journal`
+          yield* sql`alter table workflow_journal_clustered rename to workflow_journal`
+          yield* sql`
+            create index workflow_journal_approvals on workflow_journal (execution_id, task_id, state)
+            where kind = 'approval'`
+          yield* sql`
+            create view workflow_approvals as
+              select execution_id, task_id, key, state, result from workflow_journal where kind = 'approval'`
+        }),
+      orElse: () => Effect.void
+    })
   })
 }
 
