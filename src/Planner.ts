@@ -19,6 +19,8 @@ import * as Plan from "./Plan.js"
 export interface Candidate {
   readonly name: string
   readonly description?: string | undefined
+  /** Reads the text after the workflow's name in a task (a Runnable's `parseArgs`). */
+  readonly parseArgs?: ((args: string) => unknown) | undefined
 }
 
 /**
@@ -61,12 +63,26 @@ export class Planner extends Context.Tag("@token-ring/workflow/Planner")<Planner
 
 const toTask = (task: TextTasks.TextTask, workflows: ReadonlyArray<Candidate>): Plan.Task => {
   const name = TextTasks.matchWorkflow(task.text, workflows.map((workflow) => workflow.name))
-  const input = name === undefined ? undefined : TextTasks.inputOf(task.text)
+  const input = name === undefined
+    ? undefined
+    : TextTasks.inputOf(task.text) ?? argsInput(task.text, workflows.find((workflow) => workflow.name === name)!)
   return {
     intent: TextTasks.intentOf(task.text),
     description: task.text,
     ...(task.children.length > 0 ? { subtasks: task.children.map((child) => toTask(child, workflows)) } : {}),
     ...(name !== undefined ? { workflow: input === undefined ? { name } : { name, input } } : {})
+  }
+}
+
+/** The input `parseArgs` reads from the words after the workflow's name, if it can. */
+const argsInput = (text: string, workflow: Candidate): unknown => {
+  if (workflow.parseArgs === undefined) return undefined
+  const at = text.toLowerCase().indexOf(workflow.name.toLowerCase())
+  const args = at === -1 ? "" : text.slice(at + workflow.name.length).trim()
+  try {
+    return workflow.parseArgs(args)
+  } catch {
+    return undefined
   }
 }
 

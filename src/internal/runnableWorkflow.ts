@@ -31,6 +31,8 @@ export interface RunnableDefinition {
 export const fromRunnable = (definition: RunnableDefinition): Workflow.Workflow<unknown, unknown, unknown> =>
   Workflow.make({
     name: definition.id,
+    // Checked by the engine before the execution is created; the generator gets the value as it was given.
+    input: Validation.asEffectSchema(definition.runnable.inputSchema),
     ...(definition.runnable.description !== undefined ? { description: definition.runnable.description } : {}),
     ...(definition.runnable.parseArgs !== undefined
       ? { parseArgs: definition.runnable.parseArgs.bind(definition.runnable) }

@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import type { StandardSchemaV1 } from "@standard-schema/spec"
-import { Effect, Schema } from "effect"
+import { Array as Arr, Effect, ParseResult, Schema } from "effect"
 import * as Workflow from "../Workflow.js"
 import * as WorkflowEvent from "../WorkflowEvent.js"
 
@@ -76,3 +76,28 @@ export const output = (workflow: string, schema: AnySchema | undefined, value: u
   schema === undefined
     ? Effect.succeed(value)
     : Effect.mapError(issues(schema, value), (issues) => new Workflow.InvalidOutput({ workflow, issues }))
+
+/**
+ * Any accepted schema as an Effect Schema that checks (and passes on) the
+ * value as is: lets the engine validate a Runnable's input before it creates
+ * the execution, with every issue at its path.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const asEffectSchema = (schema: AnySchema | undefined): Schema.Schema<unknown> =>
+  schema === undefined
+    ? Schema.Unknown
+    : Schema.declare([], {
+      decode: () => (value, _, ast) =>
+        Effect.mapError(issues(schema, value), (found): ParseResult.ParseIssue => {
+          const each = found.map((issue): ParseResult.ParseIssue => {
+            const type = new ParseResult.Type(ast, value, issue.message)
+            return Arr.isNonEmptyReadonlyArray(issue.path) ? new ParseResult.Pointer(issue.path, value, type) : type
+          })
+          return Arr.isNonEmptyReadonlyArray(each)
+            ? new ParseResult.Composite(ast, value, each)
+            : new ParseResult.Type(ast, value)
+        }),
+      encode: () => (value) => ParseResult.succeed(value)
+    })

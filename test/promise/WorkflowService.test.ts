@@ -80,7 +80,17 @@ describe("WorkflowService", () => {
     expect(late.map((e) => e.seq)).toEqual(Array.from({ length: 21 }, (_, i) => i + 1))
     expect(late.at(-1)).toMatchObject({ type: "final_output", data: 20 })
     for (const log of [...logs, emitted]) expect(log).toEqual(late)
-    expect(service.listWorkflows()).toEqual([{ name: "counter", description: "Counts, one log per number" }])
+    expect(service.listWorkflows().map((workflow) => workflow.name)).toEqual([
+      "task-planner",
+      "plan-executor",
+      "prompt-analyzer",
+      "counter"
+    ])
+    expect(service.listWorkflows().at(-1)).toEqual({ name: "counter", description: "Counts, one log per number" })
+    const plain = new WorkflowService({ planning: false })
+    services.push(plain)
+    plain.registerWorkflow("counter", new Counter())
+    expect(plain.listWorkflows().map((workflow) => workflow.name)).toEqual(["counter"])
   })
 
   it("reports a failure to error listeners and rejects result(), with no unhandled rejection", async () => {
