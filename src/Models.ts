@@ -158,44 +158,57 @@ export const languageModel = (name: string): Layer.Layer<LanguageModel.LanguageM
   const [provider, ...rest] = name.split(":")
   const model = rest.join(":")
   const unavailable = (reason: string) => new ModelUnavailable({ model: name, reason })
-  const load = <M>(pkg: string, importer: () => Promise<M>) =>
+  const make = providers[provider ?? ""]
+  if (model === "" || make === undefined) {
+    return Layer.fail(unavailable(
+      make === undefined
+        ? `unknown provider "${provider}" (use openai:<model> or anthropic:<model>)`
+        : "a model is named provider:model, e.g. openai:gpt-4o-mini"
+    ))
+  }
+  const { apiKey, layer, pkg } = make(model)
+  return Layer.unwrapEffect(
     Effect.tryPromise({
-      try: importer,
+      try: layer,
       catch: () => unavailable(`the provider package ${pkg} is not installed (npm install ${pkg})`)
-    })
-  const keyed = <R>(layer: Layer.Layer<LanguageModel.LanguageModel, unknown, R>, key: string) =>
-    Layer.mapError(layer, () => unavailable(`${key} is not set`))
-  if (model === "") {
-    return Layer.fail(unavailable("a model is named provider:model, e.g. openai:gpt-4o-mini"))
-  }
-  switch (provider) {
-    case "openai":
-      return Layer.unwrapEffect(Effect.map(
-        load("@effect/ai-openai", () => import("@effect/ai-openai")),
-        ({ OpenAiClient, OpenAiLanguageModel }) =>
-          keyed(
-            OpenAiLanguageModel.layer({ model }).pipe(
-              Layer.provide(OpenAiClient.layerConfig({ apiKey: Config.redacted("OPENAI_API_KEY") })),
-              Layer.provide(FetchHttpClient.layer)
-            ),
-            "OPENAI_API_KEY"
-          )
-      ))
-    case "anthropic":
-      return Layer.unwrapEffect(Effect.map(
-        load("@effect/ai-anthropic", () => import("@effect/ai-anthropic")),
-        ({ AnthropicClient, AnthropicLanguageModel }) =>
-          keyed(
-            AnthropicLanguageModel.layer({ model }).pipe(
-              Layer.provide(AnthropicClient.layerConfig({ apiKey: Config.redacted("ANTHROPIC_API_KEY") })),
-              Layer.provide(FetchHttpClient.layer)
-            ),
-            "ANTHROPIC_API_KEY"
-          )
-      ))
-    default:
-      return Layer.fail(unavailable(`unknown provider "${provider}" (use openai:<model> or anthropic:<model>)`))
-  }
+    }).pipe(Effect.map((languageModel) =>
+      languageModel(Config.redacted(apiKey)).pipe(
+        Layer.provide(FetchHttpClient.layer),
+        Layer.mapError(() => unavailable(`${apiKey} is not set`))
+      )
+    ))
+  )
+}
+
+interface Provider {
+  readonly pkg: string
+  /** The environment variable holding the API key. */
+  readonly apiKey: string
+  /** Imports the provider package and returns its model layer given the key's Config. */
+  readonly layer: () => Promise<
+    (
+      apiKey: Config.Config<import("effect").Redacted.Redacted>
+    ) => Layer.Layer<LanguageModel.LanguageModel, unknown, import("@effect/platform").HttpClient.HttpClient>
+  >
+}
+
+const providers: Record<string, (model: string) => Provider> = {
+  openai: (model) => ({
+    pkg: "@effect/ai-openai",
+    apiKey: "OPENAI_API_KEY",
+    layer: async () => {
+      const { OpenAiClient, OpenAiLanguageModel } = await import("@effect/ai-openai")
+      return (apiKey) => Layer.provide(OpenAiLanguageModel.layer({ model }), OpenAiClient.layerConfig({ apiKey }))
+    }
+  }),
+  anthropic: (model) => ({
+    pkg: "@effect/ai-anthropic",
+    apiKey: "ANTHROPIC_API_KEY",
+    layer: async () => {
+      const { AnthropicClient, AnthropicLanguageModel } = await import("@effect/ai-anthropic")
+      return (apiKey) => Layer.provide(AnthropicLanguageModel.layer({ model }), AnthropicClient.layerConfig({ apiKey }))
+    }
+  })
 }
 
 /**

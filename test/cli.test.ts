@@ -4,48 +4,25 @@
  * directory; piped stdin for the interactive session, a pseudo-terminal
  * (util-linux `script`) for live progress, SIGKILL for a crash.
  */
-import { execFile, spawn } from "node:child_process"
+import { execFile } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, describe, expect, it } from "vitest"
+import { runProcess } from "./processes.js"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const bin = join(root, "dist", "cli", "main.js")
 const dir = mkdtempSync(join(tmpdir(), "workflow-cli-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-interface Finished {
-  readonly code: number | null
-  readonly signal: NodeJS.Signals | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
 /** Runs the CLI with `args`, writing `stdin` to it; `killAt` kills it with SIGKILL once stdout matches. */
-const cli = (
-  args: ReadonlyArray<string>,
-  options: { readonly stdin?: string; readonly killAt?: RegExp } = {}
-): Promise<Finished> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: dir, stdio: ["pipe", "pipe", "pipe"] })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString()
-      if (options.killAt !== undefined && options.killAt.test(stdout)) child.kill("SIGKILL")
-    })
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL")
-      reject(new Error(`token-ring-workflow ${args.join(" ")} timed out; stdout: ${stdout}; stderr: ${stderr}`))
-    }, 60_000)
-    child.on("exit", (code, signal) => {
-      clearTimeout(timer)
-      resolve({ code, signal, stdout, stderr })
-    })
-    child.stdin.end(options.stdin ?? "")
+const cli = (args: ReadonlyArray<string>, options: { readonly stdin?: string; readonly killAt?: RegExp } = {}) =>
+  runProcess([bin, ...args], {
+    cwd: dir,
+    ...(options.stdin !== undefined ? { stdin: options.stdin } : {}),
+    ...(options.killAt !== undefined ? { killWhen: (stdout: string) => options.killAt!.test(stdout) } : {})
   })
 
 const idOf = (stdout: string, workflow: string) => {

@@ -3,48 +3,24 @@
  * killed with SIGKILL in the middle of a step; a new process on the same
  * database finishes the execution once the dead one's lease expires.
  */
-import { spawn } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { freshDatabase, pgUrl } from "./pg.js"
+import { runProcess } from "./processes.js"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const worker = join(root, "test", "fixtures", "worker.ts")
 const dir = mkdtempSync(join(tmpdir(), "workflow-crash-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-interface Finished {
-  readonly code: number | null
-  readonly signal: NodeJS.Signals | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
 /** Runs the worker; `killAt` kills it with SIGKILL as soon as it prints that line. */
-const runWorker = (args: ReadonlyArray<string>, killAt?: string): Promise<Finished> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", worker, ...args], {
-      cwd: root,
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString()
-      if (killAt !== undefined && stdout.split("\n").includes(killAt)) child.kill("SIGKILL")
-    })
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL")
-      reject(new Error(`worker ${args.join(" ")} timed out; stdout: ${stdout}; stderr: ${stderr}`))
-    }, 60_000)
-    child.on("exit", (code, signal) => {
-      clearTimeout(timer)
-      resolve({ code, signal, stdout, stderr })
-    })
+const runWorker = (args: ReadonlyArray<string>, killAt?: string) =>
+  runProcess(["--import", "tsx", worker, ...args], {
+    cwd: root,
+    ...(killAt !== undefined ? { killWhen: (stdout: string) => stdout.split("\n").includes(killAt) } : {})
   })
 
 const lineValue = (stdout: string, prefix: string): string | undefined =>
