@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Layer } from "effect"
 import { Models, Planner, ScriptedModel } from "../src/index.js"
 
-const use = (layer: Layer.Layer<Models.Models, unknown>, name?: string) =>
+const use = (layer: Layer.Layer<Models.Models, Models.UnknownModel>, name?: string) =>
   Effect.flatMap(Models.Models, (models) => models.use(name)).pipe(Effect.provide(layer), Effect.scoped)
 
 describe("Models", () => {
