@@ -6,7 +6,8 @@
  *
  * @since 0.1.0
  */
-import { Context, Duration, Effect, Fiber, Layer, Ref, Schedule, Stream } from "effect"
+import { Context, Deferred, Duration, Effect, Fiber, Layer, Option, Ref, Schedule, Scope, Stream } from "effect"
+import { messageOf } from "./internal/message.js"
 import type * as WorkflowEngine from "./WorkflowEngine.js"
 import type * as WorkflowEvent from "./WorkflowEvent.js"
 
@@ -77,7 +78,8 @@ export const capture = (): { readonly lines: Array<Line>; readonly adapter: Chat
 export type Outcome =
   | { readonly _tag: "Completed"; readonly output: unknown }
   | { readonly _tag: "Failed"; readonly error: WorkflowEvent.ErrorInfo }
-  | { readonly _tag: "Waiting"; readonly taskId: string }
+  /** Waiting for the approval `taskId` of `executionId` (the run itself, or a child it waits on). */
+  | { readonly _tag: "Waiting"; readonly executionId: string; readonly taskId: string }
   | { readonly _tag: "Following"; readonly lastSeq: number }
 
 /**
@@ -120,8 +122,11 @@ const spinner = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", 
  * Shows a run's events as lines as they arrive: steps starting and ending
  * with their durations, logs, output chunks, approvals it waits for, and the
  * final output or error. While steps run, an adapter with `progress` shows
- * each running step with its elapsed time. Returns when the run ends, or
- * when it waits for an approval (which is what a chat can do next).
+ * each running step with its elapsed time. A step whose `input` names a
+ * `child` execution (as the planning workflows' steps that wait on one do)
+ * has that execution shown inside it, indented. Returns when the run ends,
+ * or when it (or a child it waits on) waits for an approval: what a chat
+ * can do next is answer it.
  *
  * @since 0.1.0
  * @category rendering
@@ -130,28 +135,48 @@ export const render = (
   engine: WorkflowEngine.WorkflowEngineService,
   executionId: string,
   options: RenderOptions & { readonly fromSeq?: number } = {}
-) =>
-  Effect.gen(function*() {
+): Effect.Effect<Outcome, never, ChatAdapter> =>
+  Effect.scoped(Effect.gen(function*() {
     const chat = yield* ChatAdapter
     const indent = options.indent ?? ""
+    const record = yield* Effect.option(engine.status(executionId))
+    // A waiting run stores nothing more until answered: show its question again rather than wait for nothing.
+    const fromSeq = Option.isSome(record) && record.value.status === "waiting" &&
+        (options.fromSeq ?? 1) > record.value.lastSeq
+      ? record.value.lastSeq
+      : options.fromSeq
     const running = yield* Ref.make(new Map<string, number>())
-    const outcome = yield* Ref.make<Outcome>({ _tag: "Following", lastSeq: options.fromSeq ?? 0 })
-    const ticker = chat.progress === undefined
-      ? undefined
-      : yield* Effect.fork(
+    const outcome = yield* Ref.make<Outcome>({ _tag: "Following", lastSeq: fromSeq ?? 0 })
+    const childWaiting = yield* Deferred.make<Outcome>()
+    const children = new Map<string, { readonly ended: Deferred.Deferred<void>; readonly fiber: Fiber.Fiber<void> }>()
+    if (chat.progress !== undefined && indent === "") {
+      yield* Effect.forkScoped(
         Ref.get(running).pipe(
           Effect.flatMap((steps) => {
             const now = Date.now()
             const status = [...steps].map(([name, started]) => `${name} ${((now - started) / 1000).toFixed(1)}s`)
             const frame = spinner[Math.floor(now / 100) % spinner.length]
-            return chat.progress!(status.length === 0 ? undefined : `${indent}${frame} ${status.join(" · ")}`)
+            return chat.progress!(status.length === 0 ? undefined : `${frame} ${status.join(" · ")}`)
           }),
-          Effect.repeat(Schedule.spaced(Duration.millis(100)))
+          Effect.repeat(Schedule.spaced(Duration.millis(100))),
+          Effect.ensuring(chat.progress(undefined))
         )
       )
+    }
     const line = (write: (text: string) => Effect.Effect<void>, text: string) =>
       Effect.zipRight(chat.progress !== undefined ? chat.progress(undefined) : Effect.void, write(`${indent}${text}`))
-    const onEvent = (event: WorkflowEvent.StoredEvent): Effect.Effect<boolean> =>
+    /** Shows a child once it exists (it is created inside the step); gives up if the step ends without one. */
+    const follow = (child: string, stepEnded: Deferred.Deferred<void>) =>
+      Effect.gen(function*() {
+        const exists = engine.status(child).pipe(Effect.as(true), Effect.orElseSucceed(() => false))
+        while (!(yield* exists)) {
+          if (yield* Deferred.isDone(stepEnded)) return
+          yield* Effect.sleep(Duration.millis(20))
+        }
+        const shown = yield* render(engine, child, { ...options, indent: `${indent}  ` })
+        if (shown._tag === "Waiting") yield* Deferred.succeed(childWaiting, shown)
+      })
+    const onEvent = (event: WorkflowEvent.StoredEvent): Effect.Effect<boolean, never, Scope.Scope | ChatAdapter> =>
       Effect.gen(function*() {
         yield* Ref.set(outcome, { _tag: "Following", lastSeq: event.seq })
         if (options.json) yield* line(chat.systemLine, JSON.stringify(event))
@@ -165,6 +190,11 @@ export const render = (
                 `▶ ${name}${options.debug && event.input !== undefined ? ` ${show(event.input)}` : ""}`
               )
             }
+            const child = childOf(event.input)
+            if (child !== undefined) {
+              const ended = yield* Deferred.make<void>()
+              children.set(name, { ended, fiber: yield* Effect.forkScoped(follow(child, ended)) })
+            }
             break
           }
           case "step_end": {
@@ -173,9 +203,16 @@ export const render = (
               next.delete(name)
               return next
             })
+            const child = children.get(name)
+            if (child !== undefined) {
+              // The child ended before its step did: show all of it before the step's end.
+              children.delete(name)
+              yield* Deferred.succeed(child.ended, undefined)
+              yield* Fiber.join(child.fiber)
+            }
             if (options.json) break
             if (event.error !== undefined) {
-              yield* line(chat.errorLine, `✗ ${name}${milliseconds(event.durationMs)}: ${errorText(event.error)}`)
+              yield* line(chat.errorLine, `✗ ${name}${milliseconds(event.durationMs)}: ${messageOf(event.error)}`)
             } else {
               const output = options.debug && event.output !== undefined ? ` → ${show(event.output)}` : ""
               yield* line(chat.systemLine, `✓ ${name}${milliseconds(event.durationMs)}${output}`)
@@ -226,9 +263,9 @@ export const render = (
               )
             }
             // The request and the `waiting` status are one commit: if the run waits, this is where it stopped.
-            const record = yield* Effect.orElseSucceed(engine.status(executionId), () => undefined)
-            if (record?.status === "waiting" && record.lastSeq === event.seq) {
-              yield* Ref.set(outcome, { _tag: "Waiting", taskId: event.taskId })
+            const now = yield* Effect.option(engine.status(executionId))
+            if (Option.isSome(now) && now.value.status === "waiting" && now.value.lastSeq === event.seq) {
+              yield* Ref.set(outcome, { _tag: "Waiting", executionId, taskId: event.taskId })
               return true
             }
             break
@@ -243,19 +280,20 @@ export const render = (
         }
         return options.untilSeq !== undefined && event.seq >= options.untilSeq
       })
-    const events = engine.events(executionId, options.fromSeq !== undefined ? { fromSeq: options.fromSeq } : {})
+    const events = engine.events(executionId, fromSeq !== undefined ? { fromSeq } : {})
     yield* events.pipe(
       Stream.mapEffect(onEvent),
       Stream.takeUntil((done) => done),
+      Stream.interruptWhen(Deferred.await(childWaiting)),
       Stream.runDrain,
-      Effect.ensuring(
-        ticker === undefined ? Effect.void : Effect.zipRight(Fiber.interrupt(ticker), chat.progress!(undefined))
-      )
+      Effect.ignore
     )
-    return yield* Ref.get(outcome)
-  })
+    const waiting = yield* Deferred.poll(childWaiting)
+    return Option.isSome(waiting) ? yield* waiting.value : yield* Ref.get(outcome)
+  }))
 
-const errorText = (error: unknown): string =>
-  typeof error === "object" && error !== null && "message" in error && typeof error.message === "string"
-    ? error.message
-    : show(error)
+/** The child execution a step waits on, named by its input's `child`. */
+const childOf = (input: unknown): string | undefined =>
+  typeof input === "object" && input !== null && "child" in input && typeof input.child === "string"
+    ? input.child
+    : undefined

@@ -10,6 +10,7 @@
 import { Data, Effect, Option, Schema } from "effect"
 import * as ChatAdapter from "./ChatAdapter.js"
 import * as ExecutionStorage from "./ExecutionStorage.js"
+import { messageOf } from "./internal/message.js"
 import * as TextTasks from "./internal/textTasks.js"
 import * as Models from "./Models.js"
 import * as Plan from "./Plan.js"
@@ -46,6 +47,8 @@ export type Result =
   | { readonly _tag: "Planned"; readonly executionId: string; readonly prompt: string; readonly plan: Plan.Plan }
   /** The command was malformed or failed; the line saying why was written. */
   | { readonly _tag: "Rejected"; readonly message: string }
+
+const done: Result = { _tag: "Done" }
 
 /**
  * @since 0.1.0
@@ -103,6 +106,12 @@ export const info: Record<Name, Info> = {
 
 const usage = (name: Name, message: string) => new UsageError({ message, usage: info[name].usage })
 
+const showUsage = (name: Name) =>
+  Effect.flatMap(
+    ChatAdapter.ChatAdapter,
+    (chat) => Effect.as(Effect.forEach(info[name].usage, chat.systemLine, { discard: true }), done)
+  )
+
 /** Splits off the first `count` words; the rest of the text is returned as it was written. */
 const words = (text: string, count: number): { readonly head: ReadonlyArray<string>; readonly rest: string } => {
   const head: Array<string> = []
@@ -148,6 +157,8 @@ const runResult = (executionId: string) => (outcome: ChatAdapter.Outcome): Resul
   outcome
 })
 
+const withoutKeyValues = (text: string) => text.replace(/([A-Za-z_][\w.-]*)=("(?:[^"\\]|\\.)*"|\S+)/g, "")
+
 /** Reads the input of `/workflow run` from its arguments. */
 const inputFrom = (workflow: WorkflowEngine.WorkflowInfo, args: string): Effect.Effect<unknown, UsageError> =>
   Effect.suspend(() => {
@@ -172,11 +183,8 @@ const inputFrom = (workflow: WorkflowEngine.WorkflowInfo, args: string): Effect.
         return fail(`The arguments of ${workflow.name} are not valid JSON: ${(error as Error).message}`)
       }
     }
-    const tokens = args.split(/\s+/)
     const pairs = TextTasks.keyValues(args)
-    if (tokens.every((token) => /^[A-Za-z_][\w.-]*=/.test(token)) && Object.keys(pairs).length > 0) {
-      return Effect.succeed(pairs)
-    }
+    if (Object.keys(pairs).length > 0 && withoutKeyValues(args).trim() === "") return Effect.succeed(pairs)
     return fail(`The arguments of ${workflow.name} must be JSON or key=value pairs; got "${args}"`)
   })
 
@@ -206,7 +214,7 @@ export const list = Effect.gen(function*() {
   for (const workflow of workflows) {
     yield* chat.systemLine(`${workflow.name}${workflow.description !== undefined ? ` — ${workflow.description}` : ""}`)
   }
-  return { _tag: "Done" } as Result
+  return done
 })
 
 const describeRecord = (record: ExecutionStorage.ExecutionRecord): ReadonlyArray<string> => [
@@ -226,7 +234,7 @@ export const status = Effect.fn("Commands.status")(function*(id: string) {
   const chat = yield* ChatAdapter.ChatAdapter
   const record = yield* engine.status(id)
   for (const line of describeRecord(record)) yield* chat.systemLine(line)
-  return { _tag: "Done" } as Result
+  return done
 })
 
 /**
@@ -241,10 +249,10 @@ export const events = Effect.fn("Commands.events")(function*(id: string, fromSeq
   const record = yield* engine.status(id)
   if (record.lastSeq < (fromSeq ?? 1)) {
     yield* chat.systemLine(`No events${fromSeq !== undefined ? ` from seq ${fromSeq}` : ""} in ${id}.`)
-    return { _tag: "Done" } as Result
+    return done
   }
   yield* render(id, { untilSeq: record.lastSeq, ...(fromSeq !== undefined ? { fromSeq } : {}) })
-  return { _tag: "Done" } as Result
+  return done
 })
 
 /**
@@ -262,7 +270,7 @@ export const executions = Effect.fn("Commands.executions")(function*(filter: Exe
     )
   }
   if (page.cursor !== undefined) yield* chat.systemLine("(more: narrow with --status or --workflow)")
-  return { _tag: "Done" } as Result
+  return done
 })
 
 /**
@@ -289,7 +297,7 @@ export const cancel = Effect.fn("Commands.cancel")(function*(id: string) {
   const chat = yield* ChatAdapter.ChatAdapter
   yield* engine.cancel(id)
   yield* chat.systemLine(`Cancelled execution ${id}`)
-  return { _tag: "Done" } as Result
+  return done
 })
 
 /**
@@ -303,32 +311,72 @@ export const approve = Effect.fn("Commands.approve")(
     const engine = yield* WorkflowEngine.WorkflowEngine
     const chat = yield* ChatAdapter.ChatAdapter
     const before = yield* engine.status(id)
+    // The runs waiting on this one (child ids are `<parent>.<part>`), as they are now: shown going on after it.
+    const parents = yield* Effect.forEach(parentsOf(id), (parent) => Effect.option(engine.status(parent)))
     yield* engine.approve(id, taskId, answer)
-    yield* chat.systemLine(`Answered "${taskId}" of ${id}: ${answer.status}`)
-    const planner = before.workflow === Planning.TASK_PLANNER
-    const outcome = yield* render(id, { fromSeq: before.lastSeq + 1, output: !planner })
-    if (planner && outcome._tag === "Completed") {
-      return yield* followPlan(outcome.output)
+    if (chat.json !== true) yield* chat.systemLine(`Answered "${taskId}" of ${id}: ${answer.status}`)
+    let result = yield* follow(id, before.lastSeq + 1)
+    for (const parent of parents) {
+      if (result._tag !== "Run" || result.outcome._tag === "Waiting") break
+      if (Option.isNone(parent) || parent.value.status !== "running") break
+      result = yield* follow(parent.value.id, parent.value.lastSeq + 1)
     }
-    return runResult(id)(outcome)
+    return result
   }
 )
 
-/** Shows the `plan-executor` run a planner started, then its report. */
-const followPlan = (plannerOutput: unknown) =>
+/** `a.apply.task-1` → `a.apply`, `a`. */
+const parentsOf = (id: string): ReadonlyArray<string> =>
+  id.split(".").slice(0, -1).map((_, i, parts) => parts.slice(0, parts.length - i).join("."))
+
+/**
+ * Shows an execution from `fromSeq` (default: its first event). A plan's
+ * run ends with its report; an approved plan is followed into its run.
+ */
+const follow = (
+  id: string,
+  fromSeq?: number
+): Effect.Effect<
+  Result,
+  ExecutionStorage.ExecutionNotFound | WorkflowEngine.StorageFailure,
+  WorkflowEngine.WorkflowEngine | ChatAdapter.ChatAdapter
+> =>
+  Effect.gen(function*() {
+    const engine = yield* WorkflowEngine.WorkflowEngine
+    const { workflow } = yield* engine.status(id)
+    const planning = workflow === Planning.TASK_PLANNER || workflow === Planning.PLAN_EXECUTOR
+    const outcome = yield* render(id, { ...(fromSeq !== undefined ? { fromSeq } : {}), output: !planning })
+    if (workflow === Planning.PLAN_EXECUTOR) yield* report(outcome)
+    if (workflow === Planning.TASK_PLANNER && outcome._tag === "Completed") return yield* followPlan(outcome.output)
+    return runResult(id)(outcome)
+  })
+
+/** Follows the `plan-executor` run a planner started. */
+const followPlan = (plannerOutput: unknown): ReturnType<typeof follow> =>
   Effect.gen(function*() {
     const chat = yield* ChatAdapter.ChatAdapter
     const output = Schema.decodeUnknownOption(Planning.PlannerOutput)(plannerOutput)
     if (Option.isNone(output) || output.value.execution === undefined) {
-      yield* chat.systemLine("The plan was not applied.")
-      return { _tag: "Done" } as Result
+      if (chat.json !== true) yield* chat.systemLine("The plan was not applied.")
+      return done
     }
-    const execution = output.value.execution
-    yield* chat.systemLine(`Running the plan as execution ${execution}`)
-    const outcome = yield* render(execution, { output: false })
-    yield* report(outcome)
-    return runResult(execution)(outcome)
+    if (chat.json !== true) yield* chat.systemLine(`Running the plan as execution ${output.value.execution}`)
+    return yield* follow(output.value.execution)
   })
+
+/**
+ * Runs tasks as a plan (a `plan-executor` execution) and shows it, then its report.
+ *
+ * @since 0.1.0
+ * @category operations
+ */
+export const applyTasks = Effect.fn("Commands.applyTasks")(function*(prompt: string, tasks: ReadonlyArray<Plan.Task>) {
+  const engine = yield* WorkflowEngine.WorkflowEngine
+  const chat = yield* ChatAdapter.ChatAdapter
+  const handle = yield* engine.start(Planning.PLAN_EXECUTOR, { prompt, tasks })
+  if (chat.json !== true) yield* chat.systemLine(`Running the plan as execution ${handle.id}`)
+  return yield* follow(handle.id)
+})
 
 const report = (outcome: ChatAdapter.Outcome) =>
   Effect.gen(function*() {
@@ -350,6 +398,8 @@ const report = (outcome: ChatAdapter.Outcome) =>
     yield* chat.systemLine(`Plan done: ${completed} completed, ${failed} failed.`)
   })
 
+const SUPERSEDED = "replaced by a newer plan"
+
 /**
  * Plans `prompt` with the `task-planner` workflow, prints the plan and leaves
  * it waiting for approval.
@@ -365,6 +415,15 @@ export const plan = Effect.fn("Commands.plan")(function*(prompt: string) {
   if (outcome._tag !== "Waiting") return runResult(handle.id)(outcome)
   const pending = yield* Planning.pending
   if (Option.isNone(pending) || pending.value.executionId !== handle.id) return runResult(handle.id)(outcome)
+  // One plan waits at a time: an older one still waiting is answered "rejected", so /apply cannot run it later.
+  const older = yield* engine.executions({ workflow: Planning.TASK_PLANNER, status: "waiting", limit: 100 })
+  for (const record of older.executions) {
+    if (record.id === handle.id) continue
+    yield* Effect.ignore(
+      engine.approve(record.id, Planning.APPROVAL_TASK, { status: "rejected", feedback: SUPERSEDED })
+    )
+    yield* chat.systemLine(`Replaced the plan that was waiting in ${record.id}.`)
+  }
   yield* chat.systemLine("Plan:")
   for (const line of Plan.format(pending.value.plan)) yield* chat.systemLine(`  ${line}`)
   yield* chat.systemLine(`Run it with /apply (or /workflow approve ${handle.id} ${Planning.APPROVAL_TASK} approved).`)
@@ -422,8 +481,7 @@ const workflowCommand = (remainder: string) =>
     switch (action) {
       case undefined:
       case "help":
-        for (const line of info.workflow.usage) yield* chat.systemLine(line)
-        return { _tag: "Done" } as Result
+        return yield* showUsage("workflow")
       case "list":
         return yield* list
       case "run": {
@@ -443,7 +501,7 @@ const workflowCommand = (remainder: string) =>
         }
         if (rest !== "") yield* engine.setDebug(rest === "on")
         yield* chat.systemLine(`Debug is ${(yield* engine.debug) ? "on" : "off"}`)
-        return { _tag: "Done" } as Result
+        return done
       }
       case "status":
         return yield* status((yield* ids(1, "an execution id")).head[0]!)
@@ -490,6 +548,10 @@ const workflowCommand = (remainder: string) =>
 const analyzeCommand = (remainder: string) =>
   Effect.gen(function*() {
     const separator = /(?:^|\s)--(?:\s|$)/.exec(remainder)
+    // Without "--" the whole text is the prompt; options written before it would silently become prompt text.
+    if (separator === null && /^[A-Za-z_][\w-]*=\S/.test(remainder)) {
+      return yield* Effect.fail(usage("analyze", "Put -- between the options and the prompt"))
+    }
     const optionText = separator === null ? "" : remainder.slice(0, separator.index)
     const prompt = (separator === null ? remainder : remainder.slice(separator.index + separator[0].length)).trim()
     const tokens = optionText.split(/\s+/).filter((token) => token !== "")
@@ -519,18 +581,16 @@ const analyzeCommand = (remainder: string) =>
  */
 export const execute = (name: Name, remainder: string): Effect.Effect<Result, never, Requirements> => {
   const text = remainder.trim()
-  const command: Effect.Effect<Result, unknown, Requirements> = name === "workflow"
+  const command: Effect.Effect<Result, unknown, Requirements> = text === "help" && name !== "workflow"
+    ? showUsage(name)
+    : name === "workflow"
     ? workflowCommand(text)
     : name === "plan"
-    ? text === "" || text === "help"
-      ? Effect.fail(usage("plan", text === "" ? "/plan needs a prompt" : "Usage:"))
-      : plan(text)
+    ? text === "" ? Effect.fail(usage("plan", "/plan needs a prompt")) : plan(text)
     : name === "apply"
-    ? text === ""
-      ? apply
-      : Effect.fail(usage("apply", `/apply takes no arguments, not "${text}"`))
-    : text === "" || text === "help"
-    ? Effect.fail(usage("analyze", text === "" ? "/analyze needs a prompt" : "Usage:"))
+    ? text === "" ? apply : Effect.fail(usage("apply", `/apply takes no arguments, not "${text}"`))
+    : text === ""
+    ? Effect.fail(usage("analyze", "/analyze needs a prompt"))
     : analyzeCommand(text)
   return handled(command).pipe(Effect.withSpan("Commands.execute", { attributes: { command: name } }))
 }
@@ -548,9 +608,7 @@ export const handled = <R>(
   Effect.catchAll(command, (error) =>
     Effect.gen(function*() {
       const chat = yield* ChatAdapter.ChatAdapter
-      const message = error instanceof Error || error instanceof UsageError
-        ? (error as { message: string }).message
-        : String(error)
+      const message = messageOf(error)
       yield* chat.errorLine(message)
       if (error instanceof UsageError) { for (const line of error.usage) yield* chat.systemLine(line) }
       return { _tag: "Rejected", message } as Result

@@ -19,6 +19,7 @@
  */
 import { Chunk, Context, Effect, Either, Option, Schema, Stream } from "effect"
 import * as Analyzer from "./Analyzer.js"
+import { messageOf } from "./internal/message.js"
 import * as TextTasks from "./internal/textTasks.js"
 import * as Models from "./Models.js"
 import * as Plan from "./Plan.js"
@@ -167,9 +168,6 @@ export const ExecutorInput = Schema.Struct({
   model: ModelName
 })
 
-const describe = (error: unknown): string =>
-  error instanceof Error ? error.message : typeof error === "string" ? error : JSON.stringify(error)
-
 const runTask = (
   task: Plan.Task,
   number: string,
@@ -190,9 +188,13 @@ const runTask = (
         )
     // The step fails with the reason, so the run shows the task as failed; the plan goes on.
     const attempt: Effect.Effect<unknown, string, WorkflowEngine.WorkflowEngine | Workflow.ExecutionContext> = Effect
-      .mapError(work, describe)
+      .mapError(work, messageOf)
     const result = yield* Effect.either(
-      Workflow.step(`task ${number}: ${task.intent}`, attempt, { input: task, error: Schema.String })
+      Workflow.step(`task ${number}: ${task.intent}`, attempt, {
+        // `child` names the execution the step waits on, so a chat shows that run inside the step.
+        input: execution !== undefined ? { ...task, child: execution } : task,
+        error: Schema.String
+      })
     )
     if (Either.isLeft(result)) yield* Workflow.log("warn", `Task ${number} (${task.intent}) failed: ${result.left}`)
     return {
@@ -328,7 +330,7 @@ export const promptAnalyzer = Workflow.make({
           tasks: Schema.encodeSync(Schema.Array(Plan.Task))(plan.tasks),
           ...(options.model ? { model: options.model } : {})
         }, execution),
-        { input: { execution } }
+        { input: { child: execution } }
       )
       return { analysis, approach, report: report as Plan.Report, execution }
     })

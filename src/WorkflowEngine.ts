@@ -257,7 +257,11 @@ export interface WorkflowEngineService {
   readonly status: (
     id: string
   ) => Effect.Effect<ExecutionStorage.ExecutionRecord, ExecutionStorage.ExecutionNotFound | StorageFailure>
-  /** Interrupts the run (its finalizers run), stores status `cancelled` and ends its streams. */
+  /**
+   * Interrupts the run (its finalizers run), stores status `cancelled` and
+   * ends its streams. Unfinished child executions (ids `<id>.<part>`, as the
+   * planning workflows start them) are cancelled with it.
+   */
   readonly cancel: (
     id: string
   ) => Effect.Effect<void, ExecutionStorage.ExecutionNotFound | ExecutionStorage.ExecutionFinished | StorageFailure>
@@ -707,7 +711,37 @@ export const make = (
             ApprovalNotPending: Effect.die
           })
         )
-      }).pipe(Effect.withSpan("WorkflowEngine.cancel", { attributes: { executionId: id } }))
+      }).pipe(
+        Effect.zipRight(cancelChildren(id)),
+        Effect.withSpan("WorkflowEngine.cancel", { attributes: { executionId: id } })
+      )
+
+    /** Child executions (ids `<id>.<part>`) stop with their parent: a cancelled plan runs none of its tasks on. */
+    const cancelChildren = (id: string): Effect.Effect<void, StorageFailure | ExecutionStorage.ExecutionNotFound> =>
+      Effect.gen(function*() {
+        let cursor: string | undefined
+        const children: Array<string> = []
+        do {
+          const page: ExecutionStorage.ExecutionPage = yield* storage.list({
+            status: ["created", "running", "waiting"],
+            limit: 100,
+            ...(cursor !== undefined ? { cursor } : {})
+          }).pipe(Effect.catchTag("InvalidCursor", Effect.die))
+          for (const record of page.executions) {
+            if (record.id.startsWith(`${id}.`) && !record.id.slice(id.length + 1).includes(".")) {
+              children.push(record.id)
+            }
+          }
+          cursor = page.cursor
+        } while (cursor !== undefined)
+        yield* Effect.forEach(
+          children,
+          (child) => Effect.catchTag(cancel(child), "ExecutionFinished", () => Effect.void),
+          {
+            discard: true
+          }
+        )
+      })
 
     const resume = (id: string) =>
       Effect.gen(function*() {

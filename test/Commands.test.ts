@@ -116,7 +116,8 @@ describe("Commands", () => {
           ["/analyze color=blue -- do it", "color"],
           ["/analyze plan=sometimes -- do it", "plan"],
           ["/analyze model=gpt-9 -- do it", `Unknown model "gpt-9"`],
-          ["/analyze plan -- do it", `Options are key=value, not "plan"`]
+          ["/analyze plan -- do it", `Options are key=value, not "plan"`],
+          ["/analyze plan=never write a poem", "Put -- between the options and the prompt"]
         ]
         for (const [command, expected] of cases) {
           const count = lines.length
@@ -150,7 +151,7 @@ describe("Commands", () => {
     withChat(({ run, text }) =>
       Effect.gen(function*() {
         const waiting = yield* run("/workflow run review")
-        expect(waiting._tag === "Run" && waiting.outcome).toEqual({ _tag: "Waiting", taskId: "ship" })
+        expect(waiting._tag === "Run" && waiting.outcome).toMatchObject({ _tag: "Waiting", taskId: "ship" })
         const id = waiting._tag === "Run" ? waiting.executionId : ""
         expect(text()).toContain(`? Ship it? — /workflow approve ${id} ship approved|rejected`)
         const done = yield* run(`/workflow approve ${id} ship rejected not today`)
@@ -242,6 +243,87 @@ describe("Commands", () => {
           })
         },
         default: Models.BUILTIN
+      })
+    ))
+
+  it.live("help prints the usage without an error", () =>
+    withChat(({ lines, run }) =>
+      Effect.gen(function*() {
+        for (const command of ["/workflow help", "/plan help", "/apply help", "/analyze help"]) {
+          const count = lines.length
+          expect((yield* run(command))._tag, command).toBe("Done")
+          expect(lines.slice(count).every((line) => line.kind === "system"), command).toBe(true)
+        }
+      })
+    ))
+
+  it.live("key=value arguments may be quoted", () =>
+    withChat(({ run }) =>
+      Effect.gen(function*() {
+        const result = yield* run(`/workflow run greet name="Ada Lovelace" times=1`)
+        expect(result._tag === "Run" && result.outcome).toEqual({ _tag: "Completed", output: "hello Ada Lovelace" })
+      })
+    ))
+
+  it.live("resuming a run that waits for an approval shows the question again instead of waiting", () =>
+    withChat(({ run, text }) =>
+      Effect.gen(function*() {
+        const waiting = yield* run("/workflow run review")
+        const id = waiting._tag === "Run" ? waiting.executionId : ""
+        const resumed = yield* run(`/workflow resume ${id}`)
+        expect(resumed._tag === "Run" && resumed.outcome).toEqual({ _tag: "Waiting", executionId: id, taskId: "ship" })
+        expect(text().split(`/workflow approve ${id} ship`).length).toBe(3)
+      })
+    ))
+
+  it.live("a plan task whose workflow asks for approval: /apply stops at the question, approving it goes on with the plan", () =>
+    withChat(({ run, text }) =>
+      Effect.gen(function*() {
+        yield* run("/plan 1. run review 2. greet name=Ada")
+        const applied = yield* run("/apply")
+        expect(applied._tag === "Run" && applied.outcome._tag).toBe("Waiting")
+        if (applied._tag !== "Run" || applied.outcome._tag !== "Waiting") return
+        const child = applied.outcome.executionId
+        expect(child).toBe(`${applied.executionId}.task-1`)
+        expect(text()).toContain(`  ? Ship it? — /workflow approve ${child} ship approved|rejected`)
+        const approved = yield* run(`/workflow approve ${child} ship approved`)
+        expect(approved._tag === "Run" && approved.outcome).toMatchObject({
+          _tag: "Completed",
+          output: { completed: 2, failed: 0 }
+        })
+        expect(text()).toContain("Plan done: 2 completed, 0 failed.")
+      })
+    ))
+
+  it.live("a new /plan replaces the one waiting: /apply runs the newest and only once", () =>
+    withChat(({ run, text }) =>
+      Effect.gen(function*() {
+        const first = yield* run("/plan greet name=One")
+        yield* run("/plan greet name=Two")
+        expect(text()).toContain(
+          `Replaced the plan that was waiting in ${first._tag === "Planned" ? first.executionId : ""}`
+        )
+        const applied = yield* run("/apply")
+        expect(applied._tag === "Run" && applied.outcome).toMatchObject({
+          output: { outcomes: [{ output: "hello Two" }] }
+        })
+        expect((yield* run("/apply"))._tag).toBe("Rejected")
+      })
+    ))
+
+  it.live("cancelling a plan cancels the child execution it waits on", () =>
+    withChat(({ run }) =>
+      Effect.gen(function*() {
+        const engine = yield* WorkflowEngine.WorkflowEngine
+        yield* engine.register(Workflow.make({ name: "forever", run: () => Workflow.step("wait", Effect.never) }))
+        const handle = yield* engine.start(Planning.PLAN_EXECUTOR, {
+          prompt: "p",
+          tasks: [{ intent: "wait", description: "wait", workflow: { name: "forever" } }]
+        })
+        const child = `${handle.id}.task-1`
+        while ((yield* Effect.either(engine.status(child)))._tag === "Left") yield* Effect.sleep("5 millis")
+        expect((yield* run(`/workflow cancel ${handle.id}`))._tag).toBe("Done")
+        expect((yield* engine.status(child)).status).toBe("cancelled")
       })
     ))
 

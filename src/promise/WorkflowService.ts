@@ -187,9 +187,14 @@ const isWorkflow = (u: unknown): u is Workflow.Any =>
 export class WorkflowService extends Service {
   override name = "WorkflowService"
   override description = "Runs registered workflows as durable, observable executions"
-  /** The tasks of the plan made by `/plan` and waiting for `/apply` (restored from storage by `start`). */
+  /**
+   * The tasks of the plan made by `/plan` and waiting for `/apply`: read from
+   * storage by `start` and after every command. Assign a new array (and
+   * `planPrompt`) to have `/apply` run a plan made in code instead.
+   */
   currentPlan: Array<Plan.Task> = []
   planPrompt = ""
+  private storedPlan: Array<Plan.Task> = this.currentPlan
   private registry: Registry | null = null
   private debugMode = false
   private readonly definitions = new Map<string, Definition>()
@@ -220,10 +225,7 @@ export class WorkflowService extends Service {
   /** Keeps the registry and restores a plan left waiting for approval in storage. */
   override async start(registry: Registry): Promise<void> {
     this.registry = registry
-    if (this.definitions.has(Planning.TASK_PLANNER)) {
-      const pending = await this.runEngine(() => Planning.pending)
-      if (Option.isSome(pending)) this.remember(pending.value.prompt, pending.value.plan)
-    }
+    if (this.definitions.has(Planning.TASK_PLANNER)) await this.restorePlan()
   }
 
   /** Shuts the engine down: running executions stop where they are, to be resumed later. */
@@ -364,28 +366,24 @@ export class WorkflowService extends Service {
     remainder: string,
     chat: ChatAdapter.ChatAdapterService
   ): Promise<Commands.Result> {
-    const command = name === "apply" && remainder.trim() === ""
-      ? this.applyCommand()
+    // A plan assigned from code (a new array, not the one read from storage) is what /apply runs.
+    const fromCode = this.currentPlan !== this.storedPlan && this.currentPlan.length > 0 ? this.currentPlan : undefined
+    const command = name === "apply" && remainder.trim() === "" && fromCode !== undefined
+      ? Commands.handled(Commands.applyTasks(this.planPrompt, fromCode))
       : Commands.execute(name, remainder)
-    const result = await this.runEngine(() => Effect.provideService(command, ChatAdapter.ChatAdapter, chat))
-    if (result._tag === "Planned") this.remember(result.prompt, result.plan)
-    if (name === "apply" && result._tag === "Run") this.remember("", undefined)
-    return result
+    try {
+      return await this.runEngine(() => Effect.provideService(command, ChatAdapter.ChatAdapter, chat))
+    } finally {
+      if (this.definitions.has(Planning.TASK_PLANNER)) await this.restorePlan()
+    }
   }
 
-  /** `/apply`: the plan waiting in storage, else a `currentPlan` set from code. */
-  private applyCommand() {
-    const tasks = this.currentPlan
-    const prompt = this.planPrompt
-    return Effect.flatMap(Planning.pending, (pending) =>
-      Option.isNone(pending) && tasks.length > 0
-        ? Commands.execute("workflow", `run ${Planning.PLAN_EXECUTOR} ${JSON.stringify({ prompt, tasks })}`)
-        : Commands.execute("apply", ""))
-  }
-
-  private remember(prompt: string, plan: Plan.Plan | undefined): void {
-    this.planPrompt = prompt
-    this.currentPlan = plan === undefined ? [] : [...plan.tasks]
+  /** Sets `currentPlan`/`planPrompt` to the plan waiting in storage, or empties them. */
+  private async restorePlan(): Promise<void> {
+    const pending = await this.runEngine(() => Planning.pending)
+    this.planPrompt = Option.isSome(pending) ? pending.value.prompt : ""
+    this.currentPlan = Option.isSome(pending) ? [...pending.value.plan.tasks] : []
+    this.storedPlan = this.currentPlan
   }
 
   /** The engine, for Effect code that shares this service's executions. */

@@ -78,8 +78,8 @@ export const output = (workflow: string, schema: AnySchema | undefined, value: u
     : Effect.mapError(issues(schema, value), (issues) => new Workflow.InvalidOutput({ workflow, issues }))
 
 /**
- * Any accepted schema as an Effect Schema that checks (and passes on) the
- * value as is: lets the engine validate a Runnable's input before it creates
+ * Any accepted schema as an Effect Schema that checks the value and passes
+ * it on as it was given: lets the engine validate a Runnable's input before it creates
  * the execution, with every issue at its path.
  *
  * @since 0.1.0
@@ -90,7 +90,8 @@ export const asEffectSchema = (schema: AnySchema | undefined): Schema.Schema<unk
     ? Schema.Unknown
     : Schema.declare([], {
       decode: () => (value, _, ast) =>
-        Effect.mapError(issues(schema, value), (found): ParseResult.ParseIssue => {
+        // Checked only: the generator validates again and gets the parse result; a transforming schema must not run twice.
+        Effect.as(issues(schema, value), value).pipe(Effect.mapError((found): ParseResult.ParseIssue => {
           const each = found.map((issue): ParseResult.ParseIssue => {
             const type = new ParseResult.Type(ast, value, issue.message)
             return Arr.isNonEmptyReadonlyArray(issue.path) ? new ParseResult.Pointer(issue.path, value, type) : type
@@ -98,6 +99,6 @@ export const asEffectSchema = (schema: AnySchema | undefined): Schema.Schema<unk
           return Arr.isNonEmptyReadonlyArray(each)
             ? new ParseResult.Composite(ast, value, each)
             : new ParseResult.Type(ast, value)
-        }),
+        })),
       encode: () => (value) => ParseResult.succeed(value)
     })

@@ -124,6 +124,36 @@ describe("chatCommands", () => {
     expect(applied).toMatchObject({ outcome: { _tag: "Completed", output: { completed: 2, failed: 0 } } })
   })
 
+  it("a plan answered another way is not applied again by /apply", async () => {
+    const { registry, service } = await setup()
+    const planned = await chatCommands.plan.execute("echo value=1", registry)
+    const id = (planned as { executionId: string }).executionId
+    await chatCommands.workflow.execute(`approve ${id} apply-plan rejected not now`, registry)
+    expect(service.currentPlan).toEqual([])
+    expect(await chatCommands.apply.execute("", registry)).toMatchObject({ _tag: "Rejected" })
+    await chatCommands.plan.execute("echo value=2", registry)
+    const second = (await service.executions({ workflow: "task-planner", status: "waiting" })).executions[0]!
+    await chatCommands.workflow.execute(`approve ${second.id} apply-plan approved`, registry)
+    expect(await chatCommands.apply.execute("", registry)).toMatchObject({ _tag: "Rejected" })
+    expect((await service.executions({ workflow: "plan-executor" })).executions).toHaveLength(1)
+  })
+
+  it("a Runnable's transforming schema runs once: the generator gets the value as given, parsed", async () => {
+    class Length extends Runnable<{ readonly word: number }, number> {
+      override inputSchema = z.object({ word: z.string().transform((word) => word.length) })
+      override async *invoke(input: { readonly word: number }) {
+        return input.word
+      }
+    }
+    const { registry, service } = await setup()
+    service.registerWorkflow("length", new Length())
+    const handle = await service.startWorkflow<number>("length", { word: "abcd" })
+    expect(await handle.result()).toBe(4)
+    expect(await chatCommands.workflow.execute(`run length {"word":"abc"}`, registry)).toMatchObject({
+      outcome: { _tag: "Completed", output: 3 }
+    })
+  })
+
   it("malformed commands print what was wrong and change nothing stored", async () => {
     const { chat, registry, service } = await setup()
     const before = await service.executions()
