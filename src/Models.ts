@@ -9,8 +9,9 @@
  */
 import type { LanguageModel } from "@effect/ai"
 import { FetchHttpClient } from "@effect/platform"
-import { Config, Context, Effect, Layer, Schema } from "effect"
+import { Config, ConfigError, Context, Effect, Layer, Schema } from "effect"
 import * as Analyzer from "./Analyzer.js"
+import { messageOf } from "./internal/message.js"
 import * as Planner from "./Planner.js"
 import * as TaskExecutor from "./TaskExecutor.js"
 
@@ -174,11 +175,21 @@ export const languageModel = (name: string): Layer.Layer<LanguageModel.LanguageM
     }).pipe(Effect.map((languageModel) =>
       languageModel(Config.redacted(apiKey)).pipe(
         Layer.provide(FetchHttpClient.layer),
-        Layer.mapError(() => unavailable(`${apiKey} is not set`))
+        Layer.mapError((error) => unavailable(buildFailure(apiKey, error)))
       )
     ))
   )
 }
+
+/**
+ * Why a provider's model layer did not build: only a key missing from the
+ * config is "not set"; anything else (a config source that cannot be read,
+ * say) keeps its own message, a ConfigError's with its path.
+ */
+const buildFailure = (apiKey: string, error: unknown): string =>
+  ConfigError.isConfigError(error)
+    ? ConfigError.isMissingDataOnly(error) ? `${apiKey} is not set` : String(error)
+    : messageOf(error)
 
 interface Provider {
   readonly pkg: string

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Layer } from "effect"
+import { Cause, ConfigError, ConfigProvider, ConfigProviderPathPatch, Effect, Exit, HashSet, Layer } from "effect"
 import { Models, Planner, ScriptedModel } from "../src/index.js"
 
 const use = (layer: Layer.Layer<Models.Models, Models.UnknownModel>, name?: string) =>
@@ -42,6 +42,23 @@ describe("Models", () => {
       expect(provider.message).toContain(`unknown provider "acme"`)
       const unnamed = yield* Effect.flip(use(Models.layerFromName("anthropic:")))
       expect(unnamed.message).toContain("provider:model")
+    }))
+
+  it.effect("a config that fails for another reason than a missing key says so, not \"not set\"", () =>
+    Effect.gen(function*() {
+      // A config source that cannot be read, as a secret store that is down would be.
+      const unreadable = ConfigProvider.fromFlat(ConfigProvider.makeFlat({
+        load: (path) => Effect.fail(ConfigError.SourceUnavailable([...path], "the secret store is down", Cause.empty)),
+        enumerateChildren: () => Effect.succeed(HashSet.empty()),
+        patch: ConfigProviderPathPatch.empty
+      }))
+      const error = yield* Effect.flip(
+        use(Models.layerFromName("openai:gpt-4o-mini")).pipe(Effect.withConfigProvider(unreadable))
+      )
+      expect(error).toMatchObject({ _tag: "ModelUnavailable", model: "openai:gpt-4o-mini" })
+      // Config.redacted replaces the source's own text with "<redacted>"; the kind of failure and the key remain.
+      expect(error.message).toContain("Source unavailable at OPENAI_API_KEY")
+      expect(error.message).not.toContain("not set")
     }))
 
   it.effect("a provider model with its key builds without a request", () =>

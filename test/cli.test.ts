@@ -2,13 +2,13 @@
  * The `token-ring-workflow` command as a person or a script uses it: the
  * built binary in real processes, over a SQLite file in a temporary
  * directory; piped stdin for the interactive session, a pseudo-terminal
- * (util-linux `script`) for live progress, SIGKILL for a crash.
+ * (util-linux `script`) for live progress and ^C, SIGKILL for a crash.
  */
-import { execFile } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
+import { spawn } from "node:child_process"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import { afterAll, describe, expect, it } from "vitest"
 import { runProcess } from "./processes.js"
 
@@ -18,11 +18,50 @@ const dir = mkdtempSync(join(tmpdir(), "workflow-cli-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 /** Runs the CLI with `args`, writing `stdin` to it; `killAt` kills it with SIGKILL once stdout matches. */
-const cli = (args: ReadonlyArray<string>, options: { readonly stdin?: string; readonly killAt?: RegExp } = {}) =>
+const cli = (
+  args: ReadonlyArray<string>,
+  options: { readonly stdin?: string; readonly killAt?: RegExp; readonly env?: NodeJS.ProcessEnv } = {}
+) =>
   runProcess([bin, ...args], {
     cwd: dir,
     ...(options.stdin !== undefined ? { stdin: options.stdin } : {}),
+    ...(options.env !== undefined ? { env: options.env } : {}),
     ...(options.killAt !== undefined ? { killWhen: (stdout: string) => options.killAt!.test(stdout) } : {})
+  })
+
+/**
+ * Runs the CLI in a pseudo-terminal (util-linux `script`). Each step waits
+ * until the output after the previous step matches, then types its text
+ * (keys as a terminal sends them: "\r" for Enter, "\x03" for ^C).
+ */
+const inTerminal = (
+  args: ReadonlyArray<string>,
+  steps: ReadonlyArray<{ readonly after: RegExp; readonly type: (match: RegExpExecArray) => string }> = []
+) =>
+  new Promise<{ readonly code: number | null; readonly output: string }>((resolve, reject) => {
+    const quote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`
+    const command = [process.execPath, bin, ...args].map(quote).join(" ")
+    const child = spawn("script", ["-qec", command, "/dev/null"], { cwd: dir, stdio: ["pipe", "pipe", "inherit"] })
+    const pending = [...steps]
+    let output = ""
+    let from = 0
+    child.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString()
+      let match: RegExpExecArray | null
+      while (pending.length > 0 && (match = pending[0]!.after.exec(output.slice(from))) !== null) {
+        from += match.index + match[0].length
+        child.stdin.write(pending.shift()!.type(match))
+      }
+    })
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL")
+      reject(new Error(`${command} timed out; output: ${output}`))
+    }, 60_000)
+    child.on("exit", (code) => {
+      clearTimeout(timer)
+      child.stdin.end()
+      resolve({ code, output })
+    })
   })
 
 const idOf = (stdout: string, workflow: string) => {
@@ -141,20 +180,114 @@ describe("token-ring-workflow", () => {
   })
 
   it("in a terminal, shows a live progress line with the running step and its elapsed time", async () => {
-    const command = `${process.execPath} ${bin} --db ${
-      join(dir, "tty.db")
-    } run slow-count --input '{"to":2,"delayMs":600}'`
-    const output = await new Promise<string>((resolve, reject) =>
-      execFile(
-        "script",
-        ["-qec", command, "/dev/null"],
-        { cwd: dir, timeout: 60_000 },
-        (error, stdout) => error ? reject(error) : resolve(stdout)
-      )
-    )
+    const { code, output } = await inTerminal([
+      "--db",
+      join(dir, "tty.db"),
+      "run",
+      "slow-count",
+      "--input",
+      `{"to":2,"delayMs":600}`
+    ])
+    expect(code).toBe(0)
     // The progress line: carriage return, clear line, dim, a spinner frame, the step and its elapsed time.
     // eslint-disable-next-line no-control-regex
     expect(output).toMatch(/\r\x1b\[2K\x1b\[2m[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] count 1 0\.\ds/)
     expect(output).toContain("Output: 3")
+  })
+
+  it("in a terminal, ^C stops showing a run, which goes on; ^C at the prompt ends the session with 130", async () => {
+    const db = ["--db", join(dir, "ctrl-c.db")]
+    const { code, output } = await inTerminal(db, [
+      { after: /to leave\./, type: () => `/workflow run slow-count {"to":4,"delayMs":500}\r` },
+      { after: /▶ count 1\r\n/, type: () => "\x03" },
+      // The run was not stopped with the command: resuming it here follows the same run on.
+      {
+        after: /Stopped following (\S+); it goes on: \/workflow status \1/,
+        type: ([, id]) => `/workflow resume ${id}\r`
+      },
+      { after: /Output: 10\r\n/, type: () => "\x03" }
+    ])
+    expect(code).toBe(130)
+    const id = /Stopped following (\S+);/.exec(output)![1]!
+    expect(output).toContain(`Resumed slow-count execution ${id}`)
+
+    // One run, never restarted: every step started and ended once.
+    const log = await cli([...db, "events", id])
+    const lines = log.stdout.split("\n")
+    expect(lines.filter((line) => line.startsWith("▶ count"))).toEqual([
+      "▶ count 1",
+      "▶ count 2",
+      "▶ count 3",
+      "▶ count 4"
+    ])
+    expect(lines.filter((line) => line.startsWith("✓ count"))).toHaveLength(4)
+  })
+
+  it("registers the workflows and Runnables a --workflows module exports, each once however often exported", async () => {
+    const module = join(dir, "mine.mjs")
+    const url = (...path: Array<string>) => JSON.stringify(pathToFileURL(join(root, ...path)).href)
+    writeFileSync(
+      module,
+      [
+        `import { Effect } from ${url("node_modules", "effect", "dist", "esm", "index.js")}`,
+        `import { Runnable, Workflow } from ${url("dist", "index.js")}`,
+        `export const greet = Workflow.make({`,
+        `  name: "greet-module",`,
+        `  description: "Greets from a module",`,
+        `  run: (input) => Workflow.step("wave", Effect.succeed("Hi, " + input.name + "!"))`,
+        `})`,
+        `class Shout extends Runnable {`,
+        `  description = "Shouts its text"`,
+        `  async *invoke(input) {`,
+        `    yield { type: "log", level: "info", message: "shouting" }`,
+        `    return input.text.toUpperCase()`,
+        `  }`,
+        `}`,
+        `export const shout = new Shout()`,
+        `export default shout`,
+        `export const all = [greet, shout]`
+      ].join("\n")
+    )
+    const db = ["--db", join(dir, "module.db"), "--workflows", module]
+    const listed = await cli([...db, "list"])
+    expect(listed.stderr).toBe("")
+    expect(listed.code).toBe(0)
+    expect(listed.stdout).toContain("greet-module — Greets from a module\n")
+    expect(listed.stdout).toContain("Shout — Shouts its text\n")
+    const shouted = await cli([...db, "run", "Shout", "--input", `{"text":"hey"}`])
+    expect(shouted.code).toBe(0)
+    expect(shouted.stdout).toContain("shouting\nOutput: HEY")
+    const greeted = await cli([...db, "run", "greet-module", "--input", `{"name":"Ada"}`])
+    expect(greeted.code).toBe(0)
+    expect(greeted.stdout).toContain("Output: Hi, Ada!")
+  })
+
+  it("options the CLI cannot start with are one error line and exit 1", async () => {
+    const both = await cli(["--db", join(dir, "both.db"), "--pg-url", "postgres://x", "list"])
+    expect(both.code).toBe(1)
+    expect(both.stderr).toBe("Give --db or --pg-url, not both\n")
+    expect(both.stdout).toBe("")
+    const missing = await cli(["--db", join(dir, "missing.db"), "--workflows", "./nope.mjs", "list"])
+    expect(missing.code).toBe(1)
+    expect(missing.stderr).toMatch(/^Could not load --workflows \.\/nope\.mjs: [^\n]*nope\.mjs[^\n]*\n$/)
+  })
+
+  it("a --model that cannot work stops the CLI at startup, in both forms, before anything is stored", async () => {
+    const db = ["--db", join(dir, "model.db")]
+    const withoutKey = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== "OPENAI_API_KEY"))
+    const oneShot = await cli([...db, "--model", "openai:x", "list"], { env: withoutKey })
+    expect(oneShot.code).toBe(1)
+    expect(oneShot.stderr).toBe(`Model "openai:x" is unavailable: OPENAI_API_KEY is not set\n`)
+    const session = await cli([...db, "--model", "openai:x"], { env: withoutKey, stdin: "/plan a then b\n/exit\n" })
+    expect(session.code).toBe(1)
+    expect(session.stderr).toContain("OPENAI_API_KEY is not set")
+    expect(session.stdout).toBe("")
+    const noProvider = await cli([...db, "--model", "gpt-4o", "run", "hello"])
+    expect(noProvider.code).toBe(1)
+    expect(noProvider.stderr).toContain(`unknown provider "gpt-4o"`)
+
+    const stored = await cli([...db, "executions"])
+    expect(stored.code).toBe(0)
+    expect(stored.stdout).toBe("No executions.\n")
   })
 })

@@ -15,6 +15,8 @@ export const runProcess = (
   args: ReadonlyArray<string>,
   options: {
     readonly cwd: string
+    /** The child's whole environment (default: this process's). */
+    readonly env?: NodeJS.ProcessEnv
     readonly stdin?: string
     /** Sends SIGKILL the first time this holds for the stdout so far. */
     readonly killWhen?: (stdout: string) => boolean
@@ -22,7 +24,11 @@ export const runProcess = (
   }
 ): Promise<Finished> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: options.cwd, stdio: ["pipe", "pipe", "pipe"] })
+    const child = spawn(process.execPath, args, {
+      cwd: options.cwd,
+      ...(options.env !== undefined ? { env: options.env } : {}),
+      stdio: ["pipe", "pipe", "pipe"]
+    })
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (chunk: Buffer) => {

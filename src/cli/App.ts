@@ -6,7 +6,7 @@
  *
  * @since 0.1.0
  */
-import { Data, Duration, Effect, Layer, Option } from "effect"
+import { Context, Data, Duration, Effect, Layer, Option } from "effect"
 import { mkdirSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 import { pathToFileURL } from "node:url"
@@ -62,8 +62,12 @@ const storage = (config: Config): Layer.Layer<ExecutionStorage.ExecutionStorage,
   }))
 }
 
+// Also in promise/WorkflowService.ts; one shared guard belongs in Workflow.ts.
 const isWorkflow = (u: unknown): u is Workflow.Any =>
   typeof u === "object" && u !== null && "run" in u && "input" in u && "output" in u && "name" in u
+
+const isRunnable = (u: unknown): u is Runnable =>
+  u instanceof Runnable || (typeof u === "object" && u !== null && "invoke" in u)
 
 /** The workflows and Runnables a user's module exports (named, default, or in arrays). */
 const loadModule = (path: string) =>
@@ -76,20 +80,17 @@ const loadModule = (path: string) =>
           message: `Could not load --workflows ${path}: ${error instanceof Error ? error.message : String(error)}`
         })
     })
-    const found: Array<Workflow.Any> = []
-    for (const value of Object.values(module).flat()) {
-      if (value instanceof Runnable || (typeof value === "object" && value !== null && "invoke" in value)) {
-        const runnable = value as Runnable
-        found.push(fromRunnable({ id: runnable.name, runnable, registry: () => null, persistence: undefined }))
-      } else if (isWorkflow(value)) {
-        found.push(value)
-      }
-    }
+    const found = Object.values(module).flat().filter((value) => isRunnable(value) || isWorkflow(value))
     if (found.length === 0) {
       return yield* new ConfigError({ message: `--workflows ${path} exports no workflow (Workflow.make) or Runnable` })
     }
     return found
   })
+
+const toWorkflow = (value: Runnable | Workflow.Any): Workflow.Any =>
+  isRunnable(value)
+    ? fromRunnable({ id: value.name, runnable: value, registry: () => null, persistence: undefined })
+    : value
 
 /**
  * Everything a command needs, with the workflows registered.
@@ -101,17 +102,22 @@ export const layer = (config: Config) => {
   const engine = WorkflowEngine.layerWith(
     Option.match(config.lease, { onNone: () => ({}), onSome: (seconds) => ({ lease: Duration.seconds(seconds) }) })
   )
-  const models = Models.layerFromName(Option.getOrUndefined(config.model) ?? process.env.TOKEN_RING_MODEL)
-  const services = Layer.mergeAll(
-    Layer.provideMerge(engine, storage(config)),
-    models,
-    Terminal.layer({ json: config.json })
+  // The default model is built now: a missing provider or API key fails at startup, not at the first /plan.
+  const models = Models.layerFromName(Option.getOrUndefined(config.model) ?? process.env.TOKEN_RING_MODEL).pipe(
+    Layer.tap((context) => Context.get(context, Models.Models).use())
+  )
+  // Models first, so that a model that cannot work stops the CLI before the engine touches storage.
+  const services = Layer.provideMerge(
+    Layer.merge(Layer.provideMerge(engine, storage(config)), Terminal.layer({ json: config.json })),
+    models
   )
   const registered = Layer.effectDiscard(Effect.gen(function*() {
     const engine = yield* WorkflowEngine.WorkflowEngine
     const user = yield* Effect.forEach(config.workflows, loadModule)
     yield* Planning.register
-    for (const workflow of [...DemoWorkflows.all, ...user.flat()]) {
+    // One value exported twice (`export const w = ...; export default w`, or one module given twice) registers once.
+    const exported = [...new Set(user.flat())].map(toWorkflow)
+    for (const workflow of [...DemoWorkflows.all, ...exported]) {
       // Demo and user workflows need no services besides the engine's.
       yield* engine.register(workflow as Workflow.Workflow<unknown, unknown, unknown>)
     }

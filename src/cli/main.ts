@@ -11,12 +11,15 @@ import { Args, Command, Options } from "@effect/cli"
 // Subpath imports: the package index would also load its HTTP server, undici and ws (~0.2 s at startup).
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Effect, Option, Stream } from "effect"
+import { Cause, Effect, Either, Exit, Option, Queue, Ref, Stream } from "effect"
 import { createInterface } from "node:readline"
 import * as ChatAdapter from "../ChatAdapter.js"
 import * as Commands from "../Commands.js"
 import * as ExecutionStorage from "../ExecutionStorage.js"
+import { messageOf } from "../internal/message.js"
+import * as WorkflowEngine from "../WorkflowEngine.js"
 import * as App from "./App.js"
+import * as Terminal from "./terminal.js"
 
 const db = Options.text("db").pipe(
   Options.withDescription(`SQLite file to store executions in (default ${App.DEFAULT_DB})`),
@@ -45,18 +48,38 @@ const lease = Options.integer("lease").pipe(
 
 const root = Command.make("token-ring-workflow", { db, pgUrl, workflows, model, json, lease })
 
+const failed = Effect.sync(() => {
+  process.exitCode = 1
+})
+
+/**
+ * Runs `program` with the services of the root options. When they cannot be
+ * built (conflicting options, a module that does not load, a model without
+ * its key), that is one error line and exit code 1, before anything is stored.
+ */
+const provideApp = <E>(config: App.Config, program: Effect.Effect<void, E, App.Services>) =>
+  program.pipe(
+    Effect.provide(App.layer(config)),
+    Effect.catchAll((error) =>
+      Effect.flatMap(ChatAdapter.ChatAdapter, (chat) => chat.errorLine(messageOf(error))).pipe(
+        Effect.zipRight(failed),
+        Effect.provide(Terminal.layer({ json: config.json }))
+      )
+    )
+  )
+
 /** Runs `command` with the services of the root options; exits 1 when it was rejected or the run failed. */
 const withApp = <E>(command: Effect.Effect<Commands.Result, E, App.Services>) =>
   Effect.flatMap(root, (config) =>
-    Commands.handled(command).pipe(
-      Effect.flatMap((result) =>
-        result._tag === "Rejected" || (result._tag === "Run" && result.outcome._tag === "Failed")
-          ? Effect.sync(() => {
-            process.exitCode = 1
-          })
-          : Effect.void
-      ),
-      Effect.provide(App.layer(config))
+    provideApp(
+      config,
+      Effect.flatMap(
+        Commands.handled(command),
+        (result) =>
+          result._tag === "Rejected" || (result._tag === "Run" && result.outcome._tag === "Failed")
+            ? failed
+            : Effect.void
+      )
     ))
 
 const id = Args.text({ name: "execution-id" })
@@ -121,7 +144,10 @@ const approve = Command.make(
 ).pipe(Command.withDescription("Answer a waiting approval, then stream the run on"))
 
 const resume = Command.make("resume", { id }, ({ id }) => withApp(Commands.resume(id))).pipe(
-  Command.withDescription("Resume an unfinished execution from its journal")
+  Command.withDescription(
+    "Resume an unfinished execution from its journal. After a crash it takes over once the previous " +
+      "owner's lease (see --lease) has expired; until then it waits."
+  )
 )
 
 const cancel = Command.make("cancel", { id }, ({ id }) => withApp(Commands.cancel(id))).pipe(
@@ -153,27 +179,100 @@ const line = (text: string) =>
     return true
   })
 
-const interactive = Effect.gen(function*() {
-  const chat = yield* ChatAdapter.ChatAdapter
-  const tty = process.stdin.isTTY === true
-  const reader = createInterface({ input: process.stdin, output: process.stdout, terminal: tty })
-  yield* chat.systemLine("token-ring-workflow — type /help for commands, /exit to leave.")
-  const prompt = Effect.sync(() => tty && reader.prompt())
-  yield* prompt
-  yield* Stream.fromAsyncIterable(reader, (error) => error).pipe(
-    Stream.mapEffect((text) => Effect.tap(line(text), prompt)),
-    Stream.takeWhile((goOn) => goOn),
-    Stream.runDrain,
-    Effect.ensuring(Effect.sync(() => reader.close()))
-  )
+/**
+ * The engine as the session's commands see it, keeping the ids of the runs
+ * being shown (outermost first), so that ^C can say which one goes on.
+ */
+const tracking = (
+  engine: WorkflowEngine.WorkflowEngineService,
+  shown: Ref.Ref<ReadonlyArray<string>>
+): WorkflowEngine.WorkflowEngineService => ({
+  ...engine,
+  events: (id: string, options?: { readonly fromSeq?: number }) =>
+    Stream.unwrapScoped(
+      Effect.acquireRelease(
+        Ref.update(shown, (ids) => [...ids, id]),
+        () => Ref.update(shown, (ids) => ids.filter((shownId) => shownId !== id))
+      ).pipe(Effect.as(engine.events(id, options)))
+    )
 })
 
+/** What ^C during a command says: the run it was showing, if any, and whether that run goes on. */
+const stoppedLine = (engine: WorkflowEngine.WorkflowEngineService, id: string | undefined) =>
+  id === undefined
+    ? Effect.succeed("Stopped the command.")
+    : Effect.map(
+      Effect.option(engine.status(id)),
+      (record) =>
+        Option.exists(record, ({ status }) => ExecutionStorage.isTerminal(status))
+          ? `Stopped showing ${id}.`
+          : `Stopped following ${id}; it goes on: /workflow status ${id}`
+    )
+
+const interactive = Effect.scoped(Effect.gen(function*() {
+  const chat = yield* ChatAdapter.ChatAdapter
+  const engine = yield* WorkflowEngine.WorkflowEngine
+  const tty = process.stdin.isTTY === true
+  // None: the input ended (end of file, ^D).
+  const lines = yield* Queue.unbounded<Option.Option<string>>()
+  const ctrlC = yield* Queue.unbounded<void>()
+  const reader = yield* Effect.acquireRelease(
+    Effect.sync(() => {
+      const reader = createInterface({ input: process.stdin, output: process.stdout, terminal: tty })
+      reader.on("line", (text) => lines.unsafeOffer(Option.some(text)))
+      reader.on("close", () => lines.unsafeOffer(Option.none()))
+      // In a terminal readline reads ^C as a key, not a signal; without this listener it would only close itself.
+      reader.on("SIGINT", () => ctrlC.unsafeOffer(undefined))
+      return reader
+    }),
+    (reader) => Effect.sync(() => reader.close())
+  )
+  const shown = yield* Ref.make<ReadonlyArray<string>>([])
+  const sessionEngine = tracking(engine, shown)
+  /** Runs a line; ^C meanwhile stops the command (not the execution it shows, which runs on in the engine). */
+  const runLine = (text: string) =>
+    Effect.gen(function*() {
+      const result = yield* Effect.race(
+        Effect.map(line(text), Either.right),
+        Effect.map(Effect.zipRight(Queue.take(ctrlC), Ref.get(shown)), (ids) => Either.left(ids[0]))
+      ).pipe(Effect.provideService(WorkflowEngine.WorkflowEngine, sessionEngine))
+      if (Either.isRight(result)) return result.right
+      yield* chat.warningLine(yield* stoppedLine(engine, result.left))
+      return true
+    })
+  const prompt = Effect.sync(() => tty && reader.prompt())
+  yield* chat.systemLine("token-ring-workflow — type /help for commands, /exit to leave.")
+  while (true) {
+    yield* prompt
+    const next = yield* Effect.race(
+      Effect.map(Queue.take(lines), Either.right),
+      Effect.map(Queue.take(ctrlC), Either.left)
+    )
+    // ^C at the prompt ends the session as an interruption: exit code 130.
+    if (Either.isLeft(next)) return yield* Effect.interrupt
+    if (Option.isNone(next.right) || !(yield* runLine(next.right.value))) return
+  }
+}))
+
 const command = root.pipe(
-  Command.withHandler((config) => Effect.provide(interactive, App.layer(config))),
+  Command.withHandler((config) => provideApp(config, interactive)),
   Command.withDescription("Durable, observable workflows: an interactive chat session, or one-shot commands"),
   Command.withSubcommands([run, list, status, executions, events, approve, resume, cancel])
 )
 
 const cli = Command.run(command, { name: "token-ring-workflow", version: "0.1.0" })
 
-cli(process.argv).pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain)
+cli(process.argv).pipe(
+  Effect.provide(NodeContext.layer),
+  NodeRuntime.runMain({
+    // Interrupted (^C at the session prompt, SIGINT, SIGTERM): 130, as shells report ^C.
+    teardown: (exit, onExit) =>
+      onExit(
+        Exit.isSuccess(exit)
+          ? (typeof process.exitCode === "number" ? process.exitCode : 0)
+          : Cause.isInterruptedOnly(exit.cause)
+          ? 130
+          : 1
+      )
+  })
+)
