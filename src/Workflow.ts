@@ -61,6 +61,15 @@ export type Any = Workflow<any, any, any, any>
 export type Requirements<W> = W extends Workflow<any, any, any, infer R> ? Exclude<R, ExecutionContext> : never
 
 /**
+ * Whether a value is a workflow definition (made by `make`), e.g. among a module's exports.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isWorkflow = (u: unknown): u is Any =>
+  typeof u === "object" && u !== null && "run" in u && "input" in u && "output" in u && "name" in u
+
+/**
  * Defines a workflow. `input` and `output` default to `Schema.Unknown`; when
  * given, the input is validated before the execution is created and the
  * output before it is stored, each failure naming the path that failed.

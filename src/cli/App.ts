@@ -16,7 +16,7 @@ import { fromRunnable } from "../internal/runnableWorkflow.js"
 import * as Models from "../Models.js"
 import * as Planning from "../Planning.js"
 import { Runnable } from "../promise/Runnable.js"
-import type * as Workflow from "../Workflow.js"
+import * as Workflow from "../Workflow.js"
 import * as WorkflowEngine from "../WorkflowEngine.js"
 import * as DemoWorkflows from "./demoWorkflows.js"
 import * as Terminal from "./terminal.js"
@@ -62,10 +62,6 @@ const storage = (config: Config): Layer.Layer<ExecutionStorage.ExecutionStorage,
   }))
 }
 
-// Also in promise/WorkflowService.ts; one shared guard belongs in Workflow.ts.
-const isWorkflow = (u: unknown): u is Workflow.Any =>
-  typeof u === "object" && u !== null && "run" in u && "input" in u && "output" in u && "name" in u
-
 const isRunnable = (u: unknown): u is Runnable =>
   u instanceof Runnable || (typeof u === "object" && u !== null && "invoke" in u)
 
@@ -80,7 +76,7 @@ const loadModule = (path: string) =>
           message: `Could not load --workflows ${path}: ${error instanceof Error ? error.message : String(error)}`
         })
     })
-    const found = Object.values(module).flat().filter((value) => isRunnable(value) || isWorkflow(value))
+    const found = Object.values(module).flat().filter((value) => isRunnable(value) || Workflow.isWorkflow(value))
     if (found.length === 0) {
       return yield* new ConfigError({ message: `--workflows ${path} exports no workflow (Workflow.make) or Runnable` })
     }

@@ -15,7 +15,7 @@ import * as UserStorage from "../internal/userStorage.js"
 import * as Models from "../Models.js"
 import type * as Plan from "../Plan.js"
 import * as Planning from "../Planning.js"
-import type * as Workflow from "../Workflow.js"
+import * as Workflow from "../Workflow.js"
 import * as WorkflowEngine from "../WorkflowEngine.js"
 import type { StoredEvent } from "../WorkflowEvent.js"
 import type { PersistenceProvider } from "./PersistenceProvider.js"
@@ -177,9 +177,6 @@ interface Definition {
   readonly source: Runnable | Workflow.Any
 }
 
-const isWorkflow = (u: unknown): u is Workflow.Any =>
-  typeof u === "object" && u !== null && "run" in u && "input" in u && "output" in u && "name" in u
-
 /**
  * @since 0.1.0
  * @category services
@@ -249,7 +246,7 @@ export class WorkflowService extends Service {
         persistence
       })
       this.definitions.set(id, { workflow: runnable, source: workflow })
-    } else if (isWorkflow(workflow)) {
+    } else if (Workflow.isWorkflow(workflow)) {
       this.definitions.set(id, {
         workflow: workflow.name === id ? workflow : { ...workflow, name: id },
         source: workflow
