@@ -67,7 +67,24 @@ export const childId = (parent: string, part: string): string => `${parent}.${pa
 
 const ModelName = Schema.optional(Schema.NonEmptyTrimmedString)
 
-const services = (model: string | undefined) => Effect.flatMap(Models.Models, (models) => models.use(model))
+/**
+ * Runs `f` with one of a model's services. The model is looked up when the
+ * step runs, not when the run starts, so a replay whose steps are all
+ * journaled needs no model at all.
+ */
+const withModel = <I extends Models.Services, S, A, E>(
+  model: string | undefined,
+  tag: Context.Tag<I, S>,
+  f: (service: S) => Effect.Effect<A, E>
+) =>
+  Effect.flatMap(
+    Effect.flatMap(Models.Models, (models) => models.use(model)),
+    (context) => f(Context.get(context, tag))
+  )
+
+/** The model a run uses: the one it names, else the default here (recorded in what it starts, so children agree). */
+const modelName = (model: string | undefined) =>
+  model !== undefined ? Effect.succeed(model) : Effect.map(Models.Models, (models) => models.default)
 
 /**
  * Starts (or, for a replayed parent, finds) a child execution and waits for
@@ -95,14 +112,10 @@ const candidates = Effect.map(
 const planSchema: Schema.Schema<Plan.Plan, any> = Plan.Plan
 
 /** The journaled planning step: the registered workflows are offered to the planner. */
-const planStep = (
-  prompt: string,
-  context: Context.Context<Models.Services>
-): Effect.Effect<Plan.Plan, Planner.PlanningFailed, Workflow.ExecutionContext | WorkflowEngine.WorkflowEngine> => {
+const planStep = (prompt: string, model: string) => {
   const planned = Effect.flatMap(
     candidates,
-    (workflows) =>
-      Effect.provide(Effect.flatMap(Planner.Planner, (planner) => planner.plan({ prompt, workflows })), context)
+    (workflows) => withModel(model, Planner.Planner, (planner) => planner.plan({ prompt, workflows }))
   )
   return Workflow.step("plan", planned, { input: { prompt }, success: planSchema })
 }
@@ -135,8 +148,8 @@ export const taskPlanner = Workflow.make({
   output: PlannerOutput,
   run: ({ model, prompt }) =>
     Effect.gen(function*() {
-      const context = yield* services(model)
-      const plan = yield* planStep(prompt, context)
+      const name = yield* modelName(model)
+      const plan = yield* planStep(prompt, name)
       const answer = yield* Workflow.approval({
         taskId: APPROVAL_TASK,
         dataForApproval: Schema.encodeSync(Plan.Plan)(plan),
@@ -149,7 +162,7 @@ export const taskPlanner = Workflow.make({
       yield* Workflow.step(
         "apply",
         Effect.flatMap(WorkflowEngine.WorkflowEngine, (engine) =>
-          engine.start(PLAN_EXECUTOR, { prompt, tasks: plan.tasks, ...(model ? { model } : {}) }, {
+          engine.start(PLAN_EXECUTOR, { prompt, tasks: plan.tasks, model: name }, {
             executionId: execution
           })),
         { input: { execution } }
@@ -172,22 +185,26 @@ const runTask = (
   task: Plan.Task,
   number: string,
   prompt: string,
-  context: Context.Context<Models.Services>
-): Effect.Effect<Plan.TaskOutcome, never, Workflow.ExecutionContext | WorkflowEngine.WorkflowEngine> =>
+  model: string | undefined
+): Effect.Effect<Plan.TaskOutcome, never, Workflow.ExecutionContext | WorkflowEngine.WorkflowEngine | Models.Models> =>
   Effect.gen(function*() {
     const { executionId } = yield* Workflow.ExecutionContext
     const execution = task.workflow !== undefined ? childId(executionId, `task-${number}`) : undefined
-    const work: Effect.Effect<unknown, unknown, WorkflowEngine.WorkflowEngine | Workflow.ExecutionContext> =
-      task.workflow !== undefined
-        ? runChild(task.workflow.name, task.workflow.input ?? {}, execution!)
-        : task.subtasks !== undefined && task.subtasks.length > 0
-        ? runSubtasks(task.subtasks, number, prompt, context)
-        : Effect.provide(
-          Effect.flatMap(TaskExecutor.TaskExecutor, (executor) => executor.execute(task, prompt)),
-          context
-        )
+    const work: Effect.Effect<
+      unknown,
+      unknown,
+      WorkflowEngine.WorkflowEngine | Workflow.ExecutionContext | Models.Models
+    > = task.workflow !== undefined
+      ? runChild(task.workflow.name, task.workflow.input ?? {}, execution!)
+      : task.subtasks !== undefined && task.subtasks.length > 0
+      ? runSubtasks(task.subtasks, number, prompt, model)
+      : withModel(model, TaskExecutor.TaskExecutor, (executor) => executor.execute(task, prompt))
     // The step fails with the reason, so the run shows the task as failed; the plan goes on.
-    const attempt: Effect.Effect<unknown, string, WorkflowEngine.WorkflowEngine | Workflow.ExecutionContext> = Effect
+    const attempt: Effect.Effect<
+      unknown,
+      string,
+      WorkflowEngine.WorkflowEngine | Workflow.ExecutionContext | Models.Models
+    > = Effect
       .mapError(work, messageOf)
     const result = yield* Effect.either(
       Workflow.step(`task ${number}: ${task.intent}`, attempt, {
@@ -212,12 +229,12 @@ const runSubtasks = (
   subtasks: ReadonlyArray<Plan.Task>,
   number: string,
   prompt: string,
-  context: Context.Context<Models.Services>
+  model: string | undefined
 ) =>
   Effect.gen(function*() {
     const outcomes: Array<Plan.TaskOutcome> = []
     for (const [i, subtask] of subtasks.entries()) {
-      outcomes.push(yield* runTask(subtask, `${number}.${i + 1}`, prompt, context))
+      outcomes.push(yield* runTask(subtask, `${number}.${i + 1}`, prompt, model))
     }
     const failed = outcomes.filter((outcome) => outcome.status === "failed").length
     return failed === 0 ? outcomes : yield* Effect.fail(`${failed} of ${outcomes.length} subtasks failed`)
@@ -236,10 +253,9 @@ export const planExecutor = Workflow.make({
   output: Plan.Report,
   run: ({ model, prompt, tasks }) =>
     Effect.gen(function*() {
-      const context = yield* services(model)
       const outcomes: Array<Plan.TaskOutcome> = []
       for (const [i, task] of tasks.entries()) {
-        outcomes.push(yield* runTask(task, String(i + 1), prompt, context))
+        outcomes.push(yield* runTask(task, String(i + 1), prompt, model))
       }
       const failed = outcomes.filter((outcome) => outcome.status === "failed").length
       return { outcomes, completed: outcomes.length - failed, failed }
@@ -293,10 +309,10 @@ export const promptAnalyzer = Workflow.make({
   output: AnalyzerOutput,
   run: ({ options = {}, prompt }) =>
     Effect.gen(function*() {
-      const context = yield* services(options.model)
+      const model = yield* modelName(options.model)
       const analysis = yield* Workflow.step(
         "analyze",
-        Effect.provide(Effect.flatMap(Analyzer.Analyzer, (analyzer) => analyzer.analyze(prompt)), context),
+        withModel(model, Analyzer.Analyzer, (analyzer) => analyzer.analyze(prompt)),
         { input: { prompt } }
       )
       const approach = options.plan === "always" ? "plan" : options.plan === "never" ? "direct" : analysis.approach
@@ -314,13 +330,13 @@ export const promptAnalyzer = Workflow.make({
           description: prompt,
           ...(workflow !== undefined ? { workflow: { name: workflow, input: TextTasks.inputOf(prompt) ?? {} } } : {})
         }
-        const outcome = yield* runTask(task, "1", prompt, context)
+        const outcome = yield* runTask(task, "1", prompt, model)
         if (outcome.status === "failed") {
           return yield* new TaskExecutor.TaskFailed({ task: task.intent, reason: outcome.error ?? "failed" })
         }
         return { analysis, approach, output: outcome.output }
       }
-      const plan = yield* planStep(prompt, context)
+      const plan = yield* planStep(prompt, model)
       const { executionId } = yield* Workflow.ExecutionContext
       const execution = childId(executionId, "apply")
       const report = yield* Workflow.step(
@@ -328,7 +344,7 @@ export const promptAnalyzer = Workflow.make({
         runChild(PLAN_EXECUTOR, {
           prompt,
           tasks: Schema.encodeSync(Schema.Array(Plan.Task))(plan.tasks),
-          ...(options.model ? { model: options.model } : {})
+          model
         }, execution),
         { input: { child: execution } }
       )

@@ -311,6 +311,31 @@ describe("Commands", () => {
       })
     ))
 
+  it.live("a plan records its model; a model is looked up only by a step that needs it", () =>
+    withChat(({ run }) =>
+      Effect.gen(function*() {
+        const engine = yield* WorkflowEngine.WorkflowEngine
+        yield* run("/plan greet name=Ada")
+        const applied = yield* run("/apply")
+        const plan = yield* engine.status(applied._tag === "Run" ? applied.executionId : "")
+        expect(plan.input).toMatchObject({ model: "builtin" })
+        // Made elsewhere with a model this process does not have: tasks that need no model still run.
+        const handle = yield* engine.start(Planning.PLAN_EXECUTOR, {
+          prompt: "p",
+          model: "elsewhere",
+          tasks: [
+            { intent: "greet", description: "greet", workflow: { name: "greet", input: { name: "Bo" } } },
+            { intent: "write", description: "write a poem" }
+          ]
+        })
+        expect(yield* handle.result).toMatchObject({
+          completed: 1,
+          failed: 1,
+          outcomes: [{ status: "completed" }, { status: "failed", error: expect.stringContaining(`"elsewhere"`) }]
+        })
+      })
+    ))
+
   it.live("cancelling a plan cancels the child execution it waits on", () =>
     withChat(({ run }) =>
       Effect.gen(function*() {
