@@ -157,8 +157,6 @@ const runResult = (executionId: string) => (outcome: ChatAdapter.Outcome): Resul
   outcome
 })
 
-const withoutKeyValues = (text: string) => text.replace(/([A-Za-z_][\w.-]*)=("(?:[^"\\]|\\.)*"|\S+)/g, "")
-
 /** Reads the input of `/workflow run` from its arguments. */
 const inputFrom = (workflow: WorkflowEngine.WorkflowInfo, args: string): Effect.Effect<unknown, UsageError> =>
   Effect.suspend(() => {
@@ -184,7 +182,7 @@ const inputFrom = (workflow: WorkflowEngine.WorkflowInfo, args: string): Effect.
       }
     }
     const pairs = TextTasks.keyValues(args)
-    if (Object.keys(pairs).length > 0 && withoutKeyValues(args).trim() === "") return Effect.succeed(pairs)
+    if (Object.keys(pairs).length > 0 && TextTasks.withoutKeyValues(args).trim() === "") return Effect.succeed(pairs)
     return fail(`The arguments of ${workflow.name} must be JSON or key=value pairs; got "${args}"`)
   })
 

@@ -77,10 +77,8 @@ const toTask = (task: TextTasks.TextTask, workflows: ReadonlyArray<Candidate>): 
 /** The input `parseArgs` reads from the words after the workflow's name, if it can. */
 const argsInput = (text: string, workflow: Candidate): unknown => {
   if (workflow.parseArgs === undefined) return undefined
-  const at = text.toLowerCase().indexOf(workflow.name.toLowerCase())
-  const args = at === -1 ? "" : text.slice(at + workflow.name.length).trim()
   try {
-    return workflow.parseArgs(args)
+    return workflow.parseArgs(TextTasks.argsAfter(text, workflow.name))
   } catch {
     return undefined
   }
@@ -88,10 +86,12 @@ const argsInput = (text: string, workflow: Candidate): unknown => {
 
 /**
  * The built-in planner: numbered or bulleted items (nested by indentation)
- * become tasks and subtasks; without a list, sequencing words ("then",
- * "after that", "finally", ";") split the prompt. A task that mentions a
- * registered workflow by name runs that workflow, with the JSON object or
- * `key=value` pairs written in the task as its input.
+ * become tasks and subtasks, a paragraph above a list the task they detail;
+ * without a list, sequencing words ("then", "after that", "finally", ";")
+ * split the prompt, never inside quotes or `{…}`. A task that names a
+ * registered workflow (see `matchWorkflow`) runs that workflow, with the
+ * JSON object or `key=value` pairs written in the task as its input, else
+ * what the workflow's `parseArgs` reads from the words after its name.
  *
  * @since 0.1.0
  * @category constructors
@@ -99,9 +99,14 @@ const argsInput = (text: string, workflow: Candidate): unknown => {
 export const builtin: PlannerService = {
   plan: ({ prompt, workflows }) => {
     const tasks = TextTasks.splitTasks(prompt).map((task) => toTask(task, workflows))
-    return tasks.length === 0
-      ? Effect.fail(new PlanningFailed({ prompt, reason: "the prompt is empty" }))
-      : Effect.succeed(Plan.Plan.make({ tasks }))
+    if (tasks.length === 0) {
+      const reason = prompt.trim() === "" ? "the prompt is empty" : "the prompt names no task"
+      return Effect.fail(new PlanningFailed({ prompt, reason }))
+    }
+    // Decoded, not `make`: a plan the rules get wrong is a PlanningFailed, not a defect thrown here.
+    return Schema.decodeUnknown(Plan.Plan)({ tasks }).pipe(
+      Effect.mapError((error) => new PlanningFailed({ prompt, reason: error.message }))
+    )
   }
 }
 

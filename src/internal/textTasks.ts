@@ -13,55 +13,167 @@ export interface TextTask {
   readonly children: ReadonlyArray<TextTask>
 }
 
+// Quoted strings, backticked code and `{…}` objects are opaque to splitting ("first, then second" is one
+// value): each is swapped for a placeholder holding its index, and put back once the prompt is cut.
+const placeholder = /\uE000(\d+)\uE001/g
+const quoted = /"(?:[^"\\\n]|\\.)*"|`[^`\n]*`|(?<!\w)'[^'\n]*'(?!\w)/y
+const jsonString = /"(?:[^"\\\n]|\\.)*"/y
+
+interface Masked {
+  readonly text: string
+  readonly spans: ReadonlyArray<string>
+}
+
+const mask = (text: string): Masked => {
+  const spans: Array<string> = []
+  let out = ""
+  for (let i = 0; i < text.length;) {
+    const end = spanEnd(text, i)
+    if (end === undefined) {
+      out += text[i]
+      i += 1
+    } else {
+      out += `\uE000${spans.push(text.slice(i, end)) - 1}\uE001`
+      i = end
+    }
+  }
+  return { text: out, spans }
+}
+
+const unmask = (text: string, spans: ReadonlyArray<string>, as: (span: string) => string = (span) => span) =>
+  text.replace(placeholder, (_, i: string) => as(spans[Number(i)]!))
+
+/** Where a quoted or braced span starting at `start` ends, if one starts there. */
+const spanEnd = (text: string, start: number): number | undefined => {
+  if (text[start] === "{") return braceEnd(text, start)
+  quoted.lastIndex = start
+  const match = quoted.exec(text)
+  return match === null ? undefined : start + match[0].length
+}
+
+/** The end of the balanced `{…}` starting at `start` (braces inside JSON strings do not count). */
+const braceEnd = (text: string, start: number): number | undefined => {
+  let depth = 0
+  for (let i = start; i < text.length; i++) {
+    jsonString.lastIndex = i
+    const string = text[i] === `"` ? jsonString.exec(text) : null
+    if (string !== null) i += string[0].length - 1
+    else if (text[i] === "{") depth += 1
+    else if (text[i] === "}" && --depth === 0) return i + 1
+  }
+  return undefined
+}
+
 const listItem = /^(\s*)(?:\d+[.)]|\(\d+\)|[-*•+]|[a-z][.)])\s+(.+)$/
 
-// A sequencing word (optionally after a comma, "and" or a full stop) starts a new task.
-const sequencing =
-  /(?:[,.;]?\s+(?:and\s+)?|^)(?:and then|then|after that|afterwards|next|finally|lastly|subsequently)\b[,:]?\s*|\s*;\s*/i
+// "then" starts a task wherever it stands as a word ("build then test"). The other sequencing words are
+// also ordinary adverbs ("it finally works"), so they start one only where a clause starts: the start,
+// after , ; . ! ? a line break or "and". "next" must moreover be followed by a comma or a verb-like word:
+// not by the nouns and prepositions it qualifies as an adjective ("next week", "next to").
+const then = String.raw`(?:^|[,;]\s*|[.!?]?\s+)(?:and\s+)?then`
+const clause = String.raw`(?:^|[,;]\s*|[.!?]\s+|\s*\n\s*|\s+and\s+)(?:and\s+)?`
+const next = String.raw`next(?=\s*[,:]|\s+(?!(?:week|month|year|day|night|time|steps?|ones?|to|of|in|on|at)\b)[a-z])`
+const adverb = String.raw`(?:after that|afterwards|finally|lastly|subsequently|${next})`
+const sequencing = new RegExp(String.raw`(?:${then}|${clause}${adverb})(?![\w-])[,:]?\s*|\s*;\s*`, "i")
 
-const ordinal = /^(?:first(?:ly)?|second(?:ly)?|third(?:ly)?|to start|to begin|also)\b[,:]?\s*/i
+// Only as a lead-in ("First, …", "Secondly: …"): "first aid kit" and "a) first thing" keep their words.
+const ordinal = /^(?:first(?:ly)?|second(?:ly)?|third(?:ly)?|to start|to begin|also)\s*[,:]\s*/i
 
 const clean = (text: string): string => text.replace(ordinal, "").replace(/\s+/g, " ").replace(/[.\s]+$/, "").trim()
 
-/** Splits a prompt into tasks: list items (nested by indentation) or else sequencing words. @internal */
-export const splitTasks = (prompt: string): ReadonlyArray<TextTask> => {
-  const lines = prompt.split(/\r?\n/)
-  // A list written on one line: "1. this 2. that".
-  const inline = lines.length === 1 ? prompt.split(/(?:^|\s+)\d+[.)]\s+/) : []
-  if (inline.length > 2) {
-    return inline.map(clean).filter((text) => text !== "").map((text) => ({ text, children: [] }))
-  }
-  const items = lines.map((line) => listItem.exec(line))
-  if (items.some((match) => match !== null)) return fromList(lines, items)
-  return prompt.split(sequencing).map(clean).filter((text) => text !== "").map((text) => ({ text, children: [] }))
-}
+/** Text with something to do: not punctuation alone. */
+const meaningful = /[\p{L}\p{N}]/u
 
-interface Mutable {
+interface Draft {
   text: string
   readonly indent: number
-  readonly children: Array<Mutable>
+  readonly children: Array<Draft>
 }
 
-const fromList = (lines: ReadonlyArray<string>, items: ReadonlyArray<RegExpExecArray | null>) => {
-  const roots: Array<Mutable> = []
-  const open: Array<Mutable> = []
-  lines.forEach((line, i) => {
-    const match = items[i]
-    if (match === null || match === undefined) {
-      // A plain line inside the list continues the item above it; lines before the list are context.
-      const last = open[open.length - 1]
-      if (last !== undefined && line.trim() !== "") last.text = `${last.text} ${line.trim()}`
-      return
+const draft = (text: string, indent = 0): Draft => ({ text, indent, children: [] })
+
+/**
+ * Splits a prompt into tasks: list items (nested by indentation, with the paragraphs around the list), a
+ * one-line `1. … 2. …` list, or else sequencing words. @internal
+ */
+export const splitTasks = (prompt: string): ReadonlyArray<TextTask> => {
+  const { spans, text } = mask(prompt)
+  const lines = text.split(/\r?\n/)
+  const inline = lines.length === 1 ? inlineList(text) : []
+  const drafts = inline.length > 1
+    ? inline.map((item) => draft(item))
+    : lines.some((line) => listItem.test(line))
+    ? fromLines(lines)
+    : text.split(sequencing).map((part) => draft(part))
+  const freeze = (node: Draft): ReadonlyArray<TextTask> => {
+    const children = node.children.flatMap(freeze)
+    const text = unmask(clean(node.text), spans)
+    // Punctuation alone ("then ,") is no task; its subtasks, if any, take its place.
+    return meaningful.test(text) ? [{ text, children }] : children
+  }
+  return drafts.flatMap(freeze)
+}
+
+/** The items of a list written on one line, numbered 1, 2, 3… in order from its start ("18." is no marker). */
+const inlineList = (line: string): ReadonlyArray<string> => {
+  const first = /^\s*1[.)]\s+/.exec(line)
+  if (first === null) return []
+  const items: Array<string> = []
+  let rest = line.slice(first[0].length)
+  for (let n = 2;; n++) {
+    const marker = new RegExp(String.raw`\s${n}[.)]\s+`).exec(rest)
+    if (marker === null) return [...items, rest]
+    items.push(rest.slice(0, marker.index))
+    rest = rest.slice(marker.index + marker[0].length)
+  }
+}
+
+/**
+ * A prompt with a list. An indented line right under an item continues it; any other plain line ends the
+ * list and starts a paragraph, read as a prompt without a list. The paragraph right above a list
+ * introduces it: a heading ending in ":" is dropped, anything else is the task the items are subtasks of.
+ */
+const fromLines = (lines: ReadonlyArray<string>): ReadonlyArray<Draft> => {
+  const roots: Array<Draft> = []
+  let open: Array<Draft> = []
+  let intro: Draft | undefined
+  let paragraph: Array<string> = []
+  let previous: "blank" | "item" | "text" = "blank"
+  const flush = (introduces: boolean) => {
+    if (paragraph.length === 0) return
+    const tasks = paragraph.join("\n").split(sequencing).map((part) => draft(part))
+    if (introduces && /:\s*$/.test(paragraph[paragraph.length - 1]!)) tasks.pop()
+    else if (introduces) intro = tasks[tasks.length - 1]
+    roots.push(...tasks)
+    paragraph = []
+  }
+  for (const line of lines) {
+    const item = listItem.exec(line)
+    const indent = line.length - line.trimStart().length
+    const owner = item === null && previous === "item" ? open.findLast((node) => node.indent < indent) : undefined
+    if (item !== null) {
+      flush(true)
+      const node = draft(item[2]!, item[1]!.length)
+      while (open.length > 0 && open[open.length - 1]!.indent >= node.indent) open.pop()
+      const parent = open[open.length - 1] ?? intro
+      if (parent === undefined) roots.push(node)
+      else parent.children.push(node)
+      open.push(node)
+      previous = "item"
+    } else if (line.trim() === "") {
+      previous = "blank"
+    } else if (owner !== undefined) {
+      owner.text = `${owner.text}\n${line}`
+    } else {
+      if (previous === "blank") flush(false)
+      open = []
+      intro = undefined
+      paragraph.push(line)
+      previous = "text"
     }
-    const node: Mutable = { text: match[2]!, indent: match[1]!.length, children: [] }
-    while (open.length > 0 && open[open.length - 1]!.indent >= node.indent) open.pop()
-    const parent = open[open.length - 1]
-    if (parent === undefined) roots.push(node)
-    else parent.children.push(node)
-    open.push(node)
-  })
-  const freeze = (node: Mutable): TextTask => ({ text: clean(node.text), children: node.children.map(freeze) })
-  return roots.map(freeze).filter((task) => task.text !== "")
+  }
+  flush(false)
+  return roots
 }
 
 /** A short label for a task: its first words. @internal */
@@ -71,16 +183,36 @@ export const intentOf = (text: string): string => {
   return words.length > 8 ? `${head}…` : head
 }
 
-const normalize = (text: string) =>
-  ` ${text.toLowerCase().replace(/[-_/]+/g, " ").replace(/[^a-z0-9 ]+/g, " ")} `
-    .replace(/\s+/g, " ")
+const wordsOf = (text: string): ReadonlyArray<string> =>
+  text.toLowerCase().split(/[^a-z0-9]+/).filter((word) => word !== "")
 
-/** The registered workflow a task names (the longest name mentioned), if any. @internal */
+const normalize = (text: string) => ` ${wordsOf(text).join(" ")} `
+
+/**
+ * The registered workflow a task names, if any; of several, the longest name. A name of several words
+ * (`count-words`, also written "count words") names it anywhere. A one-word name is an ordinary word too
+ * ("release notes", "hello world"), so it counts only first in the task, after "run", "use", "call",
+ * "start" or "with", before "workflow", or in backticks. Quoted strings and JSON name nothing. @internal
+ */
 export const matchWorkflow = (text: string, names: ReadonlyArray<string>): string | undefined => {
-  const haystack = normalize(text)
-  return names
-    .filter((name) => haystack.includes(normalize(name)))
-    .sort((a, b) => b.length - a.length)[0]
+  const { spans, text: masked } = mask(text)
+  const code = (span: string) => span.startsWith("`")
+  const haystack = normalize(unmask(masked, spans, (span) => code(span) ? span : " "))
+  const mentions = (name: string) => {
+    const words = wordsOf(name)
+    const needle = ` ${words.join(" ")} `
+    if (words.length !== 1) return words.length > 1 && haystack.includes(needle)
+    return haystack.startsWith(needle) ||
+      new RegExp(` (?:run|use|call|start|with)${needle}|${needle}workflow `).test(haystack) ||
+      spans.some((span) => code(span) && normalize(span) === needle)
+  }
+  return names.filter(mentions).sort((a, b) => b.length - a.length)[0]
+}
+
+/** The text after the first mention of workflow `name`: what its `parseArgs` reads. @internal */
+export const argsAfter = (text: string, name: string): string => {
+  const mention = new RegExp(String.raw`(?<![a-z0-9])${wordsOf(name).join("[\\W_]+")}(?![a-z0-9])\`?`, "i").exec(text)
+  return mention === null ? "" : text.slice(mention.index + mention[0].length).trim()
 }
 
 /** Input written in a task: a JSON object, else `key=value` pairs; undefined when there is none. @internal */
@@ -98,10 +230,15 @@ export const inputOf = (text: string): unknown => {
   return Object.keys(pairs).length > 0 ? pairs : undefined
 }
 
+const keyValue = /([A-Za-z_][\w.-]*)=("(?:[^"\\]|\\.)*"|\S+)/g
+
+/** The text with its `key=value` pairs taken out: blank when it held nothing else. @internal */
+export const withoutKeyValues = (text: string): string => text.replace(keyValue, "")
+
 /** `key=value` pairs of a text; values that parse as JSON (numbers, booleans, quoted strings) are parsed. @internal */
 export const keyValues = (text: string): Record<string, unknown> => {
   const pairs: Record<string, unknown> = {}
-  for (const match of text.matchAll(/([A-Za-z_][\w.-]*)=("(?:[^"\\]|\\.)*"|\S+)/g)) {
+  for (const match of text.matchAll(keyValue)) {
     pairs[match[1]!] = scalar(match[2]!)
   }
   return pairs
