@@ -10,6 +10,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { afterAll, describe, expect, it } from "vitest"
+import { freshDatabase, pgUrl } from "./pg.js"
 import { runProcess } from "./processes.js"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
@@ -289,5 +290,24 @@ describe("token-ring-workflow", () => {
     const stored = await cli([...db, "executions"])
     expect(stored.code).toBe(0)
     expect(stored.stdout).toBe("No executions.\n")
+  })
+})
+
+describe.skipIf(pgUrl === undefined)("token-ring-workflow on PostgreSQL", () => {
+  it("--pg-url stores executions in PostgreSQL: a run, then a second invocation approving it", async () => {
+    const database = await freshDatabase()
+    try {
+      const pg = ["--pg-url", database.url]
+      const waiting = await cli([...pg, "run", "release", "--input", `{"version":"3.1"}`])
+      expect(waiting.code).toBe(0)
+      const id = idOf(waiting.stdout, "release")
+      const approved = await cli([...pg, "approve", id, "publish"])
+      expect(approved.code).toBe(0)
+      expect(approved.stdout).toContain("Output: app-3.1.tgz published")
+      const listed = await cli([...pg, "executions", "--workflow", "release"])
+      expect(listed.stdout).toContain(`${id}  release  completed`)
+    } finally {
+      await database.drop()
+    }
   })
 })
