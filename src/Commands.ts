@@ -283,6 +283,13 @@ export const resume = Effect.fn("Commands.resume")(function*(id: string) {
   const before = yield* engine.status(id)
   yield* engine.resume(id)
   if (chat.json !== true) yield* chat.systemLine(`Resumed ${before.workflow} execution ${id}`)
+  // A process that died keeps its claim until the lease runs out: say why nothing happens until then.
+  if (before.status === "running" && before.leaseUntil !== undefined && before.leaseUntil > Date.now()) {
+    yield* chat.warningLine(
+      `${id} is claimed until ${new Date(before.leaseUntil).toISOString()} by the process that ran it; ` +
+        "if that process has stopped, it goes on here once the claim expires"
+    )
+  }
   return runResult(id)(yield* render(id, { fromSeq: before.lastSeq + 1 }))
 })
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Schema, Scope } from "effect"
+import { Effect, Exit, Fiber, Layer, Schema, Scope } from "effect"
 import {
   ChatAdapter,
   Commands,
@@ -333,6 +333,20 @@ describe("Commands", () => {
           failed: 1,
           outcomes: [{ status: "completed" }, { status: "failed", error: expect.stringContaining(`"elsewhere"`) }]
         })
+      })
+    ))
+
+  it.live("resuming a run another process has claimed says until when", () =>
+    withChat(({ run, text }) =>
+      Effect.gen(function*() {
+        const storage = yield* ExecutionStorage.ExecutionStorage
+        yield* storage.create({ id: "claimed", workflow: "greet", input: { name: "X" }, status: "running" })
+        const until = Date.now() + 60_000
+        yield* storage.claim("claimed", "a process that died", Date.now(), until)
+        const resuming = yield* Effect.fork(run("/workflow resume claimed"))
+        while (!text().includes("is claimed until")) yield* Effect.sleep("5 millis")
+        expect(text()).toContain(`claimed is claimed until ${new Date(until).toISOString()}`)
+        yield* Fiber.interrupt(resuming)
       })
     ))
 

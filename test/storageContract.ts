@@ -149,7 +149,9 @@ export const storageContract = (
         yield* s.create({ id, workflow: "w", input: null, status: "running" })
         const unclaimed = yield* Effect.flip(s.commit(id, { events: [log("early")], owner: "a" }))
         expect(unclaimed).toMatchObject({ _tag: "ExecutionNotOwned", executionId: id, owner: "a" })
+        expect((yield* s.get(id)).leaseUntil).toBeUndefined()
         expect(yield* s.claim(id, "a", 1_000, 2_000)).toBe(true)
+        expect((yield* s.get(id)).leaseUntil).toBe(2_000)
         expect(yield* s.commit(id, { events: [log("a1")], owner: "a" })).toBe(1)
         // a's lease expired at 2,000 without a renewal: b takes the execution over.
         expect(yield* s.claim(id, "b", 3_000, 4_000)).toBe(true)

@@ -23,6 +23,8 @@ export interface ExecutionRecord {
   readonly updatedAt: number
   /** The `seq` of the last stored event, 0 when the log is empty. */
   readonly lastSeq: number
+  /** Until when (ms since the epoch) a process has claimed it to run it; absent when none has. */
+  readonly leaseUntil?: number
 }
 
 /** @internal */

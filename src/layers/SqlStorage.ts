@@ -131,6 +131,7 @@ interface ExecutionRow {
   readonly created_at: number | string
   readonly updated_at: number | string
   readonly last_seq: number | string
+  readonly lease_until?: number | string | null
 }
 
 interface JournalRow {
@@ -161,6 +162,7 @@ const toRecord = (row: ExecutionRow): Effect.Effect<ExecutionRecord, StorageErro
       createdAt: Number(row.created_at),
       updatedAt: Number(row.updated_at),
       lastSeq: Number(row.last_seq),
+      ...(row.lease_until !== null && row.lease_until !== undefined ? { leaseUntil: Number(row.lease_until) } : {}),
       ...(output !== undefined ? { output } : {}),
       ...(error !== undefined ? { error: error as ExecutionRecord["error"] & {} } : {})
     }
