@@ -219,6 +219,9 @@ const describeRecord = (record: ExecutionStorage.ExecutionRecord): ReadonlyArray
   `${record.id}  ${record.workflow}  ${record.status}`,
   `  created ${new Date(record.createdAt).toISOString()}, updated ${new Date(record.updatedAt).toISOString()}, ` +
   `${record.lastSeq} events`,
+  ...(record.leaseUntil !== undefined && !ExecutionStorage.isTerminal(record.status)
+    ? [`  claimed by a process until ${new Date(record.leaseUntil).toISOString()}`]
+    : []),
   ...(record.output !== undefined ? [`  output: ${ChatAdapter.show(record.output)}`] : []),
   ...(record.error !== undefined ? [`  error: ${record.error.name}: ${record.error.message}`] : [])
 ]

@@ -347,6 +347,8 @@ describe("Commands", () => {
         while (!text().includes("is claimed until")) yield* Effect.sleep("5 millis")
         expect(text()).toContain(`claimed is claimed until ${new Date(until).toISOString()}`)
         yield* Fiber.interrupt(resuming)
+        yield* run("/workflow status claimed")
+        expect(text()).toContain(`claimed by a process until ${new Date(until).toISOString()}`)
       })
     ))
 
