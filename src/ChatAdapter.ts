@@ -6,8 +6,9 @@
  *
  * @since 0.1.0
  */
-import { Context, Deferred, Duration, Effect, Fiber, Layer, Option, Ref, Schedule, Scope, Stream } from "effect"
-import { messageOf } from "./internal/message.js"
+import { Context, Deferred, Duration, Effect, Fiber, Option, Ref, Schedule, Scope, Stream } from "effect"
+import type * as ExecutionStorage from "./ExecutionStorage.js"
+import * as Message from "./internal/message.js"
 import type * as WorkflowEngine from "./WorkflowEngine.js"
 import type * as WorkflowEvent from "./WorkflowEvent.js"
 
@@ -34,18 +35,6 @@ export interface ChatAdapterService {
  * @category tags
  */
 export class ChatAdapter extends Context.Tag("@token-ring/workflow/ChatAdapter")<ChatAdapter, ChatAdapterService>() {}
-
-/**
- * Writes system lines to stdout and warnings and errors to stderr.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layerConsole: Layer.Layer<ChatAdapter> = Layer.succeed(ChatAdapter, {
-  systemLine: (line) => Effect.sync(() => process.stdout.write(`${line}\n`)),
-  warningLine: (line) => Effect.sync(() => process.stderr.write(`${line}\n`)),
-  errorLine: (line) => Effect.sync(() => process.stderr.write(`${line}\n`))
-})
 
 /**
  * @since 0.1.0
@@ -83,6 +72,17 @@ export type Outcome =
   | { readonly _tag: "Following"; readonly lastSeq: number }
 
 /**
+ * What can stop `render`: the execution is unknown, or storage failed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RenderError =
+  | ExecutionStorage.ExecutionNotFound
+  | WorkflowEngine.StorageFailure
+  | WorkflowEngine.InvalidOption
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -105,14 +105,7 @@ export interface RenderOptions {
  * @since 0.1.0
  * @category formatting
  */
-export const show = (value: unknown): string => {
-  if (typeof value === "string") return value
-  try {
-    return JSON.stringify(value) ?? String(value)
-  } catch {
-    return String(value)
-  }
-}
+export const show: (value: unknown) => string = Message.show
 
 const milliseconds = (ms: number | undefined) => (ms === undefined ? "" : ` (${Math.round(ms)} ms)`)
 
@@ -135,7 +128,7 @@ export const render = (
   engine: WorkflowEngine.WorkflowEngineService,
   executionId: string,
   options: RenderOptions & { readonly fromSeq?: number } = {}
-): Effect.Effect<Outcome, never, ChatAdapter> =>
+): Effect.Effect<Outcome, RenderError, ChatAdapter> =>
   Effect.scoped(Effect.gen(function*() {
     const chat = yield* ChatAdapter
     const indent = options.indent ?? ""
@@ -173,8 +166,11 @@ export const render = (
           if (yield* Deferred.isDone(stepEnded)) return
           yield* Effect.sleep(Duration.millis(20))
         }
-        const shown = yield* render(engine, child, { ...options, indent: `${indent}  ` })
-        if (shown._tag === "Waiting") yield* Deferred.succeed(childWaiting, shown)
+        const shown = yield* render(engine, child, { ...options, indent: `${indent}  ` }).pipe(
+          // The parent's own events go on; what went wrong reading the child is said where it would have shown.
+          Effect.catchAll((error) => Effect.as(line(chat.errorLine, Message.messageOf(error)), undefined))
+        )
+        if (shown?._tag === "Waiting") yield* Deferred.succeed(childWaiting, shown)
       })
     const onEvent = (event: WorkflowEvent.StoredEvent): Effect.Effect<boolean, never, Scope.Scope | ChatAdapter> =>
       Effect.gen(function*() {
@@ -212,7 +208,10 @@ export const render = (
             }
             if (options.json) break
             if (event.error !== undefined) {
-              yield* line(chat.errorLine, `✗ ${name}${milliseconds(event.durationMs)}: ${messageOf(event.error)}`)
+              yield* line(
+                chat.errorLine,
+                `✗ ${name}${milliseconds(event.durationMs)}: ${Message.messageOf(event.error)}`
+              )
             } else {
               const output = options.debug && event.output !== undefined ? ` → ${show(event.output)}` : ""
               yield* line(chat.systemLine, `✓ ${name}${milliseconds(event.durationMs)}${output}`)
@@ -285,8 +284,7 @@ export const render = (
       Stream.mapEffect(onEvent),
       Stream.takeUntil((done) => done),
       Stream.interruptWhen(Deferred.await(childWaiting)),
-      Stream.runDrain,
-      Effect.ignore
+      Stream.runDrain
     )
     const waiting = yield* Deferred.poll(childWaiting)
     return Option.isSome(waiting) ? yield* waiting.value : yield* Ref.get(outcome)

@@ -164,13 +164,7 @@ const inputFrom = (workflow: WorkflowEngine.WorkflowInfo, args: string): Effect.
     if (workflow.parseArgs !== undefined) {
       return Effect.try({
         try: () => workflow.parseArgs!(args),
-        catch: (error) =>
-          usage(
-            "workflow",
-            `Could not read the arguments of ${workflow.name}: ${
-              error instanceof Error ? error.message : String(error)
-            }`
-          )
+        catch: (error) => usage("workflow", `Could not read the arguments of ${workflow.name}: ${messageOf(error)}`)
       })
     }
     if (args === "") return Effect.succeed({})
@@ -344,11 +338,7 @@ const parentsOf = (id: string): ReadonlyArray<string> =>
 const follow = (
   id: string,
   fromSeq?: number
-): Effect.Effect<
-  Result,
-  ExecutionStorage.ExecutionNotFound | WorkflowEngine.StorageFailure,
-  WorkflowEngine.WorkflowEngine | ChatAdapter.ChatAdapter
-> =>
+): Effect.Effect<Result, ChatAdapter.RenderError, WorkflowEngine.WorkflowEngine | ChatAdapter.ChatAdapter> =>
   Effect.gen(function*() {
     const engine = yield* WorkflowEngine.WorkflowEngine
     const { workflow } = yield* engine.status(id)
@@ -421,8 +411,8 @@ export const plan = Effect.fn("Commands.plan")(function*(prompt: string) {
   const handle = yield* engine.start(Planning.TASK_PLANNER, { prompt })
   const outcome = yield* render(handle.id)
   if (outcome._tag !== "Waiting") return runResult(handle.id)(outcome)
-  const pending = yield* Planning.pending
-  if (Option.isNone(pending) || pending.value.executionId !== handle.id) return runResult(handle.id)(outcome)
+  const pending = yield* Planning.waitingPlan(handle.id)
+  if (Option.isNone(pending)) return runResult(handle.id)(outcome)
   // One plan waits at a time: an older one still waiting is answered "rejected", so /apply cannot run it later.
   const older = yield* engine.executions({ workflow: Planning.TASK_PLANNER, status: "waiting", limit: 100 })
   for (const record of older.executions) {

@@ -9,7 +9,8 @@
  */
 import type { LanguageModel } from "@effect/ai"
 import { FetchHttpClient } from "@effect/platform"
-import { Config, ConfigError, Context, Effect, Layer, Schema } from "effect"
+import type { HttpClient } from "@effect/platform"
+import { Config, ConfigError, Context, Effect, Layer, Redacted, Schema, Scope } from "effect"
 import * as Analyzer from "./Analyzer.js"
 import { messageOf } from "./internal/message.js"
 import * as Planner from "./Planner.js"
@@ -104,7 +105,7 @@ export interface Options {
  * @since 0.1.0
  * @category constructors
  */
-export const make = (options: Options = {}): Effect.Effect<ModelsService, UnknownModel, import("effect").Scope.Scope> =>
+export const make = (options: Options = {}): Effect.Effect<ModelsService, UnknownModel, Scope.Scope> =>
   Effect.gen(function*() {
     const scope = yield* Effect.scope
     const entries = Object.entries(options.models ?? {})
@@ -115,7 +116,7 @@ export const make = (options: Options = {}): Effect.Effect<ModelsService, Unknow
     for (const [name, model] of entries) {
       const build = Layer.buildWithScope(Layer.provide(overLanguageModel, model), scope).pipe(
         Effect.mapError((error) =>
-          error instanceof ModelUnavailable ? error : new ModelUnavailable({ model: name, reason: String(error) })
+          error instanceof ModelUnavailable ? error : new ModelUnavailable({ model: name, reason: messageOf(error) })
         )
       )
       built.set(name, yield* Effect.cached(build))
@@ -198,8 +199,8 @@ interface Provider {
   /** Imports the provider package and returns its model layer given the key's Config. */
   readonly layer: () => Promise<
     (
-      apiKey: Config.Config<import("effect").Redacted.Redacted>
-    ) => Layer.Layer<LanguageModel.LanguageModel, unknown, import("@effect/platform").HttpClient.HttpClient>
+      apiKey: Config.Config<Redacted.Redacted>
+    ) => Layer.Layer<LanguageModel.LanguageModel, unknown, HttpClient.HttpClient>
   >
 }
 

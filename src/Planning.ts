@@ -17,7 +17,7 @@
  *
  * @since 0.1.0
  */
-import { Chunk, Context, Effect, Either, Option, Schema, Stream } from "effect"
+import { Context, Effect, Either, Option, Schema, Stream } from "effect"
 import * as Analyzer from "./Analyzer.js"
 import { messageOf } from "./internal/message.js"
 import * as TextTasks from "./internal/textTasks.js"
@@ -370,8 +370,32 @@ export const register: Effect.Effect<
 })
 
 /**
- * A plan waiting for approval: the newest `task-planner` execution in
- * status `waiting`, read from storage (so it survives a restart).
+ * The plan a `task-planner` execution is waiting to have approved, if it is
+ * waiting for that: its question is its last stored event.
+ *
+ * @since 0.1.0
+ * @category plans
+ */
+export const waitingPlan = (executionId: string) =>
+  Effect.gen(function*() {
+    const engine = yield* WorkflowEngine.WorkflowEngine
+    const record = yield* engine.status(executionId)
+    if (record.workflow !== TASK_PLANNER || record.status !== "waiting") return Option.none()
+    // A waiting execution's stream does not end: read its last event only.
+    const last = yield* Stream.runHead(engine.events(executionId, { fromSeq: record.lastSeq }))
+    return Option.all({
+      input: Schema.decodeUnknownOption(PlannerInput)(record.input),
+      plan: Option.flatMap(last, (event) =>
+        event.type === "human_approval_required" && event.taskId === APPROVAL_TASK
+          ? Schema.decodeUnknownOption(Plan.Plan)(event.dataForApproval)
+          : Option.none())
+    }).pipe(Option.map(({ input, plan }) => ({ executionId, prompt: input.prompt, plan })))
+  })
+
+/**
+ * The plan waiting for approval: that of the newest `task-planner`
+ * execution in status `waiting`, read from storage (so it survives a
+ * restart).
  *
  * @since 0.1.0
  * @category plans
@@ -380,26 +404,5 @@ export const pending = Effect.gen(function*() {
   const engine = yield* WorkflowEngine.WorkflowEngine
   const page = yield* engine.executions({ workflow: TASK_PLANNER, status: "waiting", limit: 1 })
   const execution = page.executions[0]
-  if (execution === undefined) return Option.none()
-  const input = Schema.decodeUnknownOption(PlannerInput)(execution.input)
-  // A waiting execution's stream does not end: read up to the last stored event.
-  const events = yield* Stream.runCollect(
-    Stream.takeUntil(engine.events(execution.id), (event) => event.seq >= execution.lastSeq)
-  )
-  const request = Chunk.findLast(
-    events,
-    (event) => event.type === "human_approval_required" && event.taskId === APPROVAL_TASK
-  )
-  const plan = Option.flatMap(
-    request,
-    (event) =>
-      event.type === "human_approval_required"
-        ? Schema.decodeUnknownOption(Plan.Plan)(event.dataForApproval)
-        : Option.none()
-  )
-  return Option.all({ input, plan }).pipe(Option.map(({ input, plan }) => ({
-    executionId: execution.id,
-    prompt: input.prompt,
-    plan
-  })))
+  return execution === undefined ? Option.none() : yield* waitingPlan(execution.id)
 })

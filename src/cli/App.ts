@@ -12,6 +12,7 @@ import { dirname, resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 import * as ChatAdapter from "../ChatAdapter.js"
 import * as ExecutionStorage from "../ExecutionStorage.js"
+import { messageOf } from "../internal/message.js"
 import { fromRunnable } from "../internal/runnableWorkflow.js"
 import * as Models from "../Models.js"
 import * as Planning from "../Planning.js"
@@ -73,7 +74,7 @@ const loadModule = (path: string) =>
       try: () => import(url) as Promise<Record<string, unknown>>,
       catch: (error) =>
         new ConfigError({
-          message: `Could not load --workflows ${path}: ${error instanceof Error ? error.message : String(error)}`
+          message: `Could not load --workflows ${path}: ${messageOf(error)}`
         })
     })
     const found = Object.values(module).flat().filter((value) => isRunnable(value) || Workflow.isWorkflow(value))

@@ -1,17 +1,21 @@
 /**
- * The one-line text of anything thrown or failed with: an Error's (or a
- * tagged error's) message, a string as it is, anything else as JSON.
+ * Text for one chat line.
  *
  * @internal
  */
-export const messageOf = (error: unknown): string => {
-  if (typeof error === "string") return error
-  if (typeof error === "object" && error !== null && "message" in error && typeof error.message === "string") {
-    return error.message
-  }
+
+/** A value as text: a string as it is, anything else as JSON. @internal */
+export const show = (value: unknown): string => {
+  if (typeof value === "string") return value
   try {
-    return JSON.stringify(error) ?? String(error)
+    return JSON.stringify(value) ?? String(value)
   } catch {
-    return String(error)
+    return String(value)
   }
 }
+
+/** What failed, in one line: an Error's (or a tagged error's) message, else the value as text. @internal */
+export const messageOf = (error: unknown): string =>
+  typeof error === "object" && error !== null && "message" in error && typeof error.message === "string"
+    ? error.message
+    : show(error)

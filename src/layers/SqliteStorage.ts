@@ -81,15 +81,20 @@ const open = (options: SqliteOptions) =>
     (db) => Effect.sync(() => db.close())
   )
 
+/** Prepares each statement text once. */
+const preparedOnce = (db: Database.Database) => {
+  const prepared = new Map<string, Database.Statement>()
+  return (text: string): Database.Statement => {
+    let statement = prepared.get(text)
+    if (statement === undefined) prepared.set(text, statement = db.prepare(text))
+    return statement
+  }
+}
+
 /** An `@effect/sql` client over the connection: one statement at a time, statements prepared once. */
 const client = (db: Database.Database) =>
   Effect.gen(function*() {
-    const prepared = new Map<string, Database.Statement>()
-    const prepare = (sql: string) => {
-      let statement = prepared.get(sql)
-      if (statement === undefined) prepared.set(sql, statement = db.prepare(sql))
-      return statement
-    }
+    const prepare = preparedOnce(db)
     const attempt = <A>(f: () => A) =>
       Effect.try({ try: f, catch: (cause) => new SqlError({ cause, message: "Failed to execute statement" }) })
     const rows = (statement: () => Database.Statement, params: ReadonlyArray<unknown>) =>
@@ -170,12 +175,7 @@ const asCommitError = (error: unknown): unknown =>
  * Callers hear of their commit once the transaction's COMMIT has returned.
  */
 const committer = (db: Database.Database, now: () => number) => {
-  const prepared = new Map<string, Database.Statement>()
-  const statement = (text: string) => {
-    let found = prepared.get(text)
-    if (found === undefined) prepared.set(text, found = db.prepare(text))
-    return found
-  }
+  const statement = preparedOnce(db)
   const execute = ({ params, text }: Query): Rows => {
     const s = statement(text)
     return s.reader ? s.all(...params) as Rows : (s.run(...params), [])
