@@ -213,7 +213,7 @@ const describeRecord = (record: ExecutionStorage.ExecutionRecord): ReadonlyArray
   `${record.id}  ${record.workflow}  ${record.status}`,
   `  created ${new Date(record.createdAt).toISOString()}, updated ${new Date(record.updatedAt).toISOString()}, ` +
   `${record.lastSeq} events`,
-  ...(record.leaseUntil !== undefined && !ExecutionStorage.isTerminal(record.status)
+  ...(record.leaseUntil !== undefined
     ? [`  claimed by a process until ${new Date(record.leaseUntil).toISOString()}`]
     : []),
   ...(record.output !== undefined ? [`  output: ${ChatAdapter.show(record.output)}`] : []),

@@ -170,7 +170,13 @@ export const storageContract = (
         expect(yield* s.commit(id, { events: [log("b1")], owner: "b" })).toBe(2)
         // Commits made on behalf of anyone (cancel, approve) carry no owner and are not guarded.
         expect(yield* s.commit(id, { events: [log("anyone")] })).toBe(3)
+        // Waiting, the claim means nothing (the run gives it up): the record does not show it.
+        yield* s.commit(id, { status: "waiting", owner: "b" })
+        expect((yield* s.get(id)).leaseUntil).toBeUndefined()
+        yield* s.commit(id, { status: "running", owner: "b" })
+        expect((yield* s.get(id)).leaseUntil).toBe(4_000)
         yield* s.release(id, "b")
+        expect((yield* s.get(id)).leaseUntil).toBeUndefined()
         const released = yield* Effect.flip(s.commit(id, { events: [log("b2")], owner: "b" }))
         expect(released._tag).toBe("ExecutionNotOwned")
         yield* s.commit(id, { status: "cancelled" })

@@ -23,7 +23,11 @@ export interface ExecutionRecord {
   readonly updatedAt: number
   /** The `seq` of the last stored event, 0 when the log is empty. */
   readonly lastSeq: number
-  /** Until when (ms since the epoch) a process has claimed it to run it; absent when none has. */
+  /**
+   * While it is `running`: until when (ms since the epoch) the process
+   * running it has claimed it; absent when none has. (A run that stops to
+   * wait, or ends, gives its claim up: in other statuses it means nothing.)
+   */
   readonly leaseUntil?: number
 }
 

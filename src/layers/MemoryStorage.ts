@@ -54,7 +54,7 @@ const snapshot = (entry: Entry): ExecutionRecord => {
     updatedAt: entry.updatedAt,
     lastSeq: entry.lastSeq
   }
-  if (entry.owner !== undefined) record.leaseUntil = entry.leaseUntil
+  if (entry.owner !== undefined && entry.status === "running") record.leaseUntil = entry.leaseUntil
   if (entry.output !== undefined) record.output = entry.output
   if (entry.error !== undefined) record.error = entry.error
   return record

@@ -162,7 +162,9 @@ const toRecord = (row: ExecutionRow): Effect.Effect<ExecutionRecord, StorageErro
       createdAt: Number(row.created_at),
       updatedAt: Number(row.updated_at),
       lastSeq: Number(row.last_seq),
-      ...(row.lease_until !== null && row.lease_until !== undefined ? { leaseUntil: Number(row.lease_until) } : {}),
+      ...(row.status === "running" && row.lease_until !== null && row.lease_until !== undefined
+        ? { leaseUntil: Number(row.lease_until) }
+        : {}),
       ...(output !== undefined ? { output } : {}),
       ...(error !== undefined ? { error: error as ExecutionRecord["error"] & {} } : {})
     }
