@@ -107,6 +107,14 @@ export interface RenderOptions {
  */
 export const show: (value: unknown) => string = Message.show
 
+/**
+ * What failed, in one line: an Error's (or a tagged error's) message, else the value as text.
+ *
+ * @since 0.2.0
+ * @category formatting
+ */
+export const messageOf: (error: unknown) => string = Message.messageOf
+
 const milliseconds = (ms: number | undefined) => (ms === undefined ? "" : ` (${Math.round(ms)} ms)`)
 
 const spinner = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"]

@@ -1,13 +1,17 @@
 /**
- * The storage service: executions, their event logs, the step journal and
- * approvals. Every operation is an Effect with tagged errors; `commit` applies
- * one step's events, journal entry and status change atomically.
+ * The storage port: executions, their event logs, the step journal and
+ * approvals. Every operation is an Effect with tagged errors. A running
+ * execution commits through a `Writer` the storage hands it for the run:
+ * each commit applies events, a journal entry and a status change
+ * atomically, and the writer owns whatever fast path the storage has.
  *
  * @since 0.1.0
  */
 import { Effect, Layer } from "effect"
-import type { ExecutionStorage, StorageError as StorageErrorType } from "./internal/executionStorage.js"
-import { StorageError } from "./internal/executionStorage.js"
+import type { Scope } from "effect"
+import { ExecutionStatus as StatusSchema, StorageError } from "./internal/storage/service.js"
+import type { ExecutionStorage as Tag } from "./internal/storage/service.js"
+import type { ErrorInfo, StoredEvent, WorkflowEvent } from "./WorkflowEvent.js"
 
 export {
   /**
@@ -15,11 +19,6 @@ export {
    * @category errors
    */
   ApprovalNotPending,
-  /**
-   * @since 0.1.0
-   * @category models
-   */
-  type Commit,
   /**
    * @since 0.1.0
    * @category errors
@@ -31,25 +30,13 @@ export {
    */
   ExecutionNotFound,
   /**
+   * A commit from a run whose execution another owner has claimed since (its
+   * lease expired): nothing of it is stored.
+   *
    * @since 0.1.0
    * @category errors
    */
   ExecutionNotOwned,
-  /**
-   * @since 0.1.0
-   * @category models
-   */
-  type ExecutionPage,
-  /**
-   * @since 0.1.0
-   * @category models
-   */
-  type ExecutionRecord,
-  /**
-   * @since 0.1.0
-   * @category models
-   */
-  ExecutionStatus,
   /**
    * @since 0.1.0
    * @category tags
@@ -57,15 +44,12 @@ export {
   ExecutionStorage,
   /**
    * @since 0.1.0
-   * @category models
-   */
-  type ExecutionStorageService,
-  /**
-   * @since 0.1.0
    * @category errors
    */
   InvalidCursor,
   /**
+   * A value that a durable storage cannot store: not JSON, or too large.
+   *
    * @since 0.1.0
    * @category errors
    */
@@ -77,30 +61,258 @@ export {
   isTerminal,
   /**
    * @since 0.1.0
-   * @category models
-   */
-  type JournalEntry,
-  /**
-   * @since 0.1.0
-   * @category models
-   */
-  type JournalResult,
-  /**
-   * @since 0.1.0
-   * @category models
-   */
-  type ListFilter,
-  /**
-   * @since 0.1.0
-   * @category models
-   */
-  type NewExecution,
-  /**
-   * @since 0.1.0
    * @category errors
    */
   StorageError
-} from "./internal/executionStorage.js"
+} from "./internal/storage/service.js"
+
+import type {
+  ApprovalNotPending,
+  ExecutionFinished,
+  ExecutionNotFound,
+  ExecutionNotOwned,
+  InvalidCursor,
+  InvalidPayload
+} from "./internal/storage/service.js"
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ExecutionStatus: typeof StatusSchema = StatusSchema
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ExecutionStatus = typeof ExecutionStatus.Type
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ExecutionRecord {
+  readonly id: string
+  readonly workflow: string
+  readonly input: unknown
+  readonly status: ExecutionStatus
+  readonly output?: unknown
+  readonly error?: ErrorInfo
+  readonly createdAt: number
+  readonly updatedAt: number
+  /** The `seq` of the last stored event, 0 when the log is empty. */
+  readonly lastSeq: number
+  /**
+   * While it is `running`: until when (ms since the epoch) the process
+   * running it has claimed it; absent when none has. (A run that stops to
+   * wait, or ends, gives its claim up: in other statuses it means nothing.)
+   */
+  readonly leaseUntil?: number
+  /** The execution whose body started this one, if any. */
+  readonly parent?: string
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type JournalResult =
+  | { readonly _tag: "Success"; readonly value: unknown }
+  | { readonly _tag: "Failure"; readonly error: unknown }
+  | { readonly _tag: "Die"; readonly defect: ErrorInfo }
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface JournalEntry {
+  /** Position of the entry in the workflow body: "3", or "3.1.0" inside nested steps and branches. */
+  readonly key: string
+  readonly name: string
+  readonly kind: "step" | "emit" | "approval"
+  readonly state: "started" | "completed" | "waiting"
+  readonly result?: JournalResult
+  readonly taskId?: string
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Commit {
+  /** Appended in order; the storage assigns each the next `seq`. */
+  readonly events?: ReadonlyArray<WorkflowEvent>
+  /** Upserted by `key`. */
+  readonly journal?: JournalEntry
+  /** Completes the waiting approval `taskId` with `value`; fails with `ApprovalNotPending` if there is none. */
+  readonly answer?: { readonly taskId: string; readonly value: unknown }
+  readonly status?: ExecutionStatus
+  readonly output?: unknown
+  readonly error?: ErrorInfo
+  /**
+   * The run that commits: the commit is refused with `ExecutionNotOwned`
+   * unless this owner still holds the execution (another process may have
+   * claimed it after this one's lease expired). Absent for commits made on
+   * behalf of anyone (cancel, approve). A `Writer` sets it.
+   */
+  readonly owner?: string
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface NewExecution {
+  readonly id: string
+  readonly workflow: string
+  readonly input: unknown
+  readonly status: ExecutionStatus
+  /** The execution whose body starts this one. */
+  readonly parent?: string
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ListFilter {
+  readonly status?: ExecutionStatus | ReadonlyArray<ExecutionStatus>
+  readonly workflow?: string
+  /** Only the executions started from this execution's body. */
+  readonly parent?: string
+  readonly limit?: number
+  /** The `cursor` of a previous page. */
+  readonly cursor?: string
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ExecutionPage {
+  readonly executions: ReadonlyArray<ExecutionRecord>
+  /** Present when more executions match: pass it back to read the next page. */
+  readonly cursor?: string
+}
+
+/**
+ * The errors a commit fails with, as opposed to defects.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type CommitError =
+  | ExecutionNotFound
+  | ExecutionFinished
+  | ExecutionNotOwned
+  | ApprovalNotPending
+  | InvalidPayload
+  | StorageError
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface WriterOptions {
+  /** The engine running the execution: every commit of the writer is guarded by it. */
+  readonly owner: string
+  /** Told of each commit once it is stored (to wake subscribers). */
+  readonly onStored?: (commit: Commit) => void
+}
+
+/**
+ * The one way a run commits. The storage chooses its fast path once, when it
+ * hands the writer out: a synchronous write, a step's start merged with its
+ * end, commits of concurrent runs grouped in one transaction.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Writer {
+  /**
+   * Hands a commit to storage now (call it from a running fiber); the
+   * returned Effect waits until it is stored, and fails as
+   * `ExecutionStorageService.commit` does. A writer that stored it at once
+   * returns a completed `Exit`.
+   *
+   * With `hold`, the writer may keep the commit back and store it together
+   * with the run's next commit (a step's start with its end), at the latest
+   * a moment later; the returned Effect then only says whether it could be
+   * encoded, and a failure to store it fails the run's next commit. Closing
+   * the writer's scope stores anything held back.
+   */
+  readonly commit: (commit: Commit, options?: { readonly hold?: boolean }) => Effect.Effect<void, CommitError>
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface ExecutionStorageService {
+  /** Creates the execution unless one with the same id exists; returns the stored record either way. */
+  readonly create: (
+    execution: NewExecution
+  ) => Effect.Effect<{ readonly record: ExecutionRecord; readonly created: boolean }, InvalidPayload | StorageError>
+  readonly get: (id: string) => Effect.Effect<ExecutionRecord, ExecutionNotFound | StorageError>
+  readonly list: (filter?: ListFilter) => Effect.Effect<ExecutionPage, InvalidCursor | StorageError>
+  /**
+   * Applies events, a journal entry, an approval answer and a status change
+   * atomically: all of it is stored or none. Fails with `ExecutionFinished`
+   * when the execution already has a terminal status, with `ExecutionNotOwned`
+   * when `commit.owner` no longer holds it. Succeeds only once the commit is
+   * stored. Returns the new `lastSeq`.
+   */
+  readonly commit: (id: string, commit: Commit) => Effect.Effect<number, CommitError>
+  /** The writer a run of the execution commits through, for as long as the scope lasts. */
+  readonly writer: (id: string, options: WriterOptions) => Effect.Effect<Writer, never, Scope.Scope>
+  /** Events with `seq >= fromSeq`, in `seq` order, at most `limit` of them. */
+  readonly events: (
+    id: string,
+    options: { readonly fromSeq: number; readonly limit: number }
+  ) => Effect.Effect<ReadonlyArray<StoredEvent>, StorageError>
+  readonly journal: (id: string) => Effect.Effect<ReadonlyArray<JournalEntry>, StorageError>
+  /**
+   * Makes `owner` the one process that runs the execution, until `leaseUntil`
+   * (ms since the epoch). Succeeds with `false` when the execution has
+   * finished or another owner's lease has not expired at `now`.
+   */
+  readonly claim: (
+    id: string,
+    owner: string,
+    now: number,
+    leaseUntil: number
+  ) => Effect.Effect<boolean, StorageError>
+  /** Extends the leases `owner` still holds on these executions; returns the ids it extended. */
+  readonly renew: (
+    owner: string,
+    ids: ReadonlyArray<string>,
+    leaseUntil: number
+  ) => Effect.Effect<ReadonlyArray<string>, StorageError>
+  /** Gives up `owner`'s lease, so another process may run the execution at once. */
+  readonly release: (id: string, owner: string) => Effect.Effect<void, StorageError>
+}
+
+export {
+  /**
+   * One page of `list`, computed from all records in memory: for storages
+   * that cannot filter and page themselves.
+   *
+   * @since 0.2.0
+   * @category constructors
+   */
+  listPage
+} from "./internal/storage/listing.js"
+
+export {
+  /**
+   * A writer for a storage that has only `commit`: each commit is stored
+   * through it, in order, and nothing is held back.
+   *
+   * @since 0.2.0
+   * @category constructors
+   */
+  fromCommit as writerFromCommit
+} from "./internal/storage/writer.js"
 
 export {
   /**
@@ -115,7 +327,7 @@ export {
    * @category constructors
    */
   make as makeMemory
-} from "./layers/MemoryStorage.js"
+} from "./internal/storage/memory.js"
 
 export {
   /**
@@ -124,13 +336,43 @@ export {
    * @since 0.1.0
    * @category layers
    */
-  layer as layerSqlite,
+  layer as layerSqlite
+} from "./internal/storage/sqlite.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface SqliteOptions {
+  /** The database file; its directory is created if needed. */
+  readonly filename: string
   /**
-   * @since 0.1.0
-   * @category models
+   * `NORMAL` (default): a commit is durable once the WAL is checkpointed or
+   * the OS flushes it; a power loss may lose the last commits, never corrupt
+   * the file. `FULL`: every commit is fsynced before it returns.
    */
-  type SqliteOptions
-} from "./layers/SqliteStorage.js"
+  readonly synchronous?: "NORMAL" | "FULL"
+  /** How long a writer waits for another process's lock before failing (default 5 seconds). */
+  readonly busyTimeoutMs?: number
+  /**
+   * Writes the commits that concurrent executions make within one microtask
+   * in one transaction, so that they share its sync to disk; each commit is
+   * still stored or refused on its own, and completes only once stored.
+   * Default: on with `synchronous: "FULL"`, where that sync is most of a
+   * commit's cost; off with `NORMAL`, where a commit is then written at once.
+   */
+  readonly groupCommit?: boolean
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface PgOptions {
+  /** A `postgres://` connection URL. */
+  readonly url: string
+  readonly maxConnections?: number
+}
 
 export {
   /**
@@ -139,7 +381,10 @@ export {
    * @since 0.1.0
    * @category layers
    */
-  layer as layerSql,
+  layer as layerSql
+} from "./internal/storage/sql.js"
+
+export {
   /**
    * The largest JSON payload a SQL storage accepts, in characters.
    *
@@ -147,7 +392,7 @@ export {
    * @category constants
    */
   MAX_PAYLOAD_CHARS
-} from "./layers/SqlStorage.js"
+} from "./internal/storage/payload.js"
 
 /**
  * The PostgreSQL storage. `@effect/sql-pg` is an optional peer dependency,
@@ -156,12 +401,10 @@ export {
  * @since 0.1.0
  * @category layers
  */
-export const layerPg = (
-  options: import("./layers/PgStorage.js").PgOptions
-): Layer.Layer<ExecutionStorage, StorageErrorType> =>
+export const layerPg = (options: PgOptions): Layer.Layer<Tag, StorageError> =>
   Layer.unwrapEffect(
     Effect.tryPromise({
-      try: () => import("./layers/PgStorage.js"),
+      try: () => import("./internal/storage/pg.js"),
       catch: (cause) =>
         new StorageError({
           operation: "connect",

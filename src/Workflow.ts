@@ -12,23 +12,74 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Schema } from "effect"
+import { Clock, Effect, FiberRef, Schema } from "effect"
 import type { Duration, Schedule } from "effect"
-import type { ExecutionRuntime } from "./internal/runtime.js"
-import { withFrame } from "./internal/runtime.js"
+import { currentCursor } from "./internal/cursor.js"
+import type { Frame } from "./internal/cursor.js"
+import { currentFlow } from "./internal/flowState.js"
+import type { FlowState } from "./internal/flowState.js"
+import * as Instance from "./internal/instance.js"
 import * as WorkflowEvent from "./WorkflowEvent.js"
 
+export {
+  /**
+   * The input of a workflow did not match its schema.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  InvalidInput,
+  /**
+   * The value a workflow returned did not match its output schema.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  InvalidOutput,
+  /**
+   * On resume, the workflow body reached a step, approval or event that differs
+   * from what the journal recorded at the same position: the code changed, or
+   * code outside steps is not deterministic. The execution fails rather than
+   * mixing two histories.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  NonDeterminism,
+  /**
+   * A step ran longer than its `timeout`.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  StepTimeout
+} from "./internal/workflowErrors.js"
+import type { StepTimeout } from "./internal/workflowErrors.js"
+
 /**
- * The execution a workflow body runs in. Available inside `run` as a service:
- * `const { executionId } = yield* Workflow.ExecutionContext`.
+ * What a workflow body may know of the execution it runs in.
  *
- * @since 0.1.0
- * @category context
+ * @since 0.2.0
+ * @category models
  */
-export class ExecutionContext extends Context.Tag("@token-ring/workflow/ExecutionContext")<
-  ExecutionContext,
-  ExecutionRuntime
->() {}
+export interface ExecutionInfo {
+  /** The id of the running execution. */
+  readonly executionId: string
+  /** The name of the running workflow. */
+  readonly workflow: string
+}
+
+export {
+  /**
+   * The execution a workflow body runs in. Available inside `run` as a service:
+   * `const { executionId } = yield* Workflow.ExecutionContext`.
+   *
+   * @since 0.1.0
+   * @category context
+   */
+  ExecutionContext
+} from "./internal/executionContext.js"
+import type { ExecutionContext } from "./internal/executionContext.js"
 
 /**
  * A workflow definition.
@@ -94,72 +145,6 @@ export const make = <A, I = unknown, E = never, R = never, AE = A, IE = I>(optio
 })
 
 /**
- * The input of a workflow did not match its schema.
- *
- * @since 0.1.0
- * @category errors
- */
-export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInput", {
-  workflow: Schema.String,
-  issues: Schema.Array(Schema.Struct({ path: Schema.Array(Schema.PropertyKey), message: Schema.String }))
-}) {
-  override get message(): string {
-    return `Invalid input for workflow "${this.workflow}": ${WorkflowEvent.formatIssues(this.issues)}`
-  }
-}
-
-/**
- * The value a workflow returned did not match its output schema.
- *
- * @since 0.1.0
- * @category errors
- */
-export class InvalidOutput extends Schema.TaggedError<InvalidOutput>()("InvalidOutput", {
-  workflow: Schema.String,
-  issues: Schema.Array(Schema.Struct({ path: Schema.Array(Schema.PropertyKey), message: Schema.String }))
-}) {
-  override get message(): string {
-    return `Invalid output from workflow "${this.workflow}": ${WorkflowEvent.formatIssues(this.issues)}`
-  }
-}
-
-/**
- * A step ran longer than its `timeout`.
- *
- * @since 0.1.0
- * @category errors
- */
-export class StepTimeout extends Schema.TaggedError<StepTimeout>()("StepTimeout", {
-  step: Schema.String,
-  timeout: Schema.String
-}) {
-  override get message(): string {
-    return `Step "${this.step}" timed out after ${this.timeout}`
-  }
-}
-
-/**
- * On resume, the workflow body reached a step, approval or event that differs
- * from what the journal recorded at the same position: the code changed, or
- * code outside steps is not deterministic. The execution fails rather than
- * mixing two histories.
- *
- * @since 0.1.0
- * @category errors
- */
-export class NonDeterminism extends Schema.TaggedError<NonDeterminism>()("NonDeterminism", {
-  executionId: Schema.String,
-  position: Schema.String,
-  expected: Schema.String,
-  found: Schema.String
-}) {
-  override get message(): string {
-    return `Non-deterministic workflow in execution "${this.executionId}": at position ${this.position} ` +
-      `the journal has ${this.expected} but the code now reaches ${this.found}`
-  }
-}
-
-/**
  * @since 0.1.0
  * @category models
  */
@@ -193,7 +178,7 @@ export const step = <A, E, R, O extends StepOptions<A, E, R> = StepOptions<A, E,
   A,
   E | (O extends { readonly timeout: Duration.DurationInput } ? StepTimeout : never),
   R | ExecutionContext
-> => withFrame("Workflow.step", (frame, cursor) => frame.runtime.step(frame, cursor, name, effect, options)) as any
+> => Instance.step("Workflow.step", name, effect, options) as any
 
 /**
  * Emits an event into the execution's log. The event is validated: an unknown
@@ -206,12 +191,10 @@ export const emit = (
   event: WorkflowEvent.WorkflowEvent | Omit<WorkflowEvent.WorkflowEvent, "timestamp"> | unknown
 ): Effect.Effect<void, WorkflowEvent.InvalidEvent, ExecutionContext> =>
   Effect.flatMap(
-    WorkflowEvent.decode(
-      typeof event === "object" && event !== null && !("timestamp" in event)
-        ? { ...event, timestamp: Date.now() }
-        : event
-    ),
-    (valid) => withFrame("Workflow.emit", (frame) => frame.runtime.emit(frame, valid))
+    typeof event === "object" && event !== null && !("timestamp" in event)
+      ? Effect.flatMap(Clock.currentTimeMillis, (timestamp) => WorkflowEvent.decode({ ...event, timestamp }))
+      : WorkflowEvent.decode(event),
+    (valid) => Instance.emit("Workflow.emit", valid)
   )
 
 /**
@@ -225,11 +208,10 @@ export const log = (
   message: string,
   details?: unknown
 ): Effect.Effect<void, never, ExecutionContext> =>
-  withFrame("Workflow.log", (frame) =>
-    frame.runtime.emit(
-      frame,
-      details === undefined ? { type: "log", level, message } : { type: "log", level, message, details }
-    ))
+  Instance.emit(
+    "Workflow.log",
+    details === undefined ? { type: "log", level, message } : { type: "log", level, message, details }
+  )
 
 /**
  * Emits an `output_chunk` event: partial output a consumer can show as it arrives.
@@ -238,7 +220,7 @@ export const log = (
  * @category events
  */
 export const chunk = (data: unknown): Effect.Effect<void, never, ExecutionContext> =>
-  withFrame("Workflow.chunk", (frame) => frame.runtime.emit(frame, { type: "output_chunk", data }))
+  Instance.emit("Workflow.chunk", { type: "output_chunk", data })
 
 /**
  * @since 0.1.0
@@ -271,4 +253,48 @@ export interface ApprovalAnswer {
  * @category approvals
  */
 export const approval = (request: ApprovalRequest): Effect.Effect<ApprovalAnswer, never, ExecutionContext> =>
-  withFrame("Workflow.approval", (frame) => frame.runtime.approval(frame, request))
+  Instance.approval("Workflow.approval", request)
+
+/**
+ * Where a fiber is in a workflow body: its execution, its position in the
+ * journal, its flow. Code that leaves Effect (a Promise API, a callback) and
+ * comes back captures it with `location` and restores it with `atLocation`,
+ * so that what it runs on the other side is journaled where it belongs.
+ *
+ * @since 0.2.0
+ * @category interop
+ */
+export interface Location {
+  readonly [LocationBrand]: "Location"
+}
+
+declare const LocationBrand: unique symbol
+
+/** What a `Location` holds, hidden from its users. */
+interface LocationData {
+  readonly frame: Frame | undefined
+  readonly flow: FlowState | undefined
+}
+
+/**
+ * The location of the current fiber (empty outside a running workflow).
+ *
+ * @since 0.2.0
+ * @category interop
+ */
+export const location: Effect.Effect<Location> = Effect.zipWith(
+  FiberRef.get(currentCursor),
+  FiberRef.get(currentFlow),
+  (cursor, flow): LocationData => ({ frame: cursor.frame, flow })
+) as Effect.Effect<any>
+
+/**
+ * Runs `effect` at a captured location.
+ *
+ * @since 0.2.0
+ * @category interop
+ */
+export const atLocation = (location: Location) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+  const { flow, frame } = location as unknown as LocationData
+  return effect.pipe(Effect.locally(currentCursor, { frame }), Effect.locally(currentFlow, flow))
+}

@@ -7,7 +7,57 @@
  *
  * @since 0.1.0
  */
-import { Effect, ParseResult, Schema } from "effect"
+import { Effect, Schema } from "effect"
+import { ErrorInfo as ErrorInfoSchema, formatIssues, issuesOf } from "./internal/errorInfo.js"
+
+export {
+  /**
+   * Converts anything thrown or failed into the stored error shape.
+   *
+   * @since 0.1.0
+   * @category constructors
+   */
+  errorInfo,
+  /**
+   * Formats issues as `path: message` lines.
+   *
+   * @since 0.1.0
+   * @category validation
+   */
+  formatIssues,
+  /**
+   * Turns a Schema parse error into a list of issues, each naming its path.
+   *
+   * @since 0.1.0
+   * @category validation
+   */
+  issuesOf
+} from "./internal/errorInfo.js"
+
+/**
+ * The serialisable description of an error, as stored and streamed.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ErrorInfo = ErrorInfoSchema
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type ErrorInfo = typeof ErrorInfo.Type
+
+/**
+ * One problem found while validating a value, with the path that failed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Issue {
+  readonly path: ReadonlyArray<PropertyKey>
+  readonly message: string
+}
 
 const base = {
   timestamp: Schema.Number,
@@ -92,25 +142,6 @@ export const SchemaDefinition = Schema.Struct({
   ...base,
   schema: Schema.Unknown
 })
-
-/**
- * The serialisable description of an error, as stored and streamed.
- *
- * @since 0.1.0
- * @category schemas
- */
-export const ErrorInfo = Schema.Struct({
-  name: Schema.String,
-  message: Schema.String,
-  stack: Schema.optional(Schema.String),
-  details: Schema.optional(Schema.Unknown)
-})
-
-/**
- * @since 0.1.0
- * @category models
- */
-export type ErrorInfo = typeof ErrorInfo.Type
 
 /**
  * @since 0.1.0
@@ -202,6 +233,18 @@ export type EventOf<T extends EventType> = Extract<WorkflowEvent, { readonly typ
 export type StoredEvent = WorkflowEvent & { readonly seq: number; readonly workflowInstanceId: string }
 
 /**
+ * An event as a workflow hands it over: the engine stamps the timestamp (if
+ * missing) and the execution id.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type EventDraft = WorkflowEvent extends infer E
+  ? E extends WorkflowEvent ? Omit<E, "timestamp"> & { readonly timestamp?: number }
+  : never
+  : never
+
+/**
  * The nine event type names.
  *
  * @since 0.1.0
@@ -220,35 +263,6 @@ export const eventTypes: ReadonlyArray<EventType> = [
 ]
 
 const knownTypes: ReadonlySet<string> = new Set<string>(eventTypes)
-
-/**
- * One problem found while validating a value, with the path that failed.
- *
- * @since 0.1.0
- * @category models
- */
-export interface Issue {
-  readonly path: ReadonlyArray<PropertyKey>
-  readonly message: string
-}
-
-/**
- * Turns a Schema parse error into a list of issues, each naming its path.
- *
- * @since 0.1.0
- * @category validation
- */
-export const issuesOf = (error: ParseResult.ParseError): ReadonlyArray<Issue> =>
-  ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => ({ path: issue.path, message: issue.message }))
-
-/**
- * Formats issues as `path: message` lines.
- *
- * @since 0.1.0
- * @category validation
- */
-export const formatIssues = (issues: ReadonlyArray<Issue>): string =>
-  issues.map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "(root)"}: ${issue.message}`).join("; ")
 
 /**
  * A value that is not a valid workflow event.
@@ -328,72 +342,3 @@ export const make = <T extends EventType>(
   type: T,
   fields: Omit<EventOf<T>, "type" | "timestamp"> & { readonly timestamp?: number }
 ): EventOf<T> => ({ timestamp: Date.now(), ...fields, type }) as unknown as EventOf<T>
-
-/**
- * Converts anything thrown or failed into the stored error shape.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const errorInfo = (error: unknown): ErrorInfo => {
-  if (error instanceof Error) {
-    const tag = (error as { _tag?: unknown })._tag
-    const details = detailsOf(error)
-    return {
-      name: typeof tag === "string" ? tag : error.name,
-      message: error.message,
-      ...(error.stack !== undefined ? { stack: error.stack } : {}),
-      ...(details !== undefined ? { details } : {})
-    }
-  }
-  if (typeof error === "object" && error !== null) {
-    const record = error as Record<string, unknown>
-    const name = typeof record._tag === "string" ? record._tag : typeof record.name === "string" ? record.name : "Error"
-    const message = typeof record.message === "string" ? record.message : safeJson(error)
-    return { name, message, details: jsonSafe(error) }
-  }
-  return { name: "Error", message: String(error) }
-}
-
-const detailsOf = (error: Error): unknown => {
-  const own: Record<string, unknown> = {}
-  let any = false
-  for (const key of Object.keys(error)) {
-    if (key === "message" || key === "stack" || key === "name" || key === "_tag") continue
-    own[key] = (error as unknown as Record<string, unknown>)[key]
-    any = true
-  }
-  return any ? jsonSafe(own) : undefined
-}
-
-/**
- * A copy of `value` that any storage can hold: errors carry whatever their
- * throwers attached (sockets, circular requests, BigInts), but an error must
- * always be storable.
- */
-const jsonSafe = (value: unknown): unknown => {
-  const seen = new WeakSet<object>()
-  try {
-    return JSON.parse(
-      JSON.stringify(value, (_key, v) => {
-        if (typeof v === "bigint") return v.toString()
-        if (typeof v === "function" || typeof v === "symbol") return undefined
-        if (typeof v === "object" && v !== null) {
-          if (seen.has(v)) return "[Circular]"
-          seen.add(v)
-        }
-        return v
-      }) ?? "null"
-    )
-  } catch {
-    return String(value)
-  }
-}
-
-const safeJson = (value: unknown): string => {
-  try {
-    return JSON.stringify(value) ?? String(value)
-  } catch {
-    return String(value)
-  }
-}

@@ -16,7 +16,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { ExecutionStorage, Workflow } from "../src/index.js"
-import { migrations, SCHEMA_VERSION } from "../src/layers/sqlSchema.js"
+import { migrations, SCHEMA_VERSION } from "../src/internal/storage/migrations.js"
 import { startEngine } from "./helpers.js"
 
 const dir = mkdtempSync(join(tmpdir(), "workflow-bad-"))

@@ -11,8 +11,10 @@ import { collect, interruptAndRestart, startEngine, waitForEvent } from "./helpe
 /** The memory storage with reads that take a little time, as any storage doing I/O does. */
 const slowStorage = Layer.effect(
   ExecutionStorage.ExecutionStorage,
-  Effect.map(ExecutionStorage.ExecutionStorage, ({ commitSync: _inline, ...storage }) => ({
+  Effect.map(ExecutionStorage.ExecutionStorage, (storage) => ({
     ...storage,
+    // Commits that go through an Effect each, as a storage doing I/O makes them.
+    writer: ExecutionStorage.writerFromCommit(storage.commit),
     journal: (id: string) => Effect.delay(storage.journal(id), "20 millis")
   }))
 ).pipe(Layer.provide(ExecutionStorage.layerMemory))

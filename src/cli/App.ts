@@ -12,11 +12,9 @@ import { dirname, resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 import * as ChatAdapter from "../ChatAdapter.js"
 import * as ExecutionStorage from "../ExecutionStorage.js"
-import { messageOf } from "../internal/message.js"
-import { fromRunnable } from "../internal/runnableWorkflow.js"
 import * as Models from "../Models.js"
 import * as Planning from "../Planning.js"
-import { Runnable } from "../promise/Runnable.js"
+import { Runnable, toWorkflow as runnableWorkflow } from "../promise/Runnable.js"
 import * as Workflow from "../Workflow.js"
 import * as WorkflowEngine from "../WorkflowEngine.js"
 import * as DemoWorkflows from "./demoWorkflows.js"
@@ -74,7 +72,7 @@ const loadModule = (path: string) =>
       try: () => import(url) as Promise<Record<string, unknown>>,
       catch: (error) =>
         new ConfigError({
-          message: `Could not load --workflows ${path}: ${messageOf(error)}`
+          message: `Could not load --workflows ${path}: ${ChatAdapter.messageOf(error)}`
         })
     })
     const found = Object.values(module).flat().filter((value) => isRunnable(value) || Workflow.isWorkflow(value))
@@ -86,7 +84,7 @@ const loadModule = (path: string) =>
 
 const toWorkflow = (value: Runnable | Workflow.Any): Workflow.Any =>
   isRunnable(value)
-    ? fromRunnable({ id: value.name, runnable: value, registry: () => null, persistence: undefined })
+    ? runnableWorkflow(value)
     : value
 
 /**

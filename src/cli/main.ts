@@ -16,7 +16,6 @@ import { createInterface } from "node:readline"
 import * as ChatAdapter from "../ChatAdapter.js"
 import * as Commands from "../Commands.js"
 import * as ExecutionStorage from "../ExecutionStorage.js"
-import { messageOf } from "../internal/message.js"
 import * as WorkflowEngine from "../WorkflowEngine.js"
 import * as App from "./App.js"
 import * as Terminal from "./terminal.js"
@@ -61,7 +60,7 @@ const provideApp = <E>(config: App.Config, program: Effect.Effect<void, E, App.S
   program.pipe(
     Effect.provide(App.layer(config)),
     Effect.catchAll((error) =>
-      Effect.flatMap(ChatAdapter.ChatAdapter, (chat) => chat.errorLine(messageOf(error))).pipe(
+      Effect.flatMap(ChatAdapter.ChatAdapter, (chat) => chat.errorLine(ChatAdapter.messageOf(error))).pipe(
         Effect.zipRight(failed),
         Effect.provide(Terminal.layer({ json: config.json }))
       )

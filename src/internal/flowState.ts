@@ -1,7 +1,7 @@
 import { FiberRef } from "effect"
 import type { Deferred, Effect } from "effect"
 
-/** What one root flow shares with every task below it. @internal */
+/** What one root flow shares with every task below it. */
 export interface FlowRoot {
   readonly cache: Map<string, Deferred.Deferred<any, any>>
   /** The permits of each named queue. */
@@ -10,11 +10,10 @@ export interface FlowRoot {
   readonly pushed: Map<string, number>
 }
 
-/** @internal */
 export interface FlowState {
   readonly path: string
   readonly root: FlowRoot
 }
 
-/** The flow a fiber runs in, if any. @internal */
+/** The flow a fiber runs in, if any. */
 export const currentFlow = FiberRef.unsafeMake<FlowState | undefined>(undefined)

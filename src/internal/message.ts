@@ -1,10 +1,8 @@
 /**
  * Text for one chat line.
- *
- * @internal
  */
 
-/** A value as text: a string as it is, anything else as JSON. @internal */
+/** A value as text: a string as it is, anything else as JSON. */
 export const show = (value: unknown): string => {
   if (typeof value === "string") return value
   try {
@@ -14,7 +12,7 @@ export const show = (value: unknown): string => {
   }
 }
 
-/** What failed, in one line: an Error's (or a tagged error's) message, else the value as text. @internal */
+/** What failed, in one line: an Error's (or a tagged error's) message, else the value as text. */
 export const messageOf = (error: unknown): string =>
   typeof error === "object" && error !== null && "message" in error && typeof error.message === "string"
     ? error.message

@@ -3,11 +3,8 @@
  * configured: list items and sequencing words become tasks, workflow names
  * mentioned in a task select that workflow, and a few signals score
  * complexity.
- *
- * @internal
  */
 
-/** @internal */
 export interface TextTask {
   readonly text: string
   readonly children: ReadonlyArray<TextTask>
@@ -176,7 +173,7 @@ const fromLines = (lines: ReadonlyArray<string>): ReadonlyArray<Draft> => {
   return roots
 }
 
-/** A short label for a task: its first words. @internal */
+/** A short label for a task: its first words. */
 export const intentOf = (text: string): string => {
   const words = text.split(/\s+/).filter((word) => word !== "")
   const head = words.slice(0, 8).join(" ").replace(/[,:;.]+$/, "")
@@ -209,13 +206,13 @@ export const matchWorkflow = (text: string, names: ReadonlyArray<string>): strin
   return names.filter(mentions).sort((a, b) => b.length - a.length)[0]
 }
 
-/** The text after the first mention of workflow `name`: what its `parseArgs` reads. @internal */
+/** The text after the first mention of workflow `name`: what its `parseArgs` reads. */
 export const argsAfter = (text: string, name: string): string => {
   const mention = new RegExp(String.raw`(?<![a-z0-9])${wordsOf(name).join("[\\W_]+")}(?![a-z0-9])\`?`, "i").exec(text)
   return mention === null ? "" : text.slice(mention.index + mention[0].length).trim()
 }
 
-/** Input written in a task: a JSON object, else `key=value` pairs; undefined when there is none. @internal */
+/** Input written in a task: a JSON object, else `key=value` pairs; undefined when there is none. */
 export const inputOf = (text: string): unknown => {
   const start = text.indexOf("{")
   const end = text.lastIndexOf("}")
@@ -232,10 +229,10 @@ export const inputOf = (text: string): unknown => {
 
 const keyValue = /([A-Za-z_][\w.-]*)=("(?:[^"\\]|\\.)*"|\S+)/g
 
-/** The text with its `key=value` pairs taken out: blank when it held nothing else. @internal */
+/** The text with its `key=value` pairs taken out: blank when it held nothing else. */
 export const withoutKeyValues = (text: string): string => text.replace(keyValue, "")
 
-/** `key=value` pairs of a text; values that parse as JSON (numbers, booleans, quoted strings) are parsed. @internal */
+/** `key=value` pairs of a text; values that parse as JSON (numbers, booleans, quoted strings) are parsed. */
 export const keyValues = (text: string): Record<string, unknown> => {
   const pairs: Record<string, unknown> = {}
   for (const match of text.matchAll(keyValue)) {
@@ -260,7 +257,7 @@ export const scalar = (raw: string): unknown => {
 
 const conditionals = /\b(?:if|unless|otherwise|depending|whether|when|until|compare|evaluate|optimi[sz]e)\b/gi
 
-/** Complexity from 1 to 10 and the signals that made it. @internal */
+/** Complexity from 1 to 10 and the signals that made it. */
 export const score = (prompt: string): { readonly complexity: number; readonly reasons: ReadonlyArray<string> } => {
   const tasks = splitTasks(prompt)
   const subtasks = tasks.reduce((n, task) => n + task.children.length, 0)

@@ -5,9 +5,10 @@
  *
  * @since 0.1.0
  */
-import { toPromise } from "../internal/bridge.js"
-import type { EventDraft } from "../internal/runtime.js"
+import type * as Workflow from "../Workflow.js"
 import * as WorkflowEvent from "../WorkflowEvent.js"
+import { toPromise } from "./internal/bridge.js"
+import { fromRunnable } from "./internal/runnableWorkflow.js"
 import type { PersistenceProvider } from "./PersistenceProvider.js"
 import type { Registry } from "./Registry.js"
 import * as Validation from "./validation.js"
@@ -18,7 +19,7 @@ import * as Validation from "./validation.js"
  * @since 0.1.0
  * @category models
  */
-export type WorkflowEventInput = EventDraft
+export type WorkflowEventInput = WorkflowEvent.EventDraft
 
 /**
  * What `invoke` receives when the WorkflowService runs it.
@@ -128,3 +129,26 @@ export class Runnable<I = any, O = any> {
     ].filter((line) => line.length > 0).join("\n")
   }
 }
+
+/**
+ * A Runnable as a workflow of the Effect engine, named `id` (default: its
+ * name): its generator is driven as a durable workflow body, as
+ * `WorkflowService` runs it.
+ *
+ * @since 0.2.0
+ * @category conversions
+ */
+export const toWorkflow = (
+  runnable: Runnable,
+  options: {
+    readonly id?: string
+    readonly registry?: () => Registry | null
+    readonly persistence?: PersistenceProvider
+  } = {}
+): Workflow.Workflow<unknown, unknown, unknown> =>
+  fromRunnable({
+    id: options.id ?? runnable.name,
+    runnable,
+    registry: options.registry ?? (() => null),
+    persistence: options.persistence
+  })

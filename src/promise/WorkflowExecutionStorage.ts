@@ -19,6 +19,8 @@ export interface ExecutionCreation {
   readonly workflowId: string
   readonly input: unknown
   readonly status: string
+  /** The execution whose body started this one: keep it to have cancels reach the children. */
+  readonly parentId?: string
 }
 
 /**
@@ -39,6 +41,8 @@ export interface StoredExecution {
   readonly events: ReadonlyArray<StoredEvent>
   readonly createdAt?: number
   readonly updatedAt?: number
+  /** As given to `createExecution`. */
+  readonly parentId?: string
 }
 
 /**
@@ -98,6 +102,7 @@ interface MutableExecution {
   readonly id: string
   readonly workflowId: string
   readonly input: unknown
+  readonly parentId?: string
   status: string
   output: unknown
   readonly events: Array<StoredEvent>
@@ -120,6 +125,7 @@ export class EphemeralWorkflowExecutionStorage extends WorkflowExecutionStorage 
       id: context.id,
       workflowId: context.workflowId,
       input: context.input,
+      ...(context.parentId !== undefined ? { parentId: context.parentId } : {}),
       status: context.status,
       output: undefined,
       events: [],

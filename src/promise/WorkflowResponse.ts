@@ -6,7 +6,6 @@
  *
  * @since 0.1.0
  */
-import type { EventDraft } from "../internal/runtime.js"
 import * as WorkflowEvent from "../WorkflowEvent.js"
 
 /**
@@ -14,8 +13,8 @@ import * as WorkflowEvent from "../WorkflowEvent.js"
  * @category models
  */
 export type EventSource<TReturn> =
-  | AsyncGenerator<WorkflowEvent.WorkflowEvent | EventDraft, TReturn, unknown>
-  | AsyncIterator<WorkflowEvent.WorkflowEvent | EventDraft, TReturn, unknown>
+  | AsyncGenerator<WorkflowEvent.WorkflowEvent | WorkflowEvent.EventDraft, TReturn, unknown>
+  | AsyncIterator<WorkflowEvent.WorkflowEvent | WorkflowEvent.EventDraft, TReturn, unknown>
 
 /**
  * @since 0.1.0

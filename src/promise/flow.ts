@@ -6,7 +6,7 @@
  */
 import { Effect } from "effect"
 import * as Flow from "../Flow.js"
-import { fromPromise, toPromise } from "../internal/bridge.js"
+import { fromPromise, toPromise } from "./internal/bridge.js"
 
 type Task<T> = () => Promise<T> | T
 

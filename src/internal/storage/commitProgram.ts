@@ -2,41 +2,22 @@
  * The one commit of the SQL storages, written once as a program of
  * statements and run by three drivers: synchronously on better-sqlite3,
  * asynchronously on `pg`, and through any `SqlClient`.
- *
- * @since 0.1.0
  */
-import type { Commit, ExecutionStatus } from "../internal/executionStorage.js"
-import {
-  ApprovalNotPending,
-  ExecutionFinished,
-  ExecutionNotFound,
-  ExecutionNotOwned,
-  isTerminal
-} from "../internal/executionStorage.js"
-import type { EncodedCommit } from "./SqlStorage.js"
+import type { Commit, ExecutionStatus } from "../../ExecutionStorage.js"
+import type { EncodedCommit } from "./payload.js"
+import { ApprovalNotPending, ExecutionFinished, ExecutionNotFound, ExecutionNotOwned, isTerminal } from "./service.js"
 
 /**
  * A statement with `?` placeholders, and its parameters. Every statement
  * answers with rows (an empty array when it returns none).
- *
- * @since 0.1.0
- * @category models
  */
 export interface Query {
   readonly text: string
   readonly params: ReadonlyArray<unknown>
 }
 
-/**
- * @since 0.1.0
- * @category models
- */
 export type Rows = ReadonlyArray<Record<string, unknown>>
 
-/**
- * @since 0.1.0
- * @category models
- */
 export type CommitProgram = Generator<Query, number, Rows>
 
 const query = (text: string, params: ReadonlyArray<unknown>): Query => ({ text, params })
@@ -56,7 +37,7 @@ const advanceText = (shape: number): string =>
      where id = ? and status not in ('completed', 'failed', 'cancelled')${shape & OWNER ? " and owner = ?" : ""}
      returning last_seq`
 
-const advance = (id: string, commit: Commit, encoded: EncodedCommit, now: number): Query => {
+const advance = (id: string, commit: Commit, encoded: EncodedCommit, now: number, owner: string | undefined): Query => {
   const set: Array<unknown> = []
   let shape = 0
   const column = (flag: number, value: unknown) => {
@@ -66,9 +47,9 @@ const advance = (id: string, commit: Commit, encoded: EncodedCommit, now: number
   if (commit.status !== undefined) column(STATUS, commit.status)
   if (encoded.output !== null) column(OUTPUT, encoded.output)
   if (encoded.error !== null) column(ERROR, encoded.error)
-  if (commit.owner !== undefined) shape |= OWNER
+  if (owner !== undefined) shape |= OWNER
   const params = [encoded.events.length, now, ...set, id]
-  if (commit.owner !== undefined) params.push(commit.owner)
+  if (owner !== undefined) params.push(owner)
   return query(advanceText(shape), params)
 }
 
@@ -78,21 +59,25 @@ const advance = (id: string, commit: Commit, encoded: EncodedCommit, now: number
  * no longer owns it), answer an approval, insert the events, upsert the
  * journal entry. Throws the commit's errors (the transaction, or the
  * commit's savepoint, is then rolled back). Returns the new `last_seq`.
- *
- * @since 0.1.0
- * @category programs
+ * `owner` (the run committing, if any) guards the commit.
  */
-export function* commitProgram(id: string, commit: Commit, encoded: EncodedCommit, now: number): CommitProgram {
+export function* commitProgram(
+  id: string,
+  commit: Commit,
+  encoded: EncodedCommit,
+  now: number,
+  owner: string | undefined
+): CommitProgram {
   const events = encoded.events
-  const advanced = yield advance(id, commit, encoded, now)
+  const advanced = yield advance(id, commit, encoded, now, owner)
   if (advanced.length === 0) {
     const [current] = yield query("select status from workflow_executions where id = ?", [id])
     if (current === undefined) throw new ExecutionNotFound({ executionId: id })
     const status = current.status as ExecutionStatus
     // A finished execution says so whoever asks; otherwise only the owner guard can have refused it.
-    throw isTerminal(status) || commit.owner === undefined
+    throw isTerminal(status) || owner === undefined
       ? new ExecutionFinished({ executionId: id, status })
-      : new ExecutionNotOwned({ executionId: id, owner: commit.owner })
+      : new ExecutionNotOwned({ executionId: id, owner })
   }
   if (commit.answer !== undefined) {
     const answered = yield query(
@@ -128,9 +113,6 @@ export function* commitProgram(id: string, commit: Commit, encoded: EncodedCommi
 
 /**
  * Runs a program whose statements answer synchronously.
- *
- * @since 0.1.0
- * @category runners
  */
 export const runSync = (program: CommitProgram, execute: (query: Query) => Rows): number => {
   let step = program.next()
@@ -140,9 +122,6 @@ export const runSync = (program: CommitProgram, execute: (query: Query) => Rows)
 
 /**
  * Runs a program whose statements answer asynchronously.
- *
- * @since 0.1.0
- * @category runners
  */
 export const runAsync = async (program: CommitProgram, execute: (query: Query) => Promise<Rows>): Promise<number> => {
   let step = program.next()
@@ -152,9 +131,6 @@ export const runAsync = async (program: CommitProgram, execute: (query: Query) =
 
 /**
  * `?` placeholders as PostgreSQL's `$1`, `$2`...
- *
- * @since 0.1.0
- * @category dialects
  */
 export const numbered = (text: string): string => {
   let n = 0

@@ -6,8 +6,6 @@ import type { Scope } from "effect"
  * version they saw before reading storage and wait for it to move on, so a
  * commit between their read and their wait is never missed. It carries no
  * data: readers always go back to storage, which keeps memory bounded.
- *
- * @internal
  */
 export class Signal {
   version = 0
@@ -56,8 +54,6 @@ export class Signal {
 /**
  * Signals by execution id, kept only while someone (a run or a subscriber)
  * holds them.
- *
- * @internal
  */
 export class Signals {
   private readonly byId = new Map<string, Signal>()

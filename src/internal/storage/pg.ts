@@ -6,36 +6,26 @@
  * `SqlClient`. Commits, the hot path of every step, go straight to the `pg`
  * driver on a pool of their own: through the client each statement costs
  * more than a loopback round trip.
- *
- * @since 0.1.0
  */
 import { PgClient } from "@effect/sql-pg"
 import { Effect, Layer, Redacted } from "effect"
 import pg from "pg"
-import type { Commit, ExecutionStorageService } from "../internal/executionStorage.js"
-import { ExecutionStorage, isCommitError, StorageError } from "../internal/executionStorage.js"
-import type { InvalidPayload } from "../internal/executionStorage.js"
-import { commitProgram, numbered, runAsync } from "./sqlCommit.js"
-import * as SqlStorage from "./SqlStorage.js"
-
-/**
- * @since 0.1.0
- * @category models
- */
-export interface PgOptions {
-  /** A `postgres://` connection URL. */
-  readonly url: string
-  readonly maxConnections?: number
-}
+import type { Commit, ExecutionStorageService, PgOptions } from "../../ExecutionStorage.js"
+import { commitProgram, numbered, runAsync } from "./commitProgram.js"
+import { encodeCommit } from "./payload.js"
+import type { InvalidPayload } from "./service.js"
+import { ExecutionStorage, isCommitError, StorageError } from "./service.js"
+import * as SqlStorage from "./sql.js"
+import * as Writer from "./writer.js"
 
 const failed = (operation: string) => (cause: unknown) =>
   new StorageError({ operation, reason: cause instanceof Error ? cause.message : String(cause), cause })
 
 /** The commit program of the SQL storages, on a driver connection. */
-const commit = (pool: pg.Pool, now: () => number) => (id: string, commit: Commit) =>
+const commit = (pool: pg.Pool, now: () => number) => (id: string, commit: Commit, owner: string | undefined) =>
   Effect.gen(function*() {
     const encoded = yield* Effect.try({
-      try: () => SqlStorage.encodeCommit(id, commit),
+      try: () => encodeCommit(id, commit),
       catch: (error) => error as InvalidPayload
     })
     return yield* Effect.tryPromise({
@@ -45,7 +35,7 @@ const commit = (pool: pg.Pool, now: () => number) => (id: string, commit: Commit
           await client.query("begin")
           try {
             const seq = await runAsync(
-              commitProgram(id, commit, encoded, now()),
+              commitProgram(id, commit, encoded, now(), owner),
               async ({ params, text }) => (await client.query(numbered(text), [...params])).rows
             )
             await client.query("commit")
@@ -62,10 +52,6 @@ const commit = (pool: pg.Pool, now: () => number) => (id: string, commit: Commit
     })
   })
 
-/**
- * @since 0.1.0
- * @category constructors
- */
 export const make = (options: PgOptions) =>
   Effect.gen(function*() {
     const shared = yield* SqlStorage.makeMigrated
@@ -79,14 +65,15 @@ export const make = (options: PgOptions) =>
       }),
       (pool) => Effect.promise(() => pool.end())
     )
-    const service: ExecutionStorageService = { ...shared, commit: commit(pool, () => clock.unsafeCurrentTimeMillis()) }
+    const commitAs = commit(pool, () => clock.unsafeCurrentTimeMillis())
+    const service: ExecutionStorageService = {
+      ...shared,
+      commit: (id, c) => commitAs(id, c, c.owner),
+      writer: Writer.make({ write: commitAs })
+    }
     return service
   })
 
-/**
- * @since 0.1.0
- * @category layers
- */
 export const layer = (options: PgOptions): Layer.Layer<ExecutionStorage, StorageError> =>
   Layer.scoped(ExecutionStorage, make(options)).pipe(
     Layer.provide(

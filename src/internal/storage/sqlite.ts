@@ -4,10 +4,8 @@
  * One connection serves everything. Reads and administration go through an
  * `@effect/sql` `SqlClient` built on it, shared with the PostgreSQL storage;
  * commits, the hot path of every step, are made synchronously on the
- * connection (`commitSync`), because better-sqlite3 is synchronous and a
- * commit through the client costs several times the SQLite work itself.
- *
- * @since 0.1.0
+ * connection, because better-sqlite3 is synchronous and a commit through the
+ * client costs several times the SQLite work itself.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import { SqlClient } from "@effect/sql"
@@ -18,36 +16,14 @@ import Database from "better-sqlite3"
 import { Effect, Layer, Scope, Stream } from "effect"
 import { mkdirSync } from "node:fs"
 import { dirname } from "node:path"
-import type { Commit, CommitError, ExecutionStorageService } from "../internal/executionStorage.js"
-import { commitFromSync, ExecutionStorage, isCommitError, StorageError } from "../internal/executionStorage.js"
-import type { Query, Rows } from "./sqlCommit.js"
-import { commitProgram, runSync } from "./sqlCommit.js"
-import * as SqlStorage from "./SqlStorage.js"
-
-/**
- * @since 0.1.0
- * @category models
- */
-export interface SqliteOptions {
-  /** The database file; its directory is created if needed. */
-  readonly filename: string
-  /**
-   * `NORMAL` (default): a commit is durable once the WAL is checkpointed or
-   * the OS flushes it; a power loss may lose the last commits, never corrupt
-   * the file. `FULL`: every commit is fsynced before it returns.
-   */
-  readonly synchronous?: "NORMAL" | "FULL"
-  /** How long a writer waits for another process's lock before failing (default 5 seconds). */
-  readonly busyTimeoutMs?: number
-  /**
-   * Writes the commits that concurrent executions make within one microtask
-   * in one transaction, so that they share its sync to disk; each commit is
-   * still stored or refused on its own, and completes only once stored.
-   * Default: on with `synchronous: "FULL"`, where that sync is most of a
-   * commit's cost; off with `NORMAL`, where a commit is then written at once.
-   */
-  readonly groupCommit?: boolean
-}
+import type { Commit, CommitError, ExecutionStorageService, SqliteOptions } from "../../ExecutionStorage.js"
+import type { Query, Rows } from "./commitProgram.js"
+import { commitProgram, runSync } from "./commitProgram.js"
+import { encodeCommit } from "./payload.js"
+import type { EncodedCommit } from "./payload.js"
+import { ExecutionStorage, isCommitError, StorageError } from "./service.js"
+import * as SqlStorage from "./sql.js"
+import * as Writer from "./writer.js"
 
 const openFailed = (filename: string) => (cause: unknown) =>
   new StorageError({
@@ -146,18 +122,17 @@ const client = (db: Database.Database) =>
 /** A commit waiting for its transaction; `done` hears how it went, once the transaction has ended. */
 interface Pending {
   readonly id: string
-  /** The execution and the run (owner) committing: held starts and failures are per run. */
+  /** The execution and the run (owner) committing: a failure stops the run's later commits in the batch. */
   readonly writer: string
-  commit: Commit
-  encoded: SqlStorage.EncodedCommit
-  done: ((outcome: Outcome) => void) | undefined
-  /** A held-back step start, told when it is stored on its own. */
-  readonly written: (() => void) | undefined
+  readonly owner: string | undefined
+  readonly commit: Commit
+  readonly encoded: EncodedCommit
+  readonly done: (outcome: Outcome) => void
 }
 
 type Outcome = { readonly ok: true; readonly seq: number } | { readonly ok: false; readonly error: unknown }
 
-const writerOf = (id: string, commit: Commit): string => commit.owner === undefined ? id : `${id}\u0000${commit.owner}`
+const writerOf = (id: string, owner: string | undefined): string => owner === undefined ? id : `${id}\u0000${owner}`
 
 const asCommitError = (error: unknown): unknown =>
   error instanceof Database.SqliteError || error instanceof TypeError // TypeError: the connection is closed
@@ -168,10 +143,9 @@ const asCommitError = (error: unknown): unknown =>
  * The commits of `SqlStorage`, as synchronous statements on the connection.
  *
  * Commits wait in `pending` and are written together, in order, in one
- * immediate transaction: a step's start held back (so that its end can
- * join it), and, with group commit, every commit made before the next
- * microtask. Each commit of a batch runs in a savepoint of its own, so one
- * that fails is rolled back alone and its caller alone gets the error.
+ * immediate transaction: with group commit, every commit made before the
+ * next microtask. Each commit of a batch runs in a savepoint of its own, so
+ * one that fails is rolled back alone and its caller alone gets the error.
  * Callers hear of their commit once the transaction's COMMIT has returned.
  */
 const committer = (db: Database.Database, now: () => number) => {
@@ -189,10 +163,6 @@ const committer = (db: Database.Database, now: () => number) => {
 
   let pending: Array<Pending> = []
   let scheduled = false
-  /** The held-back start of each run's execution, while it is pending. */
-  const held = new Map<string, Pending>()
-  /** Why a held-back start could not be stored: the run's next commit fails with it. */
-  const heldFailures = new Map<string, unknown>()
 
   /** Runs the batch in one transaction; returns each commit's outcome, in order. */
   const write = (batch: ReadonlyArray<Pending>): Array<Outcome> => {
@@ -218,7 +188,10 @@ const committer = (db: Database.Database, now: () => number) => {
       }
       try {
         if (!alone) savepoint.run()
-        outcomes.push({ ok: true, seq: runSync(commitProgram(item.id, item.commit, item.encoded, now()), execute) })
+        outcomes.push({
+          ok: true,
+          seq: runSync(commitProgram(item.id, item.commit, item.encoded, now(), item.owner), execute)
+        })
         if (!alone) release.run()
       } catch (error) {
         // Some errors (a full disk, I/O) end the whole transaction: then every commit of it is lost.
@@ -244,14 +217,7 @@ const committer = (db: Database.Database, now: () => number) => {
     const batch = pending
     pending = []
     const outcomes = write(batch)
-    for (let i = 0; i < batch.length; i++) {
-      const item = batch[i]!
-      const outcome = outcomes[i]!
-      if (held.get(item.writer) === item) held.delete(item.writer)
-      if (item.done !== undefined) item.done(outcome)
-      else if (outcome.ok) item.written?.()
-      else heldFailures.set(item.writer, outcome.error)
-    }
+    for (let i = 0; i < batch.length; i++) batch[i]!.done(outcomes[i]!)
   }
 
   const schedule = () => {
@@ -260,47 +226,16 @@ const committer = (db: Database.Database, now: () => number) => {
     queueMicrotask(flush)
   }
 
-  /**
-   * Queues a commit of the execution after what is already pending for it. The end of a held-back step
-   * start joins that start, so the two are one commit. Throws what the execution's held-back start failed
-   * with, or a payload that cannot be stored.
-   */
-  const enqueue = (id: string, commit: Commit, done: (outcome: Outcome) => void): Pending => {
-    const encoded = SqlStorage.encodeCommit(id, commit)
-    const writer = writerOf(id, commit)
-    const failure = heldFailures.get(writer)
-    if (failure !== undefined) {
-      heldFailures.delete(writer)
-      throw failure
-    }
-    const start = held.get(writer)
-    if (start !== undefined) {
-      held.delete(writer)
-      if (commit.journal !== undefined && start.commit.journal?.key === commit.journal.key) {
-        start.commit = { ...commit, events: [...start.commit.events ?? [], ...commit.events ?? []] }
-        start.encoded = { ...encoded, events: [...start.encoded.events, ...encoded.events] }
-        start.done = done
-        return start
-      }
-    }
-    const item: Pending = { id, writer, commit, encoded, done, written: undefined }
-    pending.push(item)
-    return item
-  }
-
-  const holdStart = (id: string, commit: Commit, written: () => void): void => {
-    const encoded = SqlStorage.encodeCommit(id, commit)
-    const item: Pending = { id, writer: writerOf(id, commit), commit, encoded, done: undefined, written }
-    pending.push(item)
-    held.set(item.writer, item)
-    schedule()
+  /** Queues a commit; throws a payload that cannot be stored (nothing is queued then). */
+  const enqueue = (id: string, commit: Commit, owner: string | undefined, done: (outcome: Outcome) => void) => {
+    pending.push({ id, writer: writerOf(id, owner), owner, commit, encoded: encodeCommit(id, commit), done })
   }
 
   /** Writes the commit (and whatever else is pending) now. */
-  const commitSync = (id: string, commit: Commit): number => {
+  const commitSync = (id: string, commit: Commit, owner: string | undefined): number => {
     let outcome: Outcome | undefined
     try {
-      enqueue(id, commit, (result) => (outcome = result))
+      enqueue(id, commit, owner, (result) => (outcome = result))
     } catch (error) {
       flush() // what came before stays stored, in order
       throw error
@@ -310,11 +245,21 @@ const committer = (db: Database.Database, now: () => number) => {
     throw outcome!.error
   }
 
+  /** Commits with whatever else is pending at the next microtask, from outside any fiber. */
+  const commitLater = (id: string, commit: Commit, owner: string | undefined, done: (failure: unknown) => void) => {
+    try {
+      enqueue(id, commit, owner, (outcome) => done(outcome.ok ? undefined : outcome.error))
+    } catch (error) {
+      done(error)
+    }
+    schedule()
+  }
+
   /** Commits with whatever else is pending at the next microtask: one transaction, one sync to disk. */
-  const commitGrouped = (id: string, commit: Commit): Effect.Effect<number, CommitError> =>
+  const commitGrouped = (id: string, commit: Commit, owner: string | undefined): Effect.Effect<number, CommitError> =>
     Effect.async<number, CommitError>((resume) => {
       try {
-        enqueue(id, commit, (outcome) =>
+        enqueue(id, commit, owner, (outcome) =>
           resume(
             outcome.ok
               ? Effect.succeed(outcome.seq)
@@ -330,13 +275,9 @@ const committer = (db: Database.Database, now: () => number) => {
       schedule()
     })
 
-  return { commitSync, commitGrouped, holdStart, flush }
+  return { commitSync, commitGrouped, commitLater, flush }
 }
 
-/**
- * @since 0.1.0
- * @category constructors
- */
 export const make = (
   options: SqliteOptions
 ): Effect.Effect<ExecutionStorageService, StorageError, Scope.Scope> =>
@@ -346,22 +287,32 @@ export const make = (
     const clock = yield* Effect.clock
     const shared = yield* Effect.provideService(SqlStorage.makeMigrated, SqlClient.SqlClient, sql)
     const commits = committer(db, () => clock.unsafeCurrentTimeMillis())
-    // Before the connection closes: nothing held back is left unwritten.
+    // Before the connection closes: nothing queued is left unwritten.
     yield* Effect.addFinalizer(() => Effect.sync(commits.flush))
+    // A run's start of a step is held back (checked at once) until the step's end, so that a fast step is one
+    // transaction; with group commit, every commit waits for the batch of its microtask.
+    const check = (id: string, commit: Commit) => void encodeCommit(id, commit)
+    const commitNow = (id: string, commit: Commit, owner: string | undefined) =>
+      Effect.suspend(() => {
+        try {
+          return Effect.succeed(commits.commitSync(id, commit, owner))
+        } catch (error) {
+          return isCommitError(error) ? Effect.fail(error) : Effect.die(error)
+        }
+      })
     const service: ExecutionStorageService = (options.groupCommit ?? options.synchronous === "FULL")
-      ? { ...shared, holdStart: commits.holdStart, commit: commits.commitGrouped }
+      ? {
+        ...shared,
+        commit: (id, commit) => commits.commitGrouped(id, commit, commit.owner),
+        writer: Writer.make({ write: commits.commitGrouped, writeLater: commits.commitLater, check })
+      }
       : {
         ...shared,
-        holdStart: commits.holdStart,
-        commitSync: commits.commitSync,
-        commit: commitFromSync(commits.commitSync)
+        commit: (id, commit) => commitNow(id, commit, commit.owner),
+        writer: Writer.make({ writeSync: commits.commitSync, write: commitNow, check })
       }
     return service
   })
 
-/**
- * @since 0.1.0
- * @category layers
- */
 export const layer = (options: SqliteOptions): Layer.Layer<ExecutionStorage, StorageError> =>
   Layer.scoped(ExecutionStorage, make(options))

@@ -1,8 +1,5 @@
 import { Effect, Layer } from "effect"
-import type { WorkflowExecutionStorage } from "../promise/WorkflowExecutionStorage.js"
-import type { StoredExecution } from "../promise/WorkflowExecutionStorage.js"
-import type { StoredEvent } from "../WorkflowEvent.js"
-import type { ExecutionRecord, ExecutionStatus, ExecutionStorageService } from "./executionStorage.js"
+import type { ExecutionRecord, ExecutionStatus, ExecutionStorageService } from "../../ExecutionStorage.js"
 import {
   ApprovalNotPending,
   ExecutionFinished,
@@ -11,8 +8,11 @@ import {
   ExecutionStorage,
   isTerminal,
   listPage,
-  StorageError
-} from "./executionStorage.js"
+  StorageError,
+  writerFromCommit
+} from "../../ExecutionStorage.js"
+import type { StoredEvent } from "../../WorkflowEvent.js"
+import type { StoredExecution, WorkflowExecutionStorage } from "../WorkflowExecutionStorage.js"
 
 /** Statuses written by the original package's storages, read as ours. */
 const legacyStatuses: Record<string, ExecutionStatus> = { started: "running", complete: "completed" }
@@ -29,8 +29,6 @@ const statusOf = (status: string): ExecutionStatus | undefined =>
  * A commit is only as atomic as the user's storage makes it: all checks
  * happen before the first write, but a process that dies between two writes
  * leaves the first.
- *
- * @internal
  */
 export const make = (storage: WorkflowExecutionStorage): Effect.Effect<ExecutionStorageService> =>
   Effect.gen(function*() {
@@ -61,6 +59,7 @@ export const make = (storage: WorkflowExecutionStorage): Effect.Effect<Execution
           createdAt: execution.createdAt ?? 0,
           updatedAt: execution.updatedAt ?? execution.createdAt ?? 0,
           lastSeq: execution.events.length,
+          ...(execution.parentId !== undefined ? { parent: execution.parentId } : {}),
           ...(execution.output !== undefined ? { output: execution.output } : {}),
           ...(execution.error !== undefined ? { error: execution.error } : {})
         }
@@ -81,6 +80,50 @@ export const make = (storage: WorkflowExecutionStorage): Effect.Effect<Execution
             toRecord(error === undefined ? execution : { ...execution, error }))
           : toRecord(execution))
 
+    // Uninterruptible: once the first write is made, the rest of the commit is made too.
+    const commit: ExecutionStorageService["commit"] = (id, commit) =>
+      Effect.uninterruptible(
+        writes.withPermits(1)(Effect.gen(function*() {
+          const execution = yield* load(id)
+          const record = yield* toRecord(execution)
+          if (isTerminal(record.status)) {
+            return yield* new ExecutionFinished({ executionId: id, status: record.status })
+          }
+          const journal = yield* call("load journal", () => storage.loadJournal(id))
+          const answered = commit.answer === undefined ?
+            undefined :
+            journal.find((entry) =>
+              entry.kind === "approval" && entry.taskId === commit.answer!.taskId && entry.state === "waiting"
+            )
+          if (commit.answer !== undefined && answered === undefined) {
+            return yield* new ApprovalNotPending({ executionId: id, taskId: commit.answer.taskId })
+          }
+          let seq = record.lastSeq
+          for (const event of commit.events ?? []) {
+            const stored = { ...event, workflowInstanceId: id, seq: ++seq } as StoredEvent
+            yield* call("append event", () => storage.appendEvent(id, stored))
+          }
+          if (answered !== undefined) {
+            const completed = {
+              ...answered,
+              state: "completed" as const,
+              result: { _tag: "Success" as const, value: commit.answer!.value }
+            }
+            yield* call("save journal entry", () => storage.saveJournalEntry(id, completed))
+          }
+          if (commit.journal !== undefined) {
+            const entry = commit.journal
+            yield* call("save journal entry", () => storage.saveJournalEntry(id, entry))
+          }
+          if (commit.output !== undefined) yield* call("store output", () => storage.storeOutput(id, commit.output))
+          if (commit.error !== undefined) yield* call("store error", () => storage.storeError(id, commit.error!))
+          if (commit.status !== undefined && commit.status !== record.status) {
+            yield* call("update status", () => storage.updateStatus(id, commit.status!))
+          }
+          return seq
+        }))
+      )
+
     const service: ExecutionStorageService = {
       create: (execution) =>
         writes.withPermits(1)(
@@ -92,7 +135,8 @@ export const make = (storage: WorkflowExecutionStorage): Effect.Effect<Execution
                   id: execution.id,
                   workflowId: execution.workflow,
                   input: execution.input,
-                  status: execution.status
+                  status: execution.status,
+                  ...(execution.parent !== undefined ? { parentId: execution.parent } : {})
                 })
                 await storage.rememberExecution(execution.id)
               }).pipe(Effect.zipRight(get(execution.id)), Effect.map((record) => ({ record, created: true })))).pipe(
@@ -111,49 +155,9 @@ export const make = (storage: WorkflowExecutionStorage): Effect.Effect<Execution
           (executions) => Effect.flatMap(Effect.forEach(executions, toRecord), (records) => listPage(records, filter))
         ),
 
-      // Uninterruptible: once the first write is made, the rest of the commit is made too.
-      commit: (id, commit) =>
-        Effect.uninterruptible(
-          writes.withPermits(1)(Effect.gen(function*() {
-            const execution = yield* load(id)
-            const record = yield* toRecord(execution)
-            if (isTerminal(record.status)) {
-              return yield* new ExecutionFinished({ executionId: id, status: record.status })
-            }
-            const journal = yield* call("load journal", () => storage.loadJournal(id))
-            const answered = commit.answer === undefined ?
-              undefined :
-              journal.find((entry) =>
-                entry.kind === "approval" && entry.taskId === commit.answer!.taskId && entry.state === "waiting"
-              )
-            if (commit.answer !== undefined && answered === undefined) {
-              return yield* new ApprovalNotPending({ executionId: id, taskId: commit.answer.taskId })
-            }
-            let seq = record.lastSeq
-            for (const event of commit.events ?? []) {
-              const stored = { ...event, workflowInstanceId: id, seq: ++seq } as StoredEvent
-              yield* call("append event", () => storage.appendEvent(id, stored))
-            }
-            if (answered !== undefined) {
-              const completed = {
-                ...answered,
-                state: "completed" as const,
-                result: { _tag: "Success" as const, value: commit.answer!.value }
-              }
-              yield* call("save journal entry", () => storage.saveJournalEntry(id, completed))
-            }
-            if (commit.journal !== undefined) {
-              const entry = commit.journal
-              yield* call("save journal entry", () => storage.saveJournalEntry(id, entry))
-            }
-            if (commit.output !== undefined) yield* call("store output", () => storage.storeOutput(id, commit.output))
-            if (commit.error !== undefined) yield* call("store error", () => storage.storeError(id, commit.error!))
-            if (commit.status !== undefined && commit.status !== record.status) {
-              yield* call("update status", () => storage.updateStatus(id, commit.status!))
-            }
-            return seq
-          }))
-        ),
+      commit,
+
+      writer: writerFromCommit(commit),
 
       events: (id, { fromSeq, limit }) =>
         Effect.map(
@@ -184,6 +188,5 @@ export const make = (storage: WorkflowExecutionStorage): Effect.Effect<Execution
     return service
   })
 
-/** @internal */
 export const layer = (storage: WorkflowExecutionStorage): Layer.Layer<ExecutionStorage> =>
   Layer.effect(ExecutionStorage, make(storage))

@@ -2,8 +2,6 @@
  * The SQL storage, one implementation over `@effect/sql`'s `SqlClient` for
  * SQLite and PostgreSQL alike. Every payload is stored as JSON text; a
  * commit is one transaction.
- *
- * @since 0.1.0
  */
 import { SqlClient } from "@effect/sql"
 import * as Migrator from "@effect/sql/Migrator"
@@ -14,112 +12,21 @@ import type {
   Commit,
   CommitError,
   ExecutionRecord,
+  ExecutionStatus as Status,
   ExecutionStorageService,
   JournalEntry
-} from "../internal/executionStorage.js"
-import {
-  ExecutionNotFound,
-  ExecutionStatus,
-  ExecutionStorage,
-  InvalidCursor,
-  InvalidPayload,
-  StorageError
-} from "../internal/executionStorage.js"
-import type { StoredEvent, WorkflowEvent } from "../WorkflowEvent.js"
-import type { Query, Rows } from "./sqlCommit.js"
-import { commitProgram, numbered } from "./sqlCommit.js"
-import { migrations, SCHEMA_VERSION } from "./sqlSchema.js"
-
-/**
- * The largest JSON payload (an input, output, event or journal result) a
- * commit accepts, in characters. Larger ones fail with a `StorageError`
- * naming what was too large, before anything is written.
- *
- * @since 0.1.0
- * @category constants
- */
-export const MAX_PAYLOAD_CHARS = 16 * 1024 * 1024
+} from "../../ExecutionStorage.js"
+import type { StoredEvent } from "../../WorkflowEvent.js"
+import type { Query, Rows } from "./commitProgram.js"
+import { commitProgram, numbered } from "./commitProgram.js"
+import { decodeCursor, statusesOf } from "./listing.js"
+import { migrations, SCHEMA_VERSION } from "./migrations.js"
+import { decode, encode, encodeCommit } from "./payload.js"
+import type { InvalidPayload } from "./service.js"
+import { ExecutionNotFound, ExecutionStatus, ExecutionStorage, StorageError } from "./service.js"
+import * as Writer from "./writer.js"
 
 const statuses = new Set<string>(ExecutionStatus.literals)
-
-/**
- * JSON text of a payload; throws an InvalidPayload naming what could not be stored.
- *
- * @since 0.1.0
- * @category encoding
- */
-export const encodeSync = (what: string, value: unknown): string => {
-  let text: string | undefined
-  try {
-    // Plain JSON.stringify (a replacer function would cost more than the write): BigInts and cycles throw;
-    // functions and symbols are left out, as JSON does.
-    text = JSON.stringify(value)
-  } catch (cause) {
-    throw new InvalidPayload({ what, reason: `it is not JSON (${(cause as Error).message})` })
-  }
-  if (text === undefined) return "null"
-  if (text.length > MAX_PAYLOAD_CHARS) {
-    throw new InvalidPayload({
-      what,
-      reason: `it is ${text.length} characters of JSON, over the limit of ${MAX_PAYLOAD_CHARS}`
-    })
-  }
-  return text
-}
-
-const encode = (what: string, value: unknown): Effect.Effect<string, InvalidPayload> =>
-  Effect.try({ try: () => encodeSync(what, value), catch: (error) => error as InvalidPayload })
-
-/**
- * What a commit stores, encoded: done before any write, so a payload that
- * cannot be stored fails the commit with nothing written.
- *
- * @since 0.1.0
- * @category encoding
- */
-export interface EncodedCommit {
-  readonly events: ReadonlyArray<{ readonly type: string; readonly payload: string }>
-  readonly journalResult: string | null
-  readonly answer: string | null
-  readonly output: string | null
-  readonly error: string | null
-}
-
-/**
- * Encodes a commit's payloads; throws an InvalidPayload naming the first one that cannot be stored.
- *
- * @since 0.1.0
- * @category encoding
- */
-export const encodeCommit = (id: string, commit: Commit): EncodedCommit => ({
-  events: (commit.events ?? []).map((event) => ({
-    type: event.type,
-    payload: encodeSync(
-      event.runnableName === undefined
-        ? `the ${event.type} event of execution "${id}"`
-        : `the ${event.type} event of step "${event.runnableName}" in execution "${id}"`,
-      eventPayload(event)
-    )
-  })),
-  journalResult: commit.journal?.result === undefined
-    ? null
-    : encodeSync(`the result of step "${commit.journal.name}" of execution "${id}"`, commit.journal.result),
-  answer: commit.answer === undefined
-    ? null
-    : encodeSync(`the answer to "${commit.answer.taskId}" of execution "${id}"`, {
-      _tag: "Success",
-      value: commit.answer.value
-    }),
-  output: commit.output === undefined ? null : encodeSync(`the output of execution "${id}"`, commit.output),
-  error: commit.error === undefined ? null : encodeSync(`the error of execution "${id}"`, commit.error)
-})
-
-const decode = (what: string, text: string | null): Effect.Effect<unknown, StorageError> =>
-  Effect.try({
-    try: () => (text === null ? undefined : JSON.parse(text)),
-    catch: (cause) =>
-      new StorageError({ operation: "decode", reason: `${what} is not valid JSON: ${(cause as Error).message}`, cause })
-  })
 
 interface ExecutionRow {
   readonly id: string
@@ -132,6 +39,7 @@ interface ExecutionRow {
   readonly updated_at: number | string
   readonly last_seq: number | string
   readonly lease_until?: number | string | null
+  readonly parent?: string | null
 }
 
 interface JournalRow {
@@ -158,13 +66,14 @@ const toRecord = (row: ExecutionRow): Effect.Effect<ExecutionRecord, StorageErro
       id: row.id,
       workflow: row.workflow,
       input,
-      status: row.status as ExecutionStatus,
+      status: row.status as Status,
       createdAt: Number(row.created_at),
       updatedAt: Number(row.updated_at),
       lastSeq: Number(row.last_seq),
       ...(row.status === "running" && row.lease_until !== null && row.lease_until !== undefined
         ? { leaseUntil: Number(row.lease_until) }
         : {}),
+      ...(row.parent !== null && row.parent !== undefined ? { parent: row.parent } : {}),
       ...(output !== undefined ? { output } : {}),
       ...(error !== undefined ? { error: error as ExecutionRecord["error"] & {} } : {})
     }
@@ -180,12 +89,6 @@ const toJournalEntry = (executionId: string, row: JournalRow): Effect.Effect<Jou
     ...(result !== undefined ? { result: result as JournalEntry["result"] & {} } : {})
   }))
 
-/** Strips what the storage stamps itself. */
-const eventPayload = (event: WorkflowEvent): Omit<WorkflowEvent, "seq" | "workflowInstanceId"> => {
-  const { seq: _seq, workflowInstanceId: _id, ...payload } = event as StoredEvent
-  return payload
-}
-
 /**
  * `withTransaction` turns a failed COMMIT or ROLLBACK (a lost connection) into a defect; it is a storage
  * failure like any other.
@@ -199,9 +102,6 @@ const asFailure = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E 
 /**
  * Runs the migrations (retrying while another process holds the migration
  * lock) and refuses a database whose schema is newer than this library's.
- *
- * @since 0.1.0
- * @category migrations
  */
 export const migrate: Effect.Effect<void, StorageError, SqlClient.SqlClient> = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -231,9 +131,6 @@ export const migrate: Effect.Effect<void, StorageError, SqlClient.SqlClient> = E
 /**
  * The storage over the `SqlClient` in context. Run `migrate` first (the
  * layers do).
- *
- * @since 0.1.0
- * @category constructors
  */
 export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlClient> = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -250,6 +147,31 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
   const get = (id: string) =>
     loadRow(id).pipe(Effect.flatMap(toRecord), Effect.catchTag("SqlError", (cause) => failed("get")(cause)))
 
+  /** One commit in one transaction, guarded by `owner` when there is one. */
+  const commitAs = (id: string, commit: Commit, owner: string | undefined): Effect.Effect<number, CommitError> =>
+    Effect.gen(function*() {
+      // Encoded before the transaction: a value that is not JSON fails the commit and writes nothing.
+      const encoded = yield* Effect.try({
+        try: () => encodeCommit(id, commit),
+        catch: (error) => error as InvalidPayload
+      })
+      const dialect = sql.onDialectOrElse({ pg: () => numbered, orElse: () => (text: string) => text })
+      return yield* sql.withTransaction(Effect.gen(function*() {
+        const program = commitProgram(id, commit, encoded, clock.unsafeCurrentTimeMillis(), owner)
+        let rows: Rows = []
+        while (true) {
+          let step: IteratorResult<Query, number>
+          try {
+            step = program.next(rows)
+          } catch (error) {
+            return yield* Effect.fail(error as CommitError)
+          }
+          if (step.done === true) return step.value
+          rows = yield* sql.unsafe<Record<string, unknown>>(dialect(step.value.text), step.value.params)
+        }
+      })).pipe(asFailure)
+    }).pipe(Effect.catchTag("SqlError", failed("commit")))
+
   const service: ExecutionStorageService = {
     create: (execution) =>
       Effect.gen(function*() {
@@ -257,8 +179,9 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
         const now = clock.unsafeCurrentTimeMillis()
         // Insert-or-ignore keeps start idempotent when two callers use one id at once.
         const inserted = yield* sql<{ readonly id: string }>`
-          insert into workflow_executions (id, workflow, input, status, created_at, updated_at, last_seq)
-          values (${execution.id}, ${execution.workflow}, ${input}, ${execution.status}, ${now}, ${now}, 0)
+          insert into workflow_executions (id, workflow, input, status, created_at, updated_at, last_seq, parent)
+          values (${execution.id}, ${execution.workflow}, ${input}, ${execution.status}, ${now}, ${now}, 0,
+            ${execution.parent ?? null})
           on conflict (id) do nothing
           returning id`
         const record = yield* get(execution.id).pipe(
@@ -273,21 +196,12 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
     list: (filter = {}) =>
       Effect.gen(function*() {
         const limit = Math.max(1, Math.floor(filter.limit ?? 100))
-        let after: { readonly createdAt: number; readonly id: string } | undefined
-        if (filter.cursor !== undefined) {
-          const at = filter.cursor.indexOf(":")
-          const createdAt = Number(filter.cursor.slice(0, at))
-          if (at <= 0 || !Number.isFinite(createdAt)) return yield* new InvalidCursor({ cursor: filter.cursor })
-          after = { createdAt, id: filter.cursor.slice(at + 1) }
-        }
-        const wanted = filter.status === undefined
-          ? undefined
-          : typeof filter.status === "string"
-          ? [filter.status]
-          : [...filter.status]
+        const after = filter.cursor === undefined ? undefined : yield* decodeCursor(filter.cursor)
+        const wanted = statusesOf(filter.status)
         const conditions = [
-          ...(wanted !== undefined ? [sql.in("status", wanted)] : []),
+          ...(wanted !== undefined ? [sql.in("status", [...wanted])] : []),
           ...(filter.workflow !== undefined ? [sql`workflow = ${filter.workflow}`] : []),
+          ...(filter.parent !== undefined ? [sql`parent = ${filter.parent}`] : []),
           ...(after !== undefined
             ? [sql`(created_at < ${after.createdAt} or (created_at = ${after.createdAt} and id < ${after.id}))`]
             : [])
@@ -313,29 +227,9 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
           : { executions }
       }).pipe(Effect.catchTag("SqlError", failed("list"))),
 
-    commit: (id, commit) =>
-      Effect.gen(function*() {
-        // Encoded before the transaction: a value that is not JSON fails the commit and writes nothing.
-        const encoded = yield* Effect.try({
-          try: () => encodeCommit(id, commit),
-          catch: (error) => error as InvalidPayload
-        })
-        const dialect = sql.onDialectOrElse({ pg: () => numbered, orElse: () => (text: string) => text })
-        return yield* sql.withTransaction(Effect.gen(function*() {
-          const program = commitProgram(id, commit, encoded, clock.unsafeCurrentTimeMillis())
-          let rows: Rows = []
-          while (true) {
-            let step: IteratorResult<Query, number>
-            try {
-              step = program.next(rows)
-            } catch (error) {
-              return yield* Effect.fail(error as CommitError)
-            }
-            if (step.done === true) return step.value
-            rows = yield* sql.unsafe<Record<string, unknown>>(dialect(step.value.text), step.value.params)
-          }
-        })).pipe(asFailure)
-      }).pipe(Effect.catchTag("SqlError", failed("commit"))),
+    commit: (id, commit) => commitAs(id, commit, commit.owner),
+
+    writer: Writer.make({ write: (id, commit, owner) => commitAs(id, commit, owner) }),
 
     events: (id, { fromSeq, limit }) =>
       Effect.gen(function*() {
@@ -385,21 +279,13 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
 
 /**
  * The storage over the `SqlClient` in context, after migrating it.
- *
- * @since 0.1.0
- * @category layers
  */
 export const layer: Layer.Layer<ExecutionStorage, StorageError, SqlClient.SqlClient> = Layer.effect(
   ExecutionStorage,
   Effect.suspend(() => makeMigrated)
 )
 
-/**
- * `make`, after migrating.
- *
- * @since 0.1.0
- * @category constructors
- */
+/** `make`, after migrating. */
 export const makeMigrated: Effect.Effect<ExecutionStorageService, StorageError, SqlClient.SqlClient> = Effect.zipRight(
   migrate,
   make

@@ -1,17 +1,12 @@
 /**
  * The versioned schema of the SQL storage, as `@effect/sql` migrations. One
  * set of statements serves SQLite and PostgreSQL (`bigint` is an integer in
- * both); dialects are branched only where they differ.
- *
- * @since 0.1.0
+ * both); dialects are branched only where they differ. Past migrations are
+ * history: never edit one, add the next.
  */
 import { SqlClient } from "@effect/sql"
 import { Effect } from "effect"
 
-/**
- * @since 0.1.0
- * @category migrations
- */
 export const migrations = {
   "1_executions_events_journal": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
@@ -115,13 +110,15 @@ export const migrations = {
         }),
       orElse: () => Effect.void
     })
+  }),
+  "5_parent_links": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    // The execution whose body started this one: cancelling a parent finds its children by this link. Older
+    // rows have none, which reads as "no parent".
+    yield* sql`alter table workflow_executions add column parent text`
+    yield* sql`create index workflow_executions_by_parent on workflow_executions (parent) where parent is not null`
   })
 }
 
-/**
- * The newest schema version this library knows.
- *
- * @since 0.1.0
- * @category migrations
- */
+/** The newest schema version this library knows. */
 export const SCHEMA_VERSION = Object.keys(migrations).length

@@ -1,27 +1,28 @@
 /**
  * The ephemeral storage: everything lives in this process and is gone when it
- * exits. Payloads are kept by reference, not copied.
- *
- * @since 0.1.0
+ * exits. Payloads are kept by reference, not copied. A run's writer commits
+ * synchronously, with no Effect per commit.
  */
 import { Effect, Layer } from "effect"
-import {
-  ApprovalNotPending,
-  commitFromSync,
-  ExecutionFinished,
-  ExecutionNotFound,
-  ExecutionNotOwned,
-  ExecutionStorage,
-  isTerminal,
-  listPage
-} from "../internal/executionStorage.js"
 import type {
+  Commit,
   ExecutionRecord,
   ExecutionStatus,
   ExecutionStorageService,
   JournalEntry
-} from "../internal/executionStorage.js"
-import type { ErrorInfo, StoredEvent } from "../WorkflowEvent.js"
+} from "../../ExecutionStorage.js"
+import type { ErrorInfo, StoredEvent } from "../../WorkflowEvent.js"
+import { listPage } from "./listing.js"
+import {
+  ApprovalNotPending,
+  ExecutionFinished,
+  ExecutionNotFound,
+  ExecutionNotOwned,
+  ExecutionStorage,
+  isCommitError,
+  isTerminal
+} from "./service.js"
+import * as Writer from "./writer.js"
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
@@ -30,6 +31,7 @@ interface Entry {
   readonly id: string
   readonly workflow: string
   readonly input: unknown
+  readonly parent: string | undefined
   readonly createdAt: number
   status: ExecutionStatus
   output: unknown
@@ -55,15 +57,12 @@ const snapshot = (entry: Entry): ExecutionRecord => {
     lastSeq: entry.lastSeq
   }
   if (entry.owner !== undefined && entry.status === "running") record.leaseUntil = entry.leaseUntil
+  if (entry.parent !== undefined) record.parent = entry.parent
   if (entry.output !== undefined) record.output = entry.output
   if (entry.error !== undefined) record.error = entry.error
   return record
 }
 
-/**
- * @since 0.1.0
- * @category constructors
- */
 export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*() {
   const clock = yield* Effect.clock
   const entries = new Map<string, Entry>()
@@ -71,6 +70,62 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
     Effect.suspend(() => {
       const entry = entries.get(id)
       return entry === undefined ? Effect.fail(new ExecutionNotFound({ executionId: id })) : Effect.succeed(entry)
+    })
+
+  /** One commit, all checks first: it throws what `commit` fails with, and then nothing is stored. */
+  const apply = (id: string, commit: Commit, owner: string | undefined): number => {
+    const entry = entries.get(id)
+    if (entry === undefined) throw new ExecutionNotFound({ executionId: id })
+    if (isTerminal(entry.status)) {
+      throw new ExecutionFinished({ executionId: id, status: entry.status })
+    }
+    // As in the SQL storages: a run whose execution was claimed by another owner stores nothing more.
+    if (owner !== undefined && entry.owner !== owner) {
+      throw new ExecutionNotOwned({ executionId: id, owner })
+    }
+    let answered: JournalEntry | undefined
+    if (commit.answer !== undefined) {
+      const taskId = commit.answer.taskId
+      for (const journaled of entry.journal.values()) {
+        if (journaled.kind === "approval" && journaled.taskId === taskId && journaled.state === "waiting") {
+          answered = journaled
+          break
+        }
+      }
+      if (answered === undefined) throw new ApprovalNotPending({ executionId: id, taskId })
+    }
+    // Every check has passed: from here on the commit cannot fail, so it is all-or-nothing.
+    if (commit.events !== undefined) {
+      for (const event of commit.events) {
+        // The storage owns committed events: stamping them in place saves a copy per event.
+        const stored = event as Mutable<StoredEvent>
+        stored.workflowInstanceId = id
+        stored.seq = ++entry.lastSeq
+        entry.events.push(stored)
+      }
+    }
+    if (answered !== undefined) {
+      entry.journal.set(answered.key, {
+        ...answered,
+        state: "completed",
+        result: { _tag: "Success", value: commit.answer!.value }
+      })
+    }
+    if (commit.journal !== undefined) entry.journal.set(commit.journal.key, commit.journal)
+    if (commit.status !== undefined) entry.status = commit.status
+    if (commit.output !== undefined) entry.output = commit.output
+    if (commit.error !== undefined) entry.error = commit.error
+    entry.updatedAt = clock.unsafeCurrentTimeMillis()
+    return entry.lastSeq
+  }
+
+  const applyEffect = (id: string, commit: Commit, owner: string | undefined) =>
+    Effect.suspend(() => {
+      try {
+        return Effect.succeed(apply(id, commit, owner))
+      } catch (error) {
+        return isCommitError(error) ? Effect.fail(error) : Effect.die(error)
+      }
     })
 
   const service: ExecutionStorageService = {
@@ -83,6 +138,7 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
           id: execution.id,
           workflow: execution.workflow,
           input: execution.input,
+          parent: execution.parent,
           createdAt: now,
           status: execution.status,
           output: undefined,
@@ -102,53 +158,9 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
 
     list: (filter = {}) => Effect.suspend(() => listPage(Array.from(entries.values(), snapshot), filter)),
 
-    commit: (id, commit) => commitFromSync(service.commitSync!)(id, commit),
+    commit: (id, commit) => applyEffect(id, commit, commit.owner),
 
-    commitSync: (id, commit) => {
-      const entry = entries.get(id)
-      if (entry === undefined) throw new ExecutionNotFound({ executionId: id })
-      if (isTerminal(entry.status)) {
-        throw new ExecutionFinished({ executionId: id, status: entry.status })
-      }
-      // As in the SQL storages: a run whose execution was claimed by another owner stores nothing more.
-      if (commit.owner !== undefined && entry.owner !== commit.owner) {
-        throw new ExecutionNotOwned({ executionId: id, owner: commit.owner })
-      }
-      let answered: JournalEntry | undefined
-      if (commit.answer !== undefined) {
-        const taskId = commit.answer.taskId
-        for (const journaled of entry.journal.values()) {
-          if (journaled.kind === "approval" && journaled.taskId === taskId && journaled.state === "waiting") {
-            answered = journaled
-            break
-          }
-        }
-        if (answered === undefined) throw new ApprovalNotPending({ executionId: id, taskId })
-      }
-      // Every check has passed: from here on the commit cannot fail, so it is all-or-nothing.
-      if (commit.events !== undefined) {
-        for (const event of commit.events) {
-          // The storage owns committed events: stamping them in place saves a copy per event.
-          const stored = event as Mutable<StoredEvent>
-          stored.workflowInstanceId = id
-          stored.seq = ++entry.lastSeq
-          entry.events.push(stored)
-        }
-      }
-      if (answered !== undefined) {
-        entry.journal.set(answered.key, {
-          ...answered,
-          state: "completed",
-          result: { _tag: "Success", value: commit.answer!.value }
-        })
-      }
-      if (commit.journal !== undefined) entry.journal.set(commit.journal.key, commit.journal)
-      if (commit.status !== undefined) entry.status = commit.status
-      if (commit.output !== undefined) entry.output = commit.output
-      if (commit.error !== undefined) entry.error = commit.error
-      entry.updatedAt = clock.unsafeCurrentTimeMillis()
-      return entry.lastSeq
-    },
+    writer: Writer.make({ writeSync: apply, write: applyEffect }),
 
     events: (id, { fromSeq, limit }) =>
       Effect.sync(() => {
@@ -189,8 +201,4 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
   return service
 })
 
-/**
- * @since 0.1.0
- * @category layers
- */
 export const layer: Layer.Layer<ExecutionStorage> = Layer.effect(ExecutionStorage, make)

@@ -1,15 +1,12 @@
-import { Effect, Exit } from "effect"
-import type { PersistenceProvider } from "../promise/PersistenceProvider.js"
-import type { Registry } from "../promise/Registry.js"
-import type { Runnable, WorkflowContext } from "../promise/Runnable.js"
-import * as Validation from "../promise/validation.js"
-import * as Workflow from "../Workflow.js"
-import * as WorkflowEvent from "../WorkflowEvent.js"
+import { Clock, Effect, Exit } from "effect"
+import * as Workflow from "../../Workflow.js"
+import * as WorkflowEvent from "../../WorkflowEvent.js"
+import type { PersistenceProvider } from "../PersistenceProvider.js"
+import type { Registry } from "../Registry.js"
+import type { Runnable, WorkflowContext } from "../Runnable.js"
+import * as Validation from "../validation.js"
 import { currentSignal, fromPromise, toPromise } from "./bridge.js"
-import type { Frame } from "./runtime.js"
-import { withFrame } from "./runtime.js"
 
-/** @internal */
 export interface RunnableDefinition {
   readonly id: string
   readonly runnable: Runnable
@@ -25,8 +22,6 @@ export interface RunnableDefinition {
  * the result is the last `final_output`'s data, else the return value. On
  * resume the generator starts again from the top and replays, as a workflow
  * body does.
- *
- * @internal
  */
 export const fromRunnable = (definition: RunnableDefinition): Workflow.Workflow<unknown, unknown, unknown> =>
   Workflow.make({
@@ -37,15 +32,15 @@ export const fromRunnable = (definition: RunnableDefinition): Workflow.Workflow<
     ...(definition.runnable.parseArgs !== undefined
       ? { parseArgs: definition.runnable.parseArgs.bind(definition.runnable) }
       : {}),
-    run: (raw: unknown) => withFrame(`Runnable "${definition.id}"`, (frame) => drive(definition, frame, raw))
+    run: (raw: unknown) => drive(definition, raw)
   })
 
-const drive = (definition: RunnableDefinition, frame: Frame, raw: unknown) =>
+const drive = (definition: RunnableDefinition, raw: unknown) =>
   Effect.gen(function*() {
     const { id, runnable } = definition
     const input = yield* Validation.input(id, runnable.inputSchema, raw)
     const controller = new AbortController()
-    const executionId = frame.runtime.executionId
+    const { executionId } = yield* Workflow.ExecutionContext
     const context: WorkflowContext = {
       executionId,
       workflowInstanceId: executionId,
@@ -65,17 +60,17 @@ const drive = (definition: RunnableDefinition, frame: Frame, raw: unknown) =>
         const next = yield* fromPromise(() => generator.next(sent))
         if (next.done === true) return finalOutput === undefined ? next.value : finalOutput.data
         answer = undefined
-        const event = yield* WorkflowEvent.decode({ timestamp: Date.now(), ...next.value })
+        const event = yield* WorkflowEvent.decode({ timestamp: yield* Clock.currentTimeMillis, ...next.value })
         switch (event.type) {
           case "human_approval_required":
-            answer = yield* frame.runtime.approval(frame, event)
+            answer = yield* Workflow.approval(event)
             break
           case "final_output":
             // Stored once, by the engine, with the execution's result.
             finalOutput = { data: event.data }
             break
           default:
-            yield* frame.runtime.emit(frame, event)
+            yield* Workflow.emit(event)
         }
       }
     }).pipe(

@@ -1,0 +1,96 @@
+/**
+ * The engine's errors. The `WorkflowEngine` module re-exports them.
+ */
+import { Duration, Effect, Option, Schema } from "effect"
+import { ErrorInfo } from "../errorInfo.js"
+
+/**
+ * No workflow of that name is registered.
+ */
+export class WorkflowNotFound extends Schema.TaggedError<WorkflowNotFound>()("WorkflowNotFound", {
+  workflow: Schema.String,
+  registered: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `No workflow named "${this.workflow}" is registered` +
+      (this.registered.length > 0 ? ` (registered: ${this.registered.join(", ")})` : "")
+  }
+}
+
+/**
+ * Another workflow definition is already registered under that name.
+ */
+export class WorkflowAlreadyRegistered
+  extends Schema.TaggedError<WorkflowAlreadyRegistered>()("WorkflowAlreadyRegistered", { workflow: Schema.String })
+{
+  override get message(): string {
+    return `A different workflow named "${this.workflow}" is already registered`
+  }
+}
+
+/**
+ * `start` was given an execution id that already belongs to an execution of another workflow.
+ */
+export class ExecutionIdConflict extends Schema.TaggedError<ExecutionIdConflict>()("ExecutionIdConflict", {
+  executionId: Schema.String,
+  workflow: Schema.String,
+  existingWorkflow: Schema.String
+}) {
+  override get message(): string {
+    return `Execution id "${this.executionId}" already belongs to workflow "${this.existingWorkflow}", ` +
+      `not "${this.workflow}"`
+  }
+}
+
+/**
+ * The execution failed; `error` is what it failed with, as stored.
+ */
+export class WorkflowFailed extends Schema.TaggedError<WorkflowFailed>()("WorkflowFailed", {
+  executionId: Schema.String,
+  error: ErrorInfo
+}) {
+  override get message(): string {
+    return `Execution "${this.executionId}" failed: ${this.error.name}: ${this.error.message}`
+  }
+}
+
+/**
+ * The execution was cancelled.
+ */
+export class WorkflowCancelled extends Schema.TaggedError<WorkflowCancelled>()("WorkflowCancelled", {
+  executionId: Schema.String
+}) {
+  override get message(): string {
+    return `Execution "${this.executionId}" was cancelled`
+  }
+}
+
+/**
+ * An engine option or call argument outside its allowed range.
+ */
+export class InvalidOption extends Schema.TaggedError<InvalidOption>()("InvalidOption", {
+  option: Schema.String,
+  value: Schema.String,
+  expected: Schema.String
+}) {
+  override get message(): string {
+    return `Invalid ${this.option}: ${this.value} (expected ${this.expected})`
+  }
+}
+
+/** A positive duration, or `InvalidOption` naming the option. */
+export const positiveDuration = (
+  option: string,
+  value: Duration.DurationInput
+): Effect.Effect<Duration.Duration, InvalidOption> => {
+  const duration = Duration.decodeUnknown(value)
+  return Option.isSome(duration) && Duration.greaterThan(duration.value, Duration.zero)
+    ? Effect.succeed(duration.value)
+    : Effect.fail(new InvalidOption({ option, value: String(value), expected: "a positive duration" }))
+}
+
+/** An integer of at least 1, or `InvalidOption` naming the option. */
+export const positiveInteger = (option: string, value: number): Effect.Effect<number, InvalidOption> =>
+  Number.isInteger(value) && value >= 1
+    ? Effect.succeed(value)
+    : Effect.fail(new InvalidOption({ option, value: String(value), expected: "an integer of at least 1" }))

@@ -1,0 +1,81 @@
+/**
+ * What a run stores when its fiber ends: a pure function of the run's state
+ * and the body's exit.
+ */
+import { Cause, Data, Either, Exit, Option, Schema } from "effect"
+import type { ErrorInfo } from "../../WorkflowEvent.js"
+import { errorInfo, issuesOf } from "../errorInfo.js"
+import { CommitFailed, InvalidOutput } from "../workflowErrors.js"
+import type { RunState } from "./run.js"
+
+export type Outcome = Data.TaggedEnum<{
+  /** Store `completed` with the (encoded) output. */
+  Complete: { readonly output: unknown }
+  /** Store `failed` with the error. */
+  Fail: { readonly error: ErrorInfo }
+  /** Store `cancelled`. */
+  Cancel: {}
+  /** Store nothing: what is stored is already right (a wait, a shutdown, an execution finished elsewhere). */
+  Leave: {}
+  /** Store nothing and say why: storage is failing, the execution stays as stored, to be resumed. */
+  Stop: { readonly reason: string }
+  /** Store nothing: another engine owns the execution now. */
+  Abandon: {}
+}>
+
+export const Outcome = Data.taggedEnum<Outcome>()
+
+/** The workflow a run ran, as far as its outcome is concerned. */
+export interface Ran {
+  readonly executionId: string
+  readonly workflow: string
+  readonly output: Schema.Schema<any, any>
+}
+
+const commitFailure = (cause: Cause.Cause<unknown>): Option.Option<CommitFailed> =>
+  Cause.find(
+    cause,
+    (reason) =>
+      reason._tag === "Die" && reason.defect instanceof CommitFailed ? Option.some(reason.defect) : Option.none()
+  )
+
+/**
+ * Decides what a run stores when its body ends with `exit` in `state`.
+ */
+export const decide = (state: RunState, exit: Exit.Exit<unknown, unknown>, ran: Ran): Outcome => {
+  if (Exit.isSuccess(exit)) {
+    const encoded = Schema.encodeUnknownEither(ran.output)(exit.value)
+    return Either.isRight(encoded)
+      ? Outcome.Complete({ output: encoded.right })
+      : Outcome.Fail({
+        error: errorInfo(new InvalidOutput({ workflow: ran.workflow, issues: issuesOf(encoded.left) }))
+      })
+  }
+  if (Cause.isInterruptedOnly(exit.cause)) {
+    switch (state._tag) {
+      case "Cancelling":
+        return Outcome.Cancel()
+      case "Suspending":
+      case "ShuttingDown":
+      case "Abandoned":
+        return Outcome.Leave()
+      case "Launching":
+      case "Running":
+        // Nobody here stopped it: the body interrupted itself (or joined an interrupted fiber).
+        return Outcome.Fail({
+          error: { name: "Interrupted", message: `The body of execution "${ran.executionId}" was interrupted` }
+        })
+    }
+  }
+  const refused = commitFailure(exit.cause)
+  if (Option.isSome(refused)) {
+    const error = refused.value.error
+    return error._tag === "ExecutionFinished"
+      ? Outcome.Leave()
+      : error._tag === "ExecutionNotOwned"
+      ? Outcome.Abandon()
+      : Outcome.Stop({ reason: refused.value.message })
+  }
+  const failure = Cause.failureOption(exit.cause)
+  return Outcome.Fail({ error: errorInfo(Option.isSome(failure) ? failure.value : Cause.squash(exit.cause)) })
+}

@@ -1,0 +1,71 @@
+/**
+ * A run: this process's run of one execution, from the moment it is
+ * launched until its fiber ends. Its lifecycle is one tagged state, changed
+ * only by the transitions below.
+ *
+ *     Launching --loaded--> Running --body waits--> Suspending
+ *         |                   |
+ *         +------cancel-------+--> Cancelling
+ *         +--lease lost-------+--> Abandoned  (also from Suspending)
+ *         +--engine closes----+--> ShuttingDown
+ *
+ * Launching and Running are live; the other states are ways out, and the
+ * first one taken sticks: it decides what the run stores when it ends (see
+ * `outcome.ts`).
+ */
+import { Data } from "effect"
+import type { ApprovalAnswer } from "../../Workflow.js"
+
+export type RunState = Data.TaggedEnum<{
+  /** Recorded, so that concurrent calls see it; not yet claimed and loaded. */
+  Launching: {}
+  /** The body runs. */
+  Running: {}
+  /** The body committed a wait (status `waiting`) and is on its way out. */
+  Suspending: {}
+  /** `cancel` in this process interrupts it: it stores `cancelled`. */
+  Cancelling: {}
+  /** Its lease was lost: another engine may run the execution now, so it stores nothing. */
+  Abandoned: {}
+  /** The engine is closing: it stops and stores nothing, for a later process to resume. */
+  ShuttingDown: {}
+}>
+
+export const RunState = Data.taggedEnum<RunState>()
+
+export interface Run {
+  state: RunState
+  /** When this engine last knew it held the execution's lease; undefined until it is claimed. */
+  leaseConfirmedAt: number | undefined
+  /** Answers given while the run was already going, possibly after it read its journal. */
+  readonly answers: Map<string, ApprovalAnswer>
+}
+
+export const make = (): Run => ({ state: RunState.Launching(), leaseConfirmedAt: undefined, answers: new Map() })
+
+/** Launching or Running: the run goes on, and hears of answers and cancels. */
+export const isLive = (run: Run): boolean => run.state._tag === "Launching" || run.state._tag === "Running"
+
+const move = (run: Run, from: ReadonlyArray<RunState["_tag"]>, to: RunState): boolean => {
+  if (!from.includes(run.state._tag)) return false
+  run.state = to
+  return true
+}
+
+/** The run has claimed and loaded its execution; its body starts. */
+export const loaded = (run: Run): boolean => move(run, ["Launching"], RunState.Running())
+
+/**
+ * The body is about to commit a wait. Set before the commit, so that an answer
+ * arriving right after it sees a run on its way out, not one still running.
+ */
+export const suspending = (run: Run): boolean => move(run, ["Running"], RunState.Suspending())
+
+/** Asked to cancel: true when the caller should interrupt the run's fiber. */
+export const cancelling = (run: Run): boolean => move(run, ["Launching", "Running"], RunState.Cancelling())
+
+/** The lease is lost (or a commit was refused as not owned). */
+export const abandoned = (run: Run): boolean => move(run, ["Launching", "Running", "Suspending"], RunState.Abandoned())
+
+/** The engine is closing. */
+export const shuttingDown = (run: Run): boolean => move(run, ["Launching", "Running"], RunState.ShuttingDown())

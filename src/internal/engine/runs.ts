@@ -1,0 +1,204 @@
+/**
+ * The runs of one engine: launching a run of an execution (claim, load,
+ * interpret the body, store the outcome), stopping it (cancel, lost lease,
+ * shutdown) and handing it answers that arrive while it goes on.
+ */
+import { Effect, Fiber, FiberMap, Option, Schema } from "effect"
+import type { Clock, Scope } from "effect"
+import type { Commit, ExecutionStorageService, Writer } from "../../ExecutionStorage.js"
+import type { ApprovalAnswer } from "../../Workflow.js"
+import type { ErrorInfo } from "../../WorkflowEvent.js"
+import { currentCursor, rootCursor } from "../cursor.js"
+import { errorInfo, issuesOf } from "../errorInfo.js"
+import { ExecutionContext } from "../executionContext.js"
+import { currentFlow } from "../flowState.js"
+import { Instance, stamp } from "../instance.js"
+import type { Signals } from "../notifier.js"
+import { isTerminal } from "../storage/service.js"
+import { InvalidInput } from "../workflowErrors.js"
+import { WorkflowCancelled } from "./errors.js"
+import * as Outcome from "./outcome.js"
+import type { Definition } from "./registry.js"
+import * as Run from "./run.js"
+
+/** The commit that ends an execution as cancelled. */
+export const cancelledCommit = (id: string, clock: Clock.Clock): Commit => {
+  const error = errorInfo(new WorkflowCancelled({ executionId: id }))
+  return { events: [stamp(id, { type: "workflow_error", error }, clock)], status: "cancelled", error }
+}
+
+/** Wakes the execution's subscribers after a commit; a terminal one also wakes those waiting for its result. */
+export const stored = (signals: Signals, id: string) => (commit: Commit): void =>
+  commit.status !== undefined && isTerminal(commit.status) ? signals.finish(id) : signals.notify(id)
+
+export interface Runs {
+  /**
+   * Runs the execution in this process unless it already runs (or is starting) here. A run that is
+   * suspending on a wait is awaited first. The run is recorded before anything is awaited, so concurrent
+   * launches, cancels and answers all see it.
+   */
+  readonly launch: (id: string, definition: Definition) => Effect.Effect<void>
+  readonly has: (id: string) => boolean
+  /**
+   * Cancel, this process's part: interrupts a run going on here (it stores `cancelled` itself), or waits
+   * for one on its way out.
+   */
+  readonly interrupt: (id: string) => Effect.Effect<void>
+  /** An answer stored for the execution: a run going on here may have read its journal before it. */
+  readonly handOff: (id: string, taskId: string, answer: ApprovalAnswer) => void
+  /** The runs holding a lease, for renewal. */
+  readonly leased: () => ReadonlyArray<readonly [string, Run.Run]>
+  /** Stops a run whose lease this engine can no longer vouch for: another engine may run it now. */
+  readonly abandon: (id: string, run: Run.Run) => Effect.Effect<void>
+}
+
+export interface RunsOptions {
+  readonly storage: ExecutionStorageService
+  readonly signals: Signals
+  readonly owner: string
+  /** How long a claim lasts, in ms. */
+  readonly lease: number
+}
+
+export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const { lease, owner, signals, storage } = options
+    const clock = yield* Effect.clock
+    const fibers = yield* FiberMap.make<string>()
+    const runs = new Map<string, Run.Run>()
+    let closing = false
+    // Added after the FiberMap, so it runs first when the engine closes: every run knows why it stops.
+    yield* Effect.addFinalizer(() =>
+      Effect.suspend(() => {
+        closing = true
+        for (const run of runs.values()) Run.shuttingDown(run)
+        return FiberMap.clear(fibers)
+      })
+    )
+
+    /** The run stores nothing more: another engine may run the execution now. */
+    const leaseLost = (id: string, run: Run.Run) =>
+      Effect.suspend(() => {
+        Run.abandoned(run)
+        return Effect.logWarning(`Execution ${id}: lease lost, leaving it to its new owner`)
+      })
+
+    /** Stores what the outcome says, through the run's writer. */
+    const store = (id: string, run: Run.Run, writer: Writer, outcome: Outcome.Outcome): Effect.Effect<void> => {
+      const failed = (error: ErrorInfo): Commit => ({
+        events: [stamp(id, { type: "workflow_error", error }, clock)],
+        status: "failed",
+        error
+      })
+      let commit: Commit
+      switch (outcome._tag) {
+        case "Leave":
+          return Effect.void
+        case "Stop":
+          return Effect.logError(`Execution ${id} stopped: ${outcome.reason}`)
+        case "Abandon":
+          return leaseLost(id, run)
+        case "Cancel":
+          commit = cancelledCommit(id, clock)
+          break
+        case "Fail":
+          commit = failed(outcome.error)
+          break
+        case "Complete":
+          commit = {
+            events: [stamp(id, { type: "final_output", data: outcome.output }, clock)],
+            status: "completed",
+            output: outcome.output
+          }
+      }
+      return Effect.suspend(() => writer.commit(commit)).pipe(
+        // An output (or error) the storage cannot hold fails the execution with that reason instead.
+        Effect.catchTag("InvalidPayload", (invalid) => Effect.suspend(() => writer.commit(failed(errorInfo(invalid))))),
+        Effect.catchAll((error) =>
+          error._tag === "ExecutionFinished"
+            ? Effect.void
+            : error._tag === "ExecutionNotOwned"
+            ? store(id, run, writer, Outcome.Outcome.Abandon())
+            : Effect.logError(`Execution ${id} could not store its outcome: ${error.message}`)
+        )
+      )
+    }
+
+    const execute = (id: string, definition: Definition, run: Run.Run) =>
+      Effect.gen(function*() {
+        // Cancelled (or the engine closed) between launch and start: whoever stopped it stores the outcome.
+        if (!Run.isLive(run)) return
+        const now = clock.unsafeCurrentTimeMillis()
+        // Another process runs it (its lease has not expired), or it has finished.
+        if (!(yield* storage.claim(id, owner, now, now + lease))) return
+        run.leaseConfirmedAt = now
+        yield* Effect.addFinalizer(() =>
+          run.state._tag === "Abandoned" ? Effect.void : Effect.ignore(storage.release(id, owner))
+        )
+        const record = yield* storage.get(id)
+        if (isTerminal(record.status)) return
+        const journal = new Map((yield* storage.journal(id)).map((entry) => [entry.key, entry] as const))
+        const workflow = definition.workflow
+        const writer = yield* storage.writer(id, { owner, onStored: stored(signals, id) })
+        const instance = new Instance(id, workflow.name, writer, storage, journal, run, clock)
+        if (!Run.loaded(run)) return
+        if (record.status !== "running") yield* Effect.suspend(() => writer.commit({ status: "running" }))
+        const body = Effect.flatMap(
+          Effect.mapError(
+            Schema.decodeUnknown(workflow.input)(record.input),
+            (error) => new InvalidInput({ workflow: workflow.name, issues: issuesOf(error) })
+          ),
+          (input) => workflow.run(input) as Effect.Effect<unknown, unknown>
+        )
+        const ran = { executionId: id, workflow: workflow.name, output: workflow.output }
+        yield* body.pipe(
+          // A run starts from a clean slate, whatever the fiber that launched it was doing.
+          Effect.locally(currentCursor, rootCursor(instance)),
+          Effect.locally(currentFlow, undefined),
+          Effect.provideService(ExecutionContext, { executionId: id, workflow: workflow.name }),
+          Effect.provide(definition.context),
+          Effect.onExit((exit) => store(id, run, writer, Outcome.decide(run.state, exit, ran))),
+          Effect.exit
+        )
+      }).pipe(
+        Effect.scoped,
+        Effect.catchAll((error) => Effect.logError(`Execution ${id} could not run: ${error.message}`)),
+        Effect.catchAllDefect((defect) => Effect.logError(`Execution ${id} could not run`, defect)),
+        Effect.ensuring(Effect.sync(() => runs.get(id) === run && runs.delete(id)))
+      )
+
+    const launch = (id: string, definition: Definition) =>
+      Effect.suspend(() => {
+        if (closing) return Effect.void
+        const current = runs.get(id)
+        if (current !== undefined && current.state._tag !== "Suspending") return Effect.void
+        const run = Run.make()
+        runs.set(id, run)
+        const previous = FiberMap.unsafeGet(fibers, id)
+        return Effect.zipRight(
+          Option.isSome(previous) ? Fiber.await(previous.value) : Effect.void,
+          FiberMap.run(fibers, id, execute(id, definition, run), { onlyIfMissing: true })
+        )
+      })
+
+    const interrupt = (id: string) =>
+      Effect.suspend(() => {
+        const run = runs.get(id)
+        // Going on here: interrupt it; its finalizers run and it stores the cancellation.
+        if (run !== undefined && Run.cancelling(run)) return FiberMap.remove(fibers, id)
+        const previous = FiberMap.unsafeGet(fibers, id)
+        return Option.isSome(previous) ? Effect.asVoid(Fiber.await(previous.value)) : Effect.void
+      })
+
+    return {
+      launch,
+      has: (id) => runs.has(id),
+      interrupt,
+      handOff: (id, taskId, answer) => {
+        const run = runs.get(id)
+        if (run !== undefined && Run.isLive(run)) run.answers.set(taskId, answer)
+      },
+      leased: () => [...runs].filter(([, run]) => run.leaseConfirmedAt !== undefined),
+      abandon: (id, run) => Effect.zipRight(leaseLost(id, run), FiberMap.remove(fibers, id))
+    } satisfies Runs
+  })

@@ -1,0 +1,91 @@
+/**
+ * The values behind the `ExecutionStorage` module: the status schema, the
+ * storage's tagged errors and its Tag. The types live in the public module.
+ */
+import { Context, Schema } from "effect"
+import type { ExecutionStorageService } from "../../ExecutionStorage.js"
+
+export const ExecutionStatus = Schema.Literal("created", "running", "waiting", "completed", "failed", "cancelled")
+
+export const isTerminal = (status: typeof ExecutionStatus.Type): boolean =>
+  status === "completed" || status === "failed" || status === "cancelled"
+
+export class ExecutionNotFound extends Schema.TaggedError<ExecutionNotFound>()("ExecutionNotFound", {
+  executionId: Schema.String
+}) {
+  override get message(): string {
+    return `No execution with id "${this.executionId}"`
+  }
+}
+
+export class ExecutionFinished extends Schema.TaggedError<ExecutionFinished>()("ExecutionFinished", {
+  executionId: Schema.String,
+  status: ExecutionStatus
+}) {
+  override get message(): string {
+    return `Execution "${this.executionId}" has already finished with status "${this.status}"`
+  }
+}
+
+export class ApprovalNotPending extends Schema.TaggedError<ApprovalNotPending>()("ApprovalNotPending", {
+  executionId: Schema.String,
+  taskId: Schema.String
+}) {
+  override get message(): string {
+    return `Execution "${this.executionId}" is not waiting for approval of task "${this.taskId}"`
+  }
+}
+
+export class ExecutionNotOwned extends Schema.TaggedError<ExecutionNotOwned>()("ExecutionNotOwned", {
+  executionId: Schema.String,
+  owner: Schema.String
+}) {
+  override get message(): string {
+    return `Execution "${this.executionId}" is no longer owned by "${this.owner}": another process has claimed it`
+  }
+}
+
+export class StorageError extends Schema.TaggedError<StorageError>()("StorageError", {
+  operation: Schema.String,
+  reason: Schema.String,
+  cause: Schema.optional(Schema.Defect)
+}) {
+  override get message(): string {
+    return `Execution storage failed during ${this.operation}: ${this.reason}`
+  }
+}
+
+export class InvalidPayload extends Schema.TaggedError<InvalidPayload>()("InvalidPayload", {
+  what: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `${this.what} cannot be stored: ${this.reason}`
+  }
+}
+
+export class InvalidCursor extends Schema.TaggedError<InvalidCursor>()("InvalidCursor", {
+  cursor: Schema.String
+}) {
+  override get message(): string {
+    return `Invalid execution list cursor "${this.cursor}"`
+  }
+}
+
+export class ExecutionStorage extends Context.Tag("@token-ring/workflow/ExecutionStorage")<
+  ExecutionStorage,
+  ExecutionStorageService
+>() {}
+
+/** The errors a commit fails with, as opposed to defects. */
+export const isCommitError = (
+  error: unknown
+): error is
+  | ExecutionNotFound
+  | ExecutionFinished
+  | ExecutionNotOwned
+  | ApprovalNotPending
+  | InvalidPayload
+  | StorageError =>
+  error instanceof ExecutionNotFound || error instanceof ExecutionFinished || error instanceof ExecutionNotOwned ||
+  error instanceof ApprovalNotPending || error instanceof InvalidPayload || error instanceof StorageError
