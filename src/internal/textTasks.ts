@@ -91,7 +91,7 @@ const draft = (text: string, indent = 0): Draft => ({ text, indent, children: []
 
 /**
  * Splits a prompt into tasks: list items (nested by indentation, with the paragraphs around the list), a
- * one-line `1. … 2. …` list, or else sequencing words. @internal
+ * one-line `1. … 2. …` list, or else sequencing words.
  */
 export const splitTasks = (prompt: string): ReadonlyArray<TextTask> => {
   const { spans, text } = mask(prompt)
@@ -189,7 +189,7 @@ const normalize = (text: string) => ` ${wordsOf(text).join(" ")} `
  * The registered workflow a task names, if any; of several, the longest name. A name of several words
  * (`count-words`, also written "count words") names it anywhere. A one-word name is an ordinary word too
  * ("release notes", "hello world"), so it counts only first in the task, after "run", "use", "call",
- * "start" or "with", before "workflow", or in backticks. Quoted strings and JSON name nothing. @internal
+ * "start" or "with", before "workflow", or in backticks. Quoted strings and JSON name nothing.
  */
 export const matchWorkflow = (text: string, names: ReadonlyArray<string>): string | undefined => {
   const { spans, text: masked } = mask(text)
@@ -244,7 +244,7 @@ export const keyValues = (text: string): Record<string, unknown> => {
 /**
  * A command-line value: JSON when it is JSON written the way JSON writes it
  * (`3`, `true`, `"x"`, `{"a":1}`), else the text itself, so `2.0` stays a
- * string. @internal
+ * string.
  */
 export const scalar = (raw: string): unknown => {
   try {

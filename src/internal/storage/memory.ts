@@ -160,7 +160,13 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
 
     commit: (id, commit) => applyEffect(id, commit, commit.owner),
 
-    writer: Writer.make({ writeSync: apply, write: applyEffect }),
+    writer: Writer.make<Commit>({
+      prepare: (_, commit) => commit,
+      merge: Writer.mergeCommits,
+      writeSync: apply,
+      write: applyEffect,
+      holdStarts: false
+    }),
 
     events: (id, { fromSeq, limit }) =>
       Effect.sync(() => {

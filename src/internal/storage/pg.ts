@@ -69,7 +69,12 @@ export const make = (options: PgOptions) =>
     const service: ExecutionStorageService = {
       ...shared,
       commit: (id, c) => commitAs(id, c, c.owner),
-      writer: Writer.make({ write: commitAs })
+      writer: Writer.make<Commit>({
+        prepare: (_, commit) => commit,
+        merge: Writer.mergeCommits,
+        write: commitAs,
+        holdStarts: false
+      })
     }
     return service
   })

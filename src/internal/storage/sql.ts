@@ -229,7 +229,12 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
 
     commit: (id, commit) => commitAs(id, commit, commit.owner),
 
-    writer: Writer.make({ write: (id, commit, owner) => commitAs(id, commit, owner) }),
+    writer: Writer.make<Commit>({
+      prepare: (_, commit) => commit,
+      merge: Writer.mergeCommits,
+      write: commitAs,
+      holdStarts: false
+    }),
 
     events: (id, { fromSeq, limit }) =>
       Effect.gen(function*() {

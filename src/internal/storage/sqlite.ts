@@ -21,6 +21,7 @@ import type { Query, Rows } from "./commitProgram.js"
 import { commitProgram, runSync } from "./commitProgram.js"
 import { encodeCommit } from "./payload.js"
 import type { EncodedCommit } from "./payload.js"
+import type { InvalidPayload } from "./service.js"
 import { ExecutionStorage, isCommitError, StorageError } from "./service.js"
 import * as SqlStorage from "./sql.js"
 import * as Writer from "./writer.js"
@@ -118,6 +119,19 @@ const client = (db: Database.Database) =>
       beginTransaction: "BEGIN IMMEDIATE"
     })
   })
+
+/** A commit with its payloads encoded: a payload that cannot be stored fails before anything is queued. */
+interface Prepared {
+  readonly commit: Commit
+  readonly encoded: EncodedCommit
+}
+
+const prepare = (id: string, commit: Commit): Prepared => ({ commit, encoded: encodeCommit(id, commit) })
+
+const merge = (start: Prepared, end: Prepared): Prepared => ({
+  commit: Writer.mergeCommits(start.commit, end.commit),
+  encoded: { ...end.encoded, events: [...start.encoded.events, ...end.encoded.events] }
+})
 
 /** A commit waiting for its transaction; `done` hears how it went, once the transaction has ended. */
 interface Pending {
@@ -226,52 +240,40 @@ const committer = (db: Database.Database, now: () => number) => {
     queueMicrotask(flush)
   }
 
-  /** Queues a commit; throws a payload that cannot be stored (nothing is queued then). */
-  const enqueue = (id: string, commit: Commit, owner: string | undefined, done: (outcome: Outcome) => void) => {
-    pending.push({ id, writer: writerOf(id, owner), owner, commit, encoded: encodeCommit(id, commit), done })
+  const enqueue = (id: string, prepared: Prepared, owner: string | undefined, done: (outcome: Outcome) => void) => {
+    pending.push({ id, writer: writerOf(id, owner), owner, commit: prepared.commit, encoded: prepared.encoded, done })
   }
 
   /** Writes the commit (and whatever else is pending) now. */
-  const commitSync = (id: string, commit: Commit, owner: string | undefined): number => {
+  const commitSync = (id: string, prepared: Prepared, owner: string | undefined): number => {
     let outcome: Outcome | undefined
-    try {
-      enqueue(id, commit, owner, (result) => (outcome = result))
-    } catch (error) {
-      flush() // what came before stays stored, in order
-      throw error
-    }
+    enqueue(id, prepared, owner, (result) => (outcome = result))
     flush()
     if (outcome!.ok) return outcome!.seq
     throw outcome!.error
   }
 
   /** Commits with whatever else is pending at the next microtask, from outside any fiber. */
-  const commitLater = (id: string, commit: Commit, owner: string | undefined, done: (failure: unknown) => void) => {
-    try {
-      enqueue(id, commit, owner, (outcome) => done(outcome.ok ? undefined : outcome.error))
-    } catch (error) {
-      done(error)
-    }
+  const commitLater = (id: string, prepared: Prepared, owner: string | undefined, done: (failure: unknown) => void) => {
+    enqueue(id, prepared, owner, (outcome) => done(outcome.ok ? undefined : outcome.error))
     schedule()
   }
 
   /** Commits with whatever else is pending at the next microtask: one transaction, one sync to disk. */
-  const commitGrouped = (id: string, commit: Commit, owner: string | undefined): Effect.Effect<number, CommitError> =>
+  const commitGrouped = (
+    id: string,
+    prepared: Prepared,
+    owner: string | undefined
+  ): Effect.Effect<number, CommitError> =>
     Effect.async<number, CommitError>((resume) => {
-      try {
-        enqueue(id, commit, owner, (outcome) =>
-          resume(
-            outcome.ok
-              ? Effect.succeed(outcome.seq)
-              : isCommitError(outcome.error)
-              ? Effect.fail(outcome.error)
-              : Effect.die(outcome.error)
-          ))
-      } catch (error) {
-        schedule() // what came before is stored, in order
-        resume(isCommitError(error) ? Effect.fail(error) : Effect.die(error))
-        return
-      }
+      enqueue(id, prepared, owner, (outcome) =>
+        resume(
+          outcome.ok
+            ? Effect.succeed(outcome.seq)
+            : isCommitError(outcome.error)
+            ? Effect.fail(outcome.error)
+            : Effect.die(outcome.error)
+        ))
       schedule()
     })
 
@@ -289,28 +291,33 @@ export const make = (
     const commits = committer(db, () => clock.unsafeCurrentTimeMillis())
     // Before the connection closes: nothing queued is left unwritten.
     yield* Effect.addFinalizer(() => Effect.sync(commits.flush))
-    // A run's start of a step is held back (checked at once) until the step's end, so that a fast step is one
+    // A run's step start is held back (encoded at once) until the step's end, so that a fast step is one
     // transaction; with group commit, every commit waits for the batch of its microtask.
-    const check = (id: string, commit: Commit) => void encodeCommit(id, commit)
-    const commitNow = (id: string, commit: Commit, owner: string | undefined) =>
+    const grouped = options.groupCommit ?? options.synchronous === "FULL"
+    const commitNow = (id: string, prepared: Prepared, owner: string | undefined) =>
       Effect.suspend(() => {
         try {
-          return Effect.succeed(commits.commitSync(id, commit, owner))
+          return Effect.succeed(commits.commitSync(id, prepared, owner))
         } catch (error) {
           return isCommitError(error) ? Effect.fail(error) : Effect.die(error)
         }
       })
-    const service: ExecutionStorageService = (options.groupCommit ?? options.synchronous === "FULL")
-      ? {
-        ...shared,
-        commit: (id, commit) => commits.commitGrouped(id, commit, commit.owner),
-        writer: Writer.make({ write: commits.commitGrouped, writeLater: commits.commitLater, check })
-      }
-      : {
-        ...shared,
-        commit: (id, commit) => commitNow(id, commit, commit.owner),
-        writer: Writer.make({ writeSync: commits.commitSync, write: commitNow, check })
-      }
+    const write = grouped ? commits.commitGrouped : commitNow
+    const service: ExecutionStorageService = {
+      ...shared,
+      commit: (id, commit) =>
+        Effect.flatMap(
+          Effect.try({ try: () => prepare(id, commit), catch: (error) => error as InvalidPayload }),
+          (prepared) => write(id, prepared, commit.owner)
+        ),
+      writer: Writer.make<Prepared>({
+        prepare,
+        merge,
+        write,
+        holdStarts: true,
+        ...(grouped ? { writeLater: commits.commitLater } : { writeSync: commits.commitSync })
+      })
+    }
     return service
   })
 

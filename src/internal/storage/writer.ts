@@ -1,6 +1,6 @@
 /**
  * The run-scoped writer: the one way a run commits. Each storage describes
- * how it can write (a `Driver`); the writer adds the run's owner, tells the
+ * how it writes (a `Driver`); the writer adds the run's owner, tells the
  * engine of every stored commit, and holds a step's start back so that a
  * fast step is one write, not two.
  */
@@ -10,50 +10,46 @@ import type { Commit, CommitError, Writer, WriterOptions } from "../../Execution
 import { isCommitError } from "./service.js"
 
 /**
- * How a storage writes one commit of a run (`owner` guards it).
+ * How a storage writes one commit of a run (`owner` guards it). `P` is a
+ * commit prepared for writing (encoded, for a storage that encodes): a
+ * held-back start is prepared when it is handed over, so it is stored as it
+ * was then, and a start that cannot be stored fails before its step runs.
  */
-export interface Driver {
+export interface Driver<P> {
+  /** Prepares a commit; throws `InvalidPayload` when it cannot be stored. */
+  readonly prepare: (id: string, commit: Commit) => P
+  /** One commit of a step's start and its end. */
+  readonly merge: (start: P, end: P) => P
   /** Writes at once, throwing what `commit` fails with: for storages that can (no Effect per commit). */
-  readonly writeSync?: (id: string, commit: Commit, owner: string) => void
+  readonly writeSync?: (id: string, prepared: P, owner: string) => void
   /** Writes, asynchronously. */
-  readonly write: (id: string, commit: Commit, owner: string) => Effect.Effect<unknown, CommitError>
-  /** Writes from outside any fiber (a held-back commit), telling `done` of the failure, if any. */
-  readonly writeLater?: (id: string, commit: Commit, owner: string, done: (failure: unknown) => void) => void
-  /**
-   * Throws `InvalidPayload` if the commit could not be stored. Given (with `writeSync` or `writeLater`), the
-   * writer holds a step's start back until its end or a microtask, checking it with this first: a start that
-   * cannot be stored fails before its step's body runs.
-   */
-  readonly check?: (id: string, commit: Commit) => void
+  readonly write: (id: string, prepared: P, owner: string) => Effect.Effect<unknown, CommitError>
+  /** Writes from outside any fiber (a held-back start), telling `done` of the failure, if any. */
+  readonly writeLater?: (id: string, prepared: P, owner: string, done: (failure: unknown) => void) => void
+  /** Whether a step's start is held back until its end or a microtask (needs `writeSync` or `writeLater`). */
+  readonly holdStarts: boolean
 }
 
 const failWith = (error: unknown): Exit.Exit<never, CommitError> =>
   isCommitError(error) ? Exit.fail(error) : Exit.die(error)
 
-/** The end of the held-back start: the same journal key, so the two are one commit. */
-const ends = (start: Commit, next: Commit): boolean =>
-  next.journal !== undefined && start.journal?.key === next.journal.key
+interface Held<P> {
+  readonly commit: Commit
+  readonly prepared: P
+}
 
-const merge = (start: Commit, end: Commit): Commit => ({
-  ...end,
-  events: [...start.events ?? [], ...end.events ?? []]
-})
-
-class RunWriter implements Writer {
-  private held: Commit | undefined = undefined
-  /** Why a held-back commit could not be written on its own: the run's next commit fails with it. */
+class RunWriter<P> implements Writer {
+  private held: Held<P> | undefined = undefined
+  /** Why a held-back start could not be written on its own: the run's next commit fails with it. */
   private heldFailure: unknown = undefined
   private scheduled = false
-  private readonly holds: boolean
 
   constructor(
     private readonly id: string,
     private readonly owner: string,
     private readonly onStored: ((commit: Commit) => void) | undefined,
-    private readonly driver: Driver
-  ) {
-    this.holds = driver.check !== undefined && (driver.writeSync !== undefined || driver.writeLater !== undefined)
-  }
+    private readonly driver: Driver<P>
+  ) {}
 
   commit(commit: Commit, options?: { readonly hold?: boolean }): Effect.Effect<void, CommitError> {
     if (this.heldFailure !== undefined) {
@@ -61,43 +57,51 @@ class RunWriter implements Writer {
       this.heldFailure = undefined
       return failWith(failure)
     }
-    let next = commit
-    const held = this.held
-    if (held !== undefined) {
-      this.held = undefined
-      if (ends(held, commit)) next = merge(held, commit)
-      else {
-        // Written first, so the log keeps its order; if it fails, `commit` is not written (it would follow a gap).
-        const before = this.writeNow(held)
-        if (before !== undefined) return Effect.zipRight(before, Effect.suspend(() => this.commit(commit, options)))
-      }
+    let prepared: P
+    try {
+      prepared = this.driver.prepare(this.id, commit)
+    } catch (error) {
+      // It cannot be stored; what was held back before it happened, and is stored.
+      return this.afterHeld(failWith(error))
     }
-    if (options?.hold === true && this.holds) {
-      try {
-        this.driver.check!(this.id, next)
-      } catch (error) {
-        return failWith(error)
-      }
-      this.held = next
+    const held = this.held
+    if (held !== undefined && commit.journal !== undefined && held.commit.journal?.key === commit.journal.key) {
+      // The end of the held-back start: the two are one commit.
+      this.held = undefined
+      prepared = this.driver.merge(held.prepared, prepared)
+    } else if (held !== undefined) {
+      return this.afterHeld(Effect.suspend(() => this.commit(commit, options)))
+    }
+    if (options?.hold === true && this.driver.holdStarts) {
+      this.held = { commit, prepared }
       this.schedule()
       return Exit.void
     }
-    return this.writeNow(next) ?? Exit.void
+    return this.writeNow(commit, prepared) ?? Exit.void
+  }
+
+  /** Writes what is held back first, so the log keeps its order; `next` only if that was stored. */
+  private afterHeld(next: Effect.Effect<void, CommitError>): Effect.Effect<void, CommitError> {
+    const held = this.held
+    if (held === undefined) return next
+    this.held = undefined
+    const before = this.writeNow(held.commit, held.prepared)
+    return before === undefined ? next : Effect.zipRight(before, next)
   }
 
   /** Writes; `undefined` when it was written synchronously and succeeded. */
-  private writeNow(commit: Commit): Effect.Effect<void, CommitError> | undefined {
+  private writeNow(commit: Commit, prepared: P): Effect.Effect<void, CommitError> | undefined {
     const writeSync = this.driver.writeSync
     if (writeSync !== undefined) {
       try {
-        writeSync(this.id, commit, this.owner)
+        writeSync(this.id, prepared, this.owner)
       } catch (error) {
         return failWith(error)
       }
       this.onStored?.(commit)
       return undefined
     }
-    return Effect.asVoid(Effect.tap(this.driver.write(this.id, commit, this.owner), () => this.onStored?.(commit)))
+    return Effect.asVoid(Effect.tap(this.driver.write(this.id, prepared, this.owner), () => this.onStored?.(commit)))
   }
 
   private schedule(): void {
@@ -109,40 +113,43 @@ class RunWriter implements Writer {
     })
   }
 
-  /** Writes the held-back commit, if any, outside any fiber. */
+  /** Writes the held-back start, if any, outside any fiber. */
   flushLater(done: () => void): void {
     const held = this.held
     if (held === undefined) return done()
     this.held = undefined
     const finished = (failure: unknown) => {
-      if (failure === undefined) this.onStored?.(held)
+      if (failure === undefined) this.onStored?.(held.commit)
       else this.heldFailure = failure
       done()
     }
     if (this.driver.writeSync !== undefined) {
       let failure: unknown = undefined
       try {
-        this.driver.writeSync(this.id, held, this.owner)
+        this.driver.writeSync(this.id, held.prepared, this.owner)
       } catch (error) {
         failure = error
       }
       finished(failure)
     } else {
-      this.driver.writeLater!(this.id, held, this.owner, finished)
+      this.driver.writeLater!(this.id, held.prepared, this.owner, finished)
     }
   }
 }
 
-/**
- * The writer of a run over a storage's driver. Closing its scope writes what
- * is held back.
- */
+/** The writer of a run over a storage's driver. Closing its scope writes what is held back. */
 export const make =
-  (driver: Driver) => (id: string, options: WriterOptions): Effect.Effect<Writer, never, Scope.Scope> =>
+  <P>(driver: Driver<P>) => (id: string, options: WriterOptions): Effect.Effect<Writer, never, Scope.Scope> =>
     Effect.acquireRelease(
       Effect.sync(() => new RunWriter(id, options.owner, options.onStored, driver)),
       (writer) => Effect.async<void>((resume) => writer.flushLater(() => resume(Effect.void)))
     )
+
+/** The events of a start and its end, as the end's commit. */
+export const mergeCommits = (start: Commit, end: Commit): Commit => ({
+  ...end,
+  events: [...start.events ?? [], ...end.events ?? []]
+})
 
 /**
  * A writer for a storage that has only `commit`: each commit goes through it
@@ -151,4 +158,9 @@ export const make =
 export const fromCommit = (
   commit: (id: string, commit: Commit) => Effect.Effect<unknown, CommitError>
 ): (id: string, options: WriterOptions) => Effect.Effect<Writer, never, Scope.Scope> =>
-  make({ write: (id, c, owner) => commit(id, c.owner === owner ? c : { ...c, owner }) })
+  make<Commit>({
+    prepare: (_, c) => c,
+    merge: mergeCommits,
+    write: (id, c, owner) => commit(id, c.owner === owner ? c : { ...c, owner }),
+    holdStarts: false
+  })
