@@ -31,6 +31,50 @@ export const cancelledCommit = (id: string, clock: Clock.Clock): Commit => {
 export const stored = (signals: Signals, id: string) => (commit: Commit): void =>
   commit.status !== undefined && isTerminal(commit.status) ? signals.finish(id) : signals.notify(id)
 
+/** Stores what an outcome says, through the run's writer. */
+const storeOutcome = (clock: Clock.Clock, leaseLost: (id: string, run: Run.Run) => Effect.Effect<void>) => {
+  const store = (id: string, run: Run.Run, writer: Writer, outcome: Outcome.Outcome): Effect.Effect<void> => {
+    const failed = (error: ErrorInfo): Commit => ({
+      events: [stamp(id, { type: "workflow_error", error }, clock)],
+      status: "failed",
+      error
+    })
+    let commit: Commit
+    switch (outcome._tag) {
+      case "Leave":
+        return Effect.void
+      case "Stop":
+        return Effect.logError(`Execution ${id} stopped: ${outcome.reason}`)
+      case "Abandon":
+        return leaseLost(id, run)
+      case "Cancel":
+        commit = cancelledCommit(id, clock)
+        break
+      case "Fail":
+        commit = failed(outcome.error)
+        break
+      case "Complete":
+        commit = {
+          events: [stamp(id, { type: "final_output", data: outcome.output }, clock)],
+          status: "completed",
+          output: outcome.output
+        }
+    }
+    return Effect.suspend(() => writer.commit(commit)).pipe(
+      // An output (or error) the storage cannot hold fails the execution with that reason instead.
+      Effect.catchTag("InvalidPayload", (invalid) => Effect.suspend(() => writer.commit(failed(errorInfo(invalid))))),
+      Effect.catchAll((error) =>
+        error._tag === "ExecutionFinished"
+          ? Effect.void
+          : error._tag === "ExecutionNotOwned"
+          ? store(id, run, writer, Outcome.Outcome.Abandon())
+          : Effect.logError(`Execution ${id} could not store its outcome: ${error.message}`)
+      )
+    )
+  }
+  return store
+}
+
 export interface Runs {
   /**
    * Runs the execution in this process unless it already runs (or is starting) here. A run that is
@@ -83,46 +127,7 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
         return Effect.logWarning(`Execution ${id}: lease lost, leaving it to its new owner`)
       })
 
-    /** Stores what the outcome says, through the run's writer. */
-    const store = (id: string, run: Run.Run, writer: Writer, outcome: Outcome.Outcome): Effect.Effect<void> => {
-      const failed = (error: ErrorInfo): Commit => ({
-        events: [stamp(id, { type: "workflow_error", error }, clock)],
-        status: "failed",
-        error
-      })
-      let commit: Commit
-      switch (outcome._tag) {
-        case "Leave":
-          return Effect.void
-        case "Stop":
-          return Effect.logError(`Execution ${id} stopped: ${outcome.reason}`)
-        case "Abandon":
-          return leaseLost(id, run)
-        case "Cancel":
-          commit = cancelledCommit(id, clock)
-          break
-        case "Fail":
-          commit = failed(outcome.error)
-          break
-        case "Complete":
-          commit = {
-            events: [stamp(id, { type: "final_output", data: outcome.output }, clock)],
-            status: "completed",
-            output: outcome.output
-          }
-      }
-      return Effect.suspend(() => writer.commit(commit)).pipe(
-        // An output (or error) the storage cannot hold fails the execution with that reason instead.
-        Effect.catchTag("InvalidPayload", (invalid) => Effect.suspend(() => writer.commit(failed(errorInfo(invalid))))),
-        Effect.catchAll((error) =>
-          error._tag === "ExecutionFinished"
-            ? Effect.void
-            : error._tag === "ExecutionNotOwned"
-            ? store(id, run, writer, Outcome.Outcome.Abandon())
-            : Effect.logError(`Execution ${id} could not store its outcome: ${error.message}`)
-        )
-      )
-    }
+    const store = storeOutcome(clock, leaseLost)
 
     const execute = (id: string, definition: Definition, run: Run.Run) =>
       Effect.gen(function*() {

@@ -4,6 +4,7 @@
  * synchronously, with no Effect per commit.
  */
 import { Effect, Layer } from "effect"
+import type { Clock } from "effect"
 import type {
   Commit,
   ExecutionRecord,
@@ -63,17 +64,10 @@ const snapshot = (entry: Entry): ExecutionRecord => {
   return record
 }
 
-export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*() {
-  const clock = yield* Effect.clock
-  const entries = new Map<string, Entry>()
-  const find = (id: string) =>
-    Effect.suspend(() => {
-      const entry = entries.get(id)
-      return entry === undefined ? Effect.fail(new ExecutionNotFound({ executionId: id })) : Effect.succeed(entry)
-    })
-
-  /** One commit, all checks first: it throws what `commit` fails with, and then nothing is stored. */
-  const apply = (id: string, commit: Commit, owner: string | undefined): number => {
+/** One commit, all checks first: it throws what `commit` fails with, and then nothing is stored. */
+const applyTo =
+  (entries: Map<string, Entry>, clock: Clock.Clock) =>
+  (id: string, commit: Commit, owner: string | undefined): number => {
     const entry = entries.get(id)
     if (entry === undefined) throw new ExecutionNotFound({ executionId: id })
     if (isTerminal(entry.status)) {
@@ -119,6 +113,16 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
     return entry.lastSeq
   }
 
+export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*() {
+  const clock = yield* Effect.clock
+  const entries = new Map<string, Entry>()
+  const find = (id: string) =>
+    Effect.suspend(() => {
+      const entry = entries.get(id)
+      return entry === undefined ? Effect.fail(new ExecutionNotFound({ executionId: id })) : Effect.succeed(entry)
+    })
+
+  const apply = applyTo(entries, clock)
   const applyEffect = (id: string, commit: Commit, owner: string | undefined) =>
     Effect.suspend(() => {
       try {

@@ -8,6 +8,7 @@ import * as Migrator from "@effect/sql/Migrator"
 import { SqlError as SqlErrorClass } from "@effect/sql/SqlError"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Layer, Option, Schedule } from "effect"
+import type { Clock } from "effect"
 import type {
   Commit,
   CommitError,
@@ -128,27 +129,10 @@ export const migrate: Effect.Effect<void, StorageError, SqlClient.SqlClient> = E
   })
 )
 
-/**
- * The storage over the `SqlClient` in context. Run `migrate` first (the
- * layers do).
- */
-export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlClient> = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  const clock = yield* Effect.clock
-  const failed = (operation: string) => (cause: SqlError) =>
-    new StorageError({ operation, reason: cause.message, cause })
-
-  const loadRow = (id: string) =>
-    Effect.flatMap(
-      sql<ExecutionRow>`select * from workflow_executions where id = ${id}`,
-      ([row]) => (row === undefined ? Effect.fail(new ExecutionNotFound({ executionId: id })) : Effect.succeed(row))
-    )
-
-  const get = (id: string) =>
-    loadRow(id).pipe(Effect.flatMap(toRecord), Effect.catchTag("SqlError", (cause) => failed("get")(cause)))
-
-  /** One commit in one transaction, guarded by `owner` when there is one. */
-  const commitAs = (id: string, commit: Commit, owner: string | undefined): Effect.Effect<number, CommitError> =>
+/** One commit in one transaction, guarded by `owner` when there is one. */
+const commitWith =
+  (sql: SqlClient.SqlClient, clock: Clock.Clock) =>
+  (id: string, commit: Commit, owner: string | undefined): Effect.Effect<number, CommitError> =>
     Effect.gen(function*() {
       // Encoded before the transaction: a value that is not JSON fails the commit and writes nothing.
       const encoded = yield* Effect.try({
@@ -170,7 +154,30 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
           rows = yield* sql.unsafe<Record<string, unknown>>(dialect(step.value.text), step.value.params)
         }
       })).pipe(asFailure)
-    }).pipe(Effect.catchTag("SqlError", failed("commit")))
+    }).pipe(
+      Effect.catchTag("SqlError", (cause) => new StorageError({ operation: "commit", reason: cause.message, cause }))
+    )
+
+/**
+ * The storage over the `SqlClient` in context. Run `migrate` first (the
+ * layers do).
+ */
+export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlClient> = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const clock = yield* Effect.clock
+  const failed = (operation: string) => (cause: SqlError) =>
+    new StorageError({ operation, reason: cause.message, cause })
+
+  const loadRow = (id: string) =>
+    Effect.flatMap(
+      sql<ExecutionRow>`select * from workflow_executions where id = ${id}`,
+      ([row]) => (row === undefined ? Effect.fail(new ExecutionNotFound({ executionId: id })) : Effect.succeed(row))
+    )
+
+  const get = (id: string) =>
+    loadRow(id).pipe(Effect.flatMap(toRecord), Effect.catchTag("SqlError", (cause) => failed("get")(cause)))
+
+  const commitAs = commitWith(sql, clock)
 
   const service: ExecutionStorageService = {
     create: (execution) =>

@@ -1,0 +1,156 @@
+/**
+ * The calls that steer executions: start, cancel (with the executions
+ * started from its body), resume, approve.
+ */
+import { Effect, FiberRef, Schema, Stream } from "effect"
+import type { Clock, ParseResult } from "effect"
+import type { Commit, ExecutionStorageService } from "../../ExecutionStorage.js"
+import type * as Workflow from "../../Workflow.js"
+import type { StartOptions, WorkflowEngineService } from "../../WorkflowEngine.js"
+import { currentCursor } from "../cursor.js"
+import { issuesOf } from "../errorInfo.js"
+import { stamp } from "../instance.js"
+import type { Signals } from "../notifier.js"
+import * as Listing from "../storage/listing.js"
+import { ExecutionFinished, isTerminal } from "../storage/service.js"
+import { InvalidInput } from "../workflowErrors.js"
+import { ExecutionIdConflict, InvalidOption } from "./errors.js"
+import type * as Observe from "./observe.js"
+import type { Registry } from "./registry.js"
+import * as Runs from "./runs.js"
+
+export interface ControlOptions {
+  readonly storage: ExecutionStorageService
+  readonly signals: Signals
+  readonly registry: Registry
+  readonly runs: Runs.Runs
+  readonly observe: ReturnType<typeof Observe.make>
+  readonly register: WorkflowEngineService["register"]
+  readonly clock: Clock.Clock
+}
+
+export const make = ({ clock, observe, register, registry, runs, signals, storage }: ControlOptions) => {
+  /** A commit on behalf of anyone (`cancel`, `approve`): no owner, so it cannot be refused as not owned. */
+  const commitAsEngine = (id: string, commit: Commit) =>
+    storage.commit(id, commit).pipe(
+      Effect.tap(() => Runs.stored(signals, id)(commit)),
+      Effect.catchTag("ExecutionNotOwned", Effect.die)
+    )
+
+  const start = Effect.fn("WorkflowEngine.start")(function*(
+    workflowOrName: Workflow.Any | string,
+    input: unknown,
+    options?: StartOptions
+  ) {
+    if (typeof workflowOrName !== "string") {
+      yield* register(workflowOrName)
+    }
+    const name = typeof workflowOrName === "string" ? workflowOrName : workflowOrName.name
+    const definition = yield* registry.find(name)
+    const invalid = (error: ParseResult.ParseError) => new InvalidInput({ workflow: name, issues: issuesOf(error) })
+    const schema = definition.workflow.input
+    const encoded = yield* Effect.mapError(
+      Effect.flatMap(Schema.decodeUnknown(schema)(input), Schema.encode(schema)),
+      invalid
+    )
+    const id = options?.executionId ?? crypto.randomUUID()
+    // Started from inside another execution's body: that execution is its parent.
+    const parent = (yield* FiberRef.get(currentCursor)).frame?.instance.executionId
+    const { created, record } = yield* storage.create({
+      id,
+      workflow: name,
+      input: encoded,
+      status: "created",
+      ...(parent !== undefined ? { parent } : {})
+    })
+    if (record.workflow !== name) {
+      return yield* new ExecutionIdConflict({ executionId: id, workflow: name, existingWorkflow: record.workflow })
+    }
+    if (created) {
+      yield* runs.launch(id, definition)
+    }
+    return observe.handle(id, name, created, cancel(id))
+  })
+
+  const cancel = (id: string): ReturnType<WorkflowEngineService["cancel"]> =>
+    Effect.gen(function*() {
+      const record = yield* storage.get(id)
+      if (isTerminal(record.status)) {
+        if (record.status === "cancelled") {
+          return
+        }
+        return yield* new ExecutionFinished({ executionId: id, status: record.status })
+      }
+      yield* runs.interrupt(id)
+      const after = yield* storage.get(id)
+      if (after.status === "cancelled") {
+        return
+      }
+      if (isTerminal(after.status)) {
+        return yield* new ExecutionFinished({ executionId: id, status: after.status })
+      }
+      // Not running here (waiting, or left by another process), or stopped before it could store it.
+      yield* commitAsEngine(id, Runs.cancelledCommit(id, clock)).pipe(
+        Effect.catchTags({
+          ExecutionFinished: (finished) => finished.status === "cancelled" ? Effect.void : finished,
+          ApprovalNotPending: Effect.die
+        })
+      )
+    }).pipe(
+      Effect.zipRight(cancelChildren(id)),
+      Effect.withSpan("WorkflowEngine.cancel", { attributes: { executionId: id } })
+    )
+
+  /** The unfinished executions started from this one's body stop with it: a cancelled plan runs no task on. */
+  const cancelChildren = (id: string) =>
+    Listing.all(storage, { parent: id, status: ["created", "running", "waiting"], limit: 100 }).pipe(
+      Stream.runForEach((child) => Effect.catchTag(cancel(child.id), "ExecutionFinished", () => Effect.void))
+    )
+
+  const resume = (id: string) =>
+    Effect.gen(function*() {
+      const record = yield* storage.get(id)
+      if (isTerminal(record.status)) {
+        return yield* new ExecutionFinished({ executionId: id, status: record.status })
+      }
+      yield* runs.launch(id, yield* registry.find(record.workflow))
+      return observe.handle<unknown>(id, record.workflow, false, cancel(id))
+    }).pipe(Effect.withSpan("WorkflowEngine.resume", { attributes: { executionId: id } }))
+
+  const approve = (id: string, taskId: string, answer: Workflow.ApprovalAnswer) =>
+    Effect.gen(function*() {
+      // Promise callers have no compiler to check this: an answer without a status would store an invalid event.
+      if (typeof answer?.status !== "string" || answer.status.length === 0) {
+        return yield* new InvalidOption({
+          option: "answer.status",
+          value: JSON.stringify(answer?.status) ?? "undefined",
+          expected: "a non-empty string such as \"approved\" or \"rejected\""
+        })
+      }
+      const record = yield* storage.get(id)
+      yield* commitAsEngine(id, {
+        answer: { taskId, value: answer },
+        events: [
+          stamp(id, {
+            type: "human_approval_completed",
+            taskId,
+            status: answer.status,
+            ...(answer.responseData !== undefined ? { responseData: answer.responseData } : {}),
+            ...(answer.feedback !== undefined ? { feedback: answer.feedback } : {})
+          }, clock)
+        ],
+        status: "running"
+      })
+      runs.handOff(id, taskId, answer)
+      const definition = registry.get(record.workflow)
+      if (definition === undefined) {
+        // Stored and marked running: a process that has the workflow registered resumes it.
+        return yield* Effect.logWarning(
+          `Approved ${id}/${taskId}, but workflow "${record.workflow}" is not registered here`
+        )
+      }
+      yield* runs.launch(id, definition)
+    }).pipe(Effect.withSpan("WorkflowEngine.approve", { attributes: { executionId: id, taskId } }))
+
+  return { start, cancel, resume, approve }
+}
