@@ -35,8 +35,8 @@ const CORE_MODULES = [
   "Flow",
   "Telemetry"
 ]
-/** Implementation folders of src/. `layers` counts as internal until it moves to src/internal/storage/. */
-const INTERNAL_DIRS = ["internal", "layers"]
+/** Implementation folders of src/. */
+const INTERNAL_DIRS = ["internal"]
 /** Chat helpers inside src/internal/: internal (rule 2) but not core (rule 3). */
 const CHAT_HELPERS = ["src/internal/textTasks.ts", "src/internal/message.ts"]
 /** Deepest folder nesting below src/internal, src/promise, src/cli that the generated patterns cover. */
@@ -132,7 +132,7 @@ const boundaries = [
     files: CORE_MODULES.map((name) => `src/${name}.ts`),
     rules: restrict([...anywhere, leavesSrc(0), ...coreRules(0)])
   },
-  // src/internal/** (and src/layers/**): rules 2 and 3.
+  // src/internal/**: rules 2 and 3.
   ...INTERNAL_DIRS.flatMap((dir) =>
     depths.map((depth) => ({
       files: [filesAt(dir, depth)],
