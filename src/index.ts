@@ -6,30 +6,96 @@
  * @since 0.1.0
  */
 
-/** @since 0.1.0 */
+/**
+ * Scores how complex a prompt is and whether to run it directly or plan it first.
+ *
+ * @since 0.1.0
+ */
 export * as Analyzer from "./Analyzer.js"
+/**
+ * Where chat commands write, and `render`, which shows a run's events live.
+ *
+ * @since 0.1.0
+ */
 export * as ChatAdapter from "./ChatAdapter.js"
+/**
+ * The chat commands `/workflow`, `/plan`, `/apply`, `/analyze` as Effects over the engine.
+ *
+ * @since 0.1.0
+ */
 export * as Commands from "./Commands.js"
+/**
+ * The storage port and its layers (memory, SQLite, PostgreSQL, any `SqlClient`).
+ *
+ * @since 0.1.0
+ */
 export * as ExecutionStorage from "./ExecutionStorage.js"
-/** @since 0.1.0 */
+/**
+ * Named tasks, fan-out, work queues, lazy tasks and recursive processing, journaled inside workflows.
+ *
+ * @since 0.1.0
+ */
 export * as Flow from "./Flow.js"
+/**
+ * The models a run may name: `builtin`, OpenAI and Anthropic models, or any `LanguageModel` layer.
+ *
+ * @since 0.1.0
+ */
 export * as Models from "./Models.js"
+/**
+ * Plans: the tasks `/plan` makes and `/apply` runs.
+ *
+ * @since 0.1.0
+ */
 export * as Plan from "./Plan.js"
+/**
+ * Turns a prompt into a plan: built-in and `LanguageModel` layers.
+ *
+ * @since 0.1.0
+ */
 export * as Planner from "./Planner.js"
+/**
+ * The built-in `task-planner`, `plan-executor` and `prompt-analyzer` workflows.
+ *
+ * @since 0.1.0
+ */
 export * as Planning from "./Planning.js"
+/**
+ * A `LanguageModel` that answers from a script, for tests and demos.
+ *
+ * @since 0.1.0
+ */
 export * as ScriptedModel from "./ScriptedModel.js"
+/**
+ * Runs a plan task that names no workflow: built-in and `LanguageModel` layers.
+ *
+ * @since 0.1.0
+ */
 export * as TaskExecutor from "./TaskExecutor.js"
-/** @since 0.1.0 */
+/**
+ * Defining workflows, and what a workflow body uses while it runs.
+ *
+ * @since 0.1.0
+ */
 export * as Workflow from "./Workflow.js"
-/** @since 0.1.0 */
+/**
+ * The engine: registers workflows and starts, observes and steers their executions.
+ *
+ * @since 0.1.0
+ */
 export * as WorkflowEngine from "./WorkflowEngine.js"
-/** @since 0.1.0 */
+/**
+ * The nine event types, as Schemas.
+ *
+ * @since 0.1.0
+ */
 export * as WorkflowEvent from "./WorkflowEvent.js"
 
 /** @since 0.1.0 */
 export type * as workflowEvents from "./promise/events.js"
 /** @since 0.1.0 */
 export { chatCommands, ChatService } from "./promise/chatCommands.js"
+/** @since 0.1.0 */
 export type * from "./promise/events.js"
 /** @since 0.1.0 */
 export { all, deferred, flow, parallel, queue, recursiveProcessor } from "./promise/flow.js"

@@ -64,7 +64,11 @@ describe("module boundaries (eslint)", () => {
       await expectError("src/internal/storage/x.ts", `export { make } from "../../Workflow.js"\n`, internalOnlyTypes)
       await expectError("src/internal/storage/x.ts", `export * from "../../Workflow.js"\n`, internalOnlyTypes)
       await expectError("src/internal/x.ts", `import { type A, b } from "../Workflow.js"\n`, internalOnlyTypes)
-      await expectError("src/internal/engine/x.ts", `import * as Workflow from "../../Workflow.js"\n`, internalOnlyTypes)
+      await expectError(
+        "src/internal/engine/x.ts",
+        `import * as Workflow from "../../Workflow.js"\n`,
+        internalOnlyTypes
+      )
     }, slow)
 
     it("allows type-only imports of public modules", async () => {
@@ -135,7 +139,11 @@ describe("module boundaries (eslint)", () => {
         `import { toPromise } from "../../internal/bridge.js"\n`,
         promiseNoInternal
       )
-      await expectError("src/promise/x.ts", `import * as Memory from "../internal/storage/memory.js"\n`, promiseNoInternal)
+      await expectError(
+        "src/promise/x.ts",
+        `import * as Memory from "../internal/storage/memory.js"\n`,
+        promiseNoInternal
+      )
       await expectError("src/promise/x.ts", `import * as App from "../cli/App.js"\n`, promiseNoCli)
     }, slow)
 
