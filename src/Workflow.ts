@@ -181,8 +181,22 @@ export const step = <A, E, R, O extends StepOptions<A, E, R> = StepOptions<A, E,
 > => Instance.step("Workflow.step", name, effect, options) as any
 
 /**
+ * The events only the engine writes, with what a body uses instead: a body
+ * that wrote them itself could end its log (or answer its own approval)
+ * while the execution goes on.
+ */
+const engineOnly: Partial<Record<WorkflowEvent.EventType, string>> = {
+  final_output: "return the output from the body",
+  workflow_error: "fail the body",
+  human_approval_required: "use Workflow.approval",
+  human_approval_completed: "answer with engine.approve"
+}
+
+/**
  * Emits an event into the execution's log. The event is validated: an unknown
- * `type` or a missing field fails with `InvalidEvent`.
+ * `type` or a missing field fails with `InvalidEvent`, and so does an event
+ * only the engine writes (`final_output`, `workflow_error`, and the approval
+ * events: use the body's result, its failure and `approval` instead).
  *
  * @since 0.1.0
  * @category events
@@ -194,7 +208,17 @@ export const emit = (
     typeof event === "object" && event !== null && !("timestamp" in event)
       ? Effect.flatMap(Clock.currentTimeMillis, (timestamp) => WorkflowEvent.decode({ ...event, timestamp }))
       : WorkflowEvent.decode(event),
-    (valid) => Instance.emit("Workflow.emit", valid)
+    (valid) => {
+      const instead = engineOnly[valid.type]
+      return instead === undefined
+        ? Instance.emit("Workflow.emit", valid)
+        : Effect.fail(
+          new WorkflowEvent.InvalidEvent({
+            eventType: valid.type,
+            issues: [{ path: ["type"], message: `"${valid.type}" events are written by the engine: ${instead}` }]
+          })
+        )
+    }
   )
 
 /**
