@@ -95,6 +95,23 @@ export interface Workflow<in out A, in out I, out E = never, out R = never> {
   readonly run: (input: I) => Effect.Effect<A, E, R | ExecutionContext>
   /** Turns the text after `/workflow run <name>` into the input; without it, JSON or `key=value` pairs are read. */
   readonly parseArgs?: ((args: string) => unknown) | undefined
+  /**
+   * Encodes the body's typed failures for storage and decodes them for
+   * `result` (see `Typed`); without it, a failure reaches `result` as
+   * `WorkflowFailed`.
+   */
+  readonly error?: Schema.Schema<any, any> | undefined
+}
+
+/**
+ * A workflow made with an `error` schema: its `result` fails with the
+ * decoded error `E`, also when read back after a restart.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Typed<in out A, in out I, in out E, out R = never> extends Workflow<A, I, E, R> {
+  readonly error: Schema.Schema<E, any>
 }
 
 /**
@@ -124,24 +141,47 @@ export const isWorkflow = (u: unknown): u is Any =>
  * Defines a workflow. `input` and `output` default to `Schema.Unknown`; when
  * given, the input is validated before the execution is created and the
  * output before it is stored, each failure naming the path that failed.
+ * With an `error` schema, the body's typed failures are stored encoded with
+ * it, and `result` fails with them decoded (after a restart too); a defect,
+ * or a failure the schema cannot encode, is a `WorkflowFailed`.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make = <A, I = unknown, E = never, R = never, AE = A, IE = I>(options: {
+export const make: {
+  <A, I = unknown, E = never, R = never, AE = A, IE = I, EE = E>(options: {
+    readonly name: string
+    readonly description?: string
+    readonly input?: Schema.Schema<I, IE>
+    readonly output?: Schema.Schema<A, AE>
+    readonly error: Schema.Schema<E, EE>
+    readonly run: (input: I) => Effect.Effect<A, E, R>
+    readonly parseArgs?: (args: string) => unknown
+  }): Typed<A, I, E, Exclude<R, ExecutionContext>>
+  <A, I = unknown, E = never, R = never, AE = A, IE = I>(options: {
+    readonly name: string
+    readonly description?: string
+    readonly input?: Schema.Schema<I, IE>
+    readonly output?: Schema.Schema<A, AE>
+    readonly run: (input: I) => Effect.Effect<A, E, R>
+    readonly parseArgs?: (args: string) => unknown
+  }): Workflow<A, I, E, Exclude<R, ExecutionContext>>
+} = (options: {
   readonly name: string
   readonly description?: string
-  readonly input?: Schema.Schema<I, IE>
-  readonly output?: Schema.Schema<A, AE>
-  readonly run: (input: I) => Effect.Effect<A, E, R>
+  readonly input?: Schema.Schema<any, any>
+  readonly output?: Schema.Schema<any, any>
+  readonly error?: Schema.Schema<any, any>
+  readonly run: (input: any) => Effect.Effect<any, any, any>
   readonly parseArgs?: (args: string) => unknown
-}): Workflow<A, I, E, Exclude<R, ExecutionContext>> => ({
+}): any => ({
   ...(options.parseArgs !== undefined ? { parseArgs: options.parseArgs } : {}),
+  ...(options.error !== undefined ? { error: options.error } : {}),
   name: options.name,
   description: options.description,
-  input: (options.input ?? Schema.Unknown) as Schema.Schema<I, any>,
-  output: (options.output ?? Schema.Unknown) as Schema.Schema<A, any>,
-  run: options.run as Workflow<A, I, E, Exclude<R, ExecutionContext>>["run"]
+  input: options.input ?? Schema.Unknown,
+  output: options.output ?? Schema.Unknown,
+  run: options.run
 })
 
 /**

@@ -76,17 +76,21 @@ export type StorageFailure = ExecutionStorage.StorageError | ExecutionStorage.In
  * @since 0.1.0
  * @category models
  */
-export interface WorkflowHandle<A = unknown> {
+export interface WorkflowHandle<A = unknown, E = never> {
   readonly id: string
   readonly workflow: string
   /** `false` when `start` found an existing execution with the given id instead of creating one. */
   readonly created: boolean
   /** All events from the first, then live ones, ending when the execution ends. */
   readonly events: Stream.Stream<WorkflowEvent.StoredEvent, ExecutionStorage.ExecutionNotFound | StorageFailure>
-  /** Waits for the execution to end and returns its output. */
+  /**
+   * Waits for the execution to end and returns its output. A workflow with an
+   * `error` schema fails with its typed error `E`; any other failure is a
+   * `WorkflowFailed`.
+   */
   readonly result: Effect.Effect<
     A,
-    WorkflowFailed | WorkflowCancelled | ExecutionStorage.ExecutionNotFound | StorageFailure
+    E | WorkflowFailed | WorkflowCancelled | ExecutionStorage.ExecutionNotFound | StorageFailure
   >
   readonly status: Effect.Effect<ExecutionStorage.ExecutionRecord, ExecutionStorage.ExecutionNotFound | StorageFailure>
   readonly cancel: Effect.Effect<
@@ -156,6 +160,15 @@ export interface WorkflowEngineService {
    * Given a workflow definition that is not registered yet, registers it.
    */
   readonly start: {
+    <A, I, E, R>(
+      workflow: Workflow.Typed<A, I, E, R>,
+      input: I,
+      options?: StartOptions
+    ): Effect.Effect<
+      WorkflowHandle<A, E>,
+      Workflow.InvalidInput | WorkflowAlreadyRegistered | ExecutionIdConflict | StorageFailure,
+      R
+    >
     <A, I, E, R>(
       workflow: Workflow.Workflow<A, I, E, R>,
       input: I,

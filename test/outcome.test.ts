@@ -111,6 +111,26 @@ describe("outcome", () => {
   })
 })
 
+describe("outcome of a workflow with an error schema", () => {
+  class Declined extends Schema.TaggedError<Declined>()("Declined", { amount: Schema.NumberFromString }) {}
+  const typed = { ...ran, error: Declined }
+
+  it("stores its typed failure encoded with the schema, beside the readable error", () => {
+    expect(Outcome.decide(RunState.Running(), Exit.fail(new Declined({ amount: 5 })), typed)).toMatchObject({
+      _tag: "Fail",
+      error: { name: "Declined", failure: { _tag: "Declined", amount: "5" } }
+    })
+  })
+
+  it("a failure the schema does not take, or a defect, is stored without one", () => {
+    const other = Outcome.decide(RunState.Running(), Exit.fail(new Error("other")), typed)
+    expect(other).toMatchObject({ _tag: "Fail", error: { message: "other" } })
+    expect(other._tag === "Fail" && "failure" in other.error).toBe(false)
+    const died = Outcome.decide(RunState.Running(), Exit.die(new Declined({ amount: 1 })), typed)
+    expect(died._tag === "Fail" && "failure" in died.error).toBe(false)
+  })
+})
+
 describe("run state", () => {
   it("the first way out sticks", async () => {
     const Run = await import("../src/internal/engine/run.js")

@@ -9,7 +9,9 @@ export const ErrorInfo = Schema.Struct({
   name: Schema.String,
   message: Schema.String,
   stack: Schema.optional(Schema.String),
-  details: Schema.optional(Schema.Unknown)
+  details: Schema.optional(Schema.Unknown),
+  /** The workflow's typed failure, encoded with its `error` schema. */
+  failure: Schema.optional(Schema.Unknown)
 })
 
 type ErrorInfo = typeof ErrorInfo.Type

@@ -69,7 +69,9 @@ export const make = ({ clock, observe, register, registry, runs, signals, storag
     if (created) {
       yield* runs.launch(id, definition)
     }
-    return observe.handle(id, name, created, cancel(id))
+    // A handle for a workflow given by value reports its typed failures (`Workflow.Typed`).
+    const typed = typeof workflowOrName === "string" ? undefined : definition.workflow.error
+    return observe.handle(id, name, created, cancel(id), typed)
   })
 
   const cancel = (id: string): ReturnType<WorkflowEngineService["cancel"]> =>

@@ -54,7 +54,8 @@ export const make = ({ pageSize, poll, registry, signals, storage }: ObserveOpti
       return Stream.repeatEffectChunkOption(pull)
     }))
 
-  const result = (id: string) =>
+  /** The result; with `error`, a typed failure stored encoded with it fails decoded. */
+  const result = (id: string, error?: Schema.Schema<any, any>) =>
     Effect.scoped(Effect.gen(function*() {
       const signal = yield* signals.acquire(id)
       while (true) {
@@ -70,11 +71,14 @@ export const make = ({ pageSize, poll, registry, signals, storage }: ObserveOpti
               error: errorInfo(new InvalidOutput({ workflow: record.workflow, issues: issuesOf(decoded.left) }))
             })
           }
-          case "failed":
-            return yield* new WorkflowFailed({
-              executionId: id,
-              error: record.error ?? { name: "Error", message: "unknown error" }
-            })
+          case "failed": {
+            const stored = record.error ?? { name: "Error", message: "unknown error" }
+            if (error !== undefined && stored.failure !== undefined) {
+              const decoded = Schema.decodeUnknownEither(error)(stored.failure)
+              if (Either.isRight(decoded)) return yield* Effect.fail(decoded.right)
+            }
+            return yield* new WorkflowFailed({ executionId: id, error: stored })
+          }
           case "cancelled":
             return yield* new WorkflowCancelled({ executionId: id })
         }
@@ -83,20 +87,21 @@ export const make = ({ pageSize, poll, registry, signals, storage }: ObserveOpti
       }
     }))
 
-  const handle = <A>(
+  const handle = <A, E = never>(
     id: string,
     workflow: string,
     created: boolean,
-    cancel: WorkflowHandle["cancel"]
-  ): WorkflowHandle<A> => ({
+    cancel: WorkflowHandle["cancel"],
+    error?: Schema.Schema<E, any>
+  ): WorkflowHandle<A, E> => ({
     id,
     workflow,
     created,
     events: Stream.catchTag(events(id), "InvalidOption", Stream.die), // from seq 1: always valid
-    result: result(id) as Effect.Effect<A, any>,
+    result: result(id, error) as Effect.Effect<A, any>,
     status: storage.get(id),
     cancel
   })
 
-  return { events, result, handle }
+  return { events, result: (id: string) => result(id), handle }
 }

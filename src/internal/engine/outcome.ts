@@ -30,6 +30,16 @@ export interface Ran {
   readonly executionId: string
   readonly workflow: string
   readonly output: Schema.Schema<any, any>
+  /** The workflow's `error` schema, if it has one. */
+  readonly error?: Schema.Schema<any, any> | undefined
+}
+
+/** A typed failure, with its encoded form when the workflow's `error` schema takes it. */
+const failed = (failure: unknown, ran: Ran): ErrorInfo => {
+  const info = errorInfo(failure)
+  if (ran.error === undefined) return info
+  const encoded = Schema.encodeUnknownEither(ran.error)(failure)
+  return Either.isRight(encoded) ? { ...info, failure: encoded.right } : info
 }
 
 const commitFailure = (cause: Cause.Cause<unknown>): Option.Option<CommitFailed> =>
@@ -77,5 +87,7 @@ export const decide = (state: RunState, exit: Exit.Exit<unknown, unknown>, ran: 
       : Outcome.Stop({ reason: refused.value.message })
   }
   const failure = Cause.failureOption(exit.cause)
-  return Outcome.Fail({ error: errorInfo(Option.isSome(failure) ? failure.value : Cause.squash(exit.cause)) })
+  return Outcome.Fail({
+    error: Option.isSome(failure) ? failed(failure.value, ran) : errorInfo(Cause.squash(exit.cause))
+  })
 }

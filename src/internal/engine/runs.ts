@@ -155,7 +155,7 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
           ),
           (input) => workflow.run(input) as Effect.Effect<unknown, unknown>
         )
-        const ran = { executionId: id, workflow: workflow.name, output: workflow.output }
+        const ran = { executionId: id, workflow: workflow.name, output: workflow.output, error: workflow.error }
         yield* body.pipe(
           // A run starts from a clean slate, whatever the fiber that launched it was doing.
           Effect.locally(currentCursor, rootCursor(instance)),
