@@ -162,9 +162,11 @@ export const taskPlanner = Workflow.make({
       yield* Workflow.step(
         "apply",
         Effect.flatMap(WorkflowEngine.WorkflowEngine, (engine) =>
-          engine.start(PLAN_EXECUTOR, { prompt, tasks: plan.tasks, model: name }, {
-            executionId: execution
-          })),
+          Effect.map(
+            engine.start(PLAN_EXECUTOR, { prompt, tasks: plan.tasks, model: name }, { executionId: execution }),
+            // What the journal keeps: the id (a handle is not data).
+            (handle) => handle.id
+          )),
         { input: { execution } }
       )
       return { plan, approved: true, execution }

@@ -148,7 +148,8 @@ describe("SQLite storage, bad input", () => {
       expect(error).toMatchObject({ _tag: "WorkflowFailed", error: { name: "InvalidPayload" } })
       if (error._tag === "WorkflowFailed") {
         expect(error.error.message).toContain(`step "count"`)
-        expect(error.error.message).toContain("Do not know how to serialize a BigInt")
+        expect(error.error.message).toContain("a BigInt")
+        expect(error.error.message).toContain("`success` schema")
       }
     }).pipe(Effect.provide(ExecutionStorage.layerSqlite({ filename: file("payload") }))))
 })

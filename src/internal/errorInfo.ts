@@ -58,7 +58,7 @@ const detailsOf = (error: Error): unknown => {
  * throwers attached (sockets, circular requests, BigInts), but an error must
  * always be storable.
  */
-const jsonSafe = (value: unknown): unknown => {
+export const jsonSafe = (value: unknown): unknown => {
   const seen = new WeakSet<object>()
   try {
     return JSON.parse(

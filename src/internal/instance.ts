@@ -165,13 +165,14 @@ export class Instance {
         error: result._tag === "Failure" ? errorInfo(result.error) : result.defect,
         workflowInstanceId: this.executionId
       }
-    // A result the step's schema could not encode is journaled as a defect: fail with it now too, as a
-    // replay would, rather than go on with a value the journal does not hold.
-    const unencodable = result._tag === "Die" &&
-      (Exit.isSuccess(exit) || Cause.failureOption(exit.cause)._tag === "Some")
+    // Go on with what the journal holds wherever it differs from the exit, as a replay would: a result the
+    // step's schema could not encode (journaled as a defect), a failure kept as data (no `error` schema).
+    const asJournaled = result._tag === "Die"
+      ? Exit.isSuccess(exit) || Cause.failureOption(exit.cause)._tag === "Some"
+      : result._tag === "Failure" && options?.error === undefined
     return this.commitThen(
       { events: [end], journal: { key, name, kind: "step", state: "completed", result } },
-      () => unencodable ? JournalCodec.decode(name, result, options) : exit
+      () => asJournaled ? JournalCodec.decode(name, result, options) : exit
     )
   }
 

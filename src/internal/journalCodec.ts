@@ -6,7 +6,7 @@
 import { Cause, Effect, Either, Exit, Schema } from "effect"
 import type { JournalResult } from "../ExecutionStorage.js"
 import type { StepOptions } from "../Workflow.js"
-import { errorInfo } from "./errorInfo.js"
+import { errorInfo, jsonSafe } from "./errorInfo.js"
 import { ReplayedDefect } from "./workflowErrors.js"
 
 /**
@@ -23,13 +23,34 @@ export const encode = <A, E>(exit: Exit.Exit<A, E>, options: StepOptions<A, E, a
   }
   const failure = Cause.failureOption(exit.cause)
   if (failure._tag === "Some") {
-    if (options?.error === undefined) return { _tag: "Failure", error: failure.value }
+    if (options?.error === undefined) return { _tag: "Failure", error: project(failure.value) }
     const encoded = Schema.encodeEither(options.error)(failure.value)
     return Either.isRight(encoded)
       ? { _tag: "Failure", error: encoded.right }
       : { _tag: "Die", defect: errorInfo(encoded.left) }
   }
   return { _tag: "Die", defect: errorInfo(Cause.squash(exit.cause)) }
+}
+
+/**
+ * A failure without an `error` schema, as data JSON holds as it is: its own
+ * fields, its `_tag`, and for an `Error` its `name` and `message`. The first
+ * run fails with this too, so that it and a replay see the same failure
+ * (`catchTag` works on both; `instanceof` needs an `error` schema).
+ */
+export const project = (failure: unknown): unknown => {
+  if (typeof failure !== "object" || failure === null) return typeof failure === "number" ? jsonSafe(failure) : failure
+  const proto = Object.getPrototypeOf(failure)
+  if (proto === Object.prototype || proto === null) return jsonSafe(failure)
+  const data: Record<string, unknown> = { ...failure }
+  const tag = (failure as { readonly _tag?: unknown })._tag
+  if (typeof tag === "string") data._tag = tag
+  if (failure instanceof Error) {
+    data.name = failure.name
+    data.message = failure.message
+  }
+  delete data.stack
+  return jsonSafe(data)
 }
 
 const undecodable = (what: string, name: string) => (error: { readonly message: string }) =>

@@ -1,6 +1,7 @@
 /**
  * The ephemeral storage: everything lives in this process and is gone when it
- * exits. Payloads are kept by reference, not copied. A run's writer commits
+ * exits. Payloads are stored as copies, refused where JSON could not hold them
+ * as they are: a run on memory sees what a run on SQLite would. A run's writer commits
  * synchronously, with no Effect per commit.
  */
 import { Effect, Layer } from "effect"
@@ -14,6 +15,7 @@ import type {
 } from "../../ExecutionStorage.js"
 import type { ErrorInfo, StoredEvent } from "../../WorkflowEvent.js"
 import { listPage } from "./listing.js"
+import { checkCommit, faithful } from "./payload.js"
 import {
   ApprovalNotPending,
   ExecutionFinished,
@@ -23,6 +25,7 @@ import {
   isCommitError,
   isTerminal
 } from "./service.js"
+import type { InvalidPayload } from "./service.js"
 import * as Writer from "./writer.js"
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
@@ -65,53 +68,58 @@ const snapshot = (entry: Entry): ExecutionRecord => {
 }
 
 /** One commit, all checks first: it throws what `commit` fails with, and then nothing is stored. */
-const applyTo =
-  (entries: Map<string, Entry>, clock: Clock.Clock) =>
-  (id: string, commit: Commit, owner: string | undefined): number => {
-    const entry = entries.get(id)
-    if (entry === undefined) throw new ExecutionNotFound({ executionId: id })
-    if (isTerminal(entry.status)) {
-      throw new ExecutionFinished({ executionId: id, status: entry.status })
-    }
-    // As in the SQL storages: a run whose execution was claimed by another owner stores nothing more.
-    if (owner !== undefined && entry.owner !== owner) {
-      throw new ExecutionNotOwned({ executionId: id, owner })
-    }
-    let answered: JournalEntry | undefined
-    if (commit.answer !== undefined) {
-      const taskId = commit.answer.taskId
-      for (const journaled of entry.journal.values()) {
-        if (journaled.kind === "approval" && journaled.taskId === taskId && journaled.state === "waiting") {
-          answered = journaled
-          break
-        }
-      }
-      if (answered === undefined) throw new ApprovalNotPending({ executionId: id, taskId })
-    }
-    // Every check has passed: from here on the commit cannot fail, so it is all-or-nothing.
-    if (commit.events !== undefined) {
-      for (const event of commit.events) {
-        // The storage owns committed events: stamping them in place saves a copy per event.
-        const stored = event as Mutable<StoredEvent>
-        stored.workflowInstanceId = id
-        stored.seq = ++entry.lastSeq
-        entry.events.push(stored)
-      }
-    }
-    if (answered !== undefined) {
-      entry.journal.set(answered.key, {
-        ...answered,
-        state: "completed",
-        result: { _tag: "Success", value: commit.answer!.value }
-      })
-    }
-    if (commit.journal !== undefined) entry.journal.set(commit.journal.key, commit.journal)
-    if (commit.status !== undefined) entry.status = commit.status
-    if (commit.output !== undefined) entry.output = commit.output
-    if (commit.error !== undefined) entry.error = commit.error
-    entry.updatedAt = clock.unsafeCurrentTimeMillis()
-    return entry.lastSeq
+const applyTo = (entries: Map<string, Entry>, clock: Clock.Clock) =>
+(
+  id: string,
+  given: Commit,
+  owner: string | undefined
+): number => {
+  // Stored as SQLite would store it: refused if JSON cannot hold it as it is, else as a copy.
+  const commit = checkCommit(id, given, true)
+  const entry = entries.get(id)
+  if (entry === undefined) throw new ExecutionNotFound({ executionId: id })
+  if (isTerminal(entry.status)) {
+    throw new ExecutionFinished({ executionId: id, status: entry.status })
   }
+  // As in the SQL storages: a run whose execution was claimed by another owner stores nothing more.
+  if (owner !== undefined && entry.owner !== owner) {
+    throw new ExecutionNotOwned({ executionId: id, owner })
+  }
+  let answered: JournalEntry | undefined
+  if (commit.answer !== undefined) {
+    const taskId = commit.answer.taskId
+    for (const journaled of entry.journal.values()) {
+      if (journaled.kind === "approval" && journaled.taskId === taskId && journaled.state === "waiting") {
+        answered = journaled
+        break
+      }
+    }
+    if (answered === undefined) throw new ApprovalNotPending({ executionId: id, taskId })
+  }
+  // Every check has passed: from here on the commit cannot fail, so it is all-or-nothing.
+  if (commit.events !== undefined) {
+    for (const event of commit.events) {
+      // The events are copies of its own: stamped in place.
+      const stored = event as Mutable<StoredEvent>
+      stored.workflowInstanceId = id
+      stored.seq = ++entry.lastSeq
+      entry.events.push(stored)
+    }
+  }
+  if (answered !== undefined) {
+    entry.journal.set(answered.key, {
+      ...answered,
+      state: "completed",
+      result: { _tag: "Success", value: commit.answer!.value }
+    })
+  }
+  if (commit.journal !== undefined) entry.journal.set(commit.journal.key, commit.journal)
+  if (commit.status !== undefined) entry.status = commit.status
+  if (commit.output !== undefined) entry.output = commit.output
+  if (commit.error !== undefined) entry.error = commit.error
+  entry.updatedAt = clock.unsafeCurrentTimeMillis()
+  return entry.lastSeq
+}
 
 export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*() {
   const clock = yield* Effect.clock
@@ -134,28 +142,32 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
 
   const service: ExecutionStorageService = {
     create: (execution) =>
-      Effect.sync(() => {
-        const existing = entries.get(execution.id)
-        if (existing !== undefined) return { record: snapshot(existing), created: false }
-        const now = clock.unsafeCurrentTimeMillis()
-        const entry: Entry = {
-          id: execution.id,
-          workflow: execution.workflow,
-          input: execution.input,
-          parent: execution.parent,
-          createdAt: now,
-          status: execution.status,
-          output: undefined,
-          error: undefined,
-          updatedAt: now,
-          lastSeq: 0,
-          owner: undefined,
-          leaseUntil: 0,
-          events: [],
-          journal: new Map()
-        }
-        entries.set(execution.id, entry)
-        return { record: snapshot(entry), created: true }
+      Effect.try({
+        try: () => {
+          const existing = entries.get(execution.id)
+          if (existing !== undefined) return { record: snapshot(existing), created: false }
+          const input = faithful(`the input of execution "${execution.id}"`, "input", execution.input, true)
+          const now = clock.unsafeCurrentTimeMillis()
+          const entry: Entry = {
+            id: execution.id,
+            workflow: execution.workflow,
+            input,
+            parent: execution.parent,
+            createdAt: now,
+            status: execution.status,
+            output: undefined,
+            error: undefined,
+            updatedAt: now,
+            lastSeq: 0,
+            owner: undefined,
+            leaseUntil: 0,
+            events: [],
+            journal: new Map()
+          }
+          entries.set(execution.id, entry)
+          return { record: snapshot(entry), created: true }
+        },
+        catch: (error) => error as InvalidPayload
       }),
 
     get: (id) => Effect.map(find(id), snapshot),

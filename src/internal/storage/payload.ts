@@ -15,28 +15,121 @@ import { InvalidPayload, StorageError } from "./service.js"
  */
 export const MAX_PAYLOAD_CHARS = 16 * 1024 * 1024
 
-/** JSON text of a payload; throws an InvalidPayload naming what could not be stored. */
-export const encodeSync = (what: string, value: unknown): string => {
-  let text: string | undefined
-  try {
-    // Plain JSON.stringify (a replacer function would cost more than the write): BigInts and cycles throw;
-    // functions and symbols are left out, as JSON does.
-    text = JSON.stringify(value)
-  } catch (cause) {
-    throw new InvalidPayload({ what, reason: `it is not JSON (${(cause as Error).message})` })
-  }
-  if (text === undefined) return "null"
-  if (text.length > MAX_PAYLOAD_CHARS) {
-    throw new InvalidPayload({
-      what,
-      reason: `it is ${text.length} characters of JSON, over the limit of ${MAX_PAYLOAD_CHARS}`
-    })
-  }
-  return text
+/** How to make a value of this kind storable: what the refusal tells the user to do. */
+export type Fix = "input" | "output" | "success" | "error" | "json"
+
+const fixes: Record<Fix, string> = {
+  input: "give the workflow an `input` schema that encodes it (e.g. Schema.Date, Schema.BigInt)",
+  output: "give the workflow an `output` schema that encodes it (e.g. Schema.Date, Schema.BigInt)",
+  success: "give the step a `success` schema that encodes it (e.g. Schema.Date, Schema.BigInt)",
+  error: "give the step an `error` schema that encodes it",
+  json: "pass plain JSON: strings, finite numbers, booleans, null, arrays and plain objects"
 }
 
-export const encode = (what: string, value: unknown): Effect.Effect<string, InvalidPayload> =>
-  Effect.try({ try: () => encodeSync(what, value), catch: (error) => error as InvalidPayload })
+const at = (path: ReadonlyArray<string | number>) =>
+  path.length === 0 ? "" : ` at ${path.map((p) => typeof p === "number" ? `[${p}]` : `.${p}`).join("")}`
+
+/** Why a value would not read back from JSON as it is: the thing and the path. */
+class Unfaithful {
+  constructor(readonly path: ReadonlyArray<string | number>, readonly found: string) {}
+}
+
+const describe = (value: unknown): string | undefined => {
+  switch (typeof value) {
+    case "number":
+      return Number.isFinite(value) ? undefined : `${value} (JSON has no such number; it would read back as null)`
+    case "undefined":
+      return "undefined (JSON drops it: the key would be missing, or null in an array)"
+    case "bigint":
+      return "a BigInt (JSON cannot hold it)"
+    case "function":
+      return "a function (JSON drops it)"
+    case "symbol":
+      return "a symbol (JSON drops it)"
+    default:
+      return undefined
+  }
+}
+
+/**
+ * Walks a value, refusing what JSON cannot hold as it is; with `copy`,
+ * returns a copy made of fresh plain objects and arrays (so a later change
+ * to the original cannot reach what is stored).
+ */
+const walk = (value: unknown, path: Array<string | number>, open: Array<object>, copy: boolean): unknown => {
+  if (typeof value !== "object" || value === null) {
+    const found = describe(value)
+    if (found !== undefined) throw new Unfaithful([...path], found)
+    return value
+  }
+  if (open.includes(value)) throw new Unfaithful([...path], "a reference to an enclosing object (a cycle)")
+  open.push(value)
+  let result: unknown
+  if (Array.isArray(value)) {
+    const out: Array<unknown> | undefined = copy ? new Array(value.length) : undefined
+    for (let i = 0; i < value.length; i++) {
+      if (!(i in value)) throw new Unfaithful([...path, i], "a hole in an array (it would read back as null)")
+      path.push(i)
+      const item = walk(value[i], path, open, copy)
+      path.pop()
+      if (out !== undefined) out[i] = item
+    }
+    result = out ?? value
+  } else {
+    const proto = Object.getPrototypeOf(value)
+    if (proto !== Object.prototype && proto !== null) {
+      const name = (value as { constructor?: { name?: unknown } }).constructor?.name
+      throw new Unfaithful(
+        [...path],
+        `a ${typeof name === "string" && name !== "" ? name : "class instance"} (JSON would keep only its fields${
+          value instanceof Date ? ", as a string" : ""
+        })`
+      )
+    }
+    const out: Record<string, unknown> | undefined = copy ? {} : undefined
+    for (const key of Object.keys(value)) {
+      path.push(key)
+      const item = walk((value as Record<string, unknown>)[key], path, open, copy)
+      path.pop()
+      if (out === undefined) continue
+      // A key named "__proto__" stays a key, never the copy's prototype.
+      if (key === "__proto__") {
+        Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true })
+      } else out[key] = item
+    }
+    result = out ?? value
+  }
+  open.pop()
+  return result
+}
+
+/**
+ * Checks that `value` reads back from JSON as it is (a top-level `undefined`
+ * is allowed: it reads back as absent); with `copy`, returns a copy. Throws an
+ * `InvalidPayload` naming what, the path, what was found and the fix.
+ */
+export const faithful = (what: string, fix: Fix, value: unknown, copy: boolean): unknown => {
+  if (value === undefined || typeof value === "string" || typeof value === "boolean" || value === null) return value
+  if (typeof value === "number" && Number.isFinite(value)) return value
+  try {
+    return walk(value, [], [], copy)
+  } catch (error) {
+    if (!(error instanceof Unfaithful)) throw error
+    throw new InvalidPayload({
+      what,
+      reason: `it holds ${error.found}${at(error.path)}; ${fixes[fix]}`
+    })
+  }
+}
+
+/** JSON text of a payload; throws an InvalidPayload naming what could not be stored. */
+export const encodeSync = (what: string, value: unknown, fix: Fix = "json"): string => {
+  faithful(what, fix, value, false)
+  return json(what, value)
+}
+
+export const encode = (what: string, value: unknown, fix: Fix = "json"): Effect.Effect<string, InvalidPayload> =>
+  Effect.try({ try: () => encodeSync(what, value, fix), catch: (error) => error as InvalidPayload })
 
 /** What a commit stores, encoded. */
 export interface EncodedCommit {
@@ -53,29 +146,97 @@ const eventPayload = (event: WorkflowEvent): Omit<WorkflowEvent, "seq" | "workfl
   return payload
 }
 
+const eventWhere = (id: string, event: WorkflowEvent) =>
+  event.runnableName === undefined ? ` of execution "${id}"` : ` of step "${event.runnableName}" in execution "${id}"`
+
+const eventWhat = (id: string, event: WorkflowEvent) => `the ${event.type} event${eventWhere(id, event)}`
+
+/**
+ * Checks each field of an event (the engine builds the event; its fields may hold what a body gave), and
+ * with `copy` puts copies of object fields in their place: the event is the storage's from now on.
+ */
+const checkEvent = (id: string, event: WorkflowEvent, copy: boolean): void => {
+  const fields = event as unknown as Record<string, unknown>
+  for (const key in fields) {
+    const value = fields[key]
+    if (typeof value === "string" || (typeof value === "number" && Number.isFinite(value))) continue
+    const checked = faithful(`the ${event.type} event${eventWhere(id, event)} (its ${key})`, "json", value, copy)
+    if (checked !== value) fields[key] = checked
+  }
+}
+
+/**
+ * The commit with every payload checked to read back from JSON as it is,
+ * the step's result and the output first (so a refusal names their schema); with
+ * `copy`, made of copies (its events are then the storage's own). Throws the
+ * first `InvalidPayload`.
+ */
+export const checkCommit = (id: string, commit: Commit, copy: boolean): Commit => {
+  let journal = commit.journal
+  const result = journal?.result
+  if (journal !== undefined && result !== undefined && result._tag !== "Die") {
+    const success = result._tag === "Success"
+    const value = success ? result.value : result.error
+    const what = `the ${success ? "result" : "error"} of step "${journal.name}" of execution "${id}"`
+    const checked = faithful(what, success ? "success" : "error", value, copy)
+    if (checked !== value) {
+      journal = {
+        ...journal,
+        result: success ? { _tag: "Success", value: checked } : { _tag: "Failure", error: checked }
+      }
+    }
+  }
+  const output = faithful(`the output of execution "${id}"`, "output", commit.output, copy)
+  const given = commit.answer?.value
+  const answer = commit.answer === undefined
+    ? undefined
+    : faithful(`the answer to "${commit.answer.taskId}" of execution "${id}"`, "json", given, copy)
+  const error = faithful(`the error of execution "${id}"`, "json", commit.error, copy)
+  // Last: an event repeating a value above (a step's end, the final output) is refused under that value's name.
+  if (commit.events !== undefined) { for (const event of commit.events) checkEvent(id, event, copy) }
+  return journal === commit.journal && answer === given && output === commit.output && error === commit.error
+    ? commit
+    : {
+      ...commit,
+      ...(journal !== undefined ? { journal } : {}),
+      ...(commit.answer !== undefined ? { answer: { taskId: commit.answer.taskId, value: answer } } : {}),
+      ...(output !== undefined ? { output } : {}),
+      ...(error !== undefined ? { error: error as Commit["error"] & {} } : {})
+    }
+}
+
+const json = (what: string, value: unknown): string => {
+  const text = JSON.stringify(value) ?? "null"
+  if (text.length > MAX_PAYLOAD_CHARS) {
+    throw new InvalidPayload({
+      what,
+      reason: `it is ${text.length} characters of JSON, over the limit of ${MAX_PAYLOAD_CHARS}`
+    })
+  }
+  return text
+}
+
 /** Encodes a commit's payloads; throws an InvalidPayload naming the first one that cannot be stored. */
-export const encodeCommit = (id: string, commit: Commit): EncodedCommit => ({
-  events: (commit.events ?? []).map((event) => ({
-    type: event.type,
-    payload: encodeSync(
-      event.runnableName === undefined
-        ? `the ${event.type} event of execution "${id}"`
-        : `the ${event.type} event of step "${event.runnableName}" in execution "${id}"`,
-      eventPayload(event)
-    )
-  })),
-  journalResult: commit.journal?.result === undefined
-    ? null
-    : encodeSync(`the result of step "${commit.journal.name}" of execution "${id}"`, commit.journal.result),
-  answer: commit.answer === undefined
-    ? null
-    : encodeSync(`the answer to "${commit.answer.taskId}" of execution "${id}"`, {
-      _tag: "Success",
-      value: commit.answer.value
-    }),
-  output: commit.output === undefined ? null : encodeSync(`the output of execution "${id}"`, commit.output),
-  error: commit.error === undefined ? null : encodeSync(`the error of execution "${id}"`, commit.error)
-})
+export const encodeCommit = (id: string, commit: Commit): EncodedCommit => {
+  checkCommit(id, commit, false)
+  return {
+    events: (commit.events ?? []).map((event) => ({
+      type: event.type,
+      payload: json(eventWhat(id, event), eventPayload(event))
+    })),
+    journalResult: commit.journal?.result === undefined
+      ? null
+      : json(`the result of step "${commit.journal.name}" of execution "${id}"`, commit.journal.result),
+    answer: commit.answer === undefined
+      ? null
+      : json(`the answer to "${commit.answer.taskId}" of execution "${id}"`, {
+        _tag: "Success",
+        value: commit.answer.value
+      }),
+    output: commit.output === undefined ? null : json(`the output of execution "${id}"`, commit.output),
+    error: commit.error === undefined ? null : json(`the error of execution "${id}"`, commit.error)
+  }
+}
 
 /** A stored payload read back; text that is not JSON is a storage failure naming what it was. */
 export const decode = (what: string, text: string | null): Effect.Effect<unknown, StorageError> =>

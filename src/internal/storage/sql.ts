@@ -182,7 +182,7 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
   const service: ExecutionStorageService = {
     create: (execution) =>
       Effect.gen(function*() {
-        const input = yield* encode(`the input of execution "${execution.id}"`, execution.input)
+        const input = yield* encode(`the input of execution "${execution.id}"`, execution.input, "input")
         const now = clock.unsafeCurrentTimeMillis()
         // Insert-or-ignore keeps start idempotent when two callers use one id at once.
         const inserted = yield* sql<{ readonly id: string }>`
