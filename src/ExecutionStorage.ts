@@ -282,7 +282,11 @@ export interface ExecutionStorageService {
     now: number,
     leaseUntil: number
   ) => Effect.Effect<boolean, StorageError>
-  /** Extends the leases `owner` still holds on these executions; returns the ids it extended. */
+  /**
+   * Extends the leases `owner` still holds on these executions, if they have
+   * not finished (a run whose execution was cancelled elsewhere hears of it
+   * here); returns the ids it extended.
+   */
   readonly renew: (
     owner: string,
     ids: ReadonlyArray<string>,

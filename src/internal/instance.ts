@@ -45,7 +45,12 @@ export class Instance {
     private readonly storage: ExecutionStorageService,
     private readonly journal: ReadonlyMap<string, JournalEntry>,
     private readonly run: Run,
-    private readonly clock: Clock.Clock
+    private readonly clock: Clock.Clock,
+    /**
+     * Undefined while this engine's lease is known to be fresh; else an Effect that confirms it with the
+     * storage, or dies (the run stops) when another engine may run the execution now.
+     */
+    private readonly confirmLease: () => Effect.Effect<void> | undefined
   ) {}
 
   /**
@@ -101,6 +106,12 @@ export class Instance {
       }
       // Journaled as started only: the step was running when the previous run stopped. Run it again,
       // without a second step_start.
+    }
+    // A body starts only while this engine surely holds the execution: after a stall (a stopped process, a
+    // blocked event loop) the lease is confirmed first, so that two engines never start one step's body.
+    const unconfirmed = this.confirmLease()
+    if (unconfirmed !== undefined) {
+      return Effect.zipRight(unconfirmed, Effect.suspend(() => this.step(frame, cursor, key, name, effect, options)))
     }
     const started = this.clock.unsafeCurrentTimeMillis()
     const inner: Frame = { instance: this, path: key, next: 0, inStep: true }

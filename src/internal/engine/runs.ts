@@ -14,8 +14,8 @@ import { ExecutionContext } from "../executionContext.js"
 import { currentFlow } from "../flowState.js"
 import { Instance, stamp } from "../instance.js"
 import type { Signals } from "../notifier.js"
-import { isTerminal } from "../storage/service.js"
-import { InvalidInput } from "../workflowErrors.js"
+import { ExecutionNotOwned, isTerminal } from "../storage/service.js"
+import { CommitFailed, InvalidInput } from "../workflowErrors.js"
 import { WorkflowCancelled } from "./errors.js"
 import * as Outcome from "./outcome.js"
 import type { Definition } from "./registry.js"
@@ -124,10 +124,27 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
     const leaseLost = (id: string, run: Run.Run) =>
       Effect.suspend(() => {
         Run.abandoned(run)
-        return Effect.logWarning(`Execution ${id}: lease lost, leaving it to its new owner`)
+        return Effect.logWarning(`Execution ${id} is no longer held here (its lease was taken over, or it ended elsewhere): its run stops`)
       })
 
     const store = storeOutcome(clock, leaseLost)
+
+    /**
+     * Undefined while the run's lease was confirmed within two thirds of its length (the renewals keep it
+     * so); else renews it now, and dies as not owned when the storage did not extend it.
+     */
+    const confirmLease = (id: string, run: Run.Run) => (): Effect.Effect<void> | undefined => {
+      const now = clock.unsafeCurrentTimeMillis()
+      if (run.leaseConfirmedAt !== undefined && now - run.leaseConfirmedAt <= (lease * 2) / 3) return undefined
+      return Effect.flatMap(Effect.either(storage.renew(owner, [id], now + lease)), (renewed) => {
+        if (renewed._tag === "Right" && renewed.right.includes(id)) {
+          run.leaseConfirmedAt = now
+          return Effect.void
+        }
+        const error = renewed._tag === "Left" ? renewed.left : new ExecutionNotOwned({ executionId: id, owner })
+        return Effect.die(new CommitFailed({ error }))
+      })
+    }
 
     const execute = (id: string, definition: Definition, run: Run.Run) =>
       Effect.gen(function*() {
@@ -145,7 +162,7 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
         const journal = new Map((yield* storage.journal(id)).map((entry) => [entry.key, entry] as const))
         const workflow = definition.workflow
         const writer = yield* storage.writer(id, { owner, onStored: stored(signals, id) })
-        const instance = new Instance(id, workflow.name, writer, storage, journal, run, clock)
+        const instance = new Instance(id, workflow.name, writer, storage, journal, run, clock, confirmLease(id, run))
         if (!Run.loaded(run)) return
         if (record.status !== "running") yield* Effect.suspend(() => writer.commit({ status: "running" }))
         const body = Effect.flatMap(

@@ -208,7 +208,7 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
       Effect.sync(() =>
         ids.filter((id) => {
           const entry = entries.get(id)
-          if (entry === undefined || entry.owner !== owner) return false
+          if (entry === undefined || entry.owner !== owner || isTerminal(entry.status)) return false
           entry.leaseUntil = leaseUntil
           return true
         })

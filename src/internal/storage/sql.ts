@@ -274,7 +274,7 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
     renew: (owner, ids, leaseUntil) =>
       ids.length === 0 ? Effect.succeed([]) : sql<{ readonly id: string }>`
         update workflow_executions set lease_until = ${leaseUntil}
-        where owner = ${owner} and ${sql.in("id", ids)}
+        where owner = ${owner} and ${sql.in("id", ids)} and status not in ('completed', 'failed', 'cancelled')
         returning id`.pipe(
         Effect.map((rows) => rows.map((row) => row.id)),
         Effect.catchTag("SqlError", failed("renew"))
