@@ -262,4 +262,92 @@ export const storageContract = (
         const bad = yield* Effect.flip(s.list({ cursor: "not-a-cursor" }))
         expect(bad._tag).toBe("InvalidCursor")
       })))
+
+    describe("parent links", () => {
+      it.effect("keeps the parent an execution was created with, and lists exactly a parent's children, by page", () =>
+        run(Effect.gen(function*() {
+          const s = yield* storage
+          const workflow = freshId("family")
+          const parent = `${workflow}-parent`
+          const created = yield* s.create({ id: parent, workflow, input: null, status: "running" })
+          expect(created.record).not.toHaveProperty("parent")
+          const children: Array<string> = []
+          for (let i = 0; i < 5; i++) {
+            const id = `${workflow}-child-${i}`
+            children.push(id)
+            const status = i % 2 === 0 ? "running" : "waiting"
+            const { record } = yield* s.create({ id, workflow, input: i, status, parent })
+            expect(record).toMatchObject({ id, status, parent })
+          }
+          const [child0, child1, child2, child3, child4] = children as [string, string, string, string, string]
+          // A grandchild, the child of another execution, and an execution whose id only looks like a child's.
+          const grandchild = `${workflow}-grandchild`
+          const cousin = `${workflow}-cousin`
+          const lookalike = `${parent}.lookalike`
+          yield* s.create({ id: grandchild, workflow, input: null, status: "running", parent: child0 })
+          yield* s.create({ id: cousin, workflow, input: null, status: "running", parent: `${workflow}-other` })
+          yield* s.create({ id: lookalike, workflow, input: null, status: "running" })
+          // Creating an existing id again changes nothing, its parent included.
+          const again = yield* s.create({ id: child1, workflow, input: null, status: "running", parent: "someone" })
+          expect(again).toMatchObject({ created: false, record: { id: child1, status: "waiting", parent } })
+
+          expect(yield* s.get(child3)).toMatchObject({ id: child3, input: 3, parent })
+          expect(yield* s.get(grandchild)).toMatchObject({ parent: child0 })
+          expect(yield* s.get(parent)).not.toHaveProperty("parent")
+          expect(yield* s.get(lookalike)).not.toHaveProperty("parent")
+          // Listed records carry their parent too, and only those that have one.
+          const parents = new Map<string, string | undefined>([
+            [parent, undefined],
+            ...children.map((id) => [id, parent] as const),
+            [grandchild, child0],
+            [cousin, `${workflow}-other`],
+            [lookalike, undefined]
+          ])
+          const everything = yield* s.list({ workflow, limit: 100 })
+          expect(everything.executions.map((e) => e.id).sort()).toEqual([...parents.keys()].sort())
+          for (const record of everything.executions) {
+            const expected = parents.get(record.id)
+            if (expected === undefined) expect(record).not.toHaveProperty("parent")
+            else expect(record.parent).toBe(expected)
+          }
+
+          /** The ids of every page of `filter`, checking each page's size; and how many pages there were. */
+          const paged = (filter: ExecutionStorage.ListFilter) =>
+            Effect.gen(function*() {
+              const ids: Array<string> = []
+              let pages = 0
+              let cursor: string | undefined
+              do {
+                const page: ExecutionStorage.ExecutionPage = yield* s.list(
+                  cursor === undefined ? filter : { ...filter, cursor }
+                )
+                pages++
+                expect(page.executions.length).toBeLessThanOrEqual(filter.limit ?? 100)
+                ids.push(...page.executions.map((e) => e.id))
+                cursor = page.cursor
+              } while (cursor !== undefined && pages < 20)
+              return { ids, pages }
+            })
+          const sorted = (ids: ReadonlyArray<string>) => [...ids].sort()
+          const unpaged = (yield* s.list({ parent })).executions.map((e) => e.id)
+          expect(sorted(unpaged)).toEqual(sorted(children))
+          const byTwo = yield* paged({ parent, limit: 2 })
+          expect(byTwo.pages).toBe(3)
+          // Every child once, in the order of the unpaged list.
+          expect(byTwo.ids).toEqual(unpaged)
+          const waiting = yield* paged({ parent, status: "waiting", limit: 1 })
+          expect(sorted(waiting.ids)).toEqual([child1, child3])
+          expect(waiting.pages).toBe(2)
+          const running = yield* paged({ parent, status: ["running"], limit: 2 })
+          expect(sorted(running.ids)).toEqual([child0, child2, child4])
+          expect(running.pages).toBe(2)
+          const both = yield* paged({ parent, workflow, status: ["running", "waiting"], limit: 4 })
+          expect(sorted(both.ids)).toEqual(sorted(children))
+          expect((yield* s.list({ parent, status: "completed" })).executions).toEqual([])
+          expect((yield* s.list({ parent, workflow: "another-workflow" })).executions).toEqual([])
+          expect((yield* s.list({ parent: child0 })).executions.map((e) => e.id)).toEqual([grandchild])
+          expect((yield* s.list({ parent: grandchild })).executions).toEqual([])
+          expect((yield* s.list({ parent: freshId("nobody") })).executions).toEqual([])
+        })))
+    })
   })
