@@ -1,4 +1,4 @@
 import { ExecutionStorage } from "../src/index.js"
 import { storageContract } from "./storageContract.js"
 
-storageContract("memory", ExecutionStorage.layerMemory)
+storageContract("memory", ExecutionStorage.layerMemory, { payloads: "by reference" })

@@ -459,6 +459,130 @@ export const engineSuite = (name: string, layer: Layer.Layer<ExecutionStorage.Ex
         })))
     })
 
+    describe("parent links", () => {
+      it.effect("records as parent the execution whose body started a workflow, in a step or not; none from outside", () =>
+        withStorage(Effect.gen(function*() {
+          const { engine } = yield* startEngine()
+          const suffix = Math.random().toString(36).slice(2, 8)
+          const child = Workflow.make({ name: `child-${suffix}`, run: (n: number) => Effect.succeed(n * 2) })
+          const parent = Workflow.make({
+            name: `parent-${suffix}`,
+            run: () =>
+              Effect.gen(function*() {
+                // Inside a step, as the planner starts its children...
+                const inStep = yield* Workflow.step(
+                  "start a child",
+                  Effect.flatMap(engine.start(child, 1), (handle) => Effect.as(handle.result, handle.id))
+                )
+                // ...and straight from the body.
+                const direct = yield* engine.start(child, 2)
+                yield* direct.result
+                return { inStep, direct: direct.id }
+              })
+          })
+          const handle = yield* engine.start(parent, undefined)
+          const children = yield* handle.result
+          expect(yield* engine.status(children.inStep)).toMatchObject({
+            workflow: child.name,
+            status: "completed",
+            output: 2,
+            parent: handle.id
+          })
+          expect(yield* engine.status(children.direct)).toMatchObject({ output: 4, parent: handle.id })
+          expect(yield* handle.status).not.toHaveProperty("parent")
+          const outside = yield* engine.start(child, 3)
+          expect(yield* outside.result).toBe(6)
+          expect(yield* outside.status).not.toHaveProperty("parent")
+          const listed = yield* engine.executions({ parent: handle.id })
+          expect(listed.executions.map((e) => e.id).sort()).toEqual([children.inStep, children.direct].sort())
+        })))
+
+      it.effect(
+        "cancelling a parent cancels its unfinished children and grandchildren, not a finished child nor a look-alike id",
+        () =>
+          withStorage(Effect.gen(function*() {
+            const { engine } = yield* startEngine()
+            const suffix = Math.random().toString(36).slice(2, 8)
+            const asks = Workflow.make({
+              name: `asks-${suffix}`,
+              run: () => Workflow.approval({ taskId: "t", dataForApproval: null })
+            })
+            const hangs = Workflow.make({ name: `hangs-${suffix}`, run: () => Workflow.step("hang", Effect.never) })
+            const quick = Workflow.make({ name: `quick-${suffix}`, run: () => Effect.succeed("done") })
+            const middle = Workflow.make({
+              name: `middle-${suffix}`,
+              run: () =>
+                Effect.gen(function*() {
+                  const { executionId } = yield* Workflow.ExecutionContext
+                  yield* Workflow.step(
+                    "start a grandchild",
+                    Effect.asVoid(engine.start(asks, undefined, { executionId: `${executionId}.grandchild` }))
+                  )
+                  yield* Workflow.step("hang", Effect.never)
+                })
+            })
+            const top = Workflow.make({
+              name: `top-${suffix}`,
+              run: () =>
+                Effect.gen(function*() {
+                  const { executionId } = yield* Workflow.ExecutionContext
+                  yield* Workflow.step(
+                    "a child that finishes",
+                    Effect.flatMap(engine.start(quick, undefined, { executionId: `${executionId}.quick` }), (h) =>
+                      h.result)
+                  )
+                  yield* engine.start(asks, undefined, { executionId: `${executionId}.asks` })
+                  yield* Workflow.step(
+                    "a child with a child",
+                    Effect.asVoid(engine.start(middle, undefined, { executionId: `${executionId}.middle` }))
+                  )
+                  yield* Workflow.step("wait", Effect.never)
+                })
+            })
+            const handle = yield* engine.start(top, undefined)
+            const [quickChild, asksChild, middleChild] = ["quick", "asks", "middle"].map((part) =>
+              `${handle.id}.${part}`
+            )
+            const grandchild = `${middleChild}.grandchild`
+            // Started from outside any body: its id looks like a child's, but it is not one.
+            const lookalike = yield* engine.start(hangs, undefined, { executionId: `${handle.id}.lookalike` })
+            yield* waitForEvent(engine, handle.id, (e) => e.type === "step_start" && e.runnableName === "wait")
+            yield* waitForEvent(engine, asksChild!, (e) => e.type === "human_approval_required")
+            yield* waitForEvent(engine, middleChild!, (e) => e.type === "step_start" && e.runnableName === "hang")
+            yield* waitForEvent(engine, grandchild, (e) => e.type === "human_approval_required")
+            yield* waitForEvent(engine, lookalike.id, (e) => e.type === "step_start")
+            const parentOf = (id: string) => Effect.map(engine.status(id), (record) => record.parent)
+            expect(yield* Effect.forEach([quickChild!, asksChild!, middleChild!, grandchild], parentOf)).toEqual([
+              handle.id,
+              handle.id,
+              handle.id,
+              middleChild
+            ])
+            expect(yield* lookalike.status).not.toHaveProperty("parent")
+            const finished = yield* engine.status(quickChild!)
+            expect(finished.status).toBe("completed")
+
+            yield* handle.cancel
+            for (const id of [handle.id, asksChild!, middleChild!, grandchild]) {
+              expect(yield* engine.status(id)).toMatchObject({
+                status: "cancelled",
+                error: { name: "WorkflowCancelled" }
+              })
+            }
+            expect(yield* engine.status(quickChild!)).toEqual(finished)
+            const lookalikeNow = yield* lookalike.status
+            expect(lookalikeNow.status).toBe("running")
+            expect((yield* collect(engine.events(grandchild))).map((e) => e.type)).toEqual([
+              "human_approval_required",
+              "workflow_error"
+            ])
+            // Still going: its step ends only when it is cancelled itself.
+            yield* lookalike.cancel
+            expect((yield* lookalike.status).status).toBe("cancelled")
+          }))
+      )
+    })
+
     describe("steps", () => {
       it.effect("retries a failing step on its Schedule (TestClock)", () =>
         withStorage(Effect.gen(function*() {

@@ -13,9 +13,86 @@ const log = (message: string): WorkflowEvent.WorkflowEvent => ({ type: "log", ti
 let counter = 0
 const freshId = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${counter++}`
 
+/** What sets storages apart in the contract. */
+export interface ContractOptions {
+  /**
+   * `json` (default): payloads are stored as JSON, and one that is not JSON
+   * (a BigInt, a cycle) fails its commit with `InvalidPayload`. `by reference`:
+   * the storage keeps the values themselves (the memory storage), so any value
+   * can be stored.
+   */
+  readonly payloads?: "json" | "by reference"
+}
+
+/** A step's start as the interpreter commits it (events are fresh objects: storages may stamp them). */
+const stepStart = (key: string, name: string, input: unknown = null): ExecutionStorage.Commit => ({
+  events: [{ type: "step_start", timestamp: 1, runnableName: name, input }],
+  journal: { key, name, kind: "step", state: "started" }
+})
+
+/** The end of the step started by `stepStart(key, name)`, with its result. */
+const stepEnd = (key: string, name: string, value: unknown): ExecutionStorage.Commit => ({
+  events: [{ type: "step_end", timestamp: 1, runnableName: name, output: value }],
+  journal: { key, name, kind: "step", state: "completed", result: { _tag: "Success", value } }
+})
+
+/** An event as a short label: its type and its message or step name. */
+const label = (event: WorkflowEvent.WorkflowEvent): string =>
+  `${event.type} ${(event as { message?: string }).message ?? event.runnableName ?? ""}`
+
+/** Waits (in real time) until `condition` holds; dies naming `what` after 10 seconds. */
+const waitUntil = (condition: () => boolean, what: string) =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + 10_000
+    while (!condition()) {
+      if (Date.now() > deadline) return yield* Effect.dieMessage(`timed out waiting until ${what}`)
+      yield* Effect.sleep("1 millis")
+    }
+  })
+
+/**
+ * A writer's `onStored` that records each commit it is told of. With `read`,
+ * it also starts reading the execution's log at that moment: what the read
+ * finds shows what was readable when the writer said the commit was stored
+ * (await `readable` before the storage closes).
+ */
+const recorder = (s: ExecutionStorage.ExecutionStorageService, id: string, options?: { readonly read: true }) => {
+  const told: Array<ExecutionStorage.Commit> = []
+  const reads: Array<Promise<ReadonlyArray<string>>> = []
+  return {
+    told,
+    onStored: (commit: ExecutionStorage.Commit) => {
+      told.push(commit)
+      if (options?.read === true) {
+        reads.push(
+          Effect.runPromise(
+            s.events(id, { fromSeq: 1, limit: 1000 }).pipe(
+              Effect.map((events) => events.map(label)),
+              Effect.catchAll((error) => Effect.succeed([`read failed: ${error.message}`]))
+            )
+          )
+        )
+      }
+    },
+    /** What each read found, in the order the commits were told of. */
+    readable: Effect.promise(() => Promise.all(reads))
+  }
+}
+
+/** The stored log as labels, with its seqs checked to be 1..n. */
+const storedLabels = (s: ExecutionStorage.ExecutionStorageService, id: string) =>
+  Effect.map(s.events(id, { fromSeq: 1, limit: 1000 }), (events) => {
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1))
+    return events.map(label)
+  })
+
+const byKey = (journal: ReadonlyArray<ExecutionStorage.JournalEntry>) =>
+  [...journal].sort((a, b) => a.key.localeCompare(b.key))
+
 export const storageContract = (
   name: string,
-  layer: Layer.Layer<ExecutionStorage.ExecutionStorage, unknown>
+  layer: Layer.Layer<ExecutionStorage.ExecutionStorage, unknown>,
+  options: ContractOptions = {}
 ) =>
   describe(`ExecutionStorage contract: ${name}`, () => {
     const run = <A, E>(effect: Effect.Effect<A, E, ExecutionStorage.ExecutionStorage>) => Effect.provide(effect, layer)
@@ -262,4 +339,365 @@ export const storageContract = (
         const bad = yield* Effect.flip(s.list({ cursor: "not-a-cursor" }))
         expect(bad._tag).toBe("InvalidCursor")
       })))
+
+    describe("parent links", () => {
+      it.effect("keeps the parent an execution was created with, and lists exactly a parent's children, by page", () =>
+        run(Effect.gen(function*() {
+          const s = yield* storage
+          const workflow = freshId("family")
+          const parent = `${workflow}-parent`
+          const created = yield* s.create({ id: parent, workflow, input: null, status: "running" })
+          expect(created.record).not.toHaveProperty("parent")
+          const children: Array<string> = []
+          for (let i = 0; i < 5; i++) {
+            const id = `${workflow}-child-${i}`
+            children.push(id)
+            const status = i % 2 === 0 ? "running" : "waiting"
+            const { record } = yield* s.create({ id, workflow, input: i, status, parent })
+            expect(record).toMatchObject({ id, status, parent })
+          }
+          const [child0, child1, child2, child3, child4] = children as [string, string, string, string, string]
+          // A grandchild, the child of another execution, and an execution whose id only looks like a child's.
+          const grandchild = `${workflow}-grandchild`
+          const cousin = `${workflow}-cousin`
+          const lookalike = `${parent}.lookalike`
+          yield* s.create({ id: grandchild, workflow, input: null, status: "running", parent: child0 })
+          yield* s.create({ id: cousin, workflow, input: null, status: "running", parent: `${workflow}-other` })
+          yield* s.create({ id: lookalike, workflow, input: null, status: "running" })
+          // Creating an existing id again changes nothing, its parent included.
+          const again = yield* s.create({ id: child1, workflow, input: null, status: "running", parent: "someone" })
+          expect(again).toMatchObject({ created: false, record: { id: child1, status: "waiting", parent } })
+
+          expect(yield* s.get(child3)).toMatchObject({ id: child3, input: 3, parent })
+          expect(yield* s.get(grandchild)).toMatchObject({ parent: child0 })
+          expect(yield* s.get(parent)).not.toHaveProperty("parent")
+          expect(yield* s.get(lookalike)).not.toHaveProperty("parent")
+          // Listed records carry their parent too, and only those that have one.
+          const parents = new Map<string, string | undefined>([
+            [parent, undefined],
+            ...children.map((id) => [id, parent] as const),
+            [grandchild, child0],
+            [cousin, `${workflow}-other`],
+            [lookalike, undefined]
+          ])
+          const everything = yield* s.list({ workflow, limit: 100 })
+          expect(everything.executions.map((e) => e.id).sort()).toEqual([...parents.keys()].sort())
+          for (const record of everything.executions) {
+            const expected = parents.get(record.id)
+            if (expected === undefined) expect(record).not.toHaveProperty("parent")
+            else expect(record.parent).toBe(expected)
+          }
+
+          /** The ids of every page of `filter`, checking each page's size; and how many pages there were. */
+          const paged = (filter: ExecutionStorage.ListFilter) =>
+            Effect.gen(function*() {
+              const ids: Array<string> = []
+              let pages = 0
+              let cursor: string | undefined
+              do {
+                const page: ExecutionStorage.ExecutionPage = yield* s.list(
+                  cursor === undefined ? filter : { ...filter, cursor }
+                )
+                pages++
+                expect(page.executions.length).toBeLessThanOrEqual(filter.limit ?? 100)
+                ids.push(...page.executions.map((e) => e.id))
+                cursor = page.cursor
+              } while (cursor !== undefined && pages < 20)
+              return { ids, pages }
+            })
+          const sorted = (ids: ReadonlyArray<string>) => [...ids].sort()
+          const unpaged = (yield* s.list({ parent })).executions.map((e) => e.id)
+          expect(sorted(unpaged)).toEqual(sorted(children))
+          const byTwo = yield* paged({ parent, limit: 2 })
+          expect(byTwo.pages).toBe(3)
+          // Every child once, in the order of the unpaged list.
+          expect(byTwo.ids).toEqual(unpaged)
+          const waiting = yield* paged({ parent, status: "waiting", limit: 1 })
+          expect(sorted(waiting.ids)).toEqual([child1, child3])
+          expect(waiting.pages).toBe(2)
+          const running = yield* paged({ parent, status: ["running"], limit: 2 })
+          expect(sorted(running.ids)).toEqual([child0, child2, child4])
+          expect(running.pages).toBe(2)
+          const both = yield* paged({ parent, workflow, status: ["running", "waiting"], limit: 4 })
+          expect(sorted(both.ids)).toEqual(sorted(children))
+          expect((yield* s.list({ parent, status: "completed" })).executions).toEqual([])
+          expect((yield* s.list({ parent, workflow: "another-workflow" })).executions).toEqual([])
+          expect((yield* s.list({ parent: child0 })).executions.map((e) => e.id)).toEqual([grandchild])
+          expect((yield* s.list({ parent: grandchild })).executions).toEqual([])
+          expect((yield* s.list({ parent: freshId("nobody") })).executions).toEqual([])
+        })))
+    })
+
+    describe("writer", () => {
+      /** A running execution, claimed by `owner` as a run claims it. */
+      const claimed = (s: ExecutionStorage.ExecutionStorageService, prefix: string, owner: string) =>
+        Effect.gen(function*() {
+          const id = freshId(prefix)
+          yield* s.create({ id, workflow: "w", input: null, status: "running" })
+          expect(yield* s.claim(id, owner, 0, Number.MAX_SAFE_INTEGER)).toBe(true)
+          return id
+        })
+      /** Lets every queued microtask run (a held start is written by one at the latest). */
+      const afterMicrotasks = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+
+      it.live("stores a run's commits in order and tells of each once, when it can be read", () =>
+        run(Effect.gen(function*() {
+          const s = yield* storage
+          const id = yield* claimed(s, "writer-order", "w")
+          const { onStored, readable, told } = recorder(s, id, { read: true })
+          const handed: ReadonlyArray<ExecutionStorage.Commit> = [
+            { events: [log("a"), log("b")] },
+            stepStart("0", "s0"),
+            stepEnd("0", "s0", 1),
+            stepStart("1", "s1"),
+            stepEnd("1", "s1", 2),
+            { events: [log("c")], status: "waiting" }
+          ]
+          const [logs, start0, end0, start1, end1, last] = handed as [
+            ExecutionStorage.Commit,
+            ExecutionStorage.Commit,
+            ExecutionStorage.Commit,
+            ExecutionStorage.Commit,
+            ExecutionStorage.Commit,
+            ExecutionStorage.Commit
+          ]
+          yield* Effect.scoped(Effect.gen(function*() {
+            const writer = yield* s.writer(id, { owner: "w", onStored })
+            yield* writer.commit(logs)
+            // A step's start (held back where the storage holds starts) and at once its end.
+            yield* writer.commit(start0, { hold: true })
+            yield* writer.commit(end0)
+            // A start that nothing follows is stored on its own a moment later, and told of.
+            yield* writer.commit(start1, { hold: true })
+            yield* waitUntil(() => told.includes(start1), "the start of s1 is stored on its own")
+            expect(yield* storedLabels(s, id)).toEqual([
+              "log a",
+              "log b",
+              "step_start s0",
+              "step_end s0",
+              "step_start s1"
+            ])
+            yield* writer.commit(end1)
+            yield* writer.commit(last)
+          }))
+          expect(yield* storedLabels(s, id)).toEqual([
+            "log a",
+            "log b",
+            "step_start s0",
+            "step_end s0",
+            "step_start s1",
+            "step_end s1",
+            "log c"
+          ])
+          expect(byKey(yield* s.journal(id))).toEqual([
+            { key: "0", name: "s0", kind: "step", state: "completed", result: { _tag: "Success", value: 1 } },
+            { key: "1", name: "s1", kind: "step", state: "completed", result: { _tag: "Success", value: 2 } }
+          ])
+          expect(yield* s.get(id)).toMatchObject({ status: "waiting", lastSeq: 7 })
+          // Each stored commit is told of once, in order; a start stored with its end is told of as that end.
+          const order = told.map((commit) => handed.indexOf(commit))
+          expect([[0, 1, 2, 3, 4, 5], [0, 2, 3, 4, 5]]).toContainEqual(order)
+          // When told of, a commit (and every commit before it) could be read.
+          const reads = yield* readable
+          order.forEach((index, i) => {
+            const upTo = handed.slice(0, index + 1).flatMap((commit) => (commit.events ?? []).map(label))
+            expect(reads[i]).toEqual(expect.arrayContaining(upTo))
+          })
+        })))
+
+      it.live("stores a held start with its end as one, before a commit of another key, and when it closes", () =>
+        run(Effect.gen(function*() {
+          const s = yield* storage
+          const id = yield* claimed(s, "writer-hold", "w")
+          const { onStored, told } = recorder(s, id)
+          const startC = stepStart("3", "c")
+          yield* Effect.scoped(Effect.gen(function*() {
+            const writer = yield* s.writer(id, { owner: "w", onStored })
+            yield* writer.commit(stepStart("0", "a", { x: "input of a" }), { hold: true })
+            yield* writer.commit(stepEnd("0", "a", "A"))
+            // Once the end's commit is stored, so is its start: both events in order, the entry completed.
+            const [start] = yield* s.events(id, { fromSeq: 1, limit: 1 })
+            expect(start).toMatchObject({ seq: 1, type: "step_start", runnableName: "a", input: { x: "input of a" } })
+            expect(yield* storedLabels(s, id)).toEqual(["step_start a", "step_end a"])
+            expect(yield* s.journal(id)).toEqual([
+              { key: "0", name: "a", kind: "step", state: "completed", result: { _tag: "Success", value: "A" } }
+            ])
+            // A commit of another key: the held start is stored first, then that commit.
+            yield* writer.commit(stepStart("1", "b"), { hold: true })
+            yield* writer.commit({
+              events: [log("between")],
+              journal: { key: "2", name: "between", kind: "emit", state: "completed" }
+            })
+            expect(yield* storedLabels(s, id)).toEqual(["step_start a", "step_end a", "step_start b", "log between"])
+            expect(byKey(yield* s.journal(id))).toMatchObject([
+              { key: "0", state: "completed" },
+              { key: "1", name: "b", state: "started" },
+              { key: "2", name: "between", state: "completed" }
+            ])
+            yield* writer.commit(stepEnd("1", "b", "B"))
+            // Still held back when the writer's scope closes: the close stores it.
+            yield* writer.commit(startC, { hold: true })
+          }))
+          expect(yield* storedLabels(s, id)).toEqual([
+            "step_start a",
+            "step_end a",
+            "step_start b",
+            "log between",
+            "step_end b",
+            "step_start c"
+          ])
+          expect(byKey(yield* s.journal(id))).toEqual([
+            { key: "0", name: "a", kind: "step", state: "completed", result: { _tag: "Success", value: "A" } },
+            { key: "1", name: "b", kind: "step", state: "completed", result: { _tag: "Success", value: "B" } },
+            { key: "2", name: "between", kind: "emit", state: "completed" },
+            { key: "3", name: "c", kind: "step", state: "started" }
+          ])
+          expect(told).toContain(startC)
+          expect(new Set(told).size).toBe(told.length)
+        })))
+
+      if (options.payloads === "by reference") {
+        it.live("keeps payloads as they are, values that are not JSON included", () =>
+          run(Effect.gen(function*() {
+            const s = yield* storage
+            const id = yield* claimed(s, "writer-by-reference", "w")
+            const cyclic: Record<string, unknown> = {}
+            cyclic.self = cyclic
+            yield* Effect.scoped(Effect.gen(function*() {
+              const writer = yield* s.writer(id, { owner: "w" })
+              yield* writer.commit({ events: [{ ...log("cyclic"), details: cyclic } as WorkflowEvent.WorkflowEvent] })
+              yield* writer.commit(stepStart("0", "big"), { hold: true })
+              yield* writer.commit(stepEnd("0", "big", 2n))
+            }))
+            const events = yield* s.events(id, { fromSeq: 1, limit: 10 })
+            expect(events.map(label)).toEqual(["log cyclic", "step_start big", "step_end big"])
+            expect((events[0] as { details?: unknown }).details).toBe(cyclic)
+            expect(yield* s.journal(id)).toMatchObject([{ key: "0", result: { _tag: "Success", value: 2n } }])
+          })))
+      } else {
+        it.live("fails a commit whose payload cannot be stored with InvalidPayload naming it, storing none of it", () =>
+          run(Effect.gen(function*() {
+            const s = yield* storage
+            const id = yield* claimed(s, "writer-payload", "w")
+            const { onStored, told } = recorder(s, id)
+            const cyclic: Record<string, unknown> = {}
+            cyclic.self = cyclic
+            const startZ = stepStart("2", "z")
+            yield* Effect.scoped(Effect.gen(function*() {
+              const writer = yield* s.writer(id, { owner: "w", onStored })
+              const bigEvent = yield* Effect.flip(writer.commit({
+                events: [log("fine"), { ...log("big"), details: { n: 1n } } as WorkflowEvent.WorkflowEvent],
+                status: "waiting"
+              }))
+              expect(bigEvent._tag).toBe("InvalidPayload")
+              expect(bigEvent.message).toContain(`the log event of execution "${id}" cannot be stored`)
+              expect(bigEvent.message).toContain("BigInt")
+              const bigResult = yield* Effect.flip(writer.commit({
+                events: [{ type: "step_end", timestamp: 1, runnableName: "x", output: "shown" }],
+                journal: {
+                  key: "0",
+                  name: "x",
+                  kind: "step",
+                  state: "completed",
+                  result: { _tag: "Success", value: 10n }
+                }
+              }))
+              expect(bigResult._tag).toBe("InvalidPayload")
+              expect(bigResult.message).toContain(`the result of step "x" of execution "${id}"`)
+              const cycle = yield* Effect.flip(
+                writer.commit({ events: [{ ...log("cyclic"), details: cyclic } as WorkflowEvent.WorkflowEvent] })
+              )
+              expect(cycle._tag).toBe("InvalidPayload")
+              expect(cycle.message).toMatch(/circular/i)
+              // A start that cannot be stored fails at once, held back or not.
+              const badStart = yield* Effect.flip(writer.commit(stepStart("1", "y", { n: 1n }), { hold: true }))
+              expect(badStart._tag).toBe("InvalidPayload")
+              expect(badStart.message).toContain(`the step_start event of step "y" in execution "${id}"`)
+              expect(yield* storedLabels(s, id)).toEqual([])
+              expect(yield* s.journal(id)).toEqual([])
+              expect(yield* s.get(id)).toMatchObject({ status: "running", lastSeq: 0 })
+              // The end of a held start cannot be stored: the start is (the log keeps it), the end is not.
+              yield* writer.commit(startZ, { hold: true })
+              const badEnd = yield* Effect.flip(writer.commit(stepEnd("2", "z", 2n)))
+              expect(badEnd._tag).toBe("InvalidPayload")
+              expect(badEnd.message).toContain(`step "z"`)
+              expect(yield* storedLabels(s, id)).toEqual(["step_start z"])
+              expect(yield* s.journal(id)).toEqual([{ key: "2", name: "z", kind: "step", state: "started" }])
+              // The writer goes on.
+              yield* writer.commit({ events: [log("after")] })
+            }))
+            expect(yield* storedLabels(s, id)).toEqual(["step_start z", "log after"])
+            expect(told.map((commit) => commit.events?.map(label))).toEqual([["step_start z"], ["log after"]])
+            expect(told[0]).toBe(startZ)
+          })))
+      }
+
+      it.live("refuses a writer's commits once another owner has claimed the execution, held starts included", () =>
+        run(Effect.gen(function*() {
+          const s = yield* storage
+          const id = freshId("writer-owned")
+          yield* s.create({ id, workflow: "w", input: null, status: "running" })
+          expect(yield* s.claim(id, "a", 1_000, 2_000)).toBe(true)
+          const a = recorder(s, id)
+          const a1: ExecutionStorage.Commit = { events: [log("a1")] }
+          const notOwned = { _tag: "ExecutionNotOwned", executionId: id, owner: "a" }
+          /** A held start is refused at once where it is written at once, else by the run's next commit. */
+          const refusedOrHeld = (result: Either.Either<void, ExecutionStorage.CommitError>) => {
+            if (Either.isLeft(result)) expect(result.left).toMatchObject(notOwned)
+          }
+          yield* Effect.scoped(Effect.gen(function*() {
+            const writer = yield* s.writer(id, { owner: "a", onStored: a.onStored })
+            yield* writer.commit(a1)
+            // a's lease expired at 2,000 without a renewal: b takes the execution over.
+            expect(yield* s.claim(id, "b", 3_000, 4_000)).toBe(true)
+            expect(yield* Effect.flip(writer.commit({ events: [log("a2")], status: "waiting" }))).toMatchObject(
+              notOwned
+            )
+            // A start and at once its end: refused, written together or one by one.
+            refusedOrHeld(yield* Effect.either(writer.commit(stepStart("0", "s"), { hold: true })))
+            expect(yield* Effect.flip(writer.commit(stepEnd("0", "s", 1)))).toMatchObject(notOwned)
+            // A start written on its own a moment later: refused, and the run's next commit says so.
+            refusedOrHeld(yield* Effect.either(writer.commit(stepStart("1", "t"), { hold: true })))
+            yield* afterMicrotasks
+            expect(yield* Effect.flip(writer.commit({ events: [log("a3")] }))).toMatchObject(notOwned)
+            // Still held back when the writer closes: the close cannot store it either, and does not fail.
+            refusedOrHeld(yield* Effect.either(writer.commit(stepStart("2", "u"), { hold: true })))
+          }))
+          expect(yield* storedLabels(s, id)).toEqual(["log a1"])
+          expect(yield* s.journal(id)).toEqual([])
+          expect(yield* s.get(id)).toMatchObject({ status: "running", lastSeq: 1 })
+          expect(a.told).toEqual([a1])
+          expect(a.told[0]).toBe(a1)
+          // The new owner's writer goes on from there.
+          yield* Effect.scoped(
+            Effect.flatMap(s.writer(id, { owner: "b" }), (writer) => writer.commit({ events: [log("b1")] }))
+          )
+          expect(yield* storedLabels(s, id)).toEqual(["log a1", "log b1"])
+        })))
+
+      it.live("refuses a writer's commits to a finished execution with ExecutionFinished", () =>
+        run(Effect.gen(function*() {
+          const s = yield* storage
+          const id = yield* claimed(s, "writer-finished", "w")
+          const { onStored, told } = recorder(s, id)
+          const before: ExecutionStorage.Commit = { events: [log("before")] }
+          const finished = { _tag: "ExecutionFinished", executionId: id, status: "cancelled" }
+          yield* Effect.scoped(Effect.gen(function*() {
+            const writer = yield* s.writer(id, { owner: "w", onStored })
+            yield* writer.commit(before)
+            // Cancelled on behalf of anyone (a cancel from another engine) while the run goes on.
+            yield* s.commit(id, { events: [log("cancelled")], status: "cancelled" })
+            expect(yield* Effect.flip(writer.commit({ events: [log("late")], status: "completed", output: 1 })))
+              .toMatchObject(finished)
+            const held = yield* Effect.either(writer.commit(stepStart("0", "s"), { hold: true }))
+            if (Either.isLeft(held)) expect(held.left).toMatchObject(finished)
+            expect(yield* Effect.flip(writer.commit(stepEnd("0", "s", 1)))).toMatchObject(finished)
+            yield* Effect.either(writer.commit(stepStart("1", "t"), { hold: true }))
+          }))
+          expect(yield* storedLabels(s, id)).toEqual(["log before", "log cancelled"])
+          expect(yield* s.journal(id)).toEqual([])
+          expect(yield* s.get(id)).toMatchObject({ status: "cancelled", lastSeq: 2 })
+          expect(told).toEqual([before])
+        })))
+    })
   })
