@@ -230,10 +230,11 @@ export interface WriterOptions {
  */
 export interface Writer {
   /**
-   * Hands a commit to storage now (call it from a running fiber); the
-   * returned Effect waits until it is stored, and fails as
-   * `ExecutionStorageService.commit` does. A writer that stored it at once
-   * returns a completed `Exit`.
+   * Stores a commit of the run: the returned Effect completes once it is
+   * stored, and fails as `ExecutionStorageService.commit` does. A writer
+   * that stores synchronously stores it when `commit` is called and returns
+   * a completed `Exit` (call it from a running fiber); others start the
+   * write when the Effect runs.
    *
    * With `hold`, the writer may keep the commit back and store it together
    * with the run's next commit (a step's start with its end), at the latest

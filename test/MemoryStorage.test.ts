@@ -1,4 +1,4 @@
 import { ExecutionStorage } from "../src/index.js"
 import { storageContract } from "./storageContract.js"
 
-storageContract("memory", ExecutionStorage.layerMemory, { payloads: "by reference" })
+storageContract("memory", ExecutionStorage.layerMemory)

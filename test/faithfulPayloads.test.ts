@@ -81,7 +81,7 @@ const suite = (name: string, layer: Layer.Layer<ExecutionStorage.ExecutionStorag
         const chunky = Workflow.make({ name: `${name}-chunk`, run: () => Workflow.chunk({ size: NaN }) })
         const chunk = yield* Effect.flip((yield* engine.start(chunky, undefined)).result)
         expect(chunk).toMatchObject({ _tag: "WorkflowFailed", error: { name: "InvalidPayload" } })
-        expect(chunk._tag === "WorkflowFailed" && chunk.error.message).toContain("at .size")
+        expect(chunk._tag === "WorkflowFailed" && chunk.error.message).toContain("at .data.size")
       })))
 
     it.live("with schemas the same values are encoded faithfully: the replay returns what the first run did", () =>

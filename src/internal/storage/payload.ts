@@ -108,11 +108,18 @@ const walk = (value: unknown, path: Array<string | number>, open: Array<object>,
  * is allowed: it reads back as absent); with `copy`, returns a copy. Throws an
  * `InvalidPayload` naming what, the path, what was found and the fix.
  */
-export const faithful = (what: string, fix: Fix, value: unknown, copy: boolean): unknown => {
+export const faithful = (
+  what: string,
+  fix: Fix,
+  value: unknown,
+  copy: boolean,
+  /** Where the value sits in `what`, for the path the refusal names. */
+  field?: string
+): unknown => {
   if (value === undefined || typeof value === "string" || typeof value === "boolean" || value === null) return value
   if (typeof value === "number" && Number.isFinite(value)) return value
   try {
-    return walk(value, [], [], copy)
+    return walk(value, field === undefined ? [] : [field], [], copy)
   } catch (error) {
     if (!(error instanceof Unfaithful)) throw error
     throw new InvalidPayload({
@@ -160,7 +167,7 @@ const checkEvent = (id: string, event: WorkflowEvent, copy: boolean): void => {
   for (const key in fields) {
     const value = fields[key]
     if (typeof value === "string" || (typeof value === "number" && Number.isFinite(value))) continue
-    const checked = faithful(`the ${event.type} event${eventWhere(id, event)} (its ${key})`, "json", value, copy)
+    const checked = faithful(eventWhat(id, event), "json", value, copy, key)
     if (checked !== value) fields[key] = checked
   }
 }

@@ -85,8 +85,28 @@ class RunWriter<P> implements Writer {
     const held = this.held
     if (held === undefined) return next
     this.held = undefined
-    const before = this.writeNow(held.commit, held.prepared)
+    const before = this.driver.writeSync === undefined && this.driver.writeLater !== undefined
+      ? this.queueNow(held)
+      : this.writeNow(held.commit, held.prepared)
     return before === undefined ? next : Effect.zipRight(before, next)
+  }
+
+  /**
+   * Queues a held commit at once (it is out of the held slot now, so it must be written even if nobody
+   * waits for it), and returns an Effect that waits for it.
+   */
+  private queueNow(held: Held<P>): Effect.Effect<void, CommitError> {
+    let done: Exit.Exit<void, CommitError> | undefined
+    let waiting: ((exit: Exit.Exit<void, CommitError>) => void) | undefined
+    this.driver.writeLater!(this.id, held.prepared, this.owner, (failure) => {
+      if (failure === undefined) this.onStored?.(held.commit)
+      done = failure === undefined ? Exit.void : failWith(failure)
+      waiting?.(done)
+    })
+    return Effect.async<void, CommitError>((resume) => {
+      if (done !== undefined) resume(done)
+      else waiting = resume
+    })
   }
 
   /** Writes; `undefined` when it was written synchronously and succeeded. */
