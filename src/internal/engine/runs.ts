@@ -124,7 +124,9 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
     const leaseLost = (id: string, run: Run.Run) =>
       Effect.suspend(() => {
         Run.abandoned(run)
-        return Effect.logWarning(`Execution ${id} is no longer held here (its lease was taken over, or it ended elsewhere): its run stops`)
+        return Effect.logWarning(
+          `Execution ${id} is no longer held here (its lease was taken over, or it ended elsewhere): its run stops`
+        )
       })
 
     const store = storeOutcome(clock, leaseLost)
