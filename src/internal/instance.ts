@@ -18,6 +18,7 @@ import { nextKey, withFrame } from "./cursor.js"
 import type { Run } from "./engine/run.js"
 import { suspending } from "./engine/run.js"
 import { errorInfo } from "./errorInfo.js"
+import { overdue, yieldToEventLoop } from "./eventLoop.js"
 import * as JournalCodec from "./journalCodec.js"
 import { CommitFailed, NonDeterminism, StepTimeout } from "./workflowErrors.js"
 
@@ -37,6 +38,9 @@ const commitDefect = (error: CommitError): unknown =>
   error._tag === "InvalidPayload" ? error : new CommitFailed({ error })
 
 export class Instance {
+  /** Commits stored synchronously, counted to look at the time only every so often. */
+  private commits = 0
+
   constructor(
     readonly executionId: string,
     readonly workflow: string,
@@ -63,7 +67,10 @@ export class Instance {
     options?: { readonly hold?: boolean }
   ): Effect.Effect<A, E, R> {
     const stored = this.writer.commit(commit, options)
-    if (Exit.isExit(stored) && Exit.isSuccess(stored)) return next()
+    if (Exit.isExit(stored) && Exit.isSuccess(stored)) {
+      // Stored synchronously: every so often, let timers (lease renewals) run during a long burst.
+      return (++this.commits & 63) === 0 && overdue() ? Effect.zipRight(yieldToEventLoop, Effect.suspend(next)) : next()
+    }
     return Effect.matchEffect(stored, { onFailure: (error) => Effect.die(commitDefect(error)), onSuccess: next })
   }
 

@@ -1,0 +1,29 @@
+/**
+ * Keeping time under synchronous bursts. A run whose commits complete
+ * synchronously (memory, SQLite) never waits for I/O, and Effect's scheduler
+ * yields to Node's timers only after millions of operations: a burst of
+ * commits in one step (100,000 chunks) would hold every timer back, lease
+ * renewals included. The interpreter asks `overdue` every few commits and,
+ * when a burst has gone on for a while, yields to the event loop.
+ */
+import { Effect } from "effect"
+
+/** How long synchronous work may go on before timers get their turn, in ms. */
+const SLICE = 10
+
+let sliceStarted = performance.now()
+
+/** Whether synchronous work has held the event loop for longer than a slice. */
+export const overdue = (): boolean => performance.now() - sliceStarted > SLICE
+
+/**
+ * Lets the event loop run its due timers and I/O, then goes on. Through
+ * `setTimeout`, not the Effect `Clock`: a `TestClock` must not hold it.
+ */
+export const yieldToEventLoop: Effect.Effect<void> = Effect.async<void>((resume) => {
+  const timer = setTimeout(() => {
+    sliceStarted = performance.now()
+    resume(Effect.void)
+  }, 0)
+  return Effect.sync(() => clearTimeout(timer))
+})
