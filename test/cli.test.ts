@@ -57,7 +57,7 @@ const inTerminal = (
     const timer = setTimeout(() => {
       child.kill("SIGKILL")
       reject(new Error(`${command} timed out; output: ${output}`))
-    }, 60_000)
+    }, 110_000)
     child.on("exit", (code) => {
       clearTimeout(timer)
       child.stdin.end()

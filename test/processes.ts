@@ -39,7 +39,7 @@ export const runProcess = (
     const timer = setTimeout(() => {
       child.kill("SIGKILL")
       reject(new Error(`${args.join(" ")} timed out; stdout: ${stdout}; stderr: ${stderr}`))
-    }, options.timeoutMs ?? 60_000)
+    }, options.timeoutMs ?? 110_000)
     child.on("exit", (code, signal) => {
       clearTimeout(timer)
       resolve({ code, signal, stdout, stderr })
