@@ -214,8 +214,15 @@ export interface WorkflowEngineService {
   readonly executions: (
     filter?: ExecutionStorage.ListFilter
   ) => Effect.Effect<ExecutionStorage.ExecutionPage, ExecutionStorage.InvalidCursor | StorageFailure>
-  /** The debug flag: front ends show `debug` logs and more detail when it is on. */
+  /**
+   * A flag of this engine, kept for compatibility; nothing in this package
+   * reads it.
+   *
+   * @deprecated Debug output is chat presentation: the chat commands, the
+   * CLI and `WorkflowService.getDebug`/`setDebug` use `ChatAdapter.Debug`.
+   */
   readonly debug: Effect.Effect<boolean>
+  /** @deprecated See `debug`: use `ChatAdapter.Debug`. */
   readonly setDebug: (on: boolean) => Effect.Effect<void>
 }
 

@@ -9,6 +9,10 @@
 /** @since 0.1.0 */
 export * as Analyzer from "./Analyzer.js"
 export * as ChatAdapter from "./ChatAdapter.js"
+/** @since 0.2.0 */
+export * as ChatRender from "./ChatRender.js"
+/** @since 0.2.0 */
+export * as CommandLine from "./CommandLine.js"
 export * as Commands from "./Commands.js"
 export * as ExecutionStorage from "./ExecutionStorage.js"
 /** @since 0.1.0 */

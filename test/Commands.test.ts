@@ -50,14 +50,14 @@ const withChat = <A, E>(
     yield* engine.register(greet)
     yield* engine.register(review)
     const { adapter, lines } = ChatAdapter.capture()
-    const context = yield* Effect.context<WorkflowEngine.WorkflowEngine | Models.Models>()
+    const context = yield* Effect.context<WorkflowEngine.WorkflowEngine | Models.Models | ChatAdapter.Debug>()
     const run = (line: string) =>
       Commands.executeLine(line)!.pipe(
         Effect.provideService(ChatAdapter.ChatAdapter, adapter),
         Effect.provide(context)
       )
     return yield* body({ lines, run, text: () => lines.map((line) => line.text).join("\n") })
-  }).pipe(Effect.provide(Layer.merge(WorkflowEngine.layerMemory, models)))
+  }).pipe(Effect.provide(Layer.mergeAll(WorkflowEngine.layerMemory, models, ChatAdapter.layerDebug)))
 
 const stored = Effect.flatMap(ExecutionStorage.ExecutionStorage, (storage) => storage.list({ limit: 1000 }))
 

@@ -170,7 +170,11 @@ export interface WorkflowExecutionHandle<T = unknown> {
   resume(): Promise<WorkflowExecutionHandle<T>>
 }
 
-type Services = WorkflowEngine.WorkflowEngine | ExecutionStorage.ExecutionStorage | Models.Models
+type Services =
+  | WorkflowEngine.WorkflowEngine
+  | ExecutionStorage.ExecutionStorage
+  | Models.Models
+  | ChatAdapter.Debug
 
 interface Definition {
   readonly workflow: Workflow.Any
@@ -193,7 +197,8 @@ export class WorkflowService extends Service {
   planPrompt = ""
   private storedPlan: Array<Plan.Task> = this.currentPlan
   private registry: Registry | null = null
-  private debugMode = false
+  /** The chat's debug flag (`/workflow debug`, `getDebug`/`setDebug`): the engine's runtime provides this one. */
+  private readonly debug: ChatAdapter.DebugService = Effect.runSync(ChatAdapter.makeDebug())
   private readonly definitions = new Map<string, Definition>()
   private readonly inEngine = new Set<string>()
   private readonly runtime: ManagedRuntime.ManagedRuntime<Services, unknown>
@@ -208,7 +213,8 @@ export class WorkflowService extends Service {
     this.runtime = ManagedRuntime.make(
       WorkflowEngine.layerWith(options.engine ?? {}).pipe(
         Layer.provideMerge(storage),
-        Layer.merge(options.models ?? Models.layerBuiltin)
+        Layer.merge(options.models ?? Models.layerBuiltin),
+        Layer.merge(Layer.succeed(ChatAdapter.Debug, this.debug))
       )
     )
     this.persistence = options.persistenceProvider
@@ -274,13 +280,13 @@ export class WorkflowService extends Service {
     return this.definitions.get(name)?.source
   }
 
+  /** The debug flag: `/workflow debug` shows and sets the same one. */
   getDebug(): boolean {
-    return this.debugMode
+    return Effect.runSync(this.debug.debug)
   }
 
   setDebug(value: boolean): void {
-    this.debugMode = value
-    this.runEngine((engine) => engine.setDebug(value)).catch(() => undefined)
+    Effect.runSync(this.debug.setDebug(value))
   }
 
   /** Validates the input, creates the execution and starts it; returns at once with its handle. */
@@ -349,7 +355,7 @@ export class WorkflowService extends Service {
       )
       return (await this.runEffect(Validation.output(name, workflowModule.outputSchema, result))) as O
     } catch (error) {
-      if (this.debugMode) console.error(`[WorkflowService] ${name} failed:`, error)
+      if (this.getDebug()) console.error(`[WorkflowService] ${name} failed:`, error)
       throw error
     }
   }
