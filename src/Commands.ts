@@ -222,23 +222,36 @@ export const approve = Effect.fn("Commands.approve")(
     const engine = yield* WorkflowEngine.WorkflowEngine
     const chat = yield* ChatAdapter.ChatAdapter
     const before = yield* engine.status(id)
-    // The runs waiting on this one (child ids are `<parent>.<part>`), as they are now: shown going on after it.
-    const parents = yield* Effect.forEach(parentsOf(id), (parent) => Effect.option(engine.status(parent)))
+    // The runs that started this one, as they are now: shown going on after it.
+    const parents = yield* ancestors(before)
     yield* engine.approve(id, taskId, answer)
     if (chat.json !== true) yield* chat.systemLine(`Answered "${taskId}" of ${id}: ${answer.status}`)
     let result = yield* follow(id, before.lastSeq + 1)
     for (const parent of parents) {
-      if (result._tag !== "Run" || result.outcome._tag === "Waiting") break
-      if (Option.isNone(parent) || parent.value.status !== "running") break
-      result = yield* follow(parent.value.id, parent.value.lastSeq + 1)
+      if (result._tag !== "Run" || result.outcome._tag === "Waiting" || parent.status !== "running") break
+      result = yield* follow(parent.id, parent.lastSeq + 1)
     }
     return result
   }
 )
 
-/** `a.apply.task-1` → `a.apply`, `a`. */
-const parentsOf = (id: string): ReadonlyArray<string> =>
-  id.split(".").slice(0, -1).map((_, i, parts) => parts.slice(0, parts.length - i).join("."))
+/** The executions whose bodies started this one (its stored `parent` links), nearest first. */
+const ancestors = (record: ExecutionStorage.ExecutionRecord) =>
+  Effect.gen(function*() {
+    const engine = yield* WorkflowEngine.WorkflowEngine
+    const found: Array<ExecutionStorage.ExecutionRecord> = []
+    const seen = new Set([record.id])
+    let parent = record.parent
+    // `seen`: a loop of links can only come from a damaged store, and must not hang the chat.
+    while (parent !== undefined && !seen.has(parent)) {
+      const next = yield* Effect.option(engine.status(parent))
+      if (Option.isNone(next)) break
+      found.push(next.value)
+      seen.add(parent)
+      parent = next.value.parent
+    }
+    return found
+  })
 
 /**
  * Shows an execution from `fromSeq` (default: its first event). A plan's

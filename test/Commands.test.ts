@@ -295,6 +295,42 @@ describe("Commands", () => {
       })
     ))
 
+  it.live("approving a child shows the runs that started it going on, found by their parent links, whatever its id", () =>
+    withChat(({ run, text }) =>
+      Effect.gen(function*() {
+        const engine = yield* WorkflowEngine.WorkflowEngine
+        // Two levels, with ids that share no prefix: outer starts middle, which starts review.
+        const starts = (name: string, child: string, workflow: string) =>
+          Workflow.make({
+            name,
+            run: () =>
+              Workflow.step(
+                `wait for ${workflow}`,
+                Effect.flatMap(engine.start(workflow, undefined, { executionId: child }), (handle) => handle.result),
+                { input: { child } }
+              )
+          })
+        const suffix = Math.random().toString(36).slice(2, 8)
+        yield* engine.register(starts("middle", `review-${suffix}`, "review"))
+        yield* engine.register(starts("outer", `middle-${suffix}`, "middle"))
+        const waiting = yield* run("/workflow run outer")
+        expect(waiting._tag === "Run" && waiting.outcome).toEqual({
+          _tag: "Waiting",
+          executionId: `review-${suffix}`,
+          taskId: "ship"
+        })
+        const outer = waiting._tag === "Run" ? waiting.executionId : ""
+        expect((yield* engine.status(`middle-${suffix}`)).parent).toBe(outer)
+        const approved = yield* run(`/workflow approve review-${suffix} ship approved`)
+        expect(approved).toEqual({
+          _tag: "Run",
+          executionId: outer,
+          outcome: { _tag: "Completed", output: "approved" }
+        })
+        expect(text()).toContain(`✓ wait for middle`)
+      })
+    ))
+
   it.live("a new /plan replaces the one waiting: /apply runs the newest and only once", () =>
     withChat(({ run, text }) =>
       Effect.gen(function*() {
