@@ -289,16 +289,15 @@ export class WorkflowService extends Service {
     Effect.runSync(this.debug.setDebug(value))
   }
 
-  /** Validates the input, creates the execution and starts it; returns at once with its handle. */
+  /**
+   * Creates the execution and starts it; returns at once with its handle. The
+   * engine validates the input before it creates the execution.
+   */
   async startWorkflow<T = unknown>(
     workflowId: string,
     input: unknown,
     options: StartWorkflowOptions = {}
   ): Promise<WorkflowExecutionHandle<T>> {
-    const source = this.definitions.get(workflowId)?.source
-    if (source instanceof Runnable) {
-      await this.runEffect(Validation.input(workflowId, source.inputSchema, input))
-    }
     const handle = await this.runEngine((engine) =>
       engine.start(workflowId, input, options.executionId !== undefined ? { executionId: options.executionId } : {})
     )

@@ -296,6 +296,51 @@ describe("WorkflowService", () => {
     }
   })
 
+  it("validates a Runnable's input once before the execution is created and once per run", async () => {
+    // A real zod schema (transforming: the generator gets the length), with its validations counted.
+    const zodSchema = z.object({ word: z.string().transform((word) => word.length) })
+    let validations = 0
+    const counted = {
+      "~standard": {
+        ...zodSchema["~standard"],
+        validate: (value: unknown) => {
+          validations++
+          return zodSchema["~standard"].validate(value)
+        }
+      }
+    }
+    const received: Array<unknown> = []
+    class Measure extends Runnable<{ readonly word: number }, number> {
+      override inputSchema = counted
+      override async *invoke(input: { readonly word: number }): AsyncGenerator<WorkflowEventInput, number, any> {
+        received.push(input)
+        yield { type: "human_approval_required" as const, taskId: "ok", dataForApproval: input.word }
+        return input.word
+      }
+    }
+    const service = await makeService()
+    service.registerWorkflow("measure", new Measure())
+
+    // Bad input: checked once, nothing stored, the error names the path.
+    await expect(service.startWorkflow("measure", { word: 7 })).rejects.toMatchObject({
+      _tag: "InvalidInput",
+      issues: [{ path: ["word"] }]
+    })
+    expect(validations).toBe(1)
+    expect((await service.executions({ workflow: "measure" })).executions).toEqual([])
+
+    // Good input: once before the execution is created, then once by each of its two runs (before and after
+    // the approval), each run's generator getting the parsed value.
+    validations = 0
+    const handle = await service.startWorkflow<number>("measure", { word: "abcd" })
+    await eventually(async () => (await service.status(handle.id)).status === "waiting", "the approval request")
+    await service.approve(handle.id, "ok", { status: "approved" })
+    expect(await handle.result()).toBe(4)
+    expect(received).toEqual([{ word: 4 }, { word: 4 }])
+    expect((await service.status(handle.id)).input).toEqual({ word: "abcd" })
+    expect(validations).toBe(3)
+  })
+
   it("rejects bad calls with errors that name what was wrong", async () => {
     const service = await makeService()
     service.registerWorkflow("counter", new Counter())
