@@ -3,7 +3,7 @@
  * recovery, observation; and the calls that steer executions (start, cancel,
  * resume, approve).
  */
-import { Duration, Effect, FiberRef, Schema, Stream } from "effect"
+import { Duration, Effect, FiberRef, Option, Schema, Stream } from "effect"
 import type { Context, ParseResult, Scope } from "effect"
 import type { Commit, ExecutionStorageService } from "../../ExecutionStorage.js"
 import type * as Workflow from "../../Workflow.js"
@@ -176,6 +176,7 @@ export const make = (
     const service: WorkflowEngineService = {
       register,
       list: registry.list,
+      definition: (name) => Effect.sync(() => Option.fromNullable(registry.get(name)?.workflow)),
       start: start as WorkflowEngineService["start"],
       handle: (id) => Effect.map(storage.get(id), (record) => observe.handle(id, record.workflow, false, cancel(id))),
       events: observe.events,

@@ -3,7 +3,7 @@ import * as Workflow from "../../Workflow.js"
 import * as WorkflowEvent from "../../WorkflowEvent.js"
 import type { PersistenceProvider } from "../PersistenceProvider.js"
 import type { Registry } from "../Registry.js"
-import type { Runnable, WorkflowContext } from "../Runnable.js"
+import type { Runnable, RunnableWorkflow, WorkflowContext } from "../Runnable.js"
 import * as Validation from "../validation.js"
 import { currentSignal, fromPromise, toPromise } from "./bridge.js"
 
@@ -23,7 +23,7 @@ export interface RunnableDefinition {
  * resume the generator starts again from the top and replays, as a workflow
  * body does.
  */
-export const fromRunnable = (definition: RunnableDefinition): Workflow.Workflow<unknown, unknown, unknown> => {
+export const fromRunnable = (definition: RunnableDefinition): RunnableWorkflow => {
   const { id, runnable } = definition
   const workflow = Workflow.make({
     name: id,
@@ -33,7 +33,7 @@ export const fromRunnable = (definition: RunnableDefinition): Workflow.Workflow<
     run: (input: Validation.ParsedInput) => drive(definition, input.parsed)
   })
   // Started with the input as given (`unknown`); only the engine, which decodes it with `input`, calls `run`.
-  return workflow as unknown as Workflow.Workflow<unknown, unknown, unknown>
+  return { ...(workflow as unknown as Workflow.Workflow<unknown, unknown, unknown>), source: runnable }
 }
 
 /** Runs the generator on the input its schema parsed (once, by this run's decoding of the stored input). */
