@@ -18,6 +18,8 @@ const CHAT_MODULES = [
   "Planning",
   "Commands",
   "ChatAdapter",
+  "ChatRender",
+  "CommandLine",
   "Plan",
   "Planner",
   "Analyzer",

@@ -1,12 +1,14 @@
 /**
  * Where chat commands write: the `ChatAdapter` service (the shape of Token
  * Ring's ChatService: `systemLine`, `warningLine`, `errorLine`, plus an
- * optional live `progress` line for terminals), and `render`, which shows a
- * run's event stream there as it happens.
+ * optional live `progress` line for terminals); the chat's `Debug` flag; and
+ * `render`, which shows a run's event stream there as it happens.
  *
  * @since 0.1.0
  */
-import { Context, Deferred, Duration, Effect, Fiber, Option, Ref, Schedule, Scope, Stream } from "effect"
+import { Context, Deferred, Duration, Effect, Fiber, Layer, Option, Ref, Schedule, Stream } from "effect"
+import type { Scope } from "effect"
+import * as ChatRender from "./ChatRender.js"
 import type * as ExecutionStorage from "./ExecutionStorage.js"
 import * as Message from "./internal/message.js"
 import type * as WorkflowEngine from "./WorkflowEngine.js"
@@ -57,6 +59,43 @@ export const capture = (): { readonly lines: Array<Line>; readonly adapter: Chat
   const push = (kind: Line["kind"]) => (text: string) => Effect.sync(() => void lines.push({ kind, text }))
   return { lines, adapter: { systemLine: push("system"), warningLine: push("warning"), errorLine: push("error") } }
 }
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export interface DebugService {
+  /** Whether runs are shown with `debug` logs, step inputs and outputs, schemas and whole outputs. */
+  readonly debug: Effect.Effect<boolean>
+  readonly setDebug: (on: boolean) => Effect.Effect<void>
+}
+
+/**
+ * The debug flag of a chat (`/workflow debug on|off`). It is presentation
+ * only: it changes what is shown, never what is stored or run, so turning it
+ * on or off cannot make a replay diverge.
+ *
+ * @since 0.2.0
+ * @category tags
+ */
+export class Debug extends Context.Tag("@token-ring/workflow/ChatAdapter/Debug")<Debug, DebugService>() {}
+
+/**
+ * A debug flag of its own, off unless `initial` is true.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const makeDebug = (initial = false): Effect.Effect<DebugService> =>
+  Effect.map(Ref.make(initial), (flag) => ({ debug: Ref.get(flag), setDebug: (on) => Ref.set(flag, on) }))
+
+/**
+ * A debug flag, off at first.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerDebug: Layer.Layer<Debug> = Layer.effect(Debug, makeDebug())
 
 /**
  * How a rendered run ended (or stopped being followed).
@@ -115,19 +154,17 @@ export const show: (value: unknown) => string = Message.show
  */
 export const messageOf: (error: unknown) => string = Message.messageOf
 
-const milliseconds = (ms: number | undefined) => (ms === undefined ? "" : ` (${Math.round(ms)} ms)`)
-
 const spinner = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"]
 
 /**
  * Shows a run's events as lines as they arrive: steps starting and ending
  * with their durations, logs, output chunks, approvals it waits for, and the
- * final output or error. While steps run, an adapter with `progress` shows
- * each running step with its elapsed time. A step whose `input` names a
- * `child` execution (as the planning workflows' steps that wait on one do)
- * has that execution shown inside it, indented. Returns when the run ends,
- * or when it (or a child it waits on) waits for an approval: what a chat
- * can do next is answer it.
+ * final output or error (each event as `ChatRender.eventLines` reads it).
+ * While steps run, an adapter with `progress` shows each running step with
+ * its elapsed time. A step whose `input` names a `child` execution (as the
+ * planning workflows' steps that wait on one do) has that execution shown
+ * inside it, indented. Returns when the run ends, or when it (or a child it
+ * waits on) waits for an approval: what a chat can do next is answer it.
  *
  * @since 0.1.0
  * @category rendering
@@ -139,164 +176,149 @@ export const render = (
 ): Effect.Effect<Outcome, RenderError, ChatAdapter> =>
   Effect.scoped(Effect.gen(function*() {
     const chat = yield* ChatAdapter
-    const indent = options.indent ?? ""
     const record = yield* Effect.option(engine.status(executionId))
     // A waiting run stores nothing more until answered: show its question again rather than wait for nothing.
     const fromSeq = Option.isSome(record) && record.value.status === "waiting" &&
         (options.fromSeq ?? 1) > record.value.lastSeq
       ? record.value.lastSeq
       : options.fromSeq
-    const running = yield* Ref.make(new Map<string, number>())
-    const outcome = yield* Ref.make<Outcome>({ _tag: "Following", lastSeq: fromSeq ?? 0 })
-    const childWaiting = yield* Deferred.make<Outcome>()
-    const children = new Map<string, { readonly ended: Deferred.Deferred<void>; readonly fiber: Fiber.Fiber<void> }>()
-    if (chat.progress !== undefined && indent === "") {
-      yield* Effect.forkScoped(
-        Ref.get(running).pipe(
-          Effect.flatMap((steps) => {
-            const now = Date.now()
-            const status = [...steps].map(([name, started]) => `${name} ${((now - started) / 1000).toFixed(1)}s`)
-            const frame = spinner[Math.floor(now / 100) % spinner.length]
-            return chat.progress!(status.length === 0 ? undefined : `${frame} ${status.join(" · ")}`)
-          }),
-          Effect.repeat(Schedule.spaced(Duration.millis(100))),
-          Effect.ensuring(chat.progress(undefined))
-        )
-      )
+    const run: Following = {
+      engine,
+      executionId,
+      options,
+      chat,
+      indent: options.indent ?? "",
+      running: yield* Ref.make<ReadonlyMap<string, number>>(new Map()),
+      children: new Map(),
+      childWaiting: yield* Deferred.make<Outcome>(),
+      outcome: { _tag: "Following", lastSeq: fromSeq ?? 0 }
     }
-    const line = (write: (text: string) => Effect.Effect<void>, text: string) =>
-      Effect.zipRight(chat.progress !== undefined ? chat.progress(undefined) : Effect.void, write(`${indent}${text}`))
-    /** Shows a child once it exists (it is created inside the step); gives up if the step ends without one. */
-    const follow = (child: string, stepEnded: Deferred.Deferred<void>) =>
-      Effect.gen(function*() {
-        const exists = engine.status(child).pipe(Effect.as(true), Effect.orElseSucceed(() => false))
-        while (!(yield* exists)) {
-          if (yield* Deferred.isDone(stepEnded)) return
-          yield* Effect.sleep(Duration.millis(20))
-        }
-        const shown = yield* render(engine, child, { ...options, indent: `${indent}  ` }).pipe(
-          // The parent's own events go on; what went wrong reading the child is said where it would have shown.
-          Effect.catchAll((error) => Effect.as(line(chat.errorLine, Message.messageOf(error)), undefined))
-        )
-        if (shown?._tag === "Waiting") yield* Deferred.succeed(childWaiting, shown)
-      })
-    const onEvent = (event: WorkflowEvent.StoredEvent): Effect.Effect<boolean, never, Scope.Scope | ChatAdapter> =>
-      Effect.gen(function*() {
-        yield* Ref.set(outcome, { _tag: "Following", lastSeq: event.seq })
-        if (options.json) yield* line(chat.systemLine, JSON.stringify(event))
-        const name = event.runnableName ?? "step"
-        switch (event.type) {
-          case "step_start": {
-            yield* Ref.update(running, (steps) => new Map(steps).set(name, event.timestamp))
-            if (!options.json) {
-              yield* line(
-                chat.systemLine,
-                `▶ ${name}${options.debug && event.input !== undefined ? ` ${show(event.input)}` : ""}`
-              )
-            }
-            const child = childOf(event.input)
-            if (child !== undefined) {
-              const ended = yield* Deferred.make<void>()
-              children.set(name, { ended, fiber: yield* Effect.forkScoped(follow(child, ended)) })
-            }
-            break
-          }
-          case "step_end": {
-            yield* Ref.update(running, (steps) => {
-              const next = new Map(steps)
-              next.delete(name)
-              return next
-            })
-            const child = children.get(name)
-            if (child !== undefined) {
-              // The child ended before its step did: show all of it before the step's end.
-              children.delete(name)
-              yield* Deferred.succeed(child.ended, undefined)
-              yield* Fiber.join(child.fiber)
-            }
-            if (options.json) break
-            if (event.error !== undefined) {
-              yield* line(
-                chat.errorLine,
-                `✗ ${name}${milliseconds(event.durationMs)}: ${Message.messageOf(event.error)}`
-              )
-            } else {
-              const output = options.debug && event.output !== undefined ? ` → ${show(event.output)}` : ""
-              yield* line(chat.systemLine, `✓ ${name}${milliseconds(event.durationMs)}${output}`)
-            }
-            break
-          }
-          case "log": {
-            if (options.json || (event.level === "debug" && !options.debug)) break
-            const write = event.level === "error"
-              ? chat.errorLine
-              : event.level === "warn"
-              ? chat.warningLine
-              : chat.systemLine
-            yield* line(write, `${event.level === "info" ? "" : `[${event.level}] `}${event.message}`)
-            break
-          }
-          case "output_chunk": {
-            if (!options.json) yield* line(chat.systemLine, `… ${show(event.data)}`)
-            break
-          }
-          case "schema_definition": {
-            if (!options.json && options.debug) yield* line(chat.systemLine, `schema: ${show(event.schema)}`)
-            break
-          }
-          case "final_output": {
-            yield* Ref.set(outcome, { _tag: "Completed", output: event.data })
-            if (!options.json && options.output !== false) {
-              const text = show(event.data)
-              yield* line(
-                chat.systemLine,
-                `Output: ${options.debug || text.length <= 500 ? text : `${text.slice(0, 500)}…`}`
-              )
-            }
-            return true
-          }
-          case "workflow_error": {
-            yield* Ref.set(outcome, { _tag: "Failed", error: event.error })
-            if (!options.json) yield* line(chat.errorLine, `Error: ${event.error.name}: ${event.error.message}`)
-            return true
-          }
-          case "human_approval_required": {
-            if (!options.json) {
-              const choices = event.choices !== undefined ? ` [${event.choices.join("|")}]` : ""
-              yield* line(
-                chat.warningLine,
-                `? ${event.message ?? `Approval needed for "${event.taskId}"`}${choices} — ` +
-                  `/workflow approve ${executionId} ${event.taskId} approved|rejected [feedback]`
-              )
-            }
-            // The request and the `waiting` status are one commit: if the run waits, this is where it stopped.
-            const now = yield* Effect.option(engine.status(executionId))
-            if (Option.isSome(now) && now.value.status === "waiting" && now.value.lastSeq === event.seq) {
-              yield* Ref.set(outcome, { _tag: "Waiting", executionId, taskId: event.taskId })
-              return true
-            }
-            break
-          }
-          case "human_approval_completed": {
-            if (!options.json) {
-              const feedback = event.feedback !== undefined ? `: ${event.feedback}` : ""
-              yield* line(chat.systemLine, `Approval "${event.taskId}": ${event.status}${feedback}`)
-            }
-            break
-          }
-        }
-        return options.untilSeq !== undefined && event.seq >= options.untilSeq
-      })
-    const events = engine.events(executionId, fromSeq !== undefined ? { fromSeq } : {})
-    yield* events.pipe(
-      Stream.mapEffect(onEvent),
+    if (chat.progress !== undefined && run.indent === "") yield* Effect.forkScoped(showProgress(chat, run.running))
+    yield* engine.events(executionId, fromSeq !== undefined ? { fromSeq } : {}).pipe(
+      Stream.mapEffect((event) => onEvent(run, event)),
       Stream.takeUntil((done) => done),
-      Stream.interruptWhen(Deferred.await(childWaiting)),
+      Stream.interruptWhen(Deferred.await(run.childWaiting)),
       Stream.runDrain
     )
-    const waiting = yield* Deferred.poll(childWaiting)
-    return Option.isSome(waiting) ? yield* waiting.value : yield* Ref.get(outcome)
+    const waiting = yield* Deferred.poll(run.childWaiting)
+    return Option.isSome(waiting) ? yield* waiting.value : run.outcome
   }))
+
+/** A run being rendered: what `render` knows of it while its events go by (one event at a time). */
+interface Following {
+  readonly engine: WorkflowEngine.WorkflowEngineService
+  readonly executionId: string
+  readonly options: RenderOptions
+  readonly chat: ChatAdapterService
+  readonly indent: string
+  /** The steps running now, with the time each started, for the progress line. */
+  readonly running: Ref.Ref<ReadonlyMap<string, number>>
+  /** The child executions being shown, by the step that waits on each. */
+  readonly children: Map<string, { readonly ended: Deferred.Deferred<void>; readonly fiber: Fiber.Fiber<void> }>
+  /** Completed when a child shown inside a step waits for an approval: the chat stops there. */
+  readonly childWaiting: Deferred.Deferred<Outcome>
+  outcome: Outcome
+}
+
+/** Redraws the progress line every 100 ms: each running step with its elapsed time. */
+const showProgress = (chat: ChatAdapterService, running: Following["running"]) =>
+  Ref.get(running).pipe(
+    Effect.flatMap((steps) => {
+      const now = Date.now()
+      const status = [...steps].map(([name, started]) => `${name} ${((now - started) / 1000).toFixed(1)}s`)
+      const frame = spinner[Math.floor(now / 100) % spinner.length]
+      return chat.progress!(status.length === 0 ? undefined : `${frame} ${status.join(" · ")}`)
+    }),
+    Effect.repeat(Schedule.spaced(Duration.millis(100))),
+    Effect.ensuring(chat.progress!(undefined))
+  )
+
+/** Writes lines at the run's indentation; the progress line, if any, is cleared first. */
+const write = (run: Following, lines: ReadonlyArray<Line>) =>
+  Effect.forEach(lines, ({ kind, text }) => {
+    const { chat } = run
+    const method = kind === "error" ? chat.errorLine : kind === "warning" ? chat.warningLine : chat.systemLine
+    return Effect.zipRight(
+      chat.progress !== undefined ? chat.progress(undefined) : Effect.void,
+      method(`${run.indent}${text}`)
+    )
+  }, { discard: true })
+
+/** Shows one event and keeps track of the run; true when the rendering is over. */
+const onEvent = (
+  run: Following,
+  event: WorkflowEvent.StoredEvent
+): Effect.Effect<boolean, never, Scope.Scope | ChatAdapter> =>
+  Effect.gen(function*() {
+    const { executionId, options } = run
+    run.outcome = { _tag: "Following", lastSeq: event.seq }
+    const name = event.runnableName ?? "step"
+    if (event.type === "step_start") {
+      yield* Ref.update(run.running, (steps) => new Map(steps).set(name, event.timestamp))
+    } else if (event.type === "step_end") {
+      yield* Ref.update(run.running, (steps) => {
+        const next = new Map(steps)
+        next.delete(name)
+        return next
+      })
+      // The child ended before its step did: show all of it before the step's end.
+      yield* endChild(run, name)
+    }
+    yield* write(run, ChatRender.eventLines(event, { ...options, executionId }))
+    switch (event.type) {
+      case "step_start": {
+        const child = childOf(event.input)
+        if (child !== undefined) yield* startChild(run, name, child)
+        break
+      }
+      case "final_output":
+        run.outcome = { _tag: "Completed", output: event.data }
+        return true
+      case "workflow_error":
+        run.outcome = { _tag: "Failed", error: event.error }
+        return true
+      case "human_approval_required": {
+        // The request and the `waiting` status are one commit: if the run waits, this is where it stopped.
+        const now = yield* Effect.option(run.engine.status(executionId))
+        if (Option.isSome(now) && now.value.status === "waiting" && now.value.lastSeq === event.seq) {
+          run.outcome = { _tag: "Waiting", executionId, taskId: event.taskId }
+          return true
+        }
+      }
+    }
+    return options.untilSeq !== undefined && event.seq >= options.untilSeq
+  })
+
+/** Starts showing the child a step waits on, indented under it. */
+const startChild = (run: Following, step: string, child: string) =>
+  Effect.gen(function*() {
+    const ended = yield* Deferred.make<void>()
+    run.children.set(step, { ended, fiber: yield* Effect.forkScoped(followChild(run, child, ended)) })
+  })
+
+/** Lets the child of a step that ended finish showing. */
+const endChild = (run: Following, step: string) =>
+  Effect.suspend(() => {
+    const child = run.children.get(step)
+    if (child === undefined) return Effect.void
+    run.children.delete(step)
+    return Effect.zipRight(Deferred.succeed(child.ended, undefined), Fiber.join(child.fiber))
+  })
+
+/** Shows a child once it exists (it is created inside the step); gives up if the step ends without one. */
+const followChild = (run: Following, child: string, stepEnded: Deferred.Deferred<void>) =>
+  Effect.gen(function*() {
+    const exists = run.engine.status(child).pipe(Effect.as(true), Effect.orElseSucceed(() => false))
+    while (!(yield* exists)) {
+      if (yield* Deferred.isDone(stepEnded)) return
+      yield* Effect.sleep(Duration.millis(20))
+    }
+    const shown = yield* render(run.engine, child, { ...run.options, indent: `${run.indent}  ` }).pipe(
+      // The parent's own events go on; what went wrong reading the child is said where it would have shown.
+      Effect.catchAll((error) => Effect.as(write(run, [{ kind: "error", text: Message.messageOf(error) }]), undefined))
+    )
+    if (shown?._tag === "Waiting") yield* Deferred.succeed(run.childWaiting, shown)
+  })
 
 /** The child execution a step waits on, named by its input's `child`. */
 const childOf = (input: unknown): string | undefined =>

@@ -1,39 +1,53 @@
 /**
  * The chat commands: `/workflow`, `/plan`, `/apply` and `/analyze`. Each
  * operation is an Effect over the `WorkflowEngine` that writes through the
- * `ChatAdapter`; `execute` reads a command's text and runs the operation.
- * The CLI's one-shot forms call the same operations. A malformed command
- * writes a line that says what was wrong and changes nothing stored.
+ * `ChatAdapter`; `execute` reads a command's text (with `CommandLine`) and
+ * runs the operation. The CLI's one-shot forms call the same operations. A
+ * malformed command writes a line that says what was wrong and changes
+ * nothing stored.
  *
  * @since 0.1.0
  */
-import { Data, Effect, Option, Schema } from "effect"
+import { Effect, Option, Schema } from "effect"
 import * as ChatAdapter from "./ChatAdapter.js"
-import * as ExecutionStorage from "./ExecutionStorage.js"
+import * as ChatRender from "./ChatRender.js"
+import * as CommandLine from "./CommandLine.js"
+import type * as ExecutionStorage from "./ExecutionStorage.js"
 import { messageOf } from "./internal/message.js"
-import * as TextTasks from "./internal/textTasks.js"
-import * as Models from "./Models.js"
+import type * as Models from "./Models.js"
 import * as Plan from "./Plan.js"
 import * as Planning from "./Planning.js"
 import type * as Workflow from "./Workflow.js"
 import * as WorkflowEngine from "./WorkflowEngine.js"
 
-/**
- * A command that could not be understood; `usage` is printed after it.
- *
- * @since 0.1.0
- * @category errors
- */
-export class UsageError extends Data.TaggedError("UsageError")<{
-  readonly message: string
-  readonly usage: ReadonlyArray<string>
-}> {}
+export {
+  /**
+   * Descriptions and usage of the four commands.
+   *
+   * @since 0.1.0
+   * @category commands
+   */
+  info,
+  /**
+   * A command that could not be understood; `usage` is printed after it.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  UsageError
+} from "./CommandLine.js"
 
 /**
  * @since 0.1.0
  * @category models
  */
-export type Name = "workflow" | "plan" | "apply" | "analyze"
+export type Name = CommandLine.Name
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Info = CommandLine.Info
 
 /**
  * What a command did.
@@ -54,100 +68,29 @@ const done: Result = { _tag: "Done" }
  * @since 0.1.0
  * @category models
  */
-export type Requirements = WorkflowEngine.WorkflowEngine | ChatAdapter.ChatAdapter | Models.Models
+export type Requirements =
+  | WorkflowEngine.WorkflowEngine
+  | ChatAdapter.ChatAdapter
+  | ChatAdapter.Debug
+  | Models.Models
 
 /**
- * @since 0.1.0
- * @category models
- */
-export interface Info {
-  readonly description: string
-  readonly usage: ReadonlyArray<string>
-}
-
-/**
- * Descriptions and usage of the four commands.
+ * Prints the usage of a command.
  *
- * @since 0.1.0
- * @category commands
+ * @since 0.2.0
+ * @category operations
  */
-export const info: Record<Name, Info> = {
-  workflow: {
-    description: "List, run and inspect workflows and their executions",
-    usage: [
-      "/workflow list                                  registered workflows",
-      "/workflow run <name> [args]                     run one (args: JSON, key=value pairs, or its own format)",
-      "/workflow debug [on|off]                        show or set debug output",
-      "/workflow status <id>                           an execution's status",
-      "/workflow events <id> [--from <seq>]            an execution's stored events",
-      "/workflow executions [--status s] [--workflow w] executions, newest first",
-      "/workflow resume <id>                           run an unfinished execution on from its journal",
-      "/workflow cancel <id>                           stop a running or waiting execution",
-      "/workflow approve <id> <taskId> [approved|rejected] [feedback...]  answer an approval"
-    ]
-  },
-  plan: {
-    description: "Plan a prompt into tasks and wait for approval to apply them",
-    usage: ["/plan <prompt>    plan, print and store the plan; /apply runs it"]
-  },
-  apply: {
-    description: "Run the plan made by /plan",
-    usage: ["/apply    approve the waiting plan and run its tasks"]
-  },
-  analyze: {
-    description: "Score a prompt's complexity, then execute it directly or plan and apply subtasks",
-    usage: [
-      "/analyze [k=v ...] -- <prompt>",
-      "  model=<name>               a configured model, or builtin",
-      "  plan=auto|always|never     plan subtasks when the analysis says so (auto), always, or never"
-    ]
-  }
-}
-
-const usage = (name: Name, message: string) => new UsageError({ message, usage: info[name].usage })
-
-const showUsage = (name: Name) =>
+export const help = (name: Name): Effect.Effect<Result, never, ChatAdapter.ChatAdapter> =>
   Effect.flatMap(
     ChatAdapter.ChatAdapter,
-    (chat) => Effect.as(Effect.forEach(info[name].usage, chat.systemLine, { discard: true }), done)
+    (chat) => Effect.as(Effect.forEach(CommandLine.info[name].usage, chat.systemLine, { discard: true }), done)
   )
-
-/** Splits off the first `count` words; the rest of the text is returned as it was written. */
-const words = (text: string, count: number): { readonly head: ReadonlyArray<string>; readonly rest: string } => {
-  const head: Array<string> = []
-  let rest = text.trim()
-  while (head.length < count && rest !== "") {
-    const match = /^(\S+)\s*/.exec(rest)!
-    head.push(match[1]!)
-    rest = rest.slice(match[0].length)
-  }
-  return { head, rest }
-}
-
-/** `--flag value` pairs; any other word is refused. */
-const flags = (name: Name, text: string, allowed: ReadonlyArray<string>) =>
-  Effect.suspend(() => {
-    const tokens = text.split(/\s+/).filter((token) => token !== "")
-    const values: Record<string, string> = {}
-    for (let i = 0; i < tokens.length; i += 2) {
-      const flag = tokens[i]!.replace(/^--/, "")
-      if (!tokens[i]!.startsWith("--") || !allowed.includes(flag)) {
-        return Effect.fail(
-          usage(name, `Unexpected "${tokens[i]}" (options: ${allowed.map((a) => `--${a}`).join(", ")})`)
-        )
-      }
-      const value = tokens[i + 1]
-      if (value === undefined) return Effect.fail(usage(name, `--${flag} needs a value`))
-      values[flag] = value
-    }
-    return Effect.succeed(values)
-  })
 
 const render = (executionId: string, options: ChatAdapter.RenderOptions & { readonly fromSeq?: number } = {}) =>
   Effect.gen(function*() {
     const engine = yield* WorkflowEngine.WorkflowEngine
     const chat = yield* ChatAdapter.ChatAdapter
-    const debug = yield* engine.debug
+    const debug = yield* (yield* ChatAdapter.Debug).debug
     return yield* ChatAdapter.render(engine, executionId, { debug, json: chat.json === true, ...options })
   })
 
@@ -156,29 +99,6 @@ const runResult = (executionId: string) => (outcome: ChatAdapter.Outcome): Resul
   executionId,
   outcome
 })
-
-/** Reads the input of `/workflow run` from its arguments. */
-const inputFrom = (workflow: WorkflowEngine.WorkflowInfo, args: string): Effect.Effect<unknown, UsageError> =>
-  Effect.suspend(() => {
-    const fail = (message: string) => Effect.fail(usage("workflow", message))
-    if (workflow.parseArgs !== undefined) {
-      return Effect.try({
-        try: () => workflow.parseArgs!(args),
-        catch: (error) => usage("workflow", `Could not read the arguments of ${workflow.name}: ${messageOf(error)}`)
-      })
-    }
-    if (args === "") return Effect.succeed({})
-    if (/^[[{"]/.test(args)) {
-      try {
-        return Effect.succeed(JSON.parse(args))
-      } catch (error) {
-        return fail(`The arguments of ${workflow.name} are not valid JSON: ${(error as Error).message}`)
-      }
-    }
-    const pairs = TextTasks.keyValues(args)
-    if (Object.keys(pairs).length > 0 && TextTasks.withoutKeyValues(args).trim() === "") return Effect.succeed(pairs)
-    return fail(`The arguments of ${workflow.name} must be JSON or key=value pairs; got "${args}"`)
-  })
 
 /**
  * Starts a workflow and shows the run until it ends or waits for an approval.
@@ -209,17 +129,6 @@ export const list = Effect.gen(function*() {
   return done
 })
 
-const describeRecord = (record: ExecutionStorage.ExecutionRecord): ReadonlyArray<string> => [
-  `${record.id}  ${record.workflow}  ${record.status}`,
-  `  created ${new Date(record.createdAt).toISOString()}, updated ${new Date(record.updatedAt).toISOString()}, ` +
-  `${record.lastSeq} events`,
-  ...(record.leaseUntil !== undefined
-    ? [`  claimed by a process until ${new Date(record.leaseUntil).toISOString()}`]
-    : []),
-  ...(record.output !== undefined ? [`  output: ${ChatAdapter.show(record.output)}`] : []),
-  ...(record.error !== undefined ? [`  error: ${record.error.name}: ${record.error.message}`] : [])
-]
-
 /**
  * @since 0.1.0
  * @category operations
@@ -228,7 +137,7 @@ export const status = Effect.fn("Commands.status")(function*(id: string) {
   const engine = yield* WorkflowEngine.WorkflowEngine
   const chat = yield* ChatAdapter.ChatAdapter
   const record = yield* engine.status(id)
-  for (const line of describeRecord(record)) yield* chat.systemLine(line)
+  for (const line of ChatRender.recordLines(record)) yield* chat.systemLine(line)
   return done
 })
 
@@ -313,23 +222,36 @@ export const approve = Effect.fn("Commands.approve")(
     const engine = yield* WorkflowEngine.WorkflowEngine
     const chat = yield* ChatAdapter.ChatAdapter
     const before = yield* engine.status(id)
-    // The runs waiting on this one (child ids are `<parent>.<part>`), as they are now: shown going on after it.
-    const parents = yield* Effect.forEach(parentsOf(id), (parent) => Effect.option(engine.status(parent)))
+    // The runs that started this one, as they are now: shown going on after it.
+    const parents = yield* ancestors(before)
     yield* engine.approve(id, taskId, answer)
     if (chat.json !== true) yield* chat.systemLine(`Answered "${taskId}" of ${id}: ${answer.status}`)
     let result = yield* follow(id, before.lastSeq + 1)
     for (const parent of parents) {
-      if (result._tag !== "Run" || result.outcome._tag === "Waiting") break
-      if (Option.isNone(parent) || parent.value.status !== "running") break
-      result = yield* follow(parent.value.id, parent.value.lastSeq + 1)
+      if (result._tag !== "Run" || result.outcome._tag === "Waiting" || parent.status !== "running") break
+      result = yield* follow(parent.id, parent.lastSeq + 1)
     }
     return result
   }
 )
 
-/** `a.apply.task-1` → `a.apply`, `a`. */
-const parentsOf = (id: string): ReadonlyArray<string> =>
-  id.split(".").slice(0, -1).map((_, i, parts) => parts.slice(0, parts.length - i).join("."))
+/** The executions whose bodies started this one (its stored `parent` links), nearest first. */
+const ancestors = (record: ExecutionStorage.ExecutionRecord) =>
+  Effect.gen(function*() {
+    const engine = yield* WorkflowEngine.WorkflowEngine
+    const found: Array<ExecutionStorage.ExecutionRecord> = []
+    const seen = new Set([record.id])
+    let parent = record.parent
+    // `seen`: a loop of links can only come from a damaged store, and must not hang the chat.
+    while (parent !== undefined && !seen.has(parent)) {
+      const next = yield* Effect.option(engine.status(parent))
+      if (Option.isNone(next)) break
+      found.push(next.value)
+      seen.add(parent)
+      parent = next.value.parent
+    }
+    return found
+  })
 
 /**
  * Shows an execution from `fromSeq` (default: its first event). A plan's
@@ -338,7 +260,11 @@ const parentsOf = (id: string): ReadonlyArray<string> =>
 const follow = (
   id: string,
   fromSeq?: number
-): Effect.Effect<Result, ChatAdapter.RenderError, WorkflowEngine.WorkflowEngine | ChatAdapter.ChatAdapter> =>
+): Effect.Effect<
+  Result,
+  ChatAdapter.RenderError,
+  WorkflowEngine.WorkflowEngine | ChatAdapter.ChatAdapter | ChatAdapter.Debug
+> =>
   Effect.gen(function*() {
     const engine = yield* WorkflowEngine.WorkflowEngine
     const { workflow } = yield* engine.status(id)
@@ -437,7 +363,7 @@ export const plan = Effect.fn("Commands.plan")(function*(prompt: string) {
 export const apply = Effect.gen(function*() {
   const pending = yield* Planning.pending
   if (Option.isNone(pending)) {
-    return yield* Effect.fail(usage("apply", "No plan to apply: make one with /plan <prompt>"))
+    return yield* Effect.fail(CommandLine.usageError("apply", "No plan to apply: make one with /plan <prompt>"))
   }
   return yield* approve(pending.value.executionId, Planning.APPROVAL_TASK, { status: "approved" })
 })
@@ -463,110 +389,41 @@ export const analyze = Effect.fn("Commands.analyze")(
   }
 )
 
-const statuses = ExecutionStorage.ExecutionStatus.literals
+/**
+ * Shows the debug flag, setting it first when `on` is given.
+ *
+ * @since 0.2.0
+ * @category operations
+ */
+export const debug = Effect.fn("Commands.debug")(function*(on?: boolean) {
+  const chat = yield* ChatAdapter.ChatAdapter
+  const flag = yield* ChatAdapter.Debug
+  if (on !== undefined) yield* flag.setDebug(on)
+  yield* chat.systemLine(`Debug is ${(yield* flag.debug) ? "on" : "off"}`)
+  return done
+})
 
-const workflowCommand = (remainder: string) =>
-  Effect.gen(function*() {
-    const engine = yield* WorkflowEngine.WorkflowEngine
-    const chat = yield* ChatAdapter.ChatAdapter
-    const { head: [action], rest } = words(remainder, 1)
-    const ids = (count: number, what: string) => {
-      const { head, rest: extra } = words(rest, count)
-      return head.length < count
-        ? Effect.fail(usage("workflow", `/workflow ${action} needs ${what}`))
-        : Effect.succeed({ head, extra })
-    }
-    switch (action) {
-      case undefined:
-      case "help":
-        return yield* showUsage("workflow")
-      case "list":
-        return yield* list
-      case "run": {
-        const { head: [name], rest: args } = words(rest, 1)
-        if (name === undefined) return yield* Effect.fail(usage("workflow", "/workflow run needs a workflow name"))
-        const workflow = (yield* engine.list).find((w) => w.name === name)
-        if (workflow === undefined) {
-          return yield* Effect.fail(
-            usage("workflow", `No workflow named "${name}" (see /workflow list)`)
-          )
-        }
-        return yield* run(name, yield* inputFrom(workflow, args))
-      }
-      case "debug": {
-        if (rest !== "" && rest !== "on" && rest !== "off") {
-          return yield* Effect.fail(usage("workflow", `/workflow debug takes on or off, not "${rest}"`))
-        }
-        if (rest !== "") yield* engine.setDebug(rest === "on")
-        yield* chat.systemLine(`Debug is ${(yield* engine.debug) ? "on" : "off"}`)
-        return done
-      }
-      case "status":
-        return yield* status((yield* ids(1, "an execution id")).head[0]!)
-      case "events": {
-        const { extra, head } = yield* ids(1, "an execution id")
-        const { from } = yield* flags("workflow", extra, ["from"])
-        if (from !== undefined && !/^\d+$/.test(from)) {
-          return yield* Effect.fail(usage("workflow", `--from takes a seq (a whole number), not "${from}"`))
-        }
-        return yield* events(head[0]!, from !== undefined ? Number(from) : undefined)
-      }
-      case "executions": {
-        const filter = yield* flags("workflow", rest, ["status", "workflow"])
-        if (filter.status !== undefined && !(statuses as ReadonlyArray<string>).includes(filter.status)) {
-          return yield* Effect.fail(
-            usage("workflow", `Unknown status "${filter.status}" (one of ${statuses.join(", ")})`)
-          )
-        }
-        return yield* executions({
-          ...(filter.status !== undefined ? { status: filter.status as ExecutionStorage.ExecutionStatus } : {}),
-          ...(filter.workflow !== undefined ? { workflow: filter.workflow } : {})
-        })
-      }
-      case "resume":
-        return yield* resume((yield* ids(1, "an execution id")).head[0]!)
-      case "cancel":
-        return yield* cancel((yield* ids(1, "an execution id")).head[0]!)
-      case "approve": {
-        const { extra, head: [id, taskId] } = yield* ids(2, "an execution id and a task id")
-        const { head: [answer], rest: feedback } = words(extra, 1)
-        if (answer !== undefined && answer !== "approved" && answer !== "rejected") {
-          return yield* Effect.fail(usage("workflow", `An answer is approved or rejected, not "${answer}"`))
-        }
-        return yield* approve(id!, taskId!, {
-          status: answer ?? "approved",
-          ...(feedback !== "" ? { feedback } : {})
-        })
-      }
-      default:
-        return yield* Effect.fail(usage("workflow", `Unknown action "${action}"`))
-    }
-  })
-
-const analyzeCommand = (remainder: string) =>
-  Effect.gen(function*() {
-    const separator = /(?:^|\s)--(?:\s|$)/.exec(remainder)
-    // Without "--" the whole text is the prompt; options written before it would silently become prompt text.
-    if (separator === null && /^[A-Za-z_][\w-]*=\S/.test(remainder)) {
-      return yield* Effect.fail(usage("analyze", "Put -- between the options and the prompt"))
-    }
-    const optionText = separator === null ? "" : remainder.slice(0, separator.index)
-    const prompt = (separator === null ? remainder : remainder.slice(separator.index + separator[0].length)).trim()
-    const tokens = optionText.split(/\s+/).filter((token) => token !== "")
-    const bad = tokens.find((token) => !/^[A-Za-z_][\w-]*=\S+$/.test(token))
-    if (bad !== undefined) return yield* Effect.fail(usage("analyze", `Options are key=value, not "${bad}"`))
-    if (prompt === "") return yield* Effect.fail(usage("analyze", "/analyze needs a prompt after --"))
-    const raw = Object.fromEntries(tokens.map((token) => token.split(/=(.*)/s).slice(0, 2)))
-    const options = yield* Schema.decodeUnknown(Planning.AnalyzerOptions)(raw).pipe(
-      Effect.mapError((error) => usage("analyze", `Invalid options: ${error.message}`))
-    )
-    const models = yield* Models.Models
-    if (options.model !== undefined && !models.names.includes(options.model)) {
-      return yield* Effect.fail(
-        usage("analyze", `Unknown model "${options.model}" (configured: ${models.names.join(", ")})`)
-      )
-    }
-    return yield* analyze(prompt, options)
+/**
+ * Runs a command read by `CommandLine.parse`.
+ *
+ * @since 0.2.0
+ * @category commands
+ */
+export const perform: (command: CommandLine.Command) => Effect.Effect<Result, unknown, Requirements> = CommandLine
+  .Command.$match({
+    Help: ({ name }) => help(name),
+    List: () => list,
+    Run: ({ input, workflow }) => run(workflow, input),
+    Debug: ({ on }) => debug(on),
+    Status: ({ id }) => status(id),
+    Events: ({ fromSeq, id }) => events(id, fromSeq),
+    Executions: ({ filter }) => executions(filter),
+    Resume: ({ id }) => resume(id),
+    Cancel: ({ id }) => cancel(id),
+    Approve: ({ answer, id, taskId }) => approve(id, taskId, answer),
+    Plan: ({ prompt }) => plan(prompt),
+    Apply: () => apply,
+    Analyze: ({ options, prompt }) => analyze(prompt, options)
   })
 
 /**
@@ -577,21 +434,10 @@ const analyzeCommand = (remainder: string) =>
  * @since 0.1.0
  * @category commands
  */
-export const execute = (name: Name, remainder: string): Effect.Effect<Result, never, Requirements> => {
-  const text = remainder.trim()
-  const command: Effect.Effect<Result, unknown, Requirements> = text === "help" && name !== "workflow"
-    ? showUsage(name)
-    : name === "workflow"
-    ? workflowCommand(text)
-    : name === "plan"
-    ? text === "" ? Effect.fail(usage("plan", "/plan needs a prompt")) : plan(text)
-    : name === "apply"
-    ? text === "" ? apply : Effect.fail(usage("apply", `/apply takes no arguments, not "${text}"`))
-    : text === ""
-    ? Effect.fail(usage("analyze", "/analyze needs a prompt"))
-    : analyzeCommand(text)
-  return handled(command).pipe(Effect.withSpan("Commands.execute", { attributes: { command: name } }))
-}
+export const execute = (name: Name, remainder: string): Effect.Effect<Result, never, Requirements> =>
+  handled(Effect.flatMap(CommandLine.parse(name, remainder), perform)).pipe(
+    Effect.withSpan("Commands.execute", { attributes: { command: name } })
+  )
 
 /**
  * Writes a command's failure as an error line (with the usage after a
@@ -608,7 +454,7 @@ export const handled = <R>(
       const chat = yield* ChatAdapter.ChatAdapter
       const message = messageOf(error)
       yield* chat.errorLine(message)
-      if (error instanceof UsageError) { for (const line of error.usage) yield* chat.systemLine(line) }
+      if (error instanceof CommandLine.UsageError) { for (const line of error.usage) yield* chat.systemLine(line) }
       return { _tag: "Rejected", message } as Result
     }))
 
@@ -620,6 +466,6 @@ export const handled = <R>(
  * @category commands
  */
 export const executeLine = (line: string): Effect.Effect<Result, never, Requirements> | undefined => {
-  const match = /^\/(workflow|plan|apply|analyze)(?:\s+([\s\S]*))?$/.exec(line.trim())
-  return match === null ? undefined : execute(match[1] as Name, match[2] ?? "")
+  const command = CommandLine.split(line)
+  return command === undefined ? undefined : execute(command.name, command.remainder)
 }

@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import { Context, Effect, Layer } from "effect"
-import type { Duration, Scope, Stream } from "effect"
+import type { Duration, Option, Scope, Stream } from "effect"
 import * as ExecutionStorage from "./ExecutionStorage.js"
 import * as internal from "./internal/engine/engine.js"
 import type * as Workflow from "./Workflow.js"
@@ -156,6 +156,14 @@ export interface WorkflowEngineService {
   ) => Effect.Effect<void, WorkflowAlreadyRegistered, R>
   readonly list: Effect.Effect<ReadonlyArray<WorkflowInfo>>
   /**
+   * The definition registered as `name`, the very object `register` was
+   * given: front ends reach what they made it from through it (the Promise
+   * facade's `getWorkflow` returns a Runnable's workflow's `source`).
+   *
+   * @since 0.2.0
+   */
+  readonly definition: (name: string) => Effect.Effect<Option.Option<Workflow.Any>>
+  /**
    * Validates the input, creates the execution and runs it in the background.
    * Given a workflow definition that is not registered yet, registers it.
    */
@@ -227,8 +235,15 @@ export interface WorkflowEngineService {
   readonly executions: (
     filter?: ExecutionStorage.ListFilter
   ) => Effect.Effect<ExecutionStorage.ExecutionPage, ExecutionStorage.InvalidCursor | StorageFailure>
-  /** The debug flag: front ends show `debug` logs and more detail when it is on. */
+  /**
+   * A flag of this engine, kept for compatibility; nothing in this package
+   * reads it.
+   *
+   * @deprecated Debug output is chat presentation: the chat commands, the
+   * CLI and `WorkflowService.getDebug`/`setDebug` use `ChatAdapter.Debug`.
+   */
   readonly debug: Effect.Effect<boolean>
+  /** @deprecated See `debug`: use `ChatAdapter.Debug`. */
   readonly setDebug: (on: boolean) => Effect.Effect<void>
 }
 

@@ -19,6 +19,18 @@ export * as Analyzer from "./Analyzer.js"
  */
 export * as ChatAdapter from "./ChatAdapter.js"
 /**
+ * How one event and a stored execution read in a chat.
+ *
+ * @since 0.2.0
+ */
+export * as ChatRender from "./ChatRender.js"
+/**
+ * Reading a chat command's text into a `Command` (data) or a `UsageError`.
+ *
+ * @since 0.2.0
+ */
+export * as CommandLine from "./CommandLine.js"
+/**
  * The chat commands `/workflow`, `/plan`, `/apply`, `/analyze` as Effects over the engine.
  *
  * @since 0.1.0

@@ -50,14 +50,14 @@ const withChat = <A, E>(
     yield* engine.register(greet)
     yield* engine.register(review)
     const { adapter, lines } = ChatAdapter.capture()
-    const context = yield* Effect.context<WorkflowEngine.WorkflowEngine | Models.Models>()
+    const context = yield* Effect.context<WorkflowEngine.WorkflowEngine | Models.Models | ChatAdapter.Debug>()
     const run = (line: string) =>
       Commands.executeLine(line)!.pipe(
         Effect.provideService(ChatAdapter.ChatAdapter, adapter),
         Effect.provide(context)
       )
     return yield* body({ lines, run, text: () => lines.map((line) => line.text).join("\n") })
-  }).pipe(Effect.provide(Layer.merge(WorkflowEngine.layerMemory, models)))
+  }).pipe(Effect.provide(Layer.mergeAll(WorkflowEngine.layerMemory, models, ChatAdapter.layerDebug)))
 
 const stored = Effect.flatMap(ExecutionStorage.ExecutionStorage, (storage) => storage.list({ limit: 1000 }))
 
@@ -292,6 +292,42 @@ describe("Commands", () => {
           output: { completed: 2, failed: 0 }
         })
         expect(text()).toContain("Plan done: 2 completed, 0 failed.")
+      })
+    ))
+
+  it.live("approving a child shows the runs that started it going on, found by their parent links, whatever its id", () =>
+    withChat(({ run, text }) =>
+      Effect.gen(function*() {
+        const engine = yield* WorkflowEngine.WorkflowEngine
+        // Two levels, with ids that share no prefix: outer starts middle, which starts review.
+        const starts = (name: string, child: string, workflow: string) =>
+          Workflow.make({
+            name,
+            run: () =>
+              Workflow.step(
+                `wait for ${workflow}`,
+                Effect.flatMap(engine.start(workflow, undefined, { executionId: child }), (handle) => handle.result),
+                { input: { child } }
+              )
+          })
+        const suffix = Math.random().toString(36).slice(2, 8)
+        yield* engine.register(starts("middle", `review-${suffix}`, "review"))
+        yield* engine.register(starts("outer", `middle-${suffix}`, "middle"))
+        const waiting = yield* run("/workflow run outer")
+        expect(waiting._tag === "Run" && waiting.outcome).toEqual({
+          _tag: "Waiting",
+          executionId: `review-${suffix}`,
+          taskId: "ship"
+        })
+        const outer = waiting._tag === "Run" ? waiting.executionId : ""
+        expect((yield* engine.status(`middle-${suffix}`)).parent).toBe(outer)
+        const approved = yield* run(`/workflow approve review-${suffix} ship approved`)
+        expect(approved).toEqual({
+          _tag: "Run",
+          executionId: outer,
+          outcome: { _tag: "Completed", output: "approved" }
+        })
+        expect(text()).toContain(`✓ wait for middle`)
       })
     ))
 

@@ -103,7 +103,11 @@ export const layer = (config: Config) => {
   )
   // Models first, so that a model that cannot work stops the CLI before the engine touches storage.
   const services = Layer.provideMerge(
-    Layer.merge(Layer.provideMerge(engine, storage(config)), Terminal.layer({ json: config.json })),
+    Layer.mergeAll(
+      Layer.provideMerge(engine, storage(config)),
+      Terminal.layer({ json: config.json }),
+      ChatAdapter.layerDebug
+    ),
     models
   )
   const registered = Layer.effectDiscard(Effect.gen(function*() {

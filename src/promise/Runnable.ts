@@ -131,6 +131,20 @@ export class Runnable<I = any, O = any> {
 }
 
 /**
+ * A workflow made from a Runnable by `toWorkflow`. It is started with the
+ * input as given (validated by the Runnable's `inputSchema` before the
+ * execution is created, and once by each run, whose generator gets the
+ * parsed value).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface RunnableWorkflow extends Workflow.Workflow<unknown, unknown, unknown> {
+  /** The Runnable it drives: what `WorkflowService.getWorkflow` returns for it. */
+  readonly source: Runnable
+}
+
+/**
  * A Runnable as a workflow of the Effect engine, named `id` (default: its
  * name): its generator is driven as a durable workflow body, as
  * `WorkflowService` runs it.
@@ -145,7 +159,7 @@ export const toWorkflow = (
     readonly registry?: () => Registry | null
     readonly persistence?: PersistenceProvider
   } = {}
-): Workflow.Workflow<unknown, unknown, unknown> =>
+): RunnableWorkflow =>
   fromRunnable({
     id: options.id ?? runnable.name,
     runnable,

@@ -5,7 +5,8 @@
  *
  * @since 0.1.0
  */
-import { Cause, Effect, Exit, Layer, ManagedRuntime, Option, Stream } from "effect"
+import { Cause, Effect, Exit, Layer, ManagedRuntime, Option, Runtime, Stream } from "effect"
+import type { Context } from "effect"
 import * as ChatAdapter from "../ChatAdapter.js"
 import * as Commands from "../Commands.js"
 import * as ExecutionStorage from "../ExecutionStorage.js"
@@ -22,7 +23,9 @@ import type { PersistenceProvider } from "./PersistenceProvider.js"
 import type { Registry } from "./Registry.js"
 import { Service } from "./Registry.js"
 import { Runnable } from "./Runnable.js"
+import type { RunnableWorkflow } from "./Runnable.js"
 import * as Validation from "./validation.js"
+import { WorkflowEventStream } from "./WorkflowEventStream.js"
 import type { WorkflowExecutionStorage } from "./WorkflowExecutionStorage.js"
 
 /**
@@ -78,76 +81,15 @@ export interface WorkflowModule<I = any, O = any> {
   execute(input: I, registry: Registry): Promise<O> | O
 }
 
-type Events = "event" | "end" | "error"
-type Listener = (value: any) => void
-
-/**
- * What `handle.stream()` returns: an `AsyncIterable` of the execution's events
- * and an emitter of `event`, `end` (with the result) and `error`. Each call of
- * `stream()` replays from the first event; listeners attached in the same tick
- * all see every event.
- *
- * @since 0.1.0
- * @category models
- */
-export class WorkflowEventStream implements AsyncIterable<StoredEvent> {
-  private readonly listeners: Record<Events, Set<Listener>> = { event: new Set(), end: new Set(), error: new Set() }
-  private pumping = false
-
-  constructor(
-    private readonly open: () => AsyncIterable<StoredEvent>,
-    private readonly outcome: () => Promise<unknown>
-  ) {}
-
-  [Symbol.asyncIterator](): AsyncIterator<StoredEvent> {
-    return this.open()[Symbol.asyncIterator]()
-  }
-
-  on(name: Events, listener: Listener): this {
-    this.listeners[name].add(listener)
-    this.pump()
-    return this
-  }
-
-  addListener(name: Events, listener: Listener): this {
-    return this.on(name, listener)
-  }
-
-  once(name: Events, listener: Listener): this {
-    const wrapper: Listener = (value) => {
-      this.listeners[name].delete(wrapper)
-      listener(value)
-    }
-    return this.on(name, wrapper)
-  }
-
-  off(name: Events, listener: Listener): this {
-    this.listeners[name].delete(listener)
-    return this
-  }
-
-  removeListener(name: Events, listener: Listener): this {
-    return this.off(name, listener)
-  }
-
-  private emit(name: Events, value: unknown): void {
-    for (const listener of [...this.listeners[name]]) listener(value)
-  }
-
-  /** Starts reading on the next microtask, so every listener attached now sees the first event. */
-  private pump(): void {
-    if (this.pumping) return
-    this.pumping = true
-    queueMicrotask(async () => {
-      try {
-        for await (const event of this.open()) this.emit("event", event)
-        this.emit("end", await this.outcome())
-      } catch (error) {
-        // Reported to "error" listeners only: an unobserved failure never becomes an unhandled rejection.
-        this.emit("error", error)
-      }
-    })
-  }
+export {
+  /**
+   * What `handle.stream()` returns: an `AsyncIterable` of the execution's
+   * events and an emitter of `event`, `end` (with the result) and `error`.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  WorkflowEventStream
 }
 
 /**
@@ -170,11 +112,38 @@ export interface WorkflowExecutionHandle<T = unknown> {
   resume(): Promise<WorkflowExecutionHandle<T>>
 }
 
-type Services = WorkflowEngine.WorkflowEngine | ExecutionStorage.ExecutionStorage | Models.Models
+type Services =
+  | WorkflowEngine.WorkflowEngine
+  | ExecutionStorage.ExecutionStorage
+  | Models.Models
+  | ChatAdapter.Debug
 
-interface Definition {
-  readonly workflow: Workflow.Any
-  readonly source: Runnable | Workflow.Any
+/** A workflow registered here: it needs at most the services of the engine's runtime. */
+type Registrable = Workflow.Workflow<unknown, unknown, unknown, Services>
+
+/** An Effect workflow registered under an id other than its name: a copy with that name, linked to the original. */
+interface Renamed extends Workflow.Any {
+  readonly source: Workflow.Any
+}
+
+/** The engine's definition for what a user registers under `id`. */
+const definitionFor = (
+  id: string,
+  workflow: Runnable | Workflow.Any,
+  runnable: Omit<Parameters<typeof fromRunnable>[0], "id" | "runnable">
+): Workflow.Any => {
+  if (workflow instanceof Runnable) return fromRunnable({ ...runnable, id, runnable: workflow })
+  if (workflow.name === id) return workflow
+  const renamed: Renamed = { ...workflow, name: id, source: workflow }
+  return renamed
+}
+
+const alreadyRegistered = (id: string) => new Error(`A different workflow is already registered as "${id}"`)
+
+/** What a user registered, given what the engine holds for it: a Runnable's workflow or a renamed copy links it. */
+const sourceOf = (definition: Workflow.Any): Runnable | Workflow.Any => {
+  const source = (definition as Partial<RunnableWorkflow | Renamed>).source
+  return source instanceof Runnable || Workflow.isWorkflow(source) ? source : definition
 }
 
 /**
@@ -193,11 +162,15 @@ export class WorkflowService extends Service {
   planPrompt = ""
   private storedPlan: Array<Plan.Task> = this.currentPlan
   private registry: Registry | null = null
-  private debugMode = false
-  private readonly definitions = new Map<string, Definition>()
-  private readonly inEngine = new Set<string>()
   private readonly runtime: ManagedRuntime.ManagedRuntime<Services, unknown>
   private readonly persistence: PersistenceProvider | undefined
+  private readonly planning: boolean
+  /** The chat's debug flag (`/workflow debug`, `getDebug`/`setDebug`): the engine's runtime provides this one. */
+  private readonly debug: ChatAdapter.DebugService = Effect.runSync(ChatAdapter.makeDebug())
+  /** The engine's services, once its runtime is built. */
+  private services: Context.Context<Services> | undefined
+  /** Workflows registered before the engine was built, in order: the engine registers them as it is built. */
+  private readonly pending: Array<Workflow.Any> = []
 
   constructor(options: WorkflowServiceOptions = {}) {
     super()
@@ -205,24 +178,57 @@ export class WorkflowService extends Service {
       (options.executionStorage !== undefined
         ? UserStorage.layer(options.executionStorage)
         : ExecutionStorage.layerMemory)
-    this.runtime = ManagedRuntime.make(
-      WorkflowEngine.layerWith(options.engine ?? {}).pipe(
-        Layer.provideMerge(storage),
-        Layer.merge(options.models ?? Models.layerBuiltin)
-      )
+    const services = WorkflowEngine.layerWith(options.engine ?? {}).pipe(
+      Layer.provideMerge(storage),
+      Layer.merge(options.models ?? Models.layerBuiltin),
+      Layer.merge(Layer.succeed(ChatAdapter.Debug, this.debug))
     )
+    this.runtime = ManagedRuntime.make(Layer.tap(services, (context) => this.built(context)))
     this.persistence = options.persistenceProvider
-    if (options.planning !== false) {
+    this.planning = options.planning !== false
+    if (this.planning) {
       for (const workflow of [Planning.taskPlanner, Planning.planExecutor, Planning.promptAnalyzer]) {
-        this.definitions.set(workflow.name, { workflow, source: workflow })
+        this.registerWorkflow(workflow.name, workflow)
       }
     }
   }
 
-  /** Keeps the registry and restores a plan left waiting for approval in storage. */
+  /** The engine is up: it takes the registrations made so far; later ones go to it directly. */
+  private built(services: Context.Context<Services>): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.services = services
+      const queued = this.pending.splice(0)
+      return Effect.flatMap(
+        WorkflowEngine.WorkflowEngine,
+        (engine) => Effect.forEach(queued, (workflow) => engine.register(workflow as Registrable), { discard: true })
+      ).pipe(Effect.provide(services), Effect.orDie) // each was checked against the others when it was registered
+    })
+  }
+
+  /**
+   * Runs `f` on the engine synchronously, building the engine first if it is
+   * not yet built (storage Layers that open synchronously: memory, SQLite, a
+   * `WorkflowExecutionStorage`). One whose storage connects asynchronously
+   * (PostgreSQL) is ready once `start()` has resolved.
+   */
+  private engineSync<A, E>(f: (engine: WorkflowEngine.WorkflowEngineService) => Effect.Effect<A, E, Services>): A {
+    if (this.services === undefined) {
+      const build = this.runtime.runSyncExit(Effect.void)
+      if (this.services === undefined) {
+        const failure = Exit.isFailure(build) ? Cause.squash(build.cause) : undefined
+        throw failure !== undefined && !Runtime.isAsyncFiberException(failure)
+          ? failure
+          : new Error("WorkflowService: the engine is still starting (its storage opens asynchronously); await start()")
+      }
+    }
+    return valueOf(Effect.runSyncExit(Effect.provide(Effect.flatMap(WorkflowEngine.WorkflowEngine, f), this.services)))
+  }
+
+  /** Keeps the registry, starts the engine and restores a plan left waiting for approval in storage. */
   override async start(registry: Registry): Promise<void> {
     this.registry = registry
-    if (this.definitions.has(Planning.TASK_PLANNER)) await this.restorePlan()
+    await this.runtime.runtime()
+    if (this.planning) await this.restorePlan()
   }
 
   /** Shuts the engine down: running executions stop where they are, to be resumed later. */
@@ -230,69 +236,69 @@ export class WorkflowService extends Service {
     await this.runtime.dispose()
   }
 
-  /** Registers a Runnable (or an Effect workflow) under `id`. */
+  /**
+   * Registers a Runnable (or an Effect workflow) under `id`, with the engine.
+   * The same object again is a no-op; another one under the same id throws.
+   */
   registerWorkflow(id: string, workflow: Runnable | Workflow.Any): void {
-    const existing = this.definitions.get(id)
-    if (existing !== undefined) {
-      if (existing.source === workflow) return
-      throw new Error(`A different workflow is already registered as "${id}"`)
-    }
-    if (workflow instanceof Runnable) {
-      const persistence = this.persistence
-      const runnable: Definition["workflow"] = fromRunnable({
-        id,
-        runnable: workflow,
-        registry: () => this.registry,
-        persistence
-      })
-      this.definitions.set(id, { workflow: runnable, source: workflow })
-    } else if (Workflow.isWorkflow(workflow)) {
-      this.definitions.set(id, {
-        workflow: workflow.name === id ? workflow : { ...workflow, name: id },
-        source: workflow
-      })
-    } else {
+    if (!(workflow instanceof Runnable) && !Workflow.isWorkflow(workflow)) {
       throw new TypeError(`Workflow "${id}" must be a Runnable or a workflow made with Workflow.make`)
     }
+    // Before the engine is built, what is registered is what waits for it.
+    const existing = this.services === undefined
+      ? this.pending.find((definition) => definition.name === id)
+      : Option.getOrUndefined(this.engineSync((engine) => engine.definition(id)))
+    if (existing !== undefined) {
+      if (existing === workflow || sourceOf(existing) === workflow) return
+      throw alreadyRegistered(id)
+    }
+    const definition = definitionFor(id, workflow, { registry: () => this.registry, persistence: this.persistence })
+    if (this.services === undefined) {
+      this.pending.push(definition)
+    } else {
+      this.engineSync((engine) =>
+        Effect.catchTag(
+          engine.register(definition as Registrable),
+          "WorkflowAlreadyRegistered",
+          () => Effect.fail(alreadyRegistered(id))
+        )
+      )
+    }
   }
 
+  /** The registered workflows, in the order they were registered. */
   listWorkflows(): Array<WorkflowInfo> {
-    return [...this.definitions].map(([name, { source }]) => {
-      const description = source instanceof Runnable ? source.description : source.description
-      const parseArgs = source instanceof Runnable && source.parseArgs !== undefined
-        ? source.parseArgs.bind(source)
-        : undefined
-      return {
-        name,
-        ...(description !== undefined ? { description } : {}),
-        ...(parseArgs !== undefined ? { parseArgs } : {})
-      }
-    })
+    return this.engineSync((engine) => engine.list).map(({ description, name, parseArgs }) => ({
+      name,
+      ...(description !== undefined ? { description } : {}),
+      ...(parseArgs !== undefined ? { parseArgs } : {})
+    }))
   }
 
+  /** What was registered as `name`: the Runnable, or the Effect workflow. */
   getWorkflow(name: string): Runnable | Workflow.Any | undefined {
-    return this.definitions.get(name)?.source
+    const definition = this.engineSync((engine) => engine.definition(name))
+    return Option.isSome(definition) ? sourceOf(definition.value) : undefined
   }
 
+  /** The debug flag: `/workflow debug` shows and sets the same one. */
   getDebug(): boolean {
-    return this.debugMode
+    return Effect.runSync(this.debug.debug)
   }
 
   setDebug(value: boolean): void {
-    this.debugMode = value
-    this.runEngine((engine) => engine.setDebug(value)).catch(() => undefined)
+    Effect.runSync(this.debug.setDebug(value))
   }
 
-  /** Validates the input, creates the execution and starts it; returns at once with its handle. */
+  /**
+   * Creates the execution and starts it; returns at once with its handle. The
+   * engine validates the input before it creates the execution.
+   */
   async startWorkflow<T = unknown>(
     workflowId: string,
     input: unknown,
     options: StartWorkflowOptions = {}
   ): Promise<WorkflowExecutionHandle<T>> {
-    const source = this.definitions.get(workflowId)?.source
-    if (source instanceof Runnable) {
-      await this.runEffect(Validation.input(workflowId, source.inputSchema, input))
-    }
     const handle = await this.runEngine((engine) =>
       engine.start(workflowId, input, options.executionId !== undefined ? { executionId: options.executionId } : {})
     )
@@ -349,7 +355,7 @@ export class WorkflowService extends Service {
       )
       return (await this.runEffect(Validation.output(name, workflowModule.outputSchema, result))) as O
     } catch (error) {
-      if (this.debugMode) console.error(`[WorkflowService] ${name} failed:`, error)
+      if (this.getDebug()) console.error(`[WorkflowService] ${name} failed:`, error)
       throw error
     }
   }
@@ -371,7 +377,7 @@ export class WorkflowService extends Service {
     try {
       return await this.runEngine(() => Effect.provideService(command, ChatAdapter.ChatAdapter, chat))
     } finally {
-      if (this.definitions.has(Planning.TASK_PLANNER)) await this.restorePlan()
+      if (this.planning) await this.restorePlan()
     }
   }
 
@@ -410,24 +416,20 @@ export class WorkflowService extends Service {
     yield* Stream.toAsyncIterableRuntime(events, runtime)
   }
 
-  /** Registers pending definitions with the engine, then runs `f` on it. Rejects with the failure itself. */
-  private async runEngine<A, E>(
+  /** Runs `f` on the engine. Rejects with the failure itself. */
+  private runEngine<A, E>(
     f: (engine: WorkflowEngine.WorkflowEngineService) => Effect.Effect<A, E, Services>
   ): Promise<A> {
-    return this.runEffect(Effect.flatMap(WorkflowEngine.WorkflowEngine, (engine) =>
-      Effect.zipRight(
-        Effect.forEach(
-          [...this.definitions].filter(([id]) => !this.inEngine.has(id)),
-          ([id, { workflow }]) => Effect.tap(engine.register(workflow), () => this.inEngine.add(id)),
-          { discard: true }
-        ),
-        f(engine)
-      )))
+    return this.runEffect(Effect.flatMap(WorkflowEngine.WorkflowEngine, f))
   }
 
   private async runEffect<A, E>(effect: Effect.Effect<A, E, Services>): Promise<A> {
-    const exit = await this.runtime.runPromiseExit(effect)
-    if (Exit.isSuccess(exit)) return exit.value
-    throw Cause.squash(exit.cause)
+    return valueOf(await this.runtime.runPromiseExit(effect))
   }
+}
+
+/** The value, or the failure itself thrown (not a wrapper), so Promise callers see the errors they expect. */
+const valueOf = <A, E>(exit: Exit.Exit<A, E>): A => {
+  if (Exit.isSuccess(exit)) return exit.value
+  throw Cause.squash(exit.cause)
 }

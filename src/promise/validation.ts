@@ -6,6 +6,7 @@
  */
 import type { StandardSchemaV1 } from "@standard-schema/spec"
 import { Array as Arr, Effect, ParseResult, Schema } from "effect"
+import type { SchemaAST } from "effect"
 import * as Workflow from "../Workflow.js"
 import * as WorkflowEvent from "../WorkflowEvent.js"
 
@@ -78,27 +79,57 @@ export const output = (workflow: string, schema: AnySchema | undefined, value: u
     : Effect.mapError(issues(schema, value), (issues) => new Workflow.InvalidOutput({ workflow, issues }))
 
 /**
- * Any accepted schema as an Effect Schema that checks the value and passes
- * it on as it was given: lets the engine validate a Runnable's input before it creates
- * the execution, with every issue at its path.
+ * A Runnable's input as its schema parsed it, beside the value it was given.
  *
- * @since 0.1.0
+ * @since 0.2.0
+ * @category models
+ */
+export class ParsedInput {
+  constructor(
+    /** The value as given: what the engine stores, so that each run parses it again. */
+    readonly given: unknown,
+    /** The schema's result: what the generator receives. */
+    readonly parsed: unknown
+  ) {}
+}
+
+/**
+ * Any accepted schema as the input schema of a workflow: decoding runs the
+ * schema once and keeps both the given and the parsed value; encoding gives
+ * back the given value without running it. The engine decodes and encodes
+ * the input before it creates the execution (one validation) and stores the
+ * value as given; each run decodes it again (one validation) and the
+ * generator gets the parsed value, so a transforming schema is applied once
+ * per run, never to its own output.
+ *
+ * @since 0.2.0
  * @category validation
  */
-export const asEffectSchema = (schema: AnySchema | undefined): Schema.Schema<unknown> =>
-  schema === undefined
-    ? Schema.Unknown
-    : Schema.declare([], {
-      decode: () => (value, _, ast) =>
-        // Checked only: the generator validates again and gets the parse result; a transforming schema must not run twice.
-        Effect.as(issues(schema, value), value).pipe(Effect.mapError((found): ParseResult.ParseIssue => {
-          const each = found.map((issue): ParseResult.ParseIssue => {
-            const type = new ParseResult.Type(ast, value, issue.message)
-            return Arr.isNonEmptyReadonlyArray(issue.path) ? new ParseResult.Pointer(issue.path, value, type) : type
-          })
-          return Arr.isNonEmptyReadonlyArray(each)
-            ? new ParseResult.Composite(ast, value, each)
-            : new ParseResult.Type(ast, value)
-        })),
-      encode: () => (value) => ParseResult.succeed(value)
-    })
+export const inputSchema = (schema: AnySchema | undefined): Schema.Schema<ParsedInput, unknown> =>
+  Schema.declare([], {
+    decode: () => (value, _, ast) =>
+      schema === undefined
+        ? ParseResult.succeed(new ParsedInput(value, value))
+        : Effect.map(issues(schema, value), (parsed) => new ParsedInput(value, parsed)).pipe(
+          Effect.mapError((found) => parseIssue(ast, value, found))
+        ),
+    encode: () => (input, _, ast) =>
+      input instanceof ParsedInput
+        ? ParseResult.succeed(input.given)
+        : ParseResult.fail(new ParseResult.Type(ast, input, "expected an input decoded by this schema"))
+  })
+
+/** Issues with their paths as one ParseIssue, which the engine turns back into `InvalidInput` issues. */
+const parseIssue = (
+  ast: SchemaAST.AST,
+  value: unknown,
+  found: ReadonlyArray<WorkflowEvent.Issue>
+): ParseResult.ParseIssue => {
+  const each = found.map((issue): ParseResult.ParseIssue => {
+    const type = new ParseResult.Type(ast, value, issue.message)
+    return Arr.isNonEmptyReadonlyArray(issue.path) ? new ParseResult.Pointer(issue.path, value, type) : type
+  })
+  return Arr.isNonEmptyReadonlyArray(each)
+    ? new ParseResult.Composite(ast, value, each)
+    : new ParseResult.Type(ast, value)
+}

@@ -2,18 +2,22 @@
  * The Promise API, imported from the built package as a consumer would.
  */
 import {
+  ChatAdapter,
   EphemeralWorkflowExecutionStorage,
+  ExecutionStorage,
   InMemoryPersistenceProvider,
   Registry,
   Runnable,
+  Workflow,
   WorkflowExecutionStorage,
   WorkflowService
 } from "@token-ring/workflow"
 import type { StoredExecution, StoredWorkflowEvent, WorkflowContext, WorkflowEventInput } from "@token-ring/workflow"
-import { Effect, Schema } from "effect"
+import { Effect, Option, Schema } from "effect"
 import * as v from "valibot"
 import { afterEach, describe, expect, it } from "vitest"
 import { z } from "zod"
+import { freshDatabase, pgUrl } from "../pg.js"
 
 const services: Array<WorkflowService> = []
 afterEach(async () => {
@@ -294,6 +298,101 @@ describe("WorkflowService", () => {
         expect(failed).toMatchObject({ _tag: "WorkflowFailed", error: { name: "InvalidOutput" } })
       })
     }
+  })
+
+  it("validates a Runnable's input once before the execution is created and once per run", async () => {
+    // A real zod schema (transforming: the generator gets the length), with its validations counted.
+    const zodSchema = z.object({ word: z.string().transform((word) => word.length) })
+    let validations = 0
+    const counted = {
+      "~standard": {
+        ...zodSchema["~standard"],
+        validate: (value: unknown) => {
+          validations++
+          return zodSchema["~standard"].validate(value)
+        }
+      }
+    }
+    const received: Array<unknown> = []
+    class Measure extends Runnable<{ readonly word: number }, number> {
+      override inputSchema = counted
+      override async *invoke(input: { readonly word: number }): AsyncGenerator<WorkflowEventInput, number, any> {
+        received.push(input)
+        yield { type: "human_approval_required" as const, taskId: "ok", dataForApproval: input.word }
+        return input.word
+      }
+    }
+    const service = await makeService()
+    service.registerWorkflow("measure", new Measure())
+
+    // Bad input: checked once, nothing stored, the error names the path.
+    await expect(service.startWorkflow("measure", { word: 7 })).rejects.toMatchObject({
+      _tag: "InvalidInput",
+      issues: [{ path: ["word"] }]
+    })
+    expect(validations).toBe(1)
+    expect((await service.executions({ workflow: "measure" })).executions).toEqual([])
+
+    // Good input: once before the execution is created, then once by each of its two runs (before and after
+    // the approval), each run's generator getting the parsed value.
+    validations = 0
+    const handle = await service.startWorkflow<number>("measure", { word: "abcd" })
+    await eventually(async () => (await service.status(handle.id)).status === "waiting", "the approval request")
+    await service.approve(handle.id, "ok", { status: "approved" })
+    expect(await handle.result()).toBe(4)
+    expect(received).toEqual([{ word: 4 }, { word: 4 }])
+    expect((await service.status(handle.id)).input).toEqual({ word: "abcd" })
+    expect(validations).toBe(3)
+  })
+
+  it("keeps one registry, the engine's: getWorkflow returns what was registered, before and after start", async () => {
+    const service = new WorkflowService({ planning: false })
+    services.push(service)
+    const counter = new Counter()
+    const double = Workflow.make({ name: "double", input: Schema.Number, run: (n: number) => Effect.succeed(n * 2) })
+    service.registerWorkflow("counter", counter)
+    service.registerWorkflow("twice", double)
+    service.registerWorkflow("counter", counter)
+    expect(service.getWorkflow("counter")).toBe(counter)
+    expect(service.getWorkflow("twice")).toBe(double)
+    expect(service.getWorkflow("nope")).toBeUndefined()
+    await service.start(new Registry())
+    const engine = await service.engine()
+    expect(Effect.runSync(engine.list).map((workflow) => workflow.name)).toEqual(["counter", "twice"])
+    expect(Option.getOrUndefined(Effect.runSync(engine.definition("counter")))).toMatchObject({ source: counter })
+    service.registerWorkflow("twice", double)
+    expect(() => service.registerWorkflow("twice", Workflow.make({ name: "twice", run: () => Effect.void }))).toThrow(
+      /already registered as "twice"/
+    )
+    expect(await (await service.startWorkflow<number>("twice", 21)).result()).toBe(42)
+  })
+
+  it("has one debug flag: getDebug/setDebug and /workflow debug read and set the same one", async () => {
+    const service = await makeService()
+    const { adapter, lines } = ChatAdapter.capture()
+    expect(service.getDebug()).toBe(false)
+    await service.executeCommand("workflow", "debug on", adapter)
+    expect(service.getDebug()).toBe(true)
+    service.setDebug(false)
+    await service.executeCommand("workflow", "debug", adapter)
+    expect(lines.map((line) => line.text)).toEqual(["Debug is on", "Debug is off"])
+  })
+
+  describe.skipIf(pgUrl === undefined)("over a storage that connects asynchronously (PostgreSQL)", () => {
+    it("takes registrations before start; listWorkflows answers once start() has built the engine", async () => {
+      const database = await freshDatabase()
+      const service = new WorkflowService({ planning: false, storage: ExecutionStorage.layerPg({ url: database.url }) })
+      try {
+        service.registerWorkflow("counter", new Counter())
+        expect(() => service.listWorkflows()).toThrow(/await start\(\)/)
+        await service.start(new Registry())
+        expect(service.listWorkflows().map((workflow) => workflow.name)).toEqual(["counter"])
+        expect(await (await service.startWorkflow<number>("counter", { count: 2 })).result()).toBe(2)
+      } finally {
+        await service.stop()
+        await database.drop()
+      }
+    })
   })
 
   it("rejects bad calls with errors that name what was wrong", async () => {

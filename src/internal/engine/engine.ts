@@ -2,7 +2,7 @@
  * The engine, wired from its parts: the registry, the runs, leases and
  * recovery, observation, and the calls that steer executions.
  */
-import { Duration, Effect } from "effect"
+import { Duration, Effect, Option } from "effect"
 import type { Context, Scope } from "effect"
 import type { ExecutionStorageService } from "../../ExecutionStorage.js"
 import type * as Workflow from "../../Workflow.js"
@@ -57,10 +57,12 @@ export const make = (
     const service: WorkflowEngineService = {
       register,
       list: registry.list,
+      definition: (name) =>
+        Effect.sync(() =>
+          Option.fromNullable(registry.get(name)?.workflow)
+        ),
       start: start as WorkflowEngineService["start"],
-      handle: (id) =>
-        Effect.map(storage.get(id), (record) =>
-          observe.handle(id, record.workflow, false, cancel(id))),
+      handle: (id) => Effect.map(storage.get(id), (record) => observe.handle(id, record.workflow, false, cancel(id))),
       events: observe.events,
       result: observe.result,
       status: (id) => storage.get(id),

@@ -3,7 +3,7 @@ import * as Workflow from "../../Workflow.js"
 import * as WorkflowEvent from "../../WorkflowEvent.js"
 import type { PersistenceProvider } from "../PersistenceProvider.js"
 import type { Registry } from "../Registry.js"
-import type { Runnable, WorkflowContext } from "../Runnable.js"
+import type { Runnable, RunnableWorkflow, WorkflowContext } from "../Runnable.js"
 import * as Validation from "../validation.js"
 import { currentSignal, fromPromise, toPromise } from "./bridge.js"
 
@@ -23,22 +23,23 @@ export interface RunnableDefinition {
  * resume the generator starts again from the top and replays, as a workflow
  * body does.
  */
-export const fromRunnable = (definition: RunnableDefinition): Workflow.Workflow<unknown, unknown, unknown> =>
-  Workflow.make({
-    name: definition.id,
-    // Checked by the engine before the execution is created; the generator gets the value as it was given.
-    input: Validation.asEffectSchema(definition.runnable.inputSchema),
-    ...(definition.runnable.description !== undefined ? { description: definition.runnable.description } : {}),
-    ...(definition.runnable.parseArgs !== undefined
-      ? { parseArgs: definition.runnable.parseArgs.bind(definition.runnable) }
-      : {}),
-    run: (raw: unknown) => drive(definition, raw)
+export const fromRunnable = (definition: RunnableDefinition): RunnableWorkflow => {
+  const { id, runnable } = definition
+  const workflow = Workflow.make({
+    name: id,
+    input: Validation.inputSchema(runnable.inputSchema),
+    ...(runnable.description !== undefined ? { description: runnable.description } : {}),
+    ...(runnable.parseArgs !== undefined ? { parseArgs: runnable.parseArgs.bind(runnable) } : {}),
+    run: (input: Validation.ParsedInput) => drive(definition, input.parsed)
   })
+  // Started with the input as given (`unknown`); only the engine, which decodes it with `input`, calls `run`.
+  return { ...(workflow as unknown as Workflow.Workflow<unknown, unknown, unknown>), source: runnable }
+}
 
-const drive = (definition: RunnableDefinition, raw: unknown) =>
+/** Runs the generator on the input its schema parsed (once, by this run's decoding of the stored input). */
+const drive = (definition: RunnableDefinition, input: unknown) =>
   Effect.gen(function*() {
     const { id, runnable } = definition
-    const input = yield* Validation.input(id, runnable.inputSchema, raw)
     const controller = new AbortController()
     const { executionId } = yield* Workflow.ExecutionContext
     const context: WorkflowContext = {

@@ -1,0 +1,110 @@
+/**
+ * How a run reads in a chat: the lines one event of it becomes, and the
+ * summary of a stored execution. Pure text; `ChatAdapter.render` writes these
+ * lines as it follows a run.
+ *
+ * @since 0.2.0
+ */
+import type * as ChatAdapter from "./ChatAdapter.js"
+import type * as ExecutionStorage from "./ExecutionStorage.js"
+import * as Message from "./internal/message.js"
+import type * as WorkflowEvent from "./WorkflowEvent.js"
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export interface EventOptions {
+  /** The execution the event belongs to, named in the command that answers an approval. */
+  readonly executionId: string
+  /** Show `debug` logs, step inputs and outputs, schemas and whole outputs. */
+  readonly debug?: boolean | undefined
+  /** The event as one JSON line instead of prose. */
+  readonly json?: boolean | undefined
+  /** Show the final output (default true). */
+  readonly output?: boolean | undefined
+}
+
+const system = (text: string): ChatAdapter.Line => ({ kind: "system", text })
+const warning = (text: string): ChatAdapter.Line => ({ kind: "warning", text })
+const error = (text: string): ChatAdapter.Line => ({ kind: "error", text })
+
+const milliseconds = (ms: number | undefined) => (ms === undefined ? "" : ` (${Math.round(ms)} ms)`)
+
+/** Long outputs are cut in a chat line unless debugging. */
+const OUTPUT_LIMIT = 500
+
+/**
+ * The lines one event is shown as (none for an event that is not shown with
+ * these options).
+ *
+ * @since 0.2.0
+ * @category rendering
+ */
+export const eventLines = (
+  event: WorkflowEvent.StoredEvent,
+  options: EventOptions
+): ReadonlyArray<ChatAdapter.Line> => {
+  if (options.json) return [system(JSON.stringify(event))]
+  const name = event.runnableName ?? "step"
+  const show = Message.show
+  switch (event.type) {
+    case "step_start":
+      return [system(`▶ ${name}${options.debug && event.input !== undefined ? ` ${show(event.input)}` : ""}`)]
+    case "step_end": {
+      if (event.error !== undefined) {
+        return [error(`✗ ${name}${milliseconds(event.durationMs)}: ${Message.messageOf(event.error)}`)]
+      }
+      const output = options.debug && event.output !== undefined ? ` → ${show(event.output)}` : ""
+      return [system(`✓ ${name}${milliseconds(event.durationMs)}${output}`)]
+    }
+    case "log": {
+      if (event.level === "debug" && !options.debug) return []
+      const text = `${event.level === "info" ? "" : `[${event.level}] `}${event.message}`
+      return [event.level === "error" ? error(text) : event.level === "warn" ? warning(text) : system(text)]
+    }
+    case "output_chunk":
+      return [system(`… ${show(event.data)}`)]
+    case "schema_definition":
+      return options.debug ? [system(`schema: ${show(event.schema)}`)] : []
+    case "final_output": {
+      if (options.output === false) return []
+      const text = show(event.data)
+      return [
+        system(`Output: ${options.debug || text.length <= OUTPUT_LIMIT ? text : `${text.slice(0, OUTPUT_LIMIT)}…`}`)
+      ]
+    }
+    case "workflow_error":
+      return [error(`Error: ${event.error.name}: ${event.error.message}`)]
+    case "human_approval_required": {
+      const choices = event.choices !== undefined ? ` [${event.choices.join("|")}]` : ""
+      return [
+        warning(
+          `? ${event.message ?? `Approval needed for "${event.taskId}"`}${choices} — ` +
+            `/workflow approve ${options.executionId} ${event.taskId} approved|rejected [feedback]`
+        )
+      ]
+    }
+    case "human_approval_completed": {
+      const feedback = event.feedback !== undefined ? `: ${event.feedback}` : ""
+      return [system(`Approval "${event.taskId}": ${event.status}${feedback}`)]
+    }
+  }
+}
+
+/**
+ * A stored execution in a few lines: what `/workflow status` shows.
+ *
+ * @since 0.2.0
+ * @category rendering
+ */
+export const recordLines = (record: ExecutionStorage.ExecutionRecord): ReadonlyArray<string> => [
+  `${record.id}  ${record.workflow}  ${record.status}`,
+  `  created ${new Date(record.createdAt).toISOString()}, updated ${new Date(record.updatedAt).toISOString()}, ` +
+  `${record.lastSeq} events`,
+  ...(record.leaseUntil !== undefined
+    ? [`  claimed by a process until ${new Date(record.leaseUntil).toISOString()}`]
+    : []),
+  ...(record.output !== undefined ? [`  output: ${Message.show(record.output)}`] : []),
+  ...(record.error !== undefined ? [`  error: ${record.error.name}: ${record.error.message}`] : [])
+]
