@@ -16,7 +16,7 @@ import * as Planning from "../Planning.js"
 import * as Workflow from "../Workflow.js"
 import * as WorkflowEngine from "../WorkflowEngine.js"
 import type { StoredEvent } from "../WorkflowEvent.js"
-import { fromPromise } from "./internal/bridge.js"
+import { atCallerLocation, fromPromise } from "./internal/bridge.js"
 import { fromRunnable } from "./internal/runnableWorkflow.js"
 import * as UserStorage from "./internal/userStorage.js"
 import type { PersistenceProvider } from "./PersistenceProvider.js"
@@ -300,7 +300,10 @@ export class WorkflowService extends Service {
     options: StartWorkflowOptions = {}
   ): Promise<WorkflowExecutionHandle<T>> {
     const handle = await this.runEngine((engine) =>
-      engine.start(workflowId, input, options.executionId !== undefined ? { executionId: options.executionId } : {})
+      // Called from a workflow's body (a Runnable's generator, a step): that execution is the parent.
+      atCallerLocation(
+        engine.start(workflowId, input, options.executionId !== undefined ? { executionId: options.executionId } : {})
+      )
     )
     return this.handleOf<T>(handle.id, workflowId, handle.created)
   }

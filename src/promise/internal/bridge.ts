@@ -29,6 +29,15 @@ export const fromPromise = <A>(f: () => PromiseLike<A> | A): Effect.Effect<A, un
   )
 
 /**
+ * `effect` at the workflow location of the Effect that called the Promise
+ * code running now, if any: what `engine.start` reads to record a parent.
+ */
+export const atCallerLocation = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+  const store = storage.getStore()
+  return store === undefined ? effect : Workflow.atLocation(store.location)(effect)
+}
+
+/**
  * Runs an Effect from Promise code, at the location of the Effect that called
  * that code (if any). Rejects with the failure itself, not a wrapper, so
  * Promise callers see the errors they threw.
