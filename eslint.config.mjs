@@ -197,6 +197,14 @@ export default tseslint.config(
     }
   },
   {
+    // One concept per module, functions that read in one sitting (comments and blank lines not counted).
+    files: ["src/**/*.ts"],
+    rules: {
+      "max-lines": ["error", { max: 400, skipComments: true, skipBlankLines: true }],
+      "max-lines-per-function": ["error", { max: 120, skipComments: true, skipBlankLines: true }]
+    }
+  },
+  {
     files: ["scripts/**/*.mjs"],
     languageOptions: { globals: { console: "readonly", process: "readonly" } }
   },
