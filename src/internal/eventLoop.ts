@@ -18,12 +18,14 @@ export const overdue = (): boolean => performance.now() - sliceStarted > SLICE
 
 /**
  * Lets the event loop run its due timers and I/O, then goes on. Through
- * `setTimeout`, not the Effect `Clock`: a `TestClock` must not hold it.
+ * `setImmediate`: it costs no timer delay, and the loop passes its timers
+ * phase before it comes back a second time (a burst yields every slice). Not
+ * through the Effect `Clock`: a `TestClock` must not hold it.
  */
 export const yieldToEventLoop: Effect.Effect<void> = Effect.async<void>((resume) => {
-  const timer = setTimeout(() => {
+  const immediate = setImmediate(() => {
     sliceStarted = performance.now()
     resume(Effect.void)
-  }, 0)
-  return Effect.sync(() => clearTimeout(timer))
+  })
+  return Effect.sync(() => clearImmediate(immediate))
 })
