@@ -22,6 +22,9 @@ import { overdue, yieldToEventLoop } from "./eventLoop.js"
 import * as JournalCodec from "./journalCodec.js"
 import { CommitFailed, NonDeterminism, StepTimeout } from "./workflowErrors.js"
 
+/** A step's start may be held back and stored with its end. */
+const hold = { hold: true } as const
+
 /** An event of the execution: its timestamp (now, unless given) and execution id stamped. */
 export const stamp = (executionId: string, draft: EventDraft, clock: Clock.Clock): WorkflowEvent =>
   ({
@@ -151,7 +154,7 @@ export class Instance {
     return this.commitThen(
       { events: [start], journal: { key, name, kind: "step", state: "started" } },
       run,
-      { hold: true }
+      hold
     )
   }
 

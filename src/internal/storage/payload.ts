@@ -158,17 +158,45 @@ const eventWhere = (id: string, event: WorkflowEvent) =>
 
 const eventWhat = (id: string, event: WorkflowEvent) => `the ${event.type} event${eventWhere(id, event)}`
 
+/** A value JSON holds as it is, without walking it (most payloads: the hot path checks this first). */
+const plain = (value: unknown): boolean =>
+  value === undefined || value === null || typeof value === "string" || typeof value === "boolean" ||
+  (typeof value === "number" && Number.isFinite(value))
+
+/** Checks one payload field of an event; with `copy`, puts a copy in its place. */
+const checkField = (id: string, event: WorkflowEvent, key: string, copy: boolean): void => {
+  const fields = event as unknown as Record<string, unknown>
+  const value = fields[key]
+  if (plain(value)) return
+  const checked = faithful(eventWhat(id, event), "json", value, copy, key)
+  if (checked !== value) fields[key] = checked
+}
+
 /**
- * Checks each field of an event (the engine builds the event; its fields may hold what a body gave), and
- * with `copy` puts copies of object fields in their place: the event is the storage's from now on.
+ * Checks the fields of an event that carry what a body gave (the others are the engine's strings and
+ * numbers); with `copy`, the event is the storage's from now on.
  */
 const checkEvent = (id: string, event: WorkflowEvent, copy: boolean): void => {
-  const fields = event as unknown as Record<string, unknown>
-  for (const key in fields) {
-    const value = fields[key]
-    if (typeof value === "string" || (typeof value === "number" && Number.isFinite(value))) continue
-    const checked = faithful(eventWhat(id, event), "json", value, copy, key)
-    if (checked !== value) fields[key] = checked
+  switch (event.type) {
+    case "step_start":
+      return checkField(id, event, "input", copy)
+    case "step_end":
+      checkField(id, event, "output", copy)
+      return checkField(id, event, "error", copy)
+    case "log":
+      return checkField(id, event, "details", copy)
+    case "output_chunk":
+    case "final_output":
+      return checkField(id, event, "data", copy)
+    case "schema_definition":
+      return checkField(id, event, "schema", copy)
+    case "workflow_error":
+      return checkField(id, event, "error", copy)
+    case "human_approval_required":
+      checkField(id, event, "dataForApproval", copy)
+      return checkField(id, event, "choices", copy)
+    case "human_approval_completed":
+      return checkField(id, event, "responseData", copy)
   }
 }
 
@@ -184,23 +212,30 @@ export const checkCommit = (id: string, commit: Commit, copy: boolean): Commit =
   if (journal !== undefined && result !== undefined && result._tag !== "Die") {
     const success = result._tag === "Success"
     const value = success ? result.value : result.error
-    const what = `the ${success ? "result" : "error"} of step "${journal.name}" of execution "${id}"`
-    const checked = faithful(what, success ? "success" : "error", value, copy)
-    if (checked !== value) {
-      journal = {
-        ...journal,
-        result: success ? { _tag: "Success", value: checked } : { _tag: "Failure", error: checked }
+    if (!plain(value)) {
+      const what = `the ${success ? "result" : "error"} of step "${journal.name}" of execution "${id}"`
+      const checked = faithful(what, success ? "success" : "error", value, copy)
+      if (checked !== value) {
+        journal = {
+          ...journal,
+          result: success ? { _tag: "Success", value: checked } : { _tag: "Failure", error: checked }
+        }
       }
     }
   }
-  const output = faithful(`the output of execution "${id}"`, "output", commit.output, copy)
+  const output = plain(commit.output)
+    ? commit.output
+    : faithful(`the output of execution "${id}"`, "output", commit.output, copy)
   const given = commit.answer?.value
-  const answer = commit.answer === undefined
+  const answer = plain(given)
+    ? given
+    : faithful(`the answer to "${commit.answer!.taskId}" of execution "${id}"`, "json", given, copy)
+  const error = commit.error === undefined
     ? undefined
-    : faithful(`the answer to "${commit.answer.taskId}" of execution "${id}"`, "json", given, copy)
-  const error = faithful(`the error of execution "${id}"`, "json", commit.error, copy)
+    : faithful(`the error of execution "${id}"`, "json", commit.error, copy)
   // Last: an event repeating a value above (a step's end, the final output) is refused under that value's name.
-  if (commit.events !== undefined) { for (const event of commit.events) checkEvent(id, event, copy) }
+  const events = commit.events
+  if (events !== undefined) { for (let i = 0; i < events.length; i++) checkEvent(id, events[i]!, copy) }
   return journal === commit.journal && answer === given && output === commit.output && error === commit.error
     ? commit
     : {
