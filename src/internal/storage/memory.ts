@@ -176,13 +176,7 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
 
     commit: (id, commit) => applyEffect(id, commit, commit.owner),
 
-    writer: Writer.make<Commit>({
-      prepare: (_, commit) => commit,
-      merge: Writer.mergeCommits,
-      writeSync: apply,
-      write: applyEffect,
-      holdStarts: false
-    }),
+    writer: Writer.direct(applyEffect, apply),
 
     events: (id, { fromSeq, limit }) =>
       Effect.sync(() => {

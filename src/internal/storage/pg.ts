@@ -69,12 +69,7 @@ export const make = (options: PgOptions) =>
     const service: ExecutionStorageService = {
       ...shared,
       commit: (id, c) => commitAs(id, c, c.owner),
-      writer: Writer.make<Commit>({
-        prepare: (_, commit) => commit,
-        merge: Writer.mergeCommits,
-        write: commitAs,
-        holdStarts: false
-      })
+      writer: Writer.direct(commitAs)
     }
     return service
   })

@@ -236,12 +236,7 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
 
     commit: (id, commit) => commitAs(id, commit, commit.owner),
 
-    writer: Writer.make<Commit>({
-      prepare: (_, commit) => commit,
-      merge: Writer.mergeCommits,
-      write: commitAs,
-      holdStarts: false
-    }),
+    writer: Writer.direct(commitAs),
 
     events: (id, { fromSeq, limit }) =>
       Effect.gen(function*() {

@@ -171,6 +171,19 @@ export const mergeCommits = (start: Commit, end: Commit): Commit => ({
   events: [...start.events ?? [], ...end.events ?? []]
 })
 
+/** The writer of a storage that writes each commit as it is given, holding nothing back. */
+export const direct = (
+  write: Driver<Commit>["write"],
+  writeSync?: Driver<Commit>["writeSync"]
+): (id: string, options: WriterOptions) => Effect.Effect<Writer, never, Scope.Scope> =>
+  make<Commit>({
+    prepare: (_, c) => c,
+    merge: mergeCommits,
+    write,
+    ...(writeSync !== undefined ? { writeSync } : {}),
+    holdStarts: false
+  })
+
 /**
  * A writer for a storage that has only `commit`: each commit goes through it
  * with the run's owner, and nothing is held back.
@@ -178,9 +191,4 @@ export const mergeCommits = (start: Commit, end: Commit): Commit => ({
 export const fromCommit = (
   commit: (id: string, commit: Commit) => Effect.Effect<unknown, CommitError>
 ): (id: string, options: WriterOptions) => Effect.Effect<Writer, never, Scope.Scope> =>
-  make<Commit>({
-    prepare: (_, c) => c,
-    merge: mergeCommits,
-    write: (id, c, owner) => commit(id, c.owner === owner ? c : { ...c, owner }),
-    holdStarts: false
-  })
+  direct((id, c, owner) => commit(id, c.owner === owner ? c : { ...c, owner }))
