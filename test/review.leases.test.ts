@@ -22,7 +22,9 @@ describe("review: lease renewal", () => {
       const base = yield* ExecutionStorage.makeMemory
       const asked = yield* Deferred.make<void>()
       const evaluate = yield* Deferred.make<void>()
+      const evaluated = yield* Deferred.make<void>()
       const answer = yield* Deferred.make<void>()
+      const released = yield* Deferred.make<void>()
       let armed = true
       // A renewal with I/O: the database evaluates it at some point, and its answer comes back later.
       const storage: ExecutionStorage.ExecutionStorageService = {
@@ -34,10 +36,12 @@ describe("review: lease renewal", () => {
               yield* Deferred.succeed(asked, undefined)
               yield* Deferred.await(evaluate)
               const renewed = yield* base.renew(owner, ids, leaseUntil)
+              yield* Deferred.succeed(evaluated, undefined)
               yield* Deferred.await(answer)
               return renewed
             })
-            : base.renew(owner, ids, leaseUntil)
+            : base.renew(owner, ids, leaseUntil),
+        release: (id, owner) => Effect.zipRight(base.release(id, owner), Deferred.succeed(released, undefined))
       }
       const first = yield* Deferred.make<void>()
       const workflow = Workflow.make({
@@ -57,11 +61,11 @@ describe("review: lease renewal", () => {
         yield* Deferred.await(asked)
         // ...while that run suspends on the approval and gives its lease up.
         yield* Deferred.succeed(first, undefined)
-        while ((yield* engine.status(handle.id)).status !== "waiting") yield* Effect.sleep("5 millis")
-        yield* Effect.sleep("30 millis")
+        yield* Deferred.await(released)
+        expect((yield* engine.status(handle.id)).status).toBe("waiting")
         // The database evaluates the renewal now: the lease is nobody's, so it is not extended.
         yield* Deferred.succeed(evaluate, undefined)
-        yield* Effect.sleep("30 millis")
+        yield* Deferred.await(evaluated)
         // The answer starts a new run, which claims the execution and runs its second step.
         yield* engine.approve(handle.id, "q", { status: "approved" })
         for (let i = 0; i < 200; i++) {
