@@ -150,6 +150,12 @@ export interface Commit {
   readonly output?: unknown
   readonly error?: ErrorInfo
   /**
+   * Refuses the commit with `ApprovalNotPending` unless the approval at this
+   * journal key still waits: a run going back to waiting must not overwrite
+   * an answer that landed meanwhile.
+   */
+  readonly waitingFor?: { readonly key: string; readonly taskId: string }
+  /**
    * The run that commits: the commit is refused with `ExecutionNotOwned`
    * unless this owner still holds the execution (another process may have
    * claimed it after this one's lease expired). Absent for commits made on

@@ -16,7 +16,7 @@ import { ExecutionStorage, Workflow } from "../src/index.js"
 import { startEngine } from "./helpers.js"
 
 describe("review: approvals", () => {
-  it.live.fails("an answer given while a run re-reads its waiting approval resumes the execution", () =>
+  it.live("an answer given while a run re-reads its waiting approval resumes the execution", () =>
     Effect.gen(function*() {
       const base = yield* ExecutionStorage.makeMemory
       const reading = yield* Deferred.make<void>()
@@ -45,17 +45,57 @@ describe("review: approvals", () => {
         const { engine } = yield* startEngine({ recover: false })
         const handle = yield* engine.start(workflow, undefined)
         while ((yield* engine.status(handle.id)).status !== "waiting") yield* Effect.sleep("5 millis")
-        yield* Effect.sleep("20 millis")
         // A run of the waiting execution (resume; equally: the answer to another of its approvals).
         armed = true
         yield* engine.resume(handle.id)
         yield* Deferred.await(reading)
         yield* engine.approve(handle.id, "q", { status: "approved" })
         yield* Deferred.succeed(answered, undefined)
-        const result = yield* Effect.either(Effect.timeout(handle.result, "2 seconds"))
+        // Was: the execution stayed "waiting" (its approval completed in the journal) and the result never came.
+        const result = yield* Effect.either(Effect.timeout(handle.result, "60 seconds"))
         const record = yield* engine.status(handle.id)
-        // Fails now: the execution stays "waiting" (its approval completed in the journal) and the result never comes.
         expect({ status: record.status, result: result._tag }).toEqual({ status: "completed", result: "Right" })
+      }).pipe(Effect.provide(Layer.succeed(ExecutionStorage.ExecutionStorage, storage)))
+    }).pipe(Effect.scoped))
+
+  it.live("an answer from another engine while a run re-reads its waiting approval is not overwritten by waiting", () =>
+    Effect.gen(function*() {
+      const base = yield* ExecutionStorage.makeMemory
+      const reading = yield* Deferred.make<void>()
+      const answered = yield* Deferred.make<void>()
+      let armed = false
+      let reads = 0
+      const storage: ExecutionStorage.ExecutionStorageService = {
+        ...base,
+        journal: (id) =>
+          armed && ++reads === 2
+            ? Effect.gen(function*() {
+              const entries = yield* base.journal(id)
+              yield* Deferred.succeed(reading, undefined)
+              yield* Deferred.await(answered)
+              return entries
+            })
+            : base.journal(id)
+      }
+      const workflow = Workflow.make({
+        name: "review-reread-elsewhere",
+        run: () => Effect.map(Workflow.approval({ taskId: "q", dataForApproval: null }), (answer) => answer.status)
+      })
+      yield* Effect.gen(function*() {
+        // This engine recovers (a short lease: it scans every 100 ms); the other one only answers.
+        const { engine } = yield* startEngine({ lease: "300 millis" })
+        const other = yield* startEngine({ recover: false })
+        const handle = yield* engine.start(workflow, undefined)
+        while ((yield* engine.status(handle.id)).status !== "waiting") yield* Effect.sleep("5 millis")
+        armed = true
+        yield* engine.resume(handle.id)
+        yield* Deferred.await(reading)
+        yield* other.engine.approve(handle.id, "q", { status: "approved" })
+        yield* Deferred.succeed(answered, undefined)
+        // The run's "waiting" commit is refused (the approval no longer waits); recovery runs it on.
+        const result = yield* Effect.either(Effect.timeout(handle.result, "60 seconds"))
+        expect(result).toMatchObject({ _tag: "Right", right: "approved" })
+        expect((yield* engine.status(handle.id)).status).toBe("completed")
       }).pipe(Effect.provide(Layer.succeed(ExecutionStorage.ExecutionStorage, storage)))
     }).pipe(Effect.scoped))
 })

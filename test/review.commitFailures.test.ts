@@ -15,7 +15,7 @@ import { ExecutionStorage, Workflow } from "../src/index.js"
 import { startEngine } from "./helpers.js"
 
 describe("review: commit failures inside a step", () => {
-  it.live.fails("a storage failure of a commit inside a step leaves the execution to be resumed", () =>
+  it.live("a storage failure of a commit inside a step leaves the execution to be resumed", () =>
     Effect.gen(function*() {
       const base = yield* ExecutionStorage.makeMemory
       let failures = 1

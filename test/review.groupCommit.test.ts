@@ -18,7 +18,7 @@ import { ExecutionStorage, Workflow } from "../src/index.js"
 import { startEngine } from "./helpers.js"
 
 describe("review: group commit", () => {
-  it.live.fails("a refused approve does not refuse another approve of the same execution in its batch", () =>
+  it.live("a refused approve does not refuse another approve of the same execution in its batch", () =>
     Effect.gen(function*() {
       const { engine } = yield* startEngine()
       const workflow = Workflow.make({

@@ -645,6 +645,29 @@ export const storageContract = (
           expect(yield* storedLabels(s, id)).toEqual(["log a1", "log b1"])
         })))
 
+      it.live("refuses a run going back to waiting once its approval was answered, storing nothing of it", () =>
+        run(Effect.gen(function*() {
+          const s = yield* storage
+          const id = yield* claimed(s, "writer-waiting-for", "w")
+          const waitingFor = { key: "0", taskId: "q" }
+          yield* Effect.scoped(Effect.gen(function*() {
+            const writer = yield* s.writer(id, { owner: "w" })
+            yield* writer.commit({
+              journal: { key: "0", name: "approval:q", kind: "approval", state: "waiting", taskId: "q" },
+              status: "waiting"
+            })
+            // While it waits, going back to waiting (a run that re-read its journal) is allowed.
+            yield* writer.commit({ status: "waiting", waitingFor })
+            // Answered on behalf of anyone (the answer marks it running)...
+            yield* s.commit(id, { answer: { taskId: "q", value: { status: "approved" } }, status: "running" })
+            // ...so the run that read it still waiting must not mark it waiting again.
+            expect(yield* Effect.flip(writer.commit({ events: [log("late")], status: "waiting", waitingFor })))
+              .toMatchObject({ _tag: "ApprovalNotPending", executionId: id, taskId: "q" })
+          }))
+          expect(yield* s.get(id)).toMatchObject({ status: "running", lastSeq: 0 })
+          expect(yield* s.journal(id)).toMatchObject([{ key: "0", state: "completed" }])
+        })))
+
       it.live("refuses a writer's commits to a finished execution with ExecutionFinished", () =>
         run(Effect.gen(function*() {
           const s = yield* storage

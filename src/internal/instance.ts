@@ -8,7 +8,7 @@
  * Workflow bodies, `Flow` and the Promise facade reach it only through the
  * functions exported at the bottom, which find the current frame.
  */
-import { Cause, Duration, Effect, Exit } from "effect"
+import { Cause, Duration, Effect, Exit, Option } from "effect"
 import type { Clock, Schedule } from "effect"
 import type { Commit, CommitError, ExecutionStorageService, JournalEntry, Writer } from "../ExecutionStorage.js"
 import type { ApprovalAnswer, ApprovalRequest, StepOptions } from "../Workflow.js"
@@ -165,8 +165,9 @@ export class Instance {
     exit: Exit.Exit<A, E>,
     options: StepOptions<A, E, any> | undefined
   ): Effect.Effect<A, E> {
-    // Interrupted (cancelled, shut down, or suspended on an approval inside the step): nothing to journal.
-    if (Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)) return exit
+    // Interrupted (cancelled, shut down, or suspended on an approval inside the step), or stopped because a
+    // commit inside it failed (the run stops, to be resumed): nothing to journal, the step runs again.
+    if (Exit.isFailure(exit) && (Cause.isInterruptedOnly(exit.cause) || stoppedByStorage(exit.cause))) return exit
     const result = JournalCodec.encode(exit, options)
     const timestamp = this.clock.unsafeCurrentTimeMillis()
     const end: WorkflowEvent = result._tag === "Success"
@@ -215,9 +216,16 @@ export class Instance {
         Effect.orDieWith(this.storage.journal(this.executionId), (error) => new CommitFailed({ error })),
         (entries) => {
           const current = entries.find((entry) => entry.key === key)
-          return current?.state === "completed" && current.result?._tag === "Success"
-            ? Effect.succeed(current.result.value as ApprovalAnswer)
-            : this.suspend({ status: "waiting" })
+          if (current?.state === "completed" && current.result?._tag === "Success") {
+            return Effect.succeed(current.result.value as ApprovalAnswer)
+          }
+          // An answer handed over by this process while the journal was read.
+          const handed = this.run.answers.get(request.taskId)
+          if (handed !== undefined) return Effect.succeed(handed)
+          // Waiting again, unless the answer lands first: then the storage refuses, and whoever answered has
+          // stored the status `running` (an answer from here launches the next run once this one is out; one
+          // from elsewhere is resumed by recovery).
+          return this.suspend({ status: "waiting", waitingFor: { key, taskId: request.taskId } })
         }
       )
     }
@@ -240,10 +248,11 @@ export class Instance {
     return Effect.suspend(() => {
       suspending(this.run)
       // Uninterruptible: a sibling branch suspending at the same moment must not roll this request back.
-      return Effect.zipRight(
-        Effect.uninterruptible(Effect.suspend(() => this.commitThen(commit, () => Effect.void))),
-        Effect.interrupt
+      const stored = Effect.suspend(() => this.writer.commit(commit)).pipe(
+        Effect.catchTag("ApprovalNotPending", () => Effect.void),
+        Effect.catchAll((error) => Effect.die(commitDefect(error)))
       )
+      return Effect.zipRight(Effect.uninterruptible(stored), Effect.interrupt)
     })
   }
 
@@ -256,6 +265,13 @@ export class Instance {
     return Effect.die(new NonDeterminism({ executionId: this.executionId, position: key, expected, found }))
   }
 }
+
+/** Whether a commit of the run failed inside this cause: the run stops there, whatever the body did with it. */
+const stoppedByStorage = (cause: Cause.Cause<unknown>): boolean =>
+  Option.isSome(
+    Cause.find(cause, (reason) =>
+      reason._tag === "Die" && reason.defect instanceof CommitFailed ? Option.some(reason) : Option.none())
+  )
 
 const attempt = <A, E, R>(
   name: string,

@@ -41,7 +41,7 @@ export const encode = <A, E>(exit: Exit.Exit<A, E>, options: StepOptions<A, E, a
 export const project = (failure: unknown): unknown => {
   if (typeof failure !== "object" || failure === null) return typeof failure === "number" ? jsonSafe(failure) : failure
   const proto = Object.getPrototypeOf(failure)
-  if (proto === Object.prototype || proto === null) return jsonSafe(failure)
+  if (proto === Object.prototype || proto === null || Array.isArray(failure)) return jsonSafe(failure)
   const data: Record<string, unknown> = { ...failure }
   const tag = (failure as { readonly _tag?: unknown })._tag
   if (typeof tag === "string") data._tag = tag

@@ -223,6 +223,8 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
         if (run !== undefined && Run.isLive(run)) run.answers.set(taskId, answer)
       },
       leased: () => [...runs].filter(([, run]) => run.leaseConfirmedAt !== undefined),
-      abandon: (id, run) => Effect.zipRight(leaseLost(id, run), FiberMap.remove(fibers, id))
+      // Only the run it was asked about: a renewal answered late must not stop a newer run of the execution.
+      abandon: (id, run) =>
+        runs.get(id) === run ? Effect.zipRight(leaseLost(id, run), FiberMap.remove(fibers, id)) : Effect.void
     } satisfies Runs
   })

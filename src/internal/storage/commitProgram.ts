@@ -79,6 +79,15 @@ export function* commitProgram(
       ? new ExecutionFinished({ executionId: id, status })
       : new ExecutionNotOwned({ executionId: id, owner })
   }
+  if (commit.waitingFor !== undefined) {
+    const [entry] = yield query("select state from workflow_journal where execution_id = ? and key = ?", [
+      id,
+      commit.waitingFor.key
+    ])
+    if (entry?.state !== "waiting") {
+      throw new ApprovalNotPending({ executionId: id, taskId: commit.waitingFor.taskId })
+    }
+  }
   if (commit.answer !== undefined) {
     const answered = yield query(
       `update workflow_journal set state = 'completed', result = ?

@@ -15,7 +15,7 @@ import type {
 } from "../../ExecutionStorage.js"
 import type { ErrorInfo, StoredEvent } from "../../WorkflowEvent.js"
 import { listPage } from "./listing.js"
-import { checkCommit, faithful } from "./payload.js"
+import { checkCommit, faithful, thaw } from "./payload.js"
 import {
   ApprovalNotPending,
   ExecutionFinished,
@@ -54,7 +54,8 @@ const snapshot = (entry: Entry): ExecutionRecord => {
   } = {
     id: entry.id,
     workflow: entry.workflow,
-    input: entry.input,
+    // Copies: a caller changing what it read changes nothing stored (as on SQL storages).
+    input: thaw(entry.input),
     status: entry.status,
     createdAt: entry.createdAt,
     updatedAt: entry.updatedAt,
@@ -62,8 +63,8 @@ const snapshot = (entry: Entry): ExecutionRecord => {
   }
   if (entry.owner !== undefined && entry.status === "running") record.leaseUntil = entry.leaseUntil
   if (entry.parent !== undefined) record.parent = entry.parent
-  if (entry.output !== undefined) record.output = entry.output
-  if (entry.error !== undefined) record.error = entry.error
+  if (entry.output !== undefined) record.output = thaw(entry.output)
+  if (entry.error !== undefined) record.error = thaw(entry.error)
   return record
 }
 
@@ -85,6 +86,10 @@ const applyTo = (entries: Map<string, Entry>, clock: Clock.Clock) =>
   if (owner !== undefined && entry.owner !== owner) {
     throw new ExecutionNotOwned({ executionId: id, owner })
   }
+  const waitingFor = commit.waitingFor
+  if (waitingFor !== undefined && entry.journal.get(waitingFor.key)?.state !== "waiting") {
+    throw new ApprovalNotPending({ executionId: id, taskId: waitingFor.taskId })
+  }
   let answered: JournalEntry | undefined
   if (commit.answer !== undefined) {
     const taskId = commit.answer.taskId
@@ -104,6 +109,7 @@ const applyTo = (entries: Map<string, Entry>, clock: Clock.Clock) =>
       stored.workflowInstanceId = id
       stored.seq = ++entry.lastSeq
       entry.events.push(stored)
+      Object.freeze(stored)
     }
   }
   if (answered !== undefined) {
@@ -186,7 +192,8 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
         return events.slice(start, start + limit)
       }),
 
-    journal: (id) => Effect.sync(() => Array.from(entries.get(id)?.journal.values() ?? [])),
+    // Copies: a body changing a replayed result changes nothing stored. (Events stay shared: they are frozen.)
+    journal: (id) => Effect.sync(() => Array.from(entries.get(id)?.journal.values() ?? [], thaw)),
 
     claim: (id, owner, now, leaseUntil) =>
       Effect.sync(() => {

@@ -51,18 +51,27 @@ const describe = (value: unknown): string | undefined => {
   }
 }
 
+/** How deep a payload may nest: deeper, a walk (or `JSON.stringify`) would run out of stack. */
+const MAX_DEPTH = 1000
+
 /**
  * Walks a value, refusing what JSON cannot hold as it is; with `copy`,
- * returns a copy made of fresh plain objects and arrays (so a later change
- * to the original cannot reach what is stored).
+ * returns a frozen copy made of fresh plain objects and arrays (so a later
+ * change to the original cannot reach what is stored, nor a reader change it).
  */
 const walk = (value: unknown, path: Array<string | number>, open: Array<object>, copy: boolean): unknown => {
   if (typeof value !== "object" || value === null) {
     const found = describe(value)
     if (found !== undefined) throw new Unfaithful([...path], found)
-    return value
+    // -0 reads back from JSON as 0: a copy is what a read would give.
+    return copy && value === 0 ? 0 : value
   }
   if (open.includes(value)) throw new Unfaithful([...path], "a reference to an enclosing object (a cycle)")
+  if (open.length >= MAX_DEPTH) throw new Unfaithful([...path], `values nested more than ${MAX_DEPTH} deep`)
+  // JSON stores what a toJSON method returns, enumerable or not, on arrays as on objects.
+  if (typeof (value as { toJSON?: unknown }).toJSON === "function") {
+    throw new Unfaithful([...path], "a toJSON method (JSON would store what it returns instead)")
+  }
   open.push(value)
   let result: unknown
   if (Array.isArray(value)) {
@@ -74,7 +83,7 @@ const walk = (value: unknown, path: Array<string | number>, open: Array<object>,
       path.pop()
       if (out !== undefined) out[i] = item
     }
-    result = out ?? value
+    result = out === undefined ? value : Object.freeze(out)
   } else {
     const proto = Object.getPrototypeOf(value)
     if (proto !== Object.prototype && proto !== null) {
@@ -97,7 +106,7 @@ const walk = (value: unknown, path: Array<string | number>, open: Array<object>,
         Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true })
       } else out[key] = item
     }
-    result = out ?? value
+    result = out === undefined ? value : Object.freeze(out)
   }
   open.pop()
   return result
@@ -117,7 +126,7 @@ export const faithful = (
   field?: string
 ): unknown => {
   if (value === undefined || typeof value === "string" || typeof value === "boolean" || value === null) return value
-  if (typeof value === "number" && Number.isFinite(value)) return value
+  if (typeof value === "number" && Number.isFinite(value)) return copy && value === 0 ? 0 : value
   try {
     return walk(value, field === undefined ? [] : [field], [], copy)
   } catch (error) {
@@ -127,6 +136,24 @@ export const faithful = (
       reason: `it holds ${error.found}${at(error.path)}; ${fixes[fix]}`
     })
   }
+}
+
+/**
+ * A fresh, mutable copy of a stored value (which is JSON as it is): what a
+ * read from a SQL storage gives, so that a reader changing it changes
+ * nothing stored.
+ */
+export const thaw = <A>(value: A): A => {
+  if (typeof value !== "object" || value === null) return value
+  if (Array.isArray(value)) return value.map(thaw) as A
+  const out: Record<string, unknown> = {}
+  for (const key of Object.keys(value)) {
+    const item = thaw((value as Record<string, unknown>)[key])
+    if (key === "__proto__") {
+      Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true })
+    } else out[key] = item
+  }
+  return out as A
 }
 
 /** JSON text of a payload; throws an InvalidPayload naming what could not be stored. */
@@ -173,31 +200,11 @@ const checkField = (id: string, event: WorkflowEvent, key: string, copy: boolean
 }
 
 /**
- * Checks the fields of an event that carry what a body gave (the others are the engine's strings and
- * numbers); with `copy`, the event is the storage's from now on.
+ * Checks every field of an event (a body's emitted event may carry fields of its own besides its type's);
+ * with `copy`, puts copies of object fields in their place: the event is the storage's from now on.
  */
 const checkEvent = (id: string, event: WorkflowEvent, copy: boolean): void => {
-  switch (event.type) {
-    case "step_start":
-      return checkField(id, event, "input", copy)
-    case "step_end":
-      checkField(id, event, "output", copy)
-      return checkField(id, event, "error", copy)
-    case "log":
-      return checkField(id, event, "details", copy)
-    case "output_chunk":
-    case "final_output":
-      return checkField(id, event, "data", copy)
-    case "schema_definition":
-      return checkField(id, event, "schema", copy)
-    case "workflow_error":
-      return checkField(id, event, "error", copy)
-    case "human_approval_required":
-      checkField(id, event, "dataForApproval", copy)
-      return checkField(id, event, "choices", copy)
-    case "human_approval_completed":
-      return checkField(id, event, "responseData", copy)
-  }
+  for (const key in event) checkField(id, event, key, copy)
 }
 
 /**

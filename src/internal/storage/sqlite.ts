@@ -146,7 +146,14 @@ interface Pending {
 
 type Outcome = { readonly ok: true; readonly seq: number } | { readonly ok: false; readonly error: unknown }
 
-const writerOf = (id: string, owner: string | undefined): string => owner === undefined ? id : `${id}\u0000${owner}`
+let anonymous = 0
+
+/**
+ * Who commits, for a batch: a run (its execution and owner), whose later commits follow a failed one; or,
+ * for a commit on behalf of anyone (approve, cancel), that commit alone.
+ */
+const writerOf = (id: string, owner: string | undefined): string =>
+  owner === undefined ? `\u0000${anonymous++}` : `${id}\u0000${owner}`
 
 const asCommitError = (error: unknown): unknown =>
   error instanceof Database.SqliteError || error instanceof TypeError // TypeError: the connection is closed

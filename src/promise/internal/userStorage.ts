@@ -96,6 +96,10 @@ const commitTo = (storage: WorkflowExecutionStorage, id: string, commit: Commit)
     if (answer !== undefined && answered === undefined) {
       return yield* new ApprovalNotPending({ executionId: id, taskId: answer.taskId })
     }
+    const waitingFor = commit.waitingFor
+    if (waitingFor !== undefined && journal.find((entry) => entry.key === waitingFor.key)?.state !== "waiting") {
+      return yield* new ApprovalNotPending({ executionId: id, taskId: waitingFor.taskId })
+    }
     let seq = record.lastSeq
     for (const event of commit.events ?? []) {
       const stored = { ...event, workflowInstanceId: id, seq: ++seq } as StoredEvent
