@@ -20,13 +20,15 @@ export interface LeaseOptions {
 /**
  * Renews this engine's leases every third of the lease. A lease the storage
  * did not extend was taken over; one that could not be extended for two
- * thirds of its length may be taken over any moment: both runs stop.
+ * thirds of its length may be taken over any moment: both runs stop. The
+ * storage sets and compares leases on its own clock; here only the time
+ * elapsed since a renewal was asked counts.
  */
 export const keepAlive = ({ lease, owner, runs, storage }: LeaseOptions): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
     const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
     const held = runs.leased()
-    const renewed = yield* Effect.either(storage.renew(owner, held.map(([id]) => id), now + lease))
+    const renewed = yield* Effect.either(storage.renew(owner, held.map(([id]) => id), lease))
     const extended = new Set(renewed._tag === "Right" ? renewed.right : [])
     for (const [id, run] of held) {
       if (extended.has(id)) run.leaseConfirmedAt = now

@@ -35,7 +35,7 @@ const commit = (pool: pg.Pool, now: () => number) => (id: string, commit: Commit
           await client.query("begin")
           try {
             const seq = await runAsync(
-              commitProgram(id, commit, encoded, now(), owner),
+              commitProgram("pg", id, commit, encoded, now(), owner),
               async ({ params, text }) => (await client.query(numbered(text), [...params])).rows
             )
             await client.query("commit")
