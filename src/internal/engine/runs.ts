@@ -17,6 +17,7 @@ import type { Signals } from "../notifier.js"
 import { ExecutionNotOwned, isTerminal } from "../storage/service.js"
 import { CommitFailed, InvalidInput } from "../workflowErrors.js"
 import { WorkflowCancelled } from "./errors.js"
+import * as Leases from "./leases.js"
 import * as Outcome from "./outcome.js"
 import type { Definition } from "./registry.js"
 import * as Run from "./run.js"
@@ -139,7 +140,7 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
     const confirmLease = (id: string, run: Run.Run) => (): Effect.Effect<void> | undefined => {
       const now = clock.unsafeCurrentTimeMillis()
       if (run.leaseConfirmedAt !== undefined && now - run.leaseConfirmedAt <= (lease * 2) / 3) return undefined
-      return Effect.flatMap(Effect.either(storage.renew(owner, [id], lease)), (renewed) => {
+      return Effect.flatMap(Effect.either(Leases.renew(storage, owner, [id], lease)), (renewed) => {
         if (renewed._tag === "Right" && renewed.right.includes(id)) {
           run.leaseConfirmedAt = now
           return Effect.void
