@@ -73,8 +73,10 @@ const makePool = (options: PgOptions) =>
       const pool = new pg.Pool({
         connectionString: options.url,
         max: options.maxConnections ?? 10,
-        // A connection that stops answering is noticed, rather than waited on for ever.
-        keepAlive: true
+        // TCP keepalive, probing after 10 s of silence: a peer that vanished without closing is noticed
+        // eventually, rather than waited on for ever.
+        keepAlive: true,
+        keepAliveInitialDelayMillis: 10_000
       })
       pool.on("error", () => undefined)
       pool.on("connect", (client) => client.on("error", () => undefined))
