@@ -30,8 +30,9 @@ export {
    */
   ExecutionNotFound,
   /**
-   * A commit from a run whose execution another owner has claimed since (its
-   * lease expired): nothing of it is stored.
+   * A commit from a run that no longer holds its execution (its lease
+   * expired, and perhaps another owner has claimed it since): nothing of it
+   * is stored.
    *
    * @since 0.1.0
    * @category errors
@@ -103,9 +104,10 @@ export interface ExecutionRecord {
   /** The `seq` of the last stored event, 0 when the log is empty. */
   readonly lastSeq: number
   /**
-   * While it is `running`: until when (ms since the epoch) the process
-   * running it has claimed it; absent when none has. (A run that stops to
-   * wait, or ends, gives its claim up: in other statuses it means nothing.)
+   * While it is `running`: until when (ms since the epoch, on the storage's
+   * clock) the process running it has claimed it; absent when none has. (A
+   * run that stops to wait, or ends, gives its claim up: in other statuses
+   * it means nothing.)
    */
   readonly leaseUntil?: number
   /** The execution whose body started this one, if any. */
@@ -157,9 +159,11 @@ export interface Commit {
   readonly waitingFor?: { readonly key: string; readonly taskId: string }
   /**
    * The run that commits: the commit is refused with `ExecutionNotOwned`
-   * unless this owner still holds the execution (another process may have
-   * claimed it after this one's lease expired). Absent for commits made on
-   * behalf of anyone (cancel, approve). A `Writer` sets it.
+   * unless this owner still holds the execution and its lease has not
+   * expired on the storage's clock (a stalled process whose lease ran out
+   * stores nothing, whether or not another process has claimed the
+   * execution since). Absent for commits made on behalf of anyone (cancel,
+   * approve). A `Writer` sets it.
    */
   readonly owner?: string
 }
@@ -266,7 +270,7 @@ export interface ExecutionStorageService {
    * Applies events, a journal entry, an approval answer and a status change
    * atomically: all of it is stored or none. Fails with `ExecutionFinished`
    * when the execution already has a terminal status, with `ExecutionNotOwned`
-   * when `commit.owner` no longer holds it. Succeeds only once the commit is
+   * when `commit.owner` no longer holds it (or its lease has expired). Succeeds only once the commit is
    * stored. Returns the new `lastSeq`.
    */
   readonly commit: (id: string, commit: Commit) => Effect.Effect<number, CommitError>
@@ -279,25 +283,26 @@ export interface ExecutionStorageService {
   ) => Effect.Effect<ReadonlyArray<StoredEvent>, StorageError>
   readonly journal: (id: string) => Effect.Effect<ReadonlyArray<JournalEntry>, StorageError>
   /**
-   * Makes `owner` the one process that runs the execution, until `leaseUntil`
-   * (ms since the epoch). Succeeds with `false` when the execution has
-   * finished or another owner's lease has not expired at `now`.
+   * Makes `owner` the one process that runs the execution for the next
+   * `leaseMs` milliseconds, counted on the storage's clock (the database's,
+   * read as the statement runs; never the caller's): the stored `leaseUntil`
+   * is the storage's now plus `leaseMs`. A lease is held while the storage's
+   * now is before its `leaseUntil`; a `leaseMs` of 0 or less gives one that
+   * has already expired. Succeeds with `false` when the execution has
+   * finished or another owner still holds its lease.
    */
-  readonly claim: (
-    id: string,
-    owner: string,
-    now: number,
-    leaseUntil: number
-  ) => Effect.Effect<boolean, StorageError>
+  readonly claim: (id: string, owner: string, leaseMs: number) => Effect.Effect<boolean, StorageError>
   /**
-   * Extends the leases `owner` still holds on these executions, if they have
-   * not finished (a run whose execution was cancelled elsewhere hears of it
-   * here); returns the ids it extended.
+   * Extends the leases `owner` still holds on these executions to the
+   * storage's now plus `leaseMs`, if they have not finished (a run whose
+   * execution was cancelled elsewhere hears of it here); returns the ids it
+   * extended. A lease that expired is extended too, unless another owner
+   * claimed the execution meanwhile.
    */
   readonly renew: (
     owner: string,
     ids: ReadonlyArray<string>,
-    leaseUntil: number
+    leaseMs: number
   ) => Effect.Effect<ReadonlyArray<string>, StorageError>
   /** Gives up `owner`'s lease, so another process may run the execution at once. */
   readonly release: (id: string, owner: string) => Effect.Effect<void, StorageError>

@@ -377,8 +377,8 @@ describe("Commands", () => {
       Effect.gen(function*() {
         const storage = yield* ExecutionStorage.ExecutionStorage
         yield* storage.create({ id: "claimed", workflow: "greet", input: { name: "X" }, status: "running" })
-        const until = Date.now() + 60_000
-        yield* storage.claim("claimed", "a process that died", Date.now(), until)
+        yield* storage.claim("claimed", "a process that died", 60_000)
+        const until = (yield* storage.get("claimed")).leaseUntil!
         const resuming = yield* Effect.fork(run("/workflow resume claimed"))
         while (!text().includes("is claimed until")) yield* Effect.sleep("5 millis")
         expect(text()).toContain(`claimed is claimed until ${new Date(until).toISOString()}`)

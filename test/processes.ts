@@ -46,3 +46,92 @@ export const runProcess = (
     })
     child.stdin.end(options.stdin ?? "")
   })
+
+/** A child process that a test steers while it runs. */
+export interface Child {
+  readonly pid: number
+  readonly stdout: () => string
+  readonly stderr: () => string
+  /** Resolves with the first line of stdout (so far or to come) that `match` accepts; rejects after `timeoutMs`. */
+  readonly line: (match: (line: string) => boolean, timeoutMs?: number) => Promise<string>
+  /** Resolves when the process exits; rejects after `timeoutMs` (it is then killed). */
+  readonly exit: (timeoutMs?: number) => Promise<Finished>
+  readonly signal: (signal: NodeJS.Signals) => void
+  /** Ends its stdin. */
+  readonly endInput: () => void
+  /** Kills it (continued first, in case it was stopped) unless it has exited. */
+  readonly kill: () => void
+}
+
+export const startProcess = (
+  args: ReadonlyArray<string>,
+  options: { readonly cwd: string; readonly env?: NodeJS.ProcessEnv }
+): Child => {
+  const child = spawn(process.execPath, args, {
+    cwd: options.cwd,
+    ...(options.env !== undefined ? { env: options.env } : {}),
+    stdio: ["pipe", "pipe", "pipe"]
+  })
+  let stdout = ""
+  let stderr = ""
+  let finished: Finished | undefined
+  const waiting = new Set<() => void>()
+  const wake = () => {
+    for (const check of [...waiting]) check()
+  }
+  child.stdout.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString()
+    wake()
+  })
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+  child.on("exit", (code, signal) => {
+    finished = { code, signal, stdout, stderr }
+    wake()
+  })
+  const describe = () => `${args.join(" ")}; stdout: ${stdout.slice(-4000)}; stderr: ${stderr.slice(-4000)}`
+  /** Resolves with what `check` finds, re-checking on every output and at exit. */
+  const until = <A>(what: string, check: () => A | undefined, timeoutMs: number): Promise<A> =>
+    new Promise((resolve, reject) => {
+      const done = (f: () => void) => {
+        waiting.delete(attempt)
+        clearTimeout(timer)
+        f()
+      }
+      const attempt = () => {
+        const found = check()
+        if (found !== undefined) done(() => resolve(found))
+        else if (finished !== undefined) {
+          done(() => reject(new Error(`exited (${finished!.code ?? finished!.signal}) before ${what}: ${describe()}`)))
+        }
+      }
+      const timer = setTimeout(
+        () => done(() => reject(new Error(`timed out waiting for ${what}: ${describe()}`))),
+        timeoutMs
+      )
+      waiting.add(attempt)
+      attempt()
+    })
+  const kill = () => {
+    if (finished !== undefined) return
+    child.kill("SIGCONT")
+    child.kill("SIGKILL")
+  }
+  return {
+    pid: child.pid!,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    line: (match, timeoutMs = 60_000) => until("a line", () => stdout.split("\n").slice(0, -1).find(match), timeoutMs),
+    exit: (timeoutMs = 60_000) =>
+      until("its exit", () => finished, timeoutMs).catch((error) => {
+        kill()
+        throw error
+      }),
+    signal: (signal) => {
+      child.kill(signal)
+    },
+    endInput: () => {
+      child.stdin.end()
+    },
+    kill
+  }
+}

@@ -207,7 +207,7 @@ export const storageContract = (
         expect(again._tag).toBe("ApprovalNotPending")
       })))
 
-    it.effect("refuses a run's commit once another owner has claimed the execution, and stores nothing of it", () =>
+    it.effect("refuses a run's commit once its lease expired or another owner claimed the execution", () =>
       run(Effect.gen(function*() {
         const s = yield* storage
         const id = freshId("owned")
@@ -215,14 +215,31 @@ export const storageContract = (
         const unclaimed = yield* Effect.flip(s.commit(id, { events: [log("early")], owner: "a" }))
         expect(unclaimed).toMatchObject({ _tag: "ExecutionNotOwned", executionId: id, owner: "a" })
         expect((yield* s.get(id)).leaseUntil).toBeUndefined()
-        expect(yield* s.claim(id, "a", 1_000, 2_000)).toBe(true)
-        expect((yield* s.get(id)).leaseUntil).toBe(2_000)
+        expect(yield* s.claim(id, "a", 60_000)).toBe(true)
+        const claimedUntil = (yield* s.get(id)).leaseUntil!
         expect(yield* s.commit(id, { events: [log("a1")], owner: "a" })).toBe(1)
-        // a's lease expired at 2,000 without a renewal: b takes the execution over.
-        expect(yield* s.claim(id, "b", 3_000, 4_000)).toBe(true)
+        // Held: nobody else can claim it.
+        expect(yield* s.claim(id, "b", 60_000)).toBe(false)
+        // Leases are counted from the storage's now when claimed or renewed.
+        expect(yield* s.renew("a", [id], 120_000)).toEqual([id])
+        const renewedUntil = (yield* s.get(id)).leaseUntil!
+        expect(renewedUntil - claimedUntil).toBeGreaterThanOrEqual(60_000)
+        expect(renewedUntil - claimedUntil).toBeLessThan(70_000)
+        // a's lease runs out (a lease of 0 ms has expired at once): a stores nothing, though nobody claimed it.
+        expect(yield* s.renew("a", [id], 0)).toEqual([id])
+        const expired = yield* Effect.flip(s.commit(id, { events: [log("expired")], owner: "a" }))
+        expect(expired).toMatchObject({ _tag: "ExecutionNotOwned", executionId: id, owner: "a" })
+        // Until someone claims it, its owner may renew it and go on.
+        expect(yield* s.renew("a", [id], 60_000)).toEqual([id])
+        expect(yield* s.commit(id, { events: [log("a2")], owner: "a" })).toBe(2)
+        // Expired again, and b takes the execution over: a can neither renew nor commit.
+        expect(yield* s.renew("a", [id], -1)).toEqual([id])
+        expect(yield* s.claim(id, "b", 60_000)).toBe(true)
+        const bUntil = (yield* s.get(id)).leaseUntil!
+        expect(yield* s.renew("a", [id], 60_000)).toEqual([])
         const refused = yield* Effect.flip(
           s.commit(id, {
-            events: [log("a2")],
+            events: [log("a3")],
             journal: { key: "0", name: "s", kind: "step", state: "completed", result: { _tag: "Success", value: 1 } },
             status: "waiting",
             owner: "a"
@@ -230,26 +247,31 @@ export const storageContract = (
         )
         expect(refused).toMatchObject({ _tag: "ExecutionNotOwned", executionId: id, owner: "a" })
         expect(refused.message).toContain(id)
-        expect(yield* s.get(id)).toMatchObject({ status: "running", lastSeq: 1 })
+        expect(yield* s.get(id)).toMatchObject({ status: "running", lastSeq: 2 })
         expect(yield* s.journal(id)).toEqual([])
-        expect(yield* s.commit(id, { events: [log("b1")], owner: "b" })).toBe(2)
+        expect(yield* s.commit(id, { events: [log("b1")], owner: "b" })).toBe(3)
         // Commits made on behalf of anyone (cancel, approve) carry no owner and are not guarded.
-        expect(yield* s.commit(id, { events: [log("anyone")] })).toBe(3)
+        expect(yield* s.commit(id, { events: [log("anyone")] })).toBe(4)
         // Waiting, the claim means nothing (the run gives it up): the record does not show it.
         yield* s.commit(id, { status: "waiting", owner: "b" })
         expect((yield* s.get(id)).leaseUntil).toBeUndefined()
         yield* s.commit(id, { status: "running", owner: "b" })
-        expect((yield* s.get(id)).leaseUntil).toBe(4_000)
+        expect((yield* s.get(id)).leaseUntil).toBe(bUntil)
         yield* s.release(id, "b")
         expect((yield* s.get(id)).leaseUntil).toBeUndefined()
         const released = yield* Effect.flip(s.commit(id, { events: [log("b2")], owner: "b" }))
         expect(released._tag).toBe("ExecutionNotOwned")
+        // A claim of 0 ms or less has expired at once: anyone may claim the execution after it.
+        expect(yield* s.claim(id, "c", 0)).toBe(true)
+        expect(yield* s.claim(id, "d", 60_000)).toBe(true)
         yield* s.commit(id, { status: "cancelled" })
-        // A finished execution says so, whoever asks.
-        const finished = yield* Effect.flip(s.commit(id, { events: [log("a3")], owner: "a" }))
+        // A finished execution says so, whoever asks, and cannot be claimed or renewed.
+        const finished = yield* Effect.flip(s.commit(id, { events: [log("a4")], owner: "a" }))
         expect(finished).toMatchObject({ _tag: "ExecutionFinished", status: "cancelled" })
+        expect(yield* s.claim(id, "d", 60_000)).toBe(false)
+        expect(yield* s.renew("d", [id], 60_000)).toEqual([])
         expect((yield* s.events(id, { fromSeq: 1, limit: 10 })).map((e) => (e as { message: string }).message))
-          .toEqual(["a1", "b1", "anyone"])
+          .toEqual(["a1", "a2", "b1", "anyone"])
       })))
 
     it.effect("stores or refuses each of several concurrent commits on its own", () =>
@@ -259,7 +281,7 @@ export const storageContract = (
         for (const id of ids) yield* s.create({ id, workflow: "w", input: null, status: "running" })
         const [good1, finished, notOwned, notPending, good2] = ids as [string, string, string, string, string]
         yield* s.commit(finished, { status: "completed" })
-        yield* s.claim(notOwned, "other", 0, Number.MAX_SAFE_INTEGER)
+        yield* s.claim(notOwned, "other", 3_600_000)
         const outcomes = yield* Effect.all(
           [
             s.commit(good1, { events: [log("g1")], journal: { key: "0", name: "s", kind: "step", state: "started" } }),
@@ -422,7 +444,7 @@ export const storageContract = (
         Effect.gen(function*() {
           const id = freshId(prefix)
           yield* s.create({ id, workflow: "w", input: null, status: "running" })
-          expect(yield* s.claim(id, owner, 0, Number.MAX_SAFE_INTEGER)).toBe(true)
+          expect(yield* s.claim(id, owner, 3_600_000)).toBe(true)
           return id
         })
       /** Lets every queued microtask run (a held start is written by one at the latest). */
@@ -607,7 +629,7 @@ export const storageContract = (
           const s = yield* storage
           const id = freshId("writer-owned")
           yield* s.create({ id, workflow: "w", input: null, status: "running" })
-          expect(yield* s.claim(id, "a", 1_000, 2_000)).toBe(true)
+          expect(yield* s.claim(id, "a", 3_600_000)).toBe(true)
           const a = recorder(s, id)
           const a1: ExecutionStorage.Commit = { events: [log("a1")] }
           const notOwned = { _tag: "ExecutionNotOwned", executionId: id, owner: "a" }
@@ -618,8 +640,9 @@ export const storageContract = (
           yield* Effect.scoped(Effect.gen(function*() {
             const writer = yield* s.writer(id, { owner: "a", onStored: a.onStored })
             yield* writer.commit(a1)
-            // a's lease expired at 2,000 without a renewal: b takes the execution over.
-            expect(yield* s.claim(id, "b", 3_000, 4_000)).toBe(true)
+            // a's lease expires (a renewal of 0 ms ends it): b takes the execution over.
+            expect(yield* s.renew("a", [id], 0)).toEqual([id])
+            expect(yield* s.claim(id, "b", 3_600_000)).toBe(true)
             expect(yield* Effect.flip(writer.commit({ events: [log("a2")], status: "waiting" }))).toMatchObject(
               notOwned
             )

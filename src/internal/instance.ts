@@ -125,8 +125,12 @@ export class Instance {
     }
     const started = this.clock.unsafeCurrentTimeMillis()
     const inner: Frame = { instance: this, path: key, next: 0, inStep: true }
-    const body = attempt(name, effect, options)
-    const run = () => {
+    const body = attempt(name, effect, options, this.confirmLease)
+    const run = (): Effect.Effect<A, E, R> => {
+      // The start commit may have taken long (the process stalled while it waited for the database): the
+      // lease is checked again right before the body, with nothing asynchronous in between.
+      const stale = this.confirmLease()
+      if (stale !== undefined) return Effect.zipRight(stale, Effect.suspend(run))
       // Entered right after the start commit: nested steps and events belong to this step until it ends.
       cursor.frame = inner
       return Effect.matchCauseEffect(body, {
@@ -166,8 +170,8 @@ export class Instance {
     options: StepOptions<A, E, any> | undefined
   ): Effect.Effect<A, E> {
     // Interrupted (cancelled, shut down, or suspended on an approval inside the step), or stopped because a
-    // commit inside it failed (the run stops, to be resumed): nothing to journal, the step runs again.
-    if (Exit.isFailure(exit) && (Cause.isInterruptedOnly(exit.cause) || stoppedByStorage(exit.cause))) return exit
+    // commit inside it (a nested step's) or a lease check failed: nothing to journal, the run stops.
+    if (Exit.isFailure(exit) && (Cause.isInterruptedOnly(exit.cause) || stopsTheRun(exit.cause))) return exit
     const result = JournalCodec.encode(exit, options)
     const timestamp = this.clock.unsafeCurrentTimeMillis()
     const end: WorkflowEvent = result._tag === "Success"
@@ -266,17 +270,22 @@ export class Instance {
   }
 }
 
-/** Whether a commit of the run failed inside this cause: the run stops there, whatever the body did with it. */
-const stoppedByStorage = (cause: Cause.Cause<unknown>): boolean =>
+/** A defect by which the run stops (a commit refused or failed, a lease not confirmed), not the step's own. */
+const stopsTheRun = (cause: Cause.Cause<unknown>): boolean =>
   Option.isSome(
     Cause.find(cause, (reason) =>
-      reason._tag === "Die" && reason.defect instanceof CommitFailed ? Option.some(reason) : Option.none())
+      reason._tag === "Die" && reason.defect instanceof CommitFailed ? Option.some(reason.defect) : Option.none())
   )
 
+/**
+ * A step's body with its timeout and retries. Each retry is a body that starts again, after a wait in which
+ * the process may have stalled: it starts only once the lease is confirmed, like the first.
+ */
 const attempt = <A, E, R>(
   name: string,
   effect: Effect.Effect<A, E, R>,
-  options: StepOptions<A, E, R> | undefined
+  options: StepOptions<A, E, R> | undefined,
+  confirmLease: () => Effect.Effect<void> | undefined
 ): Effect.Effect<A, E | StepTimeout, R> => {
   let result: Effect.Effect<A, E | StepTimeout, R> = effect
   if (options?.timeout !== undefined) {
@@ -287,7 +296,12 @@ const attempt = <A, E, R>(
     })
   }
   if (options?.retry !== undefined) {
-    result = Effect.retry(result, options.retry as Schedule.Schedule<unknown, E | StepTimeout, R>)
+    const once = result
+    const confirmed = Effect.suspend(() => {
+      const stale = confirmLease()
+      return stale === undefined ? once : Effect.zipRight(stale, once)
+    })
+    result = Effect.retry(confirmed, options.retry as Schedule.Schedule<unknown, E | StepTimeout, R>)
   }
   return result
 }

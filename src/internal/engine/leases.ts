@@ -6,6 +6,7 @@ import { Duration, Effect, Schedule, Stream } from "effect"
 import type { Scope } from "effect"
 import type { ExecutionStorageService } from "../../ExecutionStorage.js"
 import * as Listing from "../storage/listing.js"
+import { StorageError } from "../storage/service.js"
 import type { Registry } from "./registry.js"
 import type { Runs } from "./runs.js"
 
@@ -18,21 +19,47 @@ export interface LeaseOptions {
 }
 
 /**
+ * Extends `owner`'s leases on `ids` by `lease` ms; a renewal not answered within a lease (a connection that
+ * hangs) fails like a lost one, so that whoever waits on it goes on.
+ */
+export const renew = (
+  storage: ExecutionStorageService,
+  owner: string,
+  ids: ReadonlyArray<string>,
+  lease: number
+): Effect.Effect<ReadonlyArray<string>, StorageError> =>
+  storage.renew(owner, ids, lease).pipe(
+    Effect.timeoutFail({
+      duration: Duration.millis(lease),
+      onTimeout: () => new StorageError({ operation: "renew", reason: `no answer within ${lease} ms` })
+    })
+  )
+
+/**
  * Renews this engine's leases every third of the lease. A lease the storage
- * did not extend was taken over; one that could not be extended for two
- * thirds of its length may be taken over any moment: both runs stop.
+ * did not extend was taken over (or its execution finished elsewhere); one
+ * that could not be extended for two thirds of its length may be taken over
+ * any moment: both runs stop. The storage sets and compares leases on its own
+ * clock; here only the time elapsed since a renewal was asked counts. A
+ * failed round (storage down) does not end the renewals.
  */
 export const keepAlive = ({ lease, owner, runs, storage }: LeaseOptions): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
     const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
     const held = runs.leased()
-    const renewed = yield* Effect.either(storage.renew(owner, held.map(([id]) => id), now + lease))
+    if (held.length === 0) return
+    const renewed = yield* Effect.either(renew(storage, owner, held.map(([id]) => id), lease))
     const extended = new Set(renewed._tag === "Right" ? renewed.right : [])
     for (const [id, run] of held) {
       if (extended.has(id)) run.leaseConfirmedAt = now
       else if (renewed._tag === "Right" || now - run.leaseConfirmedAt! > (lease * 2) / 3) yield* runs.abandon(id, run)
     }
-  }).pipe(Effect.repeat(Schedule.spaced(Duration.millis(lease / 3))), Effect.asVoid, Effect.forkScoped)
+  }).pipe(
+    Effect.catchAllCause((cause) => Effect.logWarning("Lease renewal failed", cause)),
+    Effect.repeat(Schedule.spaced(Duration.millis(lease / 3))),
+    Effect.asVoid,
+    Effect.forkScoped
+  )
 
 /** Launches the unfinished executions of a registered workflow that no run here has. */
 export const recover =

@@ -17,6 +17,7 @@ import type { Signals } from "../notifier.js"
 import { ExecutionNotOwned, isTerminal } from "../storage/service.js"
 import { CommitFailed, InvalidInput } from "../workflowErrors.js"
 import { WorkflowCancelled } from "./errors.js"
+import * as Leases from "./leases.js"
 import * as Outcome from "./outcome.js"
 import type { Definition } from "./registry.js"
 import * as Run from "./run.js"
@@ -133,12 +134,13 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
 
     /**
      * Undefined while the run's lease was confirmed within two thirds of its length (the renewals keep it
-     * so); else renews it now, and dies as not owned when the storage did not extend it.
+     * so); else renews it now, and dies as not owned when the storage did not extend it. The storage keeps
+     * the lease on its own clock; this only measures time elapsed here, from before the renewal was asked.
      */
     const confirmLease = (id: string, run: Run.Run) => (): Effect.Effect<void> | undefined => {
       const now = clock.unsafeCurrentTimeMillis()
       if (run.leaseConfirmedAt !== undefined && now - run.leaseConfirmedAt <= (lease * 2) / 3) return undefined
-      return Effect.flatMap(Effect.either(storage.renew(owner, [id], now + lease)), (renewed) => {
+      return Effect.flatMap(Effect.either(Leases.renew(storage, owner, [id], lease)), (renewed) => {
         if (renewed._tag === "Right" && renewed.right.includes(id)) {
           run.leaseConfirmedAt = now
           return Effect.void
@@ -154,7 +156,7 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
         if (!Run.isLive(run)) return
         const now = clock.unsafeCurrentTimeMillis()
         // Another process runs it (its lease has not expired), or it has finished.
-        if (!(yield* storage.claim(id, owner, now, now + lease))) return
+        if (!(yield* storage.claim(id, owner, lease))) return
         run.leaseConfirmedAt = now
         yield* Effect.addFinalizer(() =>
           run.state._tag === "Abandoned" ? Effect.void : Effect.ignore(storage.release(id, owner))

@@ -22,22 +22,44 @@ export type CommitProgram = Generator<Query, number, Rows>
 
 const query = (text: string, params: ReadonlyArray<unknown>): Query => ({ text, params })
 
+/** The SQL dialects the storages speak. */
+export type Dialect = "pg" | "sqlite"
+
+/**
+ * The database's now, in ms since the epoch, as a SQL expression: leases are set and compared on the
+ * database's clock, read when the statement runs (after any wait for a row lock), never on a caller's.
+ */
+export const dbNow: Record<Dialect, string> = {
+  // clock_timestamp(), not now(): now() is when the transaction began, possibly before a wait for a lock.
+  pg: "(extract(epoch from clock_timestamp()) * 1000)::bigint",
+  sqlite: "cast(unixepoch('subsec') * 1000 as integer)"
+}
+
 // The first statement sets only the columns a commit changes (a step's commit leaves the status, and so its
-// index, alone), and is guarded by the owner when there is one: one text per shape, built once.
+// index, alone), and is guarded by the owner when there is one: one text per dialect and shape, built once.
 const STATUS = 1
 const OUTPUT = 2
 const ERROR = 4
 const OWNER = 8
-const advanceTexts: Array<string> = []
-const advanceText = (shape: number): string =>
-  advanceTexts[shape] ??= `update workflow_executions
+const advanceTexts: Record<Dialect, Array<string>> = { pg: [], sqlite: [] }
+const advanceText = (dialect: Dialect, shape: number): string =>
+  advanceTexts[dialect][shape] ??= `update workflow_executions
      set last_seq = last_seq + ?, updated_at = ?${shape & STATUS ? ", status = ?" : ""}${
     shape & OUTPUT ? ", output = ?" : ""
   }${shape & ERROR ? ", error = ?" : ""}
-     where id = ? and status not in ('completed', 'failed', 'cancelled')${shape & OWNER ? " and owner = ?" : ""}
+     where id = ? and status not in ('completed', 'failed', 'cancelled')${
+    shape & OWNER ? ` and owner = ? and lease_until > ${dbNow[dialect]}` : ""
+  }
      returning last_seq`
 
-const advance = (id: string, commit: Commit, encoded: EncodedCommit, now: number, owner: string | undefined): Query => {
+const advance = (
+  dialect: Dialect,
+  id: string,
+  commit: Commit,
+  encoded: EncodedCommit,
+  now: number,
+  owner: string | undefined
+): Query => {
   const set: Array<unknown> = []
   let shape = 0
   const column = (flag: number, value: unknown) => {
@@ -50,18 +72,21 @@ const advance = (id: string, commit: Commit, encoded: EncodedCommit, now: number
   if (owner !== undefined) shape |= OWNER
   const params = [encoded.events.length, now, ...set, id]
   if (owner !== undefined) params.push(owner)
-  return query(advanceText(shape), params)
+  return query(advanceText(dialect, shape), params)
 }
 
 /**
  * The statements of one commit, to run inside one transaction: advance the
  * execution (status, `last_seq`; also locks its row, and refuses a run that
- * no longer owns it), answer an approval, insert the events, upsert the
+ * no longer holds it), answer an approval, insert the events, upsert the
  * journal entry. Throws the commit's errors (the transaction, or the
  * commit's savepoint, is then rolled back). Returns the new `last_seq`.
- * `owner` (the run committing, if any) guards the commit.
+ * `owner` (the run committing, if any) guards the commit: it must still own
+ * the execution, and its lease must not have expired on the database's
+ * clock. `now` (the caller's) only stamps `updated_at`.
  */
 export function* commitProgram(
+  dialect: Dialect,
   id: string,
   commit: Commit,
   encoded: EncodedCommit,
@@ -69,12 +94,12 @@ export function* commitProgram(
   owner: string | undefined
 ): CommitProgram {
   const events = encoded.events
-  const advanced = yield advance(id, commit, encoded, now, owner)
+  const advanced = yield advance(dialect, id, commit, encoded, now, owner)
   if (advanced.length === 0) {
     const [current] = yield query("select status from workflow_executions where id = ?", [id])
     if (current === undefined) throw new ExecutionNotFound({ executionId: id })
     const status = current.status as ExecutionStatus
-    // A finished execution says so whoever asks; otherwise only the owner guard can have refused it.
+    // A finished execution says so whoever asks; otherwise only the owner guard (owner or lease) can have refused it.
     throw isTerminal(status) || owner === undefined
       ? new ExecutionFinished({ executionId: id, status })
       : new ExecutionNotOwned({ executionId: id, owner })

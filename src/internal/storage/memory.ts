@@ -82,8 +82,9 @@ const applyTo = (entries: Map<string, Entry>, clock: Clock.Clock) =>
   if (isTerminal(entry.status)) {
     throw new ExecutionFinished({ executionId: id, status: entry.status })
   }
-  // As in the SQL storages: a run whose execution was claimed by another owner stores nothing more.
-  if (owner !== undefined && entry.owner !== owner) {
+  const now = clock.unsafeCurrentTimeMillis()
+  // As in the SQL storages: a run whose lease expired, or whose execution another owner claimed, stores nothing.
+  if (owner !== undefined && (entry.owner !== owner || entry.leaseUntil <= now)) {
     throw new ExecutionNotOwned({ executionId: id, owner })
   }
   const waitingFor = commit.waitingFor
@@ -123,7 +124,7 @@ const applyTo = (entries: Map<string, Entry>, clock: Clock.Clock) =>
   if (commit.status !== undefined) entry.status = commit.status
   if (commit.output !== undefined) entry.output = commit.output
   if (commit.error !== undefined) entry.error = commit.error
-  entry.updatedAt = clock.unsafeCurrentTimeMillis()
+  entry.updatedAt = now
   return entry.lastSeq
 }
 
@@ -195,25 +196,29 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
     // Copies: a body changing a replayed result changes nothing stored. (Events stay shared: they are frozen.)
     journal: (id) => Effect.sync(() => Array.from(entries.get(id)?.journal.values() ?? [], thaw)),
 
-    claim: (id, owner, now, leaseUntil) =>
+    // Leases on this storage's clock, as the SQL storages keep them on the database's: held while now is
+    // before `leaseUntil`.
+    claim: (id, owner, leaseMs) =>
       Effect.sync(() => {
         const entry = entries.get(id)
         if (entry === undefined || isTerminal(entry.status)) return false
-        if (entry.owner !== undefined && entry.owner !== owner && entry.leaseUntil >= now) return false
+        const now = clock.unsafeCurrentTimeMillis()
+        if (entry.owner !== undefined && entry.owner !== owner && entry.leaseUntil > now) return false
         entry.owner = owner
-        entry.leaseUntil = leaseUntil
+        entry.leaseUntil = now + leaseMs
         return true
       }),
 
-    renew: (owner, ids, leaseUntil) =>
-      Effect.sync(() =>
-        ids.filter((id) => {
+    renew: (owner, ids, leaseMs) =>
+      Effect.sync(() => {
+        const leaseUntil = clock.unsafeCurrentTimeMillis() + leaseMs
+        return ids.filter((id) => {
           const entry = entries.get(id)
           if (entry === undefined || entry.owner !== owner || isTerminal(entry.status)) return false
           entry.leaseUntil = leaseUntil
           return true
         })
-      ),
+      }),
 
     release: (id, owner) =>
       Effect.sync(() => {

@@ -21,7 +21,11 @@ import * as Writer from "./writer.js"
 const failed = (operation: string) => (cause: unknown) =>
   new StorageError({ operation, reason: cause instanceof Error ? cause.message : String(cause), cause })
 
-/** The commit program of the SQL storages, on a driver connection. */
+/**
+ * The commit program of the SQL storages, on a driver connection. A connection that failed (lost, or
+ * terminated by the server) is a `StorageError` of the commit that used it, and goes back to the pool as
+ * broken, so that the pool drops it.
+ */
 const commit = (pool: pg.Pool, now: () => number) => (id: string, commit: Commit, owner: string | undefined) =>
   Effect.gen(function*() {
     const encoded = yield* Effect.try({
@@ -31,40 +35,61 @@ const commit = (pool: pg.Pool, now: () => number) => (id: string, commit: Commit
     return yield* Effect.tryPromise({
       try: async () => {
         const client = await pool.connect()
+        let broken: Error | undefined
         try {
           await client.query("begin")
           try {
             const seq = await runAsync(
-              commitProgram(id, commit, encoded, now(), owner),
+              commitProgram("pg", id, commit, encoded, now(), owner),
               async ({ params, text }) => (await client.query(numbered(text), [...params])).rows
             )
             await client.query("commit")
             return seq
           } catch (error) {
-            await client.query("rollback").catch(() => undefined)
+            await client.query("rollback").catch((lost: Error) => (broken = lost))
             throw error
           }
+        } catch (error) {
+          // A refusal leaves the connection as good as it was; anything else may have broken it.
+          if (!isCommitError(error)) broken ??= error instanceof Error ? error : new Error(String(error))
+          throw error
         } finally {
-          client.release()
+          client.release(broken)
         }
       },
       catch: (error) => isCommitError(error) ? error : failed("commit")(error)
     })
   })
 
+/**
+ * A pool whose connections never throw: `pg` emits `'error'` on a client whose connection is lost or
+ * terminated, and an `EventEmitter` with no listener for it ends the process. The pool listens while a
+ * client is idle (and drops it); this listener covers the time it is checked out, when the error reaches
+ * the operation using it as a failed query instead.
+ */
+const makePool = (options: PgOptions) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const pool = new pg.Pool({
+        connectionString: options.url,
+        max: options.maxConnections ?? 10,
+        // TCP keepalive, probing after 10 s of silence: a peer that vanished without closing is noticed
+        // eventually, rather than waited on for ever.
+        keepAlive: true,
+        keepAliveInitialDelayMillis: 10_000
+      })
+      pool.on("error", () => undefined)
+      pool.on("connect", (client) => client.on("error", () => undefined))
+      return pool
+    }),
+    (pool) => Effect.promise(() => pool.end())
+  )
+
 export const make = (options: PgOptions) =>
   Effect.gen(function*() {
     const shared = yield* SqlStorage.makeMigrated
     const clock = yield* Effect.clock
-    const pool = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const pool = new pg.Pool({ connectionString: options.url, max: options.maxConnections ?? 10 })
-        // A broken idle connection is dropped by the pool; the next commit takes another.
-        pool.on("error", () => undefined)
-        return pool
-      }),
-      (pool) => Effect.promise(() => pool.end())
-    )
+    const pool = yield* makePool(options)
     const commitAs = commit(pool, () => clock.unsafeCurrentTimeMillis())
     const service: ExecutionStorageService = {
       ...shared,

@@ -41,7 +41,8 @@ export class ExecutionNotOwned extends Schema.TaggedError<ExecutionNotOwned>()("
   owner: Schema.String
 }) {
   override get message(): string {
-    return `Execution "${this.executionId}" is no longer owned by "${this.owner}": another process has claimed it`
+    return `Execution "${this.executionId}" is no longer held by "${this.owner}": ` +
+      "its lease expired, or another process has claimed it"
   }
 }
 

@@ -18,8 +18,8 @@ import type {
   JournalEntry
 } from "../../ExecutionStorage.js"
 import type { StoredEvent } from "../../WorkflowEvent.js"
-import type { Query, Rows } from "./commitProgram.js"
-import { commitProgram, numbered } from "./commitProgram.js"
+import type { Dialect, Query, Rows } from "./commitProgram.js"
+import { commitProgram, dbNow, numbered } from "./commitProgram.js"
 import { decodeCursor, statusesOf } from "./listing.js"
 import { migrations, SCHEMA_VERSION } from "./migrations.js"
 import { decode, encode, encodeCommit } from "./payload.js"
@@ -129,6 +129,13 @@ export const migrate: Effect.Effect<void, StorageError, SqlClient.SqlClient> = E
   })
 )
 
+/** The dialect of the client: PostgreSQL, or SQLite (the other dialect the statements are written for). */
+const dialectOf = (sql: SqlClient.SqlClient): Dialect => sql.onDialectOrElse({ pg: () => "pg", orElse: () => "sqlite" })
+
+/** A lease's length as the statements take it: whole ms, and at most 0 for one that has already expired. */
+const leaseLength = (leaseMs: number): number =>
+  Number.isFinite(leaseMs) ? Math.trunc(leaseMs) : leaseMs > 0 ? 2 ** 52 : 0
+
 /** One commit in one transaction, guarded by `owner` when there is one. */
 const commitWith =
   (sql: SqlClient.SqlClient, clock: Clock.Clock) =>
@@ -139,9 +146,10 @@ const commitWith =
         try: () => encodeCommit(id, commit),
         catch: (error) => error as InvalidPayload
       })
-      const dialect = sql.onDialectOrElse({ pg: () => numbered, orElse: () => (text: string) => text })
+      const dialect = dialectOf(sql)
+      const placeholders = dialect === "pg" ? numbered : (text: string) => text
       return yield* sql.withTransaction(Effect.gen(function*() {
-        const program = commitProgram(id, commit, encoded, clock.unsafeCurrentTimeMillis(), owner)
+        const program = commitProgram(dialect, id, commit, encoded, clock.unsafeCurrentTimeMillis(), owner)
         let rows: Rows = []
         while (true) {
           let step: IteratorResult<Query, number>
@@ -151,7 +159,7 @@ const commitWith =
             return yield* Effect.fail(error as CommitError)
           }
           if (step.done === true) return step.value
-          rows = yield* sql.unsafe<Record<string, unknown>>(dialect(step.value.text), step.value.params)
+          rows = yield* sql.unsafe<Record<string, unknown>>(placeholders(step.value.text), step.value.params)
         }
       })).pipe(asFailure)
     }).pipe(
@@ -178,6 +186,8 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
     loadRow(id).pipe(Effect.flatMap(toRecord), Effect.catchTag("SqlError", (cause) => failed("get")(cause)))
 
   const commitAs = commitWith(sql, clock)
+  /** The database's now, in ms since the epoch. */
+  const now = sql.literal(dbNow[dialectOf(sql)])
 
   const service: ExecutionStorageService = {
     create: (execution) =>
@@ -259,16 +269,19 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
         return yield* Effect.forEach(rows, (row) => toJournalEntry(id, row))
       }).pipe(Effect.catchTag("SqlError", failed("journal"))),
 
-    claim: (id, owner, now, leaseUntil) =>
+    // Leases are set and compared on the database's clock, as the statement runs: a caller's clock may be
+    // off, and may have been read before the statement waited for the row's lock. A lease is held while
+    // the database's now is before `lease_until`.
+    claim: (id, owner, leaseMs) =>
       sql<{ readonly id: string }>`
-        update workflow_executions set owner = ${owner}, lease_until = ${leaseUntil}
+        update workflow_executions set owner = ${owner}, lease_until = ${now} + ${leaseLength(leaseMs)}
         where id = ${id} and status not in ('completed', 'failed', 'cancelled')
-          and (owner is null or owner = ${owner} or lease_until < ${now})
+          and (owner is null or owner = ${owner} or lease_until <= ${now})
         returning id`.pipe(Effect.map((rows) => rows.length > 0), Effect.catchTag("SqlError", failed("claim"))),
 
-    renew: (owner, ids, leaseUntil) =>
+    renew: (owner, ids, leaseMs) =>
       ids.length === 0 ? Effect.succeed([]) : sql<{ readonly id: string }>`
-        update workflow_executions set lease_until = ${leaseUntil}
+        update workflow_executions set lease_until = ${now} + ${leaseLength(leaseMs)}
         where owner = ${owner} and ${sql.in("id", ids)} and status not in ('completed', 'failed', 'cancelled')
         returning id`.pipe(
         Effect.map((rows) => rows.map((row) => row.id)),

@@ -211,7 +211,7 @@ const committer = (db: Database.Database, now: () => number) => {
         if (!alone) savepoint.run()
         outcomes.push({
           ok: true,
-          seq: runSync(commitProgram(item.id, item.commit, item.encoded, now(), item.owner), execute)
+          seq: runSync(commitProgram("sqlite", item.id, item.commit, item.encoded, now(), item.owner), execute)
         })
         if (!alone) release.run()
       } catch (error) {
