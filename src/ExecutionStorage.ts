@@ -310,6 +310,28 @@ export interface ExecutionStorageService {
 
 export {
   /**
+   * An execution's input checked and copied as the built-in storages store
+   * it (see `checkPayloads`).
+   *
+   * @since 0.2.0
+   * @category payloads
+   */
+  checkInput,
+  /**
+   * A commit checked and copied as the built-in storages store it: every
+   * payload must read back from JSON as it is (else `InvalidPayload`, naming
+   * what, where and the fix), and what is stored is a frozen copy. A storage
+   * written outside this package calls it before it writes, so that a replay
+   * never sees a different value than the first run.
+   *
+   * @since 0.2.0
+   * @category payloads
+   */
+  checkPayloads
+} from "./internal/storage/payload.js"
+
+export {
+  /**
    * One page of `list`, computed from all records in memory: for storages
    * that cannot filter and page themselves.
    *

@@ -156,6 +156,20 @@ export const thaw = <A>(value: A): A => {
   return out as A
 }
 
+/**
+ * A commit checked and copied as the built-in storages store it: the form a
+ * storage written outside this package calls before it writes.
+ */
+export const checkPayloads = (id: string, commit: Commit): Effect.Effect<Commit, InvalidPayload> =>
+  Effect.try({ try: () => checkCommit(id, commit, true), catch: (error) => error as InvalidPayload })
+
+/** An execution's input checked and copied as the built-in storages store it. */
+export const checkInput = (id: string, input: unknown): Effect.Effect<unknown, InvalidPayload> =>
+  Effect.try({
+    try: () => faithful(`the input of execution "${id}"`, "input", input, true),
+    catch: (error) => error as InvalidPayload
+  })
+
 /** JSON text of a payload; throws an InvalidPayload naming what could not be stored. */
 export const encodeSync = (what: string, value: unknown, fix: Fix = "json"): string => {
   faithful(what, fix, value, false)

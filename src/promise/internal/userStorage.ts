@@ -8,6 +8,8 @@ import type {
 } from "../../ExecutionStorage.js"
 import {
   ApprovalNotPending,
+  checkInput,
+  checkPayloads,
   ExecutionFinished,
   ExecutionNotFound,
   ExecutionStatus as ExecutionStatusSchema,
@@ -82,8 +84,10 @@ const get = (storage: WorkflowExecutionStorage, id: string) =>
  * approval pending), then the writes in order: events, journal, output,
  * error, status. Returns the last `seq`.
  */
-const commitTo = (storage: WorkflowExecutionStorage, id: string, commit: Commit) =>
+const commitTo = (storage: WorkflowExecutionStorage, id: string, given: Commit) =>
   Effect.gen(function*() {
+    // Held to the JSON contract of every storage: a replay sees what the first run saw.
+    const commit = yield* checkPayloads(id, given)
     const record = yield* toRecord(yield* load(storage, id))
     if (isTerminal(record.status)) {
       return yield* new ExecutionFinished({ executionId: id, status: record.status })
@@ -127,16 +131,18 @@ const create = (storage: WorkflowExecutionStorage, execution: NewExecution) =>
   Effect.flatMap(call("load", () => storage.loadExecution(execution.id)), (existing) =>
     existing !== null
       ? Effect.map(toRecord(existing), (record) => ({ record, created: false }))
-      : call("create", async () => {
-        await storage.createExecution({
-          id: execution.id,
-          workflowId: execution.workflow,
-          input: execution.input,
-          status: execution.status,
-          ...(execution.parent !== undefined ? { parentId: execution.parent } : {})
-        })
-        await storage.rememberExecution(execution.id)
-      }).pipe(Effect.zipRight(get(storage, execution.id)), Effect.map((record) => ({ record, created: true })))).pipe(
+      : Effect.flatMap(checkInput(execution.id, execution.input), (input) =>
+        call("create", async () => {
+          await storage.createExecution({
+            id: execution.id,
+            workflowId: execution.workflow,
+            input,
+            status: execution.status,
+            ...(execution.parent !== undefined ? { parentId: execution.parent } : {})
+          })
+          await storage.rememberExecution(execution.id)
+        })).pipe(Effect.zipRight(get(storage, execution.id)), Effect.map((record) => ({ record, created: true }))))
+    .pipe(
       Effect.catchTag("ExecutionNotFound", (error) =>
         Effect.fail(
           new StorageError({ operation: "create", reason: `${error.message} right after creating it` })
