@@ -139,3 +139,5 @@ export type {
   WorkflowModule,
   WorkflowServiceOptions
 } from "./promise/WorkflowService.js"
+/** @since 0.2.0 */
+export type { WorkflowLogger, WorkflowLogLevel } from "./promise/WorkflowService.js"

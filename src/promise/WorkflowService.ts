@@ -18,6 +18,7 @@ import * as WorkflowEngine from "../WorkflowEngine.js"
 import type * as WorkflowEvent from "../WorkflowEvent.js"
 import { atCallerLocation, fromPromise } from "./internal/bridge.js"
 import * as KeepAlive from "./internal/keepAlive.js"
+import * as Logging from "./internal/logger.js"
 import { fromRunnable } from "./internal/runnableWorkflow.js"
 import * as UserStorage from "./internal/userStorage.js"
 import type { PersistenceProvider } from "./PersistenceProvider.js"
@@ -48,7 +49,37 @@ export interface WorkflowServiceOptions {
   readonly models?: Layer.Layer<Models.Models, unknown>
   /** Register the built-in `task-planner`, `plan-executor` and `prompt-analyzer` workflows (default true). */
   readonly planning?: boolean
+  /**
+   * Receives what the engine and the flow helpers log while they work for
+   * this service (a `queue` task's failed attempts, a run that could not
+   * store its outcome...). By default nothing is logged anywhere.
+   *
+   * @since 0.2.0
+   */
+  readonly logger?: WorkflowLogger
+  /**
+   * The least severe level `logger` receives (default `"info"`).
+   *
+   * @since 0.2.0
+   */
+  readonly logLevel?: WorkflowLogLevel
 }
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export type WorkflowLogLevel = WorkflowEvent.LogLevel
+
+/**
+ * A `WorkflowService`'s `logger`: `message` is what was logged, `details`
+ * the values logged with it (one value as it is, several as an array, a
+ * failure's cause as its error), if any.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type WorkflowLogger = (level: WorkflowLogLevel, message: string, details?: unknown) => void
 
 /**
  * @since 0.1.0
@@ -190,9 +221,10 @@ export class WorkflowService extends Service {
       Layer.merge(options.models ?? Models.layerBuiltin),
       Layer.merge(Layer.succeed(ChatAdapter.Debug, this.debug))
     )
-    // The engine's background work must not keep Node alive.
+    // The engine's background work must not keep Node alive, and what it logs goes to `logger` only.
+    const runtime = Layer.merge(Layer.setClock(KeepAlive.clock), Logging.layer(options.logger, options.logLevel))
     this.runtime = ManagedRuntime.make(
-      Layer.tap(services, (context) => this.built(context)).pipe(Layer.provide(Layer.setClock(KeepAlive.clock)))
+      Layer.tap(services, (context) => this.built(context)).pipe(Layer.provide(runtime))
     )
     this.persistence = options.persistenceProvider
     this.planning = options.planning !== false
