@@ -355,19 +355,50 @@ export class WorkflowService extends Service {
   /**
    * Creates the execution and starts it; returns at once with its handle. The
    * engine validates the input before it creates the execution.
+   *
+   * Given the Runnable (or the Effect workflow) itself, it starts the
+   * workflow registered as that object, registering it under its `name` if
+   * it is not registered yet, and the handle's `result()` has its output
+   * type (a Runnable's `O`). Given an id, the output type is `T` (default
+   * `unknown`), which only you can vouch for.
    */
-  async startWorkflow<T = unknown>(
+  startWorkflow<I, O>(
+    workflow: Runnable<I, O>,
+    input: I,
+    options?: StartWorkflowOptions
+  ): Promise<WorkflowExecutionHandle<O>>
+  startWorkflow<A, I, E, R>(
+    workflow: Workflow.Workflow<A, I, E, R>,
+    input: I,
+    options?: StartWorkflowOptions
+  ): Promise<WorkflowExecutionHandle<A>>
+  startWorkflow<T = unknown>(
     workflowId: string,
     input: unknown,
+    options?: StartWorkflowOptions
+  ): Promise<WorkflowExecutionHandle<T>>
+  async startWorkflow(
+    workflow: string | Runnable | Workflow.Any,
+    input: unknown,
     options: StartWorkflowOptions = {}
-  ): Promise<WorkflowExecutionHandle<T>> {
+  ): Promise<WorkflowExecutionHandle<unknown>> {
+    const workflowId = typeof workflow === "string" ? workflow : await this.idOf(workflow)
     const handle = await this.runEngine((engine) =>
       // Called from a workflow's body (a Runnable's generator, a step): that execution is the parent.
       atCallerLocation(
         engine.start(workflowId, input, options.executionId !== undefined ? { executionId: options.executionId } : {})
       )
     )
-    return this.handleOf<T>(handle.id, workflowId, handle.created)
+    return this.handleOf(handle.id, workflowId, handle.created)
+  }
+
+  /** The id `workflow` is registered under; registered under its name first if it is not registered. */
+  private async idOf(workflow: Runnable | Workflow.Any): Promise<string> {
+    await this.runEffect(Effect.void) // the engine, built: what it holds is what is registered
+    const registered = this.listWorkflows().find(({ name }) => this.getWorkflow(name) === workflow)
+    if (registered !== undefined) return registered.name
+    this.registerWorkflow(workflow.name, workflow)
+    return workflow.name
   }
 
   /** Runs a stored execution that has not finished, from its journal. */
