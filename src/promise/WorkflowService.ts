@@ -276,10 +276,10 @@ export class WorkflowService extends Service {
 
   /**
    * Shuts the engine down: runs going on here stop where they are, stored as
-   * they are, for a later process to resume (a `running` execution is
-   * recovered once its lease has expired); pending `result()` calls reject
-   * and open streams fail with an error saying the service stopped. Calls
-   * made afterwards fail the same way. Stopping again does nothing more.
+   * they are and released, for a later process to resume (or recover);
+   * pending calls such as `result()` reject and open streams fail with an
+   * error saying the service stopped, and so do calls made afterwards.
+   * Stopping again does nothing more.
    */
   override stop(): Promise<void> {
     if (this.stopped === undefined) {
