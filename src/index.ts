@@ -123,6 +123,8 @@ export type { ChatCommand, TokenRingPackage } from "./promise/Registry.js"
 export { Runnable } from "./promise/Runnable.js"
 /** @since 0.1.0 */
 export type { RunnableOptions, WorkflowContext } from "./promise/Runnable.js"
+/** @since 0.2.0 */
+export type { RunnableYield } from "./promise/Runnable.js"
 /** @since 0.1.0 */
 export { EphemeralWorkflowExecutionStorage, WorkflowExecutionStorage } from "./promise/WorkflowExecutionStorage.js"
 /** @since 0.1.0 */
@@ -139,3 +141,5 @@ export type {
   WorkflowModule,
   WorkflowServiceOptions
 } from "./promise/WorkflowService.js"
+/** @since 0.2.0 */
+export type { WorkflowLogger, WorkflowLogLevel } from "./promise/WorkflowService.js"

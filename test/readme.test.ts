@@ -46,4 +46,8 @@ describe("README", () => {
       "output: [ 'Hello', 'processed' ]"
     ])
   })
+
+  it("has a typed start in an `await using` block, which ends the script by itself", async () => {
+    expect(await runBlock(2)).toEqual(["hello Ada"])
+  })
 })

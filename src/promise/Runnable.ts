@@ -22,6 +22,21 @@ import * as Validation from "./validation.js"
 export type WorkflowEventInput = WorkflowEvent.EventDraft
 
 /**
+ * What `invoke` may yield: an event (`WorkflowEventInput`), or any object
+ * with a `type`, as a generator without a return type annotation yields
+ * them (TypeScript widens `type: "log"` to `string` there, so its events
+ * could not be `WorkflowEventInput`). Each value is checked as an event when
+ * it is yielded: one that is not an event fails the run with `InvalidEvent`,
+ * naming what is wrong. Annotate `invoke` as returning
+ * `AsyncGenerator<WorkflowEventInput, O>` to have the compiler check your
+ * events as you write them.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type RunnableYield = WorkflowEventInput | { readonly type: string }
+
+/**
  * What `invoke` receives when the WorkflowService runs it.
  *
  * @since 0.1.0
@@ -89,7 +104,7 @@ export class Runnable<I = any, O = any> {
 
   /** Yields events while it works and returns the result. */
 
-  async *invoke(_input: I, _context?: WorkflowContext<I>): AsyncGenerator<WorkflowEventInput, O, unknown> {
+  async *invoke(_input: I, _context?: WorkflowContext<I>): AsyncGenerator<RunnableYield, O, unknown> {
     throw new Error(`${this.name}.invoke() is not implemented`)
   }
 

@@ -67,9 +67,12 @@ export class WorkflowEventStream implements AsyncIterable<StoredEvent> {
     if (this.pumping) return
     this.pumping = true
     queueMicrotask(async () => {
+      // Asked for at once: a result known before the service stops still reaches `end` after it.
+      const outcome = this.outcome()
+      outcome.catch(() => undefined) // awaited below; a failure before then is not unhandled
       try {
         for await (const event of this.open()) this.emit("event", event)
-        this.emit("end", await this.outcome())
+        this.emit("end", await outcome)
       } catch (error) {
         // Reported to "error" listeners only: an unobserved failure never becomes an unhandled rejection.
         this.emit("error", error)

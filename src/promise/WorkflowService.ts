@@ -15,8 +15,10 @@ import type * as Plan from "../Plan.js"
 import * as Planning from "../Planning.js"
 import * as Workflow from "../Workflow.js"
 import * as WorkflowEngine from "../WorkflowEngine.js"
-import type { StoredEvent } from "../WorkflowEvent.js"
+import type * as WorkflowEvent from "../WorkflowEvent.js"
 import { atCallerLocation, fromPromise } from "./internal/bridge.js"
+import * as KeepAlive from "./internal/keepAlive.js"
+import * as Logging from "./internal/logger.js"
 import { fromRunnable } from "./internal/runnableWorkflow.js"
 import * as UserStorage from "./internal/userStorage.js"
 import type { PersistenceProvider } from "./PersistenceProvider.js"
@@ -47,7 +49,37 @@ export interface WorkflowServiceOptions {
   readonly models?: Layer.Layer<Models.Models, unknown>
   /** Register the built-in `task-planner`, `plan-executor` and `prompt-analyzer` workflows (default true). */
   readonly planning?: boolean
+  /**
+   * Receives what the engine and the flow helpers log while they work for
+   * this service (a `queue` task's failed attempts, a run that could not
+   * store its outcome...). By default nothing is logged anywhere.
+   *
+   * @since 0.2.0
+   */
+  readonly logger?: WorkflowLogger
+  /**
+   * The least severe level `logger` receives (default `"info"`).
+   *
+   * @since 0.2.0
+   */
+  readonly logLevel?: WorkflowLogLevel
 }
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export type WorkflowLogLevel = WorkflowEvent.LogLevel
+
+/**
+ * A `WorkflowService`'s `logger`: `message` is what was logged, `details`
+ * the values logged with it (one value as it is, several as an array, a
+ * failure's cause as its error), if any.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type WorkflowLogger = (level: WorkflowLogLevel, message: string, details?: unknown) => void
 
 /**
  * @since 0.1.0
@@ -140,6 +172,9 @@ const definitionFor = (
 
 const alreadyRegistered = (id: string) => new Error(`A different workflow is already registered as "${id}"`)
 
+/** Why a call on a stopped service fails. */
+const stoppedError = () => new Error("This WorkflowService was stopped (stop() or `await using`); make a new one")
+
 /** What a user registered, given what the engine holds for it: a Runnable's workflow or a renamed copy links it. */
 const sourceOf = (definition: Workflow.Any): Runnable | Workflow.Any => {
   const source = (definition as Partial<RunnableWorkflow | Renamed>).source
@@ -171,6 +206,9 @@ export class WorkflowService extends Service {
   private services: Context.Context<Services> | undefined
   /** Workflows registered before the engine was built, in order: the engine registers them as it is built. */
   private readonly pending: Array<Workflow.Any> = []
+  /** Aborted by `stop()`: interrupts the calls and streams still waiting on the engine. */
+  private readonly stopping = new AbortController()
+  private stopped: Promise<void> | undefined
 
   constructor(options: WorkflowServiceOptions = {}) {
     super()
@@ -183,7 +221,11 @@ export class WorkflowService extends Service {
       Layer.merge(options.models ?? Models.layerBuiltin),
       Layer.merge(Layer.succeed(ChatAdapter.Debug, this.debug))
     )
-    this.runtime = ManagedRuntime.make(Layer.tap(services, (context) => this.built(context)))
+    // The engine's background work must not keep Node alive, and what it logs goes to `logger` only.
+    const runtime = Layer.merge(Layer.setClock(KeepAlive.clock), Logging.layer(options.logger, options.logLevel))
+    this.runtime = ManagedRuntime.make(
+      Layer.tap(services, (context) => this.built(context)).pipe(Layer.provide(runtime))
+    )
     this.persistence = options.persistenceProvider
     this.planning = options.planning !== false
     if (this.planning) {
@@ -212,6 +254,7 @@ export class WorkflowService extends Service {
    * (PostgreSQL) is ready once `start()` has resolved.
    */
   private engineSync<A, E>(f: (engine: WorkflowEngine.WorkflowEngineService) => Effect.Effect<A, E, Services>): A {
+    if (this.stopping.signal.aborted) throw stoppedError()
     if (this.services === undefined) {
       const build = this.runtime.runSyncExit(Effect.void)
       if (this.services === undefined) {
@@ -227,13 +270,32 @@ export class WorkflowService extends Service {
   /** Keeps the registry, starts the engine and restores a plan left waiting for approval in storage. */
   override async start(registry: Registry): Promise<void> {
     this.registry = registry
-    await this.runtime.runtime()
+    await this.runEffect(Effect.void)
     if (this.planning) await this.restorePlan()
   }
 
-  /** Shuts the engine down: running executions stop where they are, to be resumed later. */
-  override async stop(): Promise<void> {
-    await this.runtime.dispose()
+  /**
+   * Shuts the engine down: runs going on here stop where they are, stored as
+   * they are and released, for a later process to resume (or recover);
+   * pending calls such as `result()` reject and open streams fail with an
+   * error saying the service stopped, and so do calls made afterwards.
+   * Stopping again does nothing more.
+   */
+  override stop(): Promise<void> {
+    if (this.stopped === undefined) {
+      this.stopping.abort()
+      this.stopped = this.runtime.dispose()
+    }
+    return this.stopped
+  }
+
+  /**
+   * `stop()`, for `await using service = new WorkflowService(...)`.
+   *
+   * @since 0.2.0
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop()
   }
 
   /**
@@ -293,19 +355,50 @@ export class WorkflowService extends Service {
   /**
    * Creates the execution and starts it; returns at once with its handle. The
    * engine validates the input before it creates the execution.
+   *
+   * Given the Runnable (or the Effect workflow) itself, it starts the
+   * workflow registered as that object, registering it under its `name` if
+   * it is not registered yet, and the handle's `result()` has its output
+   * type (a Runnable's `O`). Given an id, the output type is `T` (default
+   * `unknown`), which only you can vouch for.
    */
-  async startWorkflow<T = unknown>(
+  startWorkflow<I, O>(
+    workflow: Runnable<I, O>,
+    input: I,
+    options?: StartWorkflowOptions
+  ): Promise<WorkflowExecutionHandle<O>>
+  startWorkflow<A, I, E, R>(
+    workflow: Workflow.Workflow<A, I, E, R>,
+    input: I,
+    options?: StartWorkflowOptions
+  ): Promise<WorkflowExecutionHandle<A>>
+  startWorkflow<T = unknown>(
     workflowId: string,
     input: unknown,
+    options?: StartWorkflowOptions
+  ): Promise<WorkflowExecutionHandle<T>>
+  async startWorkflow(
+    workflow: string | Runnable | Workflow.Any,
+    input: unknown,
     options: StartWorkflowOptions = {}
-  ): Promise<WorkflowExecutionHandle<T>> {
+  ): Promise<WorkflowExecutionHandle<unknown>> {
+    const workflowId = typeof workflow === "string" ? workflow : await this.idOf(workflow)
     const handle = await this.runEngine((engine) =>
       // Called from a workflow's body (a Runnable's generator, a step): that execution is the parent.
       atCallerLocation(
         engine.start(workflowId, input, options.executionId !== undefined ? { executionId: options.executionId } : {})
       )
     )
-    return this.handleOf<T>(handle.id, workflowId, handle.created)
+    return this.handleOf(handle.id, workflowId, handle.created)
+  }
+
+  /** The id `workflow` is registered under; registered under its name first if it is not registered. */
+  private async idOf(workflow: Runnable | Workflow.Any): Promise<string> {
+    await this.runEffect(Effect.void) // the engine, built: what it holds is what is registered
+    const registered = this.listWorkflows().find(({ name }) => this.getWorkflow(name) === workflow)
+    if (registered !== undefined) return registered.name
+    this.registerWorkflow(workflow.name, workflow)
+    return workflow.name
   }
 
   /** Runs a stored execution that has not finished, from its journal. */
@@ -394,7 +487,7 @@ export class WorkflowService extends Service {
 
   /** The engine, for Effect code that shares this service's executions. */
   engine(): Promise<WorkflowEngine.WorkflowEngineService> {
-    return this.runtime.runPromise(WorkflowEngine.WorkflowEngine)
+    return this.runEffect(WorkflowEngine.WorkflowEngine)
   }
 
   private handleOf<T>(id: string, workflowId: string, created: boolean): WorkflowExecutionHandle<T> {
@@ -403,7 +496,7 @@ export class WorkflowService extends Service {
       id,
       workflowId,
       created,
-      stream: () => new WorkflowEventStream(() => this.events(id), result),
+      stream: () => new WorkflowEventStream(() => KeepAlive.holdingEach(this.events(id)), result),
       result,
       response: result,
       cancel: () => this.cancel(id),
@@ -411,13 +504,22 @@ export class WorkflowService extends Service {
     }
   }
 
-  private async *events(id: string): AsyncGenerator<StoredEvent> {
-    const runtime = await this.runtime.runtime()
-    const events: Stream.Stream<StoredEvent, unknown, WorkflowEngine.WorkflowEngine> = Stream.unwrap(
+  private async *events(id: string): AsyncGenerator<WorkflowEvent.StoredEvent> {
+    const runtime = await this.runEffect(Effect.runtime<Services>())
+    const events: Stream.Stream<WorkflowEvent.StoredEvent, unknown, WorkflowEngine.WorkflowEngine> = Stream.unwrap(
       Effect.map(WorkflowEngine.WorkflowEngine, (engine) => engine.events(id))
-    )
+    ).pipe(Stream.interruptWhen(this.whenStopped))
     yield* Stream.toAsyncIterableRuntime(events, runtime)
   }
+
+  /** Fails with the "stopped" error once `stop()` is called. */
+  private readonly whenStopped: Effect.Effect<never, Error> = Effect.async((resume) => {
+    const signal = this.stopping.signal
+    const stopped = () => resume(Effect.fail(stoppedError()))
+    if (signal.aborted) return stopped()
+    signal.addEventListener("abort", stopped, { once: true })
+    return Effect.sync(() => signal.removeEventListener("abort", stopped))
+  })
 
   /** Runs `f` on the engine. Rejects with the failure itself. */
   private runEngine<A, E>(
@@ -426,8 +528,18 @@ export class WorkflowService extends Service {
     return this.runEffect(Effect.flatMap(WorkflowEngine.WorkflowEngine, f))
   }
 
-  private async runEffect<A, E>(effect: Effect.Effect<A, E, Services>): Promise<A> {
-    return valueOf(await this.runtime.runPromiseExit(effect))
+  /**
+   * Runs `effect` in the engine's runtime, keeping the process alive until it
+   * ends. `stop()` interrupts it, and then it rejects with the "stopped" error.
+   */
+  private runEffect<A, E>(effect: Effect.Effect<A, E, Services>): Promise<A> {
+    const signal = this.stopping.signal
+    if (signal.aborted) return Promise.reject(stoppedError())
+    return KeepAlive.holding(async () => {
+      const exit = await this.runtime.runPromiseExit(effect, { signal })
+      if (signal.aborted && Exit.isInterrupted(exit)) throw stoppedError()
+      return valueOf(exit)
+    })
   }
 }
 

@@ -8,6 +8,7 @@
 import { Cause, Effect, Exit, FiberRef, Runtime } from "effect"
 import { AsyncLocalStorage } from "node:async_hooks"
 import * as Workflow from "../../Workflow.js"
+import * as Logging from "./logger.js"
 
 interface Store {
   readonly location: Workflow.Location
@@ -39,13 +40,14 @@ export const atCallerLocation = <A, E, R>(effect: Effect.Effect<A, E, R>): Effec
 
 /**
  * Runs an Effect from Promise code, at the location of the Effect that called
- * that code (if any). Rejects with the failure itself, not a wrapper, so
- * Promise callers see the errors they threw.
+ * that code (if any), in its runtime (a service's logger included). Called
+ * from elsewhere, it logs nowhere. Rejects with the failure itself, not a
+ * wrapper, so Promise callers see the errors they threw.
  */
 export const toPromise = <A>(effect: Effect.Effect<A, unknown>): Promise<A> => {
   const store = storage.getStore()
   const program = store === undefined
-    ? effect
+    ? Effect.provide(effect, Logging.quiet)
     : effect.pipe(Workflow.atLocation(store.location), Effect.locally(currentSignal, store.signal))
   return Runtime.runPromiseExit(store?.runtime ?? Runtime.defaultRuntime)(
     program,
