@@ -10,6 +10,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, describe, expect, it } from "vitest"
+import { freshDatabase, pgUrl } from "../pg.js"
 import { runProcess } from "../processes.js"
 
 const root = fileURLToPath(new URL("../..", import.meta.url))
@@ -48,6 +49,22 @@ describe("a script on the Promise API", () => {
     expect(finished.stderr).toBe("")
     expect(finished.code).toBe(0)
     expect(lines(finished.stdout)).toEqual(["result: HELLO"])
+  })
+
+  describe.skipIf(pgUrl === undefined)("on PostgreSQL", () => {
+    it("ends by itself once its run is done, and with an execution left waiting for approval", async () => {
+      const database = await freshDatabase()
+      try {
+        const finished = await runScript("sqlite", database.url)
+        expect(finished.stderr).toBe("")
+        expect(lines(finished.stdout)).toEqual(["result: HELLO"])
+        const waiting = await runScript("approval", database.url)
+        expect(waiting.stderr).toBe("")
+        expect(waiting.code).toBe(0)
+      } finally {
+        await database.drop()
+      }
+    })
   })
 
   it("ends by itself with an execution left waiting for approval, which stays waiting", async () => {

@@ -8,7 +8,8 @@
  * more than a loopback round trip.
  */
 import { PgClient } from "@effect/sql-pg"
-import { Effect, Layer, Redacted } from "effect"
+import { SqlError } from "@effect/sql/SqlError"
+import { Effect, Layer } from "effect"
 import pg from "pg"
 import type { Commit, ExecutionStorageService, PgOptions } from "../../ExecutionStorage.js"
 import { commitProgram, numbered, runAsync } from "./commitProgram.js"
@@ -76,7 +77,11 @@ const makePool = (options: PgOptions) =>
         // TCP keepalive, probing after 10 s of silence: a peer that vanished without closing is noticed
         // eventually, rather than waited on for ever.
         keepAlive: true,
-        keepAliveInitialDelayMillis: 10_000
+        keepAliveInitialDelayMillis: 10_000,
+        // Idle connections do not keep Node alive: a process ends once nothing is left to do, however
+        // often the engine's background work used the pool before.
+        allowExitOnIdle: true,
+        connectionTimeoutMillis: 5_000
       })
       pool.on("error", () => undefined)
       pool.on("connect", (client) => client.on("error", () => undefined))
@@ -102,9 +107,13 @@ export const make = (options: PgOptions) =>
 export const layer = (options: PgOptions): Layer.Layer<ExecutionStorage, StorageError> =>
   Layer.scoped(ExecutionStorage, make(options)).pipe(
     Layer.provide(
-      PgClient.layer({
-        url: Redacted.make(options.url),
-        ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {})
+      PgClient.layerFromPool({
+        // Connected before anything else, as `PgClient.layer` does, so that a bad URL fails here.
+        acquire: Effect.tap(makePool(options), (pool) =>
+          Effect.tryPromise({
+            try: () => pool.query("SELECT 1"),
+            catch: (cause) => new SqlError({ cause, message: "PgClient: Failed to connect" })
+          }))
       }).pipe(Layer.mapError(failed("connect")))
     )
   )
