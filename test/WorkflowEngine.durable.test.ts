@@ -53,7 +53,7 @@ onDurableStorages((name, layer) =>
         const handle = yield* a.engine.start(busy, undefined)
         const b = yield* startEngine({ lease: "150 millis" })
         yield* b.engine.register(busy)
-        yield* Effect.timeout(b.engine.result(handle.id), "5 seconds")
+        yield* Effect.timeout(b.engine.result(handle.id), "60 seconds")
         const ends = (yield* collect(handle.events)).filter((e) => e.type === "step_end")
         expect({ mostActive, ends: ends.length }).toEqual({ mostActive: 1, ends: 1 })
       })), 15_000)
@@ -68,7 +68,7 @@ onDurableStorages((name, layer) =>
             Effect.sync(() => (bodies++, 10n))
         })
         const handle = yield* engine.start(bigint, undefined)
-        const error = yield* Effect.timeout(Effect.flip(handle.result), "2 seconds")
+        const error = yield* Effect.timeout(Effect.flip(handle.result), "60 seconds")
         expect(error).toMatchObject({ _tag: "WorkflowFailed", error: { name: "InvalidPayload" } })
         yield* Effect.sleep("400 millis") // a recovery round
         expect(bodies).toBe(1)
@@ -80,7 +80,10 @@ onDurableStorages((name, layer) =>
           run: () =>
             Effect.fail(circular)
         })
-        const failed = yield* Effect.timeout(Effect.flip((yield* engine.start(failing, undefined)).result), "2 seconds")
+        const failed = yield* Effect.timeout(
+          Effect.flip((yield* engine.start(failing, undefined)).result),
+          "60 seconds"
+        )
         expect(failed).toMatchObject({ _tag: "WorkflowFailed", error: { message: "request failed" } })
       })), 15_000)
 
@@ -186,7 +189,7 @@ onDurableStorages((name, layer) =>
         yield* a.engine.resume(handle.id)
         yield* Effect.sleep("20 millis")
         yield* b.engine.approve(handle.id, "t", { status: "approved" })
-        const result = yield* Effect.timeoutOption(handle.result, "5 seconds")
+        const result = yield* Effect.timeoutOption(handle.result, "60 seconds")
         expect(Option.getOrNull(result)).toEqual({ status: "approved" })
         expect((yield* handle.status).status).toBe("completed")
       })), 15_000)
@@ -209,7 +212,7 @@ describe("recovery over SQLite with a damaged row", () => {
       yield* Effect.gen(function*() {
         const { engine } = yield* startEngine({ lease: "300 millis" })
         yield* engine.register(Workflow.make({ name: "w", run: () => Effect.succeed("done") }))
-        expect(Option.getOrNull(yield* Effect.timeoutOption(engine.result("good"), "2 seconds"))).toBe("done")
+        expect(Option.getOrNull(yield* Effect.timeoutOption(engine.result("good"), "60 seconds"))).toBe("done")
         expect((yield* engine.executions({ workflow: "w" })).executions.map((e) => e.id)).toEqual(["good"])
       }).pipe(Effect.scoped, Effect.provide(layer))
     }), 15_000)

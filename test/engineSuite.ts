@@ -229,7 +229,7 @@ export const engineSuite = (name: string, layer: Layer.Layer<ExecutionStorage.Ex
           yield* a.stop
           yield* Deferred.succeed(release, undefined)
           yield* Effect.timeoutFail(b.engine.result(handle.id), {
-            duration: "5 seconds",
+            duration: "60 seconds",
             onTimeout: () => new Error("b did not take over")
           })
           expect(counts.work).toBe(2)
