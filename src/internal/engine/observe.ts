@@ -38,10 +38,11 @@ const backoff = Schedule.exponential("100 millis").pipe(
  * with the storage's error.
  */
 const retried = <A, E>(read: Effect.Effect<A, E>): Effect.Effect<A, E> =>
-  Effect.retry(read, {
-    schedule: backoff,
-    while: (error) => error instanceof StorageError && error.operation !== "decode"
-  })
+  // The retry's machinery is set up only after a first failure: a read that succeeds (every read, nearly
+  // always, and several per event for a live subscriber) costs nothing more.
+  Effect.catchIf(read, transient, () => Effect.retry(read, { schedule: backoff, while: transient }))
+
+const transient = (error: unknown): boolean => error instanceof StorageError && error.operation !== "decode"
 
 export const make = ({ pageSize, poll, registry, signals, storage: given }: ObserveOptions) => {
   // Every read below goes through `retried`.
