@@ -88,15 +88,18 @@ const toWorkflow = (value: Runnable | Workflow.Any): Workflow.Any =>
     : value
 
 /**
- * Everything a command needs, with the workflows registered.
+ * Everything a command needs, with the workflows registered. With `recover`
+ * off (the commands that only read), registering a workflow launches
+ * nothing: an execution a killed process left running stays as it is.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (config: Config) => {
-  const engine = WorkflowEngine.layerWith(
-    Option.match(config.lease, { onNone: () => ({}), onSome: (seconds) => ({ lease: Duration.seconds(seconds) }) })
-  )
+export const layer = (config: Config, options: { readonly recover: boolean } = { recover: true }) => {
+  const engine = WorkflowEngine.layerWith({
+    recover: options.recover,
+    ...Option.match(config.lease, { onNone: () => ({}), onSome: (seconds) => ({ lease: Duration.seconds(seconds) }) })
+  })
   // The default model is built now: a missing provider or API key fails at startup, not at the first /plan.
   const models = Models.layerFromName(Option.getOrUndefined(config.model) ?? process.env.TOKEN_RING_MODEL).pipe(
     Layer.tap((context) => Context.get(context, Models.Models).use())

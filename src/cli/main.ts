@@ -56,9 +56,13 @@ const failed = Effect.sync(() => {
  * built (conflicting options, a module that does not load, a model without
  * its key), that is one error line and exit code 1, before anything is stored.
  */
-const provideApp = <E>(config: App.Config, program: Effect.Effect<void, E, App.Services>) =>
+const provideApp = <E>(
+  config: App.Config,
+  program: Effect.Effect<void, E, App.Services>,
+  options: { readonly recover: boolean } = { recover: true }
+) =>
   program.pipe(
-    Effect.provide(App.layer(config)),
+    Effect.provide(App.layer(config, options)),
     Effect.catchAll((error) =>
       Effect.flatMap(ChatAdapter.ChatAdapter, (chat) => chat.errorLine(ChatAdapter.messageOf(error))).pipe(
         Effect.zipRight(failed),
@@ -68,7 +72,7 @@ const provideApp = <E>(config: App.Config, program: Effect.Effect<void, E, App.S
   )
 
 /** Runs `command` with the services of the root options; exits 1 when it was rejected or the run failed. */
-const withApp = <E>(command: Effect.Effect<Commands.Result, E, App.Services>) =>
+const withApp = <E>(command: Effect.Effect<Commands.Result, E, App.Services>, options: { readonly recover: boolean }) =>
   Effect.flatMap(root, (config) =>
     provideApp(
       config,
@@ -78,8 +82,22 @@ const withApp = <E>(command: Effect.Effect<Commands.Result, E, App.Services>) =>
           result._tag === "Rejected" || (result._tag === "Run" && result.outcome._tag === "Failed")
             ? failed
             : Effect.void
-      )
+      ),
+      options
     ))
+
+/**
+ * A command that acts on executions (`run`, `resume`, `approve`, `cancel`):
+ * its engine also recovers what a stopped process left running.
+ */
+const acting = <E>(command: Effect.Effect<Commands.Result, E, App.Services>) => withApp(command, { recover: true })
+
+/**
+ * A command that only reads (`list`, `status`, `executions`, `events`): its
+ * engine recovers nothing, so it never runs a step, not even one a killed
+ * process left half done; it exits as soon as it has read.
+ */
+const reading = <E>(command: Effect.Effect<Commands.Result, E, App.Services>) => withApp(command, { recover: false })
 
 const id = Args.text({ name: "execution-id" })
 
@@ -95,14 +113,14 @@ const run = Command.make(
     name: Args.text({ name: "workflow" }),
     input: Options.text("input").pipe(Options.withDescription("The input as JSON"), Options.withDefault("{}"))
   },
-  ({ input, name }) => withApp(Effect.flatMap(parseInput(name, input), (value) => Commands.run(name, value)))
+  ({ input, name }) => acting(Effect.flatMap(parseInput(name, input), (value) => Commands.run(name, value)))
 ).pipe(Command.withDescription("Run a workflow and stream it until it ends or waits for approval"))
 
-const list = Command.make("list", {}, () => withApp(Commands.list)).pipe(
+const list = Command.make("list", {}, () => reading(Commands.list)).pipe(
   Command.withDescription("List the registered workflows")
 )
 
-const status = Command.make("status", { id }, ({ id }) => withApp(Commands.status(id))).pipe(
+const status = Command.make("status", { id }, ({ id }) => reading(Commands.status(id))).pipe(
   Command.withDescription("Show an execution's status")
 )
 
@@ -113,7 +131,7 @@ const executions = Command.make(
     workflow: Options.text("workflow").pipe(Options.optional)
   },
   (filter) =>
-    withApp(Commands.executions({
+    reading(Commands.executions({
       ...Option.match(filter.status, { onNone: () => ({}), onSome: (status) => ({ status }) }),
       ...Option.match(filter.workflow, { onNone: () => ({}), onSome: (workflow) => ({ workflow }) })
     }))
@@ -122,7 +140,7 @@ const executions = Command.make(
 const events = Command.make(
   "events",
   { id, from: Options.integer("from").pipe(Options.withDescription("First seq to show"), Options.optional) },
-  ({ from, id }) => withApp(Commands.events(id, Option.getOrUndefined(from)))
+  ({ from, id }) => reading(Commands.events(id, Option.getOrUndefined(from)))
 ).pipe(Command.withDescription("Show an execution's stored events"))
 
 const approve = Command.make(
@@ -136,20 +154,20 @@ const approve = Command.make(
     feedback: Args.text({ name: "feedback" }).pipe(Args.repeated)
   },
   ({ answer, feedback, id, taskId }) =>
-    withApp(Commands.approve(id, taskId, {
+    acting(Commands.approve(id, taskId, {
       status: answer,
       ...(feedback.length > 0 ? { feedback: feedback.join(" ") } : {})
     }))
 ).pipe(Command.withDescription("Answer a waiting approval, then stream the run on"))
 
-const resume = Command.make("resume", { id }, ({ id }) => withApp(Commands.resume(id))).pipe(
+const resume = Command.make("resume", { id }, ({ id }) => acting(Commands.resume(id))).pipe(
   Command.withDescription(
     "Resume an unfinished execution from its journal. After a crash it takes over once the previous " +
       "owner's lease (see --lease) has expired; until then it waits."
   )
 )
 
-const cancel = Command.make("cancel", { id }, ({ id }) => withApp(Commands.cancel(id))).pipe(
+const cancel = Command.make("cancel", { id }, ({ id }) => acting(Commands.cancel(id))).pipe(
   Command.withDescription("Cancel a running or waiting execution")
 )
 
