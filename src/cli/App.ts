@@ -7,8 +7,7 @@
  * @since 0.1.0
  */
 import { Context, Data, Duration, Effect, Layer, Option } from "effect"
-import { mkdirSync } from "node:fs"
-import { dirname, resolve } from "node:path"
+import { resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 import * as ChatAdapter from "../ChatAdapter.js"
 import * as ExecutionStorage from "../ExecutionStorage.js"
@@ -54,11 +53,8 @@ const storage = (config: Config): Layer.Layer<ExecutionStorage.ExecutionStorage,
     return Layer.fail(new ConfigError({ message: "Give --db or --pg-url, not both" }))
   }
   if (Option.isSome(config.pgUrl)) return ExecutionStorage.layerPg({ url: config.pgUrl.value })
-  const filename = resolve(Option.getOrElse(config.db, () => DEFAULT_DB))
-  return Layer.unwrapEffect(Effect.sync(() => {
-    mkdirSync(dirname(filename), { recursive: true })
-    return ExecutionStorage.layerSqlite({ filename })
-  }))
+  // The layer creates the file's directory, and says in one line why it cannot (a file in the way, say).
+  return ExecutionStorage.layerSqlite({ filename: resolve(Option.getOrElse(config.db, () => DEFAULT_DB)) })
 }
 
 const isRunnable = (u: unknown): u is Runnable =>

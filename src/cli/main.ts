@@ -7,17 +7,18 @@
  *
  * @since 0.1.0
  */
-import { Args, Command, Options } from "@effect/cli"
+import { Args, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 // Subpath imports: the package index would also load its HTTP server, undici and ws (~0.2 s at startup).
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, Effect, Either, Exit, Option, Queue, Ref, Stream } from "effect"
+import { Cause, Effect, Either, Exit, HashMap, Option, Queue, Ref, Stream } from "effect"
 import { createInterface } from "node:readline"
 import * as ChatAdapter from "../ChatAdapter.js"
 import * as Commands from "../Commands.js"
 import * as ExecutionStorage from "../ExecutionStorage.js"
 import * as WorkflowEngine from "../WorkflowEngine.js"
 import * as App from "./App.js"
+import * as Failures from "./failures.js"
 import * as Terminal from "./terminal.js"
 
 const db = Options.text("db").pipe(
@@ -42,10 +43,23 @@ const model = Options.text("model").pipe(
 const json = Options.boolean("json").pipe(Options.withDescription("Print run events as JSON lines"))
 const lease = Options.integer("lease").pipe(
   Options.withDescription("Seconds an execution stays claimed by this process without renewal (default 30)"),
+  Options.mapEffect((seconds) =>
+    seconds >= 1
+      ? Effect.succeed(seconds)
+      : Effect.fail(
+        ValidationError.invalidValue(HelpDoc.p(`--lease takes a whole number of seconds of at least 1, not ${seconds}`))
+      )
+  ),
   Options.optional
 )
 
 const root = Command.make("token-ring-workflow", { db, pgUrl, workflows, model, json, lease })
+
+/** The root options as argv spells them, to name the word an argument error is about. */
+const rootOptions: Failures.RootOptions = {
+  valued: ["--db", "--pg-url", "--workflows", "--model", "--lease"],
+  flags: ["--json"]
+}
 
 const failed = Effect.sync(() => {
   process.exitCode = 1
@@ -279,9 +293,32 @@ const command = root.pipe(
 
 const cli = Command.run(command, { name: "token-ring-workflow", version: "0.1.0" })
 
+/**
+ * `@effect/cli` prints an argument error itself (several lines, to stderr) before failing with it: its
+ * console's `error` is muted, and the failure is reported as one line instead.
+ */
+const mutedErrorDocs = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(Effect.console, (console) => Effect.withConsole(effect, { ...console, error: () => Effect.void }))
+
+const commandNames = [...HashMap.keys(Command.getSubcommands(command))].sort()
+
 cli(process.argv).pipe(
+  mutedErrorDocs,
+  Effect.catchAll((error) =>
+    Failures.report(
+      ValidationError.isValidationError(error)
+        ? Failures.argvProblem(error, process.argv.slice(2), rootOptions, commandNames)
+        : ChatAdapter.messageOf(error)
+    )
+  ),
+  Effect.catchAllDefect((defect) => Failures.report(`token-ring-workflow failed: ${ChatAdapter.messageOf(defect)}`)),
+  Effect.provide(Failures.logging),
   Effect.provide(NodeContext.layer),
   NodeRuntime.runMain({
+    // Every failure was reported above as one line; interruption is not a failure to report.
+    disableErrorReporting: true,
+    // Its pretty logger writes to stdout: Failures.logging is the CLI's logger.
+    disablePrettyLogger: true,
     // Interrupted (^C at the session prompt, SIGINT, SIGTERM): 130, as shells report ^C.
     teardown: (exit, onExit) =>
       onExit(
