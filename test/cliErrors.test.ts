@@ -94,6 +94,13 @@ describe("token-ring-workflow errors", () => {
     )
   })
 
+  it("--input with a __proto__ key is refused before anything runs", async () => {
+    expectOneErrorLine(
+      await cli([...db, "run", "hello", "--input", `{"__proto__":{"name":"admin"}}`]),
+      /^The arguments of hello are refused: "__proto__" cannot be a key \(at __proto__\)/
+    )
+  })
+
   it("Effect logs never reach stdout: silent by default, one line each on stderr with --log-level", async () => {
     const module = writeModule(join(dir, "logs.mjs"), [
       `export const noisy = Workflow.make({`,

@@ -14,6 +14,7 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Effect, Either, Exit, HashMap, Option, Queue, Ref, Stream } from "effect"
 import { createInterface } from "node:readline"
 import * as ChatAdapter from "../ChatAdapter.js"
+import * as CommandLine from "../CommandLine.js"
 import * as Commands from "../Commands.js"
 import * as ExecutionStorage from "../ExecutionStorage.js"
 import * as WorkflowEngine from "../WorkflowEngine.js"
@@ -115,11 +116,14 @@ const reading = <E>(command: Effect.Effect<Commands.Result, E, App.Services>) =>
 
 const id = Args.text({ name: "execution-id" })
 
+/** `--input`: JSON without `__proto__` keys (see `CommandLine.safeInput`); a bad one is an error line, no usage. */
 const parseInput = (name: string, text: string) =>
   Effect.try({
     try: () => JSON.parse(text) as unknown,
     catch: (error) => new Error(`--input for ${name} is not valid JSON: ${(error as Error).message}`)
-  })
+  }).pipe(
+    Effect.flatMap((value) => Effect.mapError(CommandLine.safeInput(name, value), (error) => new Error(error.message)))
+  )
 
 const run = Command.make(
   "run",
