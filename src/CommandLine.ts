@@ -12,7 +12,9 @@
  */
 import { Data, Effect, Schema } from "effect"
 import * as ExecutionStorage from "./ExecutionStorage.js"
+import { formatIssues, issuesOf } from "./internal/errorInfo.js"
 import { messageOf } from "./internal/message.js"
+import { prototypeKeyPath, prototypeKeyReason } from "./internal/prototypeKeys.js"
 import * as TextTasks from "./internal/textTasks.js"
 import * as Models from "./Models.js"
 import * as Planning from "./Planning.js"
@@ -198,8 +200,27 @@ const flags = (text: string, allowed: ReadonlyArray<string>) =>
     return Effect.succeed(values)
   })
 
+/**
+ * The input of `workflow` as read from a chat or a command line, unless it
+ * holds a `__proto__` key (or an object whose prototype a parser set from
+ * one): decoding would make that key a prototype, and its fields hidden
+ * fields of the input. `constructor`, `prototype` and the like are plain keys.
+ *
+ * @since 0.2.0
+ * @category parsing
+ */
+export const safeInput = (workflow: string, input: unknown): Effect.Effect<unknown, UsageError> => {
+  const path = prototypeKeyPath(input)
+  return path === undefined
+    ? Effect.succeed(input)
+    : Effect.fail(usageError("workflow", `The arguments of ${workflow} are refused: ${prototypeKeyReason(path)}`))
+}
+
 /** Reads the input of `/workflow run` from its arguments. */
 const inputFrom = (workflow: WorkflowEngine.WorkflowInfo, args: string): Effect.Effect<unknown, UsageError> =>
+  Effect.flatMap(readInput(workflow, args), (input) => safeInput(workflow.name, input))
+
+const readInput = (workflow: WorkflowEngine.WorkflowInfo, args: string): Effect.Effect<unknown, UsageError> =>
   Effect.suspend(() => {
     const fail = (message: string) => Effect.fail(usageError("workflow", message))
     if (workflow.parseArgs !== undefined) {
@@ -332,8 +353,9 @@ const analyzeCommand = (remainder: string) =>
     if (bad !== undefined) return yield* Effect.fail(usageError("analyze", `Options are key=value, not "${bad}"`))
     if (prompt === "") return yield* Effect.fail(usageError("analyze", "/analyze needs a prompt after --"))
     const raw = Object.fromEntries(tokens.map((token) => token.split(/=(.*)/s).slice(0, 2)))
-    const options = yield* Schema.decodeUnknown(Planning.AnalyzerOptions)(raw).pipe(
-      Effect.mapError((error) => usageError("analyze", `Invalid options: ${error.message}`))
+    const options = yield* Schema.decodeUnknown(Planning.AnalyzerOptions, { errors: "all" })(raw).pipe(
+      // One line naming each bad option, not Schema's tree.
+      Effect.mapError((error) => usageError("analyze", `Invalid options: ${formatIssues(issuesOf(error))}`))
     )
     const models = yield* Models.Models
     if (options.model !== undefined && !models.names.includes(options.model)) {

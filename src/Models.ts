@@ -160,7 +160,8 @@ export const languageModel = (name: string): Layer.Layer<LanguageModel.LanguageM
   const [provider, ...rest] = name.split(":")
   const model = rest.join(":")
   const unavailable = (reason: string) => new ModelUnavailable({ model: name, reason })
-  const make = providers[provider ?? ""]
+  // Own keys only: "constructor:x" or "__proto__:x" must not find what every object inherits.
+  const make = provider !== undefined && Object.hasOwn(providers, provider) ? providers[provider] : undefined
   if (model === "" || make === undefined) {
     return Layer.fail(unavailable(
       make === undefined

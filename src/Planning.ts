@@ -20,6 +20,7 @@
 import { Context, Effect, Either, Option, Schema, Stream } from "effect"
 import * as Analyzer from "./Analyzer.js"
 import { messageOf } from "./internal/message.js"
+import { prototypeKeyPath, prototypeKeyReason } from "./internal/prototypeKeys.js"
 import * as TextTasks from "./internal/textTasks.js"
 import * as Models from "./Models.js"
 import * as Plan from "./Plan.js"
@@ -89,10 +90,16 @@ const modelName = (model: string | undefined) =>
 /**
  * Starts (or, for a replayed parent, finds) a child execution and waits for
  * its output. A child found unfinished and not running here was left by a
- * process that stopped: it is resumed.
+ * process that stopped: it is resumed. An input with a `__proto__` key
+ * (from a prompt, a model or code) fails the task instead: decoded, it would
+ * hand the workflow hidden fields.
  */
 const runChild = (workflow: string, input: unknown, executionId: string) =>
   Effect.gen(function*() {
+    const unsafe = prototypeKeyPath(input)
+    if (unsafe !== undefined) {
+      return yield* new TaskExecutor.TaskFailed({ task: workflow, reason: prototypeKeyReason(unsafe) })
+    }
     const engine = yield* WorkflowEngine.WorkflowEngine
     const handle = yield* engine.start(workflow, input, { executionId })
     if (!handle.created) {

@@ -114,7 +114,11 @@ export interface WorkflowInfo {
  * @category models
  */
 export interface StartOptions {
-  /** Makes the start idempotent: starting again with the same id returns the existing execution. */
+  /**
+   * Makes the start idempotent: starting again with the same id returns the
+   * existing execution. An id that a storage could not keep as given (one
+   * holding a NUL or a lone surrogate) is refused with `InvalidOption`.
+   */
   readonly executionId?: string
 }
 
@@ -174,7 +178,7 @@ export interface WorkflowEngineService {
       options?: StartOptions
     ): Effect.Effect<
       WorkflowHandle<A, E>,
-      Workflow.InvalidInput | WorkflowAlreadyRegistered | ExecutionIdConflict | StorageFailure,
+      Workflow.InvalidInput | WorkflowAlreadyRegistered | ExecutionIdConflict | InvalidOption | StorageFailure,
       R
     >
     <A, I, E, R>(
@@ -183,12 +187,12 @@ export interface WorkflowEngineService {
       options?: StartOptions
     ): Effect.Effect<
       WorkflowHandle<A>,
-      Workflow.InvalidInput | WorkflowAlreadyRegistered | ExecutionIdConflict | StorageFailure,
+      Workflow.InvalidInput | WorkflowAlreadyRegistered | ExecutionIdConflict | InvalidOption | StorageFailure,
       R
     >
     (name: string, input: unknown, options?: StartOptions): Effect.Effect<
       WorkflowHandle<unknown>,
-      Workflow.InvalidInput | WorkflowNotFound | ExecutionIdConflict | StorageFailure
+      Workflow.InvalidInput | WorkflowNotFound | ExecutionIdConflict | InvalidOption | StorageFailure
     >
   }
   readonly handle: (

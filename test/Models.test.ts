@@ -44,6 +44,15 @@ describe("Models", () => {
       expect(unnamed.message).toContain("provider:model")
     }))
 
+  it.effect("a provider named like a property every object has is an unknown provider, not a TypeError", () =>
+    Effect.gen(function*() {
+      for (const provider of ["constructor", "__proto__", "toString", "hasOwnProperty", "valueOf"]) {
+        const error = yield* Effect.flip(use(Models.layerFromName(`${provider}:x`)))
+        expect(error).toMatchObject({ _tag: "ModelUnavailable", model: `${provider}:x` })
+        expect(error.message).toContain(`unknown provider "${provider}"`)
+      }
+    }))
+
   it.effect("a config that fails for another reason than a missing key says so, not \"not set\"", () =>
     Effect.gen(function*() {
       // A config source that cannot be read, as a secret store that is down would be.

@@ -5,30 +5,17 @@
  * (util-linux `script`) for live progress and ^C, SIGKILL for a crash.
  */
 import { spawn } from "node:child_process"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { fileURLToPath, pathToFileURL } from "node:url"
 import { afterAll, describe, expect, it } from "vitest"
+import { bin, cliIn, idOf, writeModule } from "./cliProcess.js"
 import { freshDatabase, pgUrl } from "./pg.js"
-import { runProcess } from "./processes.js"
 
-const root = fileURLToPath(new URL("..", import.meta.url))
-const bin = join(root, "dist", "cli", "main.js")
 const dir = mkdtempSync(join(tmpdir(), "workflow-cli-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-/** Runs the CLI with `args`, writing `stdin` to it; `killAt` kills it with SIGKILL once stdout matches. */
-const cli = (
-  args: ReadonlyArray<string>,
-  options: { readonly stdin?: string; readonly killAt?: RegExp; readonly env?: NodeJS.ProcessEnv } = {}
-) =>
-  runProcess([bin, ...args], {
-    cwd: dir,
-    ...(options.stdin !== undefined ? { stdin: options.stdin } : {}),
-    ...(options.env !== undefined ? { env: options.env } : {}),
-    ...(options.killAt !== undefined ? { killWhen: (stdout: string) => options.killAt!.test(stdout) } : {})
-  })
+const cli = cliIn(dir)
 
 /**
  * Runs the CLI in a pseudo-terminal (util-linux `script`). Each step waits
@@ -64,12 +51,6 @@ const inTerminal = (
       resolve({ code, output })
     })
   })
-
-const idOf = (stdout: string, workflow: string) => {
-  const match = new RegExp(`Started ${workflow} as execution (\\S+)`).exec(stdout)
-  if (match === null) throw new Error(`no execution id in: ${stdout}`)
-  return match[1]!
-}
 
 describe("token-ring-workflow", () => {
   it("interactive session over piped stdin: list, run, approve, plan, apply", async () => {
@@ -225,30 +206,23 @@ describe("token-ring-workflow", () => {
   })
 
   it("registers the workflows and Runnables a --workflows module exports, each once however often exported", async () => {
-    const module = join(dir, "mine.mjs")
-    const url = (...path: Array<string>) => JSON.stringify(pathToFileURL(join(root, ...path)).href)
-    writeFileSync(
-      module,
-      [
-        `import { Effect } from ${url("node_modules", "effect", "dist", "esm", "index.js")}`,
-        `import { Runnable, Workflow } from ${url("dist", "index.js")}`,
-        `export const greet = Workflow.make({`,
-        `  name: "greet-module",`,
-        `  description: "Greets from a module",`,
-        `  run: (input) => Workflow.step("wave", Effect.succeed("Hi, " + input.name + "!"))`,
-        `})`,
-        `class Shout extends Runnable {`,
-        `  description = "Shouts its text"`,
-        `  async *invoke(input) {`,
-        `    yield { type: "log", level: "info", message: "shouting" }`,
-        `    return input.text.toUpperCase()`,
-        `  }`,
-        `}`,
-        `export const shout = new Shout()`,
-        `export default shout`,
-        `export const all = [greet, shout]`
-      ].join("\n")
-    )
+    const module = writeModule(join(dir, "mine.mjs"), [
+      `export const greet = Workflow.make({`,
+      `  name: "greet-module",`,
+      `  description: "Greets from a module",`,
+      `  run: (input) => Workflow.step("wave", Effect.succeed("Hi, " + input.name + "!"))`,
+      `})`,
+      `class Shout extends Runnable {`,
+      `  description = "Shouts its text"`,
+      `  async *invoke(input) {`,
+      `    yield { type: "log", level: "info", message: "shouting" }`,
+      `    return input.text.toUpperCase()`,
+      `  }`,
+      `}`,
+      `export const shout = new Shout()`,
+      `export default shout`,
+      `export const all = [greet, shout]`
+    ])
     const db = ["--db", join(dir, "module.db"), "--workflows", module]
     const listed = await cli([...db, "list"])
     expect(listed.stderr).toBe("")

@@ -690,6 +690,41 @@ export const engineSuite = (name: string, layer: Layer.Layer<ExecutionStorage.Ex
           expect(yield* engine.executions()).toEqual(before)
         })))
 
+      it.effect("names every path of the input that fails, not only the first", () =>
+        withStorage(Effect.gen(function*() {
+          const { engine } = yield* startEngine()
+          const pair = Workflow.make({
+            name: "pair",
+            input: Schema.Struct({ a: Schema.String, b: Schema.Struct({ c: Schema.Number }) }),
+            run: () => Effect.void
+          })
+          const error = yield* Effect.flip(engine.start(pair, { a: 1, b: { c: "x" } } as never))
+          if (error._tag !== "InvalidInput") throw new Error(`unexpected ${error._tag}`)
+          expect(error.issues.map((issue) => issue.path)).toEqual([["a"], ["b", "c"]])
+          expect(error.message).toMatch(/a: Expected string.*; b\.c: Expected number/)
+        })))
+
+      it.effect("refuses execution ids that are not well-formed strings or hold a NUL, and finds nothing by them", () =>
+        withStorage(Effect.gen(function*() {
+          const { engine } = yield* startEngine()
+          yield* engine.register(greet)
+          const before = yield* engine.executions()
+          for (const id of ["a\u0000b", "lone \uD800 high", "lone \uDC00 low", "\uDBFF"]) {
+            const refused = yield* Effect.flip(engine.start(greet, { name: "x" }, { executionId: id }))
+            expect(refused).toMatchObject({ _tag: "InvalidOption", option: "executionId", value: JSON.stringify(id) })
+            expect(refused.message).toContain(JSON.stringify(id))
+            expect(yield* Effect.flip(engine.status(id))).toMatchObject({ _tag: "ExecutionNotFound" })
+            expect(yield* Effect.flip(engine.cancel(id))).toMatchObject({ _tag: "ExecutionNotFound" })
+            expect(yield* Effect.flip(collect(engine.events(id)))).toMatchObject({ _tag: "ExecutionNotFound" })
+          }
+          expect(yield* engine.executions()).toEqual(before)
+          // A well-formed id with a surrogate pair (an emoji) comes back as given.
+          const emoji = "run-\u{1F600}"
+          const handle = yield* engine.start(greet, { name: "x" }, { executionId: emoji })
+          yield* handle.result
+          expect((yield* engine.status(emoji)).id).toBe(emoji)
+        })))
+
       it.effect("fails the execution when the output does not match its schema", () =>
         withStorage(Effect.gen(function*() {
           const { engine } = yield* startEngine()

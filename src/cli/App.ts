@@ -7,8 +7,7 @@
  * @since 0.1.0
  */
 import { Context, Data, Duration, Effect, Layer, Option } from "effect"
-import { mkdirSync } from "node:fs"
-import { dirname, resolve } from "node:path"
+import { resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 import * as ChatAdapter from "../ChatAdapter.js"
 import * as ExecutionStorage from "../ExecutionStorage.js"
@@ -54,11 +53,8 @@ const storage = (config: Config): Layer.Layer<ExecutionStorage.ExecutionStorage,
     return Layer.fail(new ConfigError({ message: "Give --db or --pg-url, not both" }))
   }
   if (Option.isSome(config.pgUrl)) return ExecutionStorage.layerPg({ url: config.pgUrl.value })
-  const filename = resolve(Option.getOrElse(config.db, () => DEFAULT_DB))
-  return Layer.unwrapEffect(Effect.sync(() => {
-    mkdirSync(dirname(filename), { recursive: true })
-    return ExecutionStorage.layerSqlite({ filename })
-  }))
+  // The layer creates the file's directory, and says in one line why it cannot (a file in the way, say).
+  return ExecutionStorage.layerSqlite({ filename: resolve(Option.getOrElse(config.db, () => DEFAULT_DB)) })
 }
 
 const isRunnable = (u: unknown): u is Runnable =>
@@ -88,15 +84,18 @@ const toWorkflow = (value: Runnable | Workflow.Any): Workflow.Any =>
     : value
 
 /**
- * Everything a command needs, with the workflows registered.
+ * Everything a command needs, with the workflows registered. With `recover`
+ * off (the commands that only read), registering a workflow launches
+ * nothing: an execution a killed process left running stays as it is.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (config: Config) => {
-  const engine = WorkflowEngine.layerWith(
-    Option.match(config.lease, { onNone: () => ({}), onSome: (seconds) => ({ lease: Duration.seconds(seconds) }) })
-  )
+export const layer = (config: Config, options: { readonly recover: boolean } = { recover: true }) => {
+  const engine = WorkflowEngine.layerWith({
+    recover: options.recover,
+    ...Option.match(config.lease, { onNone: () => ({}), onSome: (seconds) => ({ lease: Duration.seconds(seconds) }) })
+  })
   // The default model is built now: a missing provider or API key fails at startup, not at the first /plan.
   const models = Models.layerFromName(Option.getOrUndefined(config.model) ?? process.env.TOKEN_RING_MODEL).pipe(
     Layer.tap((context) => Context.get(context, Models.Models).use())

@@ -7,17 +7,19 @@
  *
  * @since 0.1.0
  */
-import { Args, Command, Options } from "@effect/cli"
+import { Args, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 // Subpath imports: the package index would also load its HTTP server, undici and ws (~0.2 s at startup).
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, Effect, Either, Exit, Option, Queue, Ref, Stream } from "effect"
+import { Cause, Effect, Either, Exit, HashMap, Option, Queue, Ref, Stream } from "effect"
 import { createInterface } from "node:readline"
 import * as ChatAdapter from "../ChatAdapter.js"
+import * as CommandLine from "../CommandLine.js"
 import * as Commands from "../Commands.js"
 import * as ExecutionStorage from "../ExecutionStorage.js"
 import * as WorkflowEngine from "../WorkflowEngine.js"
 import * as App from "./App.js"
+import * as Failures from "./failures.js"
 import * as Terminal from "./terminal.js"
 
 const db = Options.text("db").pipe(
@@ -42,10 +44,23 @@ const model = Options.text("model").pipe(
 const json = Options.boolean("json").pipe(Options.withDescription("Print run events as JSON lines"))
 const lease = Options.integer("lease").pipe(
   Options.withDescription("Seconds an execution stays claimed by this process without renewal (default 30)"),
+  Options.mapEffect((seconds) =>
+    seconds >= 1
+      ? Effect.succeed(seconds)
+      : Effect.fail(
+        ValidationError.invalidValue(HelpDoc.p(`--lease takes a whole number of seconds of at least 1, not ${seconds}`))
+      )
+  ),
   Options.optional
 )
 
 const root = Command.make("token-ring-workflow", { db, pgUrl, workflows, model, json, lease })
+
+/** The root options as argv spells them, to name the word an argument error is about. */
+const rootOptions: Failures.RootOptions = {
+  valued: ["--db", "--pg-url", "--workflows", "--model", "--lease"],
+  flags: ["--json"]
+}
 
 const failed = Effect.sync(() => {
   process.exitCode = 1
@@ -56,9 +71,13 @@ const failed = Effect.sync(() => {
  * built (conflicting options, a module that does not load, a model without
  * its key), that is one error line and exit code 1, before anything is stored.
  */
-const provideApp = <E>(config: App.Config, program: Effect.Effect<void, E, App.Services>) =>
+const provideApp = <E>(
+  config: App.Config,
+  program: Effect.Effect<void, E, App.Services>,
+  options: { readonly recover: boolean } = { recover: true }
+) =>
   program.pipe(
-    Effect.provide(App.layer(config)),
+    Effect.provide(App.layer(config, options)),
     Effect.catchAll((error) =>
       Effect.flatMap(ChatAdapter.ChatAdapter, (chat) => chat.errorLine(ChatAdapter.messageOf(error))).pipe(
         Effect.zipRight(failed),
@@ -68,7 +87,7 @@ const provideApp = <E>(config: App.Config, program: Effect.Effect<void, E, App.S
   )
 
 /** Runs `command` with the services of the root options; exits 1 when it was rejected or the run failed. */
-const withApp = <E>(command: Effect.Effect<Commands.Result, E, App.Services>) =>
+const withApp = <E>(command: Effect.Effect<Commands.Result, E, App.Services>, options: { readonly recover: boolean }) =>
   Effect.flatMap(root, (config) =>
     provideApp(
       config,
@@ -78,16 +97,33 @@ const withApp = <E>(command: Effect.Effect<Commands.Result, E, App.Services>) =>
           result._tag === "Rejected" || (result._tag === "Run" && result.outcome._tag === "Failed")
             ? failed
             : Effect.void
-      )
+      ),
+      options
     ))
+
+/**
+ * A command that acts on executions (`run`, `resume`, `approve`, `cancel`):
+ * its engine also recovers what a stopped process left running.
+ */
+const acting = <E>(command: Effect.Effect<Commands.Result, E, App.Services>) => withApp(command, { recover: true })
+
+/**
+ * A command that only reads (`list`, `status`, `executions`, `events`): its
+ * engine recovers nothing, so it never runs a step, not even one a killed
+ * process left half done; it exits as soon as it has read.
+ */
+const reading = <E>(command: Effect.Effect<Commands.Result, E, App.Services>) => withApp(command, { recover: false })
 
 const id = Args.text({ name: "execution-id" })
 
+/** `--input`: JSON without `__proto__` keys (see `CommandLine.safeInput`); a bad one is an error line, no usage. */
 const parseInput = (name: string, text: string) =>
   Effect.try({
     try: () => JSON.parse(text) as unknown,
     catch: (error) => new Error(`--input for ${name} is not valid JSON: ${(error as Error).message}`)
-  })
+  }).pipe(
+    Effect.flatMap((value) => Effect.mapError(CommandLine.safeInput(name, value), (error) => new Error(error.message)))
+  )
 
 const run = Command.make(
   "run",
@@ -95,14 +131,14 @@ const run = Command.make(
     name: Args.text({ name: "workflow" }),
     input: Options.text("input").pipe(Options.withDescription("The input as JSON"), Options.withDefault("{}"))
   },
-  ({ input, name }) => withApp(Effect.flatMap(parseInput(name, input), (value) => Commands.run(name, value)))
+  ({ input, name }) => acting(Effect.flatMap(parseInput(name, input), (value) => Commands.run(name, value)))
 ).pipe(Command.withDescription("Run a workflow and stream it until it ends or waits for approval"))
 
-const list = Command.make("list", {}, () => withApp(Commands.list)).pipe(
+const list = Command.make("list", {}, () => reading(Commands.list)).pipe(
   Command.withDescription("List the registered workflows")
 )
 
-const status = Command.make("status", { id }, ({ id }) => withApp(Commands.status(id))).pipe(
+const status = Command.make("status", { id }, ({ id }) => reading(Commands.status(id))).pipe(
   Command.withDescription("Show an execution's status")
 )
 
@@ -113,7 +149,7 @@ const executions = Command.make(
     workflow: Options.text("workflow").pipe(Options.optional)
   },
   (filter) =>
-    withApp(Commands.executions({
+    reading(Commands.executions({
       ...Option.match(filter.status, { onNone: () => ({}), onSome: (status) => ({ status }) }),
       ...Option.match(filter.workflow, { onNone: () => ({}), onSome: (workflow) => ({ workflow }) })
     }))
@@ -122,7 +158,7 @@ const executions = Command.make(
 const events = Command.make(
   "events",
   { id, from: Options.integer("from").pipe(Options.withDescription("First seq to show"), Options.optional) },
-  ({ from, id }) => withApp(Commands.events(id, Option.getOrUndefined(from)))
+  ({ from, id }) => reading(Commands.events(id, Option.getOrUndefined(from)))
 ).pipe(Command.withDescription("Show an execution's stored events"))
 
 const approve = Command.make(
@@ -136,20 +172,20 @@ const approve = Command.make(
     feedback: Args.text({ name: "feedback" }).pipe(Args.repeated)
   },
   ({ answer, feedback, id, taskId }) =>
-    withApp(Commands.approve(id, taskId, {
+    acting(Commands.approve(id, taskId, {
       status: answer,
       ...(feedback.length > 0 ? { feedback: feedback.join(" ") } : {})
     }))
 ).pipe(Command.withDescription("Answer a waiting approval, then stream the run on"))
 
-const resume = Command.make("resume", { id }, ({ id }) => withApp(Commands.resume(id))).pipe(
+const resume = Command.make("resume", { id }, ({ id }) => acting(Commands.resume(id))).pipe(
   Command.withDescription(
     "Resume an unfinished execution from its journal. After a crash it takes over once the previous " +
       "owner's lease (see --lease) has expired; until then it waits."
   )
 )
 
-const cancel = Command.make("cancel", { id }, ({ id }) => withApp(Commands.cancel(id))).pipe(
+const cancel = Command.make("cancel", { id }, ({ id }) => acting(Commands.cancel(id))).pipe(
   Command.withDescription("Cancel a running or waiting execution")
 )
 
@@ -261,9 +297,32 @@ const command = root.pipe(
 
 const cli = Command.run(command, { name: "token-ring-workflow", version: "0.1.0" })
 
+/**
+ * `@effect/cli` prints an argument error itself (several lines, to stderr) before failing with it: its
+ * console's `error` is muted, and the failure is reported as one line instead.
+ */
+const mutedErrorDocs = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(Effect.console, (console) => Effect.withConsole(effect, { ...console, error: () => Effect.void }))
+
+const commandNames = [...HashMap.keys(Command.getSubcommands(command))].sort()
+
 cli(process.argv).pipe(
+  mutedErrorDocs,
+  Effect.catchAll((error) =>
+    Failures.report(
+      ValidationError.isValidationError(error)
+        ? Failures.argvProblem(error, process.argv.slice(2), rootOptions, commandNames)
+        : ChatAdapter.messageOf(error)
+    )
+  ),
+  Effect.catchAllDefect((defect) => Failures.report(`token-ring-workflow failed: ${ChatAdapter.messageOf(defect)}`)),
+  Effect.provide(Failures.logging),
   Effect.provide(NodeContext.layer),
   NodeRuntime.runMain({
+    // Every failure was reported above as one line; interruption is not a failure to report.
+    disableErrorReporting: true,
+    // Its pretty logger writes to stdout: Failures.logging is the CLI's logger.
+    disablePrettyLogger: true,
     // Interrupted (^C at the session prompt, SIGINT, SIGTERM): 130, as shells report ^C.
     teardown: (exit, onExit) =>
       onExit(

@@ -232,14 +232,13 @@ const keyValue = /([A-Za-z_][\w.-]*)=("(?:[^"\\]|\\.)*"|\S+)/g
 /** The text with its `key=value` pairs taken out: blank when it held nothing else. */
 export const withoutKeyValues = (text: string): string => text.replace(keyValue, "")
 
-/** `key=value` pairs of a text; values that parse as JSON (numbers, booleans, quoted strings) are parsed. */
-export const keyValues = (text: string): Record<string, unknown> => {
-  const pairs: Record<string, unknown> = {}
-  for (const match of text.matchAll(keyValue)) {
-    pairs[match[1]!] = scalar(match[2]!)
-  }
-  return pairs
-}
+/**
+ * `key=value` pairs of a text; values that parse as JSON (numbers, booleans, quoted strings) are parsed.
+ * Built with `Object.fromEntries`, so every key, `__proto__` included, is a plain own key (assigning one
+ * named `__proto__` would set the prototype instead); a later pair with the same key wins.
+ */
+export const keyValues = (text: string): Record<string, unknown> =>
+  Object.fromEntries(Array.from(text.matchAll(keyValue), (match) => [match[1]!, scalar(match[2]!)]))
 
 /**
  * A command-line value: JSON when it is JSON written the way JSON writes it

@@ -14,7 +14,7 @@ import type { Signals } from "../notifier.js"
 import * as Listing from "../storage/listing.js"
 import { ExecutionFinished, isTerminal } from "../storage/service.js"
 import { InvalidInput } from "../workflowErrors.js"
-import { ExecutionIdConflict, InvalidOption } from "./errors.js"
+import { ExecutionIdConflict, InvalidOption, storableId } from "./errors.js"
 import type * as Observe from "./observe.js"
 import type { Registry } from "./registry.js"
 import * as Runs from "./runs.js"
@@ -49,11 +49,14 @@ export const make = ({ clock, observe, register, registry, runs, signals, storag
     const definition = yield* registry.find(name)
     const invalid = (error: ParseResult.ParseError) => new InvalidInput({ workflow: name, issues: issuesOf(error) })
     const schema = definition.workflow.input
+    // Every failing path of the input is named, not only the first.
     const encoded = yield* Effect.mapError(
-      Effect.flatMap(Schema.decodeUnknown(schema)(input), Schema.encode(schema)),
+      Effect.flatMap(Schema.decodeUnknown(schema, { errors: "all" })(input), Schema.encode(schema)),
       invalid
     )
-    const id = options?.executionId ?? crypto.randomUUID()
+    const id = options?.executionId === undefined
+      ? crypto.randomUUID()
+      : yield* storableId("executionId", options.executionId)
     // Started from inside another execution's body: that execution is its parent.
     const parent = (yield* FiberRef.get(currentCursor)).frame?.instance.executionId
     const { created, record } = yield* storage.create({

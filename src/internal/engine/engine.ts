@@ -11,7 +11,7 @@ import { Signals } from "../notifier.js"
 import { ExecutionStorage } from "../storage/service.js"
 import * as Control from "./control.js"
 import type { InvalidOption } from "./errors.js"
-import { positiveDuration, positiveInteger } from "./errors.js"
+import { lookingUpStorableIds, positiveDuration, positiveInteger } from "./errors.js"
 import * as Leases from "./leases.js"
 import * as Observe from "./observe.js"
 import * as Registry from "./registry.js"
@@ -27,7 +27,7 @@ export const make = (
     /** This engine, as the owner of the executions it runs. */
     const owner = crypto.randomUUID()
     const engineScope = yield* Effect.scope
-    const storage: ExecutionStorageService = yield* ExecutionStorage
+    const storage: ExecutionStorageService = lookingUpStorableIds(yield* ExecutionStorage)
     const signals = new Signals()
     const registry = Registry.make()
     const runs = yield* Runs.make({ storage, signals, owner, lease })

@@ -2,7 +2,9 @@
  * The engine's errors. The `WorkflowEngine` module re-exports them.
  */
 import { Duration, Effect, Option, Schema } from "effect"
+import type { ExecutionStorageService } from "../../ExecutionStorage.js"
 import { ErrorInfo } from "../errorInfo.js"
+import { ExecutionNotFound } from "../storage/service.js"
 
 /**
  * No workflow of that name is registered.
@@ -94,3 +96,34 @@ export const positiveInteger = (option: string, value: number): Effect.Effect<nu
   Number.isInteger(value) && value >= 1
     ? Effect.succeed(value)
     : Effect.fail(new InvalidOption({ option, value: String(value), expected: "an integer of at least 1" }))
+
+/** A lone surrogate: half of a UTF-16 pair, which UTF-8 storage cannot keep (it reads back as U+FFFD). */
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+/**
+ * An id every storage keeps as given: a well-formed string (no lone surrogate) without NUL characters
+ * (PostgreSQL text cannot hold one).
+ */
+export const isStorableId = (id: unknown): id is string =>
+  typeof id === "string" && !id.includes("\u0000") && !loneSurrogate.test(id)
+
+/** The id, or `InvalidOption` naming it when a storage could not keep it as given. */
+export const storableId = (option: string, id: string): Effect.Effect<string, InvalidOption> =>
+  isStorableId(id)
+    ? Effect.succeed(id)
+    : Effect.fail(
+      new InvalidOption({
+        option,
+        value: JSON.stringify(id) ?? String(id),
+        expected: "a well-formed string without NUL characters"
+      })
+    )
+
+/**
+ * The storage as the engine reads it: an id that `start` refuses names no execution, so looking one up
+ * finds none, on every storage (PostgreSQL would fail the statement on a NUL).
+ */
+export const lookingUpStorableIds = (storage: ExecutionStorageService): ExecutionStorageService => ({
+  ...storage,
+  get: (id) => isStorableId(id) ? storage.get(id) : Effect.fail(new ExecutionNotFound({ executionId: id }))
+})

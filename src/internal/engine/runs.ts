@@ -171,7 +171,7 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
         if (record.status !== "running") yield* Effect.suspend(() => writer.commit({ status: "running" }))
         const body = Effect.flatMap(
           Effect.mapError(
-            Schema.decodeUnknown(workflow.input)(record.input),
+            Schema.decodeUnknown(workflow.input, { errors: "all" })(record.input),
             (error) => new InvalidInput({ workflow: workflow.name, issues: issuesOf(error) })
           ),
           (input) => workflow.run(input) as Effect.Effect<unknown, unknown>

@@ -14,7 +14,7 @@ import { SqlError } from "@effect/sql/SqlError"
 import * as Statement from "@effect/sql/Statement"
 import Database from "better-sqlite3"
 import { Effect, Layer, Scope, Stream } from "effect"
-import { mkdirSync } from "node:fs"
+import { accessSync, constants, existsSync, mkdirSync, statSync } from "node:fs"
 import { dirname } from "node:path"
 import type { Commit, CommitError, ExecutionStorageService, SqliteOptions } from "../../ExecutionStorage.js"
 import type { Query, Rows } from "./commitProgram.js"
@@ -29,9 +29,33 @@ import * as Writer from "./writer.js"
 const openFailed = (filename: string) => (cause: unknown) =>
   new StorageError({
     operation: "open",
-    reason: `"${filename}" cannot be used as a SQLite database: ${(cause as Error).message}`,
+    reason: `"${filename}" cannot be used as a SQLite database: ${
+      fileSystemProblem(filename) ?? (cause as Error).message
+    }`,
     cause
   })
+
+/**
+ * What in the file system keeps the file from being opened, if anything: SQLite says "unable to open
+ * database file" for all of it, and `mkdir` "EEXIST" for a file in the way.
+ */
+const fileSystemProblem = (filename: string): string | undefined => {
+  // The file, else its nearest ancestor that exists: what would have to be written.
+  let path = filename
+  while (!existsSync(path) && dirname(path) !== path) path = dirname(path)
+  if (path !== filename && !statSync(path).isDirectory()) return `"${path}" is a file, not a directory`
+  try {
+    accessSync(path, constants.W_OK)
+    return undefined
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    return code === "EROFS"
+      ? `the file system of "${path}" is read-only`
+      : code === "EACCES" || code === "EPERM"
+      ? `no permission to write "${path}"`
+      : undefined
+  }
+}
 
 /** Opens the file, refusing one that is not a sound SQLite database before writing to it. */
 const open = (options: SqliteOptions) =>
