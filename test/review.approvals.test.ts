@@ -1,101 +1,79 @@
 /**
- * Review (issue 9): an answer that lands while a run re-reads a waiting approval is lost.
+ * Review (issue 9): an answer that lands while a run re-reads a waiting approval was lost.
  *
- * Defect: `Instance.approval` (src/internal/instance.ts, the journaled-and-waiting branch) re-reads the
- * journal and, if the entry still waits, commits `{ status: "waiting" }`. An `approve` that lands between
- * that read and the commit stores the answer and `running`, hands the answer to the run (`Runs.handOff`:
- * the run is still `Running`, so it takes it) and does not launch another run (`Runs.launch` sees a live
- * run). The run never looks at the handed answer again: it commits `waiting` over `running` and ends. The
- * execution is left `waiting` with no approval waiting: nothing resumes it, and `approve` now answers
- * `ApprovalNotPending`. The window is the re-read's round trip (PostgreSQL, any `SqlClient`, another
- * engine answering); a memory storage whose `journal` read takes its time makes it deterministic.
+ * The defect: `Instance.approval` (the journaled-and-waiting branch) re-read the journal and, if the entry
+ * still waited, committed `{ status: "waiting" }`. An `approve` landing between that read and the commit
+ * stored the answer and `running`, handed the answer to the run (still `Running`) and launched no other run
+ * (`Runs.launch` saw a live run). The run never looked at the handed answer again: it committed `waiting`
+ * over `running`, and nothing resumed the execution. Now the run takes an answer handed over meanwhile, and
+ * the storage refuses the waiting commit once the approval was answered (`Commit.waitingFor`), so an answer
+ * from another engine is not overwritten either. A memory storage whose `journal` read waits on the test
+ * makes the window deterministic.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Layer } from "effect"
 import { ExecutionStorage, Workflow } from "../src/index.js"
 import { startEngine } from "./helpers.js"
 
-describe("review: approvals", () => {
-  it.live("an answer given while a run re-reads its waiting approval resumes the execution", () =>
-    Effect.gen(function*() {
-      const base = yield* ExecutionStorage.makeMemory
-      const reading = yield* Deferred.make<void>()
-      const answered = yield* Deferred.make<void>()
-      let armed = false
-      let reads = 0
-      // A journal read with I/O: evaluated now, its rows come back later.
-      const storage: ExecutionStorage.ExecutionStorageService = {
-        ...base,
-        journal: (id) =>
-          // The second read of the armed run is the re-read before suspending.
-          armed && ++reads === 2
-            ? Effect.gen(function*() {
-              const entries = yield* base.journal(id)
-              yield* Deferred.succeed(reading, undefined)
-              yield* Deferred.await(answered)
-              return entries
-            })
-            : base.journal(id)
-      }
-      const workflow = Workflow.make({
-        name: "review-reread",
-        run: () => Effect.map(Workflow.approval({ taskId: "q", dataForApproval: null }), (answer) => answer.status)
-      })
-      yield* Effect.gen(function*() {
-        const { engine } = yield* startEngine({ recover: false })
-        const handle = yield* engine.start(workflow, undefined)
-        while ((yield* engine.status(handle.id)).status !== "waiting") yield* Effect.sleep("5 millis")
-        // A run of the waiting execution (resume; equally: the answer to another of its approvals).
-        armed = true
-        yield* engine.resume(handle.id)
-        yield* Deferred.await(reading)
-        yield* engine.approve(handle.id, "q", { status: "approved" })
-        yield* Deferred.succeed(answered, undefined)
-        // Was: the execution stayed "waiting" (its approval completed in the journal) and the result never came.
-        const result = yield* Effect.either(Effect.timeout(handle.result, "60 seconds"))
-        const record = yield* engine.status(handle.id)
-        expect({ status: record.status, result: result._tag }).toEqual({ status: "completed", result: "Right" })
-      }).pipe(Effect.provide(Layer.succeed(ExecutionStorage.ExecutionStorage, storage)))
-    }).pipe(Effect.scoped))
+/**
+ * A memory storage whose second journal read after `arm` (a run's re-read before suspending) stops until
+ * `answered`, telling `reading` when it got there.
+ */
+const stoppingReReads = Effect.gen(function*() {
+  const base = yield* ExecutionStorage.makeMemory
+  const reading = yield* Deferred.make<void>()
+  const answered = yield* Deferred.make<void>()
+  let armed = false
+  let reads = 0
+  const storage: ExecutionStorage.ExecutionStorageService = {
+    ...base,
+    journal: (id) =>
+      armed && ++reads === 2
+        ? Effect.gen(function*() {
+          const entries = yield* base.journal(id)
+          yield* Deferred.succeed(reading, undefined)
+          yield* Deferred.await(answered)
+          return entries
+        })
+        : base.journal(id)
+  }
+  return {
+    layer: Layer.succeed(ExecutionStorage.ExecutionStorage, storage),
+    arm: Effect.sync(() => (armed = true)),
+    reading: Deferred.await(reading),
+    answered: Deferred.succeed(answered, undefined)
+  }
+})
 
-  it.live("an answer from another engine while a run re-reads its waiting approval is not overwritten by waiting", () =>
-    Effect.gen(function*() {
-      const base = yield* ExecutionStorage.makeMemory
-      const reading = yield* Deferred.make<void>()
-      const answered = yield* Deferred.make<void>()
-      let armed = false
-      let reads = 0
-      const storage: ExecutionStorage.ExecutionStorageService = {
-        ...base,
-        journal: (id) =>
-          armed && ++reads === 2
-            ? Effect.gen(function*() {
-              const entries = yield* base.journal(id)
-              yield* Deferred.succeed(reading, undefined)
-              yield* Deferred.await(answered)
-              return entries
-            })
-            : base.journal(id)
-      }
-      const workflow = Workflow.make({
-        name: "review-reread-elsewhere",
-        run: () => Effect.map(Workflow.approval({ taskId: "q", dataForApproval: null }), (answer) => answer.status)
-      })
-      yield* Effect.gen(function*() {
-        // This engine recovers (a short lease: it scans every 100 ms); the other one only answers.
-        const { engine } = yield* startEngine({ lease: "300 millis" })
-        const other = yield* startEngine({ recover: false })
-        const handle = yield* engine.start(workflow, undefined)
-        while ((yield* engine.status(handle.id)).status !== "waiting") yield* Effect.sleep("5 millis")
-        armed = true
-        yield* engine.resume(handle.id)
-        yield* Deferred.await(reading)
-        yield* other.engine.approve(handle.id, "q", { status: "approved" })
-        yield* Deferred.succeed(answered, undefined)
-        // The run's "waiting" commit is refused (the approval no longer waits); recovery runs it on.
-        const result = yield* Effect.either(Effect.timeout(handle.result, "60 seconds"))
-        expect(result).toMatchObject({ _tag: "Right", right: "approved" })
-        expect((yield* engine.status(handle.id)).status).toBe("completed")
-      }).pipe(Effect.provide(Layer.succeed(ExecutionStorage.ExecutionStorage, storage)))
-    }).pipe(Effect.scoped))
+const asking = (name: string) =>
+  Workflow.make({
+    name,
+    run: () => Effect.map(Workflow.approval({ taskId: "q", dataForApproval: null }), (answer) => answer.status)
+  })
+
+describe("review: approvals", () => {
+  for (const answeredBy of ["this engine", "another engine"] as const) {
+    it.live(`an answer from ${answeredBy} while a run re-reads its waiting approval resumes the execution`, () =>
+      Effect.gen(function*() {
+        const stopping = yield* stoppingReReads
+        yield* Effect.gen(function*() {
+          // This engine recovers (a short lease: it scans every 100 ms): an answer from elsewhere needs it.
+          const { engine } = yield* startEngine({ lease: "300 millis" })
+          const other = yield* startEngine({ recover: false })
+          const answering = answeredBy === "this engine" ? engine : other.engine
+          const handle = yield* engine.start(asking(`review-reread-${answeredBy.length}`), undefined)
+          while ((yield* engine.status(handle.id)).status !== "waiting") yield* Effect.sleep("5 millis")
+          // A run of the waiting execution (resume; equally: the answer to another of its approvals).
+          yield* stopping.arm
+          yield* engine.resume(handle.id)
+          yield* stopping.reading
+          yield* answering.approve(handle.id, "q", { status: "approved" })
+          yield* stopping.answered
+          // Was: the execution stayed "waiting" (its approval completed in the journal), the result never came.
+          const result = yield* Effect.either(Effect.timeout(handle.result, "60 seconds"))
+          expect(result).toMatchObject({ _tag: "Right", right: "approved" })
+          expect((yield* engine.status(handle.id)).status).toBe("completed")
+        }).pipe(Effect.provide(stopping.layer))
+      }).pipe(Effect.scoped))
+  }
 })
