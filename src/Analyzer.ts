@@ -62,8 +62,7 @@ export class Analyzer extends Context.Tag("@token-ring/workflow/Analyzer")<Analy
 export const builtin: AnalyzerService = {
   analyze: (prompt) => {
     if (prompt.trim() === "") return Effect.fail(new AnalysisFailed({ prompt, reason: "the prompt is empty" }))
-    const { complexity, reasons } = TextTasks.score(prompt)
-    const tasks = TextTasks.splitTasks(prompt).length
+    const { complexity, reasons, tasks } = TextTasks.score(prompt)
     return Effect.succeed({ complexity, reasons, approach: tasks > 1 || complexity >= 4 ? "plan" : "direct" })
   }
 }

@@ -85,7 +85,7 @@ const argsInput = (text: string, workflow: Candidate): unknown => {
 }
 
 /**
- * The built-in planner: numbered or bulleted items (nested by indentation)
+ * The built-in planner: numbered or bulleted items (nested by indentation, at most 16 levels)
  * become tasks and subtasks, a paragraph above a list the task they detail;
  * without a list, sequencing words ("then", "after that", "finally", ";")
  * split the prompt, never inside quotes or `{…}`. A task that names a

@@ -81,7 +81,12 @@ export interface WorkflowHandle<A = unknown, E = never> {
   readonly workflow: string
   /** `false` when `start` found an existing execution with the given id instead of creating one. */
   readonly created: boolean
-  /** All events from the first, then live ones, ending when the execution ends. */
+  /**
+   * All events from the first, then live ones, ending when the execution
+   * ends. Fails with the storage failure that stopped this process's run of
+   * the execution (a full disk, a lost connection), once every stored event
+   * is read: no more will come until it is resumed.
+   */
   readonly events: Stream.Stream<WorkflowEvent.StoredEvent, ExecutionStorage.ExecutionNotFound | StorageFailure>
   /**
    * Waits for the execution to end and returns its output. A workflow with an
@@ -198,6 +203,7 @@ export interface WorkflowEngineService {
   readonly handle: (
     id: string
   ) => Effect.Effect<WorkflowHandle<unknown>, ExecutionStorage.ExecutionNotFound | StorageFailure>
+  /** The execution's events from `fromSeq` (default 1), as `WorkflowHandle.events` streams them. */
   readonly events: (
     id: string,
     options?: { readonly fromSeq?: number }

@@ -8,6 +8,26 @@ const plan = (prompt: string, workflows: ReadonlyArray<Planner.Candidate> = []) 
 const descriptions = (result: Plan.Plan) => result.tasks.map((task) => task.description)
 
 describe("the built-in planner", () => {
+  it.effect("text holding the private-use characters that mark quoted spans internally comes back as written", () =>
+    Effect.gen(function*() {
+      const result = yield* plan(`say \uE0000\uE001 "a, then b" then go \uE001`)
+      expect(descriptions(result)).toEqual([`say \uE0000\uE001 "a, then b"`, "go \uE001"])
+    }))
+
+  it.effect("a list nested deeper than 16 levels keeps every item: those below the 16th level are its subtasks", () =>
+    Effect.gen(function*() {
+      const result = yield* plan(Array.from({ length: 40 }, (_, i) => `${" ".repeat(i)}- item ${i + 1}`).join("\n"))
+      let depth = 0
+      const texts: Array<string> = []
+      let level: ReadonlyArray<Plan.Task> | undefined = result.tasks
+      for (; level !== undefined && level.length > 0; level = level.at(-1)!.subtasks) {
+        depth += 1
+        texts.push(...level.map((task) => task.description))
+      }
+      expect(depth).toBe(17)
+      expect(texts).toEqual(Array.from({ length: 40 }, (_, i) => `item ${i + 1}`))
+    }))
+
   it.effect("numbered and bulleted lists become tasks, indentation subtasks, continuation lines stay with their item", () =>
     Effect.gen(function*() {
       const result = yield* plan([

@@ -3,13 +3,13 @@
  * stderr and exit code 1: nothing on stdout, no stack trace, no JSON of an
  * argument error, no log line. Real processes of the built binary.
  */
-import { execFileSync } from "node:child_process"
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
 import { cliIn, writeModule } from "./cliProcess.js"
 import type { Finished } from "./processes.js"
+import { remount, withTmpfs } from "./tmpfs.js"
 
 const dir = mkdtempSync(join(tmpdir(), "workflow-cli-errors-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -65,26 +65,17 @@ describe("token-ring-workflow errors", () => {
 
   it("a read-only file system is named as such, for a new file and for an existing one", async () => {
     const mounted = join(dir, "read-only")
-    mkdirSync(mounted)
-    try {
-      execFileSync("mount", ["-t", "tmpfs", "-o", "size=1M", "tmpfs", mounted], { stdio: "pipe" })
-    } catch (error) {
-      console.warn(`NOTICE: cannot mount a tmpfs (${(error as Error).message.split("\n")[0]}); test skipped.`)
-      return
-    }
-    try {
+    await withTmpfs(mounted, "1M", async () => {
       const existing = join(mounted, "existing.db")
       expect((await cli(["--db", existing, "run", "hello"])).code).toBe(0)
-      execFileSync("mount", ["-o", "remount,ro", mounted], { stdio: "pipe" })
+      remount(mounted, "ro")
       for (const file of [existing, join(mounted, "new.db"), join(mounted, "sub", "new.db")]) {
         expectOneErrorLine(
           await cli(["--db", file, "list"]),
           /cannot be used as a SQLite database: the file system of ".*" is read-only$/m
         )
       }
-    } finally {
-      execFileSync("umount", [mounted])
-    }
+    })
   })
 
   it("bad input names every failing path", async () => {

@@ -77,7 +77,7 @@ describe("outcome", () => {
         ran
       )
       expect(stop._tag).toBe("Stop")
-      if (stop._tag === "Stop") expect(stop.reason).toContain("disk full")
+      if (stop._tag === "Stop") expect(stop.error).toMatchObject({ _tag: "StorageError", reason: "disk full" })
     }
   })
 

@@ -1,5 +1,6 @@
 import { Deferred, Duration, Effect, Exit, FiberId } from "effect"
 import type { Scope } from "effect"
+import type { StorageFailure } from "../WorkflowEngine.js"
 
 /**
  * A per-execution "something was committed" signal. Subscribers remember the
@@ -57,6 +58,27 @@ export class Signal {
  */
 export class Signals {
   private readonly byId = new Map<string, Signal>()
+  /**
+   * The executions whose run in this process stopped on a storage failure, with it: their followers here
+   * would otherwise wait for events nobody is writing. Forgotten when a run of the execution is launched.
+   */
+  private readonly stoppedRuns = new Map<string, StorageFailure>()
+
+  /** The run of `id` in this process stopped on `error`: its followers are woken to hear it. */
+  stopped(id: string, error: StorageFailure): void {
+    this.stoppedRuns.set(id, error)
+    this.notify(id)
+  }
+
+  /** The storage failure that stopped the run of `id` in this process, if the last run stopped on one. */
+  stoppedWith(id: string): StorageFailure | undefined {
+    return this.stoppedRuns.get(id)
+  }
+
+  /** A run of `id` is launched: it is no longer stopped. */
+  launched(id: string): void {
+    this.stoppedRuns.delete(id)
+  }
 
   acquire(id: string): Effect.Effect<Signal, never, Scope.Scope> {
     return Effect.acquireRelease(

@@ -2,81 +2,32 @@
  * The deterministic reading of a prompt used when no language model is
  * configured: list items and sequencing words become tasks, workflow names
  * mentioned in a task select that workflow, and a few signals score
- * complexity.
+ * complexity. Every reading is linear in the length of the text (see
+ * `textScan.ts`): a chat can send megabytes.
  */
+import { splitAtSequencing } from "./sequencing.js"
+import {
+  doubleQuotedEnds,
+  isDigit,
+  isLineTerminator,
+  isSpace,
+  isWord,
+  mask,
+  spaceRunEnds,
+  trimEndWhere,
+  unmask
+} from "./textScan.js"
 
 export interface TextTask {
   readonly text: string
   readonly children: ReadonlyArray<TextTask>
 }
 
-// Quoted strings, backticked code and `{…}` objects are opaque to splitting ("first, then second" is one
-// value): each is swapped for a placeholder holding its index, and put back once the prompt is cut.
-const placeholder = /\uE000(\d+)\uE001/g
-const quoted = /"(?:[^"\\\n]|\\.)*"|`[^`\n]*`|(?<!\w)'[^'\n]*'(?!\w)/y
-const jsonString = /"(?:[^"\\\n]|\\.)*"/y
-
-interface Masked {
-  readonly text: string
-  readonly spans: ReadonlyArray<string>
-}
-
-const mask = (text: string): Masked => {
-  const spans: Array<string> = []
-  let out = ""
-  for (let i = 0; i < text.length;) {
-    const end = spanEnd(text, i)
-    if (end === undefined) {
-      out += text[i]
-      i += 1
-    } else {
-      out += `\uE000${spans.push(text.slice(i, end)) - 1}\uE001`
-      i = end
-    }
-  }
-  return { text: out, spans }
-}
-
-const unmask = (text: string, spans: ReadonlyArray<string>, as: (span: string) => string = (span) => span) =>
-  text.replace(placeholder, (_, i: string) => as(spans[Number(i)]!))
-
-/** Where a quoted or braced span starting at `start` ends, if one starts there. */
-const spanEnd = (text: string, start: number): number | undefined => {
-  if (text[start] === "{") return braceEnd(text, start)
-  quoted.lastIndex = start
-  const match = quoted.exec(text)
-  return match === null ? undefined : start + match[0].length
-}
-
-/** The end of the balanced `{…}` starting at `start` (braces inside JSON strings do not count). */
-const braceEnd = (text: string, start: number): number | undefined => {
-  let depth = 0
-  for (let i = start; i < text.length; i++) {
-    jsonString.lastIndex = i
-    const string = text[i] === `"` ? jsonString.exec(text) : null
-    if (string !== null) i += string[0].length - 1
-    else if (text[i] === "{") depth += 1
-    else if (text[i] === "}" && --depth === 0) return i + 1
-  }
-  return undefined
-}
-
-const listItem = /^(\s*)(?:\d+[.)]|\(\d+\)|[-*•+]|[a-z][.)])\s+(.+)$/
-
-// "then" starts a task wherever it stands as a word ("build then test"). The other sequencing words are
-// also ordinary adverbs ("it finally works"), so they start one only where a clause starts: the start,
-// after , ; . ! ? a line break or "and". "next" must moreover be followed by a comma or a verb-like word:
-// not by the nouns and prepositions it qualifies as an adjective ("next week", "next to").
-const then = String.raw`(?:^|[,;]\s*|[.!?]?\s+)(?:and\s+)?then`
-const clause = String.raw`(?:^|[,;]\s*|[.!?]\s+|\s*\n\s*|\s+and\s+)(?:and\s+)?`
-const next = String.raw`next(?=\s*[,:]|\s+(?!(?:week|month|year|day|night|time|steps?|ones?|to|of|in|on|at)\b)[a-z])`
-const adverb = String.raw`(?:after that|afterwards|finally|lastly|subsequently|${next})`
-const sequencing = new RegExp(String.raw`(?:${then}|${clause}${adverb})(?![\w-])[,:]?\s*|\s*;\s*`, "i")
-
 // Only as a lead-in ("First, …", "Secondly: …"): "first aid kit" and "a) first thing" keep their words.
 const ordinal = /^(?:first(?:ly)?|second(?:ly)?|third(?:ly)?|to start|to begin|also)\s*[,:]\s*/i
 
-const clean = (text: string): string => text.replace(ordinal, "").replace(/\s+/g, " ").replace(/[.\s]+$/, "").trim()
+const clean = (text: string): string =>
+  trimEndWhere(text.replace(ordinal, "").replace(/\s+/g, " "), (c) => c === 46 || isSpace(c)).trim()
 
 /** Text with something to do: not punctuation alone. */
 const meaningful = /[\p{L}\p{N}]/u
@@ -99,30 +50,106 @@ export const splitTasks = (prompt: string): ReadonlyArray<TextTask> => {
   const inline = lines.length === 1 ? inlineList(text) : []
   const drafts = inline.length > 1
     ? inline.map((item) => draft(item))
-    : lines.some((line) => listItem.test(line))
+    : lines.some((line) => listItem(line) !== undefined)
     ? fromLines(lines)
-    : text.split(sequencing).map((part) => draft(part))
-  const freeze = (node: Draft): ReadonlyArray<TextTask> => {
-    const children = node.children.flatMap(freeze)
+    : splitAtSequencing(text).map((part) => draft(part))
+  const freeze = (node: Draft, depth: number): ReadonlyArray<TextTask> => {
+    const children = depth < MAX_DEPTH
+      ? node.children.flatMap((child) => freeze(child, depth + 1))
+      : descendants(node).flatMap((descendant) => freeze({ ...descendant, children: [] }, depth + 1))
     const text = unmask(clean(node.text), spans)
     // Punctuation alone ("then ,") is no task; its subtasks, if any, take its place.
     return meaningful.test(text) ? [{ text, children }] : children
   }
-  return drafts.flatMap(freeze)
+  return drafts.flatMap((node) => freeze(node, 1))
+}
+
+/**
+ * Lists nest at most this deep: the items under an item at this depth are all its subtasks, in order.
+ * A plan nested deeper is no plan anyone reads, and decoding, running and showing it recurse that deep.
+ */
+const MAX_DEPTH = 16
+
+/** Every item under `node`, in document order (without recursion: the list may nest thousands deep). */
+const descendants = (node: Draft): Array<Draft> => {
+  const found: Array<Draft> = []
+  const pending = [...node.children].reverse()
+  while (pending.length > 0) {
+    const next = pending.pop()!
+    found.push(next)
+    for (let i = next.children.length - 1; i >= 0; i--) pending.push(next.children[i]!)
+  }
+  return found
 }
 
 /** The items of a list written on one line, numbered 1, 2, 3… in order from its start ("18." is no marker). */
 const inlineList = (line: string): ReadonlyArray<string> => {
   const first = /^\s*1[.)]\s+/.exec(line)
   if (first === null) return []
+  const spaceEnd = spaceRunEnds(line)
   const items: Array<string> = []
-  let rest = line.slice(first[0].length)
+  let start = first[0].length
   for (let n = 2;; n++) {
-    const marker = new RegExp(String.raw`\s${n}[.)]\s+`).exec(rest)
-    if (marker === null) return [...items, rest]
-    items.push(rest.slice(0, marker.index))
-    rest = rest.slice(marker.index + marker[0].length)
+    // The next marker `\s<n>[.)]\s+`, searched from the end of the previous one: each character is read once.
+    const digits = String(n)
+    let at = start
+    while (
+      at < line.length &&
+      !(isSpace(line.charCodeAt(at)) && line.startsWith(digits, at + 1) &&
+        (line[at + 1 + digits.length] === "." || line[at + 1 + digits.length] === ")") &&
+        isSpace(line.charCodeAt(at + 2 + digits.length)))
+    ) at++
+    if (at >= line.length) return [...items, line.slice(start)]
+    items.push(line.slice(start, at))
+    start = spaceEnd[at + 2 + digits.length]!
   }
+}
+
+/**
+ * A list item (`1.`, `1)`, `(1)`, `-`, `*`, `•`, `+` or `a.`, `a)` then white space and text): its
+ * indentation and text, as `/^(\s*)(?:\d+[.)]|\(\d+\)|[-*•+]|[a-z][.)])\s+(.+)$/` reads them, read
+ * without backtracking.
+ */
+const listItem = (line: string): { readonly indent: number; readonly text: string } | undefined => {
+  const n = line.length
+  let i = 0
+  while (i < n && isSpace(line.charCodeAt(i))) i++
+  const c = line.charCodeAt(i)
+  let j = i + 1
+  if (isDigit(c)) {
+    while (j < n && isDigit(line.charCodeAt(j))) j++
+    if (line[j] !== "." && line[j] !== ")") return undefined
+    j += 1
+  } else if (c === 40) {
+    while (j < n && isDigit(line.charCodeAt(j))) j++
+    if (j === i + 1 || line[j] !== ")") return undefined
+    j += 1
+  } else if (c >= 97 && c <= 122) {
+    if (line[j] !== "." && line[j] !== ")") return undefined
+    j += 1
+  } else if (!(c === 45 || c === 42 || c === 0x2022 || c === 43)) {
+    return undefined
+  }
+  if (j >= n || !isSpace(line.charCodeAt(j))) return undefined
+  let k = j
+  while (k < n && isSpace(line.charCodeAt(k))) k++
+  // `(.+)$` takes the rest after the white space, or, when nothing follows it, its last character.
+  const textStart = k < n ? k : k - j >= 2 ? n - 1 : n
+  if (textStart >= n) return undefined
+  for (let t = textStart; t < n; t++) if (isLineTerminator(line.charCodeAt(t))) return undefined
+  return { indent: i, text: line.slice(textStart) }
+}
+
+/** The last open item indented less than `indent`: `open` is ordered by strictly growing indentation. */
+const lastIndentedBelow = (open: ReadonlyArray<Draft>, indent: number): Draft | undefined => {
+  let low = 0
+  let high = open.length
+  while (low < high) {
+    const middle = (low + high) >>> 1
+    if (open[middle]!.indent < indent) low = middle + 1
+    else high = middle
+  }
+  return low === 0 ? undefined : open[low - 1]
 }
 
 /**
@@ -138,19 +165,19 @@ const fromLines = (lines: ReadonlyArray<string>): ReadonlyArray<Draft> => {
   let previous: "blank" | "item" | "text" = "blank"
   const flush = (introduces: boolean) => {
     if (paragraph.length === 0) return
-    const tasks = paragraph.join("\n").split(sequencing).map((part) => draft(part))
-    if (introduces && /:\s*$/.test(paragraph[paragraph.length - 1]!)) tasks.pop()
+    const tasks = splitAtSequencing(paragraph.join("\n")).map((part) => draft(part))
+    if (introduces && paragraph[paragraph.length - 1]!.trimEnd().endsWith(":")) tasks.pop()
     else if (introduces) intro = tasks[tasks.length - 1]
     roots.push(...tasks)
     paragraph = []
   }
   for (const line of lines) {
-    const item = listItem.exec(line)
+    const item = listItem(line)
     const indent = line.length - line.trimStart().length
-    const owner = item === null && previous === "item" ? open.findLast((node) => node.indent < indent) : undefined
-    if (item !== null) {
+    const owner = item === undefined && previous === "item" ? lastIndentedBelow(open, indent) : undefined
+    if (item !== undefined) {
       flush(true)
-      const node = draft(item[2]!, item[1]!.length)
+      const node = draft(item.text, item.indent)
       while (open.length > 0 && open[open.length - 1]!.indent >= node.indent) open.pop()
       const parent = open[open.length - 1] ?? intro
       if (parent === undefined) roots.push(node)
@@ -176,7 +203,7 @@ const fromLines = (lines: ReadonlyArray<string>): ReadonlyArray<Draft> => {
 /** A short label for a task: its first words. */
 export const intentOf = (text: string): string => {
   const words = text.split(/\s+/).filter((word) => word !== "")
-  const head = words.slice(0, 8).join(" ").replace(/[,:;.]+$/, "")
+  const head = trimEndWhere(words.slice(0, 8).join(" "), (c) => c === 44 || c === 58 || c === 59 || c === 46)
   return words.length > 8 ? `${head}…` : head
 }
 
@@ -227,10 +254,65 @@ export const inputOf = (text: string): unknown => {
   return Object.keys(pairs).length > 0 ? pairs : undefined
 }
 
-const keyValue = /([A-Za-z_][\w.-]*)=("(?:[^"\\]|\\.)*"|\S+)/g
+const isKeyStart = (c: number) => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95
+const isKeyChar = (c: number) => isWord(c) || c === 46 || c === 45
+
+/**
+ * The `key=value` pairs of a text, left to right, as `/([A-Za-z_][\w.-]*)=("(?:[^"\\]|\\.)*"|\S+)/g`
+ * finds them, read without backtracking: a key is the longest run of `[\w.-]` from a letter or `_`, right
+ * before `=`; the value a double-quoted string (escapes allowed) if one closes, else the word after `=`.
+ */
+interface Pair {
+  readonly start: number
+  readonly end: number
+  readonly key: string
+  readonly value: string
+}
+
+const pairsOf = (text: string): Array<Pair> => {
+  const n = text.length
+  const quoted = doubleQuotedEnds(text, false)
+  const pairs: Array<Pair> = []
+  for (let at = 0; at < n;) {
+    if (!isKeyStart(text.charCodeAt(at))) {
+      at += 1
+      continue
+    }
+    let equals = at + 1
+    while (equals < n && isKeyChar(text.charCodeAt(equals))) equals++
+    // A start anywhere in this run finds the same end: no pair starts in it unless one starts here.
+    if (text.charCodeAt(equals) !== 61) {
+      at = equals
+      continue
+    }
+    const value = equals + 1
+    let end = quoted[value]! > 0 ? quoted[value] : undefined
+    if (end === undefined) {
+      let word = value
+      while (word < n && !isSpace(text.charCodeAt(word))) word++
+      if (word > value) end = word
+    }
+    if (end === undefined) {
+      at = value
+      continue
+    }
+    pairs.push({ start: at, end, key: text.slice(at, equals), value: text.slice(value, end) })
+    at = end
+  }
+  return pairs
+}
 
 /** The text with its `key=value` pairs taken out: blank when it held nothing else. */
-export const withoutKeyValues = (text: string): string => text.replace(keyValue, "")
+export const withoutKeyValues = (text: string): string => {
+  const kept: Array<string> = []
+  let from = 0
+  for (const pair of pairsOf(text)) {
+    kept.push(text.slice(from, pair.start))
+    from = pair.end
+  }
+  kept.push(text.slice(from))
+  return kept.join("")
+}
 
 /**
  * `key=value` pairs of a text; values that parse as JSON (numbers, booleans, quoted strings) are parsed.
@@ -238,7 +320,7 @@ export const withoutKeyValues = (text: string): string => text.replace(keyValue,
  * named `__proto__` would set the prototype instead); a later pair with the same key wins.
  */
 export const keyValues = (text: string): Record<string, unknown> =>
-  Object.fromEntries(Array.from(text.matchAll(keyValue), (match) => [match[1]!, scalar(match[2]!)]))
+  Object.fromEntries(pairsOf(text).map((pair) => [pair.key, scalar(pair.value)]))
 
 /**
  * A command-line value: JSON when it is JSON written the way JSON writes it
@@ -256,8 +338,10 @@ export const scalar = (raw: string): unknown => {
 
 const conditionals = /\b(?:if|unless|otherwise|depending|whether|when|until|compare|evaluate|optimi[sz]e)\b/gi
 
-/** Complexity from 1 to 10 and the signals that made it. */
-export const score = (prompt: string): { readonly complexity: number; readonly reasons: ReadonlyArray<string> } => {
+/** Complexity from 1 to 10, the signals that made it, and the number of tasks the prompt splits into. */
+export const score = (
+  prompt: string
+): { readonly complexity: number; readonly reasons: ReadonlyArray<string>; readonly tasks: number } => {
   const tasks = splitTasks(prompt)
   const subtasks = tasks.reduce((n, task) => n + task.children.length, 0)
   const words = prompt.split(/\s+/).filter((word) => word !== "").length
@@ -281,5 +365,5 @@ export const score = (prompt: string): { readonly complexity: number; readonly r
     reasons.push(`${words} words`)
   }
   if (reasons.length === 0) reasons.push("a single short request")
-  return { complexity: Math.min(10, complexity), reasons }
+  return { complexity: Math.min(10, complexity), reasons, tasks: tasks.length }
 }

@@ -71,6 +71,9 @@ export const make = ({ pageSize, poll, registry, signals, storage: given }: Obse
             return Effect.flatMap(Effect.mapError(storage.get(id), Option.some), (record) => {
               if (record.lastSeq >= cursor) return pull
               if (isTerminal(record.status)) return Effect.fail(Option.none())
+              // Caught up with a run here that storage stopped: nothing more will come; say why.
+              const stopped = signals.stoppedWith(id)
+              if (stopped !== undefined) return Effect.fail(Option.some(stopped))
               return Effect.zipRight(signal.wait(seen, poll), pull)
             })
           }

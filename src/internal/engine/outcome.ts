@@ -3,8 +3,11 @@
  * and the body's exit.
  */
 import { Cause, Data, Either, Exit, Option, Schema } from "effect"
+import type { CommitError } from "../../ExecutionStorage.js"
+import type { StorageFailure } from "../../WorkflowEngine.js"
 import type { ErrorInfo } from "../../WorkflowEvent.js"
 import { errorInfo, issuesOf } from "../errorInfo.js"
+import { StorageError } from "../storage/service.js"
 import { CommitFailed, InvalidOutput } from "../workflowErrors.js"
 import type { RunState } from "./run.js"
 
@@ -17,8 +20,11 @@ export type Outcome = Data.TaggedEnum<{
   Cancel: {}
   /** Store nothing: what is stored is already right (a wait, a shutdown, an execution finished elsewhere). */
   Leave: {}
-  /** Store nothing and say why: storage is failing, the execution stays as stored, to be resumed. */
-  Stop: { readonly reason: string }
+  /**
+   * Store nothing: storage is failing (`error`), the execution stays as stored, to be resumed. The run's
+   * followers in this process are told.
+   */
+  Stop: { readonly error: StorageFailure }
   /** Store nothing: another engine owns the execution now. */
   Abandon: {}
 }>
@@ -41,6 +47,12 @@ const failed = (failure: unknown, ran: Ran): ErrorInfo => {
   const encoded = Schema.encodeUnknownEither(ran.error)(failure)
   return Either.isRight(encoded) ? { ...info, failure: encoded.right } : info
 }
+
+/** What a refused commit tells the run's followers: the storage's own failure, else one naming the refusal. */
+const asStorageFailure = (error: CommitError): StorageFailure =>
+  error._tag === "StorageError" || error._tag === "InvalidPayload"
+    ? error
+    : new StorageError({ operation: "commit", reason: error.message })
 
 const commitFailure = (cause: Cause.Cause<unknown>): Option.Option<CommitFailed> =>
   Cause.find(
@@ -84,7 +96,7 @@ export const decide = (state: RunState, exit: Exit.Exit<unknown, unknown>, ran: 
       ? Outcome.Leave()
       : error._tag === "ExecutionNotOwned"
       ? Outcome.Abandon()
-      : Outcome.Stop({ reason: refused.value.message })
+      : Outcome.Stop({ error: asStorageFailure(error) })
   }
   const failure = Cause.failureOption(exit.cause)
   return Outcome.Fail({

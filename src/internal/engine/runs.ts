@@ -7,6 +7,7 @@ import { Effect, Fiber, FiberMap, Option, Schema } from "effect"
 import type { Clock, Scope } from "effect"
 import type { Commit, ExecutionStorageService, Writer } from "../../ExecutionStorage.js"
 import type { ApprovalAnswer } from "../../Workflow.js"
+import type { StorageFailure } from "../../WorkflowEngine.js"
 import type { ErrorInfo } from "../../WorkflowEvent.js"
 import { currentCursor, rootCursor } from "../cursor.js"
 import { errorInfo, issuesOf } from "../errorInfo.js"
@@ -32,8 +33,15 @@ export const cancelledCommit = (id: string, clock: Clock.Clock): Commit => {
 export const stored = (signals: Signals, id: string) => (commit: Commit): void =>
   commit.status !== undefined && isTerminal(commit.status) ? signals.finish(id) : signals.notify(id)
 
-/** Stores what an outcome says, through the run's writer. */
-const storeOutcome = (clock: Clock.Clock, leaseLost: (id: string, run: Run.Run) => Effect.Effect<void>) => {
+/**
+ * Stores what an outcome says, through the run's writer. When storage fails (the outcome is `Stop`, or
+ * storing it failed), `stopped` tells the run's followers.
+ */
+const storeOutcome = (
+  clock: Clock.Clock,
+  leaseLost: (id: string, run: Run.Run) => Effect.Effect<void>,
+  stopped: (id: string, error: StorageFailure) => Effect.Effect<void>
+) => {
   const store = (id: string, run: Run.Run, writer: Writer, outcome: Outcome.Outcome): Effect.Effect<void> => {
     const failed = (error: ErrorInfo): Commit => ({
       events: [stamp(id, { type: "workflow_error", error }, clock)],
@@ -45,7 +53,7 @@ const storeOutcome = (clock: Clock.Clock, leaseLost: (id: string, run: Run.Run) 
       case "Leave":
         return Effect.void
       case "Stop":
-        return Effect.logError(`Execution ${id} stopped: ${outcome.reason}`)
+        return stopped(id, outcome.error)
       case "Abandon":
         return leaseLost(id, run)
       case "Cancel":
@@ -69,6 +77,8 @@ const storeOutcome = (clock: Clock.Clock, leaseLost: (id: string, run: Run.Run) 
           ? Effect.void
           : error._tag === "ExecutionNotOwned"
           ? store(id, run, writer, Outcome.Outcome.Abandon())
+          : error._tag === "StorageError"
+          ? stopped(id, error)
           : Effect.logError(`Execution ${id} could not store its outcome: ${error.message}`)
       )
     )
@@ -130,7 +140,14 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
         )
       })
 
-    const store = storeOutcome(clock, leaseLost)
+    /** The run stops on a storage failure: the execution stays as stored; its followers here are told. */
+    const stopped = (id: string, error: StorageFailure) =>
+      Effect.suspend(() => {
+        signals.stopped(id, error)
+        return Effect.logError(`Execution ${id} stopped: ${error.message}`)
+      })
+
+    const store = storeOutcome(clock, leaseLost, stopped)
 
     /**
      * Undefined while the run's lease was confirmed within two thirds of its length (the renewals keep it
@@ -188,7 +205,11 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
         )
       }).pipe(
         Effect.scoped,
-        Effect.catchAll((error) => Effect.logError(`Execution ${id} could not run: ${error.message}`)),
+        Effect.catchAll((error) =>
+          error._tag === "StorageError"
+            ? stopped(id, error)
+            : Effect.logError(`Execution ${id} could not run: ${error.message}`)
+        ),
         Effect.catchAllDefect((defect) => Effect.logError(`Execution ${id} could not run`, defect)),
         Effect.ensuring(Effect.sync(() => runs.get(id) === run && runs.delete(id)))
       )
@@ -200,6 +221,7 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
         if (current !== undefined && current.state._tag !== "Suspending") return Effect.void
         const run = Run.make()
         runs.set(id, run)
+        signals.launched(id)
         const previous = FiberMap.unsafeGet(fibers, id)
         return Effect.zipRight(
           Option.isSome(previous) ? Fiber.await(previous.value) : Effect.void,
