@@ -148,22 +148,29 @@ export interface Masked {
   readonly spans: ReadonlyArray<string>
 }
 
+/** Characters that may open a span: without any, a text is its own mask. */
+const opensSpan = /["'`{\uE000\uE001]/
+
 /**
- * The opaque spans of a text, by start, as a scan from the left finds them: a balanced `{…}`, a quoted
- * string (`"…"` with escapes, `` `…` ``, or `'…'` not touching a word, each on one line), and the
- * placeholder characters themselves when the text holds them, so that unmasking never mistakes the
- * user's text for a placeholder.
+ * Swaps each opaque span for a placeholder holding its index, as a scan from the left finds them: a
+ * balanced `{…}`, a quoted string (`"…"` with escapes, `` `…` ``, or `'…'` not touching a word, each
+ * on one line), and the placeholder characters themselves when the text holds them, so that unmasking
+ * never mistakes the user's text for a placeholder. Spans are opaque to splitting ("first, then second"
+ * is one value); `unmask` puts them back.
  */
-const spanEnds = (text: string): Int32Array => {
+export const mask = (text: string): Masked => {
+  if (!opensSpan.test(text)) return { text, spans: [] }
   const strings = doubleQuotedEnds(text, true)
-  const braces = braceEnds(text, strings)
-  const ends = new Int32Array(text.length)
+  const braces = text.includes("{") ? braceEnds(text, strings) : undefined
+  const spans: Array<string> = []
+  const out: Array<string> = []
+  let plain = 0
   for (let i = 0; i < text.length;) {
     const c = text.charCodeAt(i)
     const end = c === 0xe000 || c === 0xe001
       ? i + 1
       : c === 123
-      ? braces[i]
+      ? braces![i]
       : c === 34
       ? strings[i]
       : c === 96
@@ -171,28 +178,7 @@ const spanEnds = (text: string): Int32Array => {
       : c === 39 && (i === 0 || !isWord(text.charCodeAt(i - 1)))
       ? closedOnLine(text, i, 39)
       : undefined
-    if (end !== undefined && end > 0 && (c !== 39 || end >= text.length || !isWord(text.charCodeAt(end)))) {
-      ends[i] = end
-      i = end
-    } else {
-      i += 1
-    }
-  }
-  return ends
-}
-
-/**
- * Swaps each quoted string, backticked code and balanced `{…}` for a placeholder holding its index:
- * they are opaque to splitting ("first, then second" is one value), and `unmask` puts them back.
- */
-export const mask = (text: string): Masked => {
-  const ends = spanEnds(text)
-  const spans: Array<string> = []
-  const out: Array<string> = []
-  let plain = 0
-  for (let i = 0; i < text.length;) {
-    const end = ends[i]!
-    if (end === 0) {
+    if (end === undefined || end === 0 || (c === 39 && end < text.length && isWord(text.charCodeAt(end)))) {
       i += 1
       continue
     }

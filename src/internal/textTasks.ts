@@ -202,7 +202,14 @@ const fromLines = (lines: ReadonlyArray<string>): ReadonlyArray<Draft> => {
 
 /** A short label for a task: its first words. */
 export const intentOf = (text: string): string => {
-  const words = text.split(/\s+/).filter((word) => word !== "")
+  // The first nine words at most: a label of a long text reads only its start.
+  const words: Array<string> = []
+  for (let at = 0; words.length < 9 && at < text.length;) {
+    while (at < text.length && isSpace(text.charCodeAt(at))) at++
+    const start = at
+    while (at < text.length && !isSpace(text.charCodeAt(at))) at++
+    if (at > start) words.push(text.slice(start, at))
+  }
   const head = trimEndWhere(words.slice(0, 8).join(" "), (c) => c === 44 || c === 58 || c === 59 || c === 46)
   return words.length > 8 ? `${head}…` : head
 }
