@@ -60,7 +60,8 @@ export class Signals {
   private readonly byId = new Map<string, Signal>()
   /**
    * The executions whose run in this process stopped on a storage failure, with it: their followers here
-   * would otherwise wait for events nobody is writing. Forgotten when a run of the execution is launched.
+   * would otherwise wait for events nobody is writing. Forgotten when a run of the execution is launched,
+   * or when this process finishes it.
    */
   private readonly stoppedRuns = new Map<string, StorageFailure>()
 
@@ -103,6 +104,8 @@ export class Signals {
   }
 
   finish(id: string): void {
+    // Finished here (cancelled, say): no run of it will stop any more.
+    this.stoppedRuns.delete(id)
     this.byId.get(id)?.finish()
   }
 }
