@@ -57,6 +57,10 @@ class RunWriter<P> implements Writer {
       this.heldFailure = undefined
       return failWith(failure)
     }
+    const held = this.held
+    const ends = held !== undefined && commit.journal !== undefined && held.commit.journal?.key === commit.journal.key
+    // Another commit of the run: the held-back start is written first, then this one (prepared once, then).
+    if (held !== undefined && !ends) return this.afterHeld(Effect.suspend(() => this.commit(commit, options)))
     let prepared: P
     try {
       prepared = this.driver.prepare(this.id, commit)
@@ -64,13 +68,10 @@ class RunWriter<P> implements Writer {
       // It cannot be stored; what was held back before it happened, and is stored.
       return this.afterHeld(failWith(error))
     }
-    const held = this.held
-    if (held !== undefined && commit.journal !== undefined && held.commit.journal?.key === commit.journal.key) {
+    if (held !== undefined) {
       // The end of the held-back start: the two are one commit.
       this.held = undefined
       prepared = this.driver.merge(held.prepared, prepared)
-    } else if (held !== undefined) {
-      return this.afterHeld(Effect.suspend(() => this.commit(commit, options)))
     }
     if (options?.hold === true && this.driver.holdStarts) {
       this.held = { commit, prepared }
