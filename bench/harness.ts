@@ -2,6 +2,8 @@
  * Benchmarks report a ratio against a floor measured in the same run, never
  * an absolute time (DESIGN.md §8).
  */
+import { Effect } from "effect"
+
 export interface Result {
   readonly name: string
   readonly ours: number
@@ -10,50 +12,72 @@ export interface Result {
   readonly ratio: number
 }
 
-const median = (values: ReadonlyArray<number>): number => {
+export const median = (values: ReadonlyArray<number>): number => {
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.floor(sorted.length / 2)]!
 }
 
-/** Times `run` `rounds` times after `warmup` untimed runs and returns the median in milliseconds. */
-export const time = async (run: () => Promise<unknown>, options: { rounds: number; warmup: number }) => {
-  for (let i = 0; i < options.warmup; i++) await run()
-  const samples: Array<number> = []
-  for (let i = 0; i < options.rounds; i++) {
-    const started = performance.now()
-    await run()
-    samples.push(performance.now() - started)
-  }
-  return median(samples)
+/** Four significant digits: sub-millisecond floors (a SQLite insert is ~0.02 ms) keep their precision. */
+export const round = (n: number): number => Number(n.toPrecision(4))
+
+/** Milliseconds `run` takes. */
+export const timed = (run: () => Promise<unknown>) => async (): Promise<number> => {
+  const started = performance.now()
+  await run()
+  return performance.now() - started
 }
 
-/** Alternates ours and the floor round by round, so drift in machine load hits both alike. */
-export const compare = async (
+/** The milliseconds `effect` takes, timed inside the runtime (so a Promise bridge around it is outside the span). */
+export const elapsed = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<number, E, R> =>
+  Effect.suspend(() => {
+    const started = performance.now()
+    return Effect.map(effect, () => performance.now() - started)
+  })
+
+export interface Rounds {
+  /** Timed rounds of each side (default 7). */
+  readonly rounds?: number
+  /** Untimed rounds of each side first (default 2). */
+  readonly warmup?: number
+}
+
+/**
+ * Alternates ours and the floor round by round, so drift in machine load hits
+ * both alike; each function measures itself and returns milliseconds (so that
+ * setup inside a round, such as copying a file, stays outside the timed span).
+ * The result holds both medians and ours/floor.
+ */
+export const compareMeasured = async (
   name: string,
-  ours: () => Promise<unknown>,
-  floor: () => Promise<unknown>,
-  options: { rounds?: number; warmup?: number } = {}
+  ours: () => Promise<number>,
+  floor: () => Promise<number>,
+  options: Rounds = {}
 ): Promise<Result> => {
   const rounds = options.rounds ?? 7
-  const warmup = options.warmup ?? 2
-  for (let i = 0; i < warmup; i++) {
+  for (let i = 0; i < (options.warmup ?? 2); i++) {
     await floor()
     await ours()
   }
   const oursSamples: Array<number> = []
   const floorSamples: Array<number> = []
   for (let i = 0; i < rounds; i++) {
-    floorSamples.push(await time(floor, { rounds: 1, warmup: 0 }))
-    oursSamples.push(await time(ours, { rounds: 1, warmup: 0 }))
+    floorSamples.push(await floor())
+    oursSamples.push(await ours())
   }
-  const result = {
-    name,
-    ours: round(median(oursSamples)),
-    floor: round(median(floorSamples)),
-    unit: "ms",
-    ratio: round(median(oursSamples) / median(floorSamples))
-  }
-  return result
+  return result(name, median(oursSamples), median(floorSamples))
 }
 
-const round = (n: number) => Math.round(n * 100) / 100
+/** `compareMeasured` over functions timed from call to settlement. */
+export const compare = (
+  name: string,
+  ours: () => Promise<unknown>,
+  floor: () => Promise<unknown>,
+  options: Rounds = {}
+): Promise<Result> => compareMeasured(name, timed(ours), timed(floor), options)
+
+/** A row in milliseconds, printed as it is made; the ratio is ours over the floor. */
+export const result = (name: string, ours: number, floor: number): Result => {
+  const row = { name, ours: round(ours), floor: round(floor), unit: "ms", ratio: round(ours / floor) }
+  console.log(`${row.name}\n  ours ${row.ours} ${row.unit}, floor ${row.floor} ${row.unit}, ratio ${row.ratio}`)
+  return row
+}

@@ -1,0 +1,76 @@
+/**
+ * The floors of the durable benchmarks (DESIGN.md §8): the minimal work that
+ * gives a step's guarantee, never a copy of our statements (a floor that
+ * copies our round trips hides them).
+ * - SQLite: one INSERT in its own transaction (better-sqlite3 autocommits a
+ *   lone statement), on a fresh file with our pragmas: WAL and the row's
+ *   `synchronous`.
+ * - PostgreSQL: one autocommitted INSERT, one round trip, on one `pg` client.
+ * - memory: a `Map` set and the resolution of a promise the caller awaits,
+ *   what storing a step's result in memory and handing it on cannot go below.
+ */
+import Database from "better-sqlite3"
+import pg from "pg"
+
+export type Synchronous = "NORMAL" | "FULL"
+
+export interface Floor {
+  /** One durable write of a step result, settled once it has the guarantee. */
+  readonly write: () => Promise<void>
+  readonly close: () => Promise<void>
+}
+
+const payload = (value: number) => JSON.stringify({ _tag: "Success", value })
+
+export const sqliteFloor = (filename: string, synchronous: Synchronous): Floor => {
+  const db = new Database(filename)
+  db.pragma("journal_mode = WAL")
+  db.pragma(`synchronous = ${synchronous}`)
+  db.exec("create table floor (id integer primary key, payload text not null)")
+  const insert = db.prepare("insert into floor (payload) values (?)")
+  let written = 0
+  return {
+    write: async () => {
+      insert.run(payload(written++))
+    },
+    close: async () => {
+      db.close()
+    }
+  }
+}
+
+let pgTables = 0
+
+export const pgFloor = async (url: string): Promise<Floor> => {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  const table = `floor_${pgTables++}`
+  await client.query(`create table ${table} (id bigserial primary key, payload text not null)`)
+  const insert = `insert into ${table} (payload) values ($1)`
+  let written = 0
+  return {
+    write: async () => {
+      await client.query(insert, [payload(written++)])
+    },
+    close: () => client.end()
+  }
+}
+
+export const memoryFloor = (): Floor => {
+  const stored = new Map<number, string>()
+  return {
+    write: () =>
+      new Promise<void>((resolve) => {
+        stored.set(stored.size, payload(stored.size))
+        resolve()
+      }),
+    close: async () => stored.clear()
+  }
+}
+
+/** Milliseconds `count` writes take, one after another (each settled before the next). */
+export const writes = (floor: Floor, count: number) => async (): Promise<number> => {
+  const started = performance.now()
+  for (let i = 0; i < count; i++) await floor.write()
+  return performance.now() - started
+}
