@@ -11,8 +11,10 @@ import * as Fanout from "./fanout.js"
 import type { Result } from "./harness.js"
 import * as Latency from "./latency.js"
 import * as MemoryStep from "./memoryStep.js"
+import * as Peer from "./peer.js"
 import * as Resume from "./resume.js"
 import * as Sequential from "./sequential.js"
+import * as Startup from "./startup.js"
 import * as Targets from "./targets.js"
 import * as Throughput from "./throughput.js"
 
@@ -22,7 +24,9 @@ const suites: Record<string, { readonly run: (targets: Targets.Targets) => Promi
   latency: Latency,
   throughput: Throughput,
   resume: Resume,
-  fanout: Fanout
+  fanout: Fanout,
+  startup: Startup,
+  peer: Peer
 }
 const only = process.argv.slice(2)
 const unknown = only.filter((name) => !(name in suites))
