@@ -179,6 +179,15 @@ export interface NewExecution {
   readonly status: ExecutionStatus
   /** The execution whose body starts this one. */
   readonly parent?: string
+  /**
+   * Claims the new execution for `owner` in the same write, as `claim`
+   * would: a start that runs what it creates then writes once. A storage
+   * that does says so with `claimed: true`; one that does not is claimed
+   * afterwards.
+   *
+   * @since 0.2.0
+   */
+  readonly claim?: { readonly owner: string; readonly leaseMs: number }
 }
 
 /**
@@ -243,12 +252,14 @@ export interface Writer {
    * Stores a commit of the run: the returned Effect completes once it is
    * stored, and fails as `ExecutionStorageService.commit` does. A writer
    * that stores synchronously stores it when `commit` is called and returns
-   * a completed `Exit` (call it from a running fiber); others start the
-   * write when the Effect runs.
+   * a completed `Exit` (call it from a running fiber); others may start
+   * the write at once, or when the Effect runs.
    *
    * With `hold`, the writer may keep the commit back and store it together
-   * with the run's next commit (a step's start with its end), at the latest
-   * a moment later; the returned Effect then only says whether it could be
+   * with the run's next commit (a step's start with its end, a step's end
+   * with the run's outcome), at the latest a moment later. A next commit
+   * that journals another entry (the next step's start) is stored only
+   * after it. The returned Effect then only says whether it could be
    * encoded, and a failure to store it fails the run's next commit. Closing
    * the writer's scope stores anything held back.
    */
@@ -260,10 +271,16 @@ export interface Writer {
  * @category models
  */
 export interface ExecutionStorageService {
-  /** Creates the execution unless one with the same id exists; returns the stored record either way. */
+  /**
+   * Creates the execution unless one with the same id exists; returns the stored record either way, and
+   * whether it was created claimed (see `NewExecution.claim`).
+   */
   readonly create: (
     execution: NewExecution
-  ) => Effect.Effect<{ readonly record: ExecutionRecord; readonly created: boolean }, InvalidPayload | StorageError>
+  ) => Effect.Effect<
+    { readonly record: ExecutionRecord; readonly created: boolean; readonly claimed?: boolean },
+    InvalidPayload | StorageError
+  >
   readonly get: (id: string) => Effect.Effect<ExecutionRecord, ExecutionNotFound | StorageError>
   readonly list: (filter?: ListFilter) => Effect.Effect<ExecutionPage, InvalidCursor | StorageError>
   /**

@@ -113,6 +113,51 @@ export const engineSuite = (name: string, layer: Layer.Layer<ExecutionStorage.Ex
         expect(Math.max(...chunkSizes)).toBeLessThanOrEqual(8)
       })))
 
+    it.live("stores each step's end before a later step's body starts, and a slow step's start while it runs", () =>
+      withStorage(Effect.gen(function*() {
+        const { engine } = yield* startEngine()
+        const storage = yield* ExecutionStorage.ExecutionStorage
+        // What storage holds of the execution's journal when each body starts (or, for "slow", while it runs).
+        const seen: Record<string, Array<string>> = {}
+        const stored = (id: string) =>
+          Effect.map(storage.journal(id), (entries) => entries.map((e) => `${e.name}:${e.state}`).sort())
+        const look = (name: string) =>
+          Effect.flatMap(
+            Workflow.ExecutionContext,
+            ({ executionId }) => Effect.map(stored(executionId), (entries) => void (seen[name] = entries))
+          )
+        const workflow = Workflow.make({
+          name: "ends-stored-first",
+          run: () =>
+            Effect.gen(function*() {
+              yield* Workflow.step("a", Effect.succeed(1))
+              yield* Workflow.step("b", look("b"))
+              // A body that waits until its start is stored (held back at first, it is stored once the body waits).
+              yield* Workflow.step(
+                "slow",
+                Effect.repeat(look("slow"), {
+                  until: () => seen.slow?.includes("slow:started") === true,
+                  schedule: Schedule.spaced("5 millis")
+                })
+              )
+              yield* Workflow.step("c", look("c"))
+              return "done"
+            })
+        })
+        const handle = yield* engine.start(workflow, undefined)
+        expect(yield* handle.result).toBe("done")
+        // (A body's own start may be stored already, or still held back.)
+        expect(seen.b).toEqual(expect.arrayContaining(["a:completed"]))
+        expect(seen.slow).toEqual(["a:completed", "b:completed", "slow:started"])
+        expect(seen.c).toEqual(expect.arrayContaining(["a:completed", "b:completed", "slow:completed"]))
+        // The last step's end is stored with the outcome, nothing lost.
+        expect(yield* stored(handle.id)).toEqual(["a:completed", "b:completed", "c:completed", "slow:completed"])
+        expect((yield* collect(handle.events)).map((e) => e.type)).toEqual([
+          ...Array.from({ length: 4 }, () => ["step_start", "step_end"]).flat(),
+          "final_output"
+        ])
+      })))
+
     it.effect("resumes after a shutdown without re-running journaled steps", () =>
       withStorage(Effect.gen(function*() {
         const { count, counts } = counter()

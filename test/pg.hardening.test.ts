@@ -265,17 +265,15 @@ describe.skipIf(pgUrl === undefined)("PostgreSQL hardening", () => {
       return { stamps, a, firstOfB }
     }
 
-    it("stopped between a step's start commit and its body", async () => {
+    it("stopped while the end of a step is stored, before the next step's body", async () => {
       await takeOver(async (a, proxy) => {
-        // The next COMMIT of a step's start: A is then stopped while it waits for the answer, its body not begun.
-        let sawStart = new WeakSet<object>()
+        // A step's end is stored before the next body starts: A is stopped as soon as it has sent the write
+        // of one, so it waits for the answer with the next body not begun.
         const stopped = new Promise<void>((resolve) =>
-          proxy.watch((chunk, connection) => {
-            if (chunk.includes("step_start")) sawStart.add(connection)
-            else if (sawStart.has(connection) && chunk.includes("commit\0")) {
+          proxy.watch((chunk) => {
+            if (chunk.includes("step_end")) {
               a.signal("SIGSTOP")
               proxy.watch(undefined)
-              sawStart = new WeakSet()
               resolve()
             }
           })

@@ -196,9 +196,13 @@ export class Instance {
     const asJournaled = result._tag === "Die"
       ? Exit.isSuccess(exit) || Cause.failureOption(exit.cause)._tag === "Some"
       : result._tag === "Failure" && options?.error === undefined
+    // The end may be held back too, until the run's next commit: a step's body never starts before it is
+    // stored (that commit journals another entry, so the writer stores the end first), and the last step's
+    // end is one write with the run's outcome.
     return this.commitThen(
       { events: [end], journal: { key, name, kind: "step", state: "completed", result } },
-      () => asJournaled ? JournalCodec.decode(name, result, options) : exit
+      () => asJournaled ? JournalCodec.decode(name, result, options) : exit,
+      hold
     )
   }
 

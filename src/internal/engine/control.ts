@@ -37,7 +37,9 @@ export const make = ({ clock, observe, register, registry, runs, signals, storag
       Effect.catchTag("ExecutionNotOwned", Effect.die)
     )
 
-  const start = Effect.fn("WorkflowEngine.start")(function*(
+  // A span per start, without the stack trace a span captures by default: on the path of every execution,
+  // that capture alone costs about as much as storing a one-step run in memory.
+  const start = Effect.fn("WorkflowEngine.start", { captureStackTrace: false })(function*(
     workflowOrName: Workflow.Any | string,
     input: unknown,
     options?: StartOptions
@@ -59,18 +61,21 @@ export const make = ({ clock, observe, register, registry, runs, signals, storag
       : yield* storableId("executionId", options.executionId)
     // Started from inside another execution's body: that execution is its parent.
     const parent = (yield* FiberRef.get(currentCursor)).frame?.instance.executionId
-    const { created, record } = yield* storage.create({
+    const claimedAt = clock.unsafeCurrentTimeMillis()
+    // Created claimed for this engine, which runs it: one write to start.
+    const { claimed, created, record } = yield* storage.create({
       id,
       workflow: name,
       input: encoded,
       status: "created",
+      claim: runs.claim,
       ...(parent !== undefined ? { parent } : {})
     })
     if (record.workflow !== name) {
       return yield* new ExecutionIdConflict({ executionId: id, workflow: name, existingWorkflow: record.workflow })
     }
     if (created) {
-      yield* runs.launch(id, definition)
+      yield* runs.launch(id, definition, claimed === true ? { record, claimedAt } : undefined)
     }
     // A handle for a workflow given by value reports its typed failures (`Workflow.Typed`).
     const typed = typeof workflowOrName === "string" ? undefined : definition.workflow.error

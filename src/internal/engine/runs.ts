@@ -5,7 +5,7 @@
  */
 import { Effect, Fiber, FiberMap, Option, Schema } from "effect"
 import type { Clock, Scope } from "effect"
-import type { Commit, ExecutionStorageService, Writer } from "../../ExecutionStorage.js"
+import type { Commit, ExecutionRecord, ExecutionStorageService, JournalEntry, Writer } from "../../ExecutionStorage.js"
 import type { ApprovalAnswer } from "../../Workflow.js"
 import type { StorageFailure } from "../../WorkflowEngine.js"
 import type { ErrorInfo } from "../../WorkflowEvent.js"
@@ -22,6 +22,9 @@ import * as Leases from "./leases.js"
 import * as Outcome from "./outcome.js"
 import type { Definition } from "./registry.js"
 import * as Run from "./run.js"
+
+const hold = { hold: true } as const
+const noEntries: ReadonlyArray<JournalEntry> = []
 
 /** The commit that ends an execution as cancelled. */
 export const cancelledCommit = (id: string, clock: Clock.Clock): Commit => {
@@ -92,7 +95,9 @@ export interface Runs {
    * suspending on a wait is awaited first. The run is recorded before anything is awaited, so concurrent
    * launches, cancels and answers all see it.
    */
-  readonly launch: (id: string, definition: Definition) => Effect.Effect<void>
+  readonly launch: (id: string, definition: Definition, fresh?: Fresh) => Effect.Effect<void>
+  /** What `create` is given to create an execution claimed for this engine's runs (see `Fresh`). */
+  readonly claim: { readonly owner: string; readonly leaseMs: number }
   readonly has: (id: string) => boolean
   /**
    * Cancel, this process's part: interrupts a run going on here (it stores `cancelled` itself), or waits
@@ -107,12 +112,53 @@ export interface Runs {
   readonly abandon: (id: string, run: Run.Run) => Effect.Effect<void>
 }
 
+/**
+ * An execution this engine has just created, claimed for its runs: its run starts from the record,
+ * with nothing to claim or read (its journal is empty).
+ */
+export interface Fresh {
+  readonly record: ExecutionRecord
+  /** When the claim was asked for, on this engine's clock. */
+  readonly claimedAt: number
+}
+
 export interface RunsOptions {
   readonly storage: ExecutionStorageService
   readonly signals: Signals
   readonly owner: string
   /** How long a claim lasts, in ms. */
   readonly lease: number
+}
+
+/** A run's claim of its execution, and the checks that it still holds it. */
+const leasing = ({ lease, owner, storage }: RunsOptions, clock: Clock.Clock) => {
+  /**
+   * Undefined while the run's lease was confirmed within two thirds of its length (the renewals keep it
+   * so); else renews it now, and dies as not owned when the storage did not extend it. The storage keeps
+   * the lease on its own clock; this only measures time elapsed here, from before the renewal was asked.
+   */
+  const confirmLease = (id: string, run: Run.Run) => (): Effect.Effect<void> | undefined => {
+    const now = clock.unsafeCurrentTimeMillis()
+    if (run.leaseConfirmedAt !== undefined && now - run.leaseConfirmedAt <= (lease * 2) / 3) return undefined
+    return Effect.flatMap(Effect.either(Leases.renew(storage, owner, [id], lease)), (renewed) => {
+      if (renewed._tag === "Right" && renewed.right.includes(id)) {
+        run.leaseConfirmedAt = now
+        return Effect.void
+      }
+      const error = renewed._tag === "Left" ? renewed.left : new ExecutionNotOwned({ executionId: id, owner })
+      return Effect.die(new CommitFailed({ error }))
+    })
+  }
+
+  /** Claims the execution and reads it; undefined when another process runs it, or it has finished. */
+  const load = (id: string, run: Run.Run) =>
+    Effect.gen(function*() {
+      const now = clock.unsafeCurrentTimeMillis()
+      if (!(yield* storage.claim(id, owner, lease))) return undefined
+      run.leaseConfirmedAt = now
+      return { record: yield* storage.get(id), journal: yield* storage.journal(id) }
+    })
+  return { confirmLease, load }
 }
 
 export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Scope> =>
@@ -148,44 +194,36 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
       })
 
     const store = storeOutcome(clock, leaseLost, stopped)
+    const { confirmLease, load } = leasing(options, clock)
 
-    /**
-     * Undefined while the run's lease was confirmed within two thirds of its length (the renewals keep it
-     * so); else renews it now, and dies as not owned when the storage did not extend it. The storage keeps
-     * the lease on its own clock; this only measures time elapsed here, from before the renewal was asked.
-     */
-    const confirmLease = (id: string, run: Run.Run) => (): Effect.Effect<void> | undefined => {
-      const now = clock.unsafeCurrentTimeMillis()
-      if (run.leaseConfirmedAt !== undefined && now - run.leaseConfirmedAt <= (lease * 2) / 3) return undefined
-      return Effect.flatMap(Effect.either(Leases.renew(storage, owner, [id], lease)), (renewed) => {
-        if (renewed._tag === "Right" && renewed.right.includes(id)) {
-          run.leaseConfirmedAt = now
-          return Effect.void
-        }
-        const error = renewed._tag === "Left" ? renewed.left : new ExecutionNotOwned({ executionId: id, owner })
-        return Effect.die(new CommitFailed({ error }))
-      })
-    }
-
-    const execute = (id: string, definition: Definition, run: Run.Run) =>
+    const execute = (id: string, definition: Definition, run: Run.Run, fresh: Fresh | undefined) =>
       Effect.gen(function*() {
         // Cancelled (or the engine closed) between launch and start: whoever stopped it stores the outcome.
         if (!Run.isLive(run)) return
-        const now = clock.unsafeCurrentTimeMillis()
-        // Another process runs it (its lease has not expired), or it has finished.
-        if (!(yield* storage.claim(id, owner, lease))) return
-        run.leaseConfirmedAt = now
+        // The lease goes with the execution's end when the run stores it; else the run gives it up.
         yield* Effect.addFinalizer(() =>
-          run.state._tag === "Abandoned" ? Effect.void : Effect.ignore(storage.release(id, owner))
+          run.state._tag === "Abandoned" || run.leaseConfirmedAt === undefined
+            ? Effect.void
+            : Effect.ignore(storage.release(id, owner))
         )
-        const record = yield* storage.get(id)
-        if (isTerminal(record.status)) return
-        const journal = new Map((yield* storage.journal(id)).map((entry) => [entry.key, entry] as const))
+        if (fresh !== undefined) run.leaseConfirmedAt = fresh.claimedAt
+        const loaded = fresh === undefined ? yield* load(id, run) : { record: fresh.record, journal: noEntries }
+        if (loaded === undefined || isTerminal(loaded.record.status)) return
+        const record = loaded.record
+        const journal = new Map(loaded.journal.map((entry) => [entry.key, entry] as const))
         const workflow = definition.workflow
-        const writer = yield* storage.writer(id, { owner, onStored: stored(signals, id) })
+        const writer = yield* storage.writer(id, {
+          owner,
+          onStored: (commit) => {
+            // Stored as finished: the lease went with it; nothing is left to renew or release.
+            if (commit.status !== undefined && isTerminal(commit.status)) run.leaseConfirmedAt = undefined
+            stored(signals, id)(commit)
+          }
+        })
         const instance = new Instance(id, workflow.name, writer, storage, journal, run, clock, confirmLease(id, run))
         if (!Run.loaded(run)) return
-        if (record.status !== "running") yield* Effect.suspend(() => writer.commit({ status: "running" }))
+        // Held back: stored with the run's first commit.
+        if (record.status !== "running") yield* Effect.suspend(() => writer.commit({ status: "running" }, hold))
         const body = Effect.flatMap(
           Effect.mapError(
             Schema.decodeUnknown(workflow.input, { errors: "all" })(record.input),
@@ -214,7 +252,7 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
         Effect.ensuring(Effect.sync(() => runs.get(id) === run && runs.delete(id)))
       )
 
-    const launch = (id: string, definition: Definition) =>
+    const launch = (id: string, definition: Definition, fresh?: Fresh) =>
       Effect.suspend(() => {
         if (closing) return Effect.void
         const current = runs.get(id)
@@ -225,7 +263,7 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
         const previous = FiberMap.unsafeGet(fibers, id)
         return Effect.zipRight(
           Option.isSome(previous) ? Fiber.await(previous.value) : Effect.void,
-          FiberMap.run(fibers, id, execute(id, definition, run), { onlyIfMissing: true })
+          FiberMap.run(fibers, id, execute(id, definition, run, fresh), { onlyIfMissing: true })
         )
       })
 
@@ -240,6 +278,7 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
 
     return {
       launch,
+      claim: { owner, leaseMs: lease },
       has: (id) => runs.has(id),
       interrupt,
       handOff: (id, taskId, answer) => {

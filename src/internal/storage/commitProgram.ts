@@ -41,12 +41,13 @@ const STATUS = 1
 const OUTPUT = 2
 const ERROR = 4
 const OWNER = 8
+const RELEASE = 16
 const advanceTexts: Record<Dialect, Array<string>> = { pg: [], sqlite: [] }
 const advanceText = (dialect: Dialect, shape: number): string =>
   advanceTexts[dialect][shape] ??= `update workflow_executions
      set last_seq = last_seq + ?, updated_at = ?${shape & STATUS ? ", status = ?" : ""}${
     shape & OUTPUT ? ", output = ?" : ""
-  }${shape & ERROR ? ", error = ?" : ""}
+  }${shape & ERROR ? ", error = ?" : ""}${shape & RELEASE ? ", owner = null, lease_until = null" : ""}
      where id = ? and status not in ('completed', 'failed', 'cancelled')${
     shape & OWNER ? ` and owner = ? and lease_until > ${dbNow[dialect]}` : ""
   }
@@ -67,6 +68,8 @@ const advance = (
     set.push(value)
   }
   if (commit.status !== undefined) column(STATUS, commit.status)
+  // A finished execution is held by nobody: its end releases the lease.
+  if (commit.status !== undefined && isTerminal(commit.status)) shape |= RELEASE
   if (encoded.output !== null) column(OUTPUT, encoded.output)
   if (encoded.error !== null) column(ERROR, encoded.error)
   if (owner !== undefined) shape |= OWNER
@@ -95,15 +98,7 @@ export function* commitProgram(
 ): CommitProgram {
   const events = encoded.events
   const advanced = yield advance(dialect, id, commit, encoded, now, owner)
-  if (advanced.length === 0) {
-    const [current] = yield query("select status from workflow_executions where id = ?", [id])
-    if (current === undefined) throw new ExecutionNotFound({ executionId: id })
-    const status = current.status as ExecutionStatus
-    // A finished execution says so whoever asks; otherwise only the owner guard (owner or lease) can have refused it.
-    throw isTerminal(status) || owner === undefined
-      ? new ExecutionFinished({ executionId: id, status })
-      : new ExecutionNotOwned({ executionId: id, owner })
-  }
+  if (advanced.length === 0) throw refusal(id, owner, (yield statusQuery(id))[0])
   if (commit.waitingFor !== undefined) {
     const [entry] = yield query("select state from workflow_journal where execution_id = ? and key = ?", [
       id,
@@ -134,16 +129,65 @@ export function* commitProgram(
   const entry = commit.journal
   if (entry !== undefined) {
     yield query(
-      `insert into workflow_journal (execution_id, key, name, kind, state, task_id, result)
-       values (?, ?, ?, ?, ?, ?, ?)
-       on conflict (execution_id, key) do update
-         set name = excluded.name, kind = excluded.kind, state = excluded.state,
-             task_id = excluded.task_id, result = excluded.result`,
+      journalUpsert("values (?, ?, ?, ?, ?, ?, ?)"),
       [id, entry.key, entry.name, entry.kind, entry.state, entry.taskId ?? null, encoded.journalResult]
     )
   }
   return first + events.length - 1
 }
+
+/** Reads the status of an execution whose commit advanced nothing, to say why (`refusal`). */
+export const statusQuery = (id: string): Query => query("select status from workflow_executions where id = ?", [id])
+
+/** Why a commit advanced nothing, from the execution's row (`statusQuery`), if there is one. */
+export const refusal = (id: string, owner: string | undefined, row: Record<string, unknown> | undefined) => {
+  if (row === undefined) return new ExecutionNotFound({ executionId: id })
+  const status = row.status as ExecutionStatus
+  // A finished execution says so whoever asks; otherwise only the owner guard (owner or lease) can have refused it.
+  return isTerminal(status) || owner === undefined
+    ? new ExecutionFinished({ executionId: id, status })
+    : new ExecutionNotOwned({ executionId: id, owner })
+}
+
+/**
+ * A commit as one PostgreSQL statement, its own transaction: one round trip. Each part acts on the row
+ * the first one advanced, so a refused commit (no row) writes nothing and answers no row; `refusal` then
+ * says why. Undefined for a commit that answers or checks an approval: those run `commitProgram`.
+ */
+export const singleStatement = (
+  id: string,
+  commit: Commit,
+  encoded: EncodedCommit,
+  now: number,
+  owner: string | undefined
+): Query | undefined => {
+  if (commit.answer !== undefined || commit.waitingFor !== undefined) return undefined
+  const advanced = advance("pg", id, commit, encoded, now, owner)
+  const params = [...advanced.params]
+  let text = `with advanced as (${advanced.text})`
+  const events = encoded.events
+  if (events.length > 0) {
+    text += `, events as (
+      insert into workflow_events (execution_id, seq, type, payload)
+      select ?, (advanced.last_seq - ?::integer + e.ord)::integer, e.type, e.payload
+      from advanced, unnest(?::text[], ?::text[]) with ordinality as e(type, payload, ord))`
+    params.push(id, events.length, events.map((event) => event.type), events.map((event) => event.payload))
+  }
+  const entry = commit.journal
+  if (entry !== undefined) {
+    text += `, journal as (${journalUpsert("select ?, ?, ?, ?, ?, ?, ? from advanced")})`
+    params.push(id, entry.key, entry.name, entry.kind, entry.state, entry.taskId ?? null, encoded.journalResult)
+  }
+  return query(`${text} select last_seq from advanced`, params)
+}
+
+/** Upserts a journal entry from `rows` (its seven columns). */
+const journalUpsert = (rows: string) =>
+  `insert into workflow_journal (execution_id, key, name, kind, state, task_id, result)
+   ${rows}
+   on conflict (execution_id, key) do update
+     set name = excluded.name, kind = excluded.kind, state = excluded.state,
+         task_id = excluded.task_id, result = excluded.result`
 
 /**
  * Runs a program whose statements answer synchronously.

@@ -122,6 +122,8 @@ const applyTo = (entries: Map<string, Entry>, clock: Clock.Clock) =>
   }
   if (commit.journal !== undefined) entry.journal.set(commit.journal.key, commit.journal)
   if (commit.status !== undefined) entry.status = commit.status
+  // A finished execution is held by nobody: its end releases the lease.
+  if (isTerminal(entry.status)) entry.owner = undefined
   if (commit.output !== undefined) entry.output = commit.output
   if (commit.error !== undefined) entry.error = commit.error
   entry.updatedAt = now
@@ -166,13 +168,13 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
             error: undefined,
             updatedAt: now,
             lastSeq: 0,
-            owner: undefined,
-            leaseUntil: 0,
+            owner: execution.claim?.owner,
+            leaseUntil: execution.claim === undefined ? 0 : now + execution.claim.leaseMs,
             events: [],
             journal: new Map()
           }
           entries.set(execution.id, entry)
-          return { record: snapshot(entry), created: true }
+          return { record: snapshot(entry), created: true, claimed: execution.claim !== undefined }
         },
         catch: (error) => error as InvalidPayload
       }),

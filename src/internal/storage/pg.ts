@@ -11,9 +11,8 @@ import { PgClient } from "@effect/sql-pg"
 import { SqlError } from "@effect/sql/SqlError"
 import { Effect, Layer } from "effect"
 import pg from "pg"
-import type { Commit, ExecutionStorageService, PgOptions } from "../../ExecutionStorage.js"
-import { commitProgram, numbered, runAsync } from "./commitProgram.js"
-import { encodeCommit } from "./payload.js"
+import type { CommitError, ExecutionStorageService, PgOptions } from "../../ExecutionStorage.js"
+import { commitProgram, numbered, refusal, runAsync, singleStatement, statusQuery } from "./commitProgram.js"
 import type { InvalidPayload } from "./service.js"
 import { ExecutionStorage, isCommitError, StorageError } from "./service.js"
 import * as SqlStorage from "./sql.js"
@@ -22,45 +21,70 @@ import * as Writer from "./writer.js"
 const failed = (operation: string) => (cause: unknown) =>
   new StorageError({ operation, reason: cause instanceof Error ? cause.message : String(cause), cause })
 
+/** A name per statement text: the server parses and plans each once per connection, not per commit. */
+const names = new Map<string, string>()
+const named = (text: string, values: ReadonlyArray<unknown>): pg.QueryConfig => {
+  let name = names.get(text)
+  if (name === undefined) names.set(text, name = `workflow_commit_${names.size}`)
+  return { name, text, values: [...values] }
+}
+
 /**
- * The commit program of the SQL storages, on a driver connection. A connection that failed (lost, or
- * terminated by the server) is a `StorageError` of the commit that used it, and goes back to the pool as
- * broken, so that the pool drops it.
+ * Writes a commit: one statement in one round trip when it can (`singleStatement`), else the commit
+ * program in a transaction. A connection that failed (lost, or terminated by the server) is a
+ * `StorageError` of the commit that used it, and goes back to the pool as broken, so that the pool drops
+ * it.
  */
-const commit = (pool: pg.Pool, now: () => number) => (id: string, commit: Commit, owner: string | undefined) =>
-  Effect.gen(function*() {
-    const encoded = yield* Effect.try({
-      try: () => encodeCommit(id, commit),
-      catch: (error) => error as InvalidPayload
-    })
-    return yield* Effect.tryPromise({
-      try: async () => {
-        const client = await pool.connect()
-        let broken: Error | undefined
-        try {
-          await client.query("begin")
-          try {
-            const seq = await runAsync(
-              commitProgram("pg", id, commit, encoded, now(), owner),
-              async ({ params, text }) => (await client.query(numbered(text), [...params])).rows
-            )
-            await client.query("commit")
-            return seq
-          } catch (error) {
-            await client.query("rollback").catch((lost: Error) => (broken = lost))
-            throw error
-          }
-        } catch (error) {
-          // A refusal leaves the connection as good as it was; anything else may have broken it.
-          if (!isCommitError(error)) broken ??= error instanceof Error ? error : new Error(String(error))
-          throw error
-        } finally {
-          client.release(broken)
-        }
-      },
-      catch: (error) => isCommitError(error) ? error : failed("commit")(error)
-    })
-  })
+const write = async (pool: pg.Pool, id: string, prepared: Writer.Encoded, now: number, owner: string | undefined) => {
+  const { commit, encoded } = prepared
+  const single = singleStatement(id, commit, encoded, now, owner)
+  if (single !== undefined) {
+    // `pool.query` hands a connection that failed back as broken.
+    const [advanced] = (await pool.query(named(numbered(single.text), single.params))).rows
+    if (advanced !== undefined) return Number(advanced.last_seq)
+    const status = statusQuery(id)
+    throw refusal(id, owner, (await pool.query(named(numbered(status.text), status.params))).rows[0])
+  }
+  const client = await pool.connect()
+  let broken: Error | undefined
+  try {
+    await client.query("begin")
+    try {
+      const seq = await runAsync(
+        commitProgram("pg", id, commit, encoded, now, owner),
+        async ({ params, text }) => (await client.query(named(numbered(text), params))).rows
+      )
+      await client.query("commit")
+      return seq
+    } catch (error) {
+      await client.query("rollback").catch((lost: Error) => (broken = lost))
+      throw error
+    }
+  } catch (error) {
+    // A refusal leaves the connection as good as it was; anything else may have broken it.
+    if (!isCommitError(error)) broken ??= error instanceof Error ? error : new Error(String(error))
+    throw error
+  } finally {
+    client.release(broken)
+  }
+}
+
+const asFailure = (error: unknown): CommitError => isCommitError(error) ? error : failed("commit")(error)
+
+const writeEffect =
+  (pool: pg.Pool, now: () => number) =>
+  (id: string, prepared: Writer.Encoded, owner: string | undefined): Effect.Effect<number, CommitError> =>
+    Effect.tryPromise({ try: () => write(pool, id, prepared, now(), owner), catch: asFailure })
+
+/** How the runs on this storage write: commits are held back, to share a round trip with the next. */
+const driver = (pool: pg.Pool, now: () => number): Writer.Driver<Writer.Encoded> => ({
+  ...Writer.encoding,
+  write: writeEffect(pool, now),
+  writeLater: (id, prepared, owner, done) => {
+    write(pool, id, prepared, now(), owner).then(() => done(undefined), (error) => done(asFailure(error)))
+  },
+  holds: true
+})
 
 /**
  * A pool whose connections never throw: `pg` emits `'error'` on a client whose connection is lost or
@@ -95,11 +119,16 @@ export const make = (options: PgOptions) =>
     const shared = yield* SqlStorage.makeMigrated
     const clock = yield* Effect.clock
     const pool = yield* makePool(options)
-    const commitAs = commit(pool, () => clock.unsafeCurrentTimeMillis())
+    const now = () => clock.unsafeCurrentTimeMillis()
+    const commitNow = writeEffect(pool, now)
     const service: ExecutionStorageService = {
       ...shared,
-      commit: (id, c) => commitAs(id, c, c.owner),
-      writer: Writer.direct(commitAs)
+      commit: (id, commit) =>
+        Effect.flatMap(
+          Effect.try({ try: () => Writer.encode(id, commit), catch: (error) => error as InvalidPayload }),
+          (prepared) => commitNow(id, prepared, commit.owner)
+        ),
+      writer: Writer.make(driver(pool, now))
     }
     return service
   })

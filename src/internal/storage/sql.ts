@@ -193,19 +193,25 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
     create: (execution) =>
       Effect.gen(function*() {
         const input = yield* encode(`the input of execution "${execution.id}"`, execution.input, "input")
-        const now = clock.unsafeCurrentTimeMillis()
+        const at = clock.unsafeCurrentTimeMillis()
+        const claim = execution.claim
         // Insert-or-ignore keeps start idempotent when two callers use one id at once.
-        const inserted = yield* sql<{ readonly id: string }>`
-          insert into workflow_executions (id, workflow, input, status, created_at, updated_at, last_seq, parent)
-          values (${execution.id}, ${execution.workflow}, ${input}, ${execution.status}, ${now}, ${now}, 0,
-            ${execution.parent ?? null})
+        const [inserted] = yield* sql<ExecutionRow>`
+          insert into workflow_executions
+            (id, workflow, input, status, created_at, updated_at, last_seq, parent, owner, lease_until)
+          values (${execution.id}, ${execution.workflow}, ${input}, ${execution.status}, ${at}, ${at}, 0,
+            ${execution.parent ?? null}, ${claim?.owner ?? null},
+            ${claim === undefined ? null : sql`${now} + ${leaseLength(claim.leaseMs)}`})
           on conflict (id) do nothing
-          returning id`
+          returning *`
+        if (inserted !== undefined) {
+          return { record: yield* toRecord(inserted), created: true, claimed: claim !== undefined }
+        }
         const record = yield* get(execution.id).pipe(
           Effect.catchTag("ExecutionNotFound", () =>
             new StorageError({ operation: "create", reason: `execution "${execution.id}" vanished after its insert` }))
         )
-        return { record, created: inserted.length > 0 }
+        return { record, created: false }
       }).pipe(Effect.catchTag("SqlError", failed("create"))),
 
     get,

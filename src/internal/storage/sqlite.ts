@@ -19,7 +19,6 @@ import { dirname } from "node:path"
 import type { Commit, CommitError, ExecutionStorageService, SqliteOptions } from "../../ExecutionStorage.js"
 import type { Query, Rows } from "./commitProgram.js"
 import { commitProgram, runSync } from "./commitProgram.js"
-import { encodeCommit } from "./payload.js"
 import type { EncodedCommit } from "./payload.js"
 import type { InvalidPayload } from "./service.js"
 import { ExecutionStorage, isCommitError, StorageError } from "./service.js"
@@ -144,19 +143,6 @@ const client = (db: Database.Database) =>
     })
   })
 
-/** A commit with its payloads encoded: a payload that cannot be stored fails before anything is queued. */
-interface Prepared {
-  readonly commit: Commit
-  readonly encoded: EncodedCommit
-}
-
-const prepare = (id: string, commit: Commit): Prepared => ({ commit, encoded: encodeCommit(id, commit) })
-
-const merge = (start: Prepared, end: Prepared): Prepared => ({
-  commit: Writer.mergeCommits(start.commit, end.commit),
-  encoded: { ...end.encoded, events: [...start.encoded.events, ...end.encoded.events] }
-})
-
 /** A commit waiting for its transaction; `done` hears how it went, once the transaction has ended. */
 interface Pending {
   readonly id: string
@@ -271,12 +257,17 @@ const committer = (db: Database.Database, now: () => number) => {
     queueMicrotask(flush)
   }
 
-  const enqueue = (id: string, prepared: Prepared, owner: string | undefined, done: (outcome: Outcome) => void) => {
+  const enqueue = (
+    id: string,
+    prepared: Writer.Encoded,
+    owner: string | undefined,
+    done: (outcome: Outcome) => void
+  ) => {
     pending.push({ id, writer: writerOf(id, owner), owner, commit: prepared.commit, encoded: prepared.encoded, done })
   }
 
   /** Writes the commit (and whatever else is pending) now. */
-  const commitSync = (id: string, prepared: Prepared, owner: string | undefined): number => {
+  const commitSync = (id: string, prepared: Writer.Encoded, owner: string | undefined): number => {
     let outcome: Outcome | undefined
     enqueue(id, prepared, owner, (result) => (outcome = result))
     flush()
@@ -285,7 +276,12 @@ const committer = (db: Database.Database, now: () => number) => {
   }
 
   /** Commits with whatever else is pending at the next microtask, from outside any fiber. */
-  const commitLater = (id: string, prepared: Prepared, owner: string | undefined, done: (failure: unknown) => void) => {
+  const commitLater = (
+    id: string,
+    prepared: Writer.Encoded,
+    owner: string | undefined,
+    done: (failure: unknown) => void
+  ) => {
     enqueue(id, prepared, owner, (outcome) => done(outcome.ok ? undefined : outcome.error))
     schedule()
   }
@@ -293,7 +289,7 @@ const committer = (db: Database.Database, now: () => number) => {
   /** Commits with whatever else is pending at the next microtask: one transaction, one sync to disk. */
   const commitGrouped = (
     id: string,
-    prepared: Prepared,
+    prepared: Writer.Encoded,
     owner: string | undefined
   ): Effect.Effect<number, CommitError> =>
     Effect.async<number, CommitError>((resume) => {
@@ -325,7 +321,7 @@ export const make = (
     // A run's step start is held back (encoded at once) until the step's end, so that a fast step is one
     // transaction; with group commit, every commit waits for the batch of its microtask.
     const grouped = options.groupCommit ?? options.synchronous === "FULL"
-    const commitNow = (id: string, prepared: Prepared, owner: string | undefined) =>
+    const commitNow = (id: string, prepared: Writer.Encoded, owner: string | undefined) =>
       Effect.suspend(() => {
         try {
           return Effect.succeed(commits.commitSync(id, prepared, owner))
@@ -338,14 +334,13 @@ export const make = (
       ...shared,
       commit: (id, commit) =>
         Effect.flatMap(
-          Effect.try({ try: () => prepare(id, commit), catch: (error) => error as InvalidPayload }),
+          Effect.try({ try: () => Writer.encode(id, commit), catch: (error) => error as InvalidPayload }),
           (prepared) => write(id, prepared, commit.owner)
         ),
-      writer: Writer.make<Prepared>({
-        prepare,
-        merge,
+      writer: Writer.make<Writer.Encoded>({
+        ...Writer.encoding,
         write,
-        holdStarts: true,
+        holds: true,
         ...(grouped ? { writeLater: commits.commitLater } : { writeSync: commits.commitSync })
       })
     }

@@ -1,12 +1,15 @@
 /**
  * The run-scoped writer: the one way a run commits. Each storage describes
  * how it writes (a `Driver`); the writer adds the run's owner, tells the
- * engine of every stored commit, and holds a step's start back so that a
- * fast step is one write, not two.
+ * engine of every stored commit, and holds commits back so that they share
+ * one write with the next: a fast step's start with its end, the end of a
+ * run's last step with its outcome.
  */
 import { Effect, Exit } from "effect"
 import type { Scope } from "effect"
 import type { Commit, CommitError, Writer, WriterOptions } from "../../ExecutionStorage.js"
+import type { EncodedCommit } from "./payload.js"
+import { encodeCommit } from "./payload.js"
 import { isCommitError } from "./service.js"
 
 /**
@@ -18,23 +21,29 @@ import { isCommitError } from "./service.js"
 export interface Driver<P> {
   /** Prepares a commit; throws `InvalidPayload` when it cannot be stored. */
   readonly prepare: (id: string, commit: Commit) => P
-  /** One commit of a step's start and its end. */
-  readonly merge: (start: P, end: P) => P
+  /** One commit of a held commit and the next (see `mergeCommits`). */
+  readonly merge: (first: P, next: P) => P
   /** Writes at once, throwing what `commit` fails with: for storages that can (no Effect per commit). */
   readonly writeSync?: (id: string, prepared: P, owner: string) => void
   /** Writes, asynchronously. */
   readonly write: (id: string, prepared: P, owner: string) => Effect.Effect<unknown, CommitError>
-  /** Writes from outside any fiber (a held-back start), telling `done` of the failure, if any. */
+  /**
+   * Writes without a fiber, telling `done` of the failure, if any. A writer over a driver that has it (and
+   * no `writeSync`) makes every write with it, one at a time, in order.
+   */
   readonly writeLater?: (id: string, prepared: P, owner: string, done: (failure: unknown) => void) => void
-  /** Whether a step's start is held back until its end or a microtask (needs `writeSync` or `writeLater`). */
-  readonly holdStarts: boolean
+  /** Whether a commit may be held back until the next or a microtask (needs `writeSync` or `writeLater`). */
+  readonly holds: boolean
 }
 
 const failWith = (error: unknown): Exit.Exit<never, CommitError> =>
   isCommitError(error) ? Exit.fail(error) : Exit.die(error)
 
 interface Held<P> {
+  /** The last commit held: told of when they are stored. */
   readonly commit: Commit
+  /** The key of the entry the held commits journal, if any. */
+  readonly journaled: string | undefined
   readonly prepared: P
 }
 
@@ -58,9 +67,13 @@ class RunWriter<P> implements Writer {
       return failWith(failure)
     }
     const held = this.held
-    const ends = held !== undefined && commit.journal !== undefined && held.commit.journal?.key === commit.journal.key
-    // Another commit of the run: the held-back start is written first, then this one (prepared once, then).
-    if (held !== undefined && !ends) return this.afterHeld(Effect.suspend(() => this.commit(commit, options)))
+    // A commit journals one entry: one that journals another than the held commit's is written after it.
+    if (
+      held !== undefined && held.journaled !== undefined && commit.journal !== undefined &&
+      held.journaled !== commit.journal.key
+    ) {
+      return this.afterHeld(Effect.suspend(() => this.commit(commit, options)))
+    }
     let prepared: P
     try {
       prepared = this.driver.prepare(this.id, commit)
@@ -69,12 +82,12 @@ class RunWriter<P> implements Writer {
       return this.afterHeld(failWith(error))
     }
     if (held !== undefined) {
-      // The end of the held-back start: the two are one commit.
+      // The held commit and this one are one write, told of as this one.
       this.held = undefined
       prepared = this.driver.merge(held.prepared, prepared)
     }
-    if (options?.hold === true && this.driver.holdStarts) {
-      this.held = { commit, prepared }
+    if (options?.hold === true && this.driver.holds) {
+      this.held = { commit, journaled: commit.journal?.key ?? held?.journaled, prepared }
       this.schedule()
       return Exit.void
     }
@@ -86,31 +99,12 @@ class RunWriter<P> implements Writer {
     const held = this.held
     if (held === undefined) return next
     this.held = undefined
-    const before = this.driver.writeSync === undefined && this.driver.writeLater !== undefined
-      ? this.queueNow(held)
-      : this.writeNow(held.commit, held.prepared)
+    // Started at once: it is out of the held slot now, so it must be written even if nobody waits for it.
+    const before = this.writeNow(held.commit, held.prepared)
     return before === undefined ? next : Effect.zipRight(before, next)
   }
 
-  /**
-   * Queues a held commit at once (it is out of the held slot now, so it must be written even if nobody
-   * waits for it), and returns an Effect that waits for it.
-   */
-  private queueNow(held: Held<P>): Effect.Effect<void, CommitError> {
-    let done: Exit.Exit<void, CommitError> | undefined
-    let waiting: ((exit: Exit.Exit<void, CommitError>) => void) | undefined
-    this.driver.writeLater!(this.id, held.prepared, this.owner, (failure) => {
-      if (failure === undefined) this.onStored?.(held.commit)
-      done = failure === undefined ? Exit.void : failWith(failure)
-      waiting?.(done)
-    })
-    return Effect.async<void, CommitError>((resume) => {
-      if (done !== undefined) resume(done)
-      else waiting = resume
-    })
-  }
-
-  /** Writes; `undefined` when it was written synchronously and succeeded. */
+  /** Writes (an asynchronous write starts at once); `undefined` when it was written synchronously. */
   private writeNow(commit: Commit, prepared: P): Effect.Effect<void, CommitError> | undefined {
     const writeSync = this.driver.writeSync
     if (writeSync !== undefined) {
@@ -122,7 +116,59 @@ class RunWriter<P> implements Writer {
       this.onStored?.(commit)
       return undefined
     }
-    return Effect.asVoid(Effect.tap(this.driver.write(this.id, prepared, this.owner), () => this.onStored?.(commit)))
+    if (this.driver.writeLater === undefined) {
+      return Effect.asVoid(Effect.tap(this.driver.write(this.id, prepared, this.owner), () => this.onStored?.(commit)))
+    }
+    let done: Exit.Exit<void, CommitError> | undefined
+    let waiting: ((exit: Exit.Exit<void, CommitError>) => void) | undefined
+    this.writeInOrder(commit, prepared, (failure) => {
+      done = failure === undefined ? Exit.void : failWith(failure)
+      waiting?.(done)
+    })
+    return Effect.async<void, CommitError>((resume) => {
+      if (done !== undefined) resume(done)
+      else waiting = resume
+    })
+  }
+
+  /** An asynchronous write in flight, and those waiting for it to end, in order. */
+  private writing = false
+  private readonly queued: Array<() => void> = []
+  /** Why a write failed: a write queued after it is not made, as it would follow a gap. */
+  private writeFailure: unknown = undefined
+
+  /**
+   * Writes with `writeLater` once the run's writes before it have ended: the run's writes are stored in
+   * the order they were made, even where the storage could reorder concurrent ones (a connection pool).
+   */
+  private writeInOrder(commit: Commit, prepared: P, done: (failure: unknown) => void): void {
+    const finish = (failure: unknown) => {
+      if (failure === undefined) this.onStored?.(commit)
+      else this.writeFailure ??= failure
+      done(failure)
+      this.nextInOrder()
+    }
+    this.inOrder(() =>
+      this.writeFailure !== undefined
+        ? finish(this.writeFailure)
+        : this.driver.writeLater!(this.id, prepared, this.owner, finish)
+    )
+  }
+
+  /** Runs `start` once the writes before it have ended; it calls `nextInOrder` when it has. */
+  private inOrder(start: () => void): void {
+    if (this.writing) {
+      this.queued.push(start)
+    } else {
+      this.writing = true
+      start()
+    }
+  }
+
+  private nextInOrder(): void {
+    const next = this.queued.shift()
+    if (next !== undefined) next()
+    else this.writing = false
   }
 
   private schedule(): void {
@@ -130,31 +176,33 @@ class RunWriter<P> implements Writer {
     this.scheduled = true
     queueMicrotask(() => {
       this.scheduled = false
-      this.flushLater(() => undefined)
+      if (this.held !== undefined) this.flushLater(() => undefined)
     })
   }
 
-  /** Writes the held-back start, if any, outside any fiber. */
+  /** Writes what is held back, if anything, outside any fiber; `done` once every write has ended. */
   flushLater(done: () => void): void {
     const held = this.held
-    if (held === undefined) return done()
+    if (held === undefined) {
+      return this.inOrder(() => {
+        done()
+        this.nextInOrder()
+      })
+    }
     this.held = undefined
     const finished = (failure: unknown) => {
-      if (failure === undefined) this.onStored?.(held.commit)
-      else this.heldFailure = failure
+      if (failure !== undefined) this.heldFailure = failure
       done()
     }
-    if (this.driver.writeSync !== undefined) {
-      let failure: unknown = undefined
-      try {
-        this.driver.writeSync(this.id, held.prepared, this.owner)
-      } catch (error) {
-        failure = error
-      }
-      finished(failure)
-    } else {
-      this.driver.writeLater!(this.id, held.prepared, this.owner, finished)
+    const writeSync = this.driver.writeSync
+    if (writeSync === undefined) return this.writeInOrder(held.commit, held.prepared, finished)
+    try {
+      writeSync(this.id, held.prepared, this.owner)
+    } catch (error) {
+      return finished(error)
     }
+    this.onStored?.(held.commit)
+    done()
   }
 }
 
@@ -166,11 +214,16 @@ export const make =
       (writer) => Effect.async<void>((resume) => writer.flushLater(() => resume(Effect.void)))
     )
 
-/** The events of a start and its end, as the end's commit. */
-export const mergeCommits = (start: Commit, end: Commit): Commit => ({
-  ...end,
-  events: [...start.events ?? [], ...end.events ?? []]
-})
+/**
+ * Two commits as one: the events of both in order, and of the rest what the later one says where it says
+ * anything (a step's end supersedes its start; an outcome follows a step's end).
+ */
+export const mergeCommits = (first: Commit, next: Commit): Commit => {
+  const merged: Record<string, unknown> = { ...first }
+  for (const [key, value] of Object.entries(next)) if (value !== undefined) merged[key] = value
+  merged.events = [...first.events ?? [], ...next.events ?? []]
+  return merged as Commit
+}
 
 /** The writer of a storage that writes each commit as it is given, holding nothing back. */
 export const direct = (
@@ -182,7 +235,7 @@ export const direct = (
     merge: mergeCommits,
     write,
     ...(writeSync !== undefined ? { writeSync } : {}),
-    holdStarts: false
+    holds: false
   })
 
 /**
@@ -193,3 +246,28 @@ export const fromCommit = (
   commit: (id: string, commit: Commit) => Effect.Effect<unknown, CommitError>
 ): (id: string, options: WriterOptions) => Effect.Effect<Writer, never, Scope.Scope> =>
   direct((id, c, owner) => commit(id, c.owner === owner ? c : { ...c, owner }))
+
+/** A commit with its payloads encoded (for storages that store JSON text): one that cannot be fails first. */
+export interface Encoded {
+  readonly commit: Commit
+  readonly encoded: EncodedCommit
+}
+
+/** Encodes a commit; throws `InvalidPayload` when it cannot be stored. */
+export const encode = (id: string, commit: Commit): Encoded => ({ commit, encoded: encodeCommit(id, commit) })
+
+/** How a storage that stores JSON text prepares and merges commits. */
+export const encoding: Pick<Driver<Encoded>, "prepare" | "merge"> = {
+  prepare: encode,
+  merge: (first, next) => ({
+    commit: mergeCommits(first.commit, next.commit),
+    // As `mergeCommits` merges the commits: the later one's fields win.
+    encoded: {
+      events: [...first.encoded.events, ...next.encoded.events],
+      journalResult: next.commit.journal !== undefined ? next.encoded.journalResult : first.encoded.journalResult,
+      answer: next.encoded.answer ?? first.encoded.answer,
+      output: next.encoded.output ?? first.encoded.output,
+      error: next.encoded.error ?? first.encoded.error
+    }
+  })
+}

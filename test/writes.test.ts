@@ -1,0 +1,77 @@
+/**
+ * How many times a run writes to SQLite: each write is a transaction, and under synchronous FULL an fsync,
+ * so the count is the cost floor of an execution. Counted at the driver: every `begin`, and every write
+ * statement made outside a transaction (its own transaction).
+ */
+import { describe, expect, it } from "@effect/vitest"
+import Database from "better-sqlite3"
+import { Effect, Layer } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { afterAll } from "vitest"
+import { ExecutionStorage, Workflow, WorkflowEngine } from "../src/index.js"
+
+const dir = mkdtempSync(join(tmpdir(), "workflow-writes-"))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+/** Counts the transactions the connections of this process write while `counting` is on. */
+const transactions = (() => {
+  const statement = Object.getPrototypeOf(new Database(":memory:").prepare("select 1")) as Record<
+    string,
+    (this: Database.Statement, ...params: Array<unknown>) => unknown
+  >
+  const state = { counting: false, count: 0 }
+  for (const method of ["run", "all", "get"]) {
+    const original = statement[method]!
+    statement[method] = function(this: Database.Statement, ...params: Array<unknown>) {
+      if (state.counting) {
+        const text = this.source.trim().toLowerCase()
+        if (text.startsWith("begin")) state.count++
+        else if (/^(insert|update|delete)/.test(text) && !this.database.inTransaction) state.count++
+      }
+      return original.apply(this, params)
+    }
+  }
+  return state
+})()
+
+const oneStep = Workflow.make({ name: "one-step", run: (n: number) => Workflow.step("double", Effect.succeed(n * 2)) })
+const threeSteps = Workflow.make({
+  name: "three-steps",
+  run: (n: number) =>
+    Effect.gen(function*() {
+      let total = 0
+      for (let i = 0; i < 3; i++) total += yield* Workflow.step("add", Effect.succeed(n + i))
+      return total
+    })
+})
+
+describe("writes per execution on SQLite", () => {
+  for (const synchronous of ["NORMAL", "FULL"] as const) {
+    const layer = WorkflowEngine.layer.pipe(
+      Layer.provideMerge(ExecutionStorage.layerSqlite({ filename: join(dir, `${synchronous}.db`), synchronous }))
+    )
+    const writes = <A>(workflow: Workflow.Workflow<number, A, never, never>, input: number) =>
+      Effect.gen(function*() {
+        const engine = yield* WorkflowEngine.WorkflowEngine
+        // Warm: the first execution also prepares statements.
+        yield* (yield* engine.start(workflow, input)).result
+        transactions.count = 0
+        transactions.counting = true
+        const result = yield* (yield* engine.start(workflow, input)).result
+        transactions.counting = false
+        return { result, writes: transactions.count }
+      }).pipe(Effect.ensuring(Effect.sync(() => (transactions.counting = false))), Effect.provide(layer))
+
+    it.live(`${synchronous}: a one-step execution is two writes (its creation, claimed; its step with its end)`, () =>
+      Effect.gen(function*() {
+        expect(yield* writes(oneStep, 21)).toEqual({ result: 42, writes: 2 })
+      }))
+
+    it.live(`${synchronous}: each further step is one write`, () =>
+      Effect.gen(function*() {
+        expect(yield* writes(threeSteps, 1)).toEqual({ result: 6, writes: 4 })
+      }))
+  }
+})
