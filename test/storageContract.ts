@@ -98,6 +98,34 @@ export const storageContract = (
         expect(second.record).toMatchObject({ workflow: "w", input: { n: 1 }, status: "created" })
       })))
 
+    it.live("creates an execution claimed for an owner in the same write, and releases it with its end", () =>
+      run(Effect.gen(function*() {
+        const s = yield* storage
+        const id = freshId("create-claimed")
+        const claim = { owner: "starter", leaseMs: 60_000 }
+        const first = yield* s.create({ id, workflow: "w", input: null, status: "running", claim })
+        expect(first).toMatchObject({ created: true, claimed: true, record: { id, status: "running", lastSeq: 0 } })
+        expect(first.record.leaseUntil).toBeGreaterThan(Date.now() + 30_000)
+        // Held: another owner cannot claim it, the owner's commits are taken.
+        expect(yield* s.claim(id, "other", 60_000)).toBe(false)
+        expect(yield* s.commit(id, { events: [log("a")], owner: "starter" })).toBe(1)
+        // A second create neither creates nor claims.
+        const again = yield* s.create({
+          id,
+          workflow: "w",
+          input: null,
+          status: "running",
+          claim: { owner: "other", leaseMs: 1 }
+        })
+        expect(again.created).toBe(false)
+        expect(again.claimed).not.toBe(true)
+        expect(yield* s.claim(id, "other", 60_000)).toBe(false)
+        // The end releases the lease: nobody holds a finished execution.
+        yield* s.commit(id, { status: "completed", output: 1, owner: "starter" })
+        expect((yield* s.get(id)).leaseUntil).toBeUndefined()
+        expect(yield* s.renew("starter", [id], 60_000)).toEqual([])
+      })))
+
     it.effect("fails with ExecutionNotFound for an unknown id", () =>
       run(Effect.gen(function*() {
         const s = yield* storage

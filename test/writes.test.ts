@@ -52,7 +52,7 @@ describe("writes per execution on SQLite", () => {
     const layer = WorkflowEngine.layer.pipe(
       Layer.provideMerge(ExecutionStorage.layerSqlite({ filename: join(dir, `${synchronous}.db`), synchronous }))
     )
-    const writes = <A>(workflow: Workflow.Workflow<number, A, never, never>, input: number) =>
+    const writes = (workflow: typeof oneStep | typeof threeSteps, input: number) =>
       Effect.gen(function*() {
         const engine = yield* WorkflowEngine.WorkflowEngine
         // Warm: the first execution also prepares statements.

@@ -224,7 +224,7 @@ describe("WorkflowService", () => {
       readonly calls: Array<string> = []
       private readonly rows = new Map<string, { -readonly [K in keyof StoredExecution]: StoredExecution[K] }>()
       async createExecution(context: { id: string; workflowId: string; input: unknown; status: string }) {
-        this.calls.push(`create ${context.workflowId}`)
+        this.calls.push(`create ${context.workflowId} ${context.status}`)
         this.rows.set(context.id, { ...context, events: [] })
         return { id: context.id }
       }
@@ -250,9 +250,9 @@ describe("WorkflowService", () => {
     service.registerWorkflow("counter", new Counter())
     const handle = await service.startWorkflow<number>("counter", { count: 2 })
     expect(await handle.result()).toBe(2)
+    // Created running (the engine that starts it runs it): no status change before its events.
     expect(storage.calls).toEqual([
-      "create counter",
-      "status running",
+      "create counter running",
       "event log",
       "event log",
       "event final_output",

@@ -62,12 +62,12 @@ export const make = ({ clock, observe, register, registry, runs, signals, storag
     // Started from inside another execution's body: that execution is its parent.
     const parent = (yield* FiberRef.get(currentCursor)).frame?.instance.executionId
     const claimedAt = clock.unsafeCurrentTimeMillis()
-    // Created claimed for this engine, which runs it: one write to start.
+    // Created running, claimed for this engine, which runs it at once: one write to start.
     const { claimed, created, record } = yield* storage.create({
       id,
       workflow: name,
       input: encoded,
-      status: "created",
+      status: "running",
       claim: runs.claim,
       ...(parent !== undefined ? { parent } : {})
     })

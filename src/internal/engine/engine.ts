@@ -31,7 +31,7 @@ export const make = (
     const signals = new Signals()
     const registry = Registry.make()
     const runs = yield* Runs.make({ storage, signals, owner, lease })
-    const observe = Observe.make({ storage, signals, registry, pageSize, poll })
+    const observe = Observe.make({ storage, signals, registry, pageSize, poll, runEnded: runs.ended })
     const recover = Leases.recover(storage, registry, runs)
     yield* Leases.keepAlive({ storage, runs, owner, lease })
     if (options.recover !== false) yield* Leases.keepRecovering(registry, recover, lease)

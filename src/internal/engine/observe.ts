@@ -23,6 +23,8 @@ export interface ObserveOptions {
   readonly pageSize: number
   /** How often a waiting subscriber re-reads storage, for commits made by other processes. */
   readonly poll: Duration.Duration
+  /** Waits for the run of an execution going on in this process to end; undefined when none is. */
+  readonly runEnded: (id: string) => Effect.Effect<void> | undefined
 }
 
 /** Between tries of a read: from 100 ms, doubling, at most 5 seconds; for about a minute in all. */
@@ -44,7 +46,7 @@ const retried = <A, E>(read: Effect.Effect<A, E>): Effect.Effect<A, E> =>
 
 const transient = (error: unknown): boolean => error instanceof StorageError && error.operation !== "decode"
 
-export const make = ({ pageSize, poll, registry, signals, storage: given }: ObserveOptions) => {
+export const make = ({ pageSize, poll, registry, runEnded, signals, storage: given }: ObserveOptions) => {
   // Every read below goes through `retried`.
   const storage = {
     get: (id: string) => retried(given.get(id)),
@@ -87,6 +89,9 @@ export const make = ({ pageSize, poll, registry, signals, storage: given }: Obse
     Effect.scoped(Effect.gen(function*() {
       const signal = yield* signals.acquire(id)
       while (true) {
+        // A run here is awaited as it ends (no timer, no read before), then storage says how.
+        const here = runEnded(id)
+        if (here !== undefined) yield* here
         const record = yield* storage.get(id)
         switch (record.status) {
           case "completed": {
@@ -111,7 +116,7 @@ export const make = ({ pageSize, poll, registry, signals, storage: given }: Obse
             return yield* new WorkflowCancelled({ executionId: id })
         }
         // Only the end matters here: woken when this process stores it, else by the poll.
-        yield* signal.waitFinished(poll)
+        if (here === undefined) yield* signal.waitFinished(poll)
       }
     }))
 

@@ -99,6 +99,8 @@ export interface Runs {
   /** What `create` is given to create an execution claimed for this engine's runs (see `Fresh`). */
   readonly claim: { readonly owner: string; readonly leaseMs: number }
   readonly has: (id: string) => boolean
+  /** Waits for the run of the execution going on here to end; undefined when none is. */
+  readonly ended: (id: string) => Effect.Effect<void> | undefined
   /**
    * Cancel, this process's part: interrupts a run going on here (it stores `cancelled` itself), or waits
    * for one on its way out.
@@ -198,6 +200,8 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
 
     const execute = (id: string, definition: Definition, run: Run.Run, fresh: Fresh | undefined) =>
       Effect.gen(function*() {
+        // The run goes on after whoever launched it (`start` returns its handle before the body begins).
+        yield* Effect.yieldNow()
         // Cancelled (or the engine closed) between launch and start: whoever stopped it stores the outcome.
         if (!Run.isLive(run)) return
         // The lease goes with the execution's end when the run stores it; else the run gives it up.
@@ -280,6 +284,10 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
       launch,
       claim: { owner, leaseMs: lease },
       has: (id) => runs.has(id),
+      ended: (id) => {
+        const fiber = FiberMap.unsafeGet(fibers, id)
+        return Option.isSome(fiber) ? Effect.asVoid(Fiber.await(fiber.value)) : undefined
+      },
       interrupt,
       handOff: (id, taskId, answer) => {
         const run = runs.get(id)
