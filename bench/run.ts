@@ -6,8 +6,9 @@ import { writeFileSync } from "node:fs"
 import * as Durable from "./durable.js"
 import type { Result } from "./harness.js"
 import * as MemoryStep from "./memoryStep.js"
+import * as Startup from "./startup.js"
 
-const suites: ReadonlyArray<{ readonly run: () => Promise<ReadonlyArray<Result>> }> = [MemoryStep, Durable]
+const suites: ReadonlyArray<{ readonly run: () => Promise<ReadonlyArray<Result>> }> = [MemoryStep, Durable, Startup]
 
 const results: Array<Result> = []
 for (const suite of suites) {
