@@ -1,8 +1,9 @@
 /**
  * `@effect/ai`'s `LanguageModel`, imported the first time a service over a
- * model is built rather than when the package is: its import costs about as
- * much as `effect`'s own, and a process that plans with the built-in planner,
- * or never plans, should not pay it.
+ * model is built rather than when the package is: a process that plans with
+ * the built-in planner, or never plans, pays nothing for it. (Measured after
+ * `effect`: the `LanguageModel` subpath adds about a tenth of `effect`'s own
+ * import, the `@effect/ai` index about half.)
  */
 import type { LanguageModel } from "@effect/ai"
 import { Effect } from "effect"
