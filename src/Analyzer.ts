@@ -4,8 +4,9 @@
  *
  * @since 0.1.0
  */
-import { LanguageModel } from "@effect/ai"
+import type { LanguageModel } from "@effect/ai"
 import { Context, Effect, Layer, Schema } from "effect"
+import * as LanguageModelService from "./internal/languageModel.js"
 import * as TextTasks from "./internal/textTasks.js"
 
 /**
@@ -78,7 +79,7 @@ export const layerBuiltin: Layer.Layer<Analyzer> = Layer.succeed(Analyzer, built
  * @category constructors
  */
 export const makeLanguageModel: Effect.Effect<AnalyzerService, never, LanguageModel.LanguageModel> = Effect.map(
-  LanguageModel.LanguageModel,
+  LanguageModelService.service,
   (model) => ({
     analyze: (prompt) =>
       model.generateObject({

@@ -7,6 +7,7 @@
  *
  * @since 0.1.0
  */
+import type { SqlClient } from "@effect/sql"
 import { Effect, Layer } from "effect"
 import type { Scope } from "effect"
 import { ExecutionStatus as StatusSchema, StorageError } from "./internal/storage/service.js"
@@ -384,15 +385,37 @@ export {
   make as makeMemory
 } from "./internal/storage/memory.js"
 
-export {
-  /**
-   * The embedded storage: a SQLite file (WAL; `synchronous` NORMAL by default, FULL as an option).
-   *
-   * @since 0.1.0
-   * @category layers
-   */
-  layer as layerSqlite
-} from "./internal/storage/sqlite.js"
+/**
+ * A storage layer whose driver module is imported when the layer is built,
+ * not when this module is: importing the package loads no SQL driver, and
+ * each storage pays only for its own (see "What loads when" in docs/design.md).
+ */
+const loaded = <M, R>(
+  load: () => Promise<M>,
+  missing: string,
+  layer: (module: M) => Layer.Layer<Tag, StorageError, R>
+): Layer.Layer<Tag, StorageError, R> =>
+  Layer.unwrapEffect(
+    Effect.tryPromise({
+      try: load,
+      catch: (cause) => new StorageError({ operation: "connect", reason: missing, cause })
+    }).pipe(Effect.map(layer))
+  )
+
+/**
+ * The embedded storage: a SQLite file (WAL; `synchronous` NORMAL by default,
+ * FULL as an option). `@effect/sql` and better-sqlite3 are loaded when the
+ * layer is built.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSqlite = (options: SqliteOptions): Layer.Layer<Tag, StorageError> =>
+  loaded(
+    () => import("./internal/storage/sqlite.js"),
+    "the SQLite storage could not load @effect/sql or better-sqlite3 (npm install @effect/sql better-sqlite3)",
+    (sqlite) => sqlite.layer(options)
+  )
 
 /**
  * @since 0.1.0
@@ -429,15 +452,19 @@ export interface PgOptions {
   readonly maxConnections?: number
 }
 
-export {
-  /**
-   * The SQL storage over any `SqlClient` in context, after running its migrations.
-   *
-   * @since 0.1.0
-   * @category layers
-   */
-  layer as layerSql
-} from "./internal/storage/sql.js"
+/**
+ * The SQL storage over any `SqlClient` in context, after running its
+ * migrations. Its implementation (and `@effect/sql`'s Migrator) is loaded
+ * when the layer is built.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSql: Layer.Layer<Tag, StorageError, SqlClient.SqlClient> = loaded(
+  () => import("./internal/storage/sql.js"),
+  "the SQL storage could not load @effect/sql (npm install @effect/sql)",
+  (sql) => sql.layer
+)
 
 export {
   /**
@@ -457,14 +484,8 @@ export {
  * @category layers
  */
 export const layerPg = (options: PgOptions): Layer.Layer<Tag, StorageError> =>
-  Layer.unwrapEffect(
-    Effect.tryPromise({
-      try: () => import("./internal/storage/pg.js"),
-      catch: (cause) =>
-        new StorageError({
-          operation: "connect",
-          reason: "the PostgreSQL storage needs the optional dependency @effect/sql-pg: npm install @effect/sql-pg",
-          cause
-        })
-    }).pipe(Effect.map((pg) => pg.layer(options)))
+  loaded(
+    () => import("./internal/storage/pg.js"),
+    "the PostgreSQL storage needs the optional dependency @effect/sql-pg: npm install @effect/sql-pg",
+    (pg) => pg.layer(options)
   )

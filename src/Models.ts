@@ -8,7 +8,6 @@
  * @since 0.1.0
  */
 import type { LanguageModel } from "@effect/ai"
-import { FetchHttpClient } from "@effect/platform"
 import type { HttpClient } from "@effect/platform"
 import { Config, ConfigError, Context, Effect, Layer, Redacted, Schema, Scope } from "effect"
 import * as Analyzer from "./Analyzer.js"
@@ -171,17 +170,25 @@ export const languageModel = (name: string): Layer.Layer<LanguageModel.LanguageM
   }
   const { apiKey, layer, pkg } = make(model)
   return Layer.unwrapEffect(
-    Effect.tryPromise({
-      try: layer,
-      catch: () => unavailable(`the provider package ${pkg} is not installed (npm install ${pkg})`)
-    }).pipe(Effect.map((languageModel) =>
-      languageModel(Config.redacted(apiKey)).pipe(
-        Layer.provide(FetchHttpClient.layer),
-        Layer.mapError((error) => unavailable(buildFailure(apiKey, error)))
-      )
-    ))
+    Effect.zipWith(
+      Effect.tryPromise({
+        try: layer,
+        catch: () => unavailable(`the provider package ${pkg} is not installed (npm install ${pkg})`)
+      }),
+      fetchHttpClient,
+      (languageModel, httpClient) =>
+        languageModel(Config.redacted(apiKey)).pipe(
+          Layer.provide(httpClient),
+          Layer.mapError((error) => unavailable(buildFailure(apiKey, error)))
+        )
+    )
   )
 }
+
+/** The HTTP client providers call through, imported with them (the `@effect/platform` index loads far more). */
+const fetchHttpClient: Effect.Effect<Layer.Layer<HttpClient.HttpClient>> = Effect.promise(() =>
+  import("@effect/platform/FetchHttpClient")
+).pipe(Effect.map((module) => module.layer))
 
 /**
  * Why a provider's model layer did not build: only a key missing from the

@@ -5,8 +5,9 @@
  *
  * @since 0.1.0
  */
-import { LanguageModel } from "@effect/ai"
+import type { LanguageModel } from "@effect/ai"
 import { Context, Effect, Layer, Schema } from "effect"
+import * as LanguageModelService from "./internal/languageModel.js"
 import * as TextTasks from "./internal/textTasks.js"
 import * as Plan from "./Plan.js"
 
@@ -138,7 +139,7 @@ const instructions = (request: PlanRequest) =>
  * @category constructors
  */
 export const makeLanguageModel: Effect.Effect<PlannerService, never, LanguageModel.LanguageModel> = Effect.map(
-  LanguageModel.LanguageModel,
+  LanguageModelService.service,
   (model) => ({
     plan: (request) =>
       model.generateObject({ prompt: instructions(request), schema: Plan.Plan, objectName: "plan" }).pipe(

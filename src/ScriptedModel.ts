@@ -5,9 +5,9 @@
  *
  * @since 0.1.0
  */
-import { LanguageModel } from "@effect/ai"
-import type { Prompt, Response } from "@effect/ai"
+import type { LanguageModel, Prompt, Response } from "@effect/ai"
 import { Effect, Layer, Stream } from "effect"
+import * as LanguageModelService from "./internal/languageModel.js"
 
 /**
  * What the model was asked.
@@ -53,23 +53,26 @@ const answer = (script: Script, options: LanguageModel.ProviderOptions): string 
  * @category constructors
  */
 export const make = (script: Script): Effect.Effect<LanguageModel.Service> =>
-  LanguageModel.make({
-    generateText: (options) =>
-      Effect.sync((): Array<Response.PartEncoded> => [{ type: "text", text: answer(script, options) }]),
-    streamText: (options) =>
-      Stream.suspend(() => {
-        const text = answer(script, options)
-        return Stream.fromIterable<Response.StreamPartEncoded>([
-          { type: "text-start", id: "0" },
-          { type: "text-delta", id: "0", delta: text },
-          { type: "text-end", id: "0" }
-        ])
-      })
-  })
+  Effect.flatMap(LanguageModelService.module, (languageModel) =>
+    languageModel.make({
+      generateText: (options) =>
+        Effect.sync((): Array<Response.PartEncoded> => [{ type: "text", text: answer(script, options) }]),
+      streamText: (options) =>
+        Stream.suspend(() => {
+          const text = answer(script, options)
+          return Stream.fromIterable<Response.StreamPartEncoded>([
+            { type: "text-start", id: "0" },
+            { type: "text-delta", id: "0", delta: text },
+            { type: "text-end", id: "0" }
+          ])
+        })
+    }))
 
 /**
  * @since 0.1.0
  * @category layers
  */
 export const layer = (script: Script): Layer.Layer<LanguageModel.LanguageModel> =>
-  Layer.effect(LanguageModel.LanguageModel, make(script))
+  Layer.unwrapEffect(
+    Effect.map(LanguageModelService.module, (languageModel) => Layer.effect(languageModel.LanguageModel, make(script)))
+  )

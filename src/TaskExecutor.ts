@@ -5,8 +5,9 @@
  *
  * @since 0.1.0
  */
-import { LanguageModel } from "@effect/ai"
+import type { LanguageModel } from "@effect/ai"
 import { Context, Effect, Layer, Schema } from "effect"
+import * as LanguageModelService from "./internal/languageModel.js"
 import type * as Plan from "./Plan.js"
 
 /**
@@ -71,7 +72,7 @@ export const layerBuiltin: Layer.Layer<TaskExecutor> = Layer.succeed(TaskExecuto
  * @category constructors
  */
 export const makeLanguageModel: Effect.Effect<TaskExecutorService, never, LanguageModel.LanguageModel> = Effect.map(
-  LanguageModel.LanguageModel,
+  LanguageModelService.service,
   (model) => ({
     execute: (task, prompt) =>
       model.generateText({

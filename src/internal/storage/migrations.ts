@@ -4,7 +4,7 @@
  * both); dialects are branched only where they differ. Past migrations are
  * history: never edit one, add the next.
  */
-import { SqlClient } from "@effect/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect } from "effect"
 
 export const migrations = {

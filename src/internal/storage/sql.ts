@@ -3,8 +3,8 @@
  * SQLite and PostgreSQL alike. Every payload is stored as JSON text; a
  * commit is one transaction.
  */
-import { SqlClient } from "@effect/sql"
 import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError as SqlErrorClass } from "@effect/sql/SqlError"
 import type { SqlError } from "@effect/sql/SqlError"
 import { Effect, Layer, Option, Schedule } from "effect"
