@@ -2,17 +2,18 @@
  * Watching executions: their event streams (stored events first, then live
  * ones), their results and handles.
  */
-import { Chunk, Effect, Either, Option, Schedule, Schema, Stream } from "effect"
+import { Chunk, Effect, Either, Option, Schema, Stream } from "effect"
 import type { Duration } from "effect"
 import type { ExecutionNotFound, ExecutionStorageService } from "../../ExecutionStorage.js"
 import type { StorageFailure, WorkflowHandle } from "../../WorkflowEngine.js"
 import type { StoredEvent } from "../../WorkflowEvent.js"
 import { errorInfo, issuesOf } from "../errorInfo.js"
 import type { Signals } from "../notifier.js"
-import { isTerminal, StorageError } from "../storage/service.js"
+import { isTerminal } from "../storage/service.js"
 import { InvalidOutput } from "../workflowErrors.js"
 import type { InvalidOption } from "./errors.js"
 import { positiveInteger, WorkflowCancelled, WorkflowFailed } from "./errors.js"
+import { retrying } from "./reads.js"
 import type { Registry } from "./registry.js"
 
 export interface ObserveOptions {
@@ -25,32 +26,9 @@ export interface ObserveOptions {
   readonly poll: Duration.Duration
 }
 
-/** Between tries of a read: from 100 ms, doubling, at most 5 seconds; for about a minute in all. */
-const backoff = Schedule.exponential("100 millis").pipe(
-  Schedule.union(Schedule.spaced("5 seconds")),
-  Schedule.upTo("1 minute")
-)
-
-/**
- * A read for a watcher, retried while the storage fails in a way a retry may get past (a lost connection, a
- * database restarting): a result or a stream outlives a short outage. What a retry cannot change (no such
- * execution, a stored value that does not decode) fails at once; an outage longer than the backoff fails
- * with the storage's error.
- */
-const retried = <A, E>(read: Effect.Effect<A, E>): Effect.Effect<A, E> =>
-  // The retry's machinery is set up only after a first failure: a read that succeeds (every read, nearly
-  // always, and several per event for a live subscriber) costs nothing more.
-  Effect.catchIf(read, transient, () => Effect.retry(read, { schedule: backoff, while: transient }))
-
-const transient = (error: unknown): boolean => error instanceof StorageError && error.operation !== "decode"
-
 export const make = ({ pageSize, poll, registry, signals, storage: given }: ObserveOptions) => {
-  // Every read below goes through `retried`.
-  const storage = {
-    get: (id: string) => retried(given.get(id)),
-    events: (id: string, options: { readonly fromSeq: number; readonly limit: number }) =>
-      retried(given.events(id, options))
-  }
+  // Every read below is retried (see reads.ts).
+  const storage = retrying(given)
   const events = (id: string, options?: { readonly fromSeq?: number }) =>
     Stream.unwrapScoped(Effect.gen(function*() {
       let cursor = yield* positiveInteger("fromSeq", options?.fromSeq ?? 1)
