@@ -8,56 +8,86 @@ import type { ExecutionNotFound, ExecutionStorageService } from "../../Execution
 import type { StorageFailure, WorkflowHandle } from "../../WorkflowEngine.js"
 import type { StoredEvent } from "../../WorkflowEvent.js"
 import { errorInfo, issuesOf } from "../errorInfo.js"
-import type { Signals } from "../notifier.js"
+import type { Signal, Signals } from "../notifier.js"
 import { isTerminal } from "../storage/service.js"
 import { InvalidOutput } from "../workflowErrors.js"
-import type { InvalidOption } from "./errors.js"
 import { positiveInteger, WorkflowCancelled, WorkflowFailed } from "./errors.js"
 import { retrying } from "./reads.js"
 import type { Registry } from "./registry.js"
+import type { Tail, Tails } from "./tail.js"
 
 export interface ObserveOptions {
   readonly storage: ExecutionStorageService
   readonly signals: Signals
   readonly registry: Registry
-  /** Events read per page by each subscriber. */
+  /** The executions' shared tails in this process. */
+  readonly tails: Tails
+  /** Events read per page by a subscriber reading on its own. */
   readonly pageSize: number
-  /** How often a waiting subscriber re-reads storage, for commits made by other processes. */
+  /** How often a subscriber waiting on its own re-reads storage, for commits made by other processes. */
   readonly poll: Duration.Duration
 }
 
-export const make = ({ pageSize, poll, registry, signals, storage: given }: ObserveOptions) => {
+type Pull = Effect.Effect<Chunk.Chunk<StoredEvent>, Option.Option<ExecutionNotFound | StorageFailure>>
+
+export const make = ({ pageSize, poll, registry, signals, storage: given, tails }: ObserveOptions) => {
   // Every read below is retried (see reads.ts).
   const storage = retrying(given)
+
+  /**
+   * The events of `id` from `from` on: taken from the execution's shared tail while its window holds them;
+   * read from storage, a page at a time, by this follower alone while it is behind the window (or has no
+   * tail, or its tail's reader is gone); ended, or failed, once everything stored is read and the execution
+   * ended, or its run here stopped.
+   */
+  const follow = (id: string, from: number, signal: Signal, tail: Tail | undefined): Pull => {
+    let cursor = from
+    const emit = (events: ReadonlyArray<StoredEvent>) => {
+      cursor = events[events.length - 1]!.seq + 1
+      return Effect.succeed(Chunk.unsafeFromArray(events))
+    }
+    /** Reads up to `limit` events from storage; when there are none, waits for more, or ends. */
+    const read = (limit: number): Pull => {
+      const seen = signal.version
+      return Effect.flatMap(
+        Effect.mapError(storage.events(id, { fromSeq: cursor, limit }), Option.some),
+        (page) => {
+          if (page.length > 0) return emit(page)
+          return Effect.flatMap(Effect.mapError(storage.get(id), Option.some), (record) => {
+            if (record.lastSeq >= cursor) return pull
+            if (isTerminal(record.status)) return Effect.fail(Option.none())
+            // Caught up with a run here that storage stopped: nothing more will come; say why.
+            const stopped = signals.stoppedWith(id)
+            if (stopped !== undefined) return Effect.fail(Option.some(stopped))
+            return Effect.zipRight(signal.wait(seen, poll), pull)
+          })
+        }
+      )
+    }
+    const pull: Pull = Effect.suspend(() => {
+      if (tail === undefined || tail.closed) return read(pageSize)
+      const shared = tail.take(cursor, pageSize)
+      if (shared !== undefined) return emit(shared)
+      // Behind the window: read on our own, up to where it starts.
+      if (cursor < tail.start) return read(Math.min(pageSize, tail.start - cursor))
+      // Caught up with the tail: whatever comes next, its reader reads.
+      if (tail.ended) return Effect.fail(Option.none())
+      const stopped = tail.stopped
+      if (stopped !== undefined && stopped === signals.stoppedWith(id)) return Effect.fail(Option.some(stopped))
+      return Effect.zipRight(tail.changed.wait(tail.changed.version, undefined), pull)
+    })
+    return pull
+  }
+
   const events = (id: string, options?: { readonly fromSeq?: number }) =>
     Stream.unwrapScoped(Effect.gen(function*() {
-      let cursor = yield* positiveInteger("fromSeq", options?.fromSeq ?? 1)
-      yield* storage.get(id)
+      const from = yield* positiveInteger("fromSeq", options?.fromSeq ?? 1)
+      const tail = yield* tails.acquire(id)
+      // Without a tail (its reader could not start: no such execution, storage failing), this follower reads
+      // on its own, once it has found the execution.
+      if (tail === undefined) yield* storage.get(id)
       const signal = yield* signals.acquire(id)
-      const pull: Effect.Effect<
-        Chunk.Chunk<StoredEvent>,
-        Option.Option<ExecutionNotFound | StorageFailure | InvalidOption>
-      > = Effect.suspend(() => {
-        const seen = signal.version
-        return Effect.flatMap(
-          Effect.mapError(storage.events(id, { fromSeq: cursor, limit: pageSize }), Option.some),
-          (page) => {
-            if (page.length > 0) {
-              cursor = page[page.length - 1]!.seq + 1
-              return Effect.succeed(Chunk.unsafeFromArray(page))
-            }
-            return Effect.flatMap(Effect.mapError(storage.get(id), Option.some), (record) => {
-              if (record.lastSeq >= cursor) return pull
-              if (isTerminal(record.status)) return Effect.fail(Option.none())
-              // Caught up with a run here that storage stopped: nothing more will come; say why.
-              const stopped = signals.stoppedWith(id)
-              if (stopped !== undefined) return Effect.fail(Option.some(stopped))
-              return Effect.zipRight(signal.wait(seen, poll), pull)
-            })
-          }
-        )
-      })
-      return Stream.repeatEffectChunkOption(pull)
+      return Stream.repeatEffectChunkOption(follow(id, from, signal, tail))
     }))
 
   /** The result; with `error`, a typed failure stored encoded with it fails decoded. */
