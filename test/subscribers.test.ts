@@ -174,6 +174,38 @@ describe("subscribers of one execution", () => {
     )
   })
 
+  it.effect("whose shared reader failed read on their own, failing as their own reads do; a later one reads afresh", () =>
+    Effect.gen(function*() {
+      const memory = yield* ExecutionStorage.makeMemory
+      const damaged = { on: false }
+      const undecodable = new ExecutionStorage.StorageError({ operation: "decode", reason: "not valid JSON" })
+      const storage: ExecutionStorage.ExecutionStorageService = {
+        ...memory,
+        events: (id, options) =>
+          damaged.on && options.fromSeq > 1 ? Effect.fail(undecodable) : memory.events(id, options)
+      }
+      yield* Effect.gen(function*() {
+        const { engine } = yield* startEngine()
+        const asking = Workflow.make({
+          name: "asking",
+          run: () => Workflow.approval({ taskId: "t", dataForApproval: null })
+        })
+        const handle = yield* engine.start(asking, undefined)
+        const followers = yield* Effect.forEach(Array.from({ length: 3 }), () => subscribe(handle.events))
+        damaged.on = true
+        yield* engine.approve(handle.id, "t", { status: "approved" })
+        for (const follower of followers) expect(yield* Effect.flip(Fiber.join(follower))).toEqual(undecodable)
+        damaged.on = false
+        const events = yield* collect(handle.events)
+        expectContiguous(events)
+        expect(events.map((e) => e.type)).toEqual([
+          "human_approval_required",
+          "human_approval_completed",
+          "final_output"
+        ])
+      }).pipe(Effect.provideService(ExecutionStorage.ExecutionStorage, storage), Effect.scoped)
+    }))
+
   it.live(
     "in another engine follow by polling, and go on alone once the engine that serves them closes",
     () =>

@@ -2,7 +2,7 @@
  * Watching executions: their event streams (stored events first, then live
  * ones), their results and handles.
  */
-import { Chunk, Effect, Either, Option, Schema, Stream } from "effect"
+import { Chunk, Effect, Either, Option, Schema, Scope, Stream } from "effect"
 import type { Duration } from "effect"
 import type { ExecutionNotFound, ExecutionStorageService } from "../../ExecutionStorage.js"
 import type { StorageFailure, WorkflowHandle } from "../../WorkflowEngine.js"
@@ -40,14 +40,24 @@ export const make = ({ pageSize, poll, registry, signals, storage: given, tails 
    * tail, or its tail's reader is gone); ended, or failed, once everything stored is read and the execution
    * ended, or its run here stopped.
    */
-  const follow = (id: string, from: number, signal: Signal, tail: Tail | undefined): Pull => {
+  const follow = (id: string, from: number, tail: Tail | undefined, scope: Scope.Scope): Pull => {
     let cursor = from
     const emit = (events: ReadonlyArray<StoredEvent>) => {
       cursor = events[events.length - 1]!.seq + 1
       return Effect.succeed(Chunk.unsafeFromArray(events))
     }
+    // The execution's signal, held (for the rest of the stream) from the first read of its own: a follower
+    // served by its tail never needs it.
+    let signal: Signal | undefined
     /** Reads up to `limit` events from storage; when there are none, waits for more, or ends. */
-    const read = (limit: number): Pull => {
+    const read = (limit: number): Pull =>
+      signal === undefined
+        ? Effect.flatMap(Scope.extend(signals.acquire(id), scope), (acquired) => {
+          signal = acquired
+          return readWith(acquired, limit)
+        })
+        : readWith(signal, limit)
+    const readWith = (signal: Signal, limit: number): Pull => {
       const seen = signal.version
       return Effect.flatMap(
         Effect.mapError(storage.events(id, { fromSeq: cursor, limit }), Option.some),
@@ -86,8 +96,7 @@ export const make = ({ pageSize, poll, registry, signals, storage: given, tails 
       // Without a tail (its reader could not start: no such execution, storage failing), this follower reads
       // on its own, once it has found the execution.
       if (tail === undefined) yield* storage.get(id)
-      const signal = yield* signals.acquire(id)
-      return Stream.repeatEffectChunkOption(follow(id, from, signal, tail))
+      return Stream.repeatEffectChunkOption(follow(id, from, tail, yield* Effect.scope))
     }))
 
   /** The result; with `error`, a typed failure stored encoded with it fails decoded. */
