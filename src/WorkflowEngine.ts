@@ -132,11 +132,16 @@ export interface StartOptions {
  * @category models
  */
 export interface EngineOptions {
-  /** Events read from storage per page by each subscriber (default 256). */
+  /**
+   * Events read from storage per page (default 256): by the one reader that
+   * the caught-up subscribers of an execution share, or by a subscriber
+   * reading on its own (behind, or replaying). It also bounds what is kept
+   * for them to share: at most twice this many events per execution.
+   */
   readonly pageSize?: number
   /**
-   * How often a waiting subscriber re-reads storage even without a local
-   * commit, to see commits made by other processes (default 1 second).
+   * How often storage is re-read for an execution followed here even without
+   * a local commit, to see commits made by other processes (default 1 second).
    */
   readonly pollInterval?: Duration.DurationInput
   /**

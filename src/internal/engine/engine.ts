@@ -16,6 +16,7 @@ import * as Leases from "./leases.js"
 import * as Observe from "./observe.js"
 import * as Registry from "./registry.js"
 import * as Runs from "./runs.js"
+import * as Tails from "./tail.js"
 
 export const make = (
   options: EngineOptions = {}
@@ -31,7 +32,8 @@ export const make = (
     const signals = new Signals()
     const registry = Registry.make()
     const runs = yield* Runs.make({ storage, signals, owner, lease })
-    const observe = Observe.make({ storage, signals, registry, pageSize, poll, runEnded: runs.ended })
+    const tails = yield* Tails.make({ storage, signals, pageSize, poll })
+    const observe = Observe.make({ storage, signals, registry, tails, pageSize, poll, runEnded: runs.ended })
     const recover = Leases.recover(storage, registry, runs)
     yield* Leases.keepAlive({ storage, runs, owner, lease })
     if (options.recover !== false) yield* Leases.keepRecovering(registry, recover, lease)

@@ -2,86 +2,103 @@
  * Watching executions: their event streams (stored events first, then live
  * ones), their results and handles.
  */
-import { Chunk, Effect, Either, Option, Schedule, Schema, Stream } from "effect"
+import { Chunk, Effect, Either, Option, Schema, Scope, Stream } from "effect"
 import type { Duration } from "effect"
 import type { ExecutionNotFound, ExecutionStorageService } from "../../ExecutionStorage.js"
 import type { StorageFailure, WorkflowHandle } from "../../WorkflowEngine.js"
 import type { StoredEvent } from "../../WorkflowEvent.js"
 import { errorInfo, issuesOf } from "../errorInfo.js"
-import type { Signals } from "../notifier.js"
-import { isTerminal, StorageError } from "../storage/service.js"
+import type { Signal, Signals } from "../notifier.js"
+import { isTerminal } from "../storage/service.js"
 import { InvalidOutput } from "../workflowErrors.js"
-import type { InvalidOption } from "./errors.js"
 import { positiveInteger, WorkflowCancelled, WorkflowFailed } from "./errors.js"
+import { retrying } from "./reads.js"
 import type { Registry } from "./registry.js"
+import type { Tail, Tails } from "./tail.js"
 
 export interface ObserveOptions {
   readonly storage: ExecutionStorageService
   readonly signals: Signals
   readonly registry: Registry
-  /** Events read per page by each subscriber. */
+  /** The executions' shared tails in this process. */
+  readonly tails: Tails
+  /** Events read per page by a subscriber reading on its own. */
   readonly pageSize: number
-  /** How often a waiting subscriber re-reads storage, for commits made by other processes. */
+  /** How often a subscriber waiting on its own re-reads storage, for commits made by other processes. */
   readonly poll: Duration.Duration
   /** Waits for the run of an execution going on in this process to end; undefined when none is. */
   readonly runEnded: (id: string) => Effect.Effect<void> | undefined
 }
 
-/** Between tries of a read: from 100 ms, doubling, at most 5 seconds; for about a minute in all. */
-const backoff = Schedule.exponential("100 millis").pipe(
-  Schedule.union(Schedule.spaced("5 seconds")),
-  Schedule.upTo("1 minute")
-)
+type Pull = Effect.Effect<Chunk.Chunk<StoredEvent>, Option.Option<ExecutionNotFound | StorageFailure>>
 
-/**
- * A read for a watcher, retried while the storage fails in a way a retry may get past (a lost connection, a
- * database restarting): a result or a stream outlives a short outage. What a retry cannot change (no such
- * execution, a stored value that does not decode) fails at once; an outage longer than the backoff fails
- * with the storage's error.
- */
-const retried = <A, E>(read: Effect.Effect<A, E>): Effect.Effect<A, E> =>
-  // The retry's machinery is set up only after a first failure: a read that succeeds (every read, nearly
-  // always, and several per event for a live subscriber) costs nothing more.
-  Effect.catchIf(read, transient, () => Effect.retry(read, { schedule: backoff, while: transient }))
+export const make = ({ pageSize, poll, registry, runEnded, signals, storage: given, tails }: ObserveOptions) => {
+  // Every read below is retried (see reads.ts).
+  const storage = retrying(given)
 
-const transient = (error: unknown): boolean => error instanceof StorageError && error.operation !== "decode"
-
-export const make = ({ pageSize, poll, registry, runEnded, signals, storage: given }: ObserveOptions) => {
-  // Every read below goes through `retried`.
-  const storage = {
-    get: (id: string) => retried(given.get(id)),
-    events: (id: string, options: { readonly fromSeq: number; readonly limit: number }) =>
-      retried(given.events(id, options))
+  /**
+   * The events of `id` from `from` on: taken from the execution's shared tail while its window holds them;
+   * read from storage, a page at a time, by this follower alone while it is behind the window (or has no
+   * tail, or its tail's reader is gone); ended, or failed, once everything stored is read and the execution
+   * ended, or its run here stopped.
+   */
+  const follow = (id: string, from: number, tail: Tail | undefined, scope: Scope.Scope): Pull => {
+    let cursor = from
+    const emit = (events: ReadonlyArray<StoredEvent>) => {
+      cursor = events[events.length - 1]!.seq + 1
+      return Effect.succeed(Chunk.unsafeFromArray(events))
+    }
+    // The execution's signal, held (for the rest of the stream) from the first read of its own: a follower
+    // served by its tail never needs it.
+    let signal: Signal | undefined
+    /** Reads up to `limit` events from storage; when there are none, waits for more, or ends. */
+    const read = (limit: number): Pull =>
+      signal === undefined
+        ? Effect.flatMap(Scope.extend(signals.acquire(id), scope), (acquired) => {
+          signal = acquired
+          return readWith(acquired, limit)
+        })
+        : readWith(signal, limit)
+    const readWith = (signal: Signal, limit: number): Pull => {
+      const seen = signal.version
+      return Effect.flatMap(
+        Effect.mapError(storage.events(id, { fromSeq: cursor, limit }), Option.some),
+        (page) => {
+          if (page.length > 0) return emit(page)
+          return Effect.flatMap(Effect.mapError(storage.get(id), Option.some), (record) => {
+            if (record.lastSeq >= cursor) return pull
+            if (isTerminal(record.status)) return Effect.fail(Option.none())
+            // Caught up with a run here that storage stopped: nothing more will come; say why.
+            const stopped = signals.stoppedWith(id)
+            if (stopped !== undefined) return Effect.fail(Option.some(stopped))
+            return Effect.zipRight(signal.wait(seen, poll), pull)
+          })
+        }
+      )
+    }
+    const pull: Pull = Effect.suspend(() => {
+      if (tail === undefined || tail.closed) return read(pageSize)
+      const shared = tail.take(cursor, pageSize)
+      if (shared !== undefined) return emit(shared)
+      // Behind the window: read on our own, up to where it starts.
+      if (cursor < tail.start) return read(Math.min(pageSize, tail.start - cursor))
+      // Caught up with the tail: whatever comes next, its reader reads.
+      if (tail.ended) return Effect.fail(Option.none())
+      const stopped = tail.stopped
+      if (stopped !== undefined && stopped === signals.stoppedWith(id)) return Effect.fail(Option.some(stopped))
+      return Effect.zipRight(tail.changed.wait(tail.changed.version, undefined), pull)
+    })
+    return pull
   }
+
   const events = (id: string, options?: { readonly fromSeq?: number }) =>
     Stream.unwrapScoped(Effect.gen(function*() {
-      let cursor = yield* positiveInteger("fromSeq", options?.fromSeq ?? 1)
-      yield* storage.get(id)
-      const signal = yield* signals.acquire(id)
-      const pull: Effect.Effect<
-        Chunk.Chunk<StoredEvent>,
-        Option.Option<ExecutionNotFound | StorageFailure | InvalidOption>
-      > = Effect.suspend(() => {
-        const seen = signal.version
-        return Effect.flatMap(
-          Effect.mapError(storage.events(id, { fromSeq: cursor, limit: pageSize }), Option.some),
-          (page) => {
-            if (page.length > 0) {
-              cursor = page[page.length - 1]!.seq + 1
-              return Effect.succeed(Chunk.unsafeFromArray(page))
-            }
-            return Effect.flatMap(Effect.mapError(storage.get(id), Option.some), (record) => {
-              if (record.lastSeq >= cursor) return pull
-              if (isTerminal(record.status)) return Effect.fail(Option.none())
-              // Caught up with a run here that storage stopped: nothing more will come; say why.
-              const stopped = signals.stoppedWith(id)
-              if (stopped !== undefined) return Effect.fail(Option.some(stopped))
-              return Effect.zipRight(signal.wait(seen, poll), pull)
-            })
-          }
-        )
-      })
-      return Stream.repeatEffectChunkOption(pull)
+      const from = yield* positiveInteger("fromSeq", options?.fromSeq ?? 1)
+      const tail = yield* tails.acquire(id)
+      // Without a tail (its reader could not start: no such execution, storage failing), this follower reads
+      // on its own, once it has found the execution.
+      if (tail === undefined) yield* storage.get(id)
+      return Stream.repeatEffectChunkOption(follow(id, from, tail, yield* Effect.scope))
     }))
 
   /** The result; with `error`, a typed failure stored encoded with it fails decoded. */

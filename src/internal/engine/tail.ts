@@ -1,0 +1,174 @@
+/**
+ * The shared tail of an execution's event log. While anyone in this process
+ * follows an execution, one reader reads its new events from storage, once,
+ * into a bounded window; every follower that has caught up takes its events
+ * from there instead of reading storage itself. A follower behind the window
+ * (a slow consumer, a replay from an old seq) reads storage on its own.
+ */
+import { Cause, Duration, Effect, RcMap } from "effect"
+import type { Scope } from "effect"
+import type { ExecutionNotFound, ExecutionStorageService, StorageError } from "../../ExecutionStorage.js"
+import type { StorageFailure } from "../../WorkflowEngine.js"
+import type { StoredEvent } from "../../WorkflowEvent.js"
+import type { Signals } from "../notifier.js"
+import { Signal } from "../notifier.js"
+import { isTerminal } from "../storage/service.js"
+import type { Reads } from "./reads.js"
+import { retrying } from "./reads.js"
+
+/**
+ * What the reader of one execution has read. Everything below `next` is stored; the window holds the last
+ * of it, from `start`: between `capacity` and twice that many events once full, however far behind a
+ * follower is.
+ */
+export class Tail {
+  private events: Array<StoredEvent> = []
+  /** The seq of the window's first event. */
+  start: number
+  /** The seq after the last event read. */
+  next: number
+  /** The execution ended, and every event it has is below `next`. */
+  ended = false
+  /** The reader is gone (it failed, or the engine closed): followers read storage on their own. */
+  closed = false
+  /**
+   * The failure that stopped the run of the execution in this process, as the reader found it when, having
+   * read everything stored, it found the execution unfinished.
+   */
+  stopped: StorageFailure | undefined = undefined
+  /** Moves on whenever any of the above changes. */
+  readonly changed = new Signal()
+
+  constructor(from: number, readonly capacity: number) {
+    this.start = from
+    this.next = from
+  }
+
+  /** How many events the window holds. */
+  get size(): number {
+    return this.events.length
+  }
+
+  /** Up to `limit` events from `seq` on, when the window holds `seq`. */
+  take(seq: number, limit: number): Array<StoredEvent> | undefined {
+    if (seq < this.start || seq >= this.next) return undefined
+    const from = seq - this.start
+    return this.events.slice(from, from + limit)
+  }
+
+  /** A page read from `next` on. */
+  append(page: ReadonlyArray<StoredEvent>): void {
+    for (const event of page) this.events.push(event)
+    this.next = page[page.length - 1]!.seq + 1
+    if (this.events.length > 2 * this.capacity) {
+      const dropped = this.events.length - this.capacity
+      this.events = this.events.slice(dropped)
+      this.start += dropped
+    }
+    this.changed.notify()
+  }
+
+  end(): void {
+    this.ended = true
+    this.changed.notify()
+  }
+
+  close(): void {
+    this.closed = true
+    this.changed.notify()
+  }
+
+  /** The reader, caught up with an unfinished execution, found its run here stopped on `failure` (or not). */
+  heard(failure: StorageFailure | undefined): void {
+    if (failure === this.stopped) return
+    this.stopped = failure
+    this.changed.notify()
+  }
+}
+
+interface ReaderOptions {
+  readonly reads: Reads
+  readonly signals: Signals
+  readonly pageSize: number
+  readonly poll: Duration.Duration
+}
+
+/**
+ * Reads the execution's new events into `tail` as they are committed (woken by this process's commits, or
+ * every `poll` for other processes'), until it ends. Each read is what a lone follower would make.
+ */
+const keepReading = (id: string, tail: Tail, signal: Signal, { pageSize, poll, reads, signals }: ReaderOptions) => {
+  const loop: Effect.Effect<void, ExecutionNotFound | StorageError> = Effect.suspend(() => {
+    const seen = signal.version
+    return Effect.flatMap(reads.events(id, { fromSeq: tail.next, limit: pageSize }), (page) => {
+      if (page.length > 0) {
+        tail.append(page)
+        return loop
+      }
+      return Effect.flatMap(reads.get(id), (record) => {
+        if (record.lastSeq >= tail.next) return loop
+        if (isTerminal(record.status)) return Effect.sync(() => tail.end())
+        tail.heard(signals.stoppedWith(id))
+        return Effect.zipRight(signal.wait(seen, poll), loop)
+      })
+    })
+  })
+  return loop
+}
+
+export interface TailsOptions {
+  readonly storage: ExecutionStorageService
+  readonly signals: Signals
+  /** Events per read, and the window's capacity. */
+  readonly pageSize: number
+  readonly poll: Duration.Duration
+}
+
+/**
+ * The tails of the executions followed in this process, one per execution, each kept while a follower holds
+ * it: the last to leave stops its reader, and so does closing the engine's scope.
+ */
+export const make = ({ pageSize, poll, signals, storage }: TailsOptions) =>
+  Effect.gen(function*() {
+    const options: ReaderOptions = { reads: retrying(storage), signals, pageSize, poll }
+    const tails: RcMap.RcMap<string, Tail, ExecutionNotFound | StorageError> = yield* RcMap.make({
+      lookup: (id: string) =>
+        Effect.gen(function*() {
+          const record = yield* options.reads.get(id)
+          if (isTerminal(record.status)) {
+            // Finished: every event is stored, and nothing follows. Its followers read on their own, and end.
+            const finished = new Tail(record.lastSeq + 1, pageSize)
+            finished.end()
+            return finished
+          }
+          // The window starts with the last page stored: followers that start with the run, or shortly
+          // after, share even the reads of what they missed.
+          const tail = new Tail(Math.max(1, record.lastSeq + 1 - pageSize), pageSize)
+          const signal = yield* signals.acquire(id)
+          yield* Effect.addFinalizer(() => Effect.sync(() => tail.close()))
+          yield* keepReading(id, tail, signal, options).pipe(
+            // A reader that fails leaves its followers to read on their own, as they would have without it
+            // (each retrying, and failing, as its own reads do); the next follower to come gets a new tail.
+            Effect.tapErrorCause((cause) =>
+              Cause.isInterruptedOnly(cause)
+                ? Effect.void
+                : Effect.zipRight(Effect.sync(() => tail.close()), RcMap.invalidate(tails, id))
+            ),
+            Effect.forkScoped
+          )
+          return tail
+        })
+    })
+    /**
+     * The execution's tail, held until the scope closes; none (the follower reads on its own) when it could
+     * not be set up or the engine is closed.
+     */
+    const acquire = (id: string): Effect.Effect<Tail | undefined, never, Scope.Scope> =>
+      Effect.catchAllCause(
+        RcMap.get(tails, id),
+        (cause) => Cause.isDie(cause) ? Effect.failCause(cause as Cause.Cause<never>) : Effect.succeed(undefined)
+      )
+    return { acquire }
+  })
+
+export type Tails = Effect.Effect.Success<ReturnType<typeof make>>
