@@ -79,7 +79,7 @@ export const make = ({ clock, observe, register, registry, runs, signals, storag
     }
     // A handle for a workflow given by value reports its typed failures (`Workflow.Typed`).
     const typed = typeof workflowOrName === "string" ? undefined : definition.workflow.error
-    return observe.handle(id, name, created, cancel(id), typed)
+    return observe.handle(id, name, created, Effect.suspend(() => cancel(id)), typed)
   })
 
   const cancel = (id: string): ReturnType<WorkflowEngineService["cancel"]> =>
@@ -124,7 +124,7 @@ export const make = ({ clock, observe, register, registry, runs, signals, storag
         return yield* new ExecutionFinished({ executionId: id, status: record.status })
       }
       yield* runs.launch(id, yield* registry.find(record.workflow))
-      return observe.handle<unknown>(id, record.workflow, false, cancel(id))
+      return observe.handle<unknown>(id, record.workflow, false, Effect.suspend(() => cancel(id)))
     }).pipe(Effect.withSpan("WorkflowEngine.resume", { attributes: { executionId: id } }))
 
   const approve = (id: string, taskId: string, answer: Workflow.ApprovalAnswer) =>

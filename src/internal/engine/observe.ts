@@ -147,9 +147,10 @@ export const make = ({ pageSize, poll, registry, runEnded, signals, storage: giv
     id,
     workflow,
     created,
-    events: Stream.catchTag(events(id), "InvalidOption", Stream.die), // from seq 1: always valid
+    // Described when used: most handles are only awaited.
+    events: Stream.suspend(() => Stream.catchTag(events(id), "InvalidOption", Stream.die)), // from seq 1: valid
     result: result(id, error) as Effect.Effect<A, any>,
-    status: given.get(id),
+    status: Effect.suspend(() => given.get(id)),
     cancel
   })
 
