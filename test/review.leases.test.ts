@@ -12,7 +12,7 @@
  * needed; here a memory storage whose `renew` takes its time (gated) makes it deterministic.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Layer } from "effect"
+import { Deferred, Effect, Exit, Layer, Logger, LogLevel } from "effect"
 import { ExecutionStorage, Workflow } from "../src/index.js"
 import { startEngine } from "./helpers.js"
 
@@ -80,5 +80,82 @@ describe("review: lease renewal", () => {
         // Fails now: "failed", with error { name: "Interrupted" }.
         expect({ status: record.status, error: record.error }).toEqual({ status: "running", error: undefined })
       }).pipe(Effect.provide(Layer.succeed(ExecutionStorage.ExecutionStorage, storage)))
+    }).pipe(Effect.scoped))
+})
+
+describe("lease renewal and a run's end", () => {
+  it.live("a run whose end (which releases its lease) is stored while a renewal is out is not abandoned", () =>
+    Effect.gen(function*() {
+      const base = yield* ExecutionStorage.makeMemory
+      const asked = yield* Deferred.make<void>()
+      const answer = yield* Deferred.make<void>()
+      const nextRound = yield* Deferred.make<void>()
+      let answered = false
+      let finishing = ""
+      const closing = yield* Deferred.make<void>()
+      const close = yield* Deferred.make<void>()
+      let armed = false
+      const storage: ExecutionStorage.ExecutionStorageService = {
+        ...base,
+        renew: (owner, ids, leaseMs) =>
+          armed && ids.includes(finishing)
+            ? Effect.gen(function*() {
+              armed = false
+              yield* Deferred.succeed(asked, undefined)
+              yield* Deferred.await(answer)
+              // Evaluated once the run's end is stored: the lease went with it, so it is not extended.
+              answered = true
+              return yield* base.renew(owner, ids, leaseMs)
+            })
+            // The round after the answered one: the engine has applied that answer.
+            : Effect.zipRight(
+              answered ? Deferred.succeed(nextRound, undefined) : Effect.void,
+              base.renew(owner, ids, leaseMs)
+            ),
+        // The run's writer closes slowly: its fiber outlives its end, as over a storage with real I/O.
+        writer: (id, options) =>
+          Effect.tap(
+            base.writer(id, options),
+            () =>
+              Effect.addFinalizer(() => Effect.zipRight(Deferred.succeed(closing, undefined), Deferred.await(close)))
+          )
+      }
+      const warnings: Array<string> = []
+      const warned = yield* Deferred.make<void>()
+      const logger = Logger.make(({ logLevel, message }) => {
+        if (LogLevel.greaterThanEqual(logLevel, LogLevel.Warning)) {
+          warnings.push(String(message))
+          Deferred.unsafeDone(warned, Exit.void)
+        }
+      })
+      const finish = yield* Deferred.make<void>()
+      const never = yield* Deferred.make<void>()
+      const workflow = Workflow.make({
+        name: "review-renewal-end",
+        run: (gate: "finish" | "never") =>
+          Effect.as(Workflow.step("only", Deferred.await(gate === "finish" ? finish : never)), "done")
+      })
+      yield* Effect.gen(function*() {
+        const { engine } = yield* startEngine({ lease: "600 millis", recover: false })
+        // A second run keeps the renewals going: each round renews its lease.
+        yield* engine.start(workflow, "never")
+        const handle = yield* engine.start(workflow, "finish")
+        finishing = handle.id
+        armed = true
+        // A renewal is under way while the run stores its end and closes.
+        yield* Deferred.await(asked)
+        yield* Deferred.succeed(finish, undefined)
+        yield* Deferred.await(closing)
+        expect((yield* base.get(handle.id)).status).toBe("completed")
+        yield* Deferred.succeed(answer, undefined)
+        // The engine applied the answer (the next round began), or it stopped the run, saying so.
+        yield* Effect.race(Deferred.await(nextRound), Deferred.await(warned))
+        yield* Deferred.succeed(close, undefined)
+        expect(yield* handle.result).toBe("done")
+        expect(warnings).toEqual([])
+      }).pipe(
+        Effect.provide(Layer.succeed(ExecutionStorage.ExecutionStorage, storage)),
+        Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+      )
     }).pipe(Effect.scoped))
 })

@@ -51,8 +51,10 @@ export const keepAlive = ({ lease, owner, runs, storage }: LeaseOptions): Effect
     const renewed = yield* Effect.either(renew(storage, owner, held.map(([id]) => id), lease))
     const extended = new Set(renewed._tag === "Right" ? renewed.right : [])
     for (const [id, run] of held) {
+      // Stored as finished while the renewal was out: its end released the lease, nothing was lost.
+      if (run.leaseConfirmedAt === undefined) continue
       if (extended.has(id)) run.leaseConfirmedAt = now
-      else if (renewed._tag === "Right" || now - run.leaseConfirmedAt! > (lease * 2) / 3) yield* runs.abandon(id, run)
+      else if (renewed._tag === "Right" || now - run.leaseConfirmedAt > (lease * 2) / 3) yield* runs.abandon(id, run)
     }
   }).pipe(
     Effect.catchAllCause((cause) => Effect.logWarning("Lease renewal failed", cause)),

@@ -216,12 +216,13 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
         const record = loaded.record
         const journal = new Map(loaded.journal.map((entry) => [entry.key, entry] as const))
         const workflow = definition.workflow
+        const tell = stored(signals, id)
         const writer = yield* storage.writer(id, {
           owner,
           onStored: (commit) => {
             // Stored as finished: the lease went with it; nothing is left to renew or release.
             if (commit.status !== undefined && isTerminal(commit.status)) run.leaseConfirmedAt = undefined
-            stored(signals, id)(commit)
+            tell(commit)
           }
         })
         const instance = new Instance(id, workflow.name, writer, storage, journal, run, clock, confirmLease(id, run))
