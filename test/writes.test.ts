@@ -75,3 +75,33 @@ describe("writes per execution on SQLite", () => {
       }))
   }
 })
+
+describe("reads per execution", () => {
+  it.live("result of a run in this process is the end it stored: no read, and a copy as a read would give", () =>
+    Effect.gen(function*() {
+      let reads = 0
+      const counting = Layer.effect(
+        ExecutionStorage.ExecutionStorage,
+        Effect.map(ExecutionStorage.ExecutionStorage, (storage) => ({
+          ...storage,
+          get: (id: string) => Effect.zipRight(Effect.sync(() => reads++), storage.get(id))
+        }))
+      ).pipe(Layer.provide(ExecutionStorage.layerSqlite({ filename: join(dir, "reads.db") })))
+      const nested = Workflow.make({
+        name: "nested-output",
+        run: (n: number) => Effect.map(Workflow.step("list", Effect.succeed([n, n + 1])), (list) => ({ list }))
+      })
+      yield* Effect.gen(function*() {
+        const engine = yield* WorkflowEngine.WorkflowEngine
+        const handle = yield* engine.start(nested, 1)
+        reads = 0
+        const output = yield* handle.result
+        expect(reads).toBe(0)
+        expect(output).toEqual({ list: [1, 2] })
+        // A copy: changing it changes nothing stored (read again, once the run is gone).
+        output.list.push(99)
+        expect(yield* engine.result(handle.id)).toEqual({ list: [1, 2] })
+        expect(reads).toBeGreaterThan(0)
+      }).pipe(Effect.provide(WorkflowEngine.layer.pipe(Layer.provideMerge(counting))))
+    }))
+})

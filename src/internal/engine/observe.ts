@@ -4,7 +4,7 @@
  */
 import { Chunk, Effect, Either, Option, Schema, Scope, Stream } from "effect"
 import type { Duration } from "effect"
-import type { ExecutionNotFound, ExecutionStorageService } from "../../ExecutionStorage.js"
+import type { ExecutionNotFound, ExecutionRecord, ExecutionStorageService } from "../../ExecutionStorage.js"
 import type { StorageFailure, WorkflowHandle } from "../../WorkflowEngine.js"
 import type { StoredEvent } from "../../WorkflowEvent.js"
 import { errorInfo, issuesOf } from "../errorInfo.js"
@@ -14,6 +14,7 @@ import { InvalidOutput } from "../workflowErrors.js"
 import { positiveInteger, WorkflowCancelled, WorkflowFailed } from "./errors.js"
 import { retrying } from "./reads.js"
 import type { Registry } from "./registry.js"
+import type { End } from "./run.js"
 import type { Tail, Tails } from "./tail.js"
 
 export interface ObserveOptions {
@@ -26,8 +27,11 @@ export interface ObserveOptions {
   readonly pageSize: number
   /** How often a subscriber waiting on its own re-reads storage, for commits made by other processes. */
   readonly poll: Duration.Duration
-  /** Waits for the run of an execution going on in this process to end; undefined when none is. */
-  readonly runEnded: (id: string) => Effect.Effect<void> | undefined
+  /**
+   * Waits for the run of an execution going on in this process to end, with the end it stored, if any;
+   * undefined when none is.
+   */
+  readonly runEnded: (id: string) => Effect.Effect<End | undefined> | undefined
 }
 
 type Pull = Effect.Effect<Chunk.Chunk<StoredEvent>, Option.Option<ExecutionNotFound | StorageFailure>>
@@ -101,15 +105,27 @@ export const make = ({ pageSize, poll, registry, runEnded, signals, storage: giv
       return Stream.repeatEffectChunkOption(follow(id, from, tail, yield* Effect.scope))
     }))
 
+  /**
+   * A stored end, as a read of the execution would return it: output and error as copies (they passed the
+   * storage's payload checks, so JSON holds them as they are).
+   */
+  const asRead = ({ commit, workflow }: End): Pick<ExecutionRecord, "status" | "workflow" | "output" | "error"> => ({
+    status: commit.status!,
+    workflow,
+    output: commit.output === undefined ? undefined : JSON.parse(JSON.stringify(commit.output)),
+    ...(commit.error !== undefined ? { error: JSON.parse(JSON.stringify(commit.error)) } : {})
+  })
+
   /** The result; with `error`, a typed failure stored encoded with it fails decoded. */
   const result = (id: string, error?: Schema.Schema<any, any>) =>
     Effect.scoped(Effect.gen(function*() {
       const signal = yield* signals.acquire(id)
       while (true) {
-        // A run here is awaited as it ends (no timer, no read before), then storage says how.
+        // A run here is awaited as it ends (no timer, no read); the end it stored is the result, read as
+        // storage would give it back. Otherwise (or if it stored none) storage says.
         const here = runEnded(id)
-        if (here !== undefined) yield* here
-        const record = yield* storage.get(id)
+        const end = here === undefined ? undefined : yield* here
+        const record = end === undefined ? yield* storage.get(id) : asRead(end)
         switch (record.status) {
           case "completed": {
             const definition = registry.get(record.workflow)

@@ -14,6 +14,7 @@
  * `outcome.ts`).
  */
 import { Data } from "effect"
+import type { Commit } from "../../ExecutionStorage.js"
 import type { ApprovalAnswer } from "../../Workflow.js"
 
 export type RunState = Data.TaggedEnum<{
@@ -39,9 +40,21 @@ export interface Run {
   leaseConfirmedAt: number | undefined
   /** Answers given while the run was already going, possibly after it read its journal. */
   readonly answers: Map<string, ApprovalAnswer>
+  /** The execution's end (and its workflow), once this run has stored it. */
+  end: End | undefined
 }
 
-export const make = (): Run => ({ state: RunState.Launching(), leaseConfirmedAt: undefined, answers: new Map() })
+export interface End {
+  readonly workflow: string
+  readonly commit: Commit
+}
+
+export const make = (): Run => ({
+  state: RunState.Launching(),
+  leaseConfirmedAt: undefined,
+  answers: new Map(),
+  end: undefined
+})
 
 /** Launching or Running: the run goes on, and hears of answers and cancels. */
 export const isLive = (run: Run): boolean => run.state._tag === "Launching" || run.state._tag === "Running"

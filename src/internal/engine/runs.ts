@@ -36,6 +36,19 @@ export const cancelledCommit = (id: string, clock: Clock.Clock): Commit => {
 export const stored = (signals: Signals, id: string) => (commit: Commit): void =>
   commit.status !== undefined && isTerminal(commit.status) ? signals.finish(id) : signals.notify(id)
 
+/** What a run does when one of its commits is stored: tells the engine, and keeps the end it stored. */
+const storedBy = (signals: Signals, id: string, run: Run.Run, workflow: string) => {
+  const tell = stored(signals, id)
+  return (commit: Commit): void => {
+    // Stored as finished: the lease went with it; nothing is left to renew or release.
+    if (commit.status !== undefined && isTerminal(commit.status)) {
+      run.leaseConfirmedAt = undefined
+      run.end = { workflow, commit }
+    }
+    tell(commit)
+  }
+}
+
 /**
  * Stores what an outcome says, through the run's writer. When storage fails (the outcome is `Stop`, or
  * storing it failed), `stopped` tells the run's followers.
@@ -99,8 +112,11 @@ export interface Runs {
   /** What `create` is given to create an execution claimed for this engine's runs (see `Fresh`). */
   readonly claim: { readonly owner: string; readonly leaseMs: number }
   readonly has: (id: string) => boolean
-  /** Waits for the run of the execution going on here to end; undefined when none is. */
-  readonly ended: (id: string) => Effect.Effect<void> | undefined
+  /**
+   * Waits for the run of the execution going on here to end, with the end it stored, if it stored one;
+   * undefined when no run of it goes on here.
+   */
+  readonly ended: (id: string) => Effect.Effect<Run.End | undefined> | undefined
   /**
    * Cancel, this process's part: interrupts a run going on here (it stores `cancelled` itself), or waits
    * for one on its way out.
@@ -216,15 +232,7 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
         const record = loaded.record
         const journal = new Map(loaded.journal.map((entry) => [entry.key, entry] as const))
         const workflow = definition.workflow
-        const tell = stored(signals, id)
-        const writer = yield* storage.writer(id, {
-          owner,
-          onStored: (commit) => {
-            // Stored as finished: the lease went with it; nothing is left to renew or release.
-            if (commit.status !== undefined && isTerminal(commit.status)) run.leaseConfirmedAt = undefined
-            tell(commit)
-          }
-        })
+        const writer = yield* storage.writer(id, { owner, onStored: storedBy(signals, id, run, workflow.name) })
         const instance = new Instance(id, workflow.name, writer, storage, journal, run, clock, confirmLease(id, run))
         if (!Run.loaded(run)) return
         // Held back: stored with the run's first commit.
@@ -287,7 +295,8 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
       has: (id) => runs.has(id),
       ended: (id) => {
         const fiber = FiberMap.unsafeGet(fibers, id)
-        return Option.isSome(fiber) ? Effect.asVoid(Fiber.await(fiber.value)) : undefined
+        const run = runs.get(id)
+        return Option.isSome(fiber) ? Effect.map(Fiber.await(fiber.value), () => run?.end) : undefined
       },
       interrupt,
       handOff: (id, taskId, answer) => {
