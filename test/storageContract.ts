@@ -478,6 +478,44 @@ export const storageContract = (
       /** Lets every queued microtask run (a held start is written by one at the latest). */
       const afterMicrotasks = Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
 
+      it.live("commits of many runs made at once are each stored or refused on their own", () =>
+        run(Effect.gen(function*() {
+          const s = yield* storage
+          // Twenty runs commit in the same moment (a storage may write them together); one of them no longer
+          // holds its execution, one commits to a finished execution.
+          const ids = yield* Effect.forEach(Array.from({ length: 20 }, (_, i) => i), (i) =>
+            claimed(s, `writer-group-${i}`, "w"))
+          yield* s.commit(ids[7]!, { status: "completed", output: "done" })
+          const outcomes = yield* Effect.scoped(Effect.gen(function*() {
+            const writers = yield* Effect.forEach(ids, (id, i) =>
+              s.writer(id, { owner: i === 3 ? "not-w" : "w" }))
+            return yield* Effect.forEach(
+              writers,
+              (writer, i) =>
+                Effect.either(
+                  writer.commit({ ...stepEnd("0", `s${i}`, i), events: [log(`a${i}`), log(`b${i}`), log(`c${i}`)] })
+                ),
+              { concurrency: "unbounded" }
+            )
+          }))
+          outcomes.forEach((outcome, i) => {
+            if (i === 3) expect(outcome).toMatchObject({ _tag: "Left", left: { _tag: "ExecutionNotOwned" } })
+            else if (i === 7) expect(outcome).toMatchObject({ _tag: "Left", left: { _tag: "ExecutionFinished" } })
+            else expect(outcome._tag).toBe("Right")
+          })
+          for (const [i, id] of ids.entries()) {
+            const events = yield* s.events(id, { fromSeq: 1, limit: 10 })
+            const stored = i === 3 || i === 7 ? [] : [`a${i}`, `b${i}`, `c${i}`]
+            expect(events.map((e) => [e.seq, (e as { message?: string }).message])).toEqual(
+              i === 7 ? [] : stored.map((message, k) => [k + 1, message])
+            )
+            const journal = yield* s.journal(id)
+            expect(journal.map((e) => [e.name, e.result])).toEqual(
+              stored.length === 0 ? [] : [[`s${i}`, { _tag: "Success", value: i }]]
+            )
+          }
+        })))
+
       it.live("stores a run's commits in order and tells of each once, when it can be read", () =>
         run(Effect.gen(function*() {
           const s = yield* storage

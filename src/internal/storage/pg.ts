@@ -13,6 +13,7 @@ import { Effect, Layer } from "effect"
 import pg from "pg"
 import type { CommitError, ExecutionStorageService, PgOptions } from "../../ExecutionStorage.js"
 import { commitProgram, numbered, refusal, runAsync, singleStatement, statusQuery } from "./commitProgram.js"
+import * as GroupCommit from "./pgGroupCommit.js"
 import type { InvalidPayload } from "./service.js"
 import { ExecutionStorage, isCommitError, StorageError } from "./service.js"
 import * as SqlStorage from "./sql.js"
@@ -76,15 +77,86 @@ const writeEffect =
   (id: string, prepared: Writer.Encoded, owner: string | undefined): Effect.Effect<number, CommitError> =>
     Effect.tryPromise({ try: () => write(pool, id, prepared, now(), owner), catch: asFailure })
 
-/** How the runs on this storage write: commits are held back, to share a round trip with the next. */
-const driver = (pool: pg.Pool, now: () => number): Writer.Driver<Writer.Encoded> => ({
-  ...Writer.encoding,
-  write: writeEffect(pool, now),
-  writeLater: (id, prepared, owner, done) => {
-    write(pool, id, prepared, now(), owner).then(() => done(undefined), (error) => done(asFailure(error)))
-  },
-  holds: true
-})
+/** Writes a batch of commits of distinct executions, telling each how it went. */
+const writeBatch = async (pool: pg.Pool, batch: ReadonlyArray<GroupCommit.Pending>, now: number) => {
+  try {
+    if (batch.length === 1) {
+      const [{ done, id, owner, prepared }] = batch as [GroupCommit.Pending]
+      return done({ seq: await write(pool, id, prepared, now, owner) })
+    }
+    const { rows } = await pool.query(named(GroupCommit.batchText, GroupCommit.batchParams(batch, now)))
+    await GroupCommit.settle(batch, rows, async (ids) => {
+      const { rows } = await pool.query(named("select id, status from workflow_executions where id = any($1)", [ids]))
+      return new Map(rows.map((row) => [row.id as string, row]))
+    })
+  } catch (error) {
+    for (const item of batch) item.done({ error })
+  }
+}
+
+/**
+ * Group commit: commits wait for a batch, and a few batches are on their way at once; every commit queued
+ * while they are joins the next. A batch holds one commit per execution (a run writes one at a time).
+ */
+const groupCommitter = (pool: pg.Pool, now: () => number, inFlightAtMost: number) => {
+  let pending: Array<GroupCommit.Pending> = []
+  let inFlight = 0
+  let scheduled = false
+  const send = () => {
+    scheduled = false
+    while (pending.length > 0 && inFlight < inFlightAtMost) {
+      const batch: Array<GroupCommit.Pending> = []
+      const ids = new Set<string>()
+      const rest: Array<GroupCommit.Pending> = []
+      for (const item of pending) {
+        if (batch.length < 500 && !ids.has(item.id)) {
+          ids.add(item.id)
+          batch.push(item)
+        } else {
+          rest.push(item)
+        }
+      }
+      pending = rest
+      inFlight++
+      void writeBatch(pool, batch, now()).finally(() => {
+        inFlight--
+        send()
+      })
+    }
+  }
+  return (item: GroupCommit.Pending): void => {
+    pending.push(item)
+    if (!scheduled) {
+      scheduled = true
+      queueMicrotask(send)
+    }
+  }
+}
+
+/**
+ * How the runs on this storage write: commits are held back, to share a round trip with the next, and
+ * grouped with other runs' commits.
+ */
+const driver = (pool: pg.Pool, now: () => number, connections: number): Writer.Driver<Writer.Encoded> => {
+  // Half the pool for batches; the rest for reads, renewals and commits made outside runs.
+  const group = groupCommitter(pool, now, Math.max(1, Math.floor(connections / 2)))
+  return {
+    ...Writer.encoding,
+    write: writeEffect(pool, now),
+    writeLater: (id, prepared, owner, done) => {
+      if (GroupCommit.batchable(prepared.commit, owner)) {
+        return group({
+          id,
+          prepared,
+          owner,
+          done: (outcome) => done("error" in outcome ? asFailure(outcome.error) : undefined)
+        })
+      }
+      write(pool, id, prepared, now(), owner).then(() => done(undefined), (error) => done(asFailure(error)))
+    },
+    holds: true
+  }
+}
 
 /**
  * A pool whose connections never throw: `pg` emits `'error'` on a client whose connection is lost or
@@ -128,7 +200,7 @@ export const make = (options: PgOptions) =>
           Effect.try({ try: () => Writer.encode(id, commit), catch: (error) => error as InvalidPayload }),
           (prepared) => commitNow(id, prepared, commit.owner)
         ),
-      writer: Writer.make(driver(pool, now))
+      writer: Writer.make(driver(pool, now, options.maxConnections ?? 10))
     }
     return service
   })

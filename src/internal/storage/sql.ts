@@ -187,7 +187,8 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
 
   const commitAs = commitWith(sql, clock)
   /** The database's now, in ms since the epoch. */
-  const now = sql.literal(dbNow[dialectOf(sql)])
+  const dialect = dialectOf(sql)
+  const now = sql.literal(dbNow[dialect])
 
   const service: ExecutionStorageService = {
     create: (execution) =>
@@ -285,10 +286,17 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
           and (owner is null or owner = ${owner} or lease_until <= ${now})
         returning id`.pipe(Effect.map((rows) => rows.length > 0), Effect.catchTag("SqlError", failed("claim"))),
 
+    // On PostgreSQL the rows are locked in id order first, as a group commit locks its rows: two statements
+    // that lock several rows then never wait on each other in a cycle.
     renew: (owner, ids, leaseMs) =>
       ids.length === 0 ? Effect.succeed([]) : sql<{ readonly id: string }>`
         update workflow_executions set lease_until = ${now} + ${leaseLength(leaseMs)}
         where owner = ${owner} and ${sql.in("id", ids)} and status not in ('completed', 'failed', 'cancelled')
+        ${
+        dialect === "pg"
+          ? sql`and id in (select id from workflow_executions where ${sql.in("id", ids)} order by id for update)`
+          : sql``
+      }
         returning id`.pipe(
         Effect.map((rows) => rows.map((row) => row.id)),
         Effect.catchTag("SqlError", failed("renew"))

@@ -1,0 +1,117 @@
+/**
+ * Group commit on PostgreSQL: the commits runs make while earlier ones are
+ * on their way are written together, one statement for all of them, so many
+ * concurrent executions share round trips and transactions.
+ */
+import type { Commit } from "../../ExecutionStorage.js"
+import { dbNow, refusal } from "./commitProgram.js"
+import type { Encoded } from "./writer.js"
+
+/** A commit waiting for its batch; `done` hears its new `last_seq`, or why it was not stored. */
+export interface Pending {
+  readonly id: string
+  readonly prepared: Encoded
+  readonly owner: string
+  readonly done: (outcome: { readonly seq: number } | { readonly error: unknown }) => void
+}
+
+/** Whether a commit can go in a batch: one with an owner that neither answers nor checks an approval. */
+export const batchable = (commit: Commit, owner: string | undefined): owner is string =>
+  owner !== undefined && commit.answer === undefined && commit.waitingFor === undefined
+
+/**
+ * The statement of a batch. The rows of the executions are locked in id order first, so that two
+ * statements locking several of them (two batches, a batch and a renewal) never wait on each other
+ * in a cycle. Each commit then advances its execution (owner-guarded, as one commit alone is), and its
+ * events and journal entry are inserted from the row it advanced: a refused commit stores nothing and
+ * is missing from the answer, the others are stored.
+ */
+export const batchText = `
+  with c as (
+    select * from unnest($1::text[], $2::integer[], $3::text[], $4::text[], $5::text[], $6::text[], $7::boolean[])
+      with ordinality as c(id, n, status, output, error, owner, release, ord)
+  ), locked as (
+    select e.id from workflow_executions e where e.id = any($1::text[]) order by e.id for update
+  ), advanced as (
+    update workflow_executions e
+       set last_seq = e.last_seq + c.n, updated_at = $8,
+           status = coalesce(c.status, e.status),
+           output = coalesce(c.output, e.output),
+           error = coalesce(c.error, e.error),
+           owner = case when c.release then null else e.owner end,
+           lease_until = case when c.release then null else e.lease_until end
+      from c
+     where e.id = c.id and e.id in (select id from locked)
+       and e.status not in ('completed', 'failed', 'cancelled')
+       and e.owner = c.owner and e.lease_until > ${dbNow.pg}
+     returning e.id, e.last_seq, c.n, c.ord
+  ), events as (
+    insert into workflow_events (execution_id, seq, type, payload)
+    select a.id, (a.last_seq - a.n + v.k)::integer, v.type, v.payload
+      from advanced a
+      join unnest($9::integer[], $10::integer[], $11::text[], $12::text[]) as v(ord, k, type, payload)
+        on v.ord = a.ord
+  ), journal as (
+    insert into workflow_journal (execution_id, key, name, kind, state, task_id, result)
+    select a.id, j.key, j.name, j.kind, j.state, j.task_id, j.result
+      from advanced a
+      join unnest($13::integer[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[])
+        as j(ord, key, name, kind, state, task_id, result)
+        on j.ord = a.ord
+    on conflict (execution_id, key) do update
+      set name = excluded.name, kind = excluded.kind, state = excluded.state,
+          task_id = excluded.task_id, result = excluded.result
+  )
+  select ord, last_seq from advanced`
+
+const terminal = new Set(["completed", "failed", "cancelled"])
+
+/** The parameters of `batchText` for commits of distinct executions. */
+export const batchParams = (batch: ReadonlyArray<Pending>, now: number): Array<unknown> => {
+  const columns: Array<Array<unknown>> = Array.from({ length: 19 }, () => [])
+  const push = (index: number, value: unknown) => columns[index]!.push(value)
+  batch.forEach(({ id, owner, prepared: { commit, encoded } }, i) => {
+    const ord = i + 1
+    push(0, id)
+    push(1, encoded.events.length)
+    push(2, commit.status ?? null)
+    push(3, encoded.output)
+    push(4, encoded.error)
+    push(5, owner)
+    push(6, commit.status !== undefined && terminal.has(commit.status))
+    encoded.events.forEach((event, k) => {
+      push(8, ord)
+      push(9, k + 1)
+      push(10, event.type)
+      push(11, event.payload)
+    })
+    const entry = commit.journal
+    if (entry !== undefined) {
+      push(12, ord)
+      push(13, entry.key)
+      push(14, entry.name)
+      push(15, entry.kind)
+      push(16, entry.state)
+      push(17, entry.taskId ?? null)
+      push(18, encoded.journalResult)
+    }
+  })
+  columns[7] = [now]
+  return columns.map((column, index) => (index === 7 ? column[0] : column))
+}
+
+/** Tells each commit of a batch how it went, from the rows the statement answered. */
+export const settle = (
+  batch: ReadonlyArray<Pending>,
+  advanced: ReadonlyArray<{ readonly ord: unknown; readonly last_seq: unknown }>,
+  statuses: (ids: ReadonlyArray<string>) => Promise<ReadonlyMap<string, Record<string, unknown>>>
+): Promise<void> => {
+  const seqs = new Map(advanced.map((row) => [Number(row.ord), Number(row.last_seq)]))
+  const refused = batch.filter((_, i) => !seqs.has(i + 1))
+  const tell = (rows: ReadonlyMap<string, Record<string, unknown>>) =>
+    batch.forEach((item, i) => {
+      const seq = seqs.get(i + 1)
+      item.done(seq !== undefined ? { seq } : { error: refusal(item.id, item.owner, rows.get(item.id)) })
+    })
+  return refused.length === 0 ? Promise.resolve(tell(new Map())) : statuses(refused.map((item) => item.id)).then(tell)
+}
