@@ -15,7 +15,7 @@ import { ExecutionStorage } from "../src/index.js"
 const dir = mkdtempSync(join(tmpdir(), "workflow-held-approval-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-it.fails("a held step end is stored even when the suspend commit it was merged into is refused (ApprovalNotPending)", () =>
+it("a held step end is stored even when the suspend commit it was merged into is refused (ApprovalNotPending)", () =>
   Effect.runPromise(
     Effect.gen(function*() {
       const storage = yield* ExecutionStorage.ExecutionStorage

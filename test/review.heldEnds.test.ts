@@ -130,9 +130,9 @@ describe.skipIf(pgUrl === undefined)("held step ends on PostgreSQL", () => {
             executionId = `lost-${Date.now().toString(36)}`
             yield* engine.start(workflow, 1, { executionId })
             yield* Effect.sleep("500 millis")
-            // The second step's body has run; the first step's end is still waiting for the row lock. Its
+            // The first step's end is still waiting for the row lock (has the second step's body run?). Its
             // connection is then lost (the server terminates it), as a connection can be at any moment.
-            expect(bodies).toEqual({ first: 1, second: 1 })
+            const secondBeforeFailure = bodies.second
             yield* Effect.promise(() =>
               admin.query(
                 `select pg_terminate_backend(pid) from pg_stat_activity
@@ -144,8 +144,12 @@ describe.skipIf(pgUrl === undefined)("held step ends on PostgreSQL", () => {
             // The run stopped on the storage failure; resumed, it finishes.
             const resumed = yield* engine.resume(executionId)
             yield* resumed.result
-            // Exactly once for a step whose completion was acted upon: the first step's body ran once.
-            expect(bodies.first).toBe(1)
+            // A step whose completion was acted upon (the next step's body ran) is not run again: either the
+            // second body waited for the first end, or the first body ran once.
+            expect({ secondBeforeFailure, firstAgain: bodies.first > 1 }).not.toEqual({
+              secondBeforeFailure: 1,
+              firstAgain: true
+            })
           }).pipe(Effect.scoped, Effect.provide(layer))
         )
       } finally {
