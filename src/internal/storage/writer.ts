@@ -68,9 +68,13 @@ class RunWriter<P> implements Writer {
     }
     const held = this.held
     // A commit journals one entry: one that journals another than the held commit's is written after it.
+    // So is one that checks or answers an approval: it may be refused (`ApprovalNotPending`) for reasons of
+    // its own, and the run goes on after that refusal, so what was held must not be rolled back with it.
     if (
-      held !== undefined && held.journaled !== undefined && commit.journal !== undefined &&
-      held.journaled !== commit.journal.key
+      held !== undefined && (
+        (held.journaled !== undefined && commit.journal !== undefined && held.journaled !== commit.journal.key) ||
+        commit.waitingFor !== undefined || commit.answer !== undefined
+      )
     ) {
       return this.afterHeld(Effect.suspend(() => this.commit(commit, options)))
     }
@@ -89,7 +93,9 @@ class RunWriter<P> implements Writer {
     if (options?.hold === true && this.driver.holds) {
       this.held = { commit, journaled: commit.journal?.key ?? held?.journaled, prepared }
       this.schedule()
-      return Exit.void
+      // A write of the run is still out (a held commit a microtask flushed): what follows this one (the next
+      // step's body) must not come before that write is stored, nor at all if it failed.
+      return this.writing ? this.afterWrites() : Exit.void
     }
     return this.writeNow(commit, prepared) ?? Exit.void
   }
@@ -153,6 +159,21 @@ class RunWriter<P> implements Writer {
         ? finish(this.writeFailure)
         : this.driver.writeLater!(this.id, prepared, this.owner, finish)
     )
+  }
+
+  /** Completes once the run's writes made so far have ended; fails as the first of them that failed. */
+  private afterWrites(): Effect.Effect<void, CommitError> {
+    let done: Exit.Exit<void, CommitError> | undefined
+    let waiting: ((exit: Exit.Exit<void, CommitError>) => void) | undefined
+    this.inOrder(() => {
+      done = this.writeFailure === undefined ? Exit.void : failWith(this.writeFailure)
+      waiting?.(done)
+      this.nextInOrder()
+    })
+    return Effect.async<void, CommitError>((resume) => {
+      if (done !== undefined) resume(done)
+      else waiting = resume
+    })
   }
 
   /** Runs `start` once the writes before it have ended; it calls `nextInOrder` when it has. */
