@@ -35,7 +35,16 @@ it("a held step end is stored even when the suspend commit it was merged into is
           // The resumed run: step b ends (held), the approval's re-read found x waiting; the answer lands from
           // another engine; the run's suspend commit checks x is still waiting.
           yield* writer.commit({
-            events: [{ type: "step_end", timestamp: 1, runnableName: "b", durationMs: 0, output: 1, workflowInstanceId: id } as any],
+            events: [
+              {
+                type: "step_end",
+                timestamp: 1,
+                runnableName: "b",
+                durationMs: 0,
+                output: 1,
+                workflowInstanceId: id
+              } as any
+            ],
             journal: { key: "0/0", name: "b", kind: "step", state: "completed", result: { _tag: "Success", value: 1 } }
           }, { hold: true })
           yield* storage.commit(id, { answer: { taskId: "x", value: { status: "approved" } }, status: "running" })
