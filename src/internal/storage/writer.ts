@@ -93,9 +93,10 @@ class RunWriter<P> implements Writer {
     if (options?.hold === true && this.driver.holds) {
       this.held = { commit, journaled: commit.journal?.key ?? held?.journaled, prepared }
       this.schedule()
-      // A write of the run is still out (a held commit a microtask flushed): what follows this one (the next
-      // step's body) must not come before that write is stored, nor at all if it failed.
-      return this.writing ? this.afterWrites() : Exit.void
+      // A write of the run is still out (a held commit a microtask flushed): what follows a commit that
+      // starts an entry (a step's body) must not come before that write is stored, nor at all if it failed.
+      // (What follows a step's end is ordered by the run's next commit, which writes the end first.)
+      return this.writing && commit.journal?.state === "started" ? this.afterWrites() : Exit.void
     }
     return this.writeNow(commit, prepared) ?? Exit.void
   }
