@@ -79,10 +79,14 @@ export const make = ({ clock, observe, register, registry, runs, signals, storag
     }
     // A handle for a workflow given by value reports its typed failures (`Workflow.Typed`).
     const typed = typeof workflowOrName === "string" ? undefined : definition.workflow.error
-    return observe.handle(id, name, created, Effect.suspend(() => cancel(id)), typed)
+    return observe.handle(id, name, created, cancel(id), typed)
   })
 
-  const cancel = (id: string): ReturnType<WorkflowEngineService["cancel"]> =>
+  // Described when run: every handle carries its cancel, and most are never cancelled (its span and the
+  // listing of its children were built for every start).
+  const cancel = (id: string): ReturnType<WorkflowEngineService["cancel"]> => Effect.suspend(() => cancelNow(id))
+
+  const cancelNow = (id: string) =>
     Effect.gen(function*() {
       const record = yield* storage.get(id)
       if (isTerminal(record.status)) {
@@ -124,7 +128,7 @@ export const make = ({ clock, observe, register, registry, runs, signals, storag
         return yield* new ExecutionFinished({ executionId: id, status: record.status })
       }
       yield* runs.launch(id, yield* registry.find(record.workflow))
-      return observe.handle<unknown>(id, record.workflow, false, Effect.suspend(() => cancel(id)))
+      return observe.handle<unknown>(id, record.workflow, false, cancel(id))
     }).pipe(Effect.withSpan("WorkflowEngine.resume", { attributes: { executionId: id } }))
 
   const approve = (id: string, taskId: string, answer: Workflow.ApprovalAnswer) =>

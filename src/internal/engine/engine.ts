@@ -64,13 +64,10 @@ export const make = (
           Option.fromNullable(registry.get(name)?.workflow)
         ),
       start: start as WorkflowEngineService["start"],
-      handle: (id) =>
-        Effect.map(storage.get(id), (record) =>
-          observe.handle(id, record.workflow, false, Effect.suspend(() => cancel(id)))),
+      handle: (id) => Effect.map(storage.get(id), (record) => observe.handle(id, record.workflow, false, cancel(id))),
       events: observe.events,
       result: observe.result,
-      status: (id) =>
-        storage.get(id),
+      status: (id) => storage.get(id),
       cancel,
       resume,
       approve,

@@ -9,6 +9,7 @@ import type { StorageFailure, WorkflowHandle } from "../../WorkflowEngine.js"
 import type { StoredEvent } from "../../WorkflowEvent.js"
 import { errorInfo, issuesOf } from "../errorInfo.js"
 import type { Signal, Signals } from "../notifier.js"
+import { thaw } from "../storage/payload.js"
 import { isTerminal } from "../storage/service.js"
 import { InvalidOutput } from "../workflowErrors.js"
 import { positiveInteger, WorkflowCancelled, WorkflowFailed } from "./errors.js"
@@ -105,15 +106,12 @@ export const make = ({ pageSize, poll, registry, runEnded, signals, storage: giv
       return Stream.repeatEffectChunkOption(follow(id, from, tail, yield* Effect.scope))
     }))
 
-  /**
-   * A stored end, as a read of the execution would return it: output and error as copies (they passed the
-   * storage's payload checks, so JSON holds them as they are).
-   */
+  /** A stored end, as a read of the execution would give it: output and error as copies of their own. */
   const asRead = ({ commit, workflow }: End): Pick<ExecutionRecord, "status" | "workflow" | "output" | "error"> => ({
     status: commit.status!,
     workflow,
-    output: commit.output === undefined ? undefined : JSON.parse(JSON.stringify(commit.output)),
-    ...(commit.error !== undefined ? { error: JSON.parse(JSON.stringify(commit.error)) } : {})
+    output: thaw(commit.output),
+    ...(commit.error !== undefined ? { error: thaw(commit.error) } : {})
   })
 
   /** The result; with `error`, a typed failure stored encoded with it fails decoded. */

@@ -5,6 +5,7 @@
  */
 import type { Commit } from "../../ExecutionStorage.js"
 import { dbNow, refusal } from "./commitProgram.js"
+import { isTerminal } from "./service.js"
 import type { Encoded } from "./writer.js"
 
 /** A commit waiting for its batch; `done` hears its new `last_seq`, or why it was not stored. */
@@ -64,40 +65,25 @@ export const batchText = `
   )
   select ord, last_seq from advanced`
 
-const terminal = new Set(["completed", "failed", "cancelled"])
-
-/** The parameters of `batchText` for commits of distinct executions. */
+/** The parameters of `batchText` for commits of distinct executions: a column each, in its order. */
 export const batchParams = (batch: ReadonlyArray<Pending>, now: number): Array<unknown> => {
-  const columns: Array<Array<unknown>> = Array.from({ length: 19 }, () => [])
-  const push = (index: number, value: unknown) => columns[index]!.push(value)
+  // $1..$7: a row per commit; $9..$12: a row per event; $13..$19: a row per journal entry.
+  const commits = Array.from({ length: 7 }, () => [] as Array<unknown>)
+  const events = Array.from({ length: 4 }, () => [] as Array<unknown>)
+  const entries = Array.from({ length: 7 }, () => [] as Array<unknown>)
+  const add = (columns: Array<Array<unknown>>, row: ReadonlyArray<unknown>) =>
+    row.forEach((value, i) => columns[i]!.push(value))
   batch.forEach(({ id, owner, prepared: { commit, encoded } }, i) => {
     const ord = i + 1
-    push(0, id)
-    push(1, encoded.events.length)
-    push(2, commit.status ?? null)
-    push(3, encoded.output)
-    push(4, encoded.error)
-    push(5, owner)
-    push(6, commit.status !== undefined && terminal.has(commit.status))
-    encoded.events.forEach((event, k) => {
-      push(8, ord)
-      push(9, k + 1)
-      push(10, event.type)
-      push(11, event.payload)
-    })
+    const release = commit.status !== undefined && isTerminal(commit.status)
+    add(commits, [id, encoded.events.length, commit.status ?? null, encoded.output, encoded.error, owner, release])
+    encoded.events.forEach((event, k) => add(events, [ord, k + 1, event.type, event.payload]))
     const entry = commit.journal
     if (entry !== undefined) {
-      push(12, ord)
-      push(13, entry.key)
-      push(14, entry.name)
-      push(15, entry.kind)
-      push(16, entry.state)
-      push(17, entry.taskId ?? null)
-      push(18, encoded.journalResult)
+      add(entries, [ord, entry.key, entry.name, entry.kind, entry.state, entry.taskId ?? null, encoded.journalResult])
     }
   })
-  columns[7] = [now]
-  return columns.map((column, index) => (index === 7 ? column[0] : column))
+  return [...commits, now, ...events, ...entries]
 }
 
 /** Tells each commit of a batch how it went, from the rows the statement answered. */

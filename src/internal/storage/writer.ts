@@ -52,6 +52,11 @@ class RunWriter<P> implements Writer {
   /** Why a held-back start could not be written on its own: the run's next commit fails with it. */
   private heldFailure: unknown = undefined
   private scheduled = false
+  /** An asynchronous write in flight, and those waiting for it to end, in order. */
+  private writing = false
+  private readonly queued: Array<() => void> = []
+  /** Why a write failed: a write queued after it is not made, as it would follow a gap. */
+  private writeFailure: unknown = undefined
 
   constructor(
     private readonly id: string,
@@ -96,7 +101,9 @@ class RunWriter<P> implements Writer {
       // A write of the run is still out (a held commit a microtask flushed): what follows a commit that
       // starts an entry (a step's body) must not come before that write is stored, nor at all if it failed.
       // (What follows a step's end is ordered by the run's next commit, which writes the end first.)
-      return this.writing && commit.journal?.state === "started" ? this.afterWrites() : Exit.void
+      return this.writing && commit.journal?.state === "started"
+        ? this.awaited((done) => this.whenWritten(done))
+        : Exit.void
     }
     return this.writeNow(commit, prepared) ?? Exit.void
   }
@@ -126,9 +133,17 @@ class RunWriter<P> implements Writer {
     if (this.driver.writeLater === undefined) {
       return Effect.asVoid(Effect.tap(this.driver.write(this.id, prepared, this.owner), () => this.onStored?.(commit)))
     }
+    return this.awaited((done) => this.writeInOrder(commit, prepared, done))
+  }
+
+  /**
+   * What `start` tells its callback (undefined, or a failure), as an Effect: started at once, so it goes on
+   * whether or not the Effect runs.
+   */
+  private awaited(start: (done: (failure: unknown) => void) => void): Effect.Effect<void, CommitError> {
     let done: Exit.Exit<void, CommitError> | undefined
     let waiting: ((exit: Exit.Exit<void, CommitError>) => void) | undefined
-    this.writeInOrder(commit, prepared, (failure) => {
+    start((failure) => {
       done = failure === undefined ? Exit.void : failWith(failure)
       waiting?.(done)
     })
@@ -137,12 +152,6 @@ class RunWriter<P> implements Writer {
       else waiting = resume
     })
   }
-
-  /** An asynchronous write in flight, and those waiting for it to end, in order. */
-  private writing = false
-  private readonly queued: Array<() => void> = []
-  /** Why a write failed: a write queued after it is not made, as it would follow a gap. */
-  private writeFailure: unknown = undefined
 
   /**
    * Writes with `writeLater` once the run's writes before it have ended: the run's writes are stored in
@@ -162,18 +171,11 @@ class RunWriter<P> implements Writer {
     )
   }
 
-  /** Completes once the run's writes made so far have ended; fails as the first of them that failed. */
-  private afterWrites(): Effect.Effect<void, CommitError> {
-    let done: Exit.Exit<void, CommitError> | undefined
-    let waiting: ((exit: Exit.Exit<void, CommitError>) => void) | undefined
+  /** Tells `done` once the run's writes made so far have ended, with the first failure among them. */
+  private whenWritten(done: (failure: unknown) => void): void {
     this.inOrder(() => {
-      done = this.writeFailure === undefined ? Exit.void : failWith(this.writeFailure)
-      waiting?.(done)
+      done(this.writeFailure)
       this.nextInOrder()
-    })
-    return Effect.async<void, CommitError>((resume) => {
-      if (done !== undefined) resume(done)
-      else waiting = resume
     })
   }
 
@@ -205,12 +207,7 @@ class RunWriter<P> implements Writer {
   /** Writes what is held back, if anything, outside any fiber; `done` once every write has ended. */
   flushLater(done: () => void): void {
     const held = this.held
-    if (held === undefined) {
-      return this.inOrder(() => {
-        done()
-        this.nextInOrder()
-      })
-    }
+    if (held === undefined) return this.whenWritten(() => done())
     this.held = undefined
     const finished = (failure: unknown) => {
       if (failure !== undefined) this.heldFailure = failure
