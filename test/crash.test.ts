@@ -7,8 +7,8 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { freshDatabase, pgUrl } from "./pg.js"
+import { afterAll, describe, expect, it } from "vitest"
+import { pgUrl, suiteDatabase } from "./pg.js"
 import { runProcess } from "./processes.js"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
@@ -91,10 +91,6 @@ const crashSuite = (name: string, target: () => string) =>
 crashSuite("SQLite", () => join(dir, "crash.db"))
 
 describe.skipIf(pgUrl === undefined)("PostgreSQL", () => {
-  let database: Awaited<ReturnType<typeof freshDatabase>> | undefined
-  beforeAll(async () => {
-    database = await freshDatabase()
-  })
-  afterAll(() => database?.drop())
-  crashSuite("PostgreSQL", () => database!.url)
+  const database = suiteDatabase()
+  crashSuite("PostgreSQL", database.url)
 })

@@ -38,6 +38,19 @@ export const freshDatabase = async (): Promise<{ readonly url: string; readonly 
 }
 
 /**
+ * A fresh database for the tests of the enclosing `describe`: made before them, dropped after them.
+ * `url()` is its URL once they run.
+ */
+export const suiteDatabase = (): { readonly url: () => string } => {
+  let database: Awaited<ReturnType<typeof freshDatabase>> | undefined
+  beforeAll(async () => {
+    database = await freshDatabase()
+  })
+  afterAll(() => database?.drop())
+  return { url: () => database!.url }
+}
+
+/**
  * Registers `suite` once over a SQLite file in a temporary directory and once
  * over a fresh PostgreSQL database (skipped without TEST_PG_URL).
  */
@@ -48,13 +61,7 @@ export const onDurableStorages = (
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
   suite("SQLite", ExecutionStorage.layerSqlite({ filename: join(dir, "storage.db") }))
   describe.skipIf(pgUrl === undefined)("PostgreSQL", () => {
-    let database: Awaited<ReturnType<typeof freshDatabase>> | undefined
-    let url = ""
-    beforeAll(async () => {
-      database = await freshDatabase()
-      url = database.url
-    })
-    afterAll(() => database?.drop())
-    suite("PostgreSQL", Layer.suspend(() => ExecutionStorage.layerPg({ url })))
+    const database = suiteDatabase()
+    suite("PostgreSQL", Layer.suspend(() => ExecutionStorage.layerPg({ url: database.url() })))
   })
 }

@@ -1,6 +1,7 @@
 /**
- * Real child processes for tests: run one to its end, optionally writing to
- * its stdin and killing it with SIGKILL as soon as its output matches.
+ * Real child processes for tests: one a test steers while it runs
+ * (`startProcess`), or one run to its end, optionally writing to its stdin
+ * and killing it with SIGKILL as soon as its output matches (`runProcess`).
  */
 import { spawn } from "node:child_process"
 
@@ -22,30 +23,15 @@ export const runProcess = (
     readonly killWhen?: (stdout: string) => boolean
     readonly timeoutMs?: number
   }
-): Promise<Finished> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
-      cwd: options.cwd,
-      ...(options.env !== undefined ? { env: options.env } : {}),
-      stdio: ["pipe", "pipe", "pipe"]
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString()
-      if (options.killWhen?.(stdout)) child.kill("SIGKILL")
-    })
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL")
-      reject(new Error(`${args.join(" ")} timed out; stdout: ${stdout}; stderr: ${stderr}`))
-    }, options.timeoutMs ?? 110_000)
-    child.on("exit", (code, signal) => {
-      clearTimeout(timer)
-      resolve({ code, signal, stdout, stderr })
-    })
-    child.stdin.end(options.stdin ?? "")
-  })
+): Promise<Finished> => {
+  const child = startProcess(args, options)
+  child.endInput(options.stdin)
+  const timeoutMs = options.timeoutMs ?? 110_000
+  const killWhen = options.killWhen
+  // Checked on every chunk of output as it arrives: killed at once, not a moment later.
+  if (killWhen !== undefined) child.output("its kill point", killWhen, timeoutMs).then(child.kill, () => undefined)
+  return child.exit(timeoutMs)
+}
 
 /** A child process that a test steers while it runs. */
 export interface Child {
@@ -54,11 +40,13 @@ export interface Child {
   readonly stderr: () => string
   /** Resolves with the first line of stdout (so far or to come) that `match` accepts; rejects after `timeoutMs`. */
   readonly line: (match: (line: string) => boolean, timeoutMs?: number) => Promise<string>
+  /** Resolves once `check` holds for the stdout so far, checked as each chunk arrives; rejects after `timeoutMs`. */
+  readonly output: (what: string, check: (stdout: string) => boolean, timeoutMs: number) => Promise<void>
   /** Resolves when the process exits; rejects after `timeoutMs` (it is then killed). */
   readonly exit: (timeoutMs?: number) => Promise<Finished>
   readonly signal: (signal: NodeJS.Signals) => void
-  /** Ends its stdin. */
-  readonly endInput: () => void
+  /** Ends its stdin, after writing `text` if given. */
+  readonly endInput: (text?: string) => void
   /** Kills it (continued first, in case it was stopped) unless it has exited. */
   readonly kill: () => void
 }
@@ -121,6 +109,8 @@ export const startProcess = (
     stdout: () => stdout,
     stderr: () => stderr,
     line: (match, timeoutMs = 60_000) => until("a line", () => stdout.split("\n").slice(0, -1).find(match), timeoutMs),
+    output: (what, check, timeoutMs) =>
+      until(what, () => (check(stdout) ? true : undefined), timeoutMs).then(() => undefined),
     exit: (timeoutMs = 60_000) =>
       until("its exit", () => finished, timeoutMs).catch((error) => {
         kill()
@@ -129,8 +119,8 @@ export const startProcess = (
     signal: (signal) => {
       child.kill(signal)
     },
-    endInput: () => {
-      child.stdin.end()
+    endInput: (text) => {
+      child.stdin.end(text ?? "")
     },
     kill
   }

@@ -3,26 +3,51 @@
  * microtask). The design promises: "a step's end must be durable before anything that depends on it is
  * observable: the next step's body". These tests look for ways around it.
  */
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Stream } from "effect"
 import pg from "pg"
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { ExecutionStorage, Workflow, WorkflowEngine } from "../src/index.js"
-import { freshDatabase, pgUrl } from "./pg.js"
+import { pgUrl, suiteDatabase } from "./pg.js"
 
 describe.skipIf(pgUrl === undefined)("held step ends on PostgreSQL", () => {
-  let database: Awaited<ReturnType<typeof freshDatabase>> | undefined
-  let url = ""
-  beforeAll(async () => {
-    database = await freshDatabase()
-    url = database.url
-  })
-  afterAll(() => database?.drop())
+  const database = suiteDatabase()
+
+  /** Connects `clients`, runs `body` on an engine over the test database (no recovery), ends the clients. */
+  const withEngine = async (
+    clients: ReadonlyArray<pg.Client>,
+    body: (engine: WorkflowEngine.WorkflowEngineService) => Effect.Effect<void, unknown>
+  ) => {
+    await Promise.all(clients.map((client) => client.connect()))
+    try {
+      const layer = WorkflowEngine.layerWith({ recover: false }).pipe(
+        Layer.provideMerge(ExecutionStorage.layerPg({ url: database.url() }))
+      )
+      await Effect.runPromise(
+        Effect.flatMap(WorkflowEngine.WorkflowEngine, body).pipe(Effect.scoped, Effect.provide(layer))
+      )
+    } finally {
+      await Promise.all(clients.map((client) => client.end().catch(() => undefined)))
+    }
+  }
+
+  /** Waits until a session of the test database waits for a row lock: the end's write the test holds up. */
+  const blockedOnTheLock = (client: pg.Client) =>
+    Effect.promise(async () => {
+      while (true) {
+        const { rows } = await client.query(
+          `select 1 from pg_stat_activity
+           where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`
+        )
+        if (rows.length > 0) return
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+    })
 
   it(
     "the next step's body does not start while the previous step's end is still being written",
     async () => {
-      const locker = new pg.Client({ connectionString: url })
-      const observer = new pg.Client({ connectionString: url })
+      const locker = new pg.Client({ connectionString: database.url() })
+      const observer = new pg.Client({ connectionString: database.url() })
       let firstBodies = 0
       /** What the second step's body saw of the first step's journal entry when it started. */
       let seenBySecond: string | undefined = "not started"
@@ -59,33 +84,21 @@ describe.skipIf(pgUrl === undefined)("held step ends on PostgreSQL", () => {
             return 3
           })
       })
-      await locker.connect()
-      await observer.connect()
-      try {
-        const layer = WorkflowEngine.layerWith({ recover: false }).pipe(
-          Layer.provideMerge(ExecutionStorage.layerPg({ url }))
-        )
-        await Effect.runPromise(
-          Effect.gen(function*() {
-            const engine = yield* WorkflowEngine.WorkflowEngine
-            yield* engine.register(workflow)
-            executionId = `held-${Date.now().toString(36)}`
-            const handle = yield* engine.start(workflow, 1, { executionId })
-            // Give the run time to reach the second step's body (or to block before it, as it should).
-            yield* Effect.sleep("500 millis")
-            const sawBeforeRelease = seenBySecond
-            yield* Effect.promise(() => locker.query("rollback"))
-            yield* handle.result
-            // The second step's body must not have started before the first step's end was stored.
-            expect(sawBeforeRelease).toBe("not started")
-            expect(seenBySecond).toBe("completed")
-            expect(firstBodies).toBe(1)
-          }).pipe(Effect.scoped, Effect.provide(layer))
-        )
-      } finally {
-        await locker.end().catch(() => undefined)
-        await observer.end().catch(() => undefined)
-      }
+      await withEngine([locker, observer], (engine) =>
+        Effect.gen(function*() {
+          yield* engine.register(workflow)
+          executionId = `held-${Date.now().toString(36)}`
+          const handle = yield* engine.start(workflow, 1, { executionId })
+          // The first step's end is on its way and held up by the lock: the second body must wait for it.
+          yield* blockedOnTheLock(observer)
+          const sawBeforeRelease = seenBySecond
+          yield* Effect.promise(() => locker.query("rollback"))
+          yield* handle.result
+          // The second step's body must not have started before the first step's end was stored.
+          expect(sawBeforeRelease).toBe("not started")
+          expect(seenBySecond).toBe("completed")
+          expect(firstBodies).toBe(1)
+        }))
     },
     30_000
   )
@@ -93,8 +106,8 @@ describe.skipIf(pgUrl === undefined)("held step ends on PostgreSQL", () => {
   it(
     "a step whose body completed and whose next step's body ran is not run again after its end failed to store",
     async () => {
-      const locker = new pg.Client({ connectionString: url })
-      const admin = new pg.Client({ connectionString: url })
+      const locker = new pg.Client({ connectionString: database.url() })
+      const admin = new pg.Client({ connectionString: database.url() })
       const bodies = { first: 0, second: 0 }
       let executionId = ""
       const workflow = Workflow.make({
@@ -117,45 +130,35 @@ describe.skipIf(pgUrl === undefined)("held step ends on PostgreSQL", () => {
             return 3
           })
       })
-      await locker.connect()
-      await admin.connect()
-      try {
-        const layer = WorkflowEngine.layerWith({ recover: false }).pipe(
-          Layer.provideMerge(ExecutionStorage.layerPg({ url }))
-        )
-        await Effect.runPromise(
-          Effect.gen(function*() {
-            const engine = yield* WorkflowEngine.WorkflowEngine
-            yield* engine.register(workflow)
-            executionId = `lost-${Date.now().toString(36)}`
-            yield* engine.start(workflow, 1, { executionId })
-            yield* Effect.sleep("500 millis")
-            // The first step's end is still waiting for the row lock (has the second step's body run?). Its
-            // connection is then lost (the server terminates it), as a connection can be at any moment.
-            const secondBeforeFailure = bodies.second
-            yield* Effect.promise(() =>
-              admin.query(
-                `select pg_terminate_backend(pid) from pg_stat_activity
-                 where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`
-              )
+      await withEngine([locker, admin], (engine) =>
+        Effect.gen(function*() {
+          yield* engine.register(workflow)
+          executionId = `lost-${Date.now().toString(36)}`
+          yield* engine.start(workflow, 1, { executionId })
+          yield* blockedOnTheLock(admin)
+          // The first step's end is waiting for the row lock (has the second step's body run?). Its
+          // connection is then lost (the server terminates it), as a connection can be at any moment.
+          const secondBeforeFailure = bodies.second
+          yield* Effect.promise(() =>
+            admin.query(
+              `select pg_terminate_backend(pid) from pg_stat_activity
+               where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`
             )
-            yield* Effect.promise(() => locker.query("rollback"))
-            yield* Effect.sleep("500 millis")
-            // The run stopped on the storage failure; resumed, it finishes.
-            const resumed = yield* engine.resume(executionId)
-            yield* resumed.result
-            // A step whose completion was acted upon (the next step's body ran) is not run again: either the
-            // second body waited for the first end, or the first body ran once.
-            expect({ secondBeforeFailure, firstAgain: bodies.first > 1 }).not.toEqual({
-              secondBeforeFailure: 1,
-              firstAgain: true
-            })
-          }).pipe(Effect.scoped, Effect.provide(layer))
-        )
-      } finally {
-        await locker.end().catch(() => undefined)
-        await admin.end().catch(() => undefined)
-      }
+          )
+          yield* Effect.promise(() => locker.query("rollback"))
+          // The run stops on the storage failure: its followers here hear of it (the stream fails), or the
+          // stream ends if the run got past it.
+          yield* Effect.either(Stream.runDrain(engine.events(executionId)))
+          // Resumed, it finishes.
+          const resumed = yield* engine.resume(executionId)
+          yield* resumed.result
+          // A step whose completion was acted upon (the next step's body ran) is not run again: either the
+          // second body waited for the first end, or the first body ran once.
+          expect({ secondBeforeFailure, firstAgain: bodies.first > 1 }).not.toEqual({
+            secondBeforeFailure: 1,
+            firstAgain: true
+          })
+        }))
     },
     30_000
   )
