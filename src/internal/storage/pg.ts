@@ -9,7 +9,7 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { SqlError } from "@effect/sql/SqlError"
-import { Effect, Layer } from "effect"
+import { Effect, identity, Layer } from "effect"
 import pg from "pg"
 import type { CommitError, ExecutionStorageService, PgOptions } from "../../ExecutionStorage.js"
 import { commitProgram, numbered, refusal, runAsync, singleStatement, statusQuery } from "./commitProgram.js"
@@ -195,6 +195,17 @@ export const make = (options: PgOptions) =>
     const commitNow = writeEffect(pool, now)
     const service: ExecutionStorageService = {
       ...shared,
+      // On the commits' pool, as a named statement: one round trip, parsed once per connection.
+      create: SqlStorage.creating(
+        "pg",
+        clock,
+        (query) =>
+          Effect.tryPromise({
+            try: async () => (await pool.query(named(numbered(query.text), query.params))).rows,
+            catch: identity
+          }),
+        shared.get
+      ),
       commit: (id, commit) =>
         Effect.flatMap(
           Effect.try({ try: () => Writer.encode(id, commit), catch: (error) => error as InvalidPayload }),

@@ -15,7 +15,8 @@ import type {
   ExecutionRecord,
   ExecutionStatus as Status,
   ExecutionStorageService,
-  JournalEntry
+  JournalEntry,
+  NewExecution
 } from "../../ExecutionStorage.js"
 import type { StoredEvent } from "../../WorkflowEvent.js"
 import type { Dialect, Query, Rows } from "./commitProgram.js"
@@ -136,6 +137,73 @@ const dialectOf = (sql: SqlClient.SqlClient): Dialect => sql.onDialectOrElse({ p
 const leaseLength = (leaseMs: number): number =>
   Number.isFinite(leaseMs) ? Math.trunc(leaseMs) : leaseMs > 0 ? 2 ** 52 : 0
 
+const insertTexts: Record<Dialect, Array<string>> = { pg: [], sqlite: [] }
+
+/**
+ * The insert of a new execution, `?` placeholders: nothing when one with its id exists (insert-or-ignore
+ * keeps start idempotent when two callers use one id at once), else a row with the lease it was claimed
+ * with, if any (set on the database's clock).
+ */
+const insertExecution = (dialect: Dialect, execution: NewExecution, input: string, at: number): Query => {
+  const claim = execution.claim
+  const text = insertTexts[dialect][claim === undefined ? 0 : 1] ??= `insert into workflow_executions
+      (id, workflow, input, status, created_at, updated_at, last_seq, parent, owner, lease_until)
+    values (?, ?, ?, ?, ?, ?, 0, ?, ?, ${claim === undefined ? "null" : `${dbNow[dialect]} + ?`})
+    on conflict (id) do nothing
+    returning lease_until`
+  const params = [execution.id, execution.workflow, input, execution.status, at, at, execution.parent ?? null]
+  params.push(claim?.owner ?? null)
+  if (claim !== undefined) params.push(leaseLength(claim.leaseMs))
+  return { text, params }
+}
+
+/**
+ * `create` over a way to run one statement, shared by the storages (each runs it on its own driver). The
+ * record of a new execution is built from what was inserted, without reading it back; its input is a copy
+ * of the stored text, as a read would give.
+ */
+export const creating = <E>(
+  dialect: Dialect,
+  clock: Clock.Clock,
+  execute: (query: Query) => Effect.Effect<Rows, E>,
+  get: (id: string) => Effect.Effect<ExecutionRecord, ExecutionNotFound | StorageError>
+) =>
+(execution: NewExecution): Effect.Effect<
+  { readonly record: ExecutionRecord; readonly created: boolean; readonly claimed?: boolean },
+  InvalidPayload | StorageError
+> =>
+  Effect.gen(function*() {
+    const input = yield* encode(`the input of execution "${execution.id}"`, execution.input, "input")
+    const at = clock.unsafeCurrentTimeMillis()
+    const [inserted] = yield* execute(insertExecution(dialect, execution, input, at)).pipe(
+      Effect.mapError((cause) =>
+        new StorageError({ operation: "create", reason: cause instanceof Error ? cause.message : String(cause), cause })
+      )
+    )
+    if (inserted !== undefined) {
+      const leaseUntil = inserted.lease_until
+      const record: ExecutionRecord = {
+        id: execution.id,
+        workflow: execution.workflow,
+        input: JSON.parse(input),
+        status: execution.status,
+        createdAt: at,
+        updatedAt: at,
+        lastSeq: 0,
+        ...(execution.status === "running" && leaseUntil !== null && leaseUntil !== undefined
+          ? { leaseUntil: Number(leaseUntil) }
+          : {}),
+        ...(execution.parent !== undefined ? { parent: execution.parent } : {})
+      }
+      return { record, created: true, claimed: execution.claim !== undefined }
+    }
+    const record = yield* get(execution.id).pipe(
+      Effect.catchTag("ExecutionNotFound", () =>
+        new StorageError({ operation: "create", reason: `execution "${execution.id}" vanished after its insert` }))
+    )
+    return { record, created: false }
+  })
+
 /** One commit in one transaction, guarded by `owner` when there is one. */
 const commitWith =
   (sql: SqlClient.SqlClient, clock: Clock.Clock) =>
@@ -191,29 +259,12 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
   const now = sql.literal(dbNow[dialect])
 
   const service: ExecutionStorageService = {
-    create: (execution) =>
-      Effect.gen(function*() {
-        const input = yield* encode(`the input of execution "${execution.id}"`, execution.input, "input")
-        const at = clock.unsafeCurrentTimeMillis()
-        const claim = execution.claim
-        // Insert-or-ignore keeps start idempotent when two callers use one id at once.
-        const [inserted] = yield* sql<ExecutionRow>`
-          insert into workflow_executions
-            (id, workflow, input, status, created_at, updated_at, last_seq, parent, owner, lease_until)
-          values (${execution.id}, ${execution.workflow}, ${input}, ${execution.status}, ${at}, ${at}, 0,
-            ${execution.parent ?? null}, ${claim?.owner ?? null},
-            ${claim === undefined ? null : sql`${now} + ${leaseLength(claim.leaseMs)}`})
-          on conflict (id) do nothing
-          returning *`
-        if (inserted !== undefined) {
-          return { record: yield* toRecord(inserted), created: true, claimed: claim !== undefined }
-        }
-        const record = yield* get(execution.id).pipe(
-          Effect.catchTag("ExecutionNotFound", () =>
-            new StorageError({ operation: "create", reason: `execution "${execution.id}" vanished after its insert` }))
-        )
-        return { record, created: false }
-      }).pipe(Effect.catchTag("SqlError", failed("create"))),
+    create: creating(
+      dialect,
+      clock,
+      (query) => sql.unsafe<Record<string, unknown>>(dialect === "pg" ? numbered(query.text) : query.text, query.params),
+      get
+    ),
 
     get,
 

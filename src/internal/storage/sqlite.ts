@@ -13,7 +13,7 @@ import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Statement from "@effect/sql/Statement"
 import Database from "better-sqlite3"
-import { Effect, Layer, Scope, Stream } from "effect"
+import { Effect, identity, Layer, Scope, Stream } from "effect"
 import { accessSync, constants, existsSync, mkdirSync, statSync } from "node:fs"
 import { dirname } from "node:path"
 import type { Commit, CommitError, ExecutionStorageService, SqliteOptions } from "../../ExecutionStorage.js"
@@ -304,7 +304,7 @@ const committer = (db: Database.Database, now: () => number) => {
       schedule()
     })
 
-  return { commitSync, commitGrouped, commitLater, flush }
+  return { commitSync, commitGrouped, commitLater, flush, execute }
 }
 
 export const make = (
@@ -332,6 +332,13 @@ export const make = (
     const write = grouped ? commits.commitGrouped : commitNow
     const service: ExecutionStorageService = {
       ...shared,
+      // On the connection, as commits are: through the client, a start's insert cost more than the SQLite work.
+      create: SqlStorage.creating(
+        "sqlite",
+        clock,
+        (query) => Effect.try({ try: () => commits.execute(query), catch: identity }),
+        shared.get
+      ),
       commit: (id, commit) =>
         Effect.flatMap(
           Effect.try({ try: () => Writer.encode(id, commit), catch: (error) => error as InvalidPayload }),
