@@ -262,7 +262,8 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
     create: creating(
       dialect,
       clock,
-      (query) => sql.unsafe<Record<string, unknown>>(dialect === "pg" ? numbered(query.text) : query.text, query.params),
+      (query) =>
+        sql.unsafe<Record<string, unknown>>(dialect === "pg" ? numbered(query.text) : query.text, query.params),
       get
     ),
 
