@@ -7,6 +7,7 @@
  * no results file.
  */
 import { writeFileSync } from "node:fs"
+import * as CrossProcess from "./crossProcess.js"
 import * as Fanout from "./fanout.js"
 import type { Result } from "./harness.js"
 import * as Latency from "./latency.js"
@@ -25,6 +26,7 @@ const suites: Record<string, { readonly run: (targets: Targets.Targets) => Promi
   throughput: Throughput,
   resume: Resume,
   fanout: Fanout,
+  crossProcess: CrossProcess,
   startup: Startup,
   peer: Peer
 }

@@ -9,7 +9,7 @@
  */
 import type { SqlClient } from "@effect/sql"
 import { Effect, Layer } from "effect"
-import type { Scope } from "effect"
+import type { Scope, Stream } from "effect"
 import { ExecutionStatus as StatusSchema, StorageError } from "./internal/storage/service.js"
 import type { ExecutionStorage as Tag } from "./internal/storage/service.js"
 import type { ErrorInfo, StoredEvent, WorkflowEvent } from "./WorkflowEvent.js"
@@ -324,7 +324,27 @@ export interface ExecutionStorageService {
   ) => Effect.Effect<ReadonlyArray<string>, StorageError>
   /** Gives up `owner`'s lease, so another process may run the execution at once. */
   readonly release: (id: string, owner: string) => Effect.Effect<void, StorageError>
+  /**
+   * Commits made by other processes on this storage, as they are made (PostgreSQL: `LISTEN/NOTIFY`).
+   * Hints, not data: the storage stays the truth, and a hint may be lost (then `Missed` says so, or it
+   * costs only the engine's poll). Absent where the storage cannot tell; engines then poll.
+   *
+   * @since 0.2.0
+   */
+  readonly changes?: Stream.Stream<StorageChange>
 }
+
+/**
+ * A hint from `ExecutionStorageService.changes`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type StorageChange =
+  /** Another process committed to the execution: events, and its new status if the commit set one. */
+  | { readonly _tag: "Committed"; readonly executionId: string; readonly status?: ExecutionStatus }
+  /** Hints may have been lost (the channel was down): anything may have changed meanwhile. */
+  | { readonly _tag: "Missed" }
 
 export {
   /**
@@ -450,6 +470,14 @@ export interface PgOptions {
   /** A `postgres://` connection URL. */
   readonly url: string
   readonly maxConnections?: number
+  /**
+   * Whether commits notify other processes, and this one listens for theirs (`LISTEN/NOTIFY`, one
+   * connection per layer): subscribers, result waiters and cancels then hear of another process's commit
+   * at once instead of at their next poll. Default true.
+   *
+   * @since 0.2.0
+   */
+  readonly notifications?: boolean
 }
 
 /**

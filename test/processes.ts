@@ -45,6 +45,8 @@ export interface Child {
   /** Resolves when the process exits; rejects after `timeoutMs` (it is then killed). */
   readonly exit: (timeoutMs?: number) => Promise<Finished>
   readonly signal: (signal: NodeJS.Signals) => void
+  /** Writes `text` to its stdin. */
+  readonly input: (text: string) => void
   /** Ends its stdin, after writing `text` if given. */
   readonly endInput: (text?: string) => void
   /** Kills it (continued first, in case it was stopped) unless it has exited. */
@@ -118,6 +120,9 @@ export const startProcess = (
       }),
     signal: (signal) => {
       child.kill(signal)
+    },
+    input: (text) => {
+      child.stdin.write(text)
     },
     endInput: (text) => {
       child.stdin.end(text ?? "")

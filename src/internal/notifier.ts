@@ -18,8 +18,17 @@ export class Signal {
 
   finish(): void {
     this.finished = true
+    this.wake()
+  }
+
+  /** Wakes every waiter, those waiting for the end too: they look at storage again. */
+  wake(): void {
     this.notify()
-    if (this.finishWaiter !== undefined) Deferred.unsafeDone(this.finishWaiter, Exit.void)
+    const finishWaiter = this.finishWaiter
+    if (finishWaiter !== undefined) {
+      this.finishWaiter = undefined
+      Deferred.unsafeDone(finishWaiter, Exit.void)
+    }
   }
 
   /** Waits until the execution finishes here, or at most `poll` (it may finish in another process). */
@@ -101,6 +110,11 @@ export class Signals {
 
   notify(id: string): void {
     this.byId.get(id)?.notify()
+  }
+
+  /** Anything may have changed (hints from other processes were lost): every waiter looks again. */
+  wakeAll(): void {
+    for (const signal of this.byId.values()) signal.wake()
   }
 
   finish(id: string): void {

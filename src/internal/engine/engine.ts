@@ -9,6 +9,7 @@ import type * as Workflow from "../../Workflow.js"
 import type { EngineOptions, WorkflowEngineService } from "../../WorkflowEngine.js"
 import { Signals } from "../notifier.js"
 import { ExecutionStorage } from "../storage/service.js"
+import * as Changes from "./changes.js"
 import * as Control from "./control.js"
 import type { InvalidOption } from "./errors.js"
 import { lookingUpStorableIds, positiveDuration, positiveInteger } from "./errors.js"
@@ -35,6 +36,7 @@ export const make = (
     const tails = yield* Tails.make({ storage, signals, pageSize, poll })
     const observe = Observe.make({ storage, signals, registry, tails, pageSize, poll, runEnded: runs.ended })
     const recover = Leases.recover(storage, registry, runs)
+    if (storage.changes !== undefined) yield* Changes.follow(storage.changes, signals, runs)
     yield* Leases.keepAlive({ storage, runs, owner, lease })
     if (options.recover !== false) yield* Leases.keepRecovering(registry, recover, lease)
     let debug = false

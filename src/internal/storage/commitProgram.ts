@@ -94,7 +94,8 @@ export function* commitProgram(
   commit: Commit,
   encoded: EncodedCommit,
   now: number,
-  owner: string | undefined
+  owner: string | undefined,
+  notice?: Query
 ): CommitProgram {
   const events = encoded.events
   const advanced = yield advance(dialect, id, commit, encoded, now, owner)
@@ -133,6 +134,8 @@ export function* commitProgram(
       [id, entry.key, entry.name, entry.kind, entry.state, entry.taskId ?? null, encoded.journalResult]
     )
   }
+  // Last, so that it is sent only if everything before it was stored (NOTIFY is delivered on commit).
+  if (notice !== undefined) yield notice
   return first + events.length - 1
 }
 
@@ -153,13 +156,15 @@ export const refusal = (id: string, owner: string | undefined, row: Record<strin
  * A commit as one PostgreSQL statement, its own transaction: one round trip. Each part acts on the row
  * the first one advanced, so a refused commit (no row) writes nothing and answers no row; `refusal` then
  * says why. Undefined for a commit that answers or checks an approval: those run `commitProgram`.
+ * `notice`, if given, is notified on `channel` once the commit is stored (see pgChanges.ts).
  */
 export const singleStatement = (
   id: string,
   commit: Commit,
   encoded: EncodedCommit,
   now: number,
-  owner: string | undefined
+  owner: string | undefined,
+  notice?: { readonly channel: string; readonly payload: string }
 ): Query | undefined => {
   if (commit.answer !== undefined || commit.waitingFor !== undefined) return undefined
   const advanced = advance("pg", id, commit, encoded, now, owner)
@@ -177,6 +182,12 @@ export const singleStatement = (
   if (entry !== undefined) {
     text += `, journal as (${journalUpsert("select ?, ?, ?, ?, ?, ?, ? from advanced")})`
     params.push(id, entry.key, entry.name, entry.kind, entry.state, entry.taskId ?? null, encoded.journalResult)
+  }
+  if (notice !== undefined) {
+    // Referenced below, or it would not run; one row, from the advanced one.
+    text += `, notified as (select pg_notify(?, ?) from advanced)`
+    params.push(notice.channel, notice.payload)
+    return query(`${text} select last_seq from advanced, (select count(*) from notified) as sent`, params)
   }
   return query(`${text} select last_seq from advanced`, params)
 }

@@ -13,6 +13,7 @@ import { Effect, identity, Layer } from "effect"
 import pg from "pg"
 import type { CommitError, ExecutionStorageService, PgOptions } from "../../ExecutionStorage.js"
 import { commitProgram, numbered, refusal, runAsync, singleStatement, statusQuery } from "./commitProgram.js"
+import * as PgChanges from "./pgChanges.js"
 import * as GroupCommit from "./pgGroupCommit.js"
 import type { InvalidPayload } from "./service.js"
 import { ExecutionStorage, isCommitError, StorageError } from "./service.js"
@@ -36,9 +37,24 @@ const named = (text: string, values: ReadonlyArray<unknown>): pg.QueryConfig => 
  * `StorageError` of the commit that used it, and goes back to the pool as broken, so that the pool drops
  * it.
  */
-const write = async (pool: pg.Pool, id: string, prepared: Writer.Encoded, now: number, owner: string | undefined) => {
+const write = async (
+  pool: pg.Pool,
+  id: string,
+  prepared: Writer.Encoded,
+  now: number,
+  owner: string | undefined,
+  origin: string | undefined
+) => {
   const { commit, encoded } = prepared
-  const single = singleStatement(id, commit, encoded, now, owner)
+  const payload = origin === undefined ? undefined : PgChanges.notice(origin, id, commit.status)
+  const single = singleStatement(
+    id,
+    commit,
+    encoded,
+    now,
+    owner,
+    payload === undefined ? undefined : { channel: PgChanges.channel, payload }
+  )
   if (single !== undefined) {
     // `pool.query` hands a connection that failed back as broken.
     const [advanced] = (await pool.query(named(numbered(single.text), single.params))).rows
@@ -52,7 +68,15 @@ const write = async (pool: pg.Pool, id: string, prepared: Writer.Encoded, now: n
     await client.query("begin")
     try {
       const seq = await runAsync(
-        commitProgram("pg", id, commit, encoded, now, owner),
+        commitProgram(
+          "pg",
+          id,
+          commit,
+          encoded,
+          now,
+          owner,
+          payload === undefined ? undefined : PgChanges.noticeQuery(payload)
+        ),
         async ({ params, text }) => (await client.query(named(numbered(text), params))).rows
       )
       await client.query("commit")
@@ -73,18 +97,23 @@ const write = async (pool: pg.Pool, id: string, prepared: Writer.Encoded, now: n
 const asFailure = (error: unknown): CommitError => isCommitError(error) ? error : failed("commit")(error)
 
 const writeEffect =
-  (pool: pg.Pool, now: () => number) =>
+  (pool: pg.Pool, now: () => number, origin: string | undefined) =>
   (id: string, prepared: Writer.Encoded, owner: string | undefined): Effect.Effect<number, CommitError> =>
-    Effect.tryPromise({ try: () => write(pool, id, prepared, now(), owner), catch: asFailure })
+    Effect.tryPromise({ try: () => write(pool, id, prepared, now(), owner, origin), catch: asFailure })
 
 /** Writes a batch of commits of distinct executions, telling each how it went. */
-const writeBatch = async (pool: pg.Pool, batch: ReadonlyArray<GroupCommit.Pending>, now: number) => {
+const writeBatch = async (
+  pool: pg.Pool,
+  batch: ReadonlyArray<GroupCommit.Pending>,
+  now: number,
+  origin: string | undefined
+) => {
   try {
     if (batch.length === 1) {
       const [{ done, id, owner, prepared }] = batch as [GroupCommit.Pending]
-      return done({ seq: await write(pool, id, prepared, now, owner) })
+      return done({ seq: await write(pool, id, prepared, now, owner, origin) })
     }
-    const { rows } = await pool.query(named(GroupCommit.batchText, GroupCommit.batchParams(batch, now)))
+    const { rows } = await pool.query(named(GroupCommit.batchText, GroupCommit.batchParams(batch, now, origin)))
     await GroupCommit.settle(batch, rows, async (ids) => {
       const { rows } = await pool.query(named("select id, status from workflow_executions where id = any($1)", [ids]))
       return new Map(rows.map((row) => [row.id as string, row]))
@@ -98,7 +127,7 @@ const writeBatch = async (pool: pg.Pool, batch: ReadonlyArray<GroupCommit.Pendin
  * Group commit: commits wait for a batch, and a few batches are on their way at once; every commit queued
  * while they are joins the next. A batch holds one commit per execution (a run writes one at a time).
  */
-const groupCommitter = (pool: pg.Pool, now: () => number, inFlightAtMost: number) => {
+const groupCommitter = (pool: pg.Pool, now: () => number, origin: string | undefined, inFlightAtMost: number) => {
   let pending: Array<GroupCommit.Pending> = []
   let inFlight = 0
   let scheduled = false
@@ -118,7 +147,7 @@ const groupCommitter = (pool: pg.Pool, now: () => number, inFlightAtMost: number
       }
       pending = rest
       inFlight++
-      void writeBatch(pool, batch, now()).finally(() => {
+      void writeBatch(pool, batch, now(), origin).finally(() => {
         inFlight--
         send()
       })
@@ -137,12 +166,17 @@ const groupCommitter = (pool: pg.Pool, now: () => number, inFlightAtMost: number
  * How the runs on this storage write: commits are held back, to share a round trip with the next, and
  * grouped with other runs' commits.
  */
-const driver = (pool: pg.Pool, now: () => number, connections: number): Writer.Driver<Writer.Encoded> => {
+const driver = (
+  pool: pg.Pool,
+  now: () => number,
+  origin: string | undefined,
+  connections: number
+): Writer.Driver<Writer.Encoded> => {
   // Half the pool for batches; the rest for reads, renewals and commits made outside runs.
-  const group = groupCommitter(pool, now, Math.max(1, Math.floor(connections / 2)))
+  const group = groupCommitter(pool, now, origin, Math.max(1, Math.floor(connections / 2)))
   return {
     ...Writer.encoding,
-    write: writeEffect(pool, now),
+    write: writeEffect(pool, now, origin),
     writeLater: (id, prepared, owner, done) => {
       if (GroupCommit.batchable(prepared.commit, owner)) {
         return group({
@@ -152,7 +186,7 @@ const driver = (pool: pg.Pool, now: () => number, connections: number): Writer.D
           done: (outcome) => done("error" in outcome ? asFailure(outcome.error) : undefined)
         })
       }
-      write(pool, id, prepared, now(), owner).then(() => done(undefined), (error) => done(asFailure(error)))
+      write(pool, id, prepared, now(), owner, origin).then(() => done(undefined), (error) => done(asFailure(error)))
     },
     holds: true
   }
@@ -192,7 +226,9 @@ export const make = (options: PgOptions) =>
     const clock = yield* Effect.clock
     const pool = yield* makePool(options)
     const now = () => clock.unsafeCurrentTimeMillis()
-    const commitNow = writeEffect(pool, now)
+    // This layer, in the notices its commits send: what it sent itself, it does not hand on as a change.
+    const origin = options.notifications === false ? undefined : crypto.randomUUID()
+    const commitNow = writeEffect(pool, now, origin)
     const service: ExecutionStorageService = {
       ...shared,
       // On the commits' pool, as a named statement: one round trip, parsed once per connection.
@@ -211,7 +247,8 @@ export const make = (options: PgOptions) =>
           Effect.try({ try: () => Writer.encode(id, commit), catch: (error) => error as InvalidPayload }),
           (prepared) => commitNow(id, prepared, commit.owner)
         ),
-      writer: Writer.make(driver(pool, now, options.maxConnections ?? 10))
+      writer: Writer.make(driver(pool, now, origin, options.maxConnections ?? 10)),
+      ...(origin === undefined ? {} : { changes: yield* PgChanges.listen({ url: options.url, origin }) })
     }
     return service
   })

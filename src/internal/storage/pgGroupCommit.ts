@@ -5,6 +5,7 @@
  */
 import type { Commit } from "../../ExecutionStorage.js"
 import { dbNow, refusal } from "./commitProgram.js"
+import { channel, notice } from "./pgChanges.js"
 import { isTerminal } from "./service.js"
 import type { Encoded } from "./writer.js"
 
@@ -62,12 +63,19 @@ export const batchText = `
     on conflict (execution_id, key) do update
       set name = excluded.name, kind = excluded.kind, state = excluded.state,
           task_id = excluded.task_id, result = excluded.result
+  ), notified as (
+    select pg_notify('${channel}', n.payload)
+      from advanced a join unnest($20::text[]) with ordinality as n(payload, ord) on n.ord = a.ord
+     where n.payload is not null
   )
-  select ord, last_seq from advanced`
+  select ord, last_seq from advanced, (select count(*) from notified) as sent`
 
-/** The parameters of `batchText` for commits of distinct executions: a column each, in its order. */
-export const batchParams = (batch: ReadonlyArray<Pending>, now: number): Array<unknown> => {
-  // $1..$7: a row per commit; $9..$12: a row per event; $13..$19: a row per journal entry.
+/**
+ * The parameters of `batchText` for commits of distinct executions: a column each, in its order. `origin`
+ * (this storage layer), when given, has each stored commit notified (see pgChanges.ts).
+ */
+export const batchParams = (batch: ReadonlyArray<Pending>, now: number, origin?: string): Array<unknown> => {
+  // $1..$7: a row per commit; $9..$12: a row per event; $13..$19: a row per journal entry; $20: the notices.
   const commits = Array.from({ length: 7 }, () => [] as Array<unknown>)
   const events = Array.from({ length: 4 }, () => [] as Array<unknown>)
   const entries = Array.from({ length: 7 }, () => [] as Array<unknown>)
@@ -83,7 +91,10 @@ export const batchParams = (batch: ReadonlyArray<Pending>, now: number): Array<u
       add(entries, [ord, entry.key, entry.name, entry.kind, entry.state, entry.taskId ?? null, encoded.journalResult])
     }
   })
-  return [...commits, now, ...events, ...entries]
+  const notices = batch.map(({ id, prepared: { commit } }) =>
+    origin === undefined ? null : notice(origin, id, commit.status) ?? null
+  )
+  return [...commits, now, ...events, ...entries, notices]
 }
 
 /** Tells each commit of a batch how it went, from the rows the statement answered. */

@@ -1,0 +1,232 @@
+/**
+ * Live across processes on PostgreSQL (LISTEN/NOTIFY): a subscriber, a
+ * result waiter and a cancel in one process hear of another process's
+ * commits at once. The processes hearing them poll once an hour, so nothing
+ * but a notification (or the wake-up after a lost listening connection)
+ * can tell them in time. Runs only with TEST_PG_URL.
+ */
+import { Chunk, Deferred, Effect, Exit, Fiber, Layer, Queue, Ref, Schedule, Stream } from "effect"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import pg from "pg"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { ExecutionStorage, Workflow, WorkflowEngine } from "../src/index.js"
+import type { StoredEvent } from "../src/WorkflowEvent.js"
+import { pgUrl, suiteDatabase } from "./pg.js"
+import type { Child } from "./processes.js"
+import { startProcess } from "./processes.js"
+
+const root = fileURLToPath(new URL("..", import.meta.url))
+const worker = join(root, "test", "fixtures", "pgWorker.ts")
+
+const children: Array<Child> = []
+afterAll(() => children.forEach((child) => child.kill()))
+
+let counter = 0
+const freshId = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${counter++}`
+
+/** An engine that would hear of other processes' commits only hourly, if not for notifications. */
+const deafEngine = (url: string) =>
+  WorkflowEngine.layerWith({ pollInterval: "1 hour", recover: false }).pipe(
+    Layer.provideMerge(ExecutionStorage.layerPg({ url }))
+  )
+
+/** Waits until `check` holds, re-checking as often as it likes; fails naming `what` after a generous limit. */
+const eventually = <E>(what: string, check: Effect.Effect<boolean, E>, timeoutMs = 30_000) =>
+  check.pipe(
+    Effect.flatMap((holds) => holds ? Effect.void : Effect.fail("not yet")),
+    Effect.retry(Schedule.spaced("10 millis")),
+    Effect.timeoutFail({ duration: timeoutMs, onTimeout: () => new Error(`timed out waiting for ${what}`) })
+  )
+
+describe.skipIf(pgUrl === undefined)("PostgreSQL notifications", () => {
+  const database = suiteDatabase()
+  // Where the worker processes' step bodies record what they do.
+  beforeAll(() =>
+    query(`create table stamps (
+      id bigserial primary key, pid integer not null, execution text not null, step integer not null,
+      what text not null)`)
+  )
+
+  const query = async (text: string) => {
+    const client = new pg.Client({ connectionString: database.url() })
+    await client.connect()
+    try {
+      return (await client.query(text)).rows
+    } finally {
+      await client.end()
+    }
+  }
+
+  /** A workflow of `steps` steps, each waiting for the test to let it go on. */
+  const paced = (go: Queue.Queue<void>, steps: number) =>
+    Workflow.make({
+      name: "changes-paced",
+      run: () =>
+        Effect.gen(function*() {
+          let total = 0
+          for (let i = 0; i < steps; i++) total += yield* Workflow.step(`step-${i}`, Effect.as(Queue.take(go), i))
+          return total
+        })
+    })
+
+  it("a subscriber and a result waiter on another storage layer hear of each commit at once", async () => {
+    const id = freshId("followed")
+    const go = Effect.runSync(Queue.unbounded<void>())
+    const workflow = paced(go, 3)
+    const program = Effect.gen(function*() {
+      const runner = yield* Layer.build(deafEngine(database.url()))
+      const watcher = yield* Layer.build(deafEngine(database.url()))
+      const a = WorkflowEngine.WorkflowEngine.pipe(Effect.provide(runner))
+      const b = WorkflowEngine.WorkflowEngine.pipe(Effect.provide(watcher))
+      yield* Effect.flatMap(a, (engine) => engine.start(workflow, undefined, { executionId: id }))
+      const seen = yield* Ref.make<ReadonlyArray<StoredEvent>>([])
+      const following = yield* Effect.flatMap(b, (engine) =>
+        engine.events(id).pipe(
+          Stream.runForEach((event) => Ref.update(seen, (events) => [...events, event])),
+          Effect.fork
+        ))
+      const result = yield* Effect.flatMap(b, (engine) => Effect.fork(engine.result(id)))
+      for (let i = 0; i < 3; i++) {
+        yield* Queue.offer(go, undefined)
+        yield* eventually(
+          `the end of step ${i} at the subscriber`,
+          Effect.map(
+            Ref.get(seen),
+            (events) => events.some((event) => event.type === "step_end" && event.runnableName === `step-${i}`)
+          )
+        )
+      }
+      expect(yield* Fiber.join(result)).toBe(3)
+      yield* Fiber.join(following)
+      const events = yield* Ref.get(seen)
+      expect(events.map((event) => event.seq)).toEqual(events.map((_, i) => i + 1))
+      expect(events.at(-1)?.type).toBe("final_output")
+    })
+    await Effect.runPromise(Effect.scoped(program))
+  }, 120_000)
+
+  it("commits written together (group commit) are each notified", async () => {
+    const ids = Array.from({ length: 20 }, () => freshId("grouped"))
+    const program = Effect.gen(function*() {
+      const latch = yield* Deferred.make<void>()
+      const gated = Workflow.make({
+        name: "changes-gated",
+        run: (i: number) => Workflow.step("gated", Effect.as(Deferred.await(latch), i))
+      })
+      const runner = yield* Layer.build(deafEngine(database.url()))
+      const watcher = yield* Layer.build(deafEngine(database.url()))
+      const a = yield* WorkflowEngine.WorkflowEngine.pipe(Effect.provide(runner))
+      const b = yield* WorkflowEngine.WorkflowEngine.pipe(Effect.provide(watcher))
+      yield* Effect.forEach(ids, (executionId, i) => a.start(gated, i, { executionId }))
+      const results = yield* Effect.fork(Effect.forEach(ids, (id) => b.result(id), { concurrency: "unbounded" }))
+      yield* Deferred.succeed(latch, undefined)
+      return yield* Fiber.join(results).pipe(
+        Effect.timeoutFail({ duration: "60 seconds", onTimeout: () => new Error("timed out waiting for the results") })
+      )
+    })
+    expect(await Effect.runPromise(Effect.scoped(program))).toEqual(ids.map((_, i) => i))
+  }, 120_000)
+
+  it("followers look again after the listening connection is lost, and it is listening again", async () => {
+    const id = freshId("relistened")
+    const go = Effect.runSync(Queue.unbounded<void>())
+    const workflow = paced(go, 2)
+    const listeners = async () =>
+      (await query(
+        `select count(*)::int as n from pg_stat_activity
+          where datname = current_database() and application_name = 'token-ring-workflow listener'`
+      ))[0]!.n as number
+    const program = Effect.gen(function*() {
+      const runner = yield* Layer.build(deafEngine(database.url()))
+      const watcher = yield* Layer.build(deafEngine(database.url()))
+      const a = WorkflowEngine.WorkflowEngine.pipe(Effect.provide(runner))
+      const b = WorkflowEngine.WorkflowEngine.pipe(Effect.provide(watcher))
+      yield* Effect.flatMap(a, (engine) => engine.start(workflow, undefined, { executionId: id }))
+      const seen = yield* Ref.make(0)
+      yield* Effect.flatMap(
+        b,
+        (engine) => engine.events(id).pipe(Stream.runForEach(() => Ref.update(seen, (n) => n + 1)), Effect.fork)
+      )
+      const listening = (n: number) =>
+        eventually(`${n} listeners`, Effect.promise(async () => (await listeners()) === n))
+      yield* listening(2)
+      // Lost, with whatever is notified until they listen again.
+      yield* Effect.promise(() =>
+        query(
+          `select pg_terminate_backend(pid) from pg_stat_activity
+            where datname = current_database() and application_name = 'token-ring-workflow listener'`
+        )
+      )
+      yield* Queue.offer(go, undefined)
+      const status = Effect.flatMap(a, (engine) => engine.status(id))
+      // The first step's start and end.
+      yield* eventually("the first step's end in storage", Effect.map(status, (record) => record.lastSeq >= 2))
+      const { lastSeq } = yield* status
+      yield* eventually("the subscriber to catch up", Effect.map(Ref.get(seen), (n) => n >= lastSeq))
+      yield* listening(2)
+      yield* Queue.offer(go, undefined)
+      expect(yield* Effect.flatMap(b, (engine) => engine.result(id))).toBe(1)
+    })
+    await Effect.runPromise(Effect.scoped(program))
+  }, 120_000)
+
+  describe("with real processes", () => {
+    const spawn = (mode: string, id: string) => {
+      const child = startProcess(
+        ["--import", "tsx", worker, database.url(), mode, id, String(600_000), database.url(), "", "3"],
+        { cwd: root }
+      )
+      children.push(child)
+      return child
+    }
+
+    it("a subscriber in this process sees each commit of a run in another", async () => {
+      const id = freshId("across")
+      const child = spawn("paced", id)
+      const program = Effect.gen(function*() {
+        const engine = yield* WorkflowEngine.WorkflowEngine
+        yield* eventually("the execution", Effect.map(Effect.exit(engine.status(id)), Exit.isSuccess))
+        const seen = yield* Ref.make<ReadonlyArray<StoredEvent>>([])
+        const following = yield* engine.events(id).pipe(
+          Stream.runForEach((event) => Ref.update(seen, (events) => [...events, event])),
+          Effect.fork
+        )
+        for (let i = 0; i < 3; i++) {
+          child.input(`go ${i}\n`)
+          yield* eventually(
+            `the end of step ${i} at the subscriber`,
+            Effect.map(
+              Ref.get(seen),
+              (events) => events.some((event) => event.type === "step_end" && event.runnableName === `step-${i}`)
+            )
+          )
+        }
+        yield* Fiber.join(following)
+        return Chunk.fromIterable(yield* Ref.get(seen))
+      })
+      const events = await Effect.runPromise(program.pipe(Effect.provide(deafEngine(database.url()))))
+      expect(Chunk.last(events).pipe((last) => last._tag === "Some" && last.value.type)).toBe("final_output")
+      await child.line((line) => line === "result 3")
+      child.endInput()
+      expect((await child.exit()).code).toBe(0)
+    }, 120_000)
+
+    it("a cancel from this process interrupts the step running in another, long before its lease ends", async () => {
+      const id = freshId("cancelled")
+      const child = spawn("sleeper", id)
+      await child.line((line) => line === "started")
+      await Effect.runPromise(
+        Effect.flatMap(WorkflowEngine.WorkflowEngine, (engine) => engine.cancel(id)).pipe(
+          Effect.provide(deafEngine(database.url()))
+        )
+      )
+      // Its lease (10 minutes) is renewed every 200 s: only the notification reaches it sooner.
+      await child.line((line) => line === "outcome WorkflowCancelled", 30_000)
+      const [stamp] = await query(`select what from stamps where execution = '${id}'`)
+      expect(stamp?.what).toBe("interrupted")
+      child.endInput()
+      expect((await child.exit()).code).toBe(0)
+    }, 120_000)
+  })
+})
