@@ -113,6 +113,13 @@ export interface ExecutionRecord {
   readonly leaseUntil?: number
   /** The execution whose body started this one, if any. */
   readonly parent?: string
+  /**
+   * The queue it was started in, if any: it waits there (status `created`) until a worker serving the
+   * queue claims it.
+   *
+   * @since 0.2.0
+   */
+  readonly queue?: string
 }
 
 /**
@@ -189,6 +196,64 @@ export interface NewExecution {
    * @since 0.2.0
    */
   readonly claim?: { readonly owner: string; readonly leaseMs: number }
+  /**
+   * Queues it (status `created`, no claim) for a worker serving `queue` to claim (`claimQueued`).
+   *
+   * @since 0.2.0
+   */
+  readonly queue?: string
+  /** Higher first, among the executions queued in one queue (default 0). @since 0.2.0 */
+  readonly priority?: number
+  /**
+   * While an execution of the same queue with this key is unfinished (`created`, `running` or
+   * `waiting`), `create` creates nothing and returns that one (`created: false`).
+   *
+   * @since 0.2.0
+   */
+  readonly dedupKey?: string
+}
+
+/**
+ * The limits every worker serving a queue keeps to, stored with the executions (`defineQueue`) so that
+ * every process agrees on them.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface QueueLimits {
+  readonly name: string
+  /** At most this many of its executions `running` at once, fleet-wide. */
+  readonly concurrency?: number
+  /** At most `limit` of its executions claimed per `periodMs`, fleet-wide. */
+  readonly rateLimit?: { readonly limit: number; readonly periodMs: number }
+}
+
+/**
+ * What a worker asks `claimQueued` for.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface QueueClaim {
+  readonly queue: string
+  /** The workflows the worker runs: executions of others stay queued for other workers. */
+  readonly workflows: ReadonlyArray<string>
+  /** At most this many (the worker's own free capacity). */
+  readonly limit: number
+  readonly owner: string
+  readonly leaseMs: number
+}
+
+/**
+ * What `claimQueued` answers: the executions claimed (now `running`, held by the owner), and, when the
+ * queue's rate limit stopped it, in how many ms it may claim again.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface QueueClaimed {
+  readonly claimed: ReadonlyArray<ExecutionRecord>
+  readonly retryInMs?: number
 }
 
 /**
@@ -332,6 +397,22 @@ export interface ExecutionStorageService {
    * @since 0.2.0
    */
   readonly changes?: Stream.Stream<StorageChange>
+  /**
+   * Stores a queue's limits (replacing what was stored for it). Absent on storages without queues.
+   *
+   * @since 0.2.0
+   */
+  readonly defineQueue?: (limits: QueueLimits) => Effect.Effect<void, StorageError>
+  /**
+   * Claims executions queued in a queue, highest priority first, then oldest, within the queue's
+   * stored limits: its concurrency (executions `running`) and its rate (executions claimed in the last
+   * period), judged atomically with the claim, so that workers claiming at once never exceed them. Each
+   * execution is claimed once (it becomes `running`, held by `owner` for `leaseMs`, as `claim` would).
+   * Absent on storages without queues.
+   *
+   * @since 0.2.0
+   */
+  readonly claimQueued?: (request: QueueClaim) => Effect.Effect<QueueClaimed, StorageError>
 }
 
 /**

@@ -125,6 +125,43 @@ export interface StartOptions {
    * holding a NUL or a lone surrogate) is refused with `InvalidOption`.
    */
   readonly executionId?: string
+  /**
+   * Queues the execution in this queue instead of running it here: a worker serving the queue (an engine
+   * with it in `queues`, in any process on the storage) claims and runs it, within the queue's limits.
+   * The workflow may then be given by name without being registered here (a client has no workflow
+   * code): its input is stored as given, and checked by the worker that runs it.
+   *
+   * @since 0.2.0
+   */
+  readonly queue?: string
+  /** Among the executions queued in one queue, higher runs first (an integer, default 0). @since 0.2.0 */
+  readonly priority?: number
+  /**
+   * With `queue`: while an execution of that queue started with this key is unfinished (`created`,
+   * `running` or `waiting`), a start with the key starts nothing and returns that execution's handle
+   * (`created: false`).
+   *
+   * @since 0.2.0
+   */
+  readonly dedupKey?: string
+}
+
+/**
+ * A queue an engine serves as a worker, and the limits it declares for it. The limits every worker keeps
+ * to (`concurrency`, `rateLimit`) are stored with the executions when the engine starts, replacing what
+ * another worker declared: give every worker of a queue the same.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface QueueOptions {
+  readonly name: string
+  /** At most this many of the queue's executions `running` or `waiting`, across all workers. */
+  readonly concurrency?: number
+  /** At most this many of the queue's executions running in this engine at once (default 100). */
+  readonly workerConcurrency?: number
+  /** At most `limit` of the queue's executions started per `period`, across all workers. */
+  readonly rateLimit?: { readonly limit: number; readonly period: Duration.DurationInput }
 }
 
 /**
@@ -157,6 +194,14 @@ export interface EngineOptions {
    * keep looking for them every third of the lease (default true).
    */
   readonly recover?: boolean
+  /**
+   * The queues this engine works as a worker: it claims their queued executions (of the workflows
+   * registered here) and runs them. Idle workers are woken by a start in their process, a run's end, and
+   * on PostgreSQL by other processes' starts and ends; otherwise they look every `pollInterval`.
+   *
+   * @since 0.2.0
+   */
+  readonly queues?: ReadonlyArray<QueueOptions>
 }
 
 /**

@@ -1,8 +1,9 @@
 /**
  * Other processes' commits, as the storage hints them (`changes`): followers
- * here wake at once instead of at their next poll, and a run here of an
+ * here wake at once instead of at their next poll, a run here of an
  * execution cancelled elsewhere stops now, not at its next commit or lease
- * renewal. Hints only: every follower reads storage when woken.
+ * renewal, and idle workers look for work. Hints only: every follower reads
+ * storage when woken.
  */
 import { Effect, Stream } from "effect"
 import type { Scope } from "effect"
@@ -10,17 +11,28 @@ import type { StorageChange } from "../../ExecutionStorage.js"
 import type { Signals } from "../notifier.js"
 import { isTerminal } from "../storage/service.js"
 import type { Runs } from "./runs.js"
+import type { Workers } from "./workers.js"
 
 export const follow = (
   changes: Stream.Stream<StorageChange>,
   signals: Signals,
-  runs: Runs
+  runs: Runs,
+  workers: Workers
 ): Effect.Effect<void, never, Scope.Scope> =>
   Stream.runForEach(changes, (change) => {
-    if (change._tag === "Missed") return Effect.sync(() => signals.wakeAll())
+    if (change._tag === "Missed") {
+      return Effect.sync(() => {
+        signals.wakeAll()
+        workers.wake()
+      })
+    }
     const { executionId: id, status } = change
+    // Queued elsewhere: work for idle workers (the hint does not say which queue: each looks at its own).
+    if (status === "created") workers.wake()
     if (status === undefined || !isTerminal(status)) return Effect.sync(() => signals.notify(id))
     signals.finish(id)
+    // Ended elsewhere: room in its queue, if it has one.
+    workers.wake()
     // Its interruption waits for the run to end: not on the way of the hints that follow.
     return status === "cancelled" && runs.has(id) ? Effect.asVoid(Effect.fork(runs.interrupt(id))) : Effect.void
   }).pipe(Effect.forkScoped, Effect.asVoid)

@@ -2,22 +2,21 @@
  * The calls that steer executions: start, cancel (with the executions
  * started from its body), resume, approve.
  */
-import { Effect, FiberRef, Schema, Stream } from "effect"
-import type { Clock, ParseResult } from "effect"
+import { Effect, Stream } from "effect"
+import type { Clock } from "effect"
 import type { Commit, ExecutionStorageService } from "../../ExecutionStorage.js"
 import type * as Workflow from "../../Workflow.js"
 import type { StartOptions, WorkflowEngineService } from "../../WorkflowEngine.js"
-import { currentCursor } from "../cursor.js"
-import { issuesOf } from "../errorInfo.js"
 import { stamp } from "../instance.js"
 import type { Signals } from "../notifier.js"
 import * as Listing from "../storage/listing.js"
 import { ExecutionFinished, isTerminal } from "../storage/service.js"
-import { InvalidInput } from "../workflowErrors.js"
-import { ExecutionIdConflict, InvalidOption, storableId } from "./errors.js"
+import { ExecutionIdConflict, InvalidOption } from "./errors.js"
 import type * as Observe from "./observe.js"
 import type { Registry } from "./registry.js"
 import * as Runs from "./runs.js"
+import * as Starting from "./starting.js"
+import type { Workers } from "./workers.js"
 
 export interface ControlOptions {
   readonly storage: ExecutionStorageService
@@ -27,9 +26,10 @@ export interface ControlOptions {
   readonly observe: ReturnType<typeof Observe.make>
   readonly register: WorkflowEngineService["register"]
   readonly clock: Clock.Clock
+  readonly workers: Workers
 }
 
-export const make = ({ clock, observe, register, registry, runs, signals, storage }: ControlOptions) => {
+export const make = ({ clock, observe, register, registry, runs, signals, storage, workers }: ControlOptions) => {
   /** A commit on behalf of anyone (`cancel`, `approve`): no owner, so it cannot be refused as not owned. */
   const commitAsEngine = (id: string, commit: Commit) =>
     storage.commit(id, commit).pipe(
@@ -39,6 +39,8 @@ export const make = ({ clock, observe, register, registry, runs, signals, storag
 
   // A span per start, without the stack trace a span captures by default: on the path of every execution,
   // that capture alone costs about as much as storing a one-step run in memory.
+  const enqueue = Starting.enqueue({ storage, registry, observe, workers, cancel: (id) => cancel(id) })
+
   const start = Effect.fn("WorkflowEngine.start", { captureStackTrace: false })(function*(
     workflowOrName: Workflow.Any | string,
     input: unknown,
@@ -48,19 +50,13 @@ export const make = ({ clock, observe, register, registry, runs, signals, storag
       yield* register(workflowOrName)
     }
     const name = typeof workflowOrName === "string" ? workflowOrName : workflowOrName.name
+    if (options?.queue !== undefined || options?.priority !== undefined || options?.dedupKey !== undefined) {
+      return yield* enqueue(name, input, options, typeof workflowOrName !== "string")
+    }
     const definition = yield* registry.find(name)
-    const invalid = (error: ParseResult.ParseError) => new InvalidInput({ workflow: name, issues: issuesOf(error) })
-    const schema = definition.workflow.input
-    // Every failing path of the input is named, not only the first.
-    const encoded = yield* Effect.mapError(
-      Effect.flatMap(Schema.decodeUnknown(schema, { errors: "all" })(input), Schema.encode(schema)),
-      invalid
-    )
-    const id = options?.executionId === undefined
-      ? crypto.randomUUID()
-      : yield* storableId("executionId", options.executionId)
-    // Started from inside another execution's body: that execution is its parent.
-    const parent = (yield* FiberRef.get(currentCursor)).frame?.instance.executionId
+    const encoded = yield* Starting.validInput(definition, input)
+    const id = yield* Starting.newId(options)
+    const parent = yield* Starting.parentHere
     const claimedAt = clock.unsafeCurrentTimeMillis()
     // Created running, claimed for this engine, which runs it at once: one write to start.
     const { claimed, created, record } = yield* storage.create({

@@ -18,6 +18,7 @@ import * as Observe from "./observe.js"
 import * as Registry from "./registry.js"
 import * as Runs from "./runs.js"
 import * as Tails from "./tail.js"
+import * as Workers from "./workers.js"
 
 export const make = (
   options: EngineOptions = {}
@@ -36,7 +37,9 @@ export const make = (
     const tails = yield* Tails.make({ storage, signals, pageSize, poll })
     const observe = Observe.make({ storage, signals, registry, tails, pageSize, poll, runEnded: runs.ended })
     const recover = Leases.recover(storage, registry, runs)
-    if (storage.changes !== undefined) yield* Changes.follow(storage.changes, signals, runs)
+    const clock = yield* Effect.clock
+    const workers = yield* Workers.make(options.queues ?? [], { storage, registry, runs, clock, poll, lease })
+    if (storage.changes !== undefined) yield* Changes.follow(storage.changes, signals, runs, workers)
     yield* Leases.keepAlive({ storage, runs, owner, lease })
     if (options.recover !== false) yield* Leases.keepRecovering(registry, recover, lease)
     let debug = false
@@ -55,7 +58,8 @@ export const make = (
       runs,
       observe,
       register,
-      clock: yield* Effect.clock
+      clock,
+      workers
     })
 
     const service: WorkflowEngineService = {

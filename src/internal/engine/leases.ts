@@ -70,7 +70,12 @@ export const recover =
       const definition = registry.get(workflow)
       if (definition === undefined) return Effect.void
       return Listing.all(storage, { workflow, status: ["running", "created"], limit: 100 }).pipe(
-        Stream.runForEach((record) => runs.has(record.id) ? Effect.void : runs.launch(record.id, definition))
+        Stream.runForEach((record) =>
+          // Queued and never started: a worker serving its queue claims it, within the queue's limits.
+          runs.has(record.id) || (record.status === "created" && record.queue !== undefined)
+            ? Effect.void
+            : runs.launch(record.id, definition)
+        )
       )
     }).pipe(Effect.catchAllCause((cause) => Effect.logWarning(`Recovery of "${workflow}" failed`, cause)))
 

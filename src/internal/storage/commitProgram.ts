@@ -203,7 +203,7 @@ const journalUpsert = (rows: string) =>
 /**
  * Runs a program whose statements answer synchronously.
  */
-export const runSync = (program: CommitProgram, execute: (query: Query) => Rows): number => {
+export const runSync = <A>(program: Generator<Query, A, Rows>, execute: (query: Query) => Rows): A => {
   let step = program.next()
   while (step.done !== true) step = program.next(execute(step.value))
   return step.value
@@ -212,7 +212,10 @@ export const runSync = (program: CommitProgram, execute: (query: Query) => Rows)
 /**
  * Runs a program whose statements answer asynchronously.
  */
-export const runAsync = async (program: CommitProgram, execute: (query: Query) => Promise<Rows>): Promise<number> => {
+export const runAsync = async <A>(
+  program: Generator<Query, A, Rows>,
+  execute: (query: Query) => Promise<Rows>
+): Promise<A> => {
   let step = program.next()
   while (step.done !== true) step = program.next(await execute(step.value))
   return step.value

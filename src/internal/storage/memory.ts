@@ -11,7 +11,10 @@ import type {
   ExecutionRecord,
   ExecutionStatus,
   ExecutionStorageService,
-  JournalEntry
+  JournalEntry,
+  QueueClaim,
+  QueueClaimed,
+  QueueLimits
 } from "../../ExecutionStorage.js"
 import type { ErrorInfo, StoredEvent } from "../../WorkflowEvent.js"
 import { listPage } from "./listing.js"
@@ -44,6 +47,11 @@ interface Entry {
   lastSeq: number
   owner: string | undefined
   leaseUntil: number
+  readonly queue: string | undefined
+  readonly priority: number
+  readonly dedupKey: string | undefined
+  /** When a worker claimed it from its queue (rate limits count those). */
+  startedAt: number | undefined
   readonly events: Array<StoredEvent>
   readonly journal: Map<string, JournalEntry>
 }
@@ -63,9 +71,62 @@ const snapshot = (entry: Entry): ExecutionRecord => {
   }
   if (entry.owner !== undefined && entry.status === "running") record.leaseUntil = entry.leaseUntil
   if (entry.parent !== undefined) record.parent = entry.parent
+  if (entry.queue !== undefined) record.queue = entry.queue
   if (entry.output !== undefined) record.output = thaw(entry.output)
   if (entry.error !== undefined) record.error = thaw(entry.error)
   return record
+}
+
+/** Queues in memory: as the SQL storages keep them (queueProgram.ts), each claim in one synchronous step. */
+const memoryQueues = (entries: Map<string, Entry>, clock: Clock.Clock) => {
+  /** The unfinished execution of `queue` holding the deduplication key, if any. */
+  const holderOf = (queue: string | undefined, key: string | undefined) => {
+    if (key === undefined) return undefined
+    for (const entry of entries.values()) {
+      if (entry.dedupKey === key && entry.queue === queue && !isTerminal(entry.status)) return entry
+    }
+    return undefined
+  }
+
+  const limits = new Map<string, QueueLimits>()
+
+  const claimQueued = ({ leaseMs, limit, owner, queue, workflows }: QueueClaim): QueueClaimed => {
+    const now = clock.unsafeCurrentTimeMillis()
+    const inQueue = Array.from(entries.values()).filter((entry) => entry.queue === queue)
+    const stored = limits.get(queue)
+    let room = Math.max(0, Math.floor(limit))
+    let retryInMs: number | undefined
+    if (stored?.concurrency !== undefined) {
+      const active = inQueue.filter((entry) => entry.status === "running" || entry.status === "waiting").length
+      room = Math.min(room, stored.concurrency - active)
+    }
+    const rate = stored?.rateLimit
+    if (room > 0 && rate !== undefined) {
+      const started = inQueue.flatMap((entry) =>
+        entry.startedAt !== undefined && entry.startedAt > now - rate.periodMs ? [entry.startedAt] : []
+      )
+      const free = rate.limit - started.length
+      if (free <= 0) retryInMs = Math.max(1, Math.min(...started) + rate.periodMs - now)
+      room = Math.min(room, free)
+    }
+    const runnable = new Set(workflows)
+    const claimed = inQueue
+      .filter((entry) => entry.status === "created" && runnable.has(entry.workflow))
+      // Stable, over the entries in insertion order: first come, first served among equal priorities.
+      .sort((a, b) => b.priority - a.priority)
+      .slice(0, Math.max(0, room))
+      .map((entry) => {
+        entry.status = "running"
+        entry.owner = owner
+        entry.leaseUntil = now + leaseMs
+        entry.startedAt = now
+        entry.updatedAt = now
+        return snapshot(entry)
+      })
+    return retryInMs === undefined ? { claimed } : { claimed, retryInMs }
+  }
+
+  return { holderOf, limits, claimQueued }
 }
 
 /** One commit, all checks first: it throws what `commit` fails with, and then nothing is stored. */
@@ -149,11 +210,16 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
       }
     })
 
+  const queues = memoryQueues(entries, clock)
+  const holderOf = queues.holderOf
+
   const service: ExecutionStorageService = {
+    defineQueue: (queue) => Effect.sync(() => void queues.limits.set(queue.name, queue)),
+    claimQueued: (request) => Effect.sync(() => queues.claimQueued(request)),
     create: (execution) =>
       Effect.try({
         try: () => {
-          const existing = entries.get(execution.id)
+          const existing = entries.get(execution.id) ?? holderOf(execution.queue, execution.dedupKey)
           if (existing !== undefined) return { record: snapshot(existing), created: false }
           const input = faithful(`the input of execution "${execution.id}"`, "input", execution.input, true)
           const now = clock.unsafeCurrentTimeMillis()
@@ -170,6 +236,10 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
             lastSeq: 0,
             owner: execution.claim?.owner,
             leaseUntil: execution.claim === undefined ? 0 : now + execution.claim.leaseMs,
+            queue: execution.queue,
+            priority: Math.trunc(execution.priority ?? 0),
+            dedupKey: execution.dedupKey,
+            startedAt: undefined,
             events: [],
             journal: new Map()
           }

@@ -117,6 +117,49 @@ export const migrations = {
     // rows have none, which reads as "no parent".
     yield* sql`alter table workflow_executions add column parent text`
     yield* sql`create index workflow_executions_by_parent on workflow_executions (parent) where parent is not null`
+  }),
+  "6_queues": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    // The queue an execution waits in (status `created`) until a worker claims it, its priority there, the
+    // key that keeps a second start of the same work from queueing twice, and when a worker claimed it
+    // (the rate limits count those). Older rows are in no queue.
+    yield* sql`alter table workflow_executions add column queue text`
+    yield* sql`alter table workflow_executions add column priority integer not null default 0`
+    yield* sql`alter table workflow_executions add column dedup_key text`
+    yield* sql`alter table workflow_executions add column started_at bigint`
+    // Among equal priorities, first come first served: the insertion order (a sequence on PostgreSQL; on
+    // SQLite the rowid, which every index of the table ends with).
+    yield* sql.onDialectOrElse({
+      pg: () =>
+        Effect.zipRight(
+          sql`alter table workflow_executions add column queue_order bigserial`,
+          sql`
+            create index workflow_executions_queued on workflow_executions (queue, priority desc, queue_order)
+            where status = 'created' and queue is not null`
+        ),
+      orElse: () =>
+        sql`
+          create index workflow_executions_queued on workflow_executions (queue, priority desc)
+          where status = 'created' and queue is not null`
+    })
+    // What a queue's concurrency counts: its executions holding a place, running or waiting for input.
+    yield* sql`
+      create index workflow_executions_queue_active on workflow_executions (queue)
+      where status in ('running', 'waiting') and queue is not null`
+    yield* sql`
+      create index workflow_executions_queue_started on workflow_executions (queue, started_at)
+      where started_at is not null`
+    yield* sql`
+      create unique index workflow_executions_dedup on workflow_executions (queue, dedup_key)
+      where dedup_key is not null and status in ('created', 'running', 'waiting')`
+    // The limits every worker of a queue keeps to, as the last worker that started declared them.
+    yield* sql`
+      create table workflow_queues (
+        name text primary key,
+        concurrency integer,
+        rate_limit integer,
+        rate_period_ms bigint
+      )`
   })
 }
 

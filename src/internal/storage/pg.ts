@@ -12,6 +12,7 @@ import { SqlError } from "@effect/sql/SqlError"
 import { Effect, identity, Layer } from "effect"
 import pg from "pg"
 import type { CommitError, ExecutionStorageService, PgOptions } from "../../ExecutionStorage.js"
+import type { Query, Rows } from "./commitProgram.js"
 import { commitProgram, numbered, refusal, runAsync, singleStatement, statusQuery } from "./commitProgram.js"
 import * as PgChanges from "./pgChanges.js"
 import * as GroupCommit from "./pgGroupCommit.js"
@@ -62,25 +63,36 @@ const write = async (
     const status = statusQuery(id)
     throw refusal(id, owner, (await pool.query(named(numbered(status.text), status.params))).rows[0])
   }
+  return inTransaction(
+    pool,
+    commitProgram(
+      "pg",
+      id,
+      commit,
+      encoded,
+      now,
+      owner,
+      payload === undefined ? undefined : PgChanges.noticeQuery(payload)
+    )
+  )
+}
+
+/**
+ * Runs a program of statements (see commitProgram.ts) in a transaction on a connection of the pool; what
+ * the program throws rolls it back.
+ */
+const inTransaction = async <A>(pool: pg.Pool, program: Generator<Query, A, Rows>): Promise<A> => {
   const client = await pool.connect()
   let broken: Error | undefined
   try {
     await client.query("begin")
     try {
-      const seq = await runAsync(
-        commitProgram(
-          "pg",
-          id,
-          commit,
-          encoded,
-          now,
-          owner,
-          payload === undefined ? undefined : PgChanges.noticeQuery(payload)
-        ),
+      const value = await runAsync(
+        program,
         async ({ params, text }) => (await client.query(named(numbered(text), params))).rows
       )
       await client.query("commit")
-      return seq
+      return value
     } catch (error) {
       await client.query("rollback").catch((lost: Error) => (broken = lost))
       throw error
@@ -240,7 +252,16 @@ export const make = (options: PgOptions) =>
             try: async () => (await pool.query(named(numbered(query.text), query.params))).rows,
             catch: identity
           }),
-        shared.get
+        shared.get,
+        (execution) => {
+          const payload = origin === undefined ? undefined : PgChanges.notice(origin, execution.id, "created")
+          return payload === undefined ? undefined : { channel: PgChanges.channel, payload }
+        }
+      ),
+      ...SqlStorage.queues(
+        "pg",
+        clock,
+        (program) => Effect.tryPromise({ try: () => inTransaction(pool, program), catch: identity })
       ),
       commit: (id, commit) =>
         Effect.flatMap(

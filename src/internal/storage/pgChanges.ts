@@ -84,7 +84,12 @@ const listenOnce = (url: string, origin: string, publish: (change: StorageChange
           if (change !== undefined) publish(change)
         })
         client.connect()
-          .then(() => client.query(`listen ${channel}`))
+          .then(() => {
+            // Listening is background work: it does not keep the process alive (as the pool's idle
+            // connections do not).
+            client.unref()
+            return client.query(`listen ${channel}`)
+          })
           .then(() => publish({ _tag: "Missed" }), fail)
       }).pipe(
         Effect.raceFirst(

@@ -24,6 +24,7 @@ import { commitProgram, dbNow, numbered } from "./commitProgram.js"
 import { decodeCursor, statusesOf } from "./listing.js"
 import { migrations, SCHEMA_VERSION } from "./migrations.js"
 import { decode, encode, encodeCommit } from "./payload.js"
+import * as QueueProgram from "./queueProgram.js"
 import type { InvalidPayload } from "./service.js"
 import { ExecutionNotFound, ExecutionStatus, ExecutionStorage, StorageError } from "./service.js"
 import * as Writer from "./writer.js"
@@ -42,6 +43,7 @@ interface ExecutionRow {
   readonly last_seq: number | string
   readonly lease_until?: number | string | null
   readonly parent?: string | null
+  readonly queue?: string | null
 }
 
 interface JournalRow {
@@ -76,6 +78,7 @@ const toRecord = (row: ExecutionRow): Effect.Effect<ExecutionRecord, StorageErro
         ? { leaseUntil: Number(row.lease_until) }
         : {}),
       ...(row.parent !== null && row.parent !== undefined ? { parent: row.parent } : {}),
+      ...(row.queue !== null && row.queue !== undefined ? { queue: row.queue } : {}),
       ...(output !== undefined ? { output } : {}),
       ...(error !== undefined ? { error: error as ExecutionRecord["error"] & {} } : {})
     }
@@ -141,21 +144,40 @@ const insertTexts: Record<Dialect, Array<string>> = { pg: [], sqlite: [] }
 
 /**
  * The insert of a new execution, `?` placeholders: nothing when one with its id exists (insert-or-ignore
- * keeps start idempotent when two callers use one id at once), else a row with the lease it was claimed
- * with, if any (set on the database's clock).
+ * keeps start idempotent when two callers use one id at once), or an unfinished one with its queue and
+ * deduplication key; else a row with the lease it was claimed with, if any (set on the database's clock).
  */
 const insertExecution = (dialect: Dialect, execution: NewExecution, input: string, at: number): Query => {
   const claim = execution.claim
-  const text = insertTexts[dialect][claim === undefined ? 0 : 1] ??= `insert into workflow_executions
-      (id, workflow, input, status, created_at, updated_at, last_seq, parent, owner, lease_until)
-    values (?, ?, ?, ?, ?, ?, 0, ?, ?, ${claim === undefined ? "null" : `${dbNow[dialect]} + ?`})
-    on conflict (id) do nothing
+  const deduplicated = execution.dedupKey !== undefined
+  const text = insertTexts[dialect][(claim === undefined ? 0 : 1) + (deduplicated ? 2 : 0)] ??=
+    `insert into workflow_executions
+      (id, workflow, input, status, created_at, updated_at, last_seq, parent, queue, priority, dedup_key,
+       owner, lease_until)
+    values (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ${claim === undefined ? "null" : `${dbNow[dialect]} + ?`})
+    on conflict ${deduplicated ? "" : "(id) "}do nothing
     returning lease_until`
   const params = [execution.id, execution.workflow, input, execution.status, at, at, execution.parent ?? null]
+  params.push(execution.queue ?? null, Math.trunc(execution.priority ?? 0), execution.dedupKey ?? null)
   params.push(claim?.owner ?? null)
   if (claim !== undefined) params.push(leaseLength(claim.leaseMs))
   return { text, params }
 }
+
+/** The insert, notifying `notice` on `channel` when it inserts (PostgreSQL; see pgChanges.ts). */
+const insertNotifying = (insert: Query, notice: { readonly channel: string; readonly payload: string }): Query => ({
+  text: `with inserted as (${insert.text}), notified as (select pg_notify(?, ?) from inserted)
+    select lease_until from inserted, (select count(*) from notified) as sent`,
+  params: [...insert.params, notice.channel, notice.payload]
+})
+
+/** The unfinished execution holding a queue's deduplication key, if any. */
+const holderOf = (queue: string | undefined, key: string): Query => ({
+  text: `select id from workflow_executions
+          where queue ${queue === undefined ? "is null" : "= ?"} and dedup_key = ?
+            and status in ('created', 'running', 'waiting')`,
+  params: queue === undefined ? [key] : [queue, key]
+})
 
 /**
  * `create` over a way to run one statement, shared by the storages (each runs it on its own driver). The
@@ -166,20 +188,30 @@ export const creating = <E>(
   dialect: Dialect,
   clock: Clock.Clock,
   execute: (query: Query) => Effect.Effect<Rows, E>,
-  get: (id: string) => Effect.Effect<ExecutionRecord, ExecutionNotFound | StorageError>
-) =>
-(execution: NewExecution): Effect.Effect<
+  get: (id: string) => Effect.Effect<ExecutionRecord, ExecutionNotFound | StorageError>,
+  /** What a new queued execution notifies, if anything (workers waiting for work hear of it). */
+  queuedNotice?: (execution: NewExecution) => { readonly channel: string; readonly payload: string } | undefined
+): (execution: NewExecution) => Effect.Effect<
   { readonly record: ExecutionRecord; readonly created: boolean; readonly claimed?: boolean },
   InvalidPayload | StorageError
 > =>
+(execution) =>
   Effect.gen(function*() {
     const input = yield* encode(`the input of execution "${execution.id}"`, execution.input, "input")
-    const at = clock.unsafeCurrentTimeMillis()
-    const [inserted] = yield* execute(insertExecution(dialect, execution, input, at)).pipe(
-      Effect.mapError((cause) =>
-        new StorageError({ operation: "create", reason: cause instanceof Error ? cause.message : String(cause), cause })
+    const run = (query: Query) =>
+      execute(query).pipe(
+        Effect.mapError((cause) =>
+          new StorageError({
+            operation: "create",
+            reason: cause instanceof Error ? cause.message : String(cause),
+            cause
+          })
+        )
       )
-    )
+    const at = clock.unsafeCurrentTimeMillis()
+    const insert = insertExecution(dialect, execution, input, at)
+    const notice = execution.queue === undefined ? undefined : queuedNotice?.(execution)
+    const [inserted] = yield* run(notice === undefined ? insert : insertNotifying(insert, notice))
     if (inserted !== undefined) {
       const leaseUntil = inserted.lease_until
       const record: ExecutionRecord = {
@@ -193,9 +225,22 @@ export const creating = <E>(
         ...(execution.status === "running" && leaseUntil !== null && leaseUntil !== undefined
           ? { leaseUntil: Number(leaseUntil) }
           : {}),
-        ...(execution.parent !== undefined ? { parent: execution.parent } : {})
+        ...(execution.parent !== undefined ? { parent: execution.parent } : {}),
+        ...(execution.queue !== undefined ? { queue: execution.queue } : {})
       }
       return { record, created: true, claimed: execution.claim !== undefined }
+    }
+    const key = execution.dedupKey
+    if (key !== undefined) {
+      // Not inserted: its id is taken, or its key is held; the holder may have finished since (then again).
+      const found = (id: string) =>
+        get(id).pipe(Effect.map(Option.some), Effect.catchTag("ExecutionNotFound", () => Effect.succeedNone))
+      const existing = yield* found(execution.id)
+      if (Option.isSome(existing)) return { record: existing.value, created: false }
+      const [holder] = yield* run(holderOf(execution.queue, key))
+      const held = holder === undefined ? Option.none() : yield* found(String(holder.id))
+      if (Option.isSome(held)) return { record: held.value, created: false }
+      return yield* creating(dialect, clock, execute, get, queuedNotice)(execution)
     }
     const record = yield* get(execution.id).pipe(
       Effect.catchTag("ExecutionNotFound", () =>
@@ -214,25 +259,65 @@ const commitWith =
         try: () => encodeCommit(id, commit),
         catch: (error) => error as InvalidPayload
       })
-      const dialect = dialectOf(sql)
-      const placeholders = dialect === "pg" ? numbered : (text: string) => text
-      return yield* sql.withTransaction(Effect.gen(function*() {
-        const program = commitProgram(dialect, id, commit, encoded, clock.unsafeCurrentTimeMillis(), owner)
-        let rows: Rows = []
-        while (true) {
-          let step: IteratorResult<Query, number>
-          try {
-            step = program.next(rows)
-          } catch (error) {
-            return yield* Effect.fail(error as CommitError)
-          }
-          if (step.done === true) return step.value
-          rows = yield* sql.unsafe<Record<string, unknown>>(placeholders(step.value.text), step.value.params)
-        }
-      })).pipe(asFailure)
+      return yield* transaction<number, CommitError>(
+        sql,
+        (dialect) => commitProgram(dialect, id, commit, encoded, clock.unsafeCurrentTimeMillis(), owner)
+      )
     }).pipe(
       Effect.catchTag("SqlError", (cause) => new StorageError({ operation: "commit", reason: cause.message, cause }))
     )
+
+/**
+ * Runs a program of statements (see commitProgram.ts) in one transaction of the client; what the program
+ * throws fails the transaction (`E`), and it is rolled back.
+ */
+const transaction = <A, E>(
+  sql: SqlClient.SqlClient,
+  program: (dialect: Dialect) => Generator<Query, A, Rows>
+): Effect.Effect<A, E | SqlError> => {
+  const dialect = dialectOf(sql)
+  const placeholders = dialect === "pg" ? numbered : (text: string) => text
+  return sql.withTransaction(Effect.gen(function*() {
+    const statements = program(dialect)
+    let rows: Rows = []
+    while (true) {
+      let step: IteratorResult<Query, A>
+      try {
+        step = statements.next(rows)
+      } catch (error) {
+        return yield* Effect.fail(error as E)
+      }
+      if (step.done === true) return step.value
+      rows = yield* sql.unsafe<Record<string, unknown>>(placeholders(step.value.text), step.value.params)
+    }
+  })).pipe(asFailure)
+}
+
+/**
+ * The queue operations over a way to run a program in one transaction, shared by the storages (each runs
+ * it on its own driver).
+ */
+export const queues = (
+  dialect: Dialect,
+  clock: Clock.Clock,
+  run: <A>(program: Generator<Query, A, Rows>) => Effect.Effect<A, unknown>
+): Pick<ExecutionStorageService, "defineQueue" | "claimQueued"> => {
+  const failed = (operation: string) => (cause: unknown) =>
+    new StorageError({ operation, reason: cause instanceof Error ? cause.message : String(cause), cause })
+  return {
+    defineQueue: (limits) => Effect.mapError(run(QueueProgram.defineProgram(limits)), failed("defineQueue")),
+    claimQueued: (request) =>
+      run(QueueProgram.claimProgram(dialect, request, clock.unsafeCurrentTimeMillis())).pipe(
+        Effect.mapError(failed("claimQueued")),
+        Effect.flatMap(({ retryInMs, rows }) =>
+          Effect.map(
+            Effect.forEach(rows, (row) => toRecord(row as unknown as ExecutionRow)),
+            (claimed) => retryInMs === undefined ? { claimed } : { claimed, retryInMs }
+          )
+        )
+      )
+  }
+}
 
 /**
  * The storage over the `SqlClient` in context. Run `migrate` first (the
@@ -259,6 +344,7 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
   const now = sql.literal(dbNow[dialect])
 
   const service: ExecutionStorageService = {
+    ...queues(dialect, clock, (program) => transaction(sql, () => program)),
     create: creating(
       dialect,
       clock,

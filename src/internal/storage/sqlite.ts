@@ -143,6 +143,33 @@ const client = (db: Database.Database) =>
     })
   })
 
+type Statements = ReturnType<typeof statements>
+
+/** Statements on the connection outside the client: each text prepared once, and transactions. */
+const statements = (db: Database.Database) => {
+  const statement = preparedOnce(db)
+  const execute = ({ params, text }: Query): Rows => {
+    const s = statement(text)
+    return s.reader ? s.all(...params) as Rows : (s.run(...params), [])
+  }
+  const begin = db.prepare("begin immediate")
+  const commitTransaction = db.prepare("commit")
+  const rollback = db.prepare("rollback")
+  /** Runs a program of statements in a transaction of its own, now (queues, see queueProgram.ts). */
+  const transactionSync = <A>(program: Generator<Query, A, Rows>): A => {
+    begin.run()
+    try {
+      const value = runSync(program, execute)
+      commitTransaction.run()
+      return value
+    } catch (error) {
+      if (db.open && db.inTransaction) rollback.run()
+      throw error
+    }
+  }
+  return { execute, begin, commitTransaction, rollback, transactionSync }
+}
+
 /** A commit waiting for its transaction; `done` hears how it went, once the transaction has ended. */
 interface Pending {
   readonly id: string
@@ -179,15 +206,8 @@ const asCommitError = (error: unknown): unknown =>
  * one that fails is rolled back alone and its caller alone gets the error.
  * Callers hear of their commit once the transaction's COMMIT has returned.
  */
-const committer = (db: Database.Database, now: () => number) => {
-  const statement = preparedOnce(db)
-  const execute = ({ params, text }: Query): Rows => {
-    const s = statement(text)
-    return s.reader ? s.all(...params) as Rows : (s.run(...params), [])
-  }
-  const begin = db.prepare("begin immediate")
-  const commitTransaction = db.prepare("commit")
-  const rollback = db.prepare("rollback")
+const committer = (db: Database.Database, now: () => number, on: Statements) => {
+  const { begin, commitTransaction, execute, rollback } = on
   const savepoint = db.prepare("savepoint batched")
   const release = db.prepare("release batched")
   const rollbackTo = db.prepare("rollback to batched")
@@ -304,7 +324,7 @@ const committer = (db: Database.Database, now: () => number) => {
       schedule()
     })
 
-  return { commitSync, commitGrouped, commitLater, flush, execute }
+  return { commitSync, commitGrouped, commitLater, flush }
 }
 
 export const make = (
@@ -315,7 +335,8 @@ export const make = (
     const sql = yield* Effect.provide(client(db), Reactivity.layer)
     const clock = yield* Effect.clock
     const shared = yield* Effect.provideService(SqlStorage.makeMigrated, SqlClient.SqlClient, sql)
-    const commits = committer(db, () => clock.unsafeCurrentTimeMillis())
+    const on = statements(db)
+    const commits = committer(db, () => clock.unsafeCurrentTimeMillis(), on)
     // Before the connection closes: nothing queued is left unwritten.
     yield* Effect.addFinalizer(() => Effect.sync(commits.flush))
     // A run's step start is held back (encoded at once) until the step's end, so that a fast step is one
@@ -336,8 +357,14 @@ export const make = (
       create: SqlStorage.creating(
         "sqlite",
         clock,
-        (query) => Effect.try({ try: () => commits.execute(query), catch: identity }),
+        (query) => Effect.try({ try: () => on.execute(query), catch: identity }),
         shared.get
+      ),
+      // On the connection, synchronously: a transaction through the client could let a commit in between.
+      ...SqlStorage.queues(
+        "sqlite",
+        clock,
+        (program) => Effect.try({ try: () => on.transactionSync(program), catch: identity })
       ),
       commit: (id, commit) =>
         Effect.flatMap(

@@ -1,0 +1,98 @@
+/**
+ * Starting an execution: checking what `start` is given, and the start in a
+ * queue, which stores the execution for a worker to claim instead of running
+ * it here.
+ */
+import { Effect, FiberRef, Schema } from "effect"
+import type { ParseResult } from "effect"
+import type { ExecutionStorageService } from "../../ExecutionStorage.js"
+import type { StartOptions, WorkflowEngineService } from "../../WorkflowEngine.js"
+import { currentCursor } from "../cursor.js"
+import { issuesOf } from "../errorInfo.js"
+import { InvalidInput } from "../workflowErrors.js"
+import { ExecutionIdConflict, InvalidOption, storableId } from "./errors.js"
+import type * as Observe from "./observe.js"
+import type { Definition, Registry } from "./registry.js"
+import type { Workers } from "./workers.js"
+
+/** The input checked and encoded by the workflow's schema; every failing path is named, not only the first. */
+export const validInput = (definition: Definition, input: unknown) => {
+  const schema = definition.workflow.input
+  return Effect.mapError(
+    Effect.flatMap(Schema.decodeUnknown(schema, { errors: "all" })(input), Schema.encode(schema)),
+    (error: ParseResult.ParseError) => new InvalidInput({ workflow: definition.workflow.name, issues: issuesOf(error) })
+  )
+}
+
+export const newId = (options: StartOptions | undefined) =>
+  options?.executionId === undefined
+    ? Effect.succeed(crypto.randomUUID())
+    : storableId("executionId", options.executionId)
+
+/** Started from inside another execution's body: that execution is its parent. */
+export const parentHere = Effect.map(FiberRef.get(currentCursor), (cursor) => cursor.frame?.instance.executionId)
+
+export interface EnqueueOptions {
+  readonly storage: ExecutionStorageService
+  readonly registry: Registry
+  readonly observe: ReturnType<typeof Observe.make>
+  readonly workers: Workers
+  readonly cancel: (id: string) => ReturnType<WorkflowEngineService["cancel"]>
+}
+
+/** A start in a queue: stored `created`, for a worker serving the queue to claim and run. */
+export const enqueue =
+  ({ cancel, observe, registry, storage, workers }: EnqueueOptions) =>
+  (name: string, input: unknown, options: StartOptions, byValue: boolean) =>
+    Effect.gen(function*() {
+      if (options.queue === undefined) {
+        return yield* new InvalidOption({
+          option: options.dedupKey !== undefined ? "dedupKey" : "priority",
+          value: JSON.stringify(options.dedupKey ?? options.priority) ?? "undefined",
+          expected: "a start with `queue` (keys and priorities order and deduplicate a queue)"
+        })
+      }
+      const queue = yield* storableId("queue", options.queue)
+      if (storage.claimQueued === undefined) {
+        return yield* new InvalidOption({
+          option: "queue",
+          value: JSON.stringify(queue),
+          expected: "a storage with queues (memory, SQLite, PostgreSQL; a storage of your own needs claimQueued)"
+        })
+      }
+      const priority = options.priority ?? 0
+      if (!Number.isSafeInteger(priority)) {
+        return yield* new InvalidOption({ option: "priority", value: String(priority), expected: "an integer" })
+      }
+      const dedupKey = options.dedupKey === undefined ? undefined : yield* storableId("dedupKey", options.dedupKey)
+      // Checked here when the workflow is known here; else (a client) by the worker that runs it.
+      const definition = registry.get(name)
+      const encoded = definition === undefined ? input : yield* validInput(definition, input)
+      const parent = yield* parentHere
+      const { created, record } = yield* storage.create({
+        id: yield* newId(options),
+        workflow: name,
+        input: encoded,
+        status: "created",
+        queue,
+        priority,
+        ...(dedupKey !== undefined ? { dedupKey } : {}),
+        ...(parent !== undefined ? { parent } : {})
+      })
+      if (record.workflow !== name) {
+        return yield* new ExecutionIdConflict({
+          executionId: record.id,
+          workflow: name,
+          existingWorkflow: record.workflow
+        })
+      }
+      if (created) workers.wake(queue)
+      // As `start`'s: a handle for a workflow given by value reports its typed failures.
+      return observe.handle(
+        record.id,
+        name,
+        created,
+        cancel(record.id),
+        byValue ? definition?.workflow.error : undefined
+      )
+    })

@@ -1,0 +1,142 @@
+/**
+ * The queues an engine works as a worker: for each, a loop that claims
+ * queued executions (within the queue's stored limits and this worker's
+ * own) and runs them here, then waits until something may have made room or
+ * work: a start here, a run's end here, another process's start or end (the
+ * storage's hints), the rate limit's next opening, or at most `poll`.
+ */
+import { Duration, Effect, Schedule } from "effect"
+import type { Clock, Scope } from "effect"
+import type { ExecutionStorageService, QueueClaimed } from "../../ExecutionStorage.js"
+import type { QueueOptions } from "../../WorkflowEngine.js"
+import { Signal } from "../notifier.js"
+import { InvalidOption, positiveDuration, positiveInteger, storableId } from "./errors.js"
+import type { Registry } from "./registry.js"
+import type { Runs } from "./runs.js"
+
+/** At most this many executions claimed by one statement. */
+const CLAIM_BATCH = 100
+
+export interface Workers {
+  /** Something may have made room or work in `queue` (undefined: in any queue): its loop looks again. */
+  readonly wake: (queue?: string) => void
+  /** Whether this engine works `queue`. */
+  readonly serves: (queue: string) => boolean
+}
+
+export interface WorkersOptions {
+  readonly storage: ExecutionStorageService
+  readonly registry: Registry
+  readonly runs: Runs
+  readonly clock: Clock.Clock
+  readonly poll: Duration.Duration
+  readonly lease: number
+}
+
+interface Queue {
+  readonly name: string
+  readonly concurrency: number | undefined
+  readonly workerConcurrency: number
+  readonly rateLimit: { readonly limit: number; readonly periodMs: number } | undefined
+}
+
+/** The queue options checked: each bad one is an `InvalidOption` naming it. */
+const checked = (queue: QueueOptions): Effect.Effect<Queue, InvalidOption> =>
+  Effect.gen(function*() {
+    const name = yield* storableId("queues[].name", queue.name)
+    const concurrency = queue.concurrency === undefined
+      ? undefined
+      : yield* positiveInteger(`queue "${name}" concurrency`, queue.concurrency)
+    const workerConcurrency = yield* positiveInteger(
+      `queue "${name}" workerConcurrency`,
+      queue.workerConcurrency ?? 100
+    )
+    const rate = queue.rateLimit
+    const rateLimit = rate === undefined ? undefined : {
+      limit: yield* positiveInteger(`queue "${name}" rateLimit.limit`, rate.limit),
+      periodMs: Duration.toMillis(yield* positiveDuration(`queue "${name}" rateLimit.period`, rate.period))
+    }
+    return { name, concurrency, workerConcurrency, rateLimit }
+  })
+
+export const make = (
+  queues: ReadonlyArray<QueueOptions>,
+  { clock, lease, poll, registry, runs, storage }: WorkersOptions
+): Effect.Effect<Workers, InvalidOption, Scope.Scope> =>
+  Effect.gen(function*() {
+    const served = yield* Effect.forEach(queues, checked)
+    const signals = new Map(served.map((queue) => [queue.name, new Signal()] as const))
+    const workers: Workers = {
+      wake: (queue) => {
+        if (queue === undefined) { for (const signal of signals.values()) signal.notify() }
+        else signals.get(queue)?.notify()
+      },
+      serves: (queue) => signals.has(queue)
+    }
+    if (served.length === 0) return workers
+    const { claimQueued, defineQueue } = storage
+    if (claimQueued === undefined || defineQueue === undefined) {
+      return yield* new InvalidOption({
+        option: "queues",
+        value: JSON.stringify(served.map((queue) => queue.name)),
+        expected: "a storage with queues (memory, SQLite, PostgreSQL; a storage of your own needs claimQueued)"
+      })
+    }
+
+    const serve = (queue: Queue, signal: Signal) =>
+      Effect.gen(function*() {
+        // Declared before the first claim, and again until the storage takes it.
+        yield* defineQueue({
+          name: queue.name,
+          ...(queue.concurrency !== undefined ? { concurrency: queue.concurrency } : {}),
+          ...(queue.rateLimit !== undefined ? { rateLimit: queue.rateLimit } : {})
+        }).pipe(
+          Effect.tapError((error) => Effect.logWarning(`Declaring queue "${queue.name}" failed`, error)),
+          Effect.retry(Schedule.spaced(poll))
+        )
+        // This worker's runs of the queue going on here.
+        let running = 0
+        const ended = () => {
+          running--
+          signal.notify()
+        }
+        while (true) {
+          const seen = signal.version
+          const room = Math.min(queue.workerConcurrency - running, CLAIM_BATCH)
+          let retryInMs: number | undefined
+          let full = false
+          if (room > 0) {
+            const claimedAt = clock.unsafeCurrentTimeMillis()
+            const answer = yield* claimQueued({
+              queue: queue.name,
+              workflows: registry.names(),
+              limit: room,
+              owner: runs.claim.owner,
+              leaseMs: lease
+            }).pipe(
+              Effect.tapError((error) => Effect.logWarning(`Claiming from queue "${queue.name}" failed`, error)),
+              Effect.orElseSucceed((): QueueClaimed => ({ claimed: [] }))
+            )
+            retryInMs = answer.retryInMs
+            full = answer.claimed.length === room
+            for (const record of answer.claimed) {
+              const definition = registry.get(record.workflow)
+              // Claimed for one of the workflows registered here: it is there.
+              if (definition === undefined) continue
+              running++
+              yield* runs.launch(record.id, definition, { record, claimedAt })
+              const end = runs.ended(record.id)
+              if (end === undefined) ended()
+              else yield* Effect.fork(Effect.ensuring(end, Effect.sync(ended)))
+            }
+          }
+          // Claimed as many as it asked for: there may be more at once.
+          if (full) continue
+          const wait = retryInMs === undefined ? poll : Duration.min(poll, Duration.millis(retryInMs))
+          yield* signal.wait(seen, wait)
+        }
+      })
+
+    for (const queue of served) yield* Effect.forkScoped(serve(queue, signals.get(queue.name)!))
+    return workers
+  })
