@@ -35,7 +35,7 @@ const mostAtOnce = (spans: ReadonlyArray<readonly [number, number]>): number => 
   edges.sort((a, b) => a[0] - b[0] || a[1] - b[1])
   let now = 0
   let most = 0
-  for (const [, delta] of edges) most = Math.max(most, (now += delta))
+  for (const [, delta] of edges) most = Math.max(most, now += delta)
   return most
 }
 

@@ -87,7 +87,8 @@ const listenOnce = (url: string, origin: string, publish: (change: StorageChange
           .then(() => {
             // Listening is background work: it does not keep the process alive (as the pool's idle
             // connections do not).
-            client.unref()
+            // `unref` is in pg's client but not in its typings.
+            ;(client as pg.Client & { readonly unref: () => void }).unref()
             return client.query(`listen ${channel}`)
           })
           .then(() => publish({ _tag: "Missed" }), fail)
