@@ -9,7 +9,7 @@ import type { StorageFailure, WorkflowHandle } from "../../WorkflowEngine.js"
 import type { StoredEvent } from "../../WorkflowEvent.js"
 import { errorInfo, issuesOf } from "../errorInfo.js"
 import type { Signal, Signals } from "../notifier.js"
-import { thaw } from "../storage/payload.js"
+import { freeze, thaw } from "../storage/payload.js"
 import { isTerminal } from "../storage/service.js"
 import { InvalidOutput } from "../workflowErrors.js"
 import { positiveInteger, WorkflowCancelled, WorkflowFailed } from "./errors.js"
@@ -69,7 +69,8 @@ export const make = ({ pageSize, poll, registry, runEnded, signals, storage: giv
       return Effect.flatMap(
         Effect.mapError(storage.events(id, { fromSeq: cursor, limit }), Option.some),
         (page) => {
-          if (page.length > 0) return emit(page)
+          // Read-only, as the events taken from a tail are (and as the memory storage keeps them).
+          if (page.length > 0) return emit(page.map(freeze))
           return Effect.flatMap(Effect.mapError(storage.get(id), Option.some), (record) => {
             if (record.lastSeq >= cursor) return pull
             if (isTerminal(record.status)) return Effect.fail(Option.none())
