@@ -114,24 +114,25 @@ export const make = ({ pageSize, poll, registry, runEnded, signals, storage: giv
     return next
   }
 
-  /**
-   * The events of `id` from the seq `from` gives, holding the execution's tail (and signal, once needed) in a
-   * scope of the stream's own, closed when it ends.
-   */
-  const eventsFrom = <E>(id: string, from: Effect.Effect<number, E>): Stream.Stream<
-    StoredEvent,
-    E | ExecutionNotFound | StorageFailure
-  > =>
-    Stream.fromChannel(Channel.unwrap(Effect.zipWith(from, Scope.make(), (from, scope) =>
-      Channel.ensuringWith(
-        Channel.unwrap(Effect.flatMap(Scope.extend(tails.acquire(id), scope), (tail) => {
-          const following = follow(id, from, tail, scope)
-          // Without a tail (its reader could not start: no such execution, storage failing), this follower
-          // reads on its own, once it has found the execution.
-          return tail === undefined ? Effect.as(storage.get(id), following) : Effect.succeed(following)
-        })),
-        (exit) => Scope.close(scope, exit)
-      ))))
+  /** Follows `id` from `from`, holding its tail (and its signal, once needed) in `scope`. */
+  const attach = (id: string, from: number, scope: Scope.Scope): Follower =>
+    Channel.unwrap(Effect.flatMap(Scope.extend(tails.acquire(id), scope), (tail) => {
+      const following = follow(id, from, tail, scope)
+      // Without a tail (its reader could not start: no such execution, storage failing), this follower reads
+      // on its own, once it has found the execution.
+      return tail === undefined ? Effect.as(storage.get(id), following) : Effect.succeed(following)
+    }))
+
+  /** The events of `id` from the seq `from` gives, in a scope of the stream's own, closed as it ends. */
+  const eventsFrom = <E>(
+    id: string,
+    from: Effect.Effect<number, E>
+  ): Stream.Stream<StoredEvent, E | ExecutionNotFound | StorageFailure> =>
+    Stream.fromChannel(
+      Channel.unwrap(Effect.zipWith(from, Scope.make(), (from, scope) =>
+        Channel.ensuringWith(attach(id, from, scope), (exit) =>
+          Scope.close(scope, exit))))
+    )
 
   const events = (id: string, options?: { readonly fromSeq?: number }) =>
     eventsFrom(id, positiveInteger("fromSeq", options?.fromSeq ?? 1))
