@@ -2,14 +2,19 @@
  * Watching executions: their event streams (stored events first, then live
  * ones), their results and handles.
  */
-import { Chunk, Effect, Either, Option, Schema, Scope, Stream } from "effect"
+import { Channel, Chunk, Effect, Either, Schema, Scope, Stream } from "effect"
 import type { Duration } from "effect"
-import type { ExecutionNotFound, ExecutionRecord, ExecutionStorageService } from "../../ExecutionStorage.js"
+import type {
+  ExecutionNotFound,
+  ExecutionRecord,
+  ExecutionStorageService,
+  StorageError
+} from "../../ExecutionStorage.js"
 import type { StorageFailure, WorkflowHandle } from "../../WorkflowEngine.js"
 import type { StoredEvent } from "../../WorkflowEvent.js"
 import { errorInfo, issuesOf } from "../errorInfo.js"
 import type { Signal, Signals } from "../notifier.js"
-import { thaw } from "../storage/payload.js"
+import { freeze, thaw } from "../storage/payload.js"
 import { isTerminal } from "../storage/service.js"
 import { InvalidOutput } from "../workflowErrors.js"
 import { positiveInteger, WorkflowCancelled, WorkflowFailed } from "./errors.js"
@@ -35,7 +40,18 @@ export interface ObserveOptions {
   readonly runEnded: (id: string) => Effect.Effect<End | undefined> | undefined
 }
 
-type Pull = Effect.Effect<Chunk.Chunk<StoredEvent>, Option.Option<ExecutionNotFound | StorageFailure>>
+/** A handle's stream starts at the first event. */
+const fromFirst = Effect.succeed(1)
+
+/** A follower's events: chunks of them out, then done once all are read and the execution ended (or a failure). */
+type Follower = Channel.Channel<
+  Chunk.Chunk<StoredEvent>,
+  unknown,
+  ExecutionNotFound | StorageFailure,
+  unknown,
+  void,
+  unknown
+>
 
 export const make = ({ pageSize, poll, registry, runEnded, signals, storage: given, tails }: ObserveOptions) => {
   // Every read below is retried (see reads.ts).
@@ -45,66 +61,81 @@ export const make = ({ pageSize, poll, registry, runEnded, signals, storage: giv
    * The events of `id` from `from` on: taken from the execution's shared tail while its window holds them;
    * read from storage, a page at a time, by this follower alone while it is behind the window (or has no
    * tail, or its tail's reader is gone); ended, or failed, once everything stored is read and the execution
-   * ended, or its run here stopped.
+   * ended, or its run here stopped. Written as a channel, not as a pull: events at hand are written out
+   * without an Effect, so a follower costs an Effect only when it reads or waits.
    */
-  const follow = (id: string, from: number, tail: Tail | undefined, scope: Scope.Scope): Pull => {
+  const follow = (id: string, from: number, tail: Tail | undefined, scope: Scope.Scope): Follower => {
     let cursor = from
-    const emit = (events: ReadonlyArray<StoredEvent>) => {
+    const emit = (events: ReadonlyArray<StoredEvent>): Follower => {
       cursor = events[events.length - 1]!.seq + 1
-      return Effect.succeed(Chunk.unsafeFromArray(events))
+      return Channel.zipRight(Channel.write(Chunk.unsafeFromArray(events)), next)
     }
+    const after = (wait: Effect.Effect<void>): Follower => Channel.zipRight(Channel.fromEffect(wait), next)
     // The execution's signal, held (for the rest of the stream) from the first read of its own: a follower
     // served by its tail never needs it.
     let signal: Signal | undefined
     /** Reads up to `limit` events from storage; when there are none, waits for more, or ends. */
-    const read = (limit: number): Pull =>
-      signal === undefined
-        ? Effect.flatMap(Scope.extend(signals.acquire(id), scope), (acquired) => {
-          signal = acquired
-          return readWith(acquired, limit)
-        })
-        : readWith(signal, limit)
-    const readWith = (signal: Signal, limit: number): Pull => {
-      const seen = signal.version
-      return Effect.flatMap(
-        Effect.mapError(storage.events(id, { fromSeq: cursor, limit }), Option.some),
-        (page) => {
-          if (page.length > 0) return emit(page)
-          return Effect.flatMap(Effect.mapError(storage.get(id), Option.some), (record) => {
-            if (record.lastSeq >= cursor) return pull
-            if (isTerminal(record.status)) return Effect.fail(Option.none())
-            // Caught up with a run here that storage stopped: nothing more will come; say why.
-            const stopped = signals.stoppedWith(id)
-            if (stopped !== undefined) return Effect.fail(Option.some(stopped))
-            return Effect.zipRight(signal.wait(seen, poll), pull)
+    const read = (limit: number): Follower =>
+      Channel.unwrap(
+        signal === undefined
+          ? Effect.flatMap(Scope.extend(signals.acquire(id), scope), (acquired) => {
+            signal = acquired
+            return readWith(acquired, limit)
           })
-        }
+          : readWith(signal, limit)
       )
+    const readWith = (signal: Signal, limit: number): Effect.Effect<Follower, ExecutionNotFound | StorageError> => {
+      const seen = signal.version
+      return Effect.flatMap(storage.events(id, { fromSeq: cursor, limit }), (page) => {
+        // Read-only, as the events taken from a tail are (and as the memory storage keeps them).
+        if (page.length > 0) return Effect.succeed(emit(page.map(freeze)))
+        return Effect.map(storage.get(id), (record) => {
+          if (record.lastSeq >= cursor) return next
+          if (isTerminal(record.status)) return Channel.void
+          // Caught up with a run here that storage stopped: nothing more will come; say why.
+          const stopped = signals.stoppedWith(id)
+          if (stopped !== undefined) return Channel.fail(stopped)
+          return after(signal.wait(seen, poll))
+        })
+      })
     }
-    const pull: Pull = Effect.suspend(() => {
+    const next: Follower = Channel.suspend(() => {
       if (tail === undefined || tail.closed) return read(pageSize)
       const shared = tail.take(cursor, pageSize)
       if (shared !== undefined) return emit(shared)
       // Behind the window: read on our own, up to where it starts.
       if (cursor < tail.start) return read(Math.min(pageSize, tail.start - cursor))
       // Caught up with the tail: whatever comes next, its reader reads.
-      if (tail.ended) return Effect.fail(Option.none())
+      if (tail.ended) return Channel.void
       const stopped = tail.stopped
-      if (stopped !== undefined && stopped === signals.stoppedWith(id)) return Effect.fail(Option.some(stopped))
-      return Effect.zipRight(tail.changed.wait(tail.changed.version, undefined), pull)
+      if (stopped !== undefined && stopped === signals.stoppedWith(id)) return Channel.fail(stopped)
+      return after(tail.changed.wait(tail.changed.version, undefined))
     })
-    return pull
+    return next
   }
 
-  const events = (id: string, options?: { readonly fromSeq?: number }) =>
-    Stream.unwrapScoped(Effect.gen(function*() {
-      const from = yield* positiveInteger("fromSeq", options?.fromSeq ?? 1)
-      const tail = yield* tails.acquire(id)
+  /** Follows `id` from `from`, holding its tail (and its signal, once needed) in `scope`. */
+  const attach = (id: string, from: number, scope: Scope.Scope): Follower =>
+    Channel.unwrap(Effect.flatMap(Scope.extend(tails.acquire(id), scope), (tail) => {
+      const following = follow(id, from, tail, scope)
       // Without a tail (its reader could not start: no such execution, storage failing), this follower reads
       // on its own, once it has found the execution.
-      if (tail === undefined) yield* storage.get(id)
-      return Stream.repeatEffectChunkOption(follow(id, from, tail, yield* Effect.scope))
+      return tail === undefined ? Effect.as(storage.get(id), following) : Effect.succeed(following)
     }))
+
+  /** The events of `id` from the seq `from` gives, in a scope of the stream's own, closed as it ends. */
+  const eventsFrom = <E>(
+    id: string,
+    from: Effect.Effect<number, E>
+  ): Stream.Stream<StoredEvent, E | ExecutionNotFound | StorageFailure> =>
+    Stream.fromChannel(
+      Channel.unwrap(Effect.zipWith(from, Scope.make(), (from, scope) =>
+        Channel.ensuringWith(attach(id, from, scope), (exit) =>
+          Scope.close(scope, exit))))
+    )
+
+  const events = (id: string, options?: { readonly fromSeq?: number }) =>
+    eventsFrom(id, positiveInteger("fromSeq", options?.fromSeq ?? 1))
 
   /** A stored end, as a read of the execution would give it: output and error as copies of their own. */
   const asRead = ({ commit, workflow }: End): Pick<ExecutionRecord, "status" | "workflow" | "output" | "error"> => ({
@@ -162,7 +193,7 @@ export const make = ({ pageSize, poll, registry, runEnded, signals, storage: giv
     workflow,
     created,
     // Described when used: most handles are only awaited.
-    events: Stream.suspend(() => Stream.catchTag(events(id), "InvalidOption", Stream.die)), // from seq 1: valid
+    events: Stream.suspend(() => eventsFrom(id, fromFirst)),
     result: result(id, error) as Effect.Effect<A, any>,
     status: Effect.suspend(() => given.get(id)),
     cancel

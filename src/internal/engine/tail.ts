@@ -12,6 +12,7 @@ import type { StorageFailure } from "../../WorkflowEngine.js"
 import type { StoredEvent } from "../../WorkflowEvent.js"
 import type { Signals } from "../notifier.js"
 import { Signal } from "../notifier.js"
+import { freeze } from "../storage/payload.js"
 import { isTerminal } from "../storage/service.js"
 import type { Reads } from "./reads.js"
 import { retrying } from "./reads.js"
@@ -56,9 +57,9 @@ export class Tail {
     return this.events.slice(from, from + limit)
   }
 
-  /** A page read from `next` on. */
+  /** A page read from `next` on, frozen: its events are shared by every follower taking them. */
   append(page: ReadonlyArray<StoredEvent>): void {
-    for (const event of page) this.events.push(event)
+    for (const event of page) this.events.push(freeze(event))
     this.next = page[page.length - 1]!.seq + 1
     if (this.events.length > 2 * this.capacity) {
       const dropped = this.events.length - this.capacity

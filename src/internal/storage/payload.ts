@@ -157,6 +157,17 @@ export const thaw = <A>(value: A): A => {
 }
 
 /**
+ * `value` made read-only through and through, in place: a value read back
+ * (JSON as it is) that is handed to several readers, none of which may change
+ * what the others see.
+ */
+export const freeze = <A>(value: A): A => {
+  if (typeof value !== "object" || value === null) return value
+  for (const item of Object.values(value)) freeze(item)
+  return Object.freeze(value)
+}
+
+/**
  * A commit checked and copied as the built-in storages store it: the form a
  * storage written outside this package calls before it writes.
  */
