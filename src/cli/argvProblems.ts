@@ -7,20 +7,9 @@
  */
 import { HelpDoc, ValidationError } from "@effect/cli"
 import { oneLine } from "./failures.js"
+import type { RootOptions } from "./plainArgv.js"
 
-/**
- * The root command's options, as argv spells them (`--log-level` and
- * `--completions` are `@effect/cli`'s own): those that take a value, and
- * flags.
- *
- * @since 0.2.0
- * @category models
- */
-export interface RootOptions {
-  readonly valued: ReadonlyArray<string>
-  readonly flags: ReadonlyArray<string>
-}
-
+/** `@effect/cli`'s own options of every command. */
 const builtIn: RootOptions = {
   valued: ["--log-level", "--completions"],
   flags: ["--help", "-h", "--version", "--wizard"]

@@ -19,7 +19,8 @@ import * as ExecutionStorage from "../ExecutionStorage.js"
 import type * as App from "./App.js"
 
 /**
- * The root options, as argv spells them: those that take a value, and flags.
+ * The root command's options, as argv spells them: those that take a value,
+ * and flags.
  *
  * @since 0.2.0
  * @category models
@@ -30,7 +31,8 @@ export interface RootOptions {
 }
 
 /**
- * The options of the root command, before the subcommand.
+ * The options of the root command (before the subcommand), also to name the
+ * word an argument error is about.
  *
  * @since 0.2.0
  * @category constants
