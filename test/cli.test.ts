@@ -138,6 +138,22 @@ describe("token-ring-workflow", () => {
     expect(rejected.stdout).toContain("Output: app-1.0.0.tgz not published: not today")
   })
 
+  it("--help, a command's --help and --version print and exit 0", async () => {
+    const help = await cli(["--help"])
+    expect(help.code).toBe(0)
+    expect(help.stdout).toContain("token-ring-workflow 0.1.0")
+    for (
+      const word of ["run", "list", "status", "executions", "events", "approve", "resume", "cancel", "--db", "--json"]
+    ) {
+      expect(help.stdout).toContain(word)
+    }
+    const listHelp = await cli(["--db", join(dir, "help.db"), "list", "--help"])
+    expect(listHelp.code).toBe(0)
+    expect(listHelp.stdout).toContain("List the registered workflows")
+    const version = await cli(["--version"])
+    expect([version.code, version.stdout.trim()]).toEqual([0, "0.1.0"])
+  })
+
   it("a CLI killed with SIGKILL mid-run is finished by `resume` in a second invocation", async () => {
     const db = ["--db", join(dir, "killed.db"), "--lease", "1"]
     const killed = await cli([...db, "run", "slow-count", "--input", `{"to":8,"delayMs":150}`], {

@@ -3,7 +3,8 @@
  * importing the package, or any of its entry points, loads no package besides
  * `effect` (and what `effect`'s own index loads); storage drivers, `@effect/ai`
  * and the model providers are imported only when a layer that needs them is
- * built; the CLI's `list` and `status` load no model package. The loads are
+ * built; the CLI's reading commands (`list`, `status`, `executions`, `events`)
+ * load no model package, and not `@effect/cli` either. The loads are
  * recorded by a module resolution hook in a child process (no timing here:
  * start-up times are measured in bench/).
  */
@@ -122,6 +123,9 @@ const heavy = [
   "yaml"
 ]
 
+/** `@effect/cli` and what it loads: the CLI reads a reading command written plainly without them. */
+const commandLineParsing = ["@effect/cli", "@effect/printer", "@effect/printer-ansi", "yaml", "toml", "ini"]
+
 /** Model packages: the CLI loads them only for a model it is given. */
 const models = ["@effect/ai", "@effect/ai-openai", "@effect/ai-anthropic", "@effect/rpc"]
 
@@ -154,14 +158,24 @@ describe("start-up", () => {
     expect(loaded(loads, [...models, "pg", "@effect/sql-pg", "msgpackr", "find-my-way-ts"])).toEqual([])
   })
 
-  it("the CLI's list and status load no model package", async () => {
+  it("the CLI's reading commands load no model package, and not @effect/cli", async () => {
     const db = join(scratch, "cli.db")
-    for (const args of [["list"], ["status", "no-such-execution"]]) {
+    const reads = [["list"], ["status", "no-such-execution"], ["executions"], ["events", "no-such-execution"]]
+    for (const args of reads) {
       const loads = await recorded([bin, "--db", db, ...args])
       // The command did run: it opened the database.
       expect(loaded(loads, ["better-sqlite3"]).length, args.join(" ")).toBe(1)
-      expect(loaded(loads, [...models, "pg", "@effect/sql-pg", "msgpackr", "find-my-way-ts"]), args.join(" "))
+      expect(
+        loaded(loads, [...models, ...commandLineParsing, "pg", "@effect/sql-pg", "msgpackr", "find-my-way-ts"]),
+        args.join(" ")
+      )
         .toEqual([])
+    }
+  })
+
+  it("the CLI loads @effect/cli for what it reads: help, and any command line not written plainly", async () => {
+    for (const args of [["--help"], ["--db", join(scratch, "cli.db"), "list", "--help"]]) {
+      expect(loaded(await recorded([bin, ...args]), ["@effect/cli"]).length, args.join(" ")).toBe(1)
     }
   })
 

@@ -17,6 +17,7 @@ import { Runnable, toWorkflow as runnableWorkflow } from "../promise/Runnable.js
 import * as Workflow from "../Workflow.js"
 import * as WorkflowEngine from "../WorkflowEngine.js"
 import * as DemoWorkflows from "./demoWorkflows.js"
+import * as Failures from "./failures.js"
 import * as Terminal from "./terminal.js"
 
 /**
@@ -128,3 +129,26 @@ export const layer = (config: Config, options: { readonly recover: boolean } = {
  * @category models
  */
 export type Services = Layer.Layer.Success<ReturnType<typeof layer>> | ChatAdapter.ChatAdapter
+
+/**
+ * Runs `program` with the services of `config`. When they cannot be built
+ * (conflicting options, a module that does not load, a model without its
+ * key), that is one error line and exit code 1, before anything is stored.
+ *
+ * @since 0.2.0
+ * @category running
+ */
+export const provide = <E>(
+  config: Config,
+  program: Effect.Effect<void, E, Services>,
+  options: { readonly recover: boolean } = { recover: true }
+): Effect.Effect<void> =>
+  program.pipe(
+    Effect.provide(layer(config, options)),
+    Effect.catchAll((error) =>
+      Effect.flatMap(ChatAdapter.ChatAdapter, (chat) => chat.errorLine(ChatAdapter.messageOf(error))).pipe(
+        Effect.zipRight(Failures.failed),
+        Effect.provide(Terminal.layer({ json: config.json }))
+      )
+    )
+  )

@@ -1,0 +1,50 @@
+/**
+ * The one-shot commands (`run`, `list`, `status`, `executions`, `events`,
+ * `approve`, `resume`, `cancel`) run alike however argv was read: over the
+ * services of the root options, exiting 1 when the command was rejected or
+ * its run failed.
+ *
+ * @since 0.2.0
+ */
+import { Effect } from "effect"
+import * as Commands from "../Commands.js"
+import * as App from "./App.js"
+import * as Failures from "./failures.js"
+
+const oneShot = <E>(
+  config: App.Config,
+  command: Effect.Effect<Commands.Result, E, App.Services>,
+  options: { readonly recover: boolean }
+): Effect.Effect<void> =>
+  App.provide(
+    config,
+    Effect.flatMap(
+      Commands.handled(command),
+      (result) =>
+        result._tag === "Rejected" || (result._tag === "Run" && result.outcome._tag === "Failed")
+          ? Failures.failed
+          : Effect.void
+    ),
+    options
+  )
+
+/**
+ * A command that acts on executions (`run`, `resume`, `approve`, `cancel`):
+ * its engine also recovers what a stopped process left running.
+ *
+ * @since 0.2.0
+ * @category running
+ */
+export const acting = <E>(config: App.Config, command: Effect.Effect<Commands.Result, E, App.Services>) =>
+  oneShot(config, command, { recover: true })
+
+/**
+ * A command that only reads (`list`, `status`, `executions`, `events`): its
+ * engine recovers nothing, so it never runs a step, not even one a killed
+ * process left half done; it exits as soon as it has read.
+ *
+ * @since 0.2.0
+ * @category running
+ */
+export const reading = <E>(config: App.Config, command: Effect.Effect<Commands.Result, E, App.Services>) =>
+  oneShot(config, command, { recover: false })

@@ -1,0 +1,121 @@
+/**
+ * The interactive chat session, `token-ring-workflow` with no subcommand:
+ * lines of `/workflow`, `/plan`, `/apply` and `/analyze` read from stdin
+ * until the input ends or `/exit`.
+ *
+ * @since 0.2.0
+ */
+import { Effect, Either, Option, Queue, Ref, Stream } from "effect"
+import { createInterface } from "node:readline"
+import * as ChatAdapter from "../ChatAdapter.js"
+import * as Commands from "../Commands.js"
+import * as ExecutionStorage from "../ExecutionStorage.js"
+import * as WorkflowEngine from "../WorkflowEngine.js"
+
+const help = [
+  "Commands: /workflow <action> ... | /plan <prompt> | /apply | /analyze [k=v ...] -- <prompt> | /help | /exit",
+  ...Object.values(Commands.info).flatMap((info) => info.usage)
+]
+
+/** One line of the interactive session; false ends it. */
+const line = (text: string) =>
+  Effect.gen(function*() {
+    const chat = yield* ChatAdapter.ChatAdapter
+    const trimmed = text.trim()
+    if (trimmed === "") return true
+    if (trimmed === "/exit" || trimmed === "/quit") return false
+    if (trimmed === "/help") {
+      for (const line of help) yield* chat.systemLine(line)
+      return true
+    }
+    const command = Commands.executeLine(trimmed)
+    if (command === undefined) {
+      yield* chat.warningLine(`Not a command: "${trimmed}". Commands start with /; try /help`)
+    } else {
+      yield* command
+    }
+    return true
+  })
+
+/**
+ * The engine as the session's commands see it, keeping the ids of the runs
+ * being shown (outermost first), so that ^C can say which one goes on.
+ */
+const tracking = (
+  engine: WorkflowEngine.WorkflowEngineService,
+  shown: Ref.Ref<ReadonlyArray<string>>
+): WorkflowEngine.WorkflowEngineService => ({
+  ...engine,
+  events: (id: string, options?: { readonly fromSeq?: number }) =>
+    Stream.unwrapScoped(
+      Effect.acquireRelease(
+        Ref.update(shown, (ids) => [...ids, id]),
+        () => Ref.update(shown, (ids) => ids.filter((shownId) => shownId !== id))
+      ).pipe(Effect.as(engine.events(id, options)))
+    )
+})
+
+/** What ^C during a command says: the run it was showing, if any, and whether that run goes on. */
+const stoppedLine = (engine: WorkflowEngine.WorkflowEngineService, id: string | undefined) =>
+  id === undefined
+    ? Effect.succeed("Stopped the command.")
+    : Effect.map(
+      Effect.option(engine.status(id)),
+      (record) =>
+        Option.exists(record, ({ status }) => ExecutionStorage.isTerminal(status))
+          ? `Stopped showing ${id}.`
+          : `Stopped following ${id}; it goes on: /workflow status ${id}`
+    )
+
+/**
+ * The session: a prompt in a terminal, one command per line; ^C during a
+ * command stops showing it, ^C at the prompt ends the session as an
+ * interruption.
+ *
+ * @since 0.2.0
+ * @category running
+ */
+export const interactive = Effect.scoped(Effect.gen(function*() {
+  const chat = yield* ChatAdapter.ChatAdapter
+  const engine = yield* WorkflowEngine.WorkflowEngine
+  const tty = process.stdin.isTTY === true
+  // None: the input ended (end of file, ^D).
+  const lines = yield* Queue.unbounded<Option.Option<string>>()
+  const ctrlC = yield* Queue.unbounded<void>()
+  const reader = yield* Effect.acquireRelease(
+    Effect.sync(() => {
+      const reader = createInterface({ input: process.stdin, output: process.stdout, terminal: tty })
+      reader.on("line", (text) => lines.unsafeOffer(Option.some(text)))
+      reader.on("close", () => lines.unsafeOffer(Option.none()))
+      // In a terminal readline reads ^C as a key, not a signal; without this listener it would only close itself.
+      reader.on("SIGINT", () => ctrlC.unsafeOffer(undefined))
+      return reader
+    }),
+    (reader) => Effect.sync(() => reader.close())
+  )
+  const shown = yield* Ref.make<ReadonlyArray<string>>([])
+  const sessionEngine = tracking(engine, shown)
+  /** Runs a line; ^C meanwhile stops the command (not the execution it shows, which runs on in the engine). */
+  const runLine = (text: string) =>
+    Effect.gen(function*() {
+      const result = yield* Effect.race(
+        Effect.map(line(text), Either.right),
+        Effect.map(Effect.zipRight(Queue.take(ctrlC), Ref.get(shown)), (ids) => Either.left(ids[0]))
+      ).pipe(Effect.provideService(WorkflowEngine.WorkflowEngine, sessionEngine))
+      if (Either.isRight(result)) return result.right
+      yield* chat.warningLine(yield* stoppedLine(engine, result.left))
+      return true
+    })
+  const prompt = Effect.sync(() => tty && reader.prompt())
+  yield* chat.systemLine("token-ring-workflow — type /help for commands, /exit to leave.")
+  while (true) {
+    yield* prompt
+    const next = yield* Effect.race(
+      Effect.map(Queue.take(lines), Either.right),
+      Effect.map(Queue.take(ctrlC), Either.left)
+    )
+    // ^C at the prompt ends the session as an interruption: exit code 130.
+    if (Either.isLeft(next)) return yield* Effect.interrupt
+    if (Option.isNone(next.right) || !(yield* runLine(next.right.value))) return
+  }
+}))
