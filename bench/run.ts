@@ -18,6 +18,7 @@ import * as Sequential from "./sequential.js"
 import * as Startup from "./startup.js"
 import * as Targets from "./targets.js"
 import * as Throughput from "./throughput.js"
+import * as Workers from "./workers.js"
 
 const suites: Record<string, { readonly run: (targets: Targets.Targets) => Promise<ReadonlyArray<Result>> }> = {
   memoryStep: MemoryStep,
@@ -27,6 +28,7 @@ const suites: Record<string, { readonly run: (targets: Targets.Targets) => Promi
   resume: Resume,
   fanout: Fanout,
   crossProcess: CrossProcess,
+  workers: Workers,
   startup: Startup,
   peer: Peer
 }

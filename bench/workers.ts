@@ -1,0 +1,191 @@
+/**
+ * Queues across worker processes on PostgreSQL (issue 12): a client here
+ * queues executions, 1, 2 or 4 worker processes run them.
+ * - Throughput: 2,000 one-step and 200 ten-step executions queued
+ *   beforehand, from telling the workers to serve the queue until all are
+ *   completed, against the floor's 2,000 autocommitted inserts on one
+ *   client (a step's durable write).
+ * - Enqueue to start: from `start` here to the first step's body beginning
+ *   in an idle worker (wall clock, one machine), median and p99, against an
+ *   insert that NOTIFYs heard by a LISTENing client (the least that can
+ *   carry a start to another process durably).
+ */
+import { Effect, Layer } from "effect"
+import type { ChildProcessWithoutNullStreams } from "node:child_process"
+import { spawn } from "node:child_process"
+import { resolve } from "node:path"
+import { createInterface } from "node:readline"
+import pg from "pg"
+import { ExecutionStorage, WorkflowEngine } from "../src/index.js"
+import { pgFloor, writes } from "./floors.js"
+import type { Result } from "./harness.js"
+import { median, result } from "./harness.js"
+import type { Targets } from "./targets.js"
+
+let queues = 0
+const freshQueue = () => `bench-${Date.now().toString(36)}-${queues++}`
+
+/** `count` worker processes, loaded, each serving `queue` once `serve` is called. */
+const loadWorkers = async (url: string, count: number) => {
+  const serving: Array<Promise<void>> = []
+  const children = await Promise.all(
+    Array.from({ length: count }, () =>
+      new Promise<ChildProcessWithoutNullStreams>((loaded, failed) => {
+        const child = spawn(process.execPath, [resolve("build/bench/queueWorkerProcess.js"), url])
+        child.stderr.pipe(process.stderr)
+        child.on("exit", (code) => failed(new Error(`a worker exited with ${code}`)))
+        const lines = createInterface({ input: child.stdout })
+        serving.push(new Promise((served) => lines.on("line", (line) => line === "serving" && served())))
+        lines.once("line", () => loaded(child))
+      }))
+  )
+  return {
+    /** Tells them to serve `queue`; resolves once they all do. */
+    serve: (queue: string) => {
+      children.forEach((child) => child.stdin.write(`${queue}\n`))
+      return Promise.all(serving)
+    },
+    stop: () =>
+      Promise.all(children.map((child) =>
+        new Promise<void>((exited) => {
+          child.removeAllListeners("exit")
+          child.on("exit", () => exited())
+          child.stdin.end()
+        })
+      ))
+  }
+}
+
+const client = (url: string) =>
+  WorkflowEngine.layerWith({ recover: false }).pipe(Layer.provideMerge(ExecutionStorage.layerPg({ url })))
+
+/** Queues `count` executions of `workflow(input)` in `queue`, with nobody serving it yet. */
+const enqueue = (url: string, queue: string, workflow: string, input: number, count: number) =>
+  Effect.runPromise(
+    Effect.gen(function*() {
+      const engine = yield* WorkflowEngine.WorkflowEngine
+      yield* Effect.forEach(Array.from({ length: count }), () => engine.start(workflow, input, { queue }), {
+        concurrency: 32,
+        discard: true
+      })
+    }).pipe(Effect.provide(client(url)))
+  )
+
+/**
+ * Milliseconds for `workers` processes to run `count` executions queued beforehand: from telling them
+ * to serve the queue until the database has every one completed (read every 10 ms on a connection of
+ * the bench's own, so that no client's waiting costs the machine anything more).
+ */
+const drain = async (url: string, workers: number, workflow: string, input: number, count: number) => {
+  const queue = freshQueue()
+  await enqueue(url, queue, workflow, input, count)
+  const fleet = await loadWorkers(url, workers)
+  const watcher = new pg.Client({ connectionString: url })
+  await watcher.connect()
+  try {
+    const started = performance.now()
+    void fleet.serve(queue)
+    while (true) {
+      const { rows } = await watcher.query(
+        "select count(*)::int as n from workflow_executions where queue = $1 and status = 'completed'",
+        [queue]
+      )
+      if (rows[0].n === count) return performance.now() - started
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+  } finally {
+    await watcher.end()
+    await fleet.stop()
+  }
+}
+
+const wallNow = () => performance.timeOrigin + performance.now()
+
+/** Enqueue-to-start latencies of `count` probes started one at a time, each once the last began. */
+const enqueueToStart = (url: string, queue: string, count: number) =>
+  Effect.runPromise(
+    Effect.gen(function*() {
+      const engine = yield* WorkflowEngine.WorkflowEngine
+      const latencies: Array<number> = []
+      for (let i = 0; i < count; i++) {
+        const sent = wallNow()
+        const handle = yield* engine.start("bench-probe", i, { queue })
+        latencies.push((yield* handle.result) as number - sent)
+      }
+      return latencies
+    }).pipe(Effect.provide(client(url)))
+  )
+
+/** The floor's latencies: an insert that NOTIFYs, heard on another connection. */
+const notifyFloor = async (url: string, count: number) => {
+  const writer = new pg.Client({ connectionString: url })
+  const listener = new pg.Client({ connectionString: url })
+  await Promise.all([writer.connect(), listener.connect()])
+  try {
+    await writer.query("create table if not exists enqueue_floor (id bigserial primary key, payload text)")
+    await listener.query("listen enqueue_floor")
+    const latencies: Array<number> = []
+    for (let i = 0; i < count; i++) {
+      const heard = new Promise<void>((resolve) => listener.once("notification", () => resolve()))
+      const sent = wallNow()
+      await writer.query(
+        `with stored as (insert into enqueue_floor (payload) values ($1) returning id)
+         select pg_notify('enqueue_floor', id::text) from stored`,
+        [String(i)]
+      )
+      await heard
+      latencies.push(wallNow() - sent)
+    }
+    return latencies
+  } finally {
+    await Promise.all([writer.end(), listener.end()])
+  }
+}
+
+const p99 = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length * 0.99)]!
+
+export const run = async (targets: Targets): Promise<Array<Result>> => {
+  const location = targets.postgres?.location()
+  if (location === undefined || !("pg" in location)) return []
+  const url = location.pg
+  const floor = await pgFloor(url)
+  const rows: Array<Result> = []
+  try {
+    const floorMs = await writes(floor, 2_000)()
+    // Warm-up: the database's caches and plans.
+    await drain(url, 1, "bench-one-step", 1, 200)
+    for (const workers of [1, 2, 4]) {
+      rows.push(result(
+        `2,000 one-step executions queued, run by ${workers} worker process(es), PostgreSQL (floor: 2,000 autocommitted inserts)`,
+        await drain(url, workers, "bench-one-step", 1, 2_000),
+        floorMs
+      ))
+      rows.push(result(
+        `200 ten-step executions queued, run by ${workers} worker process(es), PostgreSQL (floor: 2,000 autocommitted inserts)`,
+        await drain(url, workers, "bench-steps", 10, 200),
+        floorMs
+      ))
+    }
+    const queue = freshQueue()
+    const fleet = await loadWorkers(url, 1)
+    try {
+      await fleet.serve(queue)
+      const ours = await enqueueToStart(url, queue, 200)
+      const floors = await notifyFloor(url, 200)
+      const label = "queued start to the first step's body in an idle worker process, PostgreSQL"
+      rows.push(
+        result(
+          `${label}, median (floor: an insert that NOTIFYs, heard by a LISTENing client)`,
+          median(ours),
+          median(floors)
+        )
+      )
+      rows.push(result(`${label}, p99 (floor: the same, p99)`, p99(ours), p99(floors)))
+    } finally {
+      await fleet.stop()
+    }
+  } finally {
+    await floor.close()
+  }
+  return rows
+}
