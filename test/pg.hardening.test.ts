@@ -6,7 +6,6 @@
  */
 import { Clock, Deferred, Effect, FiberId, Layer } from "effect"
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
-import net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -16,6 +15,7 @@ import { ExecutionStorage, Workflow, WorkflowEngine } from "../src/index.js"
 import { freshDatabase, pgUrl } from "./pg.js"
 import type { Child } from "./processes.js"
 import { startProcess } from "./processes.js"
+import { startTcpProxy } from "./tcpProxy.js"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const worker = join(root, "test", "fixtures", "pgWorker.ts")
@@ -45,61 +45,8 @@ const freshId = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${coun
 const lineValue = (stdout: string, prefix: string): string | undefined =>
   stdout.split("\n").find((line) => line.startsWith(`${prefix} `))?.slice(prefix.length + 1)
 
-/**
- * A TCP proxy to the PostgreSQL server. `cut` destroys every proxied
- * connection and refuses new ones until `restore`. `watch` sees each chunk a
- * client sends, after it was forwarded.
- */
 const startProxy = async () => {
-  const target = new URL(pgUrl!)
-  const sockets = new Set<net.Socket>()
-  let refusing = false
-  let watch: ((chunk: Buffer, connection: object) => void) | undefined
-  const server = net.createServer((client) => {
-    if (refusing) return client.destroy()
-    const upstream = net.connect(Number(target.port || 5432), target.hostname)
-    const connection = {}
-    sockets.add(client).add(upstream)
-    const drop = () => {
-      sockets.delete(client)
-      sockets.delete(upstream)
-      client.destroy()
-      upstream.destroy()
-    }
-    for (const socket of [client, upstream]) socket.on("error", drop).on("close", drop)
-    client.on("data", (chunk: Buffer) => {
-      upstream.write(chunk)
-      watch?.(chunk, connection)
-    })
-    upstream.on("data", (chunk: Buffer) => client.write(chunk))
-  })
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  const port = (server.address() as net.AddressInfo).port
-  const proxy = {
-    /** The URL of `database` through the proxy. */
-    url: (database: string) => {
-      const url = new URL(database)
-      url.hostname = "127.0.0.1"
-      url.port = String(port)
-      return url.toString()
-    },
-    cut: () => {
-      refusing = true
-      for (const socket of sockets) socket.destroy()
-      sockets.clear()
-    },
-    restore: () => {
-      refusing = false
-    },
-    watch: (f: typeof watch) => {
-      watch = f
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        proxy.cut()
-        server.close(() => resolve())
-      })
-  }
+  const proxy = await startTcpProxy(pgUrl!)
   cleanups.push(proxy.close)
   return proxy
 }

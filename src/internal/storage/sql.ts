@@ -105,15 +105,28 @@ const asFailure = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E 
   )
 
 /**
+ * Whether a statement failed because another process created the same thing at the same moment:
+ * PostgreSQL's `create table if not exists` (the migrations' own table) is not safe against a concurrent
+ * one, and fails with "already exists" (42P07) or a duplicate of its row type (23505). Once the other has
+ * committed, trying again finds it.
+ */
+const createdByAnother = (error: SqlError): boolean => {
+  const code = (error.cause as { readonly code?: unknown } | undefined)?.code
+  return code === "42P07" || code === "23505"
+}
+
+/**
  * Runs the migrations (retrying while another process holds the migration
- * lock) and refuses a database whose schema is newer than this library's.
+ * lock, or created the migrations' table at the same moment) and refuses a
+ * database whose schema is newer than this library's.
  */
 export const migrate: Effect.Effect<void, StorageError, SqlClient.SqlClient> = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   yield* Migrator.make({})({ loader: Migrator.fromRecord(migrations), table: "workflow_migrations" }).pipe(
     asFailure,
     Effect.retry({
-      while: (error) => error._tag === "MigrationError" && error.reason === "locked",
+      while: (error) =>
+        error._tag === "MigrationError" ? error.reason === "locked" : createdByAnother(error),
       schedule: Schedule.spaced("50 millis").pipe(Schedule.intersect(Schedule.recurs(100)))
     })
   )

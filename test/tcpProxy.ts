@@ -1,0 +1,63 @@
+/**
+ * A TCP proxy for tests that cut a process off from PostgreSQL without
+ * touching the server.
+ */
+import net from "node:net"
+
+/**
+ * A TCP proxy to the PostgreSQL server at `serverUrl`. `cut` destroys every proxied
+ * connection and refuses new ones until `restore`. `watch` sees each chunk a
+ * client sends, after it was forwarded.
+ */
+export const startTcpProxy = async (serverUrl: string) => {
+  const target = new URL(serverUrl)
+  const sockets = new Set<net.Socket>()
+  let refusing = false
+  let watch: ((chunk: Buffer, connection: object) => void) | undefined
+  const server = net.createServer((client) => {
+    if (refusing) return client.destroy()
+    const upstream = net.connect(Number(target.port || 5432), target.hostname)
+    const connection = {}
+    sockets.add(client).add(upstream)
+    const drop = () => {
+      sockets.delete(client)
+      sockets.delete(upstream)
+      client.destroy()
+      upstream.destroy()
+    }
+    for (const socket of [client, upstream]) socket.on("error", drop).on("close", drop)
+    client.on("data", (chunk: Buffer) => {
+      upstream.write(chunk)
+      watch?.(chunk, connection)
+    })
+    upstream.on("data", (chunk: Buffer) => client.write(chunk))
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const port = (server.address() as net.AddressInfo).port
+  const proxy = {
+    /** The URL of `database` through the proxy. */
+    url: (database: string) => {
+      const url = new URL(database)
+      url.hostname = "127.0.0.1"
+      url.port = String(port)
+      return url.toString()
+    },
+    cut: () => {
+      refusing = true
+      for (const socket of sockets) socket.destroy()
+      sockets.clear()
+    },
+    restore: () => {
+      refusing = false
+    },
+    watch: (f: typeof watch) => {
+      watch = f
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        proxy.cut()
+        server.close(() => resolve())
+      })
+  }
+  return proxy
+}
