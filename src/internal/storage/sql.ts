@@ -107,12 +107,12 @@ const asFailure = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E 
 /**
  * Whether a statement failed because another process created the same thing at the same moment:
  * PostgreSQL's `create table if not exists` (the migrations' own table) is not safe against a concurrent
- * one, and fails with "already exists" (42P07) or a duplicate of its row type (23505). Once the other has
- * committed, trying again finds it.
+ * one, and fails with "already exists" (42P07 for the table, 42710 for its key's index) or a duplicate of
+ * its row type (23505). Once the other has committed, trying again finds it.
  */
 const createdByAnother = (error: SqlError): boolean => {
   const code = (error.cause as { readonly code?: unknown } | undefined)?.code
-  return code === "42P07" || code === "23505"
+  return code === "42P07" || code === "42710" || code === "23505"
 }
 
 /**
