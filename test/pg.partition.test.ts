@@ -210,9 +210,14 @@ const canPartition = pgUrl !== undefined && noNamespaces === undefined
 
 describe.skipIf(!canPartition)("PostgreSQL, a worker cut off by the network", () => {
   let database: Awaited<ReturnType<typeof freshDatabase>>
+  // One connection for the test's own queries, held throughout: polling does not open one per query.
+  let db: pg.Client
   beforeAll(async () => {
     database = await freshDatabase()
     cleanups.push(() => database.drop())
+    db = new pg.Client({ connectionString: database.url })
+    await db.connect()
+    cleanups.push(() => db.end())
     // `at` on the database's clock, as leases are.
     await query(`create table stamps (
       id bigserial primary key, pid integer not null, execution text not null, step integer not null,
@@ -220,15 +225,8 @@ describe.skipIf(!canPartition)("PostgreSQL, a worker cut off by the network", ()
     isolate()
   })
 
-  const query = async <R extends pg.QueryResultRow>(text: string, params: ReadonlyArray<unknown> = []) => {
-    const client = new pg.Client({ connectionString: database.url })
-    await client.connect()
-    try {
-      return (await client.query<R>(text, [...params])).rows
-    } finally {
-      await client.end()
-    }
-  }
+  const query = async <R extends pg.QueryResultRow>(text: string, params: ReadonlyArray<unknown> = []) =>
+    (await db.query<R>(text, [...params])).rows
 
   const spawnWorker = (
     mode: "stamps" | "cued",
