@@ -55,9 +55,18 @@ export interface Child {
 
 export const startProcess = (
   args: ReadonlyArray<string>,
-  options: { readonly cwd: string; readonly env?: NodeJS.ProcessEnv }
+  options: {
+    readonly cwd: string
+    readonly env?: NodeJS.ProcessEnv
+    /**
+     * A command that runs Node in its place, given Node and `args` after its own arguments (e.g.
+     * `ip netns exec <namespace>`). It must exec Node, not fork it: the child's pid is then Node's.
+     */
+    readonly via?: readonly [string, ...Array<string>]
+  }
 ): Child => {
-  const child = spawn(process.execPath, args, {
+  const [command, ...commandArgs] = [...(options.via ?? []), process.execPath, ...args] as [string, ...Array<string>]
+  const child = spawn(command, commandArgs, {
     cwd: options.cwd,
     ...(options.env !== undefined ? { env: options.env } : {}),
     stdio: ["pipe", "pipe", "pipe"]
