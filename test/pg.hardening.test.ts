@@ -66,7 +66,7 @@ describe.skipIf(pgUrl === undefined)("PostgreSQL hardening", () => {
     cleanups.push(() => admin.end(), () => db.end())
     await db.query(`create table stamps (
       id bigserial primary key, pid integer not null, execution text not null, step integer not null,
-      what text not null)`)
+      what text not null, at timestamptz not null default clock_timestamp())`)
   })
 
   /** A fresh connection to the test database for one query, for after backends were terminated. */
@@ -250,6 +250,30 @@ describe.skipIf(pgUrl === undefined)("PostgreSQL hardening", () => {
       }, "retries")
     }, 150_000)
   })
+
+  it("a worker whose database goes silent stops its running step before its lease expires", async () => {
+    const proxy = await startProxy()
+    const id = freshId("silent")
+    const a = spawnWorker(proxy.url(database.url), "sleeper", id, { lease: 2_000 })
+    await a.line((line) => line === "started")
+    // Silent, not closed: renewals hang until their timeout (a whole lease) instead of failing at once.
+    proxy.freeze()
+    const [{ interrupted }] = await waitFor("the step's finalizer", async () => {
+      const rows = await query<{ interrupted: string }>(
+        "select (extract(epoch from at) * 1000)::bigint as interrupted from stamps where execution = $1 and what = 'interrupted'",
+        [id]
+      )
+      return rows.length > 0 ? rows : undefined
+    }, 30_000)
+    const [{ lease_until }] = await query<{ lease_until: string }>(
+      "select lease_until from workflow_executions where id = $1",
+      [id]
+    )
+    // Stopped while it still held the execution: no other engine could have started it meanwhile.
+    expect(Number(interrupted)).toBeLessThan(Number(lease_until))
+    a.kill()
+    await a.exit()
+  }, 120_000)
 
   it("a cancel from another process interrupts the running step, finalizers included", async () => {
     const id = freshId("cancelled")

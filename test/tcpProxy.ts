@@ -6,19 +6,25 @@ import net from "node:net"
 
 /**
  * A TCP proxy to the PostgreSQL server at `serverUrl`. `cut` destroys every proxied
- * connection and refuses new ones until `restore`. `watch` sees each chunk a
+ * connection and refuses new ones until `restore`; `freeze` keeps them open but silent until `thaw`. `watch` sees each chunk a
  * client sends, after it was forwarded.
  */
 export const startTcpProxy = async (serverUrl: string) => {
   const target = new URL(serverUrl)
   const sockets = new Set<net.Socket>()
   let refusing = false
+  // Frozen: connections stay open but nothing passes, as in a partition no one notices.
+  let frozen = false
   let watch: ((chunk: Buffer, connection: object) => void) | undefined
   const server = net.createServer((client) => {
     if (refusing) return client.destroy()
     const upstream = net.connect(Number(target.port || 5432), target.hostname)
     const connection = {}
     sockets.add(client).add(upstream)
+    if (frozen) {
+      client.pause()
+      upstream.pause()
+    }
     const drop = () => {
       sockets.delete(client)
       sockets.delete(upstream)
@@ -49,6 +55,15 @@ export const startTcpProxy = async (serverUrl: string) => {
     },
     restore: () => {
       refusing = false
+    },
+    /** Stops forwarding on every connection, open or to come, without closing any. */
+    freeze: () => {
+      frozen = true
+      for (const socket of sockets) socket.pause()
+    },
+    thaw: () => {
+      frozen = false
+      for (const socket of sockets) socket.resume()
     },
     watch: (f: typeof watch) => {
       watch = f

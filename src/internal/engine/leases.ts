@@ -39,11 +39,35 @@ export const renew = (
  * Renews this engine's leases every third of the lease. A lease the storage
  * did not extend was taken over (or its execution finished elsewhere); one
  * that could not be extended for two thirds of its length may be taken over
- * any moment: both runs stop. The storage sets and compares leases on its own
- * clock; here only the time elapsed since a renewal was asked counts. A
- * failed round (storage down) does not end the renewals.
+ * any moment: both runs stop (the second also without waiting for a renewal,
+ * see `watching`). The storage sets and compares leases on its own clock;
+ * here only the time elapsed since a renewal was asked counts. A failed round
+ * (storage down) does not end the renewals.
  */
-export const keepAlive = ({ lease, owner, runs, storage }: LeaseOptions): Effect.Effect<void, never, Scope.Scope> =>
+export const keepAlive = (options: LeaseOptions): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.zipRight(renewing(options), watching(options))
+
+/**
+ * Stops every run whose lease was last confirmed more than two thirds of a lease ago, checked every sixth
+ * of a lease, whatever the renewals are doing: a renewal that hangs (a silent partition) answers only at
+ * its timeout, a whole lease later, when another engine may have taken the execution over already. So a
+ * cut-off run stops at least a sixth of a lease before its lease expires on the storage's clock.
+ */
+const watching = ({ lease, runs }: LeaseOptions): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+    for (const [id, run] of runs.leased()) {
+      if (run.leaseConfirmedAt !== undefined && now - run.leaseConfirmedAt > (lease * 2) / 3) {
+        yield* runs.abandon(id, run)
+      }
+    }
+  }).pipe(
+    Effect.repeat(Schedule.spaced(Duration.millis(lease / 6))),
+    Effect.asVoid,
+    Effect.forkScoped
+  )
+
+const renewing = ({ lease, owner, runs, storage }: LeaseOptions): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
     const now = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
     const held = runs.leased()
