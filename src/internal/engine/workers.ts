@@ -3,7 +3,8 @@
  * queued executions (within the queue's stored limits and this worker's
  * own) and runs them here, then waits until something may have made room or
  * work: a start here, a run's end here, another process's start or end (the
- * storage's hints), the rate limit's next opening, or at most `poll`.
+ * storage's hints), the rate limit's next opening, or at most `poll` (10 s
+ * where the storage hints: then polling is only the fallback).
  */
 import { Duration, Effect, Schedule } from "effect"
 import type { Clock, Scope } from "effect"
@@ -65,6 +66,9 @@ export const make = (
 ): Effect.Effect<Workers, InvalidOption, Scope.Scope> =>
   Effect.gen(function*() {
     const served = yield* Effect.forEach(queues, checked)
+    // Where other processes' starts and ends wake workers (notifications), an idle worker looks on its own
+    // only now and then, in case a hint was lost; elsewhere, every poll.
+    const idlePoll = storage.changes === undefined ? poll : Duration.max(poll, Duration.seconds(10))
     const signals = new Map(served.map((queue) => [queue.name, new Signal()] as const))
     const workers: Workers = {
       wake: (queue) => {
@@ -132,7 +136,7 @@ export const make = (
           }
           // Claimed as many as it asked for: there may be more at once.
           if (full) continue
-          const wait = retryInMs === undefined ? poll : Duration.min(poll, Duration.millis(retryInMs))
+          const wait = retryInMs === undefined ? idlePoll : Duration.min(idlePoll, Duration.millis(retryInMs))
           yield* signal.wait(seen, wait)
         }
       })
