@@ -128,6 +128,37 @@ describe.skipIf(pgUrl === undefined)("PostgreSQL notifications", () => {
     expect(await Effect.runPromise(Effect.scoped(program))).toEqual(ids.map((_, i) => i))
   }, 120_000)
 
+  it(
+    "an approval answered by a client resumes the execution at once in the engine that runs its workflow",
+    async () => {
+      const id = freshId("approved")
+      const approved = Workflow.make({
+        name: "changes-approved",
+        run: () => Effect.map(Workflow.approval({ taskId: "ship", dataForApproval: 1 }), (answer) => answer.status)
+      })
+      const program = Effect.gen(function*() {
+        // Recovery scans every 200 s: only the hint can resume the execution in time.
+        const runner = yield* Layer.build(
+          WorkflowEngine.layerWith({ pollInterval: "1 hour", lease: "10 minutes" }).pipe(
+            Layer.provideMerge(ExecutionStorage.layerPg({ url: database.url() }))
+          )
+        )
+        const client = yield* Layer.build(deafEngine(database.url()))
+        const a = yield* WorkflowEngine.WorkflowEngine.pipe(Effect.provide(runner))
+        const b = yield* WorkflowEngine.WorkflowEngine.pipe(Effect.provide(client))
+        yield* a.start(approved, undefined, { executionId: id })
+        yield* eventually("the execution to wait", Effect.map(b.status(id), (record) => record.status === "waiting"))
+        // The client has no workflow code: the engine that has it must run the rest.
+        yield* b.approve(id, "ship", { status: "approved" })
+        return yield* b.result(id).pipe(
+          Effect.timeoutFail({ duration: "60 seconds", onTimeout: () => new Error("timed out waiting for the result") })
+        )
+      })
+      expect(await Effect.runPromise(Effect.scoped(program))).toBe("approved")
+    },
+    120_000
+  )
+
   it("followers look again after the listening connection is lost, and it is listening again", async () => {
     const id = freshId("relistened")
     const go = Effect.runSync(Queue.unbounded<void>())

@@ -17,7 +17,9 @@ export const follow = (
   changes: Stream.Stream<StorageChange>,
   signals: Signals,
   runs: Runs,
-  workers: Workers
+  workers: Workers,
+  /** Runs here an execution set running elsewhere and held by no one, if this engine runs such (see engine.ts). */
+  adopt: (id: string) => Effect.Effect<void>
 ): Effect.Effect<void, never, Scope.Scope> =>
   Stream.runForEach(changes, (change) => {
     if (change._tag === "Missed") {
@@ -29,10 +31,15 @@ export const follow = (
     const { executionId: id, status } = change
     // Queued elsewhere: work for idle workers (the hint does not say which queue: each looks at its own).
     if (status === "created") workers.wake()
-    if (status === undefined || !isTerminal(status)) return Effect.sync(() => signals.notify(id))
+    if (status === undefined || !isTerminal(status)) {
+      signals.notify(id)
+      // Set running by another process that does not run it (an approval answered by a client): here, if
+      // this engine has its workflow, at once rather than at the next recovery scan.
+      return status === "running" && !runs.has(id) ? Effect.asVoid(Effect.fork(adopt(id))) : Effect.void
+    }
     signals.finish(id)
-    // Ended elsewhere: room in its queue, if it has one.
-    workers.wake()
+    // Ended elsewhere: room in its queue, if that queue has a fleet-wide limit.
+    workers.endedElsewhere()
     // Its interruption waits for the run to end: not on the way of the hints that follow.
     return status === "cancelled" && runs.has(id) ? Effect.asVoid(Effect.fork(runs.interrupt(id))) : Effect.void
   }).pipe(Effect.forkScoped, Effect.asVoid)

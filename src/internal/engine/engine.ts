@@ -39,7 +39,25 @@ export const make = (
     const recover = Leases.recover(storage, registry, runs)
     const clock = yield* Effect.clock
     const workers = yield* Workers.make(options.queues ?? [], { storage, registry, runs, clock, poll, lease })
-    if (storage.changes !== undefined) yield* Changes.follow(storage.changes, signals, runs, workers)
+    /** An execution running and held by no one, whose workflow is registered here: launched (claimed) here. */
+    const adopt = (id: string) =>
+      Effect.flatMap(storage.get(id), (record) => {
+        const definition = registry.get(record.workflow)
+        return definition === undefined || record.status !== "running" || record.leaseUntil !== undefined
+          ? Effect.void
+          : runs.launch(id, definition)
+      }).pipe(Effect.ignore)
+    if (storage.changes !== undefined) {
+      yield* Changes.follow(
+        storage.changes,
+        signals,
+        runs,
+        workers,
+        options.recover === false
+          ? () => Effect.void
+          : adopt
+      )
+    }
     yield* Leases.keepAlive({ storage, runs, owner, lease })
     if (options.recover !== false) yield* Leases.keepRecovering(registry, recover, lease)
     let debug = false

@@ -21,6 +21,11 @@ const CLAIM_BATCH = 100
 export interface Workers {
   /** Something may have made room or work in `queue` (undefined: in any queue): its loop looks again. */
   readonly wake: (queue?: string) => void
+  /**
+   * An execution ended somewhere, in a queue the hint does not name: only the loops of queues with a
+   * fleet-wide concurrency look again (an end elsewhere makes room in no other).
+   */
+  readonly endedElsewhere: () => void
   /** Whether this engine works `queue`. */
   readonly serves: (queue: string) => boolean
 }
@@ -70,7 +75,11 @@ export const make = (
     // only now and then, in case a hint was lost; elsewhere, every poll.
     const idlePoll = storage.changes === undefined ? poll : Duration.max(poll, Duration.seconds(10))
     const signals = new Map(served.map((queue) => [queue.name, new Signal()] as const))
+    const limited = served.flatMap((queue) => queue.concurrency === undefined ? [] : [signals.get(queue.name)!])
     const workers: Workers = {
+      endedElsewhere: () => {
+        for (const signal of limited) signal.notify()
+      },
       wake: (queue) => {
         if (queue === undefined) { for (const signal of signals.values()) signal.notify() }
         else signals.get(queue)?.notify()
