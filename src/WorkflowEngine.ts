@@ -202,6 +202,13 @@ export interface EngineOptions {
    * @since 0.2.0
    */
   readonly queues?: ReadonlyArray<QueueOptions>
+  /**
+   * At most this many executions claimed from `queues` running in this engine at once, all queues
+   * together (each queue's `workerConcurrency` still applies). No such limit by default.
+   *
+   * @since 0.2.0
+   */
+  readonly concurrency?: number
 }
 
 /**

@@ -85,6 +85,21 @@ const queueSuite = (name: string, layer: Layer.Layer<ExecutionStorage.ExecutionS
         expect(mostAtOnce(intervals)).toBe(3)
       })))
 
+    it.live("keeps the engine's concurrency across all the queues it serves", () =>
+      withStorage(Effect.gen(function*() {
+        const { intervals, workflow } = recorded(`${name}-engine-limit`, 40)
+        const worker = yield* startEngine({ queues: [{ name: "left" }, { name: "right" }], concurrency: 3 })
+        yield* worker.engine.register(workflow)
+        const client = yield* startEngine({ recover: false })
+        const handles = yield* Effect.forEach(
+          Array.from({ length: 12 }, (_, i) => i),
+          (i) => client.engine.start(workflow.name, i, { queue: i % 2 === 0 ? "left" : "right" })
+        )
+        yield* Effect.forEach(handles, (handle) => handle.result)
+        // Never more than 3 here at once, from both queues together; it did reach 3.
+        expect(mostAtOnce(intervals)).toBe(3)
+      })))
+
     it.live("runs higher priorities first, then the oldest", () =>
       withStorage(Effect.gen(function*() {
         const { intervals, workflow } = recorded(`${name}-priority`, 1)

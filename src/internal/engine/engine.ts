@@ -38,7 +38,14 @@ export const make = (
     const observe = Observe.make({ storage, signals, registry, tails, pageSize, poll, runEnded: runs.ended })
     const recover = Leases.recover(storage, registry, runs)
     const clock = yield* Effect.clock
-    const workers = yield* Workers.make(options.queues ?? [], { storage, registry, runs, clock, poll, lease })
+    const workers = yield* Workers.make(options.queues ?? [], options.concurrency, {
+      storage,
+      registry,
+      runs,
+      clock,
+      poll,
+      lease
+    })
     /** An execution running and held by no one, whose workflow is registered here: launched (claimed) here. */
     const adopt = (id: string) =>
       Effect.flatMap(storage.get(id), (record) => {

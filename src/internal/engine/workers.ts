@@ -67,10 +67,16 @@ const checked = (queue: QueueOptions): Effect.Effect<Queue, InvalidOption> =>
 
 export const make = (
   queues: ReadonlyArray<QueueOptions>,
+  /** At most this many runs claimed from any of the queues at once here (undefined: no such limit). */
+  concurrency: number | undefined,
   { clock, lease, poll, registry, runs, storage }: WorkersOptions
 ): Effect.Effect<Workers, InvalidOption, Scope.Scope> =>
   Effect.gen(function*() {
     const served = yield* Effect.forEach(queues, checked)
+    const limit = concurrency === undefined ? undefined : yield* positiveInteger("concurrency", concurrency)
+    // Runs claimed from every queue and going on here, with the room a claim on its way has reserved: the
+    // loops claim at once, and must not together exceed the engine's limit.
+    let taken = 0
     // Where other processes' starts and ends wake workers (notifications), an idle worker looks on its own
     // only now and then, in case a hint was lost; elsewhere, every poll.
     const idlePoll = storage.changes === undefined ? poll : Duration.max(poll, Duration.seconds(10))
@@ -111,11 +117,15 @@ export const make = (
         let running = 0
         const ended = () => {
           running--
-          signal.notify()
+          taken--
+          // Room for this queue, and under the engine's limit for every queue.
+          if (limit === undefined) signal.notify()
+          else workers.wake()
         }
         while (true) {
           const seen = signal.version
-          const room = Math.min(queue.workerConcurrency - running, CLAIM_BATCH)
+          const room = Math.min(queue.workerConcurrency - running, (limit ?? Infinity) - taken, CLAIM_BATCH)
+          if (room > 0) taken += room
           let retryInMs: number | undefined
           let full = false
           if (room > 0) {
@@ -132,10 +142,15 @@ export const make = (
             )
             retryInMs = answer.retryInMs
             full = answer.claimed.length === room
+            // The room reserved and not claimed is free again.
+            taken -= room - answer.claimed.length
             for (const record of answer.claimed) {
               const definition = registry.get(record.workflow)
               // Claimed for one of the workflows registered here: it is there.
-              if (definition === undefined) continue
+              if (definition === undefined) {
+                taken--
+                continue
+              }
               running++
               yield* runs.launch(record.id, definition, { record, claimedAt })
               const end = runs.ended(record.id)
