@@ -125,8 +125,7 @@ export const migrate: Effect.Effect<void, StorageError, SqlClient.SqlClient> = E
   yield* Migrator.make({})({ loader: Migrator.fromRecord(migrations), table: "workflow_migrations" }).pipe(
     asFailure,
     Effect.retry({
-      while: (error) =>
-        error._tag === "MigrationError" ? error.reason === "locked" : createdByAnother(error),
+      while: (error) => error._tag === "MigrationError" ? error.reason === "locked" : createdByAnother(error),
       schedule: Schedule.spaced("50 millis").pipe(Schedule.intersect(Schedule.recurs(100)))
     })
   )
