@@ -3,11 +3,12 @@
  * stderr and exit code 1: nothing on stdout, no stack trace, no JSON of an
  * argument error, no log line. Real processes of the built binary.
  */
+import { spawn } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
-import { cliIn, writeModule } from "./cliProcess.js"
+import { bin, cliIn, writeModule } from "./cliProcess.js"
 import type { Finished } from "./processes.js"
 import { remount, withTmpfs } from "./tmpfs.js"
 
@@ -26,6 +27,16 @@ const expectOneErrorLine = (result: Finished, line: RegExp) => {
 }
 
 describe("token-ring-workflow errors", () => {
+  it("output to a reader that stopped reading ends quietly, with the status SIGPIPE gives", async () => {
+    const child = spawn(process.execPath, [bin, ...db, "list"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] })
+    // Closed before the CLI writes: its first line meets a pipe with no reader (EPIPE).
+    child.stdout.destroy()
+    let stderr = ""
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+    const code = await new Promise<number | null>((resolve) => child.on("exit", resolve))
+    expect({ code, stderr }).toEqual({ code: 141, stderr: "" })
+  })
+
   it("argument errors: an unknown option or command is named, and none prints JSON or a stack", async () => {
     expectOneErrorLine(await cli([...db, "--bogus", "list"]), /^Unknown option --bogus \(before the command: --db/)
     expectOneErrorLine(await cli([...db, "--bogus=1", "list"]), /^Unknown option --bogus /)

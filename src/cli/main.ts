@@ -19,6 +19,13 @@ import * as Failures from "./failures.js"
 import * as OneShot from "./oneShot.js"
 import * as PlainArgv from "./plainArgv.js"
 
+// A reader that stopped reading (`| head`) ends the command quietly, as SIGPIPE ends other commands (and
+// with the status a shell gives those, 128 + 13): not with a stack trace of the failed write.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code !== "EPIPE") throw error
+  process.exit(141)
+})
+
 const plain = PlainArgv.read(process.argv.slice(2))
 
 const program = plain !== undefined
