@@ -4,7 +4,7 @@
  * step bodies record (when each ran), never from counters.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Layer } from "effect"
+import { Deferred, Effect, Exit, Layer, Schedule } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -49,6 +49,21 @@ const mostAtOnce = (intervals: ReadonlyArray<Interval>): number => {
   for (const [, delta] of edges) most = Math.max(most, now += delta)
   return most
 }
+
+/** Holds until `check` does, looking every 10 ms. */
+const eventually = <E>(check: Effect.Effect<boolean, E>) =>
+  check.pipe(
+    Effect.flatMap((holds) => holds ? Effect.void : Effect.fail("not yet" as const)),
+    Effect.retry(Schedule.spaced("10 millis")),
+    Effect.orDie
+  )
+
+/** `effect`, or a failure after a generous limit, well below the tests' hourly polls. */
+const within = <A, E>(effect: Effect.Effect<A, E>) =>
+  Effect.timeoutFail(effect, {
+    duration: "30 seconds",
+    onTimeout: () => new Error("timed out: nothing woke the worker")
+  })
 
 const queueSuite = (name: string, layer: Layer.Layer<ExecutionStorage.ExecutionStorage, unknown>) =>
   describe(`queues on ${name}`, () => {
@@ -100,6 +115,67 @@ const queueSuite = (name: string, layer: Layer.Layer<ExecutionStorage.ExecutionS
         expect(mostAtOnce(intervals)).toBe(3)
       })))
 
+    it.live("wakes the loop that had no room under the engine's limit when another gives its room back", () =>
+      withStorage(Effect.gen(function*() {
+        const gate = yield* Deferred.make<void>()
+        const gated = Workflow.make({
+          name: `${name}-given-back`,
+          run: (input: number) =>
+            Workflow.step("gated", Effect.as(input === 0 ? Deferred.await(gate) : Effect.void, input))
+        })
+        // Polls hourly: only wake-ups can start the second execution in time.
+        const worker = yield* startEngine({
+          queues: [{ name: "first" }, { name: "second" }],
+          concurrency: 1,
+          pollInterval: "1 hour"
+        })
+        yield* worker.engine.register(gated)
+        const client = yield* startEngine({ recover: false })
+        const running = yield* client.engine.start(gated.name, 0, { queue: "first" })
+        yield* eventually(Effect.map(client.engine.status(running.id), (r) => r.status === "running"))
+        const queued = yield* client.engine.start(gated.name, 1, { queue: "second" })
+        yield* Deferred.succeed(gate, undefined)
+        expect(yield* running.result).toBe(0)
+        expect(yield* within(queued.result)).toBe(1)
+      })))
+
+    it.live("an execution of a limited queue that ends outside the worker's loops makes room at once", () =>
+      withStorage(Effect.gen(function*() {
+        const asking = Workflow.make({
+          name: `${name}-asking`,
+          run: (input: number) =>
+            input === 0
+              ? Effect.map(Workflow.approval({ taskId: "go", dataForApproval: input }), () => input)
+              : Effect.succeed(input)
+        })
+        const worker = yield* startEngine({ queues: [{ name: "single", concurrency: 1 }], pollInterval: "1 hour" })
+        yield* worker.engine.register(asking)
+        const waiting = yield* worker.engine.start(asking.name, 0, { queue: "single" })
+        yield* eventually(Effect.map(worker.engine.status(waiting.id), (r) => r.status === "waiting"))
+        const queued = yield* worker.engine.start(asking.name, 1, { queue: "single" })
+        // Resumed by the answer, not by a worker loop; its end frees the queue's one place.
+        yield* worker.engine.approve(waiting.id, "go", { status: "approved" })
+        expect(yield* waiting.result).toBe(0)
+        expect(yield* within(queued.result)).toBe(1)
+      })))
+
+    it.live("a claim the rate limit cut short claims the rest later, without waiting for the next poll", () =>
+      withStorage(Effect.gen(function*() {
+        const { intervals, workflow } = recorded(`${name}-rate-short`, 200)
+        const worker = yield* startEngine({
+          queues: [{ name: "trickle", rateLimit: { limit: 2, period: "300 millis" } }],
+          pollInterval: "1 hour"
+        })
+        yield* worker.engine.register(workflow)
+        const client = yield* startEngine({ recover: false })
+        const handles = yield* Effect.forEach(
+          Array.from({ length: 6 }, (_, i) => i),
+          (i) => client.engine.start(workflow.name, i, { queue: "trickle" })
+        )
+        yield* within(Effect.forEach(handles, (handle) => handle.result))
+        expect(intervals).toHaveLength(6)
+      })))
+
     it.live("runs higher priorities first, then the oldest", () =>
       withStorage(Effect.gen(function*() {
         const { intervals, workflow } = recorded(`${name}-priority`, 1)
@@ -137,6 +213,16 @@ const queueSuite = (name: string, layer: Layer.Layer<ExecutionStorage.ExecutionS
         expect(yield* second.result).toBe(1)
         const again = yield* client.engine.start(gated.name, 4, { queue: "dedup", dedupKey: "report-42" })
         expect(again.created).toBe(true)
+        // The key is the queue's: another workflow's start with it finds the same execution.
+        const elsewhere = yield* client.engine.start(`${name}-dedup-other`, 5, {
+          queue: "dedup",
+          dedupKey: "report-42"
+        })
+        expect({ id: elsewhere.id, created: elsewhere.created, workflow: elsewhere.workflow }).toEqual({
+          id: again.id,
+          created: false,
+          workflow: gated.name
+        })
         expect(yield* again.result).toBe(4)
       })))
 

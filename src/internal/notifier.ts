@@ -121,5 +121,9 @@ export class Signals {
     // Finished here (cancelled, say): no run of it will stop any more.
     this.stoppedRuns.delete(id)
     this.byId.get(id)?.finish()
+    this.onFinish?.()
   }
+
+  /** Told of every execution that finishes, here or (hinted) elsewhere: room may have opened in its queue. */
+  onFinish: (() => void) | undefined = undefined
 }

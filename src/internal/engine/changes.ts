@@ -37,9 +37,8 @@ export const follow = (
       // this engine has its workflow, at once rather than at the next recovery scan.
       return status === "running" && !runs.has(id) ? Effect.asVoid(Effect.fork(adopt(id))) : Effect.void
     }
+    // Ended elsewhere: `finish` also wakes the loops of queues with a fleet-wide limit (see engine.ts).
     signals.finish(id)
-    // Ended elsewhere: room in its queue, if that queue has a fleet-wide limit.
-    workers.endedElsewhere()
     // Its interruption waits for the run to end: not on the way of the hints that follow.
     return status === "cancelled" && runs.has(id) ? Effect.asVoid(Effect.fork(runs.interrupt(id))) : Effect.void
   }).pipe(Effect.forkScoped, Effect.asVoid)

@@ -46,6 +46,9 @@ export const make = (
       poll,
       lease
     })
+    // Any end, here or elsewhere, may make room in a queue with a fleet-wide limit: a run here that no loop
+    // launched (resumed by an approval, recovered, cancelled) too.
+    signals.onFinish = workers.endedElsewhere
     /** An execution running and held by no one, whose workflow is registered here: launched (claimed) here. */
     const adopt = (id: string) =>
       Effect.flatMap(storage.get(id), (record) => {

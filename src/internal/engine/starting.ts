@@ -79,7 +79,9 @@ export const enqueue =
         ...(dedupKey !== undefined ? { dedupKey } : {}),
         ...(parent !== undefined ? { parent } : {})
       })
-      if (record.workflow !== name) {
+      // An id given for another workflow's execution conflicts; a key held by another workflow's execution
+      // in the queue deduplicates all the same (the key is the queue's): its handle, as that workflow's.
+      if (record.workflow !== name && record.id === options.executionId) {
         return yield* new ExecutionIdConflict({
           executionId: record.id,
           workflow: name,
@@ -90,9 +92,9 @@ export const enqueue =
       // As `start`'s: a handle for a workflow given by value reports its typed failures.
       return observe.handle(
         record.id,
-        name,
+        record.workflow,
         created,
         cancel(record.id),
-        byValue ? definition?.workflow.error : undefined
+        byValue && record.workflow === name ? definition?.workflow.error : undefined
       )
     })

@@ -77,6 +77,15 @@ export const make = (
     // Runs claimed from every queue and going on here, with the room a claim on its way has reserved: the
     // loops claim at once, and must not together exceed the engine's limit.
     let taken = 0
+    // The loops that found no room under the engine's limit: woken when some is given back (and only they,
+    // so that loops with nothing to claim do not wake each other in turn).
+    const starved = new Set<Signal>()
+    const giveBack = (count: number) => {
+      taken -= count
+      if (count <= 0 || starved.size === 0) return
+      for (const signal of starved) signal.notify()
+      starved.clear()
+    }
     // Where other processes' starts and ends wake workers (notifications), an idle worker looks on its own
     // only now and then, in case a hint was lost; elsewhere, every poll.
     const idlePoll = storage.changes === undefined ? poll : Duration.max(poll, Duration.seconds(10))
@@ -117,15 +126,15 @@ export const make = (
         let running = 0
         const ended = () => {
           running--
-          taken--
-          // Room for this queue, and under the engine's limit for every queue.
-          if (limit === undefined) signal.notify()
-          else workers.wake()
+          signal.notify()
+          giveBack(1)
         }
         while (true) {
           const seen = signal.version
-          const room = Math.min(queue.workerConcurrency - running, (limit ?? Infinity) - taken, CLAIM_BATCH)
+          const engineRoom = (limit ?? Infinity) - taken
+          const room = Math.min(queue.workerConcurrency - running, engineRoom, CLAIM_BATCH)
           if (room > 0) taken += room
+          else if (engineRoom <= 0) starved.add(signal)
           let retryInMs: number | undefined
           let full = false
           if (room > 0) {
@@ -143,12 +152,12 @@ export const make = (
             retryInMs = answer.retryInMs
             full = answer.claimed.length === room
             // The room reserved and not claimed is free again.
-            taken -= room - answer.claimed.length
+            giveBack(room - answer.claimed.length)
             for (const record of answer.claimed) {
               const definition = registry.get(record.workflow)
               // Claimed for one of the workflows registered here: it is there.
               if (definition === undefined) {
-                taken--
+                giveBack(1)
                 continue
               }
               running++

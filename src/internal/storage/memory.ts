@@ -106,7 +106,11 @@ const memoryQueues = (entries: Map<string, Entry>, clock: Clock.Clock) => {
         entry.startedAt !== undefined && entry.startedAt > now - rate.periodMs ? [entry.startedAt] : []
       )
       const free = rate.limit - started.length
-      if (free <= 0) retryInMs = Math.max(1, Math.min(...started) + rate.periodMs - now)
+      // Cut short by the rate: more may be claimed once the oldest claim leaves the window.
+      // (With none in the window, the ones claimed now leave it a period from now.)
+      if (free < room) {
+        retryInMs = started.length > 0 ? Math.max(1, Math.min(...started) + rate.periodMs - now) : rate.periodMs
+      }
       room = Math.min(room, free)
     }
     const runnable = new Set(workflows)

@@ -238,7 +238,7 @@ export const make = (options: PgOptions) =>
     const clock = yield* Effect.clock
     const pool = yield* makePool(options)
     const now = () => clock.unsafeCurrentTimeMillis()
-    // This layer, in the notices its commits send: what it sent itself, it does not hand on as a change.
+    // This layer, in the notices its commits send (which process committed, for whoever reads them).
     const origin = options.notifications === false ? undefined : crypto.randomUUID()
     const commitNow = writeEffect(pool, now, origin)
     const service: ExecutionStorageService = {
@@ -269,7 +269,7 @@ export const make = (options: PgOptions) =>
           (prepared) => commitNow(id, prepared, commit.owner)
         ),
       writer: Writer.make(driver(pool, now, origin, options.maxConnections ?? 10)),
-      ...(origin === undefined ? {} : { changes: yield* PgChanges.listen({ url: options.url, origin }) })
+      ...(origin === undefined ? {} : { changes: yield* PgChanges.listen({ url: options.url }) })
     }
     return service
   })

@@ -34,11 +34,14 @@ export const notice = (origin: string, id: string, status: ExecutionStatus | und
 /** The statement that sends a commit's notice, for a commit made in a transaction of several statements. */
 export const noticeQuery = (payload: string): Query => ({ text: "select pg_notify(?, ?)", params: [channel, payload] })
 
-/** A notice read back: the change it announces, unless `origin` (this layer) sent it or it is not one. */
-export const parse = (payload: string, origin: string): StorageChange | undefined => {
+/**
+ * A notice read back: the change it announces, if it is one. Notices this layer sent come back too:
+ * several engines may share one layer, and each hears of the others' commits only this way.
+ */
+export const parse = (payload: string): StorageChange | undefined => {
   const first = payload.indexOf(" ")
   const second = first < 0 ? -1 : payload.indexOf(" ", first + 1)
-  if (second < 0 || payload.slice(0, first) === origin) return undefined
+  if (second < 0) return undefined
   const status = payload.slice(first + 1, second)
   const executionId = payload.slice(second + 1)
   if (status === "-") return { _tag: "Committed", executionId }
@@ -51,10 +54,10 @@ const lost = (cause: unknown) => cause instanceof Error ? cause : new Error(Stri
 
 /**
  * One listening connection, until it fails: publishes `Missed` once it listens (whatever was sent before
- * was not heard), then every notice of another origin. A connection that stops answering (a partition
+ * was not heard), then every notice. A connection that stops answering (a partition
  * leaves a socket silent) is noticed by a heartbeat, not only by TCP.
  */
-const listenOnce = (url: string, origin: string, publish: (change: StorageChange) => void, heartbeatMs: number) =>
+const listenOnce = (url: string, publish: (change: StorageChange) => void, heartbeatMs: number) =>
   Effect.acquireRelease(
     Effect.sync(() =>
       new pg.Client({
@@ -80,7 +83,7 @@ const listenOnce = (url: string, origin: string, publish: (change: StorageChange
         client.on("end", () => fail(new Error("the listening connection closed")))
         client.on("notification", ({ channel: from, payload }) => {
           if (from !== channel || payload === undefined) return
-          const change = parse(payload, origin)
+          const change = parse(payload)
           if (change !== undefined) publish(change)
         })
         client.connect()
@@ -111,8 +114,6 @@ const listenOnce = (url: string, origin: string, publish: (change: StorageChange
 
 export interface ListenOptions {
   readonly url: string
-  /** This storage layer: its own notices are not handed on (its engines heard of those commits already). */
-  readonly origin: string
   /** How often the listening connection is checked, in ms. */
   readonly heartbeatMs?: number
 }
@@ -128,7 +129,7 @@ export const listen = (options: ListenOptions): Effect.Effect<Stream.Stream<Stor
         // Bounded: a follower that falls far behind loses the oldest hints, which costs it only latency.
         const changes = yield* PubSub.sliding<StorageChange>(4096)
         const publish = (change: StorageChange) => void changes.unsafeOffer(change)
-        yield* listenOnce(options.url, options.origin, publish, options.heartbeatMs ?? 10_000).pipe(
+        yield* listenOnce(options.url, publish, options.heartbeatMs ?? 10_000).pipe(
           Effect.retry(Schedule.exponential("100 millis").pipe(Schedule.union(Schedule.spaced("5 seconds")))),
           Effect.forkScoped
         )

@@ -63,7 +63,13 @@ export function* claimProgram(
       [request.queue, period]
     )
     const free = Number(limits.rate_limit) - Number(window?.n ?? 0)
-    if (free <= 0) retryInMs = Math.max(1, Number(window!.oldest) + period - Number(window!.now))
+    // Cut short by the rate: more may be claimed once the oldest claim leaves the window.
+    // (With none in the window, the ones claimed now leave it a period from now.)
+    if (free < room) {
+      retryInMs = Number(window?.n ?? 0) > 0
+        ? Math.max(1, Number(window!.oldest) + period - Number(window!.now))
+        : period
+    }
     room = Math.min(room, free)
   }
   if (room <= 0 || request.workflows.length === 0) {
