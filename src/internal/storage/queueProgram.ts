@@ -94,5 +94,5 @@ export function* claimProgram(
       returning *`,
     [request.queue, ...request.workflows, room, request.owner, Math.trunc(request.leaseMs), now]
   )
-  return { rows }
+  return retryInMs === undefined ? { rows } : { rows, retryInMs }
 }
