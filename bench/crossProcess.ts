@@ -10,9 +10,9 @@
 import { Effect, Layer, Schedule, Stream } from "effect"
 import { spawn } from "node:child_process"
 import { resolve } from "node:path"
-import pg from "pg"
 import { ExecutionStorage, WorkflowEngine } from "../src/index.js"
-import { median, result } from "./harness.js"
+import { notifyLatencies } from "./floors.js"
+import { median, p99, result, wallNow } from "./harness.js"
 import type { Result } from "./harness.js"
 import type { Targets } from "./targets.js"
 
@@ -20,10 +20,6 @@ const STEPS = 200
 /** The first steps are read back from storage as the subscriber catches up: not what is measured. */
 const SKIPPED = 10
 const PACE_MS = 5
-
-const wallNow = () => performance.timeOrigin + performance.now()
-
-const p99 = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length * 0.99)]!
 
 /** Latencies of `STEPS - SKIPPED` step ends, from a writer process to a subscriber here. */
 const ours = async (url: string): Promise<Array<number>> => {
@@ -58,37 +54,10 @@ const ours = async (url: string): Promise<Array<number>> => {
   return latencies
 }
 
-/** Latencies of the floor: an insert that notifies, heard on another connection. */
-const floor = async (url: string): Promise<Array<number>> => {
-  const writer = new pg.Client({ connectionString: url })
-  const listener = new pg.Client({ connectionString: url })
-  await Promise.all([writer.connect(), listener.connect()])
-  try {
-    await writer.query("create table if not exists cross_process_floor (id bigserial primary key, payload text)")
-    await listener.query("listen cross_process_floor")
-    const latencies: Array<number> = []
-    for (let i = 0; i < STEPS - SKIPPED; i++) {
-      const heard = new Promise<void>((resolve) => listener.once("notification", () => resolve()))
-      const sent = wallNow()
-      await writer.query(
-        `with stored as (insert into cross_process_floor (payload) values ($1) returning id)
-         select pg_notify('cross_process_floor', id::text) from stored`,
-        [String(i)]
-      )
-      await heard
-      latencies.push(wallNow() - sent)
-      await new Promise((resolve) => setTimeout(resolve, PACE_MS))
-    }
-    return latencies
-  } finally {
-    await Promise.all([writer.end(), listener.end()])
-  }
-}
-
 export const run = async (targets: Targets): Promise<Array<Result>> => {
   const url = targets.postgres?.location()
   if (url === undefined || !("pg" in url)) return []
-  const floorLatencies = await floor(url.pg)
+  const floorLatencies = await notifyLatencies(url.pg, STEPS - SKIPPED, PACE_MS)
   const ourLatencies = await ours(url.pg)
   const label = `a step's end seen by a subscriber in another process, PostgreSQL (${STEPS - SKIPPED} steps`
   return [

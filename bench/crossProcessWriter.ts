@@ -7,11 +7,9 @@
  */
 import { Effect, Layer } from "effect"
 import { ExecutionStorage, Workflow, WorkflowEngine } from "../src/index.js"
+import { wallNow } from "./harness.js"
 
 const [url, executionId, steps, pace] = process.argv.slice(2) as [string, string, string, string]
-
-/** Wall time, comparable across processes on one machine. */
-const wallNow = () => performance.timeOrigin + performance.now()
 
 const paced = Workflow.make({
   name: "bench-cross-process",

@@ -11,6 +11,7 @@
  */
 import Database from "better-sqlite3"
 import pg from "pg"
+import { wallNow } from "./harness.js"
 
 export type Synchronous = "NORMAL" | "FULL"
 
@@ -73,4 +74,34 @@ export const writes = (floor: Floor, count: number) => async (): Promise<number>
   const started = performance.now()
   for (let i = 0; i < count; i++) await floor.write()
   return performance.now() - started
+}
+
+/**
+ * Latencies of `count` inserts that each NOTIFY, from one client until another that LISTENs hears it
+ * (the least that tells another process of a durable write), `pauseMs` apart.
+ */
+export const notifyLatencies = async (url: string, count: number, pauseMs = 0): Promise<Array<number>> => {
+  const writer = new pg.Client({ connectionString: url })
+  const listener = new pg.Client({ connectionString: url })
+  await Promise.all([writer.connect(), listener.connect()])
+  try {
+    await writer.query("create table if not exists notify_floor (id bigserial primary key, payload text)")
+    await listener.query("listen notify_floor")
+    const latencies: Array<number> = []
+    for (let i = 0; i < count; i++) {
+      const heard = new Promise<void>((resolve) => listener.once("notification", () => resolve()))
+      const sent = wallNow()
+      await writer.query(
+        `with stored as (insert into notify_floor (payload) values ($1) returning id)
+         select pg_notify('notify_floor', id::text) from stored`,
+        [String(i)]
+      )
+      await heard
+      latencies.push(wallNow() - sent)
+      if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs))
+    }
+    return latencies
+  } finally {
+    await Promise.all([writer.end(), listener.end()])
+  }
 }

@@ -17,6 +17,13 @@ export const median = (values: ReadonlyArray<number>): number => {
   return sorted[Math.floor(sorted.length / 2)]!
 }
 
+/** The 99th percentile. */
+export const p99 = (values: ReadonlyArray<number>): number =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length * 0.99)]!
+
+/** Wall time in ms with sub-ms precision, comparable across processes on one machine. */
+export const wallNow = (): number => performance.timeOrigin + performance.now()
+
 /** Four significant digits: sub-millisecond floors (a SQLite insert is ~0.02 ms) keep their precision. */
 export const round = (n: number): number => Number(n.toPrecision(4))
 

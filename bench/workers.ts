@@ -17,9 +17,9 @@ import { resolve } from "node:path"
 import { createInterface } from "node:readline"
 import pg from "pg"
 import { ExecutionStorage, WorkflowEngine } from "../src/index.js"
-import { pgFloor, writes } from "./floors.js"
+import { notifyLatencies, pgFloor, writes } from "./floors.js"
 import type { Result } from "./harness.js"
-import { median, result } from "./harness.js"
+import { median, p99, result, wallNow } from "./harness.js"
 import type { Targets } from "./targets.js"
 
 let queues = 0
@@ -99,8 +99,6 @@ const drain = async (url: string, workers: number, workflow: string, input: numb
   }
 }
 
-const wallNow = () => performance.timeOrigin + performance.now()
-
 /** Enqueue-to-start latencies of `count` probes started one at a time, each once the last began. */
 const enqueueToStart = (url: string, queue: string, count: number) =>
   Effect.runPromise(
@@ -115,34 +113,6 @@ const enqueueToStart = (url: string, queue: string, count: number) =>
       return latencies
     }).pipe(Effect.provide(client(url)))
   )
-
-/** The floor's latencies: an insert that NOTIFYs, heard on another connection. */
-const notifyFloor = async (url: string, count: number) => {
-  const writer = new pg.Client({ connectionString: url })
-  const listener = new pg.Client({ connectionString: url })
-  await Promise.all([writer.connect(), listener.connect()])
-  try {
-    await writer.query("create table if not exists enqueue_floor (id bigserial primary key, payload text)")
-    await listener.query("listen enqueue_floor")
-    const latencies: Array<number> = []
-    for (let i = 0; i < count; i++) {
-      const heard = new Promise<void>((resolve) => listener.once("notification", () => resolve()))
-      const sent = wallNow()
-      await writer.query(
-        `with stored as (insert into enqueue_floor (payload) values ($1) returning id)
-         select pg_notify('enqueue_floor', id::text) from stored`,
-        [String(i)]
-      )
-      await heard
-      latencies.push(wallNow() - sent)
-    }
-    return latencies
-  } finally {
-    await Promise.all([writer.end(), listener.end()])
-  }
-}
-
-const p99 = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length * 0.99)]!
 
 export const run = async (targets: Targets): Promise<Array<Result>> => {
   const location = targets.postgres?.location()
@@ -171,7 +141,7 @@ export const run = async (targets: Targets): Promise<Array<Result>> => {
     try {
       await fleet.serve(queue)
       const ours = await enqueueToStart(url, queue, 200)
-      const floors = await notifyFloor(url, 200)
+      const floors = await notifyLatencies(url, 200)
       const label = "queued start to the first step's body in an idle worker process, PostgreSQL"
       rows.push(
         result(

@@ -70,23 +70,28 @@ describe.skipIf(pgUrl === undefined)("PostgreSQL notifications", () => {
         })
     })
 
+  /** Two engines on storage layers of their own (connections and listeners apart), as two processes have. */
+  const twoEngines = Effect.gen(function*() {
+    const engine = Effect.flatMap(
+      Layer.build(deafEngine(database.url())),
+      (context) => Effect.provide(WorkflowEngine.WorkflowEngine, context)
+    )
+    return [yield* engine, yield* engine] as const
+  })
+
   it("a subscriber and a result waiter on another storage layer hear of each commit at once", async () => {
     const id = freshId("followed")
     const go = Effect.runSync(Queue.unbounded<void>())
     const workflow = paced(go, 3)
     const program = Effect.gen(function*() {
-      const runner = yield* Layer.build(deafEngine(database.url()))
-      const watcher = yield* Layer.build(deafEngine(database.url()))
-      const a = WorkflowEngine.WorkflowEngine.pipe(Effect.provide(runner))
-      const b = WorkflowEngine.WorkflowEngine.pipe(Effect.provide(watcher))
-      yield* Effect.flatMap(a, (engine) => engine.start(workflow, undefined, { executionId: id }))
+      const [a, b] = yield* twoEngines
+      yield* a.start(workflow, undefined, { executionId: id })
       const seen = yield* Ref.make<ReadonlyArray<StoredEvent>>([])
-      const following = yield* Effect.flatMap(b, (engine) =>
-        engine.events(id).pipe(
-          Stream.runForEach((event) => Ref.update(seen, (events) => [...events, event])),
-          Effect.fork
-        ))
-      const result = yield* Effect.flatMap(b, (engine) => Effect.fork(engine.result(id)))
+      const following = yield* b.events(id).pipe(
+        Stream.runForEach((event) => Ref.update(seen, (events) => [...events, event])),
+        Effect.fork
+      )
+      const result = yield* Effect.fork(b.result(id))
       for (let i = 0; i < 3; i++) {
         yield* Queue.offer(go, undefined)
         yield* eventually(
@@ -114,10 +119,7 @@ describe.skipIf(pgUrl === undefined)("PostgreSQL notifications", () => {
         name: "changes-gated",
         run: (i: number) => Workflow.step("gated", Effect.as(Deferred.await(latch), i))
       })
-      const runner = yield* Layer.build(deafEngine(database.url()))
-      const watcher = yield* Layer.build(deafEngine(database.url()))
-      const a = yield* WorkflowEngine.WorkflowEngine.pipe(Effect.provide(runner))
-      const b = yield* WorkflowEngine.WorkflowEngine.pipe(Effect.provide(watcher))
+      const [a, b] = yield* twoEngines
       yield* Effect.forEach(ids, (executionId, i) => a.start(gated, i, { executionId }))
       const results = yield* Effect.fork(Effect.forEach(ids, (id) => b.result(id), { concurrency: "unbounded" }))
       yield* Deferred.succeed(latch, undefined)
@@ -169,16 +171,10 @@ describe.skipIf(pgUrl === undefined)("PostgreSQL notifications", () => {
           where datname = current_database() and application_name = 'token-ring-workflow listener'`
       ))[0]!.n as number
     const program = Effect.gen(function*() {
-      const runner = yield* Layer.build(deafEngine(database.url()))
-      const watcher = yield* Layer.build(deafEngine(database.url()))
-      const a = WorkflowEngine.WorkflowEngine.pipe(Effect.provide(runner))
-      const b = WorkflowEngine.WorkflowEngine.pipe(Effect.provide(watcher))
-      yield* Effect.flatMap(a, (engine) => engine.start(workflow, undefined, { executionId: id }))
+      const [a, b] = yield* twoEngines
+      yield* a.start(workflow, undefined, { executionId: id })
       const seen = yield* Ref.make(0)
-      yield* Effect.flatMap(
-        b,
-        (engine) => engine.events(id).pipe(Stream.runForEach(() => Ref.update(seen, (n) => n + 1)), Effect.fork)
-      )
+      yield* b.events(id).pipe(Stream.runForEach(() => Ref.update(seen, (n) => n + 1)), Effect.fork)
       const listening = (n: number) =>
         eventually(`${n} listeners`, Effect.promise(async () => (await listeners()) === n))
       yield* listening(2)
@@ -190,14 +186,14 @@ describe.skipIf(pgUrl === undefined)("PostgreSQL notifications", () => {
         )
       )
       yield* Queue.offer(go, undefined)
-      const status = Effect.flatMap(a, (engine) => engine.status(id))
+      const status = a.status(id)
       // The first step's start and end.
       yield* eventually("the first step's end in storage", Effect.map(status, (record) => record.lastSeq >= 2))
       const { lastSeq } = yield* status
       yield* eventually("the subscriber to catch up", Effect.map(Ref.get(seen), (n) => n >= lastSeq))
       yield* listening(2)
       yield* Queue.offer(go, undefined)
-      expect(yield* Effect.flatMap(b, (engine) => engine.result(id))).toBe(1)
+      expect(yield* b.result(id)).toBe(1)
     })
     await Effect.runPromise(Effect.scoped(program))
   }, 120_000)

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ExecutionStorage, Workflow, WorkflowEngine } from "../src/index.js"
 import { freshDatabase, pgUrl } from "./pg.js"
 import type { Child } from "./processes.js"
-import { startProcess } from "./processes.js"
+import { startProcess, waitFor } from "./processes.js"
 import { startTcpProxy } from "./tcpProxy.js"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
@@ -27,17 +27,6 @@ afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await Promise.resolve().then(cleanup).catch(() => undefined)
   rmSync(dir, { recursive: true, force: true })
 })
-
-/** Polls `check` until it gives a value; fails naming `what` after `timeoutMs`. */
-const waitFor = async <A>(what: string, check: () => Promise<A | undefined>, timeoutMs = 60_000): Promise<A> => {
-  const deadline = Date.now() + timeoutMs
-  while (true) {
-    const found = await check()
-    if (found !== undefined) return found
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-}
 
 let counter = 0
 const freshId = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${counter++}`

@@ -13,7 +13,7 @@ import pg from "pg"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { freshDatabase, pgUrl } from "./pg.js"
 import type { Child } from "./processes.js"
-import { startProcess } from "./processes.js"
+import { startProcess, waitFor } from "./processes.js"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const worker = join(root, "test", "fixtures", "pgWorker.ts")
@@ -188,17 +188,6 @@ const startForwarder = async (host: string) => {
   }
   cleanups.push(forwarder.close)
   return forwarder
-}
-
-/** Polls `check` until it gives a value; fails naming `what` after `timeoutMs`. */
-const waitFor = async <A>(what: string, check: () => Promise<A | undefined>, timeoutMs = 60_000): Promise<A> => {
-  const deadline = Date.now() + timeoutMs
-  while (true) {
-    const found = await check()
-    if (found !== undefined) return found
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
 }
 
 const lineValue = (stdout: string, prefix: string): string | undefined =>

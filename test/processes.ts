@@ -139,3 +139,21 @@ export const startProcess = (
     kill
   }
 }
+
+/**
+ * Polls `check` until it gives a value (neither `undefined` nor `false`), every 25 ms; fails naming `what`
+ * after `timeoutMs`. For conditions no event announces (a row in a database another process writes).
+ */
+export const waitFor = async <A>(
+  what: string,
+  check: () => Promise<A | false | undefined>,
+  timeoutMs = 60_000
+): Promise<A> => {
+  const deadline = Date.now() + timeoutMs
+  while (true) {
+    const found = await check()
+    if (found !== undefined && found !== false) return found
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}

@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { ExecutionStorage, WorkflowEngine } from "../src/index.js"
 import { freshDatabase, pgUrl } from "./pg.js"
 import type { Child } from "./processes.js"
-import { startProcess } from "./processes.js"
+import { startProcess, waitFor } from "./processes.js"
 import { startTcpProxy } from "./tcpProxy.js"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
@@ -75,14 +75,6 @@ describe.skipIf(pgUrl === undefined)("queues across processes", () => {
   }
 
   const ended = async () => Number((await db.query("select count(*) as n from stamps where what = 'end'")).rows[0].n)
-
-  const waitFor = async (what: string, check: () => Promise<boolean>, timeoutMs = 120_000) => {
-    const deadline = Date.now() + timeoutMs
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-      await new Promise((resolve) => setTimeout(resolve, 50))
-    }
-  }
 
   /** Unfinished executions `pid` started a body of: its runs in flight (in a body or between two). */
   const inFlight = async (pid: number) =>

@@ -26,8 +26,6 @@ export interface Workers {
    * fleet-wide concurrency look again (an end elsewhere makes room in no other).
    */
   readonly endedElsewhere: () => void
-  /** Whether this engine works `queue`. */
-  readonly serves: (queue: string) => boolean
 }
 
 export interface WorkersOptions {
@@ -98,8 +96,7 @@ export const make = (
       wake: (queue) => {
         if (queue === undefined) { for (const signal of signals.values()) signal.notify() }
         else signals.get(queue)?.notify()
-      },
-      serves: (queue) => signals.has(queue)
+      }
     }
     if (served.length === 0) return workers
     const { claimQueued, defineQueue } = storage
