@@ -69,6 +69,12 @@ const render = (event: WorkflowEvent.StoredEvent): string => {
       return `${at} ✔ ${event.taskId}: ${event.status}${event.feedback ? ` — ${event.feedback}` : ""}`
     case "schema_definition":
       return `${at} schema ${JSON.stringify(event.schema)}`
+    case "wait_started":
+      return `${at} ⏸ ${event.wait}${event.name === undefined ? "" : ` "${event.name}"`}`
+    case "wait_ended":
+      return `${at} ⏵ ${event.wait}${event.timedOut === true ? " (timed out)" : ""}`
+    case "signal_received":
+      return `${at} ✉ ${event.name}`
   }
 }
 

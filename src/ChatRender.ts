@@ -89,6 +89,22 @@ export const eventLines = (
       const feedback = event.feedback !== undefined ? `: ${event.feedback}` : ""
       return [system(`Approval "${event.taskId}": ${event.status}${feedback}`)]
     }
+    case "wait_started": {
+      const until = event.wakeAt === undefined ? "" : ` until ${new Date(event.wakeAt).toISOString()}`
+      return [system(event.wait === "sleep" ? `⏸ sleeping${until}` : `⏸ waiting for signal "${event.name}"${until}`)]
+    }
+    case "wait_ended":
+      return [
+        system(
+          event.wait === "sleep"
+            ? "⏵ woke up"
+            : event.timedOut === true
+            ? `⏵ no signal "${event.name}" in time`
+            : `⏵ received signal "${event.name}"`
+        )
+      ]
+    case "signal_received":
+      return [system(`✉ signal "${event.name}"${options.debug ? ` ${show(event.payload)}` : ""}`)]
   }
 }
 
@@ -104,6 +120,13 @@ export const recordLines = (record: ExecutionStorage.ExecutionRecord): ReadonlyA
   `${record.lastSeq} events`,
   ...(record.leaseUntil !== undefined
     ? [`  claimed by a process until ${new Date(record.leaseUntil).toISOString()}`]
+    : []),
+  ...(record.waitingFor !== undefined
+    ? [
+      `  waiting for ${record.waitingFor}${
+        record.wakeAt !== undefined ? ` until ${new Date(record.wakeAt).toISOString()}` : ""
+      }`
+    ]
     : []),
   ...(record.output !== undefined ? [`  output: ${Message.show(record.output)}`] : []),
   ...(record.error !== undefined ? [`  error: ${record.error.name}: ${record.error.message}`] : [])

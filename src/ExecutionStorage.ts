@@ -62,6 +62,14 @@ export {
    */
   isTerminal,
   /**
+   * A commit that would make an execution wait for a signal (`Commit.wait.unlessSignal`) while one of
+   * that name is in its inbox already: nothing is stored, and the run receives it instead.
+   *
+   * @since 0.2.0
+   * @category errors
+   */
+  SignalPending,
+  /**
    * @since 0.1.0
    * @category errors
    */
@@ -74,7 +82,8 @@ import type {
   ExecutionNotFound,
   ExecutionNotOwned,
   InvalidCursor,
-  InvalidPayload
+  InvalidPayload,
+  SignalPending
 } from "./internal/storage/service.js"
 
 /**
@@ -120,6 +129,62 @@ export interface ExecutionRecord {
    * @since 0.2.0
    */
   readonly queue?: string
+  /**
+   * While it is `waiting`: what for, as `approval:<taskId>`, `signal:<name>` or `sleep` (absent for
+   * executions stored before this was recorded).
+   *
+   * @since 0.2.0
+   */
+  readonly waitingFor?: string
+  /**
+   * While it is `waiting` with a deadline (a sleep, a signal's timeout): when any engine on the storage wakes
+   * it, in ms since the epoch on the engines' clock.
+   *
+   * @since 0.2.0
+   */
+  readonly wakeAt?: number
+}
+
+/**
+ * A signal sent to an execution and not yet received by its body, in the order sent.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface InboxSignal {
+  /** The `seq` of its `signal_received` event. */
+  readonly seq: number
+  readonly name: string
+  readonly payload: unknown
+}
+
+/**
+ * What an engine asks `wakeDue` for.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface WakeClaim {
+  /** The engine's now: executions waiting with a `wakeAt` at or before it are due. */
+  readonly now: number
+  /** The workflows the engine runs: others stay for other engines. */
+  readonly workflows: ReadonlyArray<string>
+  /** At most this many. */
+  readonly limit: number
+  readonly owner: string
+  readonly leaseMs: number
+}
+
+/**
+ * What `wakeDue` answers: the executions claimed (now `running`, held by the owner), and the earliest
+ * `wakeAt` still to come among the workflows asked about, if any.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface WakeClaimed {
+  readonly claimed: ReadonlyArray<ExecutionRecord>
+  readonly next?: number
 }
 
 /**
@@ -139,10 +204,12 @@ export interface JournalEntry {
   /** Position of the entry in the workflow body: "3", or "3.1.0" inside nested steps and branches. */
   readonly key: string
   readonly name: string
-  readonly kind: "step" | "emit" | "approval"
+  readonly kind: "step" | "emit" | "approval" | "sleep" | "signal"
   readonly state: "started" | "completed" | "waiting"
   readonly result?: JournalResult
   readonly taskId?: string
+  /** A sleep's, or a signal wait's deadline, in ms since the epoch. @since 0.2.0 */
+  readonly wakeAt?: number
 }
 
 /**
@@ -174,6 +241,34 @@ export interface Commit {
    * approve). A `Writer` sets it.
    */
   readonly owner?: string
+  /**
+   * With `status: "waiting"`: what the execution waits for, and until when. A commit that sets another
+   * status clears it.
+   *
+   * @since 0.2.0
+   */
+  readonly wait?: {
+    /** Stored as the record's `waitingFor`. */
+    readonly for: string
+    /** Stored as the record's `wakeAt`: any engine claims the execution then (`wakeDue`). */
+    readonly wakeAt?: number
+    /** Refuses the commit with `SignalPending` while a signal of this name is in the inbox. */
+    readonly unlessSignal?: string
+  }
+  /**
+   * Puts a signal in the execution's inbox, with the `seq` of this commit's first event (its
+   * `signal_received`); an execution waiting for it (`signal:<name>`) is set `running`, held by no one.
+   *
+   * @since 0.2.0
+   */
+  readonly signal?: { readonly name: string; readonly payload: unknown }
+  /**
+   * Takes the inbox signal with this `seq` out of the inbox: the body received it (this commit's journal
+   * entry holds its payload).
+   *
+   * @since 0.2.0
+   */
+  readonly consume?: number
 }
 
 /**
@@ -291,6 +386,7 @@ export type CommitError =
   | ExecutionFinished
   | ExecutionNotOwned
   | ApprovalNotPending
+  | SignalPending
   | InvalidPayload
   | StorageError
 
@@ -413,6 +509,21 @@ export interface ExecutionStorageService {
    * @since 0.2.0
    */
   readonly claimQueued?: (request: QueueClaim) => Effect.Effect<QueueClaimed, StorageError>
+  /**
+   * Claims executions waiting with a `wakeAt` at or before `request.now`, earliest first (each becomes
+   * `running`, held by the owner, as `claim` would, its wait cleared), and answers the next `wakeAt` to
+   * come: one indexed read, however many executions wait. Absent on storages without durable sleep.
+   *
+   * @since 0.2.0
+   */
+  readonly wakeDue?: (request: WakeClaim) => Effect.Effect<WakeClaimed, StorageError>
+  /**
+   * The signals sent to an execution that its body has not received, in the order sent; only those named
+   * `name` when given. Absent on storages without signals.
+   *
+   * @since 0.2.0
+   */
+  readonly inbox?: (id: string, name?: string) => Effect.Effect<ReadonlyArray<InboxSignal>, StorageError>
 }
 
 /**

@@ -12,10 +12,11 @@
  *
  * @since 0.1.0
  */
-import { Clock, Effect, FiberRef, Schema } from "effect"
-import type { Duration, Schedule } from "effect"
+import { Clock, Duration, Effect, Either, FiberRef, Option, Schema } from "effect"
+import type { Schedule } from "effect"
 import { currentCursor } from "./internal/cursor.js"
 import type { Frame } from "./internal/cursor.js"
+import { formatIssues, issuesOf } from "./internal/errorInfo.js"
 import { currentFlow } from "./internal/flowState.js"
 import type { FlowState } from "./internal/flowState.js"
 import * as Instance from "./internal/instance.js"
@@ -101,6 +102,12 @@ export interface Workflow<in out A, in out I, out E = never, out R = never> {
    * `WorkflowFailed`.
    */
   readonly error?: Schema.Schema<any, any> | undefined
+  /**
+   * The signals its executions take, by name, with their payload's schema: `engine.signal` checks a
+   * payload against it before storing anything, and refuses names not declared (without it, any signal
+   * is stored, and checked when the body receives it).
+   */
+  readonly signals?: Readonly<Record<string, Schema.Schema<any, any>>> | undefined
 }
 
 /**
@@ -155,6 +162,7 @@ export const make: {
     readonly input?: Schema.Schema<I, IE>
     readonly output?: Schema.Schema<A, AE>
     readonly error: Schema.Schema<E, EE>
+    readonly signals?: Readonly<Record<string, Schema.Schema<any, any>>>
     readonly run: (input: I) => Effect.Effect<A, E, R>
     readonly parseArgs?: (args: string) => unknown
   }): Typed<A, I, E, Exclude<R, ExecutionContext>>
@@ -163,6 +171,7 @@ export const make: {
     readonly description?: string
     readonly input?: Schema.Schema<I, IE>
     readonly output?: Schema.Schema<A, AE>
+    readonly signals?: Readonly<Record<string, Schema.Schema<any, any>>>
     readonly run: (input: I) => Effect.Effect<A, E, R>
     readonly parseArgs?: (args: string) => unknown
   }): Workflow<A, I, E, Exclude<R, ExecutionContext>>
@@ -172,11 +181,14 @@ export const make: {
   readonly input?: Schema.Schema<any, any>
   readonly output?: Schema.Schema<any, any>
   readonly error?: Schema.Schema<any, any>
+  readonly signals?: Readonly<Record<string, Schema.Schema<any, any>>>
   readonly run: (input: any) => Effect.Effect<any, any, any>
   readonly parseArgs?: (args: string) => unknown
 }): any => ({
   ...(options.parseArgs !== undefined ? { parseArgs: options.parseArgs } : {}),
   ...(options.error !== undefined ? { error: options.error } : {}),
+  // Keys read from a null-prototype copy: a name such as "__proto__" is a name, never a prototype.
+  ...(options.signals !== undefined ? { signals: Object.assign(Object.create(null), options.signals) } : {}),
   name: options.name,
   description: options.description,
   input: options.input ?? Schema.Unknown,
@@ -229,7 +241,10 @@ const engineOnly: Partial<Record<WorkflowEvent.EventType, string>> = {
   final_output: "return the output from the body",
   workflow_error: "fail the body",
   human_approval_required: "use Workflow.approval",
-  human_approval_completed: "answer with engine.approve"
+  human_approval_completed: "answer with engine.approve",
+  wait_started: "use Workflow.sleep or Workflow.signal",
+  wait_ended: "use Workflow.sleep or Workflow.signal",
+  signal_received: "send it with engine.signal"
 }
 
 /**
@@ -318,6 +333,84 @@ export interface ApprovalAnswer {
  */
 export const approval = (request: ApprovalRequest): Effect.Effect<ApprovalAnswer, never, ExecutionContext> =>
   Instance.approval("Workflow.approval", request)
+
+/**
+ * Sleeps durably: the wake-up time (now on the engine's `Clock`, plus `duration`) is journaled, the
+ * execution waits with no process holding it and no fiber running, and any engine on the storage wakes
+ * it then, after a restart too. On replay, a sleep whose time has passed returns at once. Emits
+ * `wait_started` (with `wakeAt`) and, on waking, `wait_ended`.
+ *
+ * @since 0.2.0
+ * @category waits
+ */
+export const sleep = (duration: Duration.DurationInput): Effect.Effect<void, never, ExecutionContext> =>
+  Effect.suspend(() => {
+    const millis = Duration.toMillis(Duration.decode(duration))
+    return Number.isFinite(millis)
+      ? Instance.sleep("Workflow.sleep", (now) => now + Math.max(0, millis))
+      : Effect.dieMessage(`Workflow.sleep needs a finite duration, not ${Duration.format(duration)}`)
+  })
+
+/**
+ * Sleeps durably until `date` (a `Date`, or ms since the epoch), as `sleep` does.
+ *
+ * @since 0.2.0
+ * @category waits
+ */
+export const sleepUntil = (date: Date | number): Effect.Effect<void, never, ExecutionContext> =>
+  Effect.suspend(() => {
+    const at = typeof date === "number" ? date : date.getTime()
+    return Number.isFinite(at)
+      ? Instance.sleep("Workflow.sleepUntil", () => at)
+      : Effect.dieMessage(`Workflow.sleepUntil needs a valid date, not ${String(date)}`)
+  })
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export interface SignalOptions {
+  /** How long to wait (durably, as `sleep` does) before giving up with `Option.none()`. */
+  readonly timeout: Duration.DurationInput
+}
+
+/**
+ * Receives a signal sent with `engine.signal(executionId, name, payload)`: the first one of that name in
+ * the execution's inbox, in the order sent, also one sent before the body got here. Waits for it durably
+ * when there is none yet (the execution is `waiting` for `signal:<name>`, held by no process). The payload
+ * is decoded with `schema`; one it refuses is taken out of the inbox and skipped, with a `log` warning.
+ * With a `timeout`, answers `Option.none()` when no signal came in time, else `Option.some(payload)`.
+ *
+ * @since 0.2.0
+ * @category waits
+ */
+export const signal: {
+  <A, I>(name: string, schema: Schema.Schema<A, I>): Effect.Effect<A, never, ExecutionContext>
+  <A, I>(
+    name: string,
+    schema: Schema.Schema<A, I>,
+    options: SignalOptions
+  ): Effect.Effect<Option.Option<A>, never, ExecutionContext>
+} = (name: string, schema: Schema.Schema<any, any>, options?: SignalOptions): Effect.Effect<any, never, any> =>
+  Effect.suspend(() => {
+    const decode = Schema.decodeUnknownEither(schema, { errors: "all" })
+    const accept = (payload: unknown) => {
+      const decoded = decode(payload)
+      return Either.isRight(decoded) ? undefined : formatIssues(issuesOf(decoded.left))
+    }
+    const timeout = options === undefined ? undefined : Duration.toMillis(Duration.decode(options.timeout))
+    const received = Instance.signal(
+      "Workflow.signal",
+      name,
+      accept,
+      timeout === undefined || !Number.isFinite(timeout) ? undefined : (now) => now + Math.max(0, timeout)
+    )
+    // Accepted before it was journaled: it decodes.
+    const value = Option.map((payload: unknown) => Either.getOrThrow(decode(payload)))
+    return options === undefined
+      ? Effect.map(received, (payload) => Option.getOrThrow(value(payload)))
+      : Effect.map(received, value)
+  })
 
 /**
  * Where a fiber is in a workflow body: its execution, its position in the

@@ -27,6 +27,14 @@ export {
    */
   InvalidOption,
   /**
+   * A signal its execution's workflow cannot take: a name it does not declare, or a payload its schema
+   * refuses. Nothing was stored.
+   *
+   * @since 0.2.0
+   * @category errors
+   */
+  InvalidSignal,
+  /**
    * Another workflow definition is already registered under that name.
    *
    * @since 0.1.0
@@ -58,6 +66,7 @@ export {
 import type {
   ExecutionIdConflict,
   InvalidOption,
+  InvalidSignal,
   WorkflowAlreadyRegistered,
   WorkflowCancelled,
   WorkflowFailed,
@@ -296,6 +305,28 @@ export interface WorkflowEngineService {
     | ExecutionStorage.ExecutionNotFound
     | ExecutionStorage.ExecutionFinished
     | ExecutionStorage.ApprovalNotPending
+    | InvalidOption
+    | StorageFailure
+  >
+  /**
+   * Sends a signal: stores it in the execution's inbox (with a `signal_received` event), where the first
+   * `Workflow.signal(name, ...)` of the body receives it, in the order sent, and resumes the execution if
+   * it waits for it, in this process or (through the storage) another. Where the execution's workflow is
+   * registered and declares its `signals`, the payload is checked against the schema of `name` first (a
+   * name it does not declare, or a payload it refuses, is an `InvalidSignal`, and nothing is stored);
+   * it is stored encoded, as a start stores its input.
+   *
+   * @since 0.2.0
+   */
+  readonly signal: (
+    id: string,
+    name: string,
+    payload: unknown
+  ) => Effect.Effect<
+    void,
+    | ExecutionStorage.ExecutionNotFound
+    | ExecutionStorage.ExecutionFinished
+    | InvalidSignal
     | InvalidOption
     | StorageFailure
   >

@@ -1,5 +1,5 @@
 /**
- * The nine event types a workflow emits while it runs, as Schemas.
+ * The twelve event types a workflow emits while it runs, as Schemas.
  *
  * Every event has a `type`, a `timestamp` (milliseconds since the epoch) and
  * optionally `runnableName`, `workflowInstanceId`, `traceId`. Events read back
@@ -189,6 +189,57 @@ export const HumanApprovalCompleted = Schema.Struct({
 })
 
 /**
+ * What a durable wait waits for: a moment (`Workflow.sleep`) or a signal (`Workflow.signal`).
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const WaitKind = Schema.Literal("sleep", "signal")
+
+/**
+ * The body started a durable wait: the execution is `waiting` (and no process holds it) until it ends.
+ * `name` is the signal's; `wakeAt` (ms since the epoch) is when a sleep ends, or a signal wait times out.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const WaitStarted = Schema.Struct({
+  type: Schema.Literal("wait_started"),
+  ...base,
+  wait: WaitKind,
+  name: Schema.optional(Schema.String),
+  wakeAt: Schema.optional(Schema.Number)
+})
+
+/**
+ * A durable wait ended: the sleep's time came, the signal was received, or its wait timed out (`timedOut`).
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const WaitEnded = Schema.Struct({
+  type: Schema.Literal("wait_ended"),
+  ...base,
+  wait: WaitKind,
+  name: Schema.optional(Schema.String),
+  timedOut: Schema.optional(Schema.Boolean)
+})
+
+/**
+ * A signal was sent to the execution (`engine.signal`): it is in its inbox until a `Workflow.signal` of
+ * its name receives it, in the order sent.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const SignalReceived = Schema.Struct({
+  type: Schema.Literal("signal_received"),
+  ...base,
+  name: Schema.String,
+  payload: Schema.Unknown
+})
+
+/**
  * @since 0.1.0
  * @category schemas
  */
@@ -201,7 +252,10 @@ export const WorkflowEvent = Schema.Union(
   SchemaDefinition,
   WorkflowError,
   HumanApprovalRequired,
-  HumanApprovalCompleted
+  HumanApprovalCompleted,
+  WaitStarted,
+  WaitEnded,
+  SignalReceived
 )
 
 /**
@@ -245,7 +299,7 @@ export type EventDraft = WorkflowEvent extends infer E
   : never
 
 /**
- * The nine event type names.
+ * The twelve event type names.
  *
  * @since 0.1.0
  * @category constants
@@ -259,7 +313,10 @@ export const eventTypes: ReadonlyArray<EventType> = [
   "schema_definition",
   "workflow_error",
   "human_approval_required",
-  "human_approval_completed"
+  "human_approval_completed",
+  "wait_started",
+  "wait_ended",
+  "signal_received"
 ]
 
 const knownTypes: ReadonlySet<string> = new Set<string>(eventTypes)
@@ -290,12 +347,15 @@ const schemaByType: Record<EventType, Schema.Schema<any>> = {
   schema_definition: SchemaDefinition,
   workflow_error: WorkflowError,
   human_approval_required: HumanApprovalRequired,
-  human_approval_completed: HumanApprovalCompleted
+  human_approval_completed: HumanApprovalCompleted,
+  wait_started: WaitStarted,
+  wait_ended: WaitEnded,
+  signal_received: SignalReceived
 }
 
 /**
  * Validates an unknown value as a workflow event. An unknown `type` is
- * reported by name rather than as nine failed union members.
+ * reported by name rather than as twelve failed union members.
  *
  * @since 0.1.0
  * @category validation

@@ -3,7 +3,7 @@ import { Effect } from "effect"
 import { WorkflowEvent } from "../src/index.js"
 
 describe("WorkflowEvent", () => {
-  it.effect("decodes each of the nine event types", () =>
+  it.effect("decodes each of the twelve event types", () =>
     Effect.gen(function*() {
       const samples: Array<unknown> = [
         { type: "step_start", timestamp: 1, input: { a: 1 } },
@@ -14,7 +14,10 @@ describe("WorkflowEvent", () => {
         { type: "schema_definition", timestamp: 1, schema: { type: "object" } },
         { type: "workflow_error", timestamp: 1, error: { name: "E", message: "m" } },
         { type: "human_approval_required", timestamp: 1, taskId: "t", dataForApproval: {}, choices: ["a", "b"] },
-        { type: "human_approval_completed", timestamp: 1, taskId: "t", status: "custom-status", feedback: "ok" }
+        { type: "human_approval_completed", timestamp: 1, taskId: "t", status: "custom-status", feedback: "ok" },
+        { type: "wait_started", timestamp: 1, wait: "sleep", wakeAt: 3_600_001 },
+        { type: "wait_ended", timestamp: 1, wait: "signal", name: "paid", timedOut: true },
+        { type: "signal_received", timestamp: 1, name: "paid", payload: { amount: 1 } }
       ]
       for (const sample of samples) {
         const decoded = yield* WorkflowEvent.decode(sample)

@@ -8,8 +8,8 @@
  * completes once with the right output; a step body of one execution never
  * starts in a process after another process started one of it; no queue
  * ever had more executions going on than its limit, and no rate window more
- * claims than its limit. All of it from what the bodies recorded and what
- * the database stored, on the database's clock. Runs only with TEST_PG_URL.
+ * claims than its limit. All of it from what the bodies recorded (timed on
+ * the host's clock as each body got there) and what the database stored. Runs only with TEST_PG_URL.
  */
 import { Effect, Layer } from "effect"
 import { join } from "node:path"
@@ -124,7 +124,7 @@ describe.skipIf(pgUrl === undefined)("queues across processes", () => {
       const proxy = await startTcpProxy(pgUrl!)
       proxies.push(proxy)
       // Two connect directly, two through the proxy (half the fleet is cut off at once).
-      const workers = await Promise.all([
+      const workers: Array<Child> = await Promise.all([
         spawnWorker(),
         spawnWorker(),
         spawnWorker(proxy.url(database.url)),
@@ -198,7 +198,12 @@ describe.skipIf(pgUrl === undefined)("queues across processes", () => {
         // Once another process started a body of it, the earlier ones start none.
         const starts = own.filter((s) => s.what === "start")
         const owners = starts.map((s) => s.pid).filter((pid, i, all) => i === 0 || all[i - 1] !== pid)
-        expect(new Set(owners).size, `owners of ${id}: ${owners}`).toBe(owners.length)
+        expect(
+          new Set(owners).size,
+          `owners of ${id}: ${owners} ${JSON.stringify(own)} disrupted ${disrupted} workers ${
+            workers.map((w) => w.pid)
+          }`
+        ).toBe(owners.length)
         // A step runs again only after a process that ran it was disrupted (killed, stopped or cut) before
         // its end was stored.
         for (const step of [0, 1]) {

@@ -8,15 +8,17 @@
  * Workflow bodies, `Flow` and the Promise facade reach it only through the
  * functions exported at the bottom, which find the current frame.
  */
-import { Cause, Duration, Effect, Exit, Option } from "effect"
-import type { Clock, Schedule } from "effect"
+import { Cause, Effect, Exit, Option } from "effect"
+import type { Clock } from "effect"
+import type { InboxSignal } from "../ExecutionStorage.js"
 import type { Commit, CommitError, ExecutionStorageService, JournalEntry, Writer } from "../ExecutionStorage.js"
 import type { ApprovalAnswer, ApprovalRequest, StepOptions } from "../Workflow.js"
 import type { EventDraft, WorkflowEvent } from "../WorkflowEvent.js"
+import { attempt } from "./attempt.js"
 import type { Cursor, Frame } from "./cursor.js"
 import { nextKey, withFrame } from "./cursor.js"
 import type { Run } from "./engine/run.js"
-import { suspending } from "./engine/run.js"
+import { suspending, unsuspended } from "./engine/run.js"
 import { errorInfo } from "./errorInfo.js"
 import { overdue, yieldToEventLoop } from "./eventLoop.js"
 import * as JournalCodec from "./journalCodec.js"
@@ -233,7 +235,11 @@ export class Instance {
           // Waiting again, unless the answer lands first: then the storage refuses, and whoever answered has
           // stored the status `running` (an answer from here launches the next run once this one is out; one
           // from elsewhere is resumed by recovery).
-          return this.suspend({ status: "waiting", waitingFor: { key, taskId: request.taskId } })
+          return this.suspend({
+            status: "waiting",
+            waitingFor: { key, taskId: request.taskId },
+            wait: { for: `approval:${request.taskId}` }
+          })
         }
       )
     }
@@ -247,20 +253,163 @@ export class Instance {
     return this.suspend({
       events: [required],
       journal: { key, name: `approval:${request.taskId}`, kind: "approval", state: "waiting", taskId: request.taskId },
-      status: "waiting"
+      status: "waiting",
+      wait: { for: `approval:${request.taskId}` }
     })
   }
 
-  /** Commits the waiting state and ends the run. */
-  private suspend(commit: Commit): Effect.Effect<never> {
+  /**
+   * A durable sleep at the next position until `wakeAt` (computed from the engine's now the first time,
+   * journaled after): the execution waits with no process holding it, and any engine wakes it then.
+   */
+  sleep(frame: Frame, wakeAt: (now: number) => number): Effect.Effect<void> {
+    if (this.storage.wakeDue === undefined) return Effect.die(unsupported("wakeDue", "durable sleeps"))
+    const now = this.clock.unsafeCurrentTimeMillis()
+    const key = nextKey(frame)
+    const journaled = this.journal.get(key)
+    if (journaled !== undefined) {
+      if (journaled.kind !== "sleep") return this.nonDeterminism(key, journaled, "a sleep")
+      if (journaled.state === "completed") return Effect.void
+      return this.sleepUntil(key, journaled.wakeAt ?? now, [])
+    }
+    const until = wakeAt(now)
+    const started = this.event({ type: "wait_started", wait: "sleep", wakeAt: until })
+    return this.sleepUntil(key, until, [started])
+  }
+
+  private sleepUntil(key: string, wakeAt: number, events: Array<WorkflowEvent>): Effect.Effect<void> {
+    const entry = { key, name: "sleep", kind: "sleep", wakeAt } as const
+    if (this.clock.unsafeCurrentTimeMillis() >= wakeAt) {
+      const ended = this.event({ type: "wait_ended", wait: "sleep" })
+      return this.commitThen(
+        { events: [...events, ended], journal: { ...entry, state: "completed" } },
+        () => Effect.void
+      )
+    }
+    return this.suspend({
+      events,
+      journal: { ...entry, state: "waiting" },
+      status: "waiting",
+      wait: { for: "sleep", wakeAt }
+    })
+  }
+
+  /**
+   * Receives the first signal named `name` in the inbox, at the next position, waiting for one (with no
+   * process holding the execution) until `timeoutAt` if given: `Option.none()` when none came in time.
+   * Answers the payload as stored; `accept` tells whether the body can take it (a payload it cannot decode
+   * is taken out of the inbox and skipped).
+   */
+  signal(
+    frame: Frame,
+    name: string,
+    accept: (payload: unknown) => string | undefined,
+    timeoutAt: ((now: number) => number) | undefined
+  ): Effect.Effect<Option.Option<unknown>> {
+    const key = nextKey(frame)
+    const journaled = this.journal.get(key)
+    if (journaled !== undefined) {
+      if (journaled.kind !== "signal" || journaled.name !== name) {
+        return this.nonDeterminism(key, journaled, `signal "${name}"`)
+      }
+      if (journaled.state === "completed" && journaled.result?._tag === "Success") {
+        return Effect.succeed(received(journaled.result.value))
+      }
+      return this.receive(key, name, accept, journaled.wakeAt, [])
+    }
+    const wakeAt = timeoutAt?.(this.clock.unsafeCurrentTimeMillis())
+    const started = this.event({
+      type: "wait_started",
+      wait: "signal",
+      name,
+      ...(wakeAt !== undefined ? { wakeAt } : {})
+    })
+    return this.receive(key, name, accept, wakeAt, [started])
+  }
+
+  private receive(
+    key: string,
+    name: string,
+    accept: (payload: unknown) => string | undefined,
+    wakeAt: number | undefined,
+    events: Array<WorkflowEvent>
+  ): Effect.Effect<Option.Option<unknown>> {
+    const inbox = this.storage.inbox
+    if (inbox === undefined) return Effect.die(unsupported("inbox", "signals"))
+    const entry = { key, name, kind: "signal", ...(wakeAt !== undefined ? { wakeAt } : {}) } as const
+    const again = () => this.receive(key, name, accept, wakeAt, events)
+    return Effect.flatMap(
+      Effect.orDieWith(inbox(this.executionId, name), (error) => new CommitFailed({ error })),
+      (signals: ReadonlyArray<InboxSignal>) => {
+        const [first] = signals
+        if (first !== undefined) {
+          const refused = accept(first.payload)
+          if (refused !== undefined) {
+            // Out of the inbox, and said so in the log; the wait goes on with the next one.
+            const skipped = this.event({
+              type: "log",
+              level: "warn",
+              message: `Signal "${name}" (seq ${first.seq}) skipped: ${refused}`
+            })
+            return this.commitThen(
+              { events: [...events, skipped], consume: first.seq },
+              () => this.receive(key, name, accept, wakeAt, [])
+            )
+          }
+          const ended = this.event({ type: "wait_ended", wait: "signal", name })
+          return this.commitThen(
+            {
+              events: [...events, ended],
+              journal: { ...entry, state: "completed", result: { _tag: "Success", value: { payload: first.payload } } },
+              consume: first.seq
+            },
+            () => Effect.succeed(Option.some(first.payload))
+          )
+        }
+        if (wakeAt !== undefined && this.clock.unsafeCurrentTimeMillis() >= wakeAt) {
+          const ended = this.event({ type: "wait_ended", wait: "signal", name, timedOut: true })
+          return this.commitThen(
+            {
+              events: [...events, ended],
+              journal: { ...entry, state: "completed", result: { _tag: "Success", value: {} } }
+            },
+            () => Effect.succeed(Option.none())
+          )
+        }
+        // Waiting, unless a signal of its name lands first: then the storage refuses, and it is received.
+        return this.suspend(
+          {
+            events,
+            journal: { ...entry, state: "waiting" },
+            status: "waiting",
+            wait: { for: `signal:${name}`, unlessSignal: name, ...(wakeAt !== undefined ? { wakeAt } : {}) }
+          },
+          again
+        )
+      }
+    )
+  }
+
+  /**
+   * Commits the waiting state and ends the run. A wait refused because its signal came meanwhile goes on
+   * with `unlessSignal` instead (the body receives it), as long as nothing else stopped the run.
+   */
+  private suspend<A>(commit: Commit, unlessSignal?: () => Effect.Effect<A>): Effect.Effect<A> {
     return Effect.suspend(() => {
       suspending(this.run)
       // Uninterruptible: a sibling branch suspending at the same moment must not roll this request back.
       const stored = Effect.suspend(() => this.writer.commit(commit)).pipe(
-        Effect.catchTag("ApprovalNotPending", () => Effect.void),
+        Effect.as(false),
+        Effect.catchTags({
+          ApprovalNotPending: () => Effect.succeed(false),
+          SignalPending: () => Effect.succeed(true)
+        }),
         Effect.catchAll((error) => Effect.die(commitDefect(error)))
       )
-      return Effect.zipRight(Effect.uninterruptible(stored), Effect.interrupt)
+      return Effect.flatMap(
+        Effect.uninterruptible(stored),
+        (pending) => pending && unlessSignal !== undefined && unsuspended(this.run) ? unlessSignal() : Effect.interrupt
+      )
     })
   }
 
@@ -269,10 +418,22 @@ export class Instance {
       ? `a "${journaled.name}" event`
       : journaled.kind === "approval"
       ? `approval "${journaled.taskId}"`
+      : journaled.kind === "sleep"
+      ? "a sleep"
+      : journaled.kind === "signal"
+      ? `signal "${journaled.name}"`
       : `step "${journaled.name}"`
     return Effect.die(new NonDeterminism({ executionId: this.executionId, position: key, expected, found }))
   }
 }
+
+/** What a completed signal wait journaled: the payload received, or nothing when it timed out. */
+const received = (value: unknown): Option.Option<unknown> =>
+  typeof value === "object" && value !== null && "payload" in value ? Option.some(value.payload) : Option.none()
+
+/** A storage written without a member that a body's wait needs. */
+const unsupported = (member: string, feature: string) =>
+  new Error(`This execution storage has no \`${member}\`: it cannot keep ${feature}`)
 
 /** A defect by which the run stops (a commit refused or failed, a lease not confirmed), not the step's own. */
 const stopsTheRun = (cause: Cause.Cause<unknown>): boolean =>
@@ -280,35 +441,6 @@ const stopsTheRun = (cause: Cause.Cause<unknown>): boolean =>
     Cause.find(cause, (reason) =>
       reason._tag === "Die" && reason.defect instanceof CommitFailed ? Option.some(reason.defect) : Option.none())
   )
-
-/**
- * A step's body with its timeout and retries. Each retry is a body that starts again, after a wait in which
- * the process may have stalled: it starts only once the lease is confirmed, like the first.
- */
-const attempt = <A, E, R>(
-  name: string,
-  effect: Effect.Effect<A, E, R>,
-  options: StepOptions<A, E, R> | undefined,
-  confirmLease: () => Effect.Effect<void> | undefined
-): Effect.Effect<A, E | StepTimeout, R> => {
-  let result: Effect.Effect<A, E | StepTimeout, R> = effect
-  if (options?.timeout !== undefined) {
-    const duration = Duration.decode(options.timeout)
-    result = Effect.timeoutFail(effect, {
-      duration,
-      onTimeout: () => new StepTimeout({ step: name, timeout: Duration.format(duration) })
-    })
-  }
-  if (options?.retry !== undefined) {
-    const once = result
-    const confirmed = Effect.suspend(() => {
-      const stale = confirmLease()
-      return stale === undefined ? once : Effect.zipRight(stale, once)
-    })
-    result = Effect.retry(confirmed, options.retry as Schedule.Schedule<unknown, E | StepTimeout, R>)
-  }
-  return result
-}
 
 // ---- the one way in ---------------------------------------------------------
 
@@ -333,6 +465,19 @@ export const stepAt = <A, E, R>(
 /** Emits an event into the log of the running execution. */
 export const emit = (operation: string, draft: EventDraft): Effect.Effect<void> =>
   withFrame(operation, (frame) => frame.instance.emit(frame, draft))
+
+/** A durable sleep until `wakeAt(now)`. */
+export const sleep = (operation: string, wakeAt: (now: number) => number): Effect.Effect<void> =>
+  withFrame(operation, (frame) => frame.instance.sleep(frame, wakeAt))
+
+/** Receives a signal named `name`, waiting for it durably (until `timeoutAt(now)`, if given). */
+export const signal = (
+  operation: string,
+  name: string,
+  accept: (payload: unknown) => string | undefined,
+  timeoutAt: ((now: number) => number) | undefined
+): Effect.Effect<Option.Option<unknown>> =>
+  withFrame(operation, (frame) => frame.instance.signal(frame, name, accept, timeoutAt))
 
 /** Asks for an approval; suspends the execution until it is answered. */
 export const approval = (operation: string, request: ApprovalRequest): Effect.Effect<ApprovalAnswer> =>

@@ -126,4 +126,7 @@ export class Signals {
 
   /** Told of every execution that finishes, here or (hinted) elsewhere: room may have opened in its queue. */
   onFinish: (() => void) | undefined = undefined
+
+  /** Told of every wait with a wake-up time stored here: the timers may have to wake sooner. */
+  onWaiting: ((wakeAt: number) => void) | undefined = undefined
 }

@@ -6,7 +6,7 @@ import { Data, Schema } from "effect"
 import type { CommitError } from "../ExecutionStorage.js"
 import { formatIssues } from "./errorInfo.js"
 
-const Issues = Schema.Array(Schema.Struct({ path: Schema.Array(Schema.PropertyKey), message: Schema.String }))
+export const Issues = Schema.Array(Schema.Struct({ path: Schema.Array(Schema.PropertyKey), message: Schema.String }))
 
 export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInput", {
   workflow: Schema.String,

@@ -58,6 +58,21 @@ export interface WorkflowContext<I = unknown> {
    * step returns its journaled result without running again.
    */
   step<A>(name: string, fn: () => Promise<A> | A): Promise<A>
+  /**
+   * Sleeps durably, like `Workflow.sleep`: the execution waits with no process holding it, and resumes
+   * (replaying the generator) once `ms` have passed, after a restart too.
+   *
+   * @since 0.2.0
+   */
+  sleep(ms: number): Promise<void>
+  /**
+   * Receives a signal sent with `WorkflowService.signal(executionId, name, payload)`, like
+   * `Workflow.signal`: the first of that name not yet received, waiting for it durably. With a
+   * `timeoutMs`, resolves `undefined` when none came in time.
+   *
+   * @since 0.2.0
+   */
+  signal(name: string, options?: { readonly timeoutMs?: number }): Promise<unknown>
 }
 
 /**

@@ -426,6 +426,16 @@ export class WorkflowService extends Service {
     return this.runEngine((engine) => engine.cancel(executionId))
   }
 
+  /**
+   * Sends a signal to an execution (see `WorkflowEngine.signal`): a Runnable receives it with
+   * `context.signal(name)`.
+   *
+   * @since 0.2.0
+   */
+  signal(executionId: string, name: string, payload: unknown): Promise<void> {
+    return this.runEngine((engine) => engine.signal(executionId, name, payload))
+  }
+
   status(executionId: string): Promise<ExecutionStorage.ExecutionRecord> {
     return this.runEngine((engine) => engine.status(executionId))
   }

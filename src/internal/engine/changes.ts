@@ -11,6 +11,7 @@ import type { StorageChange } from "../../ExecutionStorage.js"
 import type { Signals } from "../notifier.js"
 import { isTerminal } from "../storage/service.js"
 import type { Runs } from "./runs.js"
+import type { Timers } from "./timers.js"
 import type { Workers } from "./workers.js"
 
 export const follow = (
@@ -18,6 +19,7 @@ export const follow = (
   signals: Signals,
   runs: Runs,
   workers: Workers,
+  timers: Timers,
   /** Runs here an execution set running elsewhere and held by no one, if this engine runs such (see engine.ts). */
   adopt: (id: string) => Effect.Effect<void>
 ): Effect.Effect<void, never, Scope.Scope> =>
@@ -26,11 +28,14 @@ export const follow = (
       return Effect.sync(() => {
         signals.wakeAll()
         workers.wake()
+        timers.wake()
       })
     }
     const { executionId: id, status } = change
     // Queued elsewhere: work for idle workers (the hint does not say which queue: each looks at its own).
     if (status === "created") workers.wake()
+    // Waiting elsewhere, perhaps until a moment sooner than the one the timers wait for.
+    if (status === "waiting") timers.wake()
     if (status === undefined || !isTerminal(status)) {
       signals.notify(id)
       // Set running by another process that does not run it (an approval answered by a client): here, if

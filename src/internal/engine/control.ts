@@ -4,7 +4,7 @@
  */
 import { Effect, Stream } from "effect"
 import type { Clock } from "effect"
-import type { Commit, ExecutionStorageService } from "../../ExecutionStorage.js"
+import type { ExecutionStorageService } from "../../ExecutionStorage.js"
 import type * as Workflow from "../../Workflow.js"
 import type { StartOptions, WorkflowEngineService } from "../../WorkflowEngine.js"
 import { stamp } from "../instance.js"
@@ -30,12 +30,7 @@ export interface ControlOptions {
 }
 
 export const make = ({ clock, observe, register, registry, runs, signals, storage, workers }: ControlOptions) => {
-  /** A commit on behalf of anyone (`cancel`, `approve`): no owner, so it cannot be refused as not owned. */
-  const commitAsEngine = (id: string, commit: Commit) =>
-    storage.commit(id, commit).pipe(
-      Effect.tap(() => Runs.stored(signals, id)(commit)),
-      Effect.catchTag("ExecutionNotOwned", Effect.die)
-    )
+  const commitAsEngine = Runs.commitAsEngine(storage, signals)
 
   // A span per start, without the stack trace a span captures by default: on the path of every execution,
   // that capture alone costs about as much as storing a one-step run in memory.

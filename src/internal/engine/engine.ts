@@ -17,7 +17,9 @@ import * as Leases from "./leases.js"
 import * as Observe from "./observe.js"
 import * as Registry from "./registry.js"
 import * as Runs from "./runs.js"
+import * as Signalling from "./signalling.js"
 import * as Tails from "./tail.js"
+import * as Timers from "./timers.js"
 import * as Workers from "./workers.js"
 
 export const make = (
@@ -49,6 +51,17 @@ export const make = (
     // Any end, here or elsewhere, may make room in a queue with a fleet-wide limit: a run here that no loop
     // launched (resumed by an approval, recovered, cancelled) too.
     signals.onFinish = workers.endedElsewhere
+    // Each engine wakes the waits it stored at their time: the storage is asked on its own only now and then,
+    // for the waits of processes that died (or that it was not told of by a hint).
+    const timers = yield* Timers.make({
+      storage,
+      registry,
+      runs,
+      clock,
+      poll: Duration.max(poll, Duration.seconds(10)),
+      lease
+    })
+    signals.onWaiting = timers.waiting
     /** An execution running and held by no one, whose workflow is registered here: launched (claimed) here. */
     const adopt = (id: string) =>
       Effect.flatMap(storage.get(id), (record) => {
@@ -63,6 +76,7 @@ export const make = (
         signals,
         runs,
         workers,
+        timers,
         options.recover === false
           ? () => Effect.void
           : adopt
@@ -89,6 +103,7 @@ export const make = (
       clock,
       workers
     })
+    const signal = Signalling.make({ storage, signals, registry, clock, adopt })
 
     const service: WorkflowEngineService = {
       register,
@@ -105,6 +120,7 @@ export const make = (
       cancel,
       resume,
       approve,
+      signal,
       executions: (filter) => storage.list(filter),
       debug: Effect.sync(() => debug),
       setDebug: (on) =>

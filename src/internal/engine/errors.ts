@@ -3,8 +3,9 @@
  */
 import { Duration, Effect, Option, Schema } from "effect"
 import type { ExecutionStorageService } from "../../ExecutionStorage.js"
-import { ErrorInfo } from "../errorInfo.js"
+import { ErrorInfo, formatIssues } from "../errorInfo.js"
 import { ExecutionNotFound } from "../storage/service.js"
+import { Issues } from "../workflowErrors.js"
 
 /**
  * No workflow of that name is registered.
@@ -41,6 +42,20 @@ export class ExecutionIdConflict extends Schema.TaggedError<ExecutionIdConflict>
   override get message(): string {
     return `Execution id "${this.executionId}" already belongs to workflow "${this.existingWorkflow}", ` +
       `not "${this.workflow}"`
+  }
+}
+
+/**
+ * A signal its execution's workflow cannot take: a name it does not declare, or a payload its schema
+ * refuses (every failing path named). Nothing was stored.
+ */
+export class InvalidSignal extends Schema.TaggedError<InvalidSignal>()("InvalidSignal", {
+  executionId: Schema.String,
+  name: Schema.String,
+  issues: Issues
+}) {
+  override get message(): string {
+    return `Signal "${this.name}" refused for execution "${this.executionId}": ${formatIssues(this.issues)}`
   }
 }
 

@@ -74,6 +74,9 @@ export const loaded = (run: Run): boolean => move(run, ["Launching"], RunState.R
  */
 export const suspending = (run: Run): boolean => move(run, ["Running"], RunState.Suspending())
 
+/** The wait it was suspending on was refused (a signal had come): the body goes on. */
+export const unsuspended = (run: Run): boolean => move(run, ["Suspending"], RunState.Running())
+
 /** Asked to cancel: true when the caller should interrupt the run's fiber. */
 export const cancelling = (run: Run): boolean => move(run, ["Launching", "Running"], RunState.Cancelling())
 

@@ -33,8 +33,20 @@ export const cancelledCommit = (id: string, clock: Clock.Clock): Commit => {
 }
 
 /** Wakes the execution's subscribers after a commit; a terminal one also wakes those waiting for its result. */
-export const stored = (signals: Signals, id: string) => (commit: Commit): void =>
-  commit.status !== undefined && isTerminal(commit.status) ? signals.finish(id) : signals.notify(id)
+export const stored = (signals: Signals, id: string) => (commit: Commit): void => {
+  if (commit.status !== undefined && isTerminal(commit.status)) return signals.finish(id)
+  signals.notify(id)
+  const wakeAt = commit.wait?.wakeAt
+  if (wakeAt !== undefined) signals.onWaiting?.(wakeAt)
+}
+
+/** A commit on behalf of anyone (cancel, approve, signal): no owner, so it cannot be refused as not owned. */
+export const commitAsEngine = (storage: ExecutionStorageService, signals: Signals) => (id: string, commit: Commit) =>
+  storage.commit(id, commit).pipe(
+    Effect.tap(() => stored(signals, id)(commit)),
+    // Neither can it be refused as waiting while a signal is pending: it makes nothing wait.
+    Effect.catchTags({ ExecutionNotOwned: Effect.die, SignalPending: Effect.die })
+  )
 
 /** What a run does when one of its commits is stored: tells the engine, and keeps the end it stored. */
 const storedBy = (signals: Signals, id: string, run: Run.Run, workflow: string) => {
@@ -131,13 +143,15 @@ export interface Runs {
 }
 
 /**
- * An execution this engine has just created, claimed for its runs: its run starts from the record,
- * with nothing to claim or read (its journal is empty).
+ * An execution this engine has just claimed for its runs (created, taken from a queue, woken): its run
+ * starts from the record, with nothing to claim, and reads its journal only if its body ran before.
  */
 export interface Fresh {
   readonly record: ExecutionRecord
   /** When the claim was asked for, on this engine's clock. */
   readonly claimedAt: number
+  /** Its body ran before (it was woken from a wait): its journal is read. */
+  readonly started?: boolean
 }
 
 export interface RunsOptions {
@@ -227,7 +241,9 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
             : Effect.ignore(storage.release(id, owner))
         )
         if (fresh !== undefined) run.leaseConfirmedAt = fresh.claimedAt
-        const loaded = fresh === undefined ? yield* load(id, run) : { record: fresh.record, journal: noEntries }
+        const loaded = fresh === undefined
+          ? yield* load(id, run)
+          : { record: fresh.record, journal: fresh.started === true ? yield* storage.journal(id) : noEntries }
         if (loaded === undefined || isTerminal(loaded.record.status)) return
         const record = loaded.record
         const journal = new Map(loaded.journal.map((entry) => [entry.key, entry] as const))

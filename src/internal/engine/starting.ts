@@ -16,13 +16,15 @@ import type { Definition, Registry } from "./registry.js"
 import type { Workers } from "./workers.js"
 
 /** The input checked and encoded by the workflow's schema; every failing path is named, not only the first. */
-export const validInput = (definition: Definition, input: unknown) => {
-  const schema = definition.workflow.input
-  return Effect.mapError(
-    Effect.flatMap(Schema.decodeUnknown(schema, { errors: "all" })(input), Schema.encode(schema)),
+export const validInput = (definition: Definition, input: unknown) =>
+  Effect.mapError(
+    encodedBy(definition.workflow.input, input),
     (error: ParseResult.ParseError) => new InvalidInput({ workflow: definition.workflow.name, issues: issuesOf(error) })
   )
-}
+
+/** A value given in either form checked by `schema` and encoded by it, as it is stored (all issues reported). */
+export const encodedBy = <A, I>(schema: Schema.Schema<A, I>, value: unknown) =>
+  Effect.flatMap(Schema.decodeUnknown(schema, { errors: "all" })(value), Schema.encode(schema))
 
 export const newId = (options: StartOptions | undefined) =>
   options?.executionId === undefined

@@ -5,7 +5,15 @@
  */
 import type { Commit, ExecutionStatus } from "../../ExecutionStorage.js"
 import type { EncodedCommit } from "./payload.js"
-import { ApprovalNotPending, ExecutionFinished, ExecutionNotFound, ExecutionNotOwned, isTerminal } from "./service.js"
+import {
+  ApprovalNotPending,
+  conditional,
+  ExecutionFinished,
+  ExecutionNotFound,
+  ExecutionNotOwned,
+  isTerminal,
+  SignalPending
+} from "./service.js"
 
 /**
  * A statement with `?` placeholders, and its parameters. Every statement
@@ -45,7 +53,7 @@ const RELEASE = 16
 const advanceTexts: Record<Dialect, Array<string>> = { pg: [], sqlite: [] }
 const advanceText = (dialect: Dialect, shape: number): string =>
   advanceTexts[dialect][shape] ??= `update workflow_executions
-     set last_seq = last_seq + ?, updated_at = ?${shape & STATUS ? ", status = ?" : ""}${
+     set last_seq = last_seq + ?, updated_at = ?${shape & STATUS ? ", status = ?, waiting_for = ?, wake_at = ?" : ""}${
     shape & OUTPUT ? ", output = ?" : ""
   }${shape & ERROR ? ", error = ?" : ""}${shape & RELEASE ? ", owner = null, lease_until = null" : ""}
      where id = ? and status not in ('completed', 'failed', 'cancelled')${
@@ -67,7 +75,11 @@ const advance = (
     shape |= flag
     set.push(value)
   }
-  if (commit.status !== undefined) column(STATUS, commit.status)
+  if (commit.status !== undefined) {
+    // A status clears what a wait set, unless it is that wait.
+    column(STATUS, commit.status)
+    set.push(commit.wait?.for ?? null, commit.wait?.wakeAt ?? null)
+  }
   // A finished execution is held by nobody: its end releases the lease.
   if (commit.status !== undefined && isTerminal(commit.status)) shape |= RELEASE
   if (encoded.output !== null) column(OUTPUT, encoded.output)
@@ -81,8 +93,12 @@ const advance = (
 /**
  * The statements of one commit, to run inside one transaction: advance the
  * execution (status, `last_seq`; also locks its row, and refuses a run that
- * no longer holds it), answer an approval, insert the events, upsert the
- * journal entry. Throws the commit's errors (the transaction, or the
+ * no longer holds it), answer an approval, check the inbox before a signal
+ * wait, insert the events, upsert the journal entry, take a received signal
+ * out of the inbox, put a sent one in (and wake the execution if it waits
+ * for it). The inbox is read after the row is locked, in a statement of its
+ * own: on PostgreSQL that statement sees a signal whose sender held the lock
+ * before, and a sender that comes after sees the execution waiting. Throws the commit's errors (the transaction, or the
  * commit's savepoint, is then rolled back). Returns the new `last_seq`.
  * `owner` (the run committing, if any) guards the commit: it must still own
  * the execution, and its lease must not have expired on the database's
@@ -95,7 +111,8 @@ export function* commitProgram(
   encoded: EncodedCommit,
   now: number,
   owner: string | undefined,
-  notice?: Query
+  /** The statement notifying the commit with the status it leaves the execution in, if any (pgChanges.ts). */
+  notice?: (status: ExecutionStatus | undefined) => Query | undefined
 ): CommitProgram {
   const events = encoded.events
   const advanced = yield advance(dialect, id, commit, encoded, now, owner)
@@ -118,6 +135,14 @@ export function* commitProgram(
     )
     if (answered.length === 0) throw new ApprovalNotPending({ executionId: id, taskId: commit.answer.taskId })
   }
+  const unless = commit.wait?.unlessSignal
+  if (unless !== undefined) {
+    const pending = yield query(
+      "select seq from workflow_signals where execution_id = ? and name = ? and received_by is null limit 1",
+      [id, unless]
+    )
+    if (pending.length > 0) throw new SignalPending({ executionId: id, name: unless })
+  }
   const first = Number(advanced[0]!.last_seq) - events.length + 1
   if (events.length > 0) {
     yield query(
@@ -130,12 +155,37 @@ export function* commitProgram(
   const entry = commit.journal
   if (entry !== undefined) {
     yield query(
-      journalUpsert("values (?, ?, ?, ?, ?, ?, ?)"),
-      [id, entry.key, entry.name, entry.kind, entry.state, entry.taskId ?? null, encoded.journalResult]
+      journalUpsert("values (?, ?, ?, ?, ?, ?, ?, ?)"),
+      journalRow(id, entry, encoded)
     )
   }
+  if (commit.consume !== undefined) {
+    yield query("update workflow_signals set received_by = ? where execution_id = ? and seq = ?", [
+      entry?.key ?? "",
+      id,
+      commit.consume
+    ])
+  }
+  let status = commit.status
+  if (commit.signal !== undefined) {
+    yield query("insert into workflow_signals (execution_id, seq, name, payload) values (?, ?, ?, ?)", [
+      id,
+      first,
+      commit.signal.name,
+      encoded.signal
+    ])
+    // Waiting for it: running again, held by no one, for an engine to launch.
+    const woken = yield query(
+      `update workflow_executions set status = 'running', waiting_for = null, wake_at = null, owner = null,
+         lease_until = null
+       where id = ? and status = 'waiting' and waiting_for = ? returning id`,
+      [id, `signal:${commit.signal.name}`]
+    )
+    if (woken.length > 0) status = "running"
+  }
   // Last, so that it is sent only if everything before it was stored (NOTIFY is delivered on commit).
-  if (notice !== undefined) yield notice
+  const notified = notice?.(status)
+  if (notified !== undefined) yield notified
   return first + events.length - 1
 }
 
@@ -166,7 +216,7 @@ export const singleStatement = (
   owner: string | undefined,
   notice?: { readonly channel: string; readonly payload: string }
 ): Query | undefined => {
-  if (commit.answer !== undefined || commit.waitingFor !== undefined) return undefined
+  if (conditional(commit)) return undefined
   const advanced = advance("pg", id, commit, encoded, now, owner)
   const params = [...advanced.params]
   let text = `with advanced as (${advanced.text})`
@@ -180,8 +230,8 @@ export const singleStatement = (
   }
   const entry = commit.journal
   if (entry !== undefined) {
-    text += `, journal as (${journalUpsert("select ?, ?, ?, ?, ?, ?, ? from advanced")})`
-    params.push(id, entry.key, entry.name, entry.kind, entry.state, entry.taskId ?? null, encoded.journalResult)
+    text += `, journal as (${journalUpsert("select ?, ?, ?, ?, ?, ?, ?, ? from advanced")})`
+    params.push(...journalRow(id, entry, encoded))
   }
   if (notice !== undefined) {
     // Referenced below, or it would not run; one row, from the advanced one.
@@ -192,13 +242,24 @@ export const singleStatement = (
   return query(`${text} select last_seq from advanced`, params)
 }
 
-/** Upserts a journal entry from `rows` (its seven columns). */
+/** Upserts a journal entry from `rows` (its eight columns, `journalRow`). */
 const journalUpsert = (rows: string) =>
-  `insert into workflow_journal (execution_id, key, name, kind, state, task_id, result)
+  `insert into workflow_journal (execution_id, key, name, kind, state, task_id, result, wake_at)
    ${rows}
    on conflict (execution_id, key) do update
      set name = excluded.name, kind = excluded.kind, state = excluded.state,
-         task_id = excluded.task_id, result = excluded.result`
+         task_id = excluded.task_id, result = excluded.result, wake_at = excluded.wake_at`
+
+const journalRow = (id: string, entry: NonNullable<Commit["journal"]>, encoded: EncodedCommit) => [
+  id,
+  entry.key,
+  entry.name,
+  entry.kind,
+  entry.state,
+  entry.taskId ?? null,
+  encoded.journalResult,
+  entry.wakeAt ?? null
+]
 
 /**
  * Runs a program whose statements answer synchronously.

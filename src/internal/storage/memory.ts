@@ -11,10 +11,13 @@ import type {
   ExecutionRecord,
   ExecutionStatus,
   ExecutionStorageService,
+  InboxSignal,
   JournalEntry,
   QueueClaim,
   QueueClaimed,
-  QueueLimits
+  QueueLimits,
+  WakeClaim,
+  WakeClaimed
 } from "../../ExecutionStorage.js"
 import type { ErrorInfo, StoredEvent } from "../../WorkflowEvent.js"
 import { listPage } from "./listing.js"
@@ -26,7 +29,8 @@ import {
   ExecutionNotOwned,
   ExecutionStorage,
   isCommitError,
-  isTerminal
+  isTerminal,
+  SignalPending
 } from "./service.js"
 import type { InvalidPayload } from "./service.js"
 import * as Writer from "./writer.js"
@@ -52,6 +56,11 @@ interface Entry {
   readonly dedupKey: string | undefined
   /** When a worker claimed it from its queue (rate limits count those). */
   startedAt: number | undefined
+  /** While waiting: what for, and until when. */
+  waitingFor: string | undefined
+  wakeAt: number | undefined
+  /** Signals sent, received or not, in the order sent. */
+  readonly inbox: Array<InboxSignal & { received: boolean }>
   readonly events: Array<StoredEvent>
   readonly journal: Map<string, JournalEntry>
 }
@@ -72,6 +81,10 @@ const snapshot = (entry: Entry): ExecutionRecord => {
   if (entry.owner !== undefined && entry.status === "running") record.leaseUntil = entry.leaseUntil
   if (entry.parent !== undefined) record.parent = entry.parent
   if (entry.queue !== undefined) record.queue = entry.queue
+  if (entry.status === "waiting") {
+    if (entry.waitingFor !== undefined) record.waitingFor = entry.waitingFor
+    if (entry.wakeAt !== undefined) record.wakeAt = entry.wakeAt
+  }
   if (entry.output !== undefined) record.output = thaw(entry.output)
   if (entry.error !== undefined) record.error = thaw(entry.error)
   return record
@@ -133,6 +146,29 @@ const memoryQueues = (entries: Map<string, Entry>, clock: Clock.Clock) => {
   return { holderOf, limits, claimQueued }
 }
 
+/** Durable sleep in memory: as the SQL storages wake executions (waitProgram.ts), in one synchronous step. */
+const wakeDue =
+  (entries: Map<string, Entry>, clock: Clock.Clock) =>
+  ({ leaseMs, limit, now, owner, workflows }: WakeClaim): WakeClaimed => {
+    const runnable = new Set(workflows)
+    const waiting = Array.from(entries.values())
+      .filter((entry) => entry.status === "waiting" && entry.wakeAt !== undefined && runnable.has(entry.workflow))
+      .sort((a, b) => a.wakeAt! - b.wakeAt!)
+    const due = waiting.filter((entry) => entry.wakeAt! <= now).slice(0, Math.max(0, Math.floor(limit)))
+    const at = clock.unsafeCurrentTimeMillis()
+    const claimed = due.map((entry) => {
+      entry.status = "running"
+      entry.waitingFor = undefined
+      entry.wakeAt = undefined
+      entry.owner = owner
+      entry.leaseUntil = at + leaseMs
+      entry.updatedAt = at
+      return snapshot(entry)
+    })
+    const next = waiting.find((entry) => entry.status === "waiting")?.wakeAt
+    return next === undefined ? { claimed } : { claimed, next }
+  }
+
 /** One commit, all checks first: it throws what `commit` fails with, and then nothing is stored. */
 const applyTo = (entries: Map<string, Entry>, clock: Clock.Clock) =>
 (
@@ -167,6 +203,11 @@ const applyTo = (entries: Map<string, Entry>, clock: Clock.Clock) =>
     }
     if (answered === undefined) throw new ApprovalNotPending({ executionId: id, taskId })
   }
+  const unless = commit.wait?.unlessSignal
+  if (unless !== undefined && entry.inbox.some((signal) => signal.name === unless && !signal.received)) {
+    throw new SignalPending({ executionId: id, name: unless })
+  }
+  const firstSeq = entry.lastSeq + 1
   // Every check has passed: from here on the commit cannot fail, so it is all-or-nothing.
   if (commit.events !== undefined) {
     for (const event of commit.events) {
@@ -186,7 +227,26 @@ const applyTo = (entries: Map<string, Entry>, clock: Clock.Clock) =>
     })
   }
   if (commit.journal !== undefined) entry.journal.set(commit.journal.key, commit.journal)
-  if (commit.status !== undefined) entry.status = commit.status
+  if (commit.status !== undefined) {
+    entry.status = commit.status
+    entry.waitingFor = commit.wait?.for
+    entry.wakeAt = commit.wait?.wakeAt
+  }
+  if (commit.consume !== undefined) {
+    const received = entry.inbox.find((signal) => signal.seq === commit.consume)
+    if (received !== undefined) received.received = true
+  }
+  const signal = commit.signal
+  if (signal !== undefined) {
+    entry.inbox.push({ seq: firstSeq, name: signal.name, payload: signal.payload, received: false })
+    // Waiting for it: running again, held by no one, for an engine to launch.
+    if (entry.status === "waiting" && entry.waitingFor === `signal:${signal.name}`) {
+      entry.status = "running"
+      entry.waitingFor = undefined
+      entry.wakeAt = undefined
+      entry.owner = undefined
+    }
+  }
   // A finished execution is held by nobody: its end releases the lease.
   if (isTerminal(entry.status)) entry.owner = undefined
   if (commit.output !== undefined) entry.output = commit.output
@@ -220,6 +280,13 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
   const service: ExecutionStorageService = {
     defineQueue: (queue) => Effect.sync(() => void queues.limits.set(queue.name, queue)),
     claimQueued: (request) => Effect.sync(() => queues.claimQueued(request)),
+    wakeDue: (request) => Effect.sync(() => wakeDue(entries, clock)(request)),
+    inbox: (id, name) =>
+      Effect.sync(() =>
+        (entries.get(id)?.inbox ?? []).flatMap(({ name: sent, payload, received, seq }) =>
+          received || (name !== undefined && sent !== name) ? [] : [{ seq, name: sent, payload: thaw(payload) }]
+        )
+      ),
     create: (execution) =>
       Effect.try({
         try: () => {
@@ -244,6 +311,9 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
             priority: Math.trunc(execution.priority ?? 0),
             dedupKey: execution.dedupKey,
             startedAt: undefined,
+            waitingFor: undefined,
+            wakeAt: undefined,
+            inbox: [],
             events: [],
             journal: new Map()
           }

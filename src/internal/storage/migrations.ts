@@ -160,6 +160,28 @@ export const migrations = {
         rate_limit integer,
         rate_period_ms bigint
       )`
+  }),
+  "7_waits_and_signals": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    // What a waiting execution waits for ("signal:<name>", "sleep", "approval:<taskId>"), and when any
+    // engine wakes it (a sleep, a signal's timeout): the next wake-up is the first entry of a small index
+    // over the executions that have one, however many executions there are.
+    yield* sql`alter table workflow_executions add column waiting_for text`
+    yield* sql`alter table workflow_executions add column wake_at bigint`
+    yield* sql`create index workflow_executions_wake on workflow_executions (wake_at) where wake_at is not null`
+    // A sleep's or signal wait's deadline, journaled so that a replay waits for the same moment.
+    yield* sql`alter table workflow_journal add column wake_at bigint`
+    // Signals sent to an execution, each under the seq of its signal_received event: the inbox is those its
+    // body has not received (received_by, the key of the wait that took it, is null).
+    yield* sql`
+      create table workflow_signals (
+        execution_id text not null,
+        seq integer not null,
+        name text not null,
+        payload text not null,
+        received_by text,
+        primary key (execution_id, seq)
+      )`
   })
 }
 

@@ -195,6 +195,8 @@ export interface EncodedCommit {
   readonly events: ReadonlyArray<{ readonly type: string; readonly payload: string }>
   readonly journalResult: string | null
   readonly answer: string | null
+  /** The payload of the signal the commit sends. */
+  readonly signal: string | null
   readonly output: string | null
   readonly error: string | null
 }
@@ -265,19 +267,25 @@ export const checkCommit = (id: string, commit: Commit, copy: boolean): Commit =
   const error = commit.error === undefined
     ? undefined
     : faithful(`the error of execution "${id}"`, "json", commit.error, copy)
+  const sent = commit.signal?.payload
+  const signal = plain(sent) ? sent : faithful(signalWhat(id, commit.signal!.name), "json", sent, copy)
   // Last: an event repeating a value above (a step's end, the final output) is refused under that value's name.
   const events = commit.events
   if (events !== undefined) { for (let i = 0; i < events.length; i++) checkEvent(id, events[i]!, copy) }
-  return journal === commit.journal && answer === given && output === commit.output && error === commit.error
+  return journal === commit.journal && answer === given && output === commit.output && error === commit.error &&
+      signal === sent
     ? commit
     : {
       ...commit,
       ...(journal !== undefined ? { journal } : {}),
       ...(commit.answer !== undefined ? { answer: { taskId: commit.answer.taskId, value: answer } } : {}),
+      ...(commit.signal !== undefined ? { signal: { name: commit.signal.name, payload: signal } } : {}),
       ...(output !== undefined ? { output } : {}),
       ...(error !== undefined ? { error: error as Commit["error"] & {} } : {})
     }
 }
+
+const signalWhat = (id: string, name: string) => `the payload of signal "${name}" to execution "${id}"`
 
 const json = (what: string, value: unknown): string => {
   const text = JSON.stringify(value) ?? "null"
@@ -307,6 +315,7 @@ export const encodeCommit = (id: string, commit: Commit): EncodedCommit => {
         _tag: "Success",
         value: commit.answer.value
       }),
+    signal: commit.signal === undefined ? null : json(signalWhat(id, commit.signal.name), commit.signal.payload),
     output: commit.output === undefined ? null : json(`the output of execution "${id}"`, commit.output),
     error: commit.error === undefined ? null : json(`the error of execution "${id}"`, commit.error)
   }

@@ -14,6 +14,7 @@ import pg from "pg"
 import type { CommitError, ExecutionStorageService, PgOptions } from "../../ExecutionStorage.js"
 import type { Query, Rows } from "./commitProgram.js"
 import { commitProgram, numbered, refusal, runAsync, singleStatement, statusQuery } from "./commitProgram.js"
+import { creating } from "./creating.js"
 import * as PgChanges from "./pgChanges.js"
 import * as GroupCommit from "./pgGroupCommit.js"
 import type { InvalidPayload } from "./service.js"
@@ -65,15 +66,10 @@ const write = async (
   }
   return inTransaction(
     pool,
-    commitProgram(
-      "pg",
-      id,
-      commit,
-      encoded,
-      now,
-      owner,
-      payload === undefined ? undefined : PgChanges.noticeQuery(payload)
-    )
+    commitProgram("pg", id, commit, encoded, now, owner, (status) => {
+      const notice = origin === undefined ? undefined : PgChanges.notice(origin, id, status)
+      return notice === undefined ? undefined : PgChanges.noticeQuery(notice)
+    })
   )
 }
 
@@ -244,7 +240,7 @@ export const make = (options: PgOptions) =>
     const service: ExecutionStorageService = {
       ...shared,
       // On the commits' pool, as a named statement: one round trip, parsed once per connection.
-      create: SqlStorage.creating(
+      create: creating(
         "pg",
         clock,
         (query) =>
@@ -258,7 +254,7 @@ export const make = (options: PgOptions) =>
           return payload === undefined ? undefined : { channel: PgChanges.channel, payload }
         }
       ),
-      ...SqlStorage.queues(
+      ...SqlStorage.transactional(
         "pg",
         clock,
         (program) => Effect.tryPromise({ try: () => inTransaction(pool, program), catch: identity })

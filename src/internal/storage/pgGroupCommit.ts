@@ -6,7 +6,7 @@
 import type { Commit } from "../../ExecutionStorage.js"
 import { dbNow, refusal } from "./commitProgram.js"
 import { channel, notice } from "./pgChanges.js"
-import { isTerminal } from "./service.js"
+import { conditional, isTerminal } from "./service.js"
 import type { Encoded } from "./writer.js"
 
 /** A commit waiting for its batch; `done` hears its new `last_seq`, or why it was not stored. */
@@ -17,9 +17,9 @@ export interface Pending {
   readonly done: (outcome: { readonly seq: number } | { readonly error: unknown }) => void
 }
 
-/** Whether a commit can go in a batch: one with an owner that neither answers nor checks an approval. */
+/** Whether a commit can go in a batch: one with an owner, neither conditional nor a wait (rare, and wider). */
 export const batchable = (commit: Commit, owner: string | undefined): owner is string =>
-  owner !== undefined && commit.answer === undefined && commit.waitingFor === undefined
+  owner !== undefined && commit.wait === undefined && !conditional(commit)
 
 /**
  * The statement of a batch. The rows of the executions are locked in id order first, so that two
@@ -38,6 +38,8 @@ export const batchText = `
     update workflow_executions e
        set last_seq = e.last_seq + c.n, updated_at = $8,
            status = coalesce(c.status, e.status),
+           waiting_for = case when c.status is null then e.waiting_for end,
+           wake_at = case when c.status is null then e.wake_at end,
            output = coalesce(c.output, e.output),
            error = coalesce(c.error, e.error),
            owner = case when c.release then null else e.owner end,

@@ -3,7 +3,7 @@
  * storage's tagged errors and its Tag. The types live in the public module.
  */
 import { Context, Schema } from "effect"
-import type { ExecutionStorageService } from "../../ExecutionStorage.js"
+import type { Commit, ExecutionStorageService } from "../../ExecutionStorage.js"
 
 export const ExecutionStatus = Schema.Literal("created", "running", "waiting", "completed", "failed", "cancelled")
 
@@ -33,6 +33,15 @@ export class ApprovalNotPending extends Schema.TaggedError<ApprovalNotPending>()
 }) {
   override get message(): string {
     return `Execution "${this.executionId}" is not waiting for approval of task "${this.taskId}"`
+  }
+}
+
+export class SignalPending extends Schema.TaggedError<SignalPending>()("SignalPending", {
+  executionId: Schema.String,
+  name: Schema.String
+}) {
+  override get message(): string {
+    return `Execution "${this.executionId}" has a signal "${this.name}" it has not received yet: it need not wait`
   }
 }
 
@@ -86,7 +95,18 @@ export const isCommitError = (
   | ExecutionFinished
   | ExecutionNotOwned
   | ApprovalNotPending
+  | SignalPending
   | InvalidPayload
   | StorageError =>
   error instanceof ExecutionNotFound || error instanceof ExecutionFinished || error instanceof ExecutionNotOwned ||
-  error instanceof ApprovalNotPending || error instanceof InvalidPayload || error instanceof StorageError
+  error instanceof ApprovalNotPending || error instanceof SignalPending || error instanceof InvalidPayload ||
+  error instanceof StorageError
+
+/**
+ * A commit the storage may refuse for a reason of its own rather than a failure (`ApprovalNotPending`,
+ * `SignalPending`), or one that changes more than its execution's own rows (an answer, a signal): the
+ * storages write it alone, never merged or batched with another.
+ */
+export const conditional = (commit: Commit): boolean =>
+  commit.waitingFor !== undefined || commit.answer !== undefined || commit.wait?.unlessSignal !== undefined ||
+  commit.signal !== undefined || commit.consume !== undefined

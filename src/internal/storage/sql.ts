@@ -15,18 +15,19 @@ import type {
   ExecutionRecord,
   ExecutionStatus as Status,
   ExecutionStorageService,
-  JournalEntry,
-  NewExecution
+  JournalEntry
 } from "../../ExecutionStorage.js"
 import type { StoredEvent } from "../../WorkflowEvent.js"
 import type { Dialect, Query, Rows } from "./commitProgram.js"
 import { commitProgram, dbNow, numbered } from "./commitProgram.js"
+import { creating, leaseLength } from "./creating.js"
 import { decodeCursor, statusesOf } from "./listing.js"
 import { migrations, SCHEMA_VERSION } from "./migrations.js"
-import { decode, encode, encodeCommit } from "./payload.js"
+import { decode, encodeCommit } from "./payload.js"
 import * as QueueProgram from "./queueProgram.js"
 import type { InvalidPayload } from "./service.js"
 import { ExecutionNotFound, ExecutionStatus, ExecutionStorage, StorageError } from "./service.js"
+import * as WaitProgram from "./waitProgram.js"
 import * as Writer from "./writer.js"
 
 const statuses = new Set<string>(ExecutionStatus.literals)
@@ -44,6 +45,8 @@ interface ExecutionRow {
   readonly lease_until?: number | string | null
   readonly parent?: string | null
   readonly queue?: string | null
+  readonly waiting_for?: string | null
+  readonly wake_at?: number | string | null
 }
 
 interface JournalRow {
@@ -53,6 +56,7 @@ interface JournalRow {
   readonly state: string
   readonly task_id: string | null
   readonly result: string | null
+  readonly wake_at: number | string | null
 }
 
 const toRecord = (row: ExecutionRow): Effect.Effect<ExecutionRecord, StorageError> =>
@@ -79,6 +83,12 @@ const toRecord = (row: ExecutionRow): Effect.Effect<ExecutionRecord, StorageErro
         : {}),
       ...(row.parent !== null && row.parent !== undefined ? { parent: row.parent } : {}),
       ...(row.queue !== null && row.queue !== undefined ? { queue: row.queue } : {}),
+      ...(row.status === "waiting" && row.waiting_for !== null && row.waiting_for !== undefined
+        ? { waitingFor: row.waiting_for }
+        : {}),
+      ...(row.status === "waiting" && row.wake_at !== null && row.wake_at !== undefined
+        ? { wakeAt: Number(row.wake_at) }
+        : {}),
       ...(output !== undefined ? { output } : {}),
       ...(error !== undefined ? { error: error as ExecutionRecord["error"] & {} } : {})
     }
@@ -91,6 +101,7 @@ const toJournalEntry = (executionId: string, row: JournalRow): Effect.Effect<Jou
     kind: row.kind as JournalEntry["kind"],
     state: row.state as JournalEntry["state"],
     ...(row.task_id !== null ? { taskId: row.task_id } : {}),
+    ...(row.wake_at !== null ? { wakeAt: Number(row.wake_at) } : {}),
     ...(result !== undefined ? { result: result as JournalEntry["result"] & {} } : {})
   }))
 
@@ -148,119 +159,6 @@ export const migrate: Effect.Effect<void, StorageError, SqlClient.SqlClient> = E
 /** The dialect of the client: PostgreSQL, or SQLite (the other dialect the statements are written for). */
 const dialectOf = (sql: SqlClient.SqlClient): Dialect => sql.onDialectOrElse({ pg: () => "pg", orElse: () => "sqlite" })
 
-/** A lease's length as the statements take it: whole ms, and at most 0 for one that has already expired. */
-const leaseLength = (leaseMs: number): number =>
-  Number.isFinite(leaseMs) ? Math.trunc(leaseMs) : leaseMs > 0 ? 2 ** 52 : 0
-
-const insertTexts: Record<Dialect, Array<string>> = { pg: [], sqlite: [] }
-
-/**
- * The insert of a new execution, `?` placeholders: nothing when one with its id exists (insert-or-ignore
- * keeps start idempotent when two callers use one id at once), or an unfinished one with its queue and
- * deduplication key; else a row with the lease it was claimed with, if any (set on the database's clock).
- */
-const insertExecution = (dialect: Dialect, execution: NewExecution, input: string, at: number): Query => {
-  const claim = execution.claim
-  const deduplicated = execution.dedupKey !== undefined
-  const text = insertTexts[dialect][(claim === undefined ? 0 : 1) + (deduplicated ? 2 : 0)] ??=
-    `insert into workflow_executions
-      (id, workflow, input, status, created_at, updated_at, last_seq, parent, queue, priority, dedup_key,
-       owner, lease_until)
-    values (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ${claim === undefined ? "null" : `${dbNow[dialect]} + ?`})
-    on conflict ${deduplicated ? "" : "(id) "}do nothing
-    returning lease_until`
-  const params = [execution.id, execution.workflow, input, execution.status, at, at, execution.parent ?? null]
-  params.push(execution.queue ?? null, Math.trunc(execution.priority ?? 0), execution.dedupKey ?? null)
-  params.push(claim?.owner ?? null)
-  if (claim !== undefined) params.push(leaseLength(claim.leaseMs))
-  return { text, params }
-}
-
-/** The insert, notifying `notice` on `channel` when it inserts (PostgreSQL; see pgChanges.ts). */
-const insertNotifying = (insert: Query, notice: { readonly channel: string; readonly payload: string }): Query => ({
-  text: `with inserted as (${insert.text}), notified as (select pg_notify(?, ?) from inserted)
-    select lease_until from inserted, (select count(*) from notified) as sent`,
-  params: [...insert.params, notice.channel, notice.payload]
-})
-
-/** The unfinished execution holding a queue's deduplication key, if any. */
-const holderOf = (queue: string | undefined, key: string): Query => ({
-  text: `select id from workflow_executions
-          where queue ${queue === undefined ? "is null" : "= ?"} and dedup_key = ?
-            and status in ('created', 'running', 'waiting')`,
-  params: queue === undefined ? [key] : [queue, key]
-})
-
-/**
- * `create` over a way to run one statement, shared by the storages (each runs it on its own driver). The
- * record of a new execution is built from what was inserted, without reading it back; its input is a copy
- * of the stored text, as a read would give.
- */
-export const creating = <E>(
-  dialect: Dialect,
-  clock: Clock.Clock,
-  execute: (query: Query) => Effect.Effect<Rows, E>,
-  get: (id: string) => Effect.Effect<ExecutionRecord, ExecutionNotFound | StorageError>,
-  /** What a new queued execution notifies, if anything (workers waiting for work hear of it). */
-  queuedNotice?: (execution: NewExecution) => { readonly channel: string; readonly payload: string } | undefined
-): (execution: NewExecution) => Effect.Effect<
-  { readonly record: ExecutionRecord; readonly created: boolean; readonly claimed?: boolean },
-  InvalidPayload | StorageError
-> =>
-(execution) =>
-  Effect.gen(function*() {
-    const input = yield* encode(`the input of execution "${execution.id}"`, execution.input, "input")
-    const run = (query: Query) =>
-      execute(query).pipe(
-        Effect.mapError((cause) =>
-          new StorageError({
-            operation: "create",
-            reason: cause instanceof Error ? cause.message : String(cause),
-            cause
-          })
-        )
-      )
-    const at = clock.unsafeCurrentTimeMillis()
-    const insert = insertExecution(dialect, execution, input, at)
-    const notice = execution.queue === undefined ? undefined : queuedNotice?.(execution)
-    const [inserted] = yield* run(notice === undefined ? insert : insertNotifying(insert, notice))
-    if (inserted !== undefined) {
-      const leaseUntil = inserted.lease_until
-      const record: ExecutionRecord = {
-        id: execution.id,
-        workflow: execution.workflow,
-        input: JSON.parse(input),
-        status: execution.status,
-        createdAt: at,
-        updatedAt: at,
-        lastSeq: 0,
-        ...(execution.status === "running" && leaseUntil !== null && leaseUntil !== undefined
-          ? { leaseUntil: Number(leaseUntil) }
-          : {}),
-        ...(execution.parent !== undefined ? { parent: execution.parent } : {}),
-        ...(execution.queue !== undefined ? { queue: execution.queue } : {})
-      }
-      return { record, created: true, claimed: execution.claim !== undefined }
-    }
-    const key = execution.dedupKey
-    if (key !== undefined) {
-      // Not inserted: its id is taken, or its key is held; the holder may have finished since (then again).
-      const found = (id: string) =>
-        get(id).pipe(Effect.map(Option.some), Effect.catchTag("ExecutionNotFound", () => Effect.succeedNone))
-      const existing = yield* found(execution.id)
-      if (Option.isSome(existing)) return { record: existing.value, created: false }
-      const [holder] = yield* run(holderOf(execution.queue, key))
-      const held = holder === undefined ? Option.none() : yield* found(String(holder.id))
-      if (Option.isSome(held)) return { record: held.value, created: false }
-      return yield* creating(dialect, clock, execute, get, queuedNotice)(execution)
-    }
-    const record = yield* get(execution.id).pipe(
-      Effect.catchTag("ExecutionNotFound", () =>
-        new StorageError({ operation: "create", reason: `execution "${execution.id}" vanished after its insert` }))
-    )
-    return { record, created: false }
-  })
-
 /** One commit in one transaction, guarded by `owner` when there is one. */
 const commitWith =
   (sql: SqlClient.SqlClient, clock: Clock.Clock) =>
@@ -309,7 +207,7 @@ const transaction = <A, E>(
  * The queue operations over a way to run a program in one transaction, shared by the storages (each runs
  * it on its own driver).
  */
-export const queues = (
+const queues = (
   dialect: Dialect,
   clock: Clock.Clock,
   run: <A>(program: Generator<Query, A, Rows>) => Effect.Effect<A, unknown>
@@ -330,6 +228,54 @@ export const queues = (
       )
   }
 }
+
+/**
+ * Durable sleep and the inbox of signals over a way to run a program in one transaction, shared by the
+ * storages (each runs it on its own driver).
+ */
+const waits = (
+  dialect: Dialect,
+  clock: Clock.Clock,
+  run: <A>(program: Generator<Query, A, Rows>) => Effect.Effect<A, unknown>
+): Pick<ExecutionStorageService, "wakeDue" | "inbox"> => {
+  const failed = (operation: string) => (cause: unknown) =>
+    new StorageError({ operation, reason: cause instanceof Error ? cause.message : String(cause), cause })
+  return {
+    wakeDue: (request) =>
+      run(WaitProgram.wakeProgram(dialect, request, clock.unsafeCurrentTimeMillis())).pipe(
+        Effect.mapError(failed("wakeDue")),
+        Effect.flatMap(({ next, rows }) =>
+          Effect.map(
+            Effect.forEach(rows, (row) => toRecord(row as unknown as ExecutionRow)),
+            (claimed) => next === undefined ? { claimed } : { claimed, next }
+          )
+        )
+      ),
+    inbox: (id, name) =>
+      run(WaitProgram.inboxProgram(id, name)).pipe(
+        Effect.mapError(failed("inbox")),
+        Effect.flatMap((rows) =>
+          Effect.forEach(rows, (row) =>
+            Effect.map(
+              decode(`signal ${row.seq} of execution "${id}"`, row.payload as string),
+              (payload) => ({ seq: Number(row.seq), name: String(row.name), payload })
+            ))
+        )
+      )
+  }
+}
+
+/**
+ * What the storages run as programs in one transaction of their own driver: queues, wake-ups, the inbox.
+ */
+export const transactional = (
+  dialect: Dialect,
+  clock: Clock.Clock,
+  run: <A>(program: Generator<Query, A, Rows>) => Effect.Effect<A, unknown>
+): Pick<ExecutionStorageService, "defineQueue" | "claimQueued" | "wakeDue" | "inbox"> => ({
+  ...queues(dialect, clock, run),
+  ...waits(dialect, clock, run)
+})
 
 /**
  * The storage over the `SqlClient` in context. Run `migrate` first (the
@@ -356,7 +302,7 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
   const now = sql.literal(dbNow[dialect])
 
   const service: ExecutionStorageService = {
-    ...queues(dialect, clock, (program) => transaction(sql, () => program)),
+    ...transactional(dialect, clock, (program) => transaction(sql, () => program)),
     create: creating(
       dialect,
       clock,
@@ -422,7 +368,7 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
     journal: (id) =>
       Effect.gen(function*() {
         const rows = yield* sql<JournalRow>`
-          select key, name, kind, state, task_id, result from workflow_journal where execution_id = ${id}`
+          select key, name, kind, state, task_id, result, wake_at from workflow_journal where execution_id = ${id}`
         return yield* Effect.forEach(rows, (row) => toJournalEntry(id, row))
       }).pipe(Effect.catchTag("SqlError", failed("journal"))),
 

@@ -19,6 +19,7 @@ import { dirname } from "node:path"
 import type { Commit, CommitError, ExecutionStorageService, SqliteOptions } from "../../ExecutionStorage.js"
 import type { Query, Rows } from "./commitProgram.js"
 import { commitProgram, runSync } from "./commitProgram.js"
+import { creating } from "./creating.js"
 import type { EncodedCommit } from "./payload.js"
 import type { InvalidPayload } from "./service.js"
 import { ExecutionStorage, isCommitError, StorageError } from "./service.js"
@@ -354,14 +355,14 @@ export const make = (
     const service: ExecutionStorageService = {
       ...shared,
       // On the connection, as commits are: through the client, a start's insert cost more than the SQLite work.
-      create: SqlStorage.creating(
+      create: creating(
         "sqlite",
         clock,
         (query) => Effect.try({ try: () => on.execute(query), catch: identity }),
         shared.get
       ),
       // On the connection, synchronously: a transaction through the client could let a commit in between.
-      ...SqlStorage.queues(
+      ...SqlStorage.transactional(
         "sqlite",
         clock,
         (program) => Effect.try({ try: () => on.transactionSync(program), catch: identity })

@@ -10,7 +10,7 @@ import type { Scope } from "effect"
 import type { Commit, CommitError, Writer, WriterOptions } from "../../ExecutionStorage.js"
 import type { EncodedCommit } from "./payload.js"
 import { encodeCommit } from "./payload.js"
-import { isCommitError } from "./service.js"
+import { conditional, isCommitError } from "./service.js"
 
 /**
  * How a storage writes one commit of a run (`owner` guards it). `P` is a
@@ -73,13 +73,13 @@ class RunWriter<P> implements Writer {
     }
     const held = this.held
     // A commit journals one entry: one that journals another than the held commit's is written after it.
-    // So is one that checks or answers an approval: it may be refused (`ApprovalNotPending`) for reasons of
-    // its own, and the run goes on after that refusal, so what was held must not be rolled back with it.
+    // So is one that checks or answers an approval, or waits unless a signal came: it may be refused
+    // (`ApprovalNotPending`, `SignalPending`) for reasons of its own, and the run goes on after that refusal,
+    // so what was held must not be rolled back with it.
     if (
-      held !== undefined && (
-        (held.journaled !== undefined && commit.journal !== undefined && held.journaled !== commit.journal.key) ||
-        commit.waitingFor !== undefined || commit.answer !== undefined
-      )
+      held !== undefined && (conditional(commit) || (
+        held.journaled !== undefined && commit.journal !== undefined && held.journaled !== commit.journal.key
+      ))
     ) {
       return this.afterHeld(Effect.suspend(() => this.commit(commit, options)))
     }
@@ -285,6 +285,7 @@ export const encoding: Pick<Driver<Encoded>, "prepare" | "merge"> = {
       events: [...first.encoded.events, ...next.encoded.events],
       journalResult: next.commit.journal !== undefined ? next.encoded.journalResult : first.encoded.journalResult,
       answer: next.encoded.answer ?? first.encoded.answer,
+      signal: next.encoded.signal ?? first.encoded.signal,
       output: next.encoded.output ?? first.encoded.output,
       error: next.encoded.error ?? first.encoded.error
     }

@@ -21,12 +21,20 @@ const storage = new AsyncLocalStorage<Store>()
 /** The abort signal of the running Runnable, aborted when its run is interrupted. */
 export const currentSignal = FiberRef.unsafeMake<AbortSignal | undefined>(undefined)
 
-/** Runs a Promise function as an Effect; its failure is what it threw. */
+/**
+ * Runs a Promise function as an Effect; its failure is what it threw. An interruption it passed on (a body
+ * operation it awaited suspended the execution, see `toPromise`) interrupts here too: the run suspends,
+ * rather than failing with it.
+ */
 export const fromPromise = <A>(f: () => PromiseLike<A> | A): Effect.Effect<A, unknown> =>
   Effect.flatMap(
     Effect.all([Workflow.location, FiberRef.get(currentSignal), Effect.runtime<never>()]),
     ([location, signal, runtime]) =>
-      Effect.tryPromise({ try: () => storage.run({ location, signal, runtime }, async () => f()), catch: (e) => e })
+      Effect.catchIf(
+        Effect.tryPromise({ try: () => storage.run({ location, signal, runtime }, async () => f()), catch: (e) => e }),
+        Cause.isInterruptedException,
+        () => Effect.interrupt
+      )
   )
 
 /**

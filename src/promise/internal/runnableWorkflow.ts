@@ -1,4 +1,4 @@
-import { Clock, Effect, Exit } from "effect"
+import { Clock, Effect, Exit, Option, Schema } from "effect"
 import * as Workflow from "../../Workflow.js"
 import * as WorkflowEvent from "../../WorkflowEvent.js"
 import type { PersistenceProvider } from "../PersistenceProvider.js"
@@ -36,6 +36,13 @@ export const fromRunnable = (definition: RunnableDefinition): RunnableWorkflow =
   return { ...(workflow as unknown as Workflow.Workflow<unknown, unknown, unknown>), source: runnable }
 }
 
+/**
+ * A body operation run from the generator's promises: it finds its place in the journal through the
+ * location `toPromise` restores (the `ExecutionContext` service is not needed for that).
+ */
+const inBody = <A>(effect: Effect.Effect<A, unknown, Workflow.ExecutionContext>): Promise<A> =>
+  toPromise(effect as Effect.Effect<A, unknown>)
+
 /** Runs the generator on the input its schema parsed (once, by this run's decoding of the stored input). */
 const drive = (definition: RunnableDefinition, input: unknown) =>
   Effect.gen(function*() {
@@ -50,7 +57,17 @@ const drive = (definition: RunnableDefinition, input: unknown) =>
       abortSignal: controller.signal,
       input,
       persistence: definition.persistence,
-      step: (name, fn) => toPromise(Workflow.step(name, fromPromise(fn)) as Effect.Effect<any, unknown>)
+      step: (name, fn) => inBody(Workflow.step(name, fromPromise(fn))),
+      sleep: (ms) => inBody(Workflow.sleep(ms)),
+      signal: (name, options) =>
+        inBody(
+          options?.timeoutMs === undefined
+            ? Workflow.signal(name, Schema.Unknown)
+            : Effect.map(
+              Workflow.signal(name, Schema.Unknown, { timeout: options.timeoutMs }),
+              Option.getOrUndefined
+            )
+        )
     }
     const generator = runnable.invoke(input, context)
     const result = yield* Effect.gen(function*() {
