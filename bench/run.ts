@@ -18,6 +18,7 @@ import * as Sequential from "./sequential.js"
 import * as Startup from "./startup.js"
 import * as Targets from "./targets.js"
 import * as Throughput from "./throughput.js"
+import * as Waits from "./waits.js"
 import * as Workers from "./workers.js"
 
 const suites: Record<string, { readonly run: (targets: Targets.Targets) => Promise<ReadonlyArray<Result>> }> = {
@@ -29,6 +30,7 @@ const suites: Record<string, { readonly run: (targets: Targets.Targets) => Promi
   fanout: Fanout,
   crossProcess: CrossProcess,
   workers: Workers,
+  waits: Waits,
   startup: Startup,
   peer: Peer
 }

@@ -75,6 +75,8 @@ const render = (event: WorkflowEvent.StoredEvent): string => {
       return `${at} ⏵ ${event.wait}${event.timedOut === true ? " (timed out)" : ""}`
     case "signal_received":
       return `${at} ✉ ${event.name}`
+    case "child_started":
+      return `${at} ⤷ ${event.workflow} ${event.executionId}`
   }
 }
 

@@ -91,13 +91,23 @@ export const eventLines = (
     }
     case "wait_started": {
       const until = event.wakeAt === undefined ? "" : ` until ${new Date(event.wakeAt).toISOString()}`
-      return [system(event.wait === "sleep" ? `⏸ sleeping${until}` : `⏸ waiting for signal "${event.name}"${until}`)]
+      return [
+        system(
+          event.wait === "sleep"
+            ? `⏸ sleeping${until}`
+            : event.wait === "child"
+            ? `⏸ waiting for child ${event.name}`
+            : `⏸ waiting for signal "${event.name}"${until}`
+        )
+      ]
     }
     case "wait_ended":
       return [
         system(
           event.wait === "sleep"
             ? "⏵ woke up"
+            : event.wait === "child"
+            ? `⏵ child ${event.name} ended`
             : event.timedOut === true
             ? `⏵ no signal "${event.name}" in time`
             : `⏵ received signal "${event.name}"`
@@ -105,6 +115,8 @@ export const eventLines = (
       ]
     case "signal_received":
       return [system(`✉ signal "${event.name}"${options.debug ? ` ${show(event.payload)}` : ""}`)]
+    case "child_started":
+      return [system(`⤷ child ${event.executionId} (${event.workflow})`)]
   }
 }
 

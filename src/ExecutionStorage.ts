@@ -204,7 +204,7 @@ export interface JournalEntry {
   /** Position of the entry in the workflow body: "3", or "3.1.0" inside nested steps and branches. */
   readonly key: string
   readonly name: string
-  readonly kind: "step" | "emit" | "approval" | "sleep" | "signal"
+  readonly kind: "step" | "emit" | "approval" | "sleep" | "signal" | "child"
   readonly state: "started" | "completed" | "waiting"
   readonly result?: JournalResult
   readonly taskId?: string
@@ -269,6 +269,20 @@ export interface Commit {
    * @since 0.2.0
    */
   readonly consume?: number
+  /**
+   * Sends a signal to another execution (the parent of this one, as it ends) in the same transaction:
+   * `event` (its `signal_received`) is appended to that execution's log and the signal put in its inbox
+   * under the event's `seq`, and it is set `running` if it waits for it. Nothing is sent to an
+   * execution that has finished.
+   *
+   * @since 0.2.0
+   */
+  readonly signalParent?: {
+    readonly parent: string
+    readonly name: string
+    readonly payload: unknown
+    readonly event: WorkflowEvent
+  }
 }
 
 /**

@@ -16,11 +16,13 @@ import { Clock, Duration, Effect, Either, FiberRef, Option, Schema } from "effec
 import type { Schedule } from "effect"
 import { currentCursor } from "./internal/cursor.js"
 import type { Frame } from "./internal/cursor.js"
+import { WorkflowCancelled, WorkflowFailed } from "./internal/engine/errors.js"
 import { formatIssues, issuesOf } from "./internal/errorInfo.js"
 import { currentFlow } from "./internal/flowState.js"
 import type { FlowState } from "./internal/flowState.js"
 import * as Instance from "./internal/instance.js"
 import * as WorkflowEvent from "./WorkflowEvent.js"
+import type { ErrorInfo } from "./WorkflowEvent.js"
 
 export {
   /**
@@ -244,7 +246,8 @@ const engineOnly: Partial<Record<WorkflowEvent.EventType, string>> = {
   human_approval_completed: "answer with engine.approve",
   wait_started: "use Workflow.sleep or Workflow.signal",
   wait_ended: "use Workflow.sleep or Workflow.signal",
-  signal_received: "send it with engine.signal"
+  signal_received: "send it with engine.signal",
+  child_started: "use Workflow.child or Workflow.startChild"
 }
 
 /**
@@ -411,6 +414,78 @@ export const signal: {
       ? Effect.map(received, (payload) => Option.getOrThrow(value(payload)))
       : Effect.map(received, value)
   })
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export interface ChildOptions {
+  /** The child's execution id (default: a new UUID, journaled before the child starts). */
+  readonly id?: string
+}
+
+/**
+ * Starts a child execution of `workflow`, linked to this one (its `parent`), and answers its id without
+ * waiting. Durable: the id is journaled first, so a replayed parent finds the child it started, never a
+ * second one. Cancelling the parent cancels its unfinished children. Emits `child_started`. Wait for it
+ * with `awaitChild`, here or later in the body.
+ *
+ * @since 0.2.0
+ * @category children
+ */
+export const startChild = <A, I, E, R>(
+  workflow: Workflow<A, I, E, R>,
+  input: I,
+  options?: ChildOptions
+): Effect.Effect<string, never, Exclude<R, ExecutionContext> | ExecutionContext> =>
+  Instance.startChild("Workflow.startChild", workflow as Any, input, options?.id)
+
+/**
+ * Waits durably for the end of the child execution `id` of `workflow` (started with `startChild`): its
+ * output, decoded with the workflow's output schema; its typed failure when the workflow has an `error`
+ * schema, else `WorkflowFailed`; `WorkflowCancelled` if it was cancelled. The parent waits with no
+ * process holding it (`waiting` for `signal:child:<id>`); the child's end, stored in the same transaction
+ * as a signal to the parent, resumes it wherever its workflow runs.
+ *
+ * @since 0.2.0
+ * @category children
+ */
+export const awaitChild = <A, I, E, R>(
+  workflow: Workflow<A, I, E, R>,
+  id: string
+): Effect.Effect<A, E | WorkflowFailed | WorkflowCancelled, ExecutionContext> =>
+  Effect.flatMap(
+    Instance.signal("Workflow.awaitChild", `child:${id}`, () => undefined, undefined, { wait: "child", name: id }),
+    (received): Effect.Effect<A, E | WorkflowFailed | WorkflowCancelled> => {
+      const ended = Option.getOrThrow(received) as {
+        readonly status: string
+        readonly output?: unknown
+        readonly error?: ErrorInfo
+      }
+      if (ended.status === "completed") return Effect.orDie(Schema.decodeUnknown(workflow.output)(ended.output))
+      if (ended.status === "cancelled") return Effect.fail(new WorkflowCancelled({ executionId: id }))
+      const error = ended.error ?? { name: "Error", message: `child ${id} failed` }
+      const typed = workflow.error !== undefined && error.failure !== undefined
+        ? Schema.decodeUnknownOption(workflow.error)(error.failure)
+        : Option.none()
+      return Option.isSome(typed)
+        ? Effect.fail(typed.value as E)
+        : Effect.fail(new WorkflowFailed({ executionId: id, error }))
+    }
+  )
+
+/**
+ * Runs `workflow` as a child execution and waits for it: `startChild` then `awaitChild`.
+ *
+ * @since 0.2.0
+ * @category children
+ */
+export const child = <A, I, E, R>(
+  workflow: Workflow<A, I, E, R>,
+  input: I,
+  options?: ChildOptions
+): Effect.Effect<A, E | WorkflowFailed | WorkflowCancelled, Exclude<R, ExecutionContext> | ExecutionContext> =>
+  Effect.flatMap(startChild(workflow, input, options), (id) => awaitChild(workflow, id))
 
 /**
  * Where a fiber is in a workflow body: its execution, its position in the

@@ -1,5 +1,5 @@
 /**
- * The twelve event types a workflow emits while it runs, as Schemas.
+ * The thirteen event types a workflow emits while it runs, as Schemas.
  *
  * Every event has a `type`, a `timestamp` (milliseconds since the epoch) and
  * optionally `runnableName`, `workflowInstanceId`, `traceId`. Events read back
@@ -189,12 +189,13 @@ export const HumanApprovalCompleted = Schema.Struct({
 })
 
 /**
- * What a durable wait waits for: a moment (`Workflow.sleep`) or a signal (`Workflow.signal`).
+ * What a durable wait waits for: a moment (`Workflow.sleep`), a signal (`Workflow.signal`) or a child
+ * execution's end (`Workflow.child`, `Workflow.awaitChild`; `name` is the child's id).
  *
  * @since 0.2.0
  * @category schemas
  */
-export const WaitKind = Schema.Literal("sleep", "signal")
+export const WaitKind = Schema.Literal("sleep", "signal", "child")
 
 /**
  * The body started a durable wait: the execution is `waiting` (and no process holds it) until it ends.
@@ -240,6 +241,20 @@ export const SignalReceived = Schema.Struct({
 })
 
 /**
+ * The body started a child execution (`Workflow.child`, `Workflow.startChild`): its id and workflow. The
+ * child's end reaches this execution as the signal `child:<id>`.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const ChildStarted = Schema.Struct({
+  type: Schema.Literal("child_started"),
+  ...base,
+  executionId: Schema.String,
+  workflow: Schema.String
+})
+
+/**
  * @since 0.1.0
  * @category schemas
  */
@@ -255,7 +270,8 @@ export const WorkflowEvent = Schema.Union(
   HumanApprovalCompleted,
   WaitStarted,
   WaitEnded,
-  SignalReceived
+  SignalReceived,
+  ChildStarted
 )
 
 /**
@@ -299,7 +315,7 @@ export type EventDraft = WorkflowEvent extends infer E
   : never
 
 /**
- * The twelve event type names.
+ * The thirteen event type names.
  *
  * @since 0.1.0
  * @category constants
@@ -316,7 +332,8 @@ export const eventTypes: ReadonlyArray<EventType> = [
   "human_approval_completed",
   "wait_started",
   "wait_ended",
-  "signal_received"
+  "signal_received",
+  "child_started"
 ]
 
 const knownTypes: ReadonlySet<string> = new Set<string>(eventTypes)
@@ -350,12 +367,13 @@ const schemaByType: Record<EventType, Schema.Schema<any>> = {
   human_approval_completed: HumanApprovalCompleted,
   wait_started: WaitStarted,
   wait_ended: WaitEnded,
-  signal_received: SignalReceived
+  signal_received: SignalReceived,
+  child_started: ChildStarted
 }
 
 /**
  * Validates an unknown value as a workflow event. An unknown `type` is
- * reported by name rather than as twelve failed union members.
+ * reported by name rather than as thirteen failed union members.
  *
  * @since 0.1.0
  * @category validation

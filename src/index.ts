@@ -97,7 +97,7 @@ export * as Workflow from "./Workflow.js"
  */
 export * as WorkflowEngine from "./WorkflowEngine.js"
 /**
- * The twelve event types, as Schemas.
+ * The thirteen event types, as Schemas.
  *
  * @since 0.1.0
  */

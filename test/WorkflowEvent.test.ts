@@ -3,7 +3,7 @@ import { Effect } from "effect"
 import { WorkflowEvent } from "../src/index.js"
 
 describe("WorkflowEvent", () => {
-  it.effect("decodes each of the twelve event types", () =>
+  it.effect("decodes each of the thirteen event types", () =>
     Effect.gen(function*() {
       const samples: Array<unknown> = [
         { type: "step_start", timestamp: 1, input: { a: 1 } },
@@ -17,7 +17,8 @@ describe("WorkflowEvent", () => {
         { type: "human_approval_completed", timestamp: 1, taskId: "t", status: "custom-status", feedback: "ok" },
         { type: "wait_started", timestamp: 1, wait: "sleep", wakeAt: 3_600_001 },
         { type: "wait_ended", timestamp: 1, wait: "signal", name: "paid", timedOut: true },
-        { type: "signal_received", timestamp: 1, name: "paid", payload: { amount: 1 } }
+        { type: "signal_received", timestamp: 1, name: "paid", payload: { amount: 1 } },
+        { type: "child_started", timestamp: 1, executionId: "c", workflow: "w" }
       ]
       for (const sample of samples) {
         const decoded = yield* WorkflowEvent.decode(sample)

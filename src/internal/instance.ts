@@ -12,7 +12,7 @@ import { Cause, Effect, Exit, Option } from "effect"
 import type { Clock } from "effect"
 import type { InboxSignal } from "../ExecutionStorage.js"
 import type { Commit, CommitError, ExecutionStorageService, JournalEntry, Writer } from "../ExecutionStorage.js"
-import type { ApprovalAnswer, ApprovalRequest, StepOptions } from "../Workflow.js"
+import type { Any as AnyWorkflow, ApprovalAnswer, ApprovalRequest, StepOptions } from "../Workflow.js"
 import type { EventDraft, WorkflowEvent } from "../WorkflowEvent.js"
 import { attempt } from "./attempt.js"
 import type { Cursor, Frame } from "./cursor.js"
@@ -22,6 +22,8 @@ import { suspending, unsuspended } from "./engine/run.js"
 import { errorInfo } from "./errorInfo.js"
 import { overdue, yieldToEventLoop } from "./eventLoop.js"
 import * as JournalCodec from "./journalCodec.js"
+import type { Shown, Spawn } from "./waits.js"
+import { describeEntry, received, success, unsupported } from "./waits.js"
 import { CommitFailed, NonDeterminism, StepTimeout } from "./workflowErrors.js"
 
 /** A step's start may be held back and stored with its end. */
@@ -59,7 +61,9 @@ export class Instance {
      * Undefined while this engine's lease is known to be fresh; else an Effect that confirms it with the
      * storage, or dies (the run stops) when another engine may run the execution now.
      */
-    private readonly confirmLease: () => Effect.Effect<void> | undefined
+    private readonly confirmLease: () => Effect.Effect<void> | undefined,
+    /** Starts a child execution with this id (or finds the one started with it): the engine's `start`. */
+    private readonly spawn: Spawn
   ) {}
 
   /**
@@ -280,10 +284,12 @@ export class Instance {
   private sleepUntil(key: string, wakeAt: number, events: Array<WorkflowEvent>): Effect.Effect<void> {
     const entry = { key, name: "sleep", kind: "sleep", wakeAt } as const
     if (this.clock.unsafeCurrentTimeMillis() >= wakeAt) {
+      // Held back, as a step's end is: stored with the run's next commit.
       const ended = this.event({ type: "wait_ended", wait: "sleep" })
       return this.commitThen(
         { events: [...events, ended], journal: { ...entry, state: "completed" } },
-        () => Effect.void
+        () => Effect.void,
+        hold
       )
     }
     return this.suspend({
@@ -298,13 +304,15 @@ export class Instance {
    * Receives the first signal named `name` in the inbox, at the next position, waiting for one (with no
    * process holding the execution) until `timeoutAt` if given: `Option.none()` when none came in time.
    * Answers the payload as stored; `accept` tells whether the body can take it (a payload it cannot decode
-   * is taken out of the inbox and skipped).
+   * is taken out of the inbox and skipped). `shown` says what it waits for in its events: a signal (by
+   * name) or a child (by id, whose end is the signal `child:<id>`).
    */
   signal(
     frame: Frame,
     name: string,
     accept: (payload: unknown) => string | undefined,
-    timeoutAt: ((now: number) => number) | undefined
+    timeoutAt: ((now: number) => number) | undefined,
+    shown: Shown = { wait: "signal", name }
   ): Effect.Effect<Option.Option<unknown>> {
     const key = nextKey(frame)
     const journaled = this.journal.get(key)
@@ -315,21 +323,44 @@ export class Instance {
       if (journaled.state === "completed" && journaled.result?._tag === "Success") {
         return Effect.succeed(received(journaled.result.value))
       }
-      return this.receive(key, name, accept, journaled.wakeAt, [])
+      return this.receive(key, name, shown, accept, journaled.wakeAt, [])
     }
     const wakeAt = timeoutAt?.(this.clock.unsafeCurrentTimeMillis())
-    const started = this.event({
-      type: "wait_started",
-      wait: "signal",
-      name,
-      ...(wakeAt !== undefined ? { wakeAt } : {})
-    })
-    return this.receive(key, name, accept, wakeAt, [started])
+    const started = this.event({ type: "wait_started", ...shown, ...(wakeAt !== undefined ? { wakeAt } : {}) })
+    return this.receive(key, name, shown, accept, wakeAt, [started])
+  }
+
+  /**
+   * Starts a child execution at the next position: its id (given, or made here) is journaled first, and the
+   * start is made on every replay too (a start with an existing id returns it), so that a parent that
+   * stopped in between starts it once, never a second one.
+   */
+  startChild(frame: Frame, child: AnyWorkflow, input: unknown, id: string | undefined): Effect.Effect<string> {
+    const workflow = child.name
+    const spawn = (childId: string) => this.spawn(child, input, childId)
+    const key = nextKey(frame)
+    const journaled = this.journal.get(key)
+    if (journaled !== undefined) {
+      const started = journaled.result?._tag === "Success" ? journaled.result.value : undefined
+      if (journaled.kind !== "child" || journaled.name !== `child:${workflow}` || typeof started !== "string") {
+        return this.nonDeterminism(key, journaled, `a child of workflow "${workflow}"`)
+      }
+      return Effect.as(spawn(started), started)
+    }
+    const childId = id ?? crypto.randomUUID()
+    return this.commitThen(
+      {
+        events: [this.event({ type: "child_started", executionId: childId, workflow })],
+        journal: { key, name: `child:${workflow}`, kind: "child", state: "completed", result: success(childId) }
+      },
+      () => Effect.as(spawn(childId), childId)
+    )
   }
 
   private receive(
     key: string,
     name: string,
+    shown: Shown,
     accept: (payload: unknown) => string | undefined,
     wakeAt: number | undefined,
     events: Array<WorkflowEvent>
@@ -337,7 +368,7 @@ export class Instance {
     const inbox = this.storage.inbox
     if (inbox === undefined) return Effect.die(unsupported("inbox", "signals"))
     const entry = { key, name, kind: "signal", ...(wakeAt !== undefined ? { wakeAt } : {}) } as const
-    const again = () => this.receive(key, name, accept, wakeAt, events)
+    const again = () => this.receive(key, name, shown, accept, wakeAt, events)
     return Effect.flatMap(
       Effect.orDieWith(inbox(this.executionId, name), (error) => new CommitFailed({ error })),
       (signals: ReadonlyArray<InboxSignal>) => {
@@ -346,17 +377,12 @@ export class Instance {
           const refused = accept(first.payload)
           if (refused !== undefined) {
             // Out of the inbox, and said so in the log; the wait goes on with the next one.
-            const skipped = this.event({
-              type: "log",
-              level: "warn",
-              message: `Signal "${name}" (seq ${first.seq}) skipped: ${refused}`
-            })
-            return this.commitThen(
-              { events: [...events, skipped], consume: first.seq },
-              () => this.receive(key, name, accept, wakeAt, [])
-            )
+            const message = `Signal "${name}" (seq ${first.seq}) skipped: ${refused}`
+            const skipped = this.event({ type: "log", level: "warn", message })
+            const next = () => this.receive(key, name, shown, accept, wakeAt, [])
+            return this.commitThen({ events: [...events, skipped], consume: first.seq }, next)
           }
-          const ended = this.event({ type: "wait_ended", wait: "signal", name })
+          const ended = this.event({ type: "wait_ended", ...shown })
           return this.commitThen(
             {
               events: [...events, ended],
@@ -367,7 +393,7 @@ export class Instance {
           )
         }
         if (wakeAt !== undefined && this.clock.unsafeCurrentTimeMillis() >= wakeAt) {
-          const ended = this.event({ type: "wait_ended", wait: "signal", name, timedOut: true })
+          const ended = this.event({ type: "wait_ended", ...shown, timedOut: true })
           return this.commitThen(
             {
               events: [...events, ended],
@@ -414,26 +440,10 @@ export class Instance {
   }
 
   private nonDeterminism(key: string, journaled: JournalEntry, found: string): Effect.Effect<never> {
-    const expected = journaled.kind === "emit"
-      ? `a "${journaled.name}" event`
-      : journaled.kind === "approval"
-      ? `approval "${journaled.taskId}"`
-      : journaled.kind === "sleep"
-      ? "a sleep"
-      : journaled.kind === "signal"
-      ? `signal "${journaled.name}"`
-      : `step "${journaled.name}"`
+    const expected = describeEntry(journaled)
     return Effect.die(new NonDeterminism({ executionId: this.executionId, position: key, expected, found }))
   }
 }
-
-/** What a completed signal wait journaled: the payload received, or nothing when it timed out. */
-const received = (value: unknown): Option.Option<unknown> =>
-  typeof value === "object" && value !== null && "payload" in value ? Option.some(value.payload) : Option.none()
-
-/** A storage written without a member that a body's wait needs. */
-const unsupported = (member: string, feature: string) =>
-  new Error(`This execution storage has no \`${member}\`: it cannot keep ${feature}`)
 
 /** A defect by which the run stops (a commit refused or failed, a lease not confirmed), not the step's own. */
 const stopsTheRun = (cause: Cause.Cause<unknown>): boolean =>
@@ -475,9 +485,18 @@ export const signal = (
   operation: string,
   name: string,
   accept: (payload: unknown) => string | undefined,
-  timeoutAt: ((now: number) => number) | undefined
+  timeoutAt: ((now: number) => number) | undefined,
+  shown?: Shown
 ): Effect.Effect<Option.Option<unknown>> =>
-  withFrame(operation, (frame) => frame.instance.signal(frame, name, accept, timeoutAt))
+  withFrame(operation, (frame) => frame.instance.signal(frame, name, accept, timeoutAt, shown))
+
+/** Starts a child execution, once per position (see `Instance.startChild`). */
+export const startChild = (
+  operation: string,
+  workflow: AnyWorkflow,
+  input: unknown,
+  id: string | undefined
+): Effect.Effect<string> => withFrame(operation, (frame) => frame.instance.startChild(frame, workflow, input, id))
 
 /** Asks for an approval; suspends the execution until it is answered. */
 export const approval = (operation: string, request: ApprovalRequest): Effect.Effect<ApprovalAnswer> =>

@@ -127,6 +127,15 @@ export class Signals {
   /** Told of every execution that finishes, here or (hinted) elsewhere: room may have opened in its queue. */
   onFinish: (() => void) | undefined = undefined
 
+  /** A signal was stored here for the execution (a child's end to its parent): followers and runs hear of it. */
+  signalled(id: string): void {
+    this.notify(id)
+    this.onSignalled?.(id)
+  }
+
+  /** Told of every signal `signalled` here: the execution may be running, held by no one, now. */
+  onSignalled: ((id: string) => void) | undefined = undefined
+
   /** Told of every wait with a wake-up time stored here: the timers may have to wake sooner. */
   onWaiting: ((wakeAt: number) => void) | undefined = undefined
 }

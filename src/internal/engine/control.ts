@@ -95,7 +95,7 @@ export const make = ({ clock, observe, register, registry, runs, signals, storag
         return yield* new ExecutionFinished({ executionId: id, status: after.status })
       }
       // Not running here (waiting, or left by another process), or stopped before it could store it.
-      yield* commitAsEngine(id, Runs.cancelledCommit(id, clock)).pipe(
+      yield* commitAsEngine(id, Runs.cancelledCommit(id, clock, after.parent)).pipe(
         Effect.catchTags({
           ExecutionFinished: (finished) => finished.status === "cancelled" ? Effect.void : finished,
           ApprovalNotPending: Effect.die

@@ -2,7 +2,7 @@
  * The engine, wired from its parts: the registry, the runs, leases and
  * recovery, observation, and the calls that steer executions.
  */
-import { Duration, Effect, Option } from "effect"
+import { Duration, Effect, Option, Runtime } from "effect"
 import type { Context, Scope } from "effect"
 import type { ExecutionStorageService } from "../../ExecutionStorage.js"
 import type * as Workflow from "../../Workflow.js"
@@ -35,7 +35,19 @@ export const make = (
     const storage: ExecutionStorageService = lookingUpStorableIds(yield* ExecutionStorage)
     const signals = new Signals()
     const registry = Registry.make()
-    const runs = yield* Runs.make({ storage, signals, owner, lease })
+    const runs = yield* Runs.make({
+      storage,
+      signals,
+      owner,
+      lease,
+      // A child started from a body: started here (by value, so registered here too), or found by its id.
+      // (Its services are the parent body's, which has them if the types check: `Workflow.child` asks for them.)
+      spawn: (workflow, input, id) =>
+        Effect.suspend(() => start(workflow, input, { executionId: id })).pipe(
+          Effect.asVoid,
+          Effect.orDie
+        ) as Effect.Effect<void>
+    })
     const tails = yield* Tails.make({ storage, signals, pageSize, poll })
     const observe = Observe.make({ storage, signals, registry, tails, pageSize, poll, runEnded: runs.ended })
     const recover = Leases.recover(storage, registry, runs)
@@ -70,6 +82,9 @@ export const make = (
           ? Effect.void
           : runs.launch(id, definition)
       }).pipe(Effect.ignore)
+    // A child's end woke its parent here (its signal is stored): run the parent here, if its workflow is.
+    const runtime = yield* Effect.runtime<never>()
+    signals.onSignalled = (id) => Runtime.runFork(runtime)(Effect.forkIn(adopt(id), engineScope))
     if (storage.changes !== undefined) {
       yield* Changes.follow(
         storage.changes,

@@ -42,6 +42,8 @@ export interface Run {
   readonly answers: Map<string, ApprovalAnswer>
   /** The execution's end (and its workflow), once this run has stored it. */
   end: End | undefined
+  /** The execution whose body started this one, once loaded: its end is signalled there. */
+  parent: string | undefined
 }
 
 export interface End {
@@ -53,7 +55,8 @@ export const make = (): Run => ({
   state: RunState.Launching(),
   leaseConfirmedAt: undefined,
   answers: new Map(),
-  end: undefined
+  end: undefined,
+  parent: undefined
 })
 
 /** Launching or Running: the run goes on, and hears of answers and cancels. */

@@ -15,7 +15,8 @@ import { ExecutionContext } from "../executionContext.js"
 import { currentFlow } from "../flowState.js"
 import { Instance, stamp } from "../instance.js"
 import type { Signals } from "../notifier.js"
-import { ExecutionNotOwned, isTerminal } from "../storage/service.js"
+import { ExecutionNotOwned, isTerminal, releases } from "../storage/service.js"
+import type { Spawn } from "../waits.js"
 import { CommitFailed, InvalidInput } from "../workflowErrors.js"
 import { WorkflowCancelled } from "./errors.js"
 import * as Leases from "./leases.js"
@@ -26,14 +27,35 @@ import * as Run from "./run.js"
 const hold = { hold: true } as const
 const noEntries: ReadonlyArray<JournalEntry> = []
 
-/** The commit that ends an execution as cancelled. */
-export const cancelledCommit = (id: string, clock: Clock.Clock): Commit => {
+/** The commit that ends an execution as cancelled (and tells its parent, if it has one). */
+export const cancelledCommit = (id: string, clock: Clock.Clock, parent: string | undefined): Commit => {
   const error = errorInfo(new WorkflowCancelled({ executionId: id }))
-  return { events: [stamp(id, { type: "workflow_error", error }, clock)], status: "cancelled", error }
+  return toParent(
+    { events: [stamp(id, { type: "workflow_error", error }, clock)], status: "cancelled", error },
+    id,
+    parent,
+    clock
+  )
+}
+
+/**
+ * An end with the signal `child:<id>` to the parent, if there is one, in the same commit: the parent's
+ * `Workflow.child` receives how it ended, however long after, in whichever process.
+ */
+export const toParent = (commit: Commit, id: string, parent: string | undefined, clock: Clock.Clock): Commit => {
+  if (parent === undefined) return commit
+  const name = `child:${id}`
+  const payload = commit.status === "completed"
+    ? { status: "completed", output: commit.output }
+    : { status: commit.status, error: commit.error }
+  const event = stamp(parent, { type: "signal_received", name, payload }, clock)
+  return { ...commit, signalParent: { parent, name, payload, event } }
 }
 
 /** Wakes the execution's subscribers after a commit; a terminal one also wakes those waiting for its result. */
 export const stored = (signals: Signals, id: string) => (commit: Commit): void => {
+  const parent = commit.signalParent?.parent
+  if (parent !== undefined) signals.signalled(parent)
   if (commit.status !== undefined && isTerminal(commit.status)) return signals.finish(id)
   signals.notify(id)
   const wakeAt = commit.wait?.wakeAt
@@ -52,11 +74,9 @@ export const commitAsEngine = (storage: ExecutionStorageService, signals: Signal
 const storedBy = (signals: Signals, id: string, run: Run.Run, workflow: string) => {
   const tell = stored(signals, id)
   return (commit: Commit): void => {
-    // Stored as finished: the lease went with it; nothing is left to renew or release.
-    if (commit.status !== undefined && isTerminal(commit.status)) {
-      run.leaseConfirmedAt = undefined
-      run.end = { workflow, commit }
-    }
+    // Stored as finished or waiting: the lease went with it; nothing is left to renew or release.
+    if (releases(commit)) run.leaseConfirmedAt = undefined
+    if (commit.status !== undefined && isTerminal(commit.status)) run.end = { workflow, commit }
     tell(commit)
   }
 }
@@ -71,11 +91,13 @@ const storeOutcome = (
   stopped: (id: string, error: StorageFailure) => Effect.Effect<void>
 ) => {
   const store = (id: string, run: Run.Run, writer: Writer, outcome: Outcome.Outcome): Effect.Effect<void> => {
-    const failed = (error: ErrorInfo): Commit => ({
-      events: [stamp(id, { type: "workflow_error", error }, clock)],
-      status: "failed",
-      error
-    })
+    const failed = (error: ErrorInfo): Commit =>
+      toParent(
+        { events: [stamp(id, { type: "workflow_error", error }, clock)], status: "failed", error },
+        id,
+        run.parent,
+        clock
+      )
     let commit: Commit
     switch (outcome._tag) {
       case "Leave":
@@ -85,17 +107,22 @@ const storeOutcome = (
       case "Abandon":
         return leaseLost(id, run)
       case "Cancel":
-        commit = cancelledCommit(id, clock)
+        commit = cancelledCommit(id, clock, run.parent)
         break
       case "Fail":
         commit = failed(outcome.error)
         break
       case "Complete":
-        commit = {
-          events: [stamp(id, { type: "final_output", data: outcome.output }, clock)],
-          status: "completed",
-          output: outcome.output
-        }
+        commit = toParent(
+          {
+            events: [stamp(id, { type: "final_output", data: outcome.output }, clock)],
+            status: "completed",
+            output: outcome.output
+          },
+          id,
+          run.parent,
+          clock
+        )
     }
     return Effect.suspend(() => writer.commit(commit)).pipe(
       // An output (or error) the storage cannot hold fails the execution with that reason instead.
@@ -160,6 +187,8 @@ export interface RunsOptions {
   readonly owner: string
   /** How long a claim lasts, in ms. */
   readonly lease: number
+  /** Starts a child execution from a body (the engine's `start`). */
+  readonly spawn: Spawn
 }
 
 /** A run's claim of its execution, and the checks that it still holds it. */
@@ -193,9 +222,27 @@ const leasing = ({ lease, owner, storage }: RunsOptions, clock: Clock.Clock) => 
   return { confirmLease, load }
 }
 
+/** How a run ends without storing an outcome. */
+const endings = (signals: Signals) => ({
+  /** The run stores nothing more: another engine may run the execution now. */
+  leaseLost: (id: string, run: Run.Run) =>
+    Effect.suspend(() => {
+      Run.abandoned(run)
+      return Effect.logWarning(
+        `Execution ${id} is no longer held here (its lease was taken over, or it ended elsewhere): its run stops`
+      )
+    }),
+  /** The run stops on a storage failure: the execution stays as stored; its followers here are told. */
+  stopped: (id: string, error: StorageFailure) =>
+    Effect.suspend(() => {
+      signals.stopped(id, error)
+      return Effect.logError(`Execution ${id} stopped: ${error.message}`)
+    })
+})
+
 export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const { lease, owner, signals, storage } = options
+    const { lease, owner, signals, spawn, storage } = options
     const clock = yield* Effect.clock
     const fibers = yield* FiberMap.make<string>()
     const runs = new Map<string, Run.Run>()
@@ -209,22 +256,7 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
       })
     )
 
-    /** The run stores nothing more: another engine may run the execution now. */
-    const leaseLost = (id: string, run: Run.Run) =>
-      Effect.suspend(() => {
-        Run.abandoned(run)
-        return Effect.logWarning(
-          `Execution ${id} is no longer held here (its lease was taken over, or it ended elsewhere): its run stops`
-        )
-      })
-
-    /** The run stops on a storage failure: the execution stays as stored; its followers here are told. */
-    const stopped = (id: string, error: StorageFailure) =>
-      Effect.suspend(() => {
-        signals.stopped(id, error)
-        return Effect.logError(`Execution ${id} stopped: ${error.message}`)
-      })
-
+    const { leaseLost, stopped } = endings(signals)
     const store = storeOutcome(clock, leaseLost, stopped)
     const { confirmLease, load } = leasing(options, clock)
 
@@ -246,10 +278,21 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
           : { record: fresh.record, journal: fresh.started === true ? yield* storage.journal(id) : noEntries }
         if (loaded === undefined || isTerminal(loaded.record.status)) return
         const record = loaded.record
+        run.parent = record.parent
         const journal = new Map(loaded.journal.map((entry) => [entry.key, entry] as const))
         const workflow = definition.workflow
         const writer = yield* storage.writer(id, { owner, onStored: storedBy(signals, id, run, workflow.name) })
-        const instance = new Instance(id, workflow.name, writer, storage, journal, run, clock, confirmLease(id, run))
+        const instance = new Instance(
+          id,
+          workflow.name,
+          writer,
+          storage,
+          journal,
+          run,
+          clock,
+          confirmLease(id, run),
+          spawn
+        )
         if (!Run.loaded(run)) return
         // Held back: stored with the run's first commit.
         if (record.status !== "running") yield* Effect.suspend(() => writer.commit({ status: "running" }, hold))

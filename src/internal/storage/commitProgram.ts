@@ -12,6 +12,7 @@ import {
   ExecutionNotFound,
   ExecutionNotOwned,
   isTerminal,
+  releases,
   SignalPending
 } from "./service.js"
 
@@ -81,7 +82,7 @@ const advance = (
     set.push(commit.wait?.for ?? null, commit.wait?.wakeAt ?? null)
   }
   // A finished execution is held by nobody: its end releases the lease.
-  if (commit.status !== undefined && isTerminal(commit.status)) shape |= RELEASE
+  if (releases(commit)) shape |= RELEASE
   if (encoded.output !== null) column(OUTPUT, encoded.output)
   if (encoded.error !== null) column(ERROR, encoded.error)
   if (owner !== undefined) shape |= OWNER
@@ -111,8 +112,8 @@ export function* commitProgram(
   encoded: EncodedCommit,
   now: number,
   owner: string | undefined,
-  /** The statement notifying the commit with the status it leaves the execution in, if any (pgChanges.ts). */
-  notice?: (status: ExecutionStatus | undefined) => Query | undefined
+  /** The statement notifying a commit to an execution with the status it leaves it in, if any (pgChanges.ts). */
+  notice?: (id: string, status: ExecutionStatus | undefined) => Query | undefined
 ): CommitProgram {
   const events = encoded.events
   const advanced = yield advance(dialect, id, commit, encoded, now, owner)
@@ -174,20 +175,51 @@ export function* commitProgram(
       commit.signal.name,
       encoded.signal
     ])
-    // Waiting for it: running again, held by no one, for an engine to launch.
-    const woken = yield query(
-      `update workflow_executions set status = 'running', waiting_for = null, wake_at = null, owner = null,
-         lease_until = null
-       where id = ? and status = 'waiting' and waiting_for = ? returning id`,
-      [id, `signal:${commit.signal.name}`]
-    )
-    if (woken.length > 0) status = "running"
+    if ((yield wakeFor(id, commit.signal.name)).length > 0) status = "running"
   }
-  // Last, so that it is sent only if everything before it was stored (NOTIFY is delivered on commit).
-  const notified = notice?.(status)
+  const toParent = commit.signalParent
+  const parentSignal = encoded.parentSignal
+  let parentNotice: Query | undefined
+  if (toParent !== undefined && parentSignal !== null) {
+    // The parent's row is locked by this statement (after the child's): its seq, unless it has finished.
+    const [parent] = yield query(
+      `update workflow_executions set last_seq = last_seq + 1, updated_at = ?
+       where id = ? and status not in ('completed', 'failed', 'cancelled') returning last_seq`,
+      [now, toParent.parent]
+    )
+    if (parent !== undefined) {
+      const seq = Number(parent.last_seq)
+      yield query("insert into workflow_events (execution_id, seq, type, payload) values (?, ?, ?, ?)", [
+        toParent.parent,
+        seq,
+        parentSignal.type,
+        parentSignal.event
+      ])
+      yield query("insert into workflow_signals (execution_id, seq, name, payload) values (?, ?, ?, ?)", [
+        toParent.parent,
+        seq,
+        toParent.name,
+        parentSignal.payload
+      ])
+      const woken = (yield wakeFor(toParent.parent, toParent.name)).length > 0
+      parentNotice = notice?.(toParent.parent, woken ? "running" : undefined)
+    }
+  }
+  // Last, so that they are sent only if everything before was stored (NOTIFY is delivered on commit).
+  const notified = notice?.(id, status)
   if (notified !== undefined) yield notified
+  if (parentNotice !== undefined) yield parentNotice
   return first + events.length - 1
 }
+
+/** Sets an execution waiting for the signal `name` running, held by no one, for an engine to launch. */
+const wakeFor = (id: string, name: string): Query =>
+  query(
+    `update workflow_executions set status = 'running', waiting_for = null, wake_at = null, owner = null,
+       lease_until = null
+     where id = ? and status = 'waiting' and waiting_for = ? returning id`,
+    [id, `signal:${name}`]
+  )
 
 /** Reads the status of an execution whose commit advanced nothing, to say why (`refusal`). */
 export const statusQuery = (id: string): Query => query("select status from workflow_executions where id = ?", [id])

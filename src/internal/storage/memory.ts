@@ -30,6 +30,7 @@ import {
   ExecutionStorage,
   isCommitError,
   isTerminal,
+  releases,
   SignalPending
 } from "./service.js"
 import type { InvalidPayload } from "./service.js"
@@ -151,12 +152,20 @@ const wakeDue =
   (entries: Map<string, Entry>, clock: Clock.Clock) =>
   ({ leaseMs, limit, now, owner, workflows }: WakeClaim): WakeClaimed => {
     const runnable = new Set(workflows)
-    const waiting = Array.from(entries.values())
-      .filter((entry) => entry.status === "waiting" && entry.wakeAt !== undefined && runnable.has(entry.workflow))
-      .sort((a, b) => a.wakeAt! - b.wakeAt!)
-    const due = waiting.filter((entry) => entry.wakeAt! <= now).slice(0, Math.max(0, Math.floor(limit)))
+    // One pass: the due ones (only they are sorted), and the next wake-up among the others.
+    const due: Array<Entry> = []
+    let next: number | undefined
+    for (const entry of entries.values()) {
+      if (entry.status !== "waiting" || entry.wakeAt === undefined || !runnable.has(entry.workflow)) continue
+      if (entry.wakeAt <= now) due.push(entry)
+      else if (next === undefined || entry.wakeAt < next) next = entry.wakeAt
+    }
+    due.sort((a, b) => a.wakeAt! - b.wakeAt!)
+    const woken = due.splice(0, Math.max(0, Math.floor(limit)))
+    // Due, and left for the next claim: the next wake-up is now.
+    if (due.length > 0) next = due[0]!.wakeAt
     const at = clock.unsafeCurrentTimeMillis()
-    const claimed = due.map((entry) => {
+    const claimed = woken.map((entry) => {
       entry.status = "running"
       entry.waitingFor = undefined
       entry.wakeAt = undefined
@@ -165,9 +174,19 @@ const wakeDue =
       entry.updatedAt = at
       return snapshot(entry)
     })
-    const next = waiting.find((entry) => entry.status === "waiting")?.wakeAt
     return next === undefined ? { claimed } : { claimed, next }
   }
+
+/** Puts a signal in an execution's inbox; one waiting for it is set running, held by no one. */
+const deliver = (entry: Entry, seq: number, name: string, payload: unknown): void => {
+  entry.inbox.push({ seq, name, payload, received: false })
+  if (entry.status === "waiting" && entry.waitingFor === `signal:${name}`) {
+    entry.status = "running"
+    entry.waitingFor = undefined
+    entry.wakeAt = undefined
+    entry.owner = undefined
+  }
+}
 
 /** One commit, all checks first: it throws what `commit` fails with, and then nothing is stored. */
 const applyTo = (entries: Map<string, Entry>, clock: Clock.Clock) =>
@@ -236,21 +255,22 @@ const applyTo = (entries: Map<string, Entry>, clock: Clock.Clock) =>
     const received = entry.inbox.find((signal) => signal.seq === commit.consume)
     if (received !== undefined) received.received = true
   }
-  const signal = commit.signal
-  if (signal !== undefined) {
-    entry.inbox.push({ seq: firstSeq, name: signal.name, payload: signal.payload, received: false })
-    // Waiting for it: running again, held by no one, for an engine to launch.
-    if (entry.status === "waiting" && entry.waitingFor === `signal:${signal.name}`) {
-      entry.status = "running"
-      entry.waitingFor = undefined
-      entry.wakeAt = undefined
-      entry.owner = undefined
-    }
-  }
-  // A finished execution is held by nobody: its end releases the lease.
-  if (isTerminal(entry.status)) entry.owner = undefined
+  if (commit.signal !== undefined) deliver(entry, firstSeq, commit.signal.name, commit.signal.payload)
+  // A finished or waiting execution is held by nobody: its end, or its wait, releases the lease.
+  if (releases(commit)) entry.owner = undefined
   if (commit.output !== undefined) entry.output = commit.output
   if (commit.error !== undefined) entry.error = commit.error
+  const toParent = commit.signalParent
+  const parent = toParent === undefined ? undefined : entries.get(toParent.parent)
+  if (toParent !== undefined && parent !== undefined && !isTerminal(parent.status)) {
+    const event = toParent.event as Mutable<StoredEvent>
+    event.workflowInstanceId = parent.id
+    event.seq = ++parent.lastSeq
+    parent.events.push(event)
+    Object.freeze(event)
+    deliver(parent, event.seq, toParent.name, toParent.payload)
+    parent.updatedAt = now
+  }
   entry.updatedAt = now
   return entry.lastSeq
 }

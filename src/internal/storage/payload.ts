@@ -197,6 +197,8 @@ export interface EncodedCommit {
   readonly answer: string | null
   /** The payload of the signal the commit sends. */
   readonly signal: string | null
+  /** The payload and event of the signal it sends to its parent. */
+  readonly parentSignal: { readonly payload: string; readonly type: string; readonly event: string } | null
   readonly output: string | null
   readonly error: string | null
 }
@@ -269,17 +271,25 @@ export const checkCommit = (id: string, commit: Commit, copy: boolean): Commit =
     : faithful(`the error of execution "${id}"`, "json", commit.error, copy)
   const sent = commit.signal?.payload
   const signal = plain(sent) ? sent : faithful(signalWhat(id, commit.signal!.name), "json", sent, copy)
+  let toParent = commit.signalParent
+  if (toParent !== undefined) {
+    const payload = faithful(signalWhat(toParent.parent, toParent.name), "json", toParent.payload, copy)
+    const event = copy ? { ...toParent.event } : toParent.event
+    checkEvent(toParent.parent, event, copy)
+    if (copy) toParent = { ...toParent, payload, event }
+  }
   // Last: an event repeating a value above (a step's end, the final output) is refused under that value's name.
   const events = commit.events
   if (events !== undefined) { for (let i = 0; i < events.length; i++) checkEvent(id, events[i]!, copy) }
   return journal === commit.journal && answer === given && output === commit.output && error === commit.error &&
-      signal === sent
+      signal === sent && toParent === commit.signalParent
     ? commit
     : {
       ...commit,
       ...(journal !== undefined ? { journal } : {}),
       ...(commit.answer !== undefined ? { answer: { taskId: commit.answer.taskId, value: answer } } : {}),
       ...(commit.signal !== undefined ? { signal: { name: commit.signal.name, payload: signal } } : {}),
+      ...(toParent !== undefined ? { signalParent: toParent } : {}),
       ...(output !== undefined ? { output } : {}),
       ...(error !== undefined ? { error: error as Commit["error"] & {} } : {})
     }
@@ -316,6 +326,14 @@ export const encodeCommit = (id: string, commit: Commit): EncodedCommit => {
         value: commit.answer.value
       }),
     signal: commit.signal === undefined ? null : json(signalWhat(id, commit.signal.name), commit.signal.payload),
+    parentSignal: commit.signalParent === undefined ? null : {
+      payload: json(signalWhat(commit.signalParent.parent, commit.signalParent.name), commit.signalParent.payload),
+      type: commit.signalParent.event.type,
+      event: json(
+        eventWhat(commit.signalParent.parent, commit.signalParent.event),
+        eventPayload(commit.signalParent.event)
+      )
+    },
     output: commit.output === undefined ? null : json(`the output of execution "${id}"`, commit.output),
     error: commit.error === undefined ? null : json(`the error of execution "${id}"`, commit.error)
   }

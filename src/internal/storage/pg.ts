@@ -66,8 +66,8 @@ const write = async (
   }
   return inTransaction(
     pool,
-    commitProgram("pg", id, commit, encoded, now, owner, (status) => {
-      const notice = origin === undefined ? undefined : PgChanges.notice(origin, id, status)
+    commitProgram("pg", id, commit, encoded, now, owner, (to, status) => {
+      const notice = origin === undefined ? undefined : PgChanges.notice(origin, to, status)
       return notice === undefined ? undefined : PgChanges.noticeQuery(notice)
     })
   )

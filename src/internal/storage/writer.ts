@@ -286,6 +286,7 @@ export const encoding: Pick<Driver<Encoded>, "prepare" | "merge"> = {
       journalResult: next.commit.journal !== undefined ? next.encoded.journalResult : first.encoded.journalResult,
       answer: next.encoded.answer ?? first.encoded.answer,
       signal: next.encoded.signal ?? first.encoded.signal,
+      parentSignal: next.encoded.parentSignal ?? first.encoded.parentSignal,
       output: next.encoded.output ?? first.encoded.output,
       error: next.encoded.error ?? first.encoded.error
     }
