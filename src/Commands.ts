@@ -227,9 +227,13 @@ export const approve = Effect.fn("Commands.approve")(
     yield* engine.approve(id, taskId, answer)
     if (chat.json !== true) yield* chat.systemLine(`Answered "${taskId}" of ${id}: ${answer.status}`)
     let result = yield* follow(id, before.lastSeq + 1)
+    let child = id
     for (const parent of parents) {
-      if (result._tag !== "Run" || result.outcome._tag === "Waiting" || parent.status !== "running") break
+      // Going on with its child: running (a step awaiting it), or waiting for its end (`Workflow.child`).
+      const goesOn = parent.status === "running" || parent.waitingFor === `signal:child:${child}`
+      if (result._tag !== "Run" || result.outcome._tag === "Waiting" || !goesOn) break
       result = yield* follow(parent.id, parent.lastSeq + 1)
+      child = parent.id
     }
     return result
   }

@@ -123,6 +123,12 @@ export interface ExecutionRecord {
   /** The execution whose body started this one, if any. */
   readonly parent?: string
   /**
+   * Started with `Workflow.child` (or `startChild`): its end is signalled to its parent (`signalParent`).
+   *
+   * @since 0.2.0
+   */
+  readonly awaitedByParent?: boolean
+  /**
    * The queue it was started in, if any: it waits there (status `created`) until a worker serving the
    * queue claims it.
    *
@@ -296,6 +302,8 @@ export interface NewExecution {
   readonly status: ExecutionStatus
   /** The execution whose body starts this one. */
   readonly parent?: string
+  /** With `parent`: its end is signalled to the parent (see `ExecutionRecord.awaitedByParent`). @since 0.2.0 */
+  readonly awaitedByParent?: boolean
   /**
    * Claims the new execution for `owner` in the same write, as `claim`
    * would: a start that runs what it creates then writes once. A storage

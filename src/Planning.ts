@@ -88,27 +88,19 @@ const modelName = (model: string | undefined) =>
   model !== undefined ? Effect.succeed(model) : Effect.map(Models.Models, (models) => models.default)
 
 /**
- * Starts (or, for a replayed parent, finds) a child execution and waits for
- * its output. A child found unfinished and not running here was left by a
- * process that stopped: it is resumed. An input with a `__proto__` key
+ * Runs a child execution (`Workflow.child`, by name) and waits for its
+ * output durably: the parent waits with no process holding it, and the
+ * child's end resumes it. A replayed parent finds the child it started (its
+ * id is fixed, `childId`, and journaled). An input with a `__proto__` key
  * (from a prompt, a model or code) fails the task instead: decoded, it would
  * hand the workflow hidden fields.
  */
 const runChild = (workflow: string, input: unknown, executionId: string) =>
-  Effect.gen(function*() {
+  Effect.suspend((): Effect.Effect<unknown, unknown, Workflow.ExecutionContext> => {
     const unsafe = prototypeKeyPath(input)
-    if (unsafe !== undefined) {
-      return yield* new TaskExecutor.TaskFailed({ task: workflow, reason: prototypeKeyReason(unsafe) })
-    }
-    const engine = yield* WorkflowEngine.WorkflowEngine
-    const handle = yield* engine.start(workflow, input, { executionId })
-    if (!handle.created) {
-      const record = yield* handle.status
-      if (record.status === "running" || record.status === "created") {
-        yield* Effect.catchTag(engine.resume(executionId), "ExecutionFinished", () => Effect.void)
-      }
-    }
-    return yield* handle.result
+    return unsafe !== undefined
+      ? new TaskExecutor.TaskFailed({ task: workflow, reason: prototypeKeyReason(unsafe) })
+      : Workflow.child(workflow, input, { id: executionId })
   })
 
 const candidates = Effect.map(

@@ -26,6 +26,14 @@ import type { ErrorInfo } from "./WorkflowEvent.js"
 
 export {
   /**
+   * A child execution could not start (`Workflow.child`, `startChild`): its workflow is not registered,
+   * its input is invalid, its id belongs to another workflow's execution, or storage failed.
+   *
+   * @since 0.2.0
+   * @category errors
+   */
+  ChildNotStarted,
+  /**
    * The input of a workflow did not match its schema.
    *
    * @since 0.1.0
@@ -57,7 +65,7 @@ export {
    */
   StepTimeout
 } from "./internal/workflowErrors.js"
-import type { StepTimeout } from "./internal/workflowErrors.js"
+import type { ChildNotStarted, StepTimeout } from "./internal/workflowErrors.js"
 
 /**
  * What a workflow body may know of the execution it runs in.
@@ -433,12 +441,16 @@ export interface ChildOptions {
  * @since 0.2.0
  * @category children
  */
-export const startChild = <A, I, E, R>(
-  workflow: Workflow<A, I, E, R>,
-  input: I,
-  options?: ChildOptions
-): Effect.Effect<string, never, Exclude<R, ExecutionContext> | ExecutionContext> =>
-  Instance.startChild("Workflow.startChild", workflow as Any, input, options?.id)
+export const startChild: {
+  <A, I, E, R>(
+    workflow: Workflow<A, I, E, R>,
+    input: I,
+    options?: ChildOptions
+  ): Effect.Effect<string, ChildNotStarted, Exclude<R, ExecutionContext> | ExecutionContext>
+  /** A workflow registered with the engine, by name: its input is checked when the child starts. */
+  (workflow: string, input: unknown, options?: ChildOptions): Effect.Effect<string, ChildNotStarted, ExecutionContext>
+} = (workflow: Any | string, input: unknown, options?: ChildOptions): Effect.Effect<string, ChildNotStarted, any> =>
+  Instance.startChild("Workflow.startChild", workflow, input, options?.id)
 
 /**
  * Waits durably for the end of the child execution `id` of `workflow` (started with `startChild`): its
@@ -450,8 +462,15 @@ export const startChild = <A, I, E, R>(
  * @since 0.2.0
  * @category children
  */
-export const awaitChild = <A, I, E, R>(
-  workflow: Workflow<A, I, E, R>,
+export const awaitChild: {
+  <A, I, E, R>(
+    workflow: Workflow<A, I, E, R>,
+    id: string
+  ): Effect.Effect<A, E | WorkflowFailed | WorkflowCancelled, ExecutionContext>
+  /** By name: the output as stored (encoded), every failure a `WorkflowFailed`. */
+  (workflow: string, id: string): Effect.Effect<unknown, WorkflowFailed | WorkflowCancelled, ExecutionContext>
+} = <A, E>(
+  workflow: Any | string,
   id: string
 ): Effect.Effect<A, E | WorkflowFailed | WorkflowCancelled, ExecutionContext> =>
   Effect.flatMap(
@@ -462,11 +481,16 @@ export const awaitChild = <A, I, E, R>(
         readonly output?: unknown
         readonly error?: ErrorInfo
       }
-      if (ended.status === "completed") return Effect.orDie(Schema.decodeUnknown(workflow.output)(ended.output))
+      const definition = typeof workflow === "string" ? undefined : workflow
+      if (ended.status === "completed") {
+        return definition === undefined
+          ? Effect.succeed(ended.output as A)
+          : Effect.orDie(Schema.decodeUnknown(definition.output)(ended.output))
+      }
       if (ended.status === "cancelled") return Effect.fail(new WorkflowCancelled({ executionId: id }))
       const error = ended.error ?? { name: "Error", message: `child ${id} failed` }
-      const typed = workflow.error !== undefined && error.failure !== undefined
-        ? Schema.decodeUnknownOption(workflow.error)(error.failure)
+      const typed = definition?.error !== undefined && error.failure !== undefined
+        ? Schema.decodeUnknownOption(definition.error)(error.failure)
         : Option.none()
       return Option.isSome(typed)
         ? Effect.fail(typed.value as E)
@@ -480,12 +504,24 @@ export const awaitChild = <A, I, E, R>(
  * @since 0.2.0
  * @category children
  */
-export const child = <A, I, E, R>(
-  workflow: Workflow<A, I, E, R>,
-  input: I,
-  options?: ChildOptions
-): Effect.Effect<A, E | WorkflowFailed | WorkflowCancelled, Exclude<R, ExecutionContext> | ExecutionContext> =>
-  Effect.flatMap(startChild(workflow, input, options), (id) => awaitChild(workflow, id))
+export const child: {
+  <A, I, E, R>(
+    workflow: Workflow<A, I, E, R>,
+    input: I,
+    options?: ChildOptions
+  ): Effect.Effect<
+    A,
+    E | ChildNotStarted | WorkflowFailed | WorkflowCancelled,
+    Exclude<R, ExecutionContext> | ExecutionContext
+  >
+  /** By name (see `startChild` and `awaitChild`). */
+  (
+    workflow: string,
+    input: unknown,
+    options?: ChildOptions
+  ): Effect.Effect<unknown, ChildNotStarted | WorkflowFailed | WorkflowCancelled, ExecutionContext>
+} = (workflow: Any | string, input: unknown, options?: ChildOptions): Effect.Effect<any, any, any> =>
+  Effect.flatMap(startChild(workflow as string, input, options), (id) => awaitChild(workflow as string, id))
 
 /**
  * Where a fiber is in a workflow body: its execution, its position in the

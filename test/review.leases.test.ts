@@ -24,6 +24,7 @@ describe("review: lease renewal", () => {
       const evaluate = yield* Deferred.make<void>()
       const evaluated = yield* Deferred.make<void>()
       const answer = yield* Deferred.make<void>()
+      const released = yield* Deferred.make<void>()
       let armed = true
       // A renewal with I/O: the database evaluates it at some point, and its answer comes back later.
       const storage: ExecutionStorage.ExecutionStorageService = {
@@ -39,7 +40,8 @@ describe("review: lease renewal", () => {
               yield* Deferred.await(answer)
               return renewed
             })
-            : base.renew(owner, ids, leaseUntil)
+            : base.renew(owner, ids, leaseUntil),
+        release: (id, owner) => Effect.zipRight(base.release(id, owner), Deferred.succeed(released, undefined))
       }
       const first = yield* Deferred.make<void>()
       const workflow = Workflow.make({
@@ -59,9 +61,8 @@ describe("review: lease renewal", () => {
         yield* Deferred.await(asked)
         // ...while that run suspends on the approval and gives its lease up.
         yield* Deferred.succeed(first, undefined)
-        // Its wait's commit gives the lease up.
-        while ((yield* engine.status(handle.id)).status !== "waiting") yield* Effect.sleep("1 millis")
-        expect((yield* engine.status(handle.id)).leaseUntil).toBeUndefined()
+        yield* Deferred.await(released)
+        expect((yield* engine.status(handle.id)).status).toBe("waiting")
         // The database evaluates the renewal now: the lease is nobody's, so it is not extended.
         yield* Deferred.succeed(evaluate, undefined)
         yield* Deferred.await(evaluated)

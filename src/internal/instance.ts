@@ -22,20 +22,14 @@ import { suspending, unsuspended } from "./engine/run.js"
 import { errorInfo } from "./errorInfo.js"
 import { overdue, yieldToEventLoop } from "./eventLoop.js"
 import * as JournalCodec from "./journalCodec.js"
+import { stamp } from "./stamp.js"
 import type { Shown, Spawn } from "./waits.js"
 import { describeEntry, received, success, unsupported } from "./waits.js"
 import { CommitFailed, NonDeterminism, StepTimeout } from "./workflowErrors.js"
+import type { ChildNotStarted } from "./workflowErrors.js"
 
 /** A step's start may be held back and stored with its end. */
 const hold = { hold: true } as const
-
-/** An event of the execution: its timestamp (now, unless given) and execution id stamped. */
-export const stamp = (executionId: string, draft: EventDraft, clock: Clock.Clock): WorkflowEvent =>
-  ({
-    ...draft,
-    timestamp: draft.timestamp ?? clock.unsafeCurrentTimeMillis(),
-    workflowInstanceId: executionId
-  }) as WorkflowEvent
 
 /**
  * How a failed commit ends a run: a payload the storage cannot hold fails the execution where it was
@@ -331,12 +325,16 @@ export class Instance {
   }
 
   /**
-   * Starts a child execution at the next position: its id (given, or made here) is journaled first, and the
-   * start is made on every replay too (a start with an existing id returns it), so that a parent that
-   * stopped in between starts it once, never a second one.
+   * Starts a child at the next position: its id is journaled first, and started on every replay too (a start
+   * with an existing id finds it): a parent that stopped in between starts it once, never a second one.
    */
-  startChild(frame: Frame, child: AnyWorkflow, input: unknown, id: string | undefined): Effect.Effect<string> {
-    const workflow = child.name
+  startChild(
+    frame: Frame,
+    child: AnyWorkflow | string,
+    input: unknown,
+    id?: string
+  ): Effect.Effect<string, ChildNotStarted> {
+    const workflow = typeof child === "string" ? child : child.name
     const spawn = (childId: string) => this.spawn(child, input, childId)
     const key = nextKey(frame)
     const journaled = this.journal.get(key)
@@ -493,10 +491,11 @@ export const signal = (
 /** Starts a child execution, once per position (see `Instance.startChild`). */
 export const startChild = (
   operation: string,
-  workflow: AnyWorkflow,
+  workflow: AnyWorkflow | string,
   input: unknown,
   id: string | undefined
-): Effect.Effect<string> => withFrame(operation, (frame) => frame.instance.startChild(frame, workflow, input, id))
+): Effect.Effect<string, ChildNotStarted> =>
+  withFrame(operation, (frame) => frame.instance.startChild(frame, workflow, input, id))
 
 /** Asks for an approval; suspends the execution until it is answered. */
 export const approval = (operation: string, request: ApprovalRequest): Effect.Effect<ApprovalAnswer> =>

@@ -7,9 +7,10 @@ import type { Effect } from "effect"
 import { Option } from "effect"
 import type { JournalEntry } from "../ExecutionStorage.js"
 import type { Any as AnyWorkflow } from "../Workflow.js"
+import type { ChildNotStarted } from "./workflowErrors.js"
 
-/** Starts (or finds) the execution `id` of `workflow`; a start that fails is a defect of the parent. */
-export type Spawn = (workflow: AnyWorkflow, input: unknown, id: string) => Effect.Effect<void>
+/** Starts (or finds) the execution `id` of `workflow` (a definition, or the name of a registered one). */
+export type Spawn = (workflow: AnyWorkflow | string, input: unknown, id: string) => Effect.Effect<void, ChildNotStarted>
 
 /** What a wait's events say it waits for. */
 export interface Shown {

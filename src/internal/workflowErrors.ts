@@ -35,6 +35,16 @@ export class StepTimeout extends Schema.TaggedError<StepTimeout>()("StepTimeout"
   }
 }
 
+export class ChildNotStarted extends Schema.TaggedError<ChildNotStarted>()("ChildNotStarted", {
+  workflow: Schema.String,
+  executionId: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `Child execution "${this.executionId}" of workflow "${this.workflow}" could not start: ${this.reason}`
+  }
+}
+
 export class NonDeterminism extends Schema.TaggedError<NonDeterminism>()("NonDeterminism", {
   executionId: Schema.String,
   position: Schema.String,

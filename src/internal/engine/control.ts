@@ -7,8 +7,8 @@ import type { Clock } from "effect"
 import type { ExecutionStorageService } from "../../ExecutionStorage.js"
 import type * as Workflow from "../../Workflow.js"
 import type { StartOptions, WorkflowEngineService } from "../../WorkflowEngine.js"
-import { stamp } from "../instance.js"
 import type { Signals } from "../notifier.js"
+import { stamp } from "../stamp.js"
 import * as Listing from "../storage/listing.js"
 import { ExecutionFinished, isTerminal } from "../storage/service.js"
 import { ExecutionIdConflict, InvalidOption } from "./errors.js"
@@ -39,7 +39,9 @@ export const make = ({ clock, observe, register, registry, runs, signals, storag
   const start = Effect.fn("WorkflowEngine.start", { captureStackTrace: false })(function*(
     workflowOrName: Workflow.Any | string,
     input: unknown,
-    options?: StartOptions
+    options?: StartOptions,
+    /** Started by `Workflow.child`: its end is signalled to its parent. */
+    awaited?: boolean
   ) {
     if (typeof workflowOrName !== "string") {
       yield* register(workflowOrName)
@@ -60,7 +62,7 @@ export const make = ({ clock, observe, register, registry, runs, signals, storag
       input: encoded,
       status: "running",
       claim: runs.claim,
-      ...(parent !== undefined ? { parent } : {})
+      ...(parent !== undefined ? { parent, ...(awaited === true ? { awaitedByParent: true } : {}) } : {})
     })
     if (record.workflow !== name) {
       return yield* new ExecutionIdConflict({ executionId: id, workflow: name, existingWorkflow: record.workflow })
@@ -95,7 +97,7 @@ export const make = ({ clock, observe, register, registry, runs, signals, storag
         return yield* new ExecutionFinished({ executionId: id, status: after.status })
       }
       // Not running here (waiting, or left by another process), or stopped before it could store it.
-      yield* commitAsEngine(id, Runs.cancelledCommit(id, clock, after.parent)).pipe(
+      yield* commitAsEngine(id, Runs.cancelledCommit(id, clock, after.awaitedByParent ? after.parent : undefined)).pipe(
         Effect.catchTags({
           ExecutionFinished: (finished) => finished.status === "cancelled" ? Effect.void : finished,
           ApprovalNotPending: Effect.die
@@ -157,5 +159,9 @@ export const make = ({ clock, observe, register, registry, runs, signals, storag
       yield* runs.launch(id, definition)
     }).pipe(Effect.withSpan("WorkflowEngine.approve", { attributes: { executionId: id, taskId } }))
 
-  return { start, cancel, resume, approve }
+  /** A child of the running body, awaited by it (`Workflow.child`). */
+  const startChild = (workflow: Workflow.Any | string, input: unknown, id: string) =>
+    start(workflow, input, { executionId: id }, true)
+
+  return { start, startChild, cancel, resume, approve }
 }

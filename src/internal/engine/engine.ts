@@ -9,7 +9,9 @@ import type * as Workflow from "../../Workflow.js"
 import type { EngineOptions, WorkflowEngineService } from "../../WorkflowEngine.js"
 import { Signals } from "../notifier.js"
 import { ExecutionStorage } from "../storage/service.js"
+import type { Spawn } from "../waits.js"
 import * as Changes from "./changes.js"
+import * as Children from "./children.js"
 import * as Control from "./control.js"
 import type { InvalidOption } from "./errors.js"
 import { lookingUpStorableIds, positiveDuration, positiveInteger } from "./errors.js"
@@ -35,18 +37,14 @@ export const make = (
     const storage: ExecutionStorageService = lookingUpStorableIds(yield* ExecutionStorage)
     const signals = new Signals()
     const registry = Registry.make()
+    // A child started from a body, with the engine's `start` (set below, once there is one).
+    let spawnChild: Spawn = () => Effect.dieMessage("the engine is not ready")
     const runs = yield* Runs.make({
       storage,
       signals,
       owner,
       lease,
-      // A child started from a body: started here (by value, so registered here too), or found by its id.
-      // (Its services are the parent body's, which has them if the types check: `Workflow.child` asks for them.)
-      spawn: (workflow, input, id) =>
-        Effect.suspend(() => start(workflow, input, { executionId: id })).pipe(
-          Effect.asVoid,
-          Effect.orDie
-        ) as Effect.Effect<void>
+      spawn: (workflow, input, id) => spawnChild(workflow, input, id)
     })
     const tails = yield* Tails.make({ storage, signals, pageSize, poll })
     const observe = Observe.make({ storage, signals, registry, tails, pageSize, poll, runEnded: runs.ended })
@@ -108,7 +106,7 @@ export const make = (
             ? Effect.asVoid(Effect.forkIn(recover(workflow.name), engineScope))
             : Effect.void))
 
-    const { approve, cancel, resume, start } = Control.make({
+    const { approve, cancel, resume, start, startChild } = Control.make({
       storage,
       signals,
       registry,
@@ -119,6 +117,7 @@ export const make = (
       workers
     })
     const signal = Signalling.make({ storage, signals, registry, clock, adopt })
+    spawnChild = Children.spawner({ storage, runs, startChild, resume })
 
     const service: WorkflowEngineService = {
       register,

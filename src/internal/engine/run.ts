@@ -42,7 +42,7 @@ export interface Run {
   readonly answers: Map<string, ApprovalAnswer>
   /** The execution's end (and its workflow), once this run has stored it. */
   end: End | undefined
-  /** The execution whose body started this one, once loaded: its end is signalled there. */
+  /** The execution that awaits this one (`Workflow.child`), once loaded: its end is signalled there. */
   parent: string | undefined
 }
 

@@ -13,9 +13,10 @@ import { currentCursor, rootCursor } from "../cursor.js"
 import { errorInfo, issuesOf } from "../errorInfo.js"
 import { ExecutionContext } from "../executionContext.js"
 import { currentFlow } from "../flowState.js"
-import { Instance, stamp } from "../instance.js"
+import { Instance } from "../instance.js"
 import type { Signals } from "../notifier.js"
-import { ExecutionNotOwned, isTerminal, releases } from "../storage/service.js"
+import { stamp } from "../stamp.js"
+import { ExecutionNotOwned, isTerminal } from "../storage/service.js"
 import type { Spawn } from "../waits.js"
 import { CommitFailed, InvalidInput } from "../workflowErrors.js"
 import { WorkflowCancelled } from "./errors.js"
@@ -74,9 +75,11 @@ export const commitAsEngine = (storage: ExecutionStorageService, signals: Signal
 const storedBy = (signals: Signals, id: string, run: Run.Run, workflow: string) => {
   const tell = stored(signals, id)
   return (commit: Commit): void => {
-    // Stored as finished or waiting: the lease went with it; nothing is left to renew or release.
-    if (releases(commit)) run.leaseConfirmedAt = undefined
-    if (commit.status !== undefined && isTerminal(commit.status)) run.end = { workflow, commit }
+    // Stored as finished: the lease went with it; nothing is left to renew or release.
+    if (commit.status !== undefined && isTerminal(commit.status)) {
+      run.leaseConfirmedAt = undefined
+      run.end = { workflow, commit }
+    }
     tell(commit)
   }
 }
@@ -278,7 +281,7 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
           : { record: fresh.record, journal: fresh.started === true ? yield* storage.journal(id) : noEntries }
         if (loaded === undefined || isTerminal(loaded.record.status)) return
         const record = loaded.record
-        run.parent = record.parent
+        if (record.awaitedByParent === true) run.parent = record.parent
         const journal = new Map(loaded.journal.map((entry) => [entry.key, entry] as const))
         const workflow = definition.workflow
         const writer = yield* storage.writer(id, { owner, onStored: storedBy(signals, id, run, workflow.name) })

@@ -12,7 +12,6 @@ import {
   ExecutionNotFound,
   ExecutionNotOwned,
   isTerminal,
-  releases,
   SignalPending
 } from "./service.js"
 
@@ -82,7 +81,7 @@ const advance = (
     set.push(commit.wait?.for ?? null, commit.wait?.wakeAt ?? null)
   }
   // A finished execution is held by nobody: its end releases the lease.
-  if (releases(commit)) shape |= RELEASE
+  if (commit.status !== undefined && isTerminal(commit.status)) shape |= RELEASE
   if (encoded.output !== null) column(OUTPUT, encoded.output)
   if (encoded.error !== null) column(ERROR, encoded.error)
   if (owner !== undefined) shape |= OWNER

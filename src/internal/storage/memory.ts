@@ -30,7 +30,6 @@ import {
   ExecutionStorage,
   isCommitError,
   isTerminal,
-  releases,
   SignalPending
 } from "./service.js"
 import type { InvalidPayload } from "./service.js"
@@ -44,6 +43,7 @@ interface Entry {
   readonly workflow: string
   readonly input: unknown
   readonly parent: string | undefined
+  readonly awaitedByParent: boolean
   readonly createdAt: number
   status: ExecutionStatus
   output: unknown
@@ -81,6 +81,7 @@ const snapshot = (entry: Entry): ExecutionRecord => {
   }
   if (entry.owner !== undefined && entry.status === "running") record.leaseUntil = entry.leaseUntil
   if (entry.parent !== undefined) record.parent = entry.parent
+  if (entry.awaitedByParent) record.awaitedByParent = true
   if (entry.queue !== undefined) record.queue = entry.queue
   if (entry.status === "waiting") {
     if (entry.waitingFor !== undefined) record.waitingFor = entry.waitingFor
@@ -256,8 +257,8 @@ const applyTo = (entries: Map<string, Entry>, clock: Clock.Clock) =>
     if (received !== undefined) received.received = true
   }
   if (commit.signal !== undefined) deliver(entry, firstSeq, commit.signal.name, commit.signal.payload)
-  // A finished or waiting execution is held by nobody: its end, or its wait, releases the lease.
-  if (releases(commit)) entry.owner = undefined
+  // A finished execution is held by nobody: its end releases the lease.
+  if (isTerminal(entry.status)) entry.owner = undefined
   if (commit.output !== undefined) entry.output = commit.output
   if (commit.error !== undefined) entry.error = commit.error
   const toParent = commit.signalParent
@@ -319,6 +320,7 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
             workflow: execution.workflow,
             input,
             parent: execution.parent,
+            awaitedByParent: execution.parent !== undefined && execution.awaitedByParent === true,
             createdAt: now,
             status: execution.status,
             output: undefined,

@@ -169,6 +169,8 @@ export const migrations = {
     yield* sql`alter table workflow_executions add column waiting_for text`
     yield* sql`alter table workflow_executions add column wake_at bigint`
     yield* sql`create index workflow_executions_wake on workflow_executions (wake_at) where wake_at is not null`
+    // A child started with Workflow.child: its end is signalled to its parent, in the same transaction.
+    yield* sql`alter table workflow_executions add column awaited_by_parent integer not null default 0`
     // A sleep's or signal wait's deadline, journaled so that a replay waits for the same moment.
     yield* sql`alter table workflow_journal add column wake_at bigint`
     // Signals sent to an execution, each under the seq of its signal_received event: the inbox is those its

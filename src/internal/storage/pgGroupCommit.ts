@@ -6,7 +6,7 @@
 import type { Commit } from "../../ExecutionStorage.js"
 import { dbNow, refusal } from "./commitProgram.js"
 import { channel, notice } from "./pgChanges.js"
-import { conditional, releases } from "./service.js"
+import { conditional, isTerminal } from "./service.js"
 import type { Encoded } from "./writer.js"
 
 /** A commit waiting for its batch; `done` hears its new `last_seq`, or why it was not stored. */
@@ -85,7 +85,7 @@ export const batchParams = (batch: ReadonlyArray<Pending>, now: number, origin?:
     row.forEach((value, i) => columns[i]!.push(value))
   batch.forEach(({ id, owner, prepared: { commit, encoded } }, i) => {
     const ord = i + 1
-    const release = releases(commit)
+    const release = commit.status !== undefined && isTerminal(commit.status)
     add(commits, [id, encoded.events.length, commit.status ?? null, encoded.output, encoded.error, owner, release])
     encoded.events.forEach((event, k) => add(events, [ord, k + 1, event.type, event.payload]))
     const entry = commit.journal

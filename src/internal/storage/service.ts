@@ -110,10 +110,3 @@ export const isCommitError = (
 export const conditional = (commit: Commit): boolean =>
   commit.waitingFor !== undefined || commit.answer !== undefined || commit.wait?.unlessSignal !== undefined ||
   commit.signal !== undefined || commit.consume !== undefined || commit.signalParent !== undefined
-
-/**
- * Whether a commit gives its execution's lease up: one that finishes it, or makes it wait (no process holds
- * a waiting execution; whoever resumes it claims it again).
- */
-export const releases = (commit: Commit): boolean =>
-  commit.status !== undefined && (isTerminal(commit.status) || commit.status === "waiting")

@@ -47,6 +47,7 @@ interface ExecutionRow {
   readonly queue?: string | null
   readonly waiting_for?: string | null
   readonly wake_at?: number | string | null
+  readonly awaited_by_parent?: number | string | null
 }
 
 interface JournalRow {
@@ -82,6 +83,7 @@ const toRecord = (row: ExecutionRow): Effect.Effect<ExecutionRecord, StorageErro
         ? { leaseUntil: Number(row.lease_until) }
         : {}),
       ...(row.parent !== null && row.parent !== undefined ? { parent: row.parent } : {}),
+      ...(Number(row.awaited_by_parent ?? 0) === 1 ? { awaitedByParent: true } : {}),
       ...(row.queue !== null && row.queue !== undefined ? { queue: row.queue } : {}),
       ...(row.status === "waiting" && row.waiting_for !== null && row.waiting_for !== undefined
         ? { waitingFor: row.waiting_for }
