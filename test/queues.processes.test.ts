@@ -6,10 +6,14 @@
  * (SIGSTOP) past its lease and continued, and the two that connect through
  * a TCP proxy are cut from the database and reconnected. Every execution
  * completes once with the right output; a step body of one execution never
- * starts in a process after another process started one of it; no queue
- * ever had more executions going on than its limit, and no rate window more
- * claims than its limit. All of it from what the bodies recorded (timed on
- * the host's clock as each body got there) and what the database stored. Runs only with TEST_PG_URL.
+ * starts in a process after another process started one of it (each
+ * disruption lasts until another process took a run over, and the stopped
+ * worker's runs settle before the cut: a run taken over and then lost again
+ * may rightly go back to the first worker); no queue ever had more
+ * executions going on than its limit, and no rate window more claims than
+ * its limit. All of it from what the bodies recorded (timed on the host's
+ * clock as each body got there) and what the database stored. Runs only
+ * with TEST_PG_URL.
  */
 import { Effect, Layer } from "effect"
 import { join } from "node:path"
@@ -84,21 +88,50 @@ describe.skipIf(pgUrl === undefined)("queues across processes", () => {
       [pid]
     )).rows.map((row) => row.execution as string)
 
+  /** The last stamp recorded so far: what is recorded after it has a greater id. */
+  const lastStamp = async () => Number((await db.query("select coalesce(max(id), 0) as id from stamps")).rows[0].id)
+
   /**
-   * Once another process started a body of one of `executions` (a takeover), or all of them completed (the
-   * disrupted process finished them in the moment before its disruption).
+   * Once another process started a body of one of `executions` after stamp `since` (a takeover: a body one
+   * started before the disruption is none), or all of them completed (the disrupted process finished them
+   * in the moment before its disruption).
    */
-  const takenOver = (pid: number, executions: ReadonlyArray<string>) =>
+  const takenOver = (pid: number, executions: ReadonlyArray<string>, since: number) =>
     waitFor("a takeover", async () => {
       const overtaken = await db.query(
-        "select 1 from stamps where execution = any($1) and pid <> $2 and what = 'start' limit 1",
-        [executions, pid]
+        "select 1 from stamps where execution = any($1) and pid <> $2 and what = 'start' and id > $3 limit 1",
+        [executions, pid, since]
       )
       const unfinished = await db.query(
         "select 1 from workflow_executions where id = any($1) and status <> 'completed' limit 1",
         [executions]
       )
       return overtaken.rows.length > 0 || unfinished.rows.length === 0
+    })
+
+  /**
+   * Once every execution `pid` started a body of before `continuedAt` (host clock) completed, `runs` (those
+   * it had in flight when stopped) among them. Its records from before it was stopped may reach the
+   * database only after it was continued: they are in once it has recorded one from after (or nothing is
+   * left to run).
+   */
+  const settled = (pid: number, runs: ReadonlyArray<string>, continuedAt: number) =>
+    waitFor("the stopped worker's executions to finish", async () => {
+      const { rows: [state] } = await db.query(
+        `select
+           exists (select 1 from stamps where pid = $1 and at >= to_timestamp($2::float8 / 1000)) as recorded,
+           not exists (select 1 from workflow_executions where status <> 'completed') as done,
+           exists (
+             select 1 from workflow_executions e
+              where e.status <> 'completed'
+                and (e.id = any($3) or exists (
+                  select 1 from stamps s
+                   where s.execution = e.id and s.pid = $1 and s.what = 'start'
+                     and s.at < to_timestamp($2::float8 / 1000)))
+           ) as unfinished`,
+        [pid, continuedAt, runs]
+      )
+      return state.done || (state.recorded && !state.unfinished)
     })
 
   /**
@@ -124,7 +157,7 @@ describe.skipIf(pgUrl === undefined)("queues across processes", () => {
       const proxy = await startTcpProxy(pgUrl!)
       proxies.push(proxy)
       // Two connect directly, two through the proxy (half the fleet is cut off at once).
-      const workers: Array<Child> = await Promise.all([
+      const workers = await Promise.all([
         spawnWorker(),
         spawnWorker(),
         spawnWorker(proxy.url(database.url)),
@@ -156,17 +189,24 @@ describe.skipIf(pgUrl === undefined)("queues across processes", () => {
           // A direct worker stopped past its lease while others take its runs over, then continued.
           yield* after(100)
           const [stalled, stalledRuns] = yield* busyAmong(workers.slice(0, 2))
+          const beforeStop = yield* Effect.promise(lastStamp)
           stalled.signal("SIGSTOP")
           disrupted.push(stalled.pid)
-          yield* Effect.promise(() => takenOver(stalled.pid, stalledRuns))
+          yield* Effect.promise(() => takenOver(stalled.pid, stalledRuns, beforeStop))
+          const continuedAt = Date.now()
           stalled.signal("SIGCONT")
+          // Every execution the stopped worker had begun is finished before the next disruption: one that
+          // another process took over from it and lost again (cut) would go to whoever claims it next, the
+          // continued worker as well, which would then rightly start a body of it again.
+          yield* Effect.promise(() => settled(stalled.pid, stalledRuns, continuedAt))
           // The workers behind the proxy cut from the database while others take their runs over, then
           // reconnected.
           yield* after(150)
           const [cut, cutRuns] = yield* busyAmong(workers.slice(2))
+          const beforeCut = yield* Effect.promise(lastStamp)
           proxy.cut()
           disrupted.push(...workers.slice(2).map((worker) => worker.pid))
-          yield* Effect.promise(() => takenOver(cut.pid, cutRuns))
+          yield* Effect.promise(() => takenOver(cut.pid, cutRuns, beforeCut))
           proxy.restore()
           return yield* Effect.forEach(handles, (handle) => handle.result, { concurrency: 20 })
         }).pipe(Effect.provide(client))

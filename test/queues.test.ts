@@ -197,9 +197,11 @@ const queueSuite = (name: string, layer: Layer.Layer<ExecutionStorage.ExecutionS
     it.live("starts a deduplicated execution once while it is unfinished, and again after", () =>
       withStorage(Effect.gen(function*() {
         const gate = yield* Deferred.make<void>()
+        // The fourth start's own gate: it stays unfinished (holding the key) until the key is tried again.
+        const fourth = yield* Deferred.make<void>()
         const gated = Workflow.make({
           name: `${name}-dedup`,
-          run: (input: number) => Workflow.step("gated", Effect.as(Deferred.await(gate), input))
+          run: (input: number) => Workflow.step("gated", Effect.as(Deferred.await(input === 4 ? fourth : gate), input))
         })
         const worker = yield* startEngine({ queues: [{ name: "dedup" }] })
         yield* worker.engine.register(gated)
@@ -225,6 +227,7 @@ const queueSuite = (name: string, layer: Layer.Layer<ExecutionStorage.ExecutionS
           created: false,
           workflow: gated.name
         })
+        yield* Deferred.succeed(fourth, undefined)
         expect(yield* again.result).toBe(4)
       })))
 
