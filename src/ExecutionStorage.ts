@@ -194,6 +194,21 @@ export interface WakeClaimed {
 }
 
 /**
+ * What `purge` deletes: finished executions with one of `statuses`, last updated at or before `before`, of
+ * `workflow` if given, at most `limit` of them.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface PurgeRequest {
+  /** Ms since the epoch, on the engines' clock (as `updatedAt`). */
+  readonly before: number
+  readonly statuses: ReadonlyArray<"completed" | "failed" | "cancelled">
+  readonly workflow?: string
+  readonly limit: number
+}
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -546,6 +561,13 @@ export interface ExecutionStorageService {
    * @since 0.2.0
    */
   readonly inbox?: (id: string, name?: string) => Effect.Effect<ReadonlyArray<InboxSignal>, StorageError>
+  /**
+   * Deletes finished executions (never an unfinished one) with their events, journal and inbox, in one
+   * transaction, and answers how many. Absent on storages that keep everything.
+   *
+   * @since 0.2.0
+   */
+  readonly purge?: (request: PurgeRequest) => Effect.Effect<number, StorageError>
 }
 
 /**

@@ -218,7 +218,36 @@ export interface EngineOptions {
    * @since 0.2.0
    */
   readonly concurrency?: number
+  /**
+   * Purges finished executions on its own, every `every` (default 1 hour), as `purge` does with these
+   * options; each engine that has it purges (batches lock what they delete, so engines never collide).
+   *
+   * @since 0.2.0
+   */
+  readonly retention?: PurgeOptions & { readonly every?: Duration.DurationInput }
 }
+
+/**
+ * What `purge` deletes.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface PurgeOptions {
+  /** Executions that finished at least this long ago (`0`: any finished one). */
+  readonly olderThan: Duration.DurationInput
+  /** Only these finished statuses (default: all three). */
+  readonly status?: FinishedStatus | ReadonlyArray<FinishedStatus>
+  readonly workflow?: string
+  /** Executions deleted per transaction (default 500). */
+  readonly batchSize?: number
+}
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export type FinishedStatus = "completed" | "failed" | "cancelled"
 
 /**
  * @since 0.1.0
@@ -330,6 +359,13 @@ export interface WorkflowEngineService {
     | InvalidOption
     | StorageFailure
   >
+  /**
+   * Deletes finished executions (never an unfinished one) with their events, journal and inbox, a batch
+   * per transaction, and answers how many. Children keep their `parent` link to a purged parent.
+   *
+   * @since 0.2.0
+   */
+  readonly purge: (options: PurgeOptions) => Effect.Effect<number, InvalidOption | StorageFailure>
   readonly executions: (
     filter?: ExecutionStorage.ListFilter
   ) => Effect.Effect<ExecutionStorage.ExecutionPage, ExecutionStorage.InvalidCursor | StorageFailure>

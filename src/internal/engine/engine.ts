@@ -18,6 +18,7 @@ import { lookingUpStorableIds, positiveDuration, positiveInteger } from "./error
 import * as Leases from "./leases.js"
 import * as Observe from "./observe.js"
 import * as Registry from "./registry.js"
+import * as Retention from "./retention.js"
 import * as Runs from "./runs.js"
 import * as Signalling from "./signalling.js"
 import * as Tails from "./tail.js"
@@ -117,6 +118,10 @@ export const make = (
       workers
     })
     const signal = Signalling.make({ storage, signals, registry, clock, adopt })
+    const retention = Retention.make(storage, clock)
+    if (options.retention !== undefined) {
+      yield* retention.keepPurging(options.retention)
+    }
     spawnChild = Children.spawner({ storage, runs, startChild, resume })
 
     const service: WorkflowEngineService = {
@@ -135,6 +140,7 @@ export const make = (
       resume,
       approve,
       signal,
+      purge: retention.purge,
       executions: (filter) => storage.list(filter),
       debug: Effect.sync(() => debug),
       setDebug: (on) =>

@@ -302,6 +302,19 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
     defineQueue: (queue) => Effect.sync(() => void queues.limits.set(queue.name, queue)),
     claimQueued: (request) => Effect.sync(() => queues.claimQueued(request)),
     wakeDue: (request) => Effect.sync(() => wakeDue(entries, clock)(request)),
+    purge: ({ before, limit, statuses, workflow }) =>
+      Effect.sync(() => {
+        const purgeable = new Set<string>(statuses)
+        const picked = Array.from(entries.values())
+          .filter((entry) =>
+            isTerminal(entry.status) && purgeable.has(entry.status) && entry.updatedAt <= before &&
+            (workflow === undefined || entry.workflow === workflow)
+          )
+          .sort((a, b) => a.updatedAt - b.updatedAt)
+          .slice(0, Math.max(0, Math.floor(limit)))
+        for (const entry of picked) entries.delete(entry.id)
+        return picked.length
+      }),
     inbox: (id, name) =>
       Effect.sync(() =>
         (entries.get(id)?.inbox ?? []).flatMap(({ name: sent, payload, received, seq }) =>

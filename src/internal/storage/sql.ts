@@ -239,7 +239,7 @@ const waits = (
   dialect: Dialect,
   clock: Clock.Clock,
   run: <A>(program: Generator<Query, A, Rows>) => Effect.Effect<A, unknown>
-): Pick<ExecutionStorageService, "wakeDue" | "inbox"> => {
+): Pick<ExecutionStorageService, "wakeDue" | "inbox" | "purge"> => {
   const failed = (operation: string) => (cause: unknown) =>
     new StorageError({ operation, reason: cause instanceof Error ? cause.message : String(cause), cause })
   return {
@@ -253,6 +253,7 @@ const waits = (
           )
         )
       ),
+    purge: (request) => Effect.mapError(run(WaitProgram.purgeProgram(dialect, request)), failed("purge")),
     inbox: (id, name) =>
       run(WaitProgram.inboxProgram(id, name)).pipe(
         Effect.mapError(failed("inbox")),
@@ -274,7 +275,7 @@ export const transactional = (
   dialect: Dialect,
   clock: Clock.Clock,
   run: <A>(program: Generator<Query, A, Rows>) => Effect.Effect<A, unknown>
-): Pick<ExecutionStorageService, "defineQueue" | "claimQueued" | "wakeDue" | "inbox"> => ({
+): Pick<ExecutionStorageService, "defineQueue" | "claimQueued" | "wakeDue" | "inbox" | "purge"> => ({
   ...queues(dialect, clock, run),
   ...waits(dialect, clock, run)
 })

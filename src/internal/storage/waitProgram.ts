@@ -4,7 +4,7 @@
  * driver: waking the executions whose deadline has come, and reading an
  * execution's inbox of signals.
  */
-import type { WakeClaim } from "../../ExecutionStorage.js"
+import type { PurgeRequest, WakeClaim } from "../../ExecutionStorage.js"
 import type { Dialect, Query, Rows } from "./commitProgram.js"
 import { dbNow } from "./commitProgram.js"
 
@@ -58,4 +58,42 @@ export function* inboxProgram(id: string, name: string | undefined): Generator<Q
         where execution_id = ? and name = ? and received_by is null order by seq`,
       [id, name]
     )
+}
+
+/**
+ * Deletes up to `request.limit` finished executions with everything stored for them (on PostgreSQL the
+ * picked rows are locked, and rows another transaction holds are left for the next batch). Answers how many.
+ */
+export function* purgeProgram(dialect: Dialect, request: PurgeRequest): Generator<Query, number, Rows> {
+  const statuses = request.statuses.filter((status) =>
+    status === "completed" || status === "failed" ||
+    status === "cancelled"
+  )
+  if (statuses.length === 0 || request.limit <= 0) return 0
+  const picked = yield query(
+    `select id from workflow_executions
+      where status in (${statuses.map(() => "?").join(", ")}) and updated_at <= ?${
+      request.workflow === undefined ? "" : " and workflow = ?"
+    }
+      order by updated_at
+      limit ?${dialect === "pg" ? " for update skip locked" : ""}`,
+    [
+      ...statuses,
+      Math.trunc(request.before),
+      ...(request.workflow === undefined ? [] : [request.workflow]),
+      Math.floor(request.limit)
+    ]
+  )
+  const ids = picked.map((row) => String(row.id))
+  if (ids.length === 0) return 0
+  const list = ids.map(() => "?").join(", ")
+  for (const table of ["workflow_events", "workflow_journal", "workflow_signals"]) {
+    yield query(`delete from ${table} where execution_id in (${list})`, ids)
+  }
+  const deleted = yield query(
+    `delete from workflow_executions where id in (${list}) and status in ('completed', 'failed', 'cancelled')
+      returning id`,
+    ids
+  )
+  return deleted.length
 }
