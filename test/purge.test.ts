@@ -42,10 +42,12 @@ const purgeSuite = (name: string, layer: Layer.Layer<ExecutionStorage.ExecutionS
         const gate = yield* Deferred.make<void>()
         const finished = Workflow.make({
           name: `${name}-finished`,
-          run: (n: number) =>
-            n % 2 === 0 ? Workflow.step("ok", Effect.succeed(n)) : Effect.fail(`odd ${n}`)
+          run: (n: number) => n % 2 === 0 ? Workflow.step("ok", Effect.succeed(n)) : Effect.fail(`odd ${n}`)
         })
-        const running = Workflow.make({ name: `${name}-running`, run: () => Workflow.step("gate", Deferred.await(gate)) })
+        const running = Workflow.make({
+          name: `${name}-running`,
+          run: () => Workflow.step("gate", Deferred.await(gate))
+        })
         const waiting = Workflow.make({ name: `${name}-waiting`, run: () => Workflow.signal("go", Schema.Number) })
         const { engine } = yield* startEngine()
         const done = yield* Effect.forEach([0, 1, 2, 3, 4], (n) => engine.start(finished, n))
