@@ -129,6 +129,13 @@ export interface ExecutionRecord {
    */
   readonly awaitedByParent?: boolean
   /**
+   * The `version` of the workflow that started it, if it had one: only an engine with that version of the
+   * workflow runs it.
+   *
+   * @since 0.2.0
+   */
+  readonly version?: string
+  /**
    * The queue it was started in, if any: it waits there (status `created`) until a worker serving the
    * queue claims it.
    *
@@ -225,7 +232,7 @@ export interface JournalEntry {
   /** Position of the entry in the workflow body: "3", or "3.1.0" inside nested steps and branches. */
   readonly key: string
   readonly name: string
-  readonly kind: "step" | "emit" | "approval" | "sleep" | "signal" | "child"
+  readonly kind: "step" | "emit" | "approval" | "sleep" | "signal" | "child" | "patch"
   readonly state: "started" | "completed" | "waiting"
   readonly result?: JournalResult
   readonly taskId?: string
@@ -319,6 +326,8 @@ export interface NewExecution {
   readonly parent?: string
   /** With `parent`: its end is signalled to the parent (see `ExecutionRecord.awaitedByParent`). @since 0.2.0 */
   readonly awaitedByParent?: boolean
+  /** The workflow's version (see `ExecutionRecord.version`). @since 0.2.0 */
+  readonly version?: string
   /**
    * Claims the new execution for `owner` in the same write, as `claim`
    * would: a start that runs what it creates then writes once. A storage

@@ -11,18 +11,18 @@
  * @since 0.1.0
  */
 import { Deferred, Duration, Effect, FiberId, FiberRef, Schedule } from "effect"
+import * as Body from "./internal/body.js"
 import { currentCursor } from "./internal/cursor.js"
 import type { FlowRoot } from "./internal/flowState.js"
 import { currentFlow } from "./internal/flowState.js"
-import * as Instance from "./internal/instance.js"
 
 /** Runs one named task: a journaled step inside an execution, a logged effect outside. */
 const task = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>, key: string | undefined) =>
   FiberRef.getWith(currentCursor, (cursor): Effect.Effect<A, E, R> => {
     if (cursor.frame !== undefined) {
       return (key === undefined
-        ? Instance.step("Flow", name, effect)
-        : Instance.stepAt("Flow", key, name, effect)) as Effect.Effect<A, E, R>
+        ? Body.step("Flow", name, effect)
+        : Body.stepAt("Flow", key, name, effect)) as Effect.Effect<A, E, R>
     }
     return Effect.zipRight(
       Effect.logDebug(`task started: ${name}`),
@@ -76,7 +76,7 @@ const branches = <A, E, R>(
   options: ConcurrencyOptions | undefined
 ): Effect.Effect<Array<A>, E, R> =>
   FiberRef.getWith(currentCursor, (cursor) => {
-    const keys = Instance.branchKeys(cursor, tasks.length)
+    const keys = Body.branchKeys(cursor, tasks.length)
     return Effect.forEach(tasks, ([name, effect], index) => flowAt(name, effect, keys?.[index]), {
       concurrency: options?.concurrency ?? "unbounded"
     })
@@ -185,7 +185,7 @@ const withRetries = <A, E, R>(options: QueueOptions<A, E, R>): Effect.Effect<A, 
 const report = (message: string, details: unknown) =>
   FiberRef.getWith(currentCursor, ({ frame }) =>
     frame !== undefined
-      ? Instance.emit("Flow", { type: "log", level: "warn", message, details: errorDetails(details) })
+      ? Body.emit("Flow", { type: "log", level: "warn", message, details: errorDetails(details) })
       : Effect.logWarning(message, errorDetails(details)))
 
 const errorDetails = (error: unknown): unknown =>

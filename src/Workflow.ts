@@ -14,13 +14,13 @@
  */
 import { Clock, Duration, Effect, Either, FiberRef, Option, Schema } from "effect"
 import type { Schedule } from "effect"
+import * as Body from "./internal/body.js"
 import { currentCursor } from "./internal/cursor.js"
 import type { Frame } from "./internal/cursor.js"
 import { WorkflowCancelled, WorkflowFailed } from "./internal/engine/errors.js"
 import { formatIssues, issuesOf } from "./internal/errorInfo.js"
 import { currentFlow } from "./internal/flowState.js"
 import type { FlowState } from "./internal/flowState.js"
-import * as Instance from "./internal/instance.js"
 import * as WorkflowEvent from "./WorkflowEvent.js"
 import type { ErrorInfo } from "./WorkflowEvent.js"
 
@@ -118,6 +118,11 @@ export interface Workflow<in out A, in out I, out E = never, out R = never> {
    * is stored, and checked when the body receives it).
    */
   readonly signals?: Readonly<Record<string, Schema.Schema<any, any>>> | undefined
+  /**
+   * Stored with each execution it starts: an engine runs (resumes, recovers, wakes) only the executions
+   * of the version it has. Change it when a body changes in a way `patched` cannot bridge.
+   */
+  readonly version?: string | undefined
 }
 
 /**
@@ -173,6 +178,7 @@ export const make: {
     readonly output?: Schema.Schema<A, AE>
     readonly error: Schema.Schema<E, EE>
     readonly signals?: Readonly<Record<string, Schema.Schema<any, any>>>
+    readonly version?: string
     readonly run: (input: I) => Effect.Effect<A, E, R>
     readonly parseArgs?: (args: string) => unknown
   }): Typed<A, I, E, Exclude<R, ExecutionContext>>
@@ -182,6 +188,7 @@ export const make: {
     readonly input?: Schema.Schema<I, IE>
     readonly output?: Schema.Schema<A, AE>
     readonly signals?: Readonly<Record<string, Schema.Schema<any, any>>>
+    readonly version?: string
     readonly run: (input: I) => Effect.Effect<A, E, R>
     readonly parseArgs?: (args: string) => unknown
   }): Workflow<A, I, E, Exclude<R, ExecutionContext>>
@@ -192,11 +199,13 @@ export const make: {
   readonly output?: Schema.Schema<any, any>
   readonly error?: Schema.Schema<any, any>
   readonly signals?: Readonly<Record<string, Schema.Schema<any, any>>>
+  readonly version?: string
   readonly run: (input: any) => Effect.Effect<any, any, any>
   readonly parseArgs?: (args: string) => unknown
 }): any => ({
   ...(options.parseArgs !== undefined ? { parseArgs: options.parseArgs } : {}),
   ...(options.error !== undefined ? { error: options.error } : {}),
+  ...(options.version !== undefined ? { version: options.version } : {}),
   // Keys read from a null-prototype copy: a name such as "__proto__" is a name, never a prototype.
   ...(options.signals !== undefined ? { signals: Object.assign(Object.create(null), options.signals) } : {}),
   name: options.name,
@@ -240,7 +249,7 @@ export const step = <A, E, R, O extends StepOptions<A, E, R> = StepOptions<A, E,
   A,
   E | (O extends { readonly timeout: Duration.DurationInput } ? StepTimeout : never),
   R | ExecutionContext
-> => Instance.step("Workflow.step", name, effect, options) as any
+> => Body.step("Workflow.step", name, effect, options) as any
 
 /**
  * The events only the engine writes, with what a body uses instead: a body
@@ -277,7 +286,7 @@ export const emit = (
     (valid) => {
       const instead = engineOnly[valid.type]
       return instead === undefined
-        ? Instance.emit("Workflow.emit", valid)
+        ? Body.emit("Workflow.emit", valid)
         : Effect.fail(
           new WorkflowEvent.InvalidEvent({
             eventType: valid.type,
@@ -298,7 +307,7 @@ export const log = (
   message: string,
   details?: unknown
 ): Effect.Effect<void, never, ExecutionContext> =>
-  Instance.emit(
+  Body.emit(
     "Workflow.log",
     details === undefined ? { type: "log", level, message } : { type: "log", level, message, details }
   )
@@ -310,7 +319,7 @@ export const log = (
  * @category events
  */
 export const chunk = (data: unknown): Effect.Effect<void, never, ExecutionContext> =>
-  Instance.emit("Workflow.chunk", { type: "output_chunk", data })
+  Body.emit("Workflow.chunk", { type: "output_chunk", data })
 
 /**
  * @since 0.1.0
@@ -343,7 +352,7 @@ export interface ApprovalAnswer {
  * @category approvals
  */
 export const approval = (request: ApprovalRequest): Effect.Effect<ApprovalAnswer, never, ExecutionContext> =>
-  Instance.approval("Workflow.approval", request)
+  Body.approval("Workflow.approval", request)
 
 /**
  * Sleeps durably: the wake-up time (now on the engine's `Clock`, plus `duration`) is journaled, the
@@ -358,7 +367,7 @@ export const sleep = (duration: Duration.DurationInput): Effect.Effect<void, nev
   Effect.suspend(() => {
     const millis = Duration.toMillis(Duration.decode(duration))
     return Number.isFinite(millis)
-      ? Instance.sleep("Workflow.sleep", (now) => now + Math.max(0, millis))
+      ? Body.sleep("Workflow.sleep", (now) => now + Math.max(0, millis))
       : Effect.dieMessage(`Workflow.sleep needs a finite duration, not ${Duration.format(duration)}`)
   })
 
@@ -372,7 +381,7 @@ export const sleepUntil = (date: Date | number): Effect.Effect<void, never, Exec
   Effect.suspend(() => {
     const at = typeof date === "number" ? date : date.getTime()
     return Number.isFinite(at)
-      ? Instance.sleep("Workflow.sleepUntil", () => at)
+      ? Body.sleep("Workflow.sleepUntil", () => at)
       : Effect.dieMessage(`Workflow.sleepUntil needs a valid date, not ${String(date)}`)
   })
 
@@ -410,7 +419,7 @@ export const signal: {
       return Either.isRight(decoded) ? undefined : formatIssues(issuesOf(decoded.left))
     }
     const timeout = options === undefined ? undefined : Duration.toMillis(Duration.decode(options.timeout))
-    const received = Instance.signal(
+    const received = Body.signal(
       "Workflow.signal",
       name,
       accept,
@@ -422,6 +431,19 @@ export const signal: {
       ? Effect.map(received, (payload) => Option.getOrThrow(value(payload)))
       : Effect.map(received, value)
   })
+
+/**
+ * Whether this execution takes the path of a change to its body: `true` for an execution that gets here
+ * with code that has the patch `id` (journaled, so it stays `true` on replay); `false` for one that
+ * journaled past this point before the patch existed (it replays the old path, and the check takes no
+ * position in its journal). Deploy `if (yield* Workflow.patched("id")) { new } else { old }`; once no
+ * execution from before is in flight, keep only the new path (and the check, until then).
+ *
+ * @since 0.2.0
+ * @category versions
+ */
+export const patched = (id: string): Effect.Effect<boolean, never, ExecutionContext> =>
+  Body.patched("Workflow.patched", id)
 
 /**
  * @since 0.2.0
@@ -450,7 +472,7 @@ export const startChild: {
   /** A workflow registered with the engine, by name: its input is checked when the child starts. */
   (workflow: string, input: unknown, options?: ChildOptions): Effect.Effect<string, ChildNotStarted, ExecutionContext>
 } = (workflow: Any | string, input: unknown, options?: ChildOptions): Effect.Effect<string, ChildNotStarted, any> =>
-  Instance.startChild("Workflow.startChild", workflow, input, options?.id)
+  Body.startChild("Workflow.startChild", workflow, input, options?.id)
 
 /**
  * Waits durably for the end of the child execution `id` of `workflow` (started with `startChild`): its
@@ -474,7 +496,7 @@ export const awaitChild: {
   id: string
 ): Effect.Effect<A, E | WorkflowFailed | WorkflowCancelled, ExecutionContext> =>
   Effect.flatMap(
-    Instance.signal("Workflow.awaitChild", `child:${id}`, () => undefined, undefined, { wait: "child", name: id }),
+    Body.signal("Workflow.awaitChild", `child:${id}`, () => undefined, undefined, { wait: "child", name: id }),
     (received): Effect.Effect<A, E | WorkflowFailed | WorkflowCancelled> => {
       const ended = Option.getOrThrow(received) as {
         readonly status: string

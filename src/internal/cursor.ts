@@ -34,10 +34,14 @@ export const rootCursor = (instance: Instance): Cursor => ({
   frame: { instance, path: "", next: 0, inStep: false }
 })
 
+/** The key of the frame's next position, without taking it. */
+export const peekKey = (frame: Frame): string => frame.path === "" ? String(frame.next) : `${frame.path}.${frame.next}`
+
 /** The next key of a frame. */
 export const nextKey = (frame: Frame): string => {
-  const n = frame.next++
-  return frame.path === "" ? String(n) : `${frame.path}.${n}`
+  const key = peekKey(frame)
+  frame.next++
+  return key
 }
 
 /**

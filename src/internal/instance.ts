@@ -16,7 +16,7 @@ import type { Any as AnyWorkflow, ApprovalAnswer, ApprovalRequest, StepOptions }
 import type { EventDraft, WorkflowEvent } from "../WorkflowEvent.js"
 import { attempt } from "./attempt.js"
 import type { Cursor, Frame } from "./cursor.js"
-import { nextKey, withFrame } from "./cursor.js"
+import { nextKey, peekKey } from "./cursor.js"
 import type { Run } from "./engine/run.js"
 import { suspending, unsuspended } from "./engine/run.js"
 import { errorInfo } from "./errorInfo.js"
@@ -325,6 +325,26 @@ export class Instance {
   }
 
   /**
+   * A patch check at the next position: journaled there the first time (true), found there on replay
+   * (true); another entry there means the execution got past this point before the patch: false, and the
+   * position stays that entry's.
+   */
+  patched(frame: Frame, id: string): Effect.Effect<boolean> {
+    const key = peekKey(frame)
+    const journaled = this.journal.get(key)
+    if (journaled !== undefined && journaled.kind !== "patch") return Effect.succeed(false)
+    frame.next++
+    if (journaled === undefined) {
+      return this.commitThen(
+        { journal: { key, name: id, kind: "patch", state: "completed" } },
+        () => Effect.succeed(true),
+        hold
+      )
+    }
+    return journaled.name === id ? Effect.succeed(true) : this.nonDeterminism(key, journaled, `patch "${id}"`)
+  }
+
+  /**
    * Starts a child at the next position: its id is journaled first, and started on every replay too (a start
    * with an existing id finds it): a parent that stopped in between starts it once, never a second one.
    */
@@ -449,63 +469,3 @@ const stopsTheRun = (cause: Cause.Cause<unknown>): boolean =>
     Cause.find(cause, (reason) =>
       reason._tag === "Die" && reason.defect instanceof CommitFailed ? Option.some(reason.defect) : Option.none())
   )
-
-// ---- the one way in ---------------------------------------------------------
-
-/** A durable step at the next position of the current frame. */
-export const step = <A, E, R>(
-  operation: string,
-  name: string,
-  effect: Effect.Effect<A, E, R>,
-  options?: StepOptions<A, E, R>
-): Effect.Effect<A, E | StepTimeout, R> =>
-  withFrame(operation, (frame, cursor) => frame.instance.step(frame, cursor, nextKey(frame), name, effect, options))
-
-/** A durable step at a key allocated beforehand (see `branchKeys`). */
-export const stepAt = <A, E, R>(
-  operation: string,
-  key: string,
-  name: string,
-  effect: Effect.Effect<A, E, R>
-): Effect.Effect<A, E | StepTimeout, R> =>
-  withFrame(operation, (frame, cursor) => frame.instance.step(frame, cursor, key, name, effect))
-
-/** Emits an event into the log of the running execution. */
-export const emit = (operation: string, draft: EventDraft): Effect.Effect<void> =>
-  withFrame(operation, (frame) => frame.instance.emit(frame, draft))
-
-/** A durable sleep until `wakeAt(now)`. */
-export const sleep = (operation: string, wakeAt: (now: number) => number): Effect.Effect<void> =>
-  withFrame(operation, (frame) => frame.instance.sleep(frame, wakeAt))
-
-/** Receives a signal named `name`, waiting for it durably (until `timeoutAt(now)`, if given). */
-export const signal = (
-  operation: string,
-  name: string,
-  accept: (payload: unknown) => string | undefined,
-  timeoutAt: ((now: number) => number) | undefined,
-  shown?: Shown
-): Effect.Effect<Option.Option<unknown>> =>
-  withFrame(operation, (frame) => frame.instance.signal(frame, name, accept, timeoutAt, shown))
-
-/** Starts a child execution, once per position (see `Instance.startChild`). */
-export const startChild = (
-  operation: string,
-  workflow: AnyWorkflow | string,
-  input: unknown,
-  id: string | undefined
-): Effect.Effect<string, ChildNotStarted> =>
-  withFrame(operation, (frame) => frame.instance.startChild(frame, workflow, input, id))
-
-/** Asks for an approval; suspends the execution until it is answered. */
-export const approval = (operation: string, request: ApprovalRequest): Effect.Effect<ApprovalAnswer> =>
-  withFrame(operation, (frame) => frame.instance.approval(frame, request))
-
-/**
- * The journal keys of `count` concurrent branches, allocated in order before any of them starts, or
- * undefined outside a running workflow.
- */
-export const branchKeys = (cursor: Cursor, count: number): ReadonlyArray<string> | undefined => {
-  const frame = cursor.frame
-  return frame === undefined ? undefined : Array.from({ length: count }, () => nextKey(frame))
-}

@@ -42,6 +42,8 @@ export const describeEntry = (entry: JournalEntry): string => {
       return `signal "${entry.name}"`
     case "child":
       return `a child of workflow "${entry.name.slice("child:".length)}"`
+    case "patch":
+      return `patch "${entry.name}"`
     case "step":
       return `step "${entry.name}"`
   }

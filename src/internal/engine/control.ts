@@ -62,7 +62,8 @@ export const make = ({ clock, observe, register, registry, runs, signals, storag
       input: encoded,
       status: "running",
       claim: runs.claim,
-      ...(parent !== undefined ? { parent, ...(awaited === true ? { awaitedByParent: true } : {}) } : {})
+      ...(parent !== undefined ? { parent, ...(awaited === true ? { awaitedByParent: true } : {}) } : {}),
+      ...(definition.workflow.version !== undefined ? { version: definition.workflow.version } : {})
     })
     if (record.workflow !== name) {
       return yield* new ExecutionIdConflict({ executionId: id, workflow: name, existingWorkflow: record.workflow })
@@ -120,7 +121,9 @@ export const make = ({ clock, observe, register, registry, runs, signals, storag
       if (isTerminal(record.status)) {
         return yield* new ExecutionFinished({ executionId: id, status: record.status })
       }
-      yield* runs.launch(id, yield* registry.find(record.workflow))
+      const definition = yield* registry.find(record.workflow)
+      yield* Starting.versionHere(registry, definition, record)
+      yield* runs.launch(id, definition)
       return observe.handle<unknown>(id, record.workflow, false, cancel(id))
     }).pipe(Effect.withSpan("WorkflowEngine.resume", { attributes: { executionId: id } }))
 

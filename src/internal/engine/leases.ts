@@ -9,6 +9,7 @@ import * as Listing from "../storage/listing.js"
 import { StorageError } from "../storage/service.js"
 import type { Registry } from "./registry.js"
 import type { Runs } from "./runs.js"
+import { runsHere } from "./starting.js"
 
 export interface LeaseOptions {
   readonly storage: ExecutionStorageService
@@ -96,7 +97,8 @@ export const recover =
       return Listing.all(storage, { workflow, status: ["running", "created"], limit: 100 }).pipe(
         Stream.runForEach((record) =>
           // Queued and never started: a worker serving its queue claims it, within the queue's limits.
-          runs.has(record.id) || (record.status === "created" && record.queue !== undefined)
+          runs.has(record.id) || (record.status === "created" && record.queue !== undefined) ||
+            !runsHere(definition, record)
             ? Effect.void
             : runs.launch(record.id, definition)
         )

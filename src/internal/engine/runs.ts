@@ -24,6 +24,7 @@ import * as Leases from "./leases.js"
 import * as Outcome from "./outcome.js"
 import type { Definition } from "./registry.js"
 import * as Run from "./run.js"
+import { runsHere } from "./starting.js"
 
 const hold = { hold: true } as const
 const noEntries: ReadonlyArray<JournalEntry> = []
@@ -281,6 +282,12 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
           : { record: fresh.record, journal: fresh.started === true ? yield* storage.journal(id) : noEntries }
         if (loaded === undefined || isTerminal(loaded.record.status)) return
         const record = loaded.record
+        // Of another version of the workflow than the one here: left (its lease given up) for an engine with it.
+        if (!runsHere(definition, record)) {
+          return yield* Effect.logWarning(
+            `Execution ${id} is of version ${record.version} of "${record.workflow}", not the one here: left to run elsewhere`
+          )
+        }
         if (record.awaitedByParent === true) run.parent = record.parent
         const journal = new Map(loaded.journal.map((entry) => [entry.key, entry] as const))
         const workflow = definition.workflow

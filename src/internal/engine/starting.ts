@@ -5,12 +5,12 @@
  */
 import { Effect, FiberRef, Schema } from "effect"
 import type { ParseResult } from "effect"
-import type { ExecutionStorageService } from "../../ExecutionStorage.js"
+import type { ExecutionRecord, ExecutionStorageService } from "../../ExecutionStorage.js"
 import type { StartOptions, WorkflowEngineService } from "../../WorkflowEngine.js"
 import { currentCursor } from "../cursor.js"
 import { issuesOf } from "../errorInfo.js"
 import { InvalidInput } from "../workflowErrors.js"
-import { ExecutionIdConflict, InvalidOption, storableId } from "./errors.js"
+import { ExecutionIdConflict, InvalidOption, storableId, WorkflowNotFound } from "./errors.js"
 import type * as Observe from "./observe.js"
 import type { Definition, Registry } from "./registry.js"
 import type { Workers } from "./workers.js"
@@ -79,7 +79,8 @@ export const enqueue =
         queue,
         priority,
         ...(dedupKey !== undefined ? { dedupKey } : {}),
-        ...(parent !== undefined ? { parent } : {})
+        ...(parent !== undefined ? { parent } : {}),
+        ...(definition?.workflow.version !== undefined ? { version: definition.workflow.version } : {})
       })
       // An id given for another workflow's execution conflicts; a key held by another workflow's execution
       // in the queue deduplicates all the same (the key is the queue's): its handle, as that workflow's.
@@ -100,3 +101,17 @@ export const enqueue =
         byValue && record.workflow === name ? definition?.workflow.error : undefined
       )
     })
+
+/**
+ * Whether an engine with `definition` runs the execution `record`: one stored with a version runs only
+ * where that version of its workflow is registered.
+ */
+export const runsHere = (definition: Definition, record: { readonly version?: string }): boolean =>
+  record.version === undefined || record.version === definition.workflow.version
+
+/** `WorkflowNotFound` naming the version, when the execution is of another version than the one here. */
+export const versionHere = (registry: Registry, definition: Definition, record: ExecutionRecord) =>
+  runsHere(definition, record) ? Effect.void : new WorkflowNotFound({
+    workflow: `${record.workflow} (version ${record.version})`,
+    registered: registry.names().map((name) => `${name} (version ${registry.get(name)?.workflow.version ?? "none"})`)
+  })

@@ -28,13 +28,13 @@ const insertExecution = (dialect: Dialect, execution: NewExecution, input: strin
   const deduplicated = execution.dedupKey !== undefined
   const text = insertTexts[dialect][(claim === undefined ? 0 : 1) + (deduplicated ? 2 : 0)] ??=
     `insert into workflow_executions
-      (id, workflow, input, status, created_at, updated_at, last_seq, parent, awaited_by_parent, queue, priority,
-       dedup_key, owner, lease_until)
-    values (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ${claim === undefined ? "null" : `${dbNow[dialect]} + ?`})
+      (id, workflow, input, status, created_at, updated_at, last_seq, parent, awaited_by_parent, workflow_version,
+       queue, priority, dedup_key, owner, lease_until)
+    values (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ${claim === undefined ? "null" : `${dbNow[dialect]} + ?`})
     on conflict ${deduplicated ? "" : "(id) "}do nothing
     returning lease_until`
   const params = [execution.id, execution.workflow, input, execution.status, at, at, execution.parent ?? null]
-  params.push(execution.parent !== undefined && execution.awaitedByParent === true ? 1 : 0)
+  params.push(execution.parent !== undefined && execution.awaitedByParent === true ? 1 : 0, execution.version ?? null)
   params.push(execution.queue ?? null, Math.trunc(execution.priority ?? 0), execution.dedupKey ?? null)
   params.push(claim?.owner ?? null)
   if (claim !== undefined) params.push(leaseLength(claim.leaseMs))
@@ -104,6 +104,7 @@ export const creating = <E>(
           : {}),
         ...(execution.parent !== undefined ? { parent: execution.parent } : {}),
         ...(execution.parent !== undefined && execution.awaitedByParent === true ? { awaitedByParent: true } : {}),
+        ...(execution.version !== undefined ? { version: execution.version } : {}),
         ...(execution.queue !== undefined ? { queue: execution.queue } : {})
       }
       return { record, created: true, claimed: execution.claim !== undefined }

@@ -44,6 +44,7 @@ interface Entry {
   readonly input: unknown
   readonly parent: string | undefined
   readonly awaitedByParent: boolean
+  readonly version: string | undefined
   readonly createdAt: number
   status: ExecutionStatus
   output: unknown
@@ -82,6 +83,7 @@ const snapshot = (entry: Entry): ExecutionRecord => {
   if (entry.owner !== undefined && entry.status === "running") record.leaseUntil = entry.leaseUntil
   if (entry.parent !== undefined) record.parent = entry.parent
   if (entry.awaitedByParent) record.awaitedByParent = true
+  if (entry.version !== undefined) record.version = entry.version
   if (entry.queue !== undefined) record.queue = entry.queue
   if (entry.status === "waiting") {
     if (entry.waitingFor !== undefined) record.waitingFor = entry.waitingFor
@@ -334,6 +336,7 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
             input,
             parent: execution.parent,
             awaitedByParent: execution.parent !== undefined && execution.awaitedByParent === true,
+            version: execution.version,
             createdAt: now,
             status: execution.status,
             output: undefined,

@@ -171,6 +171,8 @@ export const migrations = {
     yield* sql`create index workflow_executions_wake on workflow_executions (wake_at) where wake_at is not null`
     // A child started with Workflow.child: its end is signalled to its parent, in the same transaction.
     yield* sql`alter table workflow_executions add column awaited_by_parent integer not null default 0`
+    // The version of the workflow that started it: only an engine with that version runs it.
+    yield* sql`alter table workflow_executions add column workflow_version text`
     // A sleep's or signal wait's deadline, journaled so that a replay waits for the same moment.
     yield* sql`alter table workflow_journal add column wake_at bigint`
     // Signals sent to an execution, each under the seq of its signal_received event: the inbox is those its

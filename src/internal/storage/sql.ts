@@ -48,6 +48,7 @@ interface ExecutionRow {
   readonly waiting_for?: string | null
   readonly wake_at?: number | string | null
   readonly awaited_by_parent?: number | string | null
+  readonly workflow_version?: string | null
 }
 
 interface JournalRow {
@@ -84,6 +85,7 @@ const toRecord = (row: ExecutionRow): Effect.Effect<ExecutionRecord, StorageErro
         : {}),
       ...(row.parent !== null && row.parent !== undefined ? { parent: row.parent } : {}),
       ...(Number(row.awaited_by_parent ?? 0) === 1 ? { awaitedByParent: true } : {}),
+      ...(row.workflow_version !== null && row.workflow_version !== undefined ? { version: row.workflow_version } : {}),
       ...(row.queue !== null && row.queue !== undefined ? { queue: row.queue } : {}),
       ...(row.status === "waiting" && row.waiting_for !== null && row.waiting_for !== undefined
         ? { waitingFor: row.waiting_for }
