@@ -6,27 +6,9 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Schema } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { afterAll } from "vitest"
 import { ExecutionStorage, Workflow } from "../src/index.js"
-import { startEngine } from "./helpers.js"
-import { pgUrl, suiteDatabase } from "./pg.js"
-
-/** A real pause (storage I/O goes on), for polling. */
-const breathe = Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
-
-const until = <E, R>(what: string, check: Effect.Effect<boolean, E, R>) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 6_000; i++) {
-      if (yield* check) return
-      yield* breathe
-    }
-    return yield* Effect.dieMessage(`never: ${what}`)
-  })
-
-const stored = (id: string) => Effect.flatMap(ExecutionStorage.ExecutionStorage, (storage) => storage.get(id))
+import { startEngine, stored, until } from "./helpers.js"
+import { onEveryStorage } from "./pg.js"
 
 const childrenOf = (parent: string) =>
   Effect.flatMap(ExecutionStorage.ExecutionStorage, (storage) => storage.list({ parent }))
@@ -131,12 +113,4 @@ const childSuite = (name: string, layer: Layer.Layer<ExecutionStorage.ExecutionS
       })))
   })
 
-const dir = mkdtempSync(join(tmpdir(), "workflow-children-"))
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
-
-childSuite("memory", ExecutionStorage.layerMemory)
-childSuite("SQLite", ExecutionStorage.layerSqlite({ filename: join(dir, "children.db") }))
-describe.skipIf(pgUrl === undefined)("PostgreSQL", () => {
-  const database = suiteDatabase()
-  childSuite("PostgreSQL", Layer.suspend(() => ExecutionStorage.layerPg({ url: database.url() })))
-})
+onEveryStorage(childSuite)

@@ -1,5 +1,5 @@
 import { Chunk, Clock, Duration, Effect, Exit, Scope, Stream, TestClock, TestServices } from "effect"
-import { WorkflowEngine } from "../src/index.js"
+import { ExecutionStorage, WorkflowEngine } from "../src/index.js"
 import type { Workflow, WorkflowEvent } from "../src/index.js"
 
 export const collect = <A, E, R>(stream: Stream.Stream<A, E, R>) =>
@@ -79,3 +79,22 @@ export const untilSleeping = (after: Duration.DurationInput) =>
     }
     return yield* Effect.dieMessage(`nothing went to sleep on the TestClock until ${deadline}`)
   })
+
+/** A real pause (not on the Clock, which may be a TestClock): for storage I/O and other fibers to go on. */
+export const breathe = Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
+
+/** Holds once `check` does, looking every few real ms, for at most 30 s; dies naming `what` after. */
+export const until = <E, R>(what: string, check: Effect.Effect<boolean, E, R>) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 6_000; i++) {
+      if (yield* check) return
+      yield* breathe
+    }
+    return yield* Effect.dieMessage(`never: ${what}`)
+  })
+
+/** The execution as the storage in context has it. */
+export const stored = (id: string) => Effect.flatMap(ExecutionStorage.ExecutionStorage, (storage) => storage.get(id))
+
+/** Whether the execution is `waiting`. */
+export const waiting = (id: string) => Effect.map(stored(id), (record) => record.status === "waiting")

@@ -65,3 +65,11 @@ export const onDurableStorages = (
     suite("PostgreSQL", Layer.suspend(() => ExecutionStorage.layerPg({ url: database.url() })))
   })
 }
+
+/** Registers `suite` over the memory storage, then as `onDurableStorages` does. */
+export const onEveryStorage = (
+  suite: (name: string, layer: Layer.Layer<ExecutionStorage.ExecutionStorage, unknown>) => void
+) => {
+  suite("memory", ExecutionStorage.layerMemory)
+  onDurableStorages(suite)
+}

@@ -6,24 +6,9 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Layer, Schema } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { afterAll } from "vitest"
 import { ExecutionStorage, Workflow } from "../src/index.js"
-import { startEngine } from "./helpers.js"
-import { pgUrl, suiteDatabase } from "./pg.js"
-
-const breathe = Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
-
-const until = <E, R>(what: string, check: Effect.Effect<boolean, E, R>) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 6_000; i++) {
-      if (yield* check) return
-      yield* breathe
-    }
-    return yield* Effect.dieMessage(`never: ${what}`)
-  })
+import { startEngine, until } from "./helpers.js"
+import { onEveryStorage } from "./pg.js"
 
 const exists = (id: string) =>
   Effect.flatMap(ExecutionStorage.ExecutionStorage, (storage) =>
@@ -101,12 +86,4 @@ const purgeSuite = (name: string, layer: Layer.Layer<ExecutionStorage.ExecutionS
       })))
   })
 
-const dir = mkdtempSync(join(tmpdir(), "workflow-purge-"))
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
-
-purgeSuite("memory", ExecutionStorage.layerMemory)
-purgeSuite("SQLite", ExecutionStorage.layerSqlite({ filename: join(dir, "purge.db") }))
-describe.skipIf(pgUrl === undefined)("PostgreSQL", () => {
-  const database = suiteDatabase()
-  purgeSuite("PostgreSQL", Layer.suspend(() => ExecutionStorage.layerPg({ url: database.url() })))
-})
+onEveryStorage(purgeSuite)

@@ -6,27 +6,9 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Schema } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { afterAll } from "vitest"
 import { ExecutionStorage, Workflow } from "../src/index.js"
-import { startEngine } from "./helpers.js"
-import { pgUrl, suiteDatabase } from "./pg.js"
-
-const breathe = Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
-
-const until = <E, R>(what: string, check: Effect.Effect<boolean, E, R>) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 6_000; i++) {
-      if (yield* check) return
-      yield* breathe
-    }
-    return yield* Effect.dieMessage(`never: ${what}`)
-  })
-
-const stored = (id: string) => Effect.flatMap(ExecutionStorage.ExecutionStorage, (storage) => storage.get(id))
-const waiting = (id: string) => Effect.map(stored(id), (record) => record.status === "waiting")
+import { breathe, startEngine, stored, until, waiting } from "./helpers.js"
+import { onEveryStorage } from "./pg.js"
 
 const versionSuite = (name: string, layer: Layer.Layer<ExecutionStorage.ExecutionStorage, unknown>) =>
   describe(`versions on ${name}`, () => {
@@ -103,12 +85,4 @@ const versionSuite = (name: string, layer: Layer.Layer<ExecutionStorage.Executio
       })))
   })
 
-const dir = mkdtempSync(join(tmpdir(), "workflow-versions-"))
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
-
-versionSuite("memory", ExecutionStorage.layerMemory)
-versionSuite("SQLite", ExecutionStorage.layerSqlite({ filename: join(dir, "versions.db") }))
-describe.skipIf(pgUrl === undefined)("PostgreSQL", () => {
-  const database = suiteDatabase()
-  versionSuite("PostgreSQL", Layer.suspend(() => ExecutionStorage.layerPg({ url: database.url() })))
-})
+onEveryStorage(versionSuite)

@@ -7,35 +7,14 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Option, Schema, TestClock } from "effect"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { afterAll } from "vitest"
 import { ExecutionStorage, Workflow } from "../src/index.js"
-import { startEngine } from "./helpers.js"
-import { pgUrl, suiteDatabase } from "./pg.js"
+import { breathe, startEngine, stored, until, waiting } from "./helpers.js"
+import { onEveryStorage } from "./pg.js"
 
 const HOUR = 60 * 60 * 1000
 
-/** A real pause (not on the Clock, which may be a TestClock): for storage I/O to go on. */
-const breathe = Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
-
-/** Holds once `check` does, looking every few real ms, for at most 30 s. */
-const until = <E, R>(what: string, check: Effect.Effect<boolean, E, R>) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 6_000; i++) {
-      if (yield* check) return
-      yield* breathe
-    }
-    return yield* Effect.dieMessage(`never: ${what}`)
-  })
-
-const stored = (id: string) => Effect.flatMap(ExecutionStorage.ExecutionStorage, (storage) => storage.get(id))
-
 const eventsOf = (id: string) =>
   Effect.flatMap(ExecutionStorage.ExecutionStorage, (storage) => storage.events(id, { fromSeq: 1, limit: 1_000 }))
-
-const waiting = (id: string) => Effect.map(stored(id), (record) => record.status === "waiting")
 
 /** A workflow: a step, a sleep of `ms`, a step; each step body counts its runs. */
 const sleeper = (name: string, ms: number) => {
@@ -232,12 +211,4 @@ const waitSuite = (name: string, layer: Layer.Layer<ExecutionStorage.ExecutionSt
       })))
   })
 
-const dir = mkdtempSync(join(tmpdir(), "workflow-waits-"))
-afterAll(() => rmSync(dir, { recursive: true, force: true }))
-
-waitSuite("memory", ExecutionStorage.layerMemory)
-waitSuite("SQLite", ExecutionStorage.layerSqlite({ filename: join(dir, "waits.db") }))
-describe.skipIf(pgUrl === undefined)("PostgreSQL", () => {
-  const database = suiteDatabase()
-  waitSuite("PostgreSQL", Layer.suspend(() => ExecutionStorage.layerPg({ url: database.url() })))
-})
+onEveryStorage(waitSuite)

@@ -8,11 +8,10 @@
  * on the engine's `Clock`, so that `TestClock` drives sleeps too.
  */
 import { Duration, Effect } from "effect"
-import type { Clock, Scope } from "effect"
-import type { ExecutionStorageService, WakeClaimed } from "../../ExecutionStorage.js"
+import type { Scope } from "effect"
+import type { WakeClaimed } from "../../ExecutionStorage.js"
 import { Signal } from "../notifier.js"
-import type { Registry } from "./registry.js"
-import type { Runs } from "./runs.js"
+import type { WorkersOptions } from "./workers.js"
 
 /** At most this many executions woken by one statement. */
 const WAKE_BATCH = 100
@@ -24,15 +23,8 @@ export interface Timers {
   readonly wake: () => void
 }
 
-export interface TimersOptions {
-  readonly storage: ExecutionStorageService
-  readonly registry: Registry
-  readonly runs: Runs
-  readonly clock: Clock.Clock
-  /** The longest the loop waits without asking the storage. */
-  readonly poll: Duration.Duration
-  readonly lease: number
-}
+/** As a worker's loops are made: `poll` is the longest the loop waits without asking the storage. */
+export type TimersOptions = WorkersOptions
 
 export const make = (
   { clock, lease, poll, registry, runs, storage }: TimersOptions

@@ -207,6 +207,17 @@ const transaction = <A, E>(
   })).pipe(asFailure)
 }
 
+/** The rows a claim took, as records, with what else it answered. */
+const claimedRows = <X extends object>(rows: Rows, answered: X) =>
+  Effect.map(
+    Effect.forEach(rows, (row) => toRecord(row as unknown as ExecutionRow)),
+    (claimed) => ({ claimed, ...answered })
+  )
+
+/** A storage failure of `operation` from whatever the driver threw. */
+const failed = (operation: string) => (cause: unknown) =>
+  new StorageError({ operation, reason: cause instanceof Error ? cause.message : String(cause), cause })
+
 /**
  * The queue operations over a way to run a program in one transaction, shared by the storages (each runs
  * it on its own driver).
@@ -216,19 +227,12 @@ const queues = (
   clock: Clock.Clock,
   run: <A>(program: Generator<Query, A, Rows>) => Effect.Effect<A, unknown>
 ): Pick<ExecutionStorageService, "defineQueue" | "claimQueued"> => {
-  const failed = (operation: string) => (cause: unknown) =>
-    new StorageError({ operation, reason: cause instanceof Error ? cause.message : String(cause), cause })
   return {
     defineQueue: (limits) => Effect.mapError(run(QueueProgram.defineProgram(limits)), failed("defineQueue")),
     claimQueued: (request) =>
       run(QueueProgram.claimProgram(dialect, request, clock.unsafeCurrentTimeMillis())).pipe(
         Effect.mapError(failed("claimQueued")),
-        Effect.flatMap(({ retryInMs, rows }) =>
-          Effect.map(
-            Effect.forEach(rows, (row) => toRecord(row as unknown as ExecutionRow)),
-            (claimed) => retryInMs === undefined ? { claimed } : { claimed, retryInMs }
-          )
-        )
+        Effect.flatMap(({ retryInMs, rows }) => claimedRows(rows, retryInMs === undefined ? {} : { retryInMs }))
       )
   }
 }
@@ -242,18 +246,11 @@ const waits = (
   clock: Clock.Clock,
   run: <A>(program: Generator<Query, A, Rows>) => Effect.Effect<A, unknown>
 ): Pick<ExecutionStorageService, "wakeDue" | "inbox" | "purge"> => {
-  const failed = (operation: string) => (cause: unknown) =>
-    new StorageError({ operation, reason: cause instanceof Error ? cause.message : String(cause), cause })
   return {
     wakeDue: (request) =>
       run(WaitProgram.wakeProgram(dialect, request, clock.unsafeCurrentTimeMillis())).pipe(
         Effect.mapError(failed("wakeDue")),
-        Effect.flatMap(({ next, rows }) =>
-          Effect.map(
-            Effect.forEach(rows, (row) => toRecord(row as unknown as ExecutionRow)),
-            (claimed) => next === undefined ? { claimed } : { claimed, next }
-          )
-        )
+        Effect.flatMap(({ next, rows }) => claimedRows(rows, next === undefined ? {} : { next }))
       ),
     purge: (request) => Effect.mapError(run(WaitProgram.purgeProgram(dialect, request)), failed("purge")),
     inbox: (id, name) =>
