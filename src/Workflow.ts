@@ -21,6 +21,7 @@ import { WorkflowCancelled, WorkflowFailed } from "./internal/engine/errors.js"
 import { formatIssues, issuesOf } from "./internal/errorInfo.js"
 import { currentFlow } from "./internal/flowState.js"
 import type { FlowState } from "./internal/flowState.js"
+import { CHILD_PREFIX } from "./internal/waits.js"
 import * as WorkflowEvent from "./WorkflowEvent.js"
 import type { ErrorInfo } from "./WorkflowEvent.js"
 
@@ -496,7 +497,7 @@ export const awaitChild: {
   id: string
 ): Effect.Effect<A, E | WorkflowFailed | WorkflowCancelled, ExecutionContext> =>
   Effect.flatMap(
-    Body.signal("Workflow.awaitChild", `child:${id}`, () => undefined, undefined, { wait: "child", name: id }),
+    Body.signal("Workflow.awaitChild", `${CHILD_PREFIX}${id}`, () => undefined, undefined, { wait: "child", name: id }),
     (received): Effect.Effect<A, E | WorkflowFailed | WorkflowCancelled> => {
       const ended = Option.getOrThrow(received) as {
         readonly status: string

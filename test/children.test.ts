@@ -66,6 +66,13 @@ const childSuite = (name: string, layer: Layer.Layer<ExecutionStorage.ExecutionS
         yield* until("the parent waits for its child", Effect.map(stored(handle.id), (r) => r.status === "waiting"))
         const [child] = (yield* childrenOf(handle.id)).executions
         expect((yield* stored(handle.id)).waitingFor).toBe(`signal:child:${child!.id}`)
+        // A forged end from outside is refused, and changes nothing.
+        const lastSeq = (yield* stored(handle.id)).lastSeq
+        const forged = yield* Effect.flip(
+          first.engine.signal(handle.id, `child:${child!.id}`, { status: "completed", output: 99 })
+        )
+        expect(forged._tag).toBe("InvalidSignal")
+        expect((yield* stored(handle.id)).lastSeq).toBe(lastSeq)
         yield* first.stop
         const second = yield* startEngine({ lease: "1 second" })
         yield* second.engine.register(parent)

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { freshDatabase, pgUrl } from "./pg.js"
 import type { Child } from "./processes.js"
 import { startProcess, waitFor } from "./processes.js"
+import { connectPair } from "./tcpProxy.js"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
 const worker = join(root, "test", "fixtures", "pgWorker.ts")
@@ -122,16 +123,8 @@ const startForwarder = async (host: string) => {
   let answer: () => void = () => undefined
   const answerHeard = new Promise<void>((resolve) => (answer = resolve))
   const server = net.createServer((client) => {
-    const upstream = net.connect(Number(target.port || 5432), target.hostname)
+    const upstream = connectPair(client, target, sockets)
     const connection = {}
-    sockets.add(client).add(upstream)
-    const drop = () => {
-      sockets.delete(client)
-      sockets.delete(upstream)
-      client.destroy()
-      upstream.destroy()
-    }
-    for (const socket of [client, upstream]) socket.on("error", drop).on("close", drop)
     const pass = (to: net.Socket, chunk: Buffer) => {
       if (held !== undefined) held.push(() => to.write(chunk))
       else to.write(chunk)

@@ -5,6 +5,23 @@
 import net from "node:net"
 
 /**
+ * Connects `client` to the server at `target` and answers the server's end: both are kept in `sockets`
+ * while they last, and either closing (or failing) closes the other.
+ */
+export const connectPair = (client: net.Socket, target: URL, sockets: Set<net.Socket>): net.Socket => {
+  const upstream = net.connect(Number(target.port || 5432), target.hostname)
+  sockets.add(client).add(upstream)
+  const drop = () => {
+    sockets.delete(client)
+    sockets.delete(upstream)
+    client.destroy()
+    upstream.destroy()
+  }
+  for (const socket of [client, upstream]) socket.on("error", drop).on("close", drop)
+  return upstream
+}
+
+/**
  * A TCP proxy to the PostgreSQL server at `serverUrl`. `cut` destroys every proxied
  * connection and refuses new ones until `restore`; `freeze` keeps them open but silent until `thaw`. `watch` sees each chunk a
  * client sends, after it was forwarded.
@@ -18,20 +35,12 @@ export const startTcpProxy = async (serverUrl: string) => {
   let watch: ((chunk: Buffer, connection: object) => void) | undefined
   const server = net.createServer((client) => {
     if (refusing) return client.destroy()
-    const upstream = net.connect(Number(target.port || 5432), target.hostname)
+    const upstream = connectPair(client, target, sockets)
     const connection = {}
-    sockets.add(client).add(upstream)
     if (frozen) {
       client.pause()
       upstream.pause()
     }
-    const drop = () => {
-      sockets.delete(client)
-      sockets.delete(upstream)
-      client.destroy()
-      upstream.destroy()
-    }
-    for (const socket of [client, upstream]) socket.on("error", drop).on("close", drop)
     client.on("data", (chunk: Buffer) => {
       upstream.write(chunk)
       watch?.(chunk, connection)

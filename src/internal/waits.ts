@@ -12,6 +12,9 @@ import type { ChildNotStarted } from "./workflowErrors.js"
 /** Starts (or finds) the execution `id` of `workflow` (a definition, or the name of a registered one). */
 export type Spawn = (workflow: AnyWorkflow | string, input: unknown, id: string) => Effect.Effect<void, ChildNotStarted>
 
+/** The signal names of child ends: `child:<id>` (sent by the engine only). */
+export const CHILD_PREFIX = "child:"
+
 /** What a wait's events say it waits for. */
 export interface Shown {
   readonly wait: "signal" | "child"

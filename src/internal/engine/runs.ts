@@ -18,6 +18,7 @@ import type { Signals } from "../notifier.js"
 import { stamp } from "../stamp.js"
 import { ExecutionNotOwned, isTerminal } from "../storage/service.js"
 import type { Spawn } from "../waits.js"
+import { CHILD_PREFIX } from "../waits.js"
 import { CommitFailed, InvalidInput } from "../workflowErrors.js"
 import { WorkflowCancelled } from "./errors.js"
 import * as Leases from "./leases.js"
@@ -46,7 +47,7 @@ export const cancelledCommit = (id: string, clock: Clock.Clock, parent: string |
  */
 export const toParent = (commit: Commit, id: string, parent: string | undefined, clock: Clock.Clock): Commit => {
   if (parent === undefined) return commit
-  const name = `child:${id}`
+  const name = `${CHILD_PREFIX}${id}`
   const payload = commit.status === "completed"
     ? { status: "completed", output: commit.output }
     : { status: commit.status, error: commit.error }

@@ -11,6 +11,7 @@ import { issuesOf } from "../errorInfo.js"
 import type { Signals } from "../notifier.js"
 import { stamp } from "../stamp.js"
 import { ExecutionFinished, isTerminal } from "../storage/service.js"
+import { CHILD_PREFIX } from "../waits.js"
 import { InvalidOption, InvalidSignal, storableId } from "./errors.js"
 import type { Registry } from "./registry.js"
 import * as Runs from "./runs.js"
@@ -53,6 +54,17 @@ export const make = ({ adopt, clock, registry, signals, storage }: SignallingOpt
   const signal = (id: string, name: string, payload: unknown) =>
     Effect.gen(function*() {
       yield* storableId("signal name", name)
+      // A child's end reaches its parent as `child:<id>`: from anyone else it would be a forged end.
+      if (name.startsWith(CHILD_PREFIX)) {
+        return yield* new InvalidSignal({
+          executionId: id,
+          name,
+          issues: [{
+            path: [],
+            message: `"${CHILD_PREFIX}" names are the ends of child executions, sent by the engine`
+          }]
+        })
+      }
       if (storage.inbox === undefined) {
         return yield* new InvalidOption({
           option: "signal",

@@ -312,7 +312,7 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
             isTerminal(entry.status) && purgeable.has(entry.status) && entry.updatedAt <= before &&
             (workflow === undefined || entry.workflow === workflow)
           )
-          .sort((a, b) => a.updatedAt - b.updatedAt)
+          .sort((a, b) => a.createdAt - b.createdAt)
           .slice(0, Math.max(0, Math.floor(limit)))
         for (const entry of picked) entries.delete(entry.id)
         return picked.length

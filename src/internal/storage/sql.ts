@@ -245,27 +245,25 @@ const waits = (
   dialect: Dialect,
   clock: Clock.Clock,
   run: <A>(program: Generator<Query, A, Rows>) => Effect.Effect<A, unknown>
-): Pick<ExecutionStorageService, "wakeDue" | "inbox" | "purge"> => {
-  return {
-    wakeDue: (request) =>
-      run(WaitProgram.wakeProgram(dialect, request, clock.unsafeCurrentTimeMillis())).pipe(
-        Effect.mapError(failed("wakeDue")),
-        Effect.flatMap(({ next, rows }) => claimedRows(rows, next === undefined ? {} : { next }))
-      ),
-    purge: (request) => Effect.mapError(run(WaitProgram.purgeProgram(dialect, request)), failed("purge")),
-    inbox: (id, name) =>
-      run(WaitProgram.inboxProgram(id, name)).pipe(
-        Effect.mapError(failed("inbox")),
-        Effect.flatMap((rows) =>
-          Effect.forEach(rows, (row) =>
-            Effect.map(
-              decode(`signal ${row.seq} of execution "${id}"`, row.payload as string),
-              (payload) => ({ seq: Number(row.seq), name: String(row.name), payload })
-            ))
-        )
+): Pick<ExecutionStorageService, "wakeDue" | "inbox" | "purge"> => ({
+  wakeDue: (request) =>
+    run(WaitProgram.wakeProgram(dialect, request, clock.unsafeCurrentTimeMillis())).pipe(
+      Effect.mapError(failed("wakeDue")),
+      Effect.flatMap(({ next, rows }) => claimedRows(rows, next === undefined ? {} : { next }))
+    ),
+  purge: (request) => Effect.mapError(run(WaitProgram.purgeProgram(dialect, request)), failed("purge")),
+  inbox: (id, name) =>
+    run(WaitProgram.inboxProgram(id, name)).pipe(
+      Effect.mapError(failed("inbox")),
+      Effect.flatMap((rows) =>
+        Effect.forEach(rows, (row) =>
+          Effect.map(
+            decode(`signal ${row.seq} of execution "${id}"`, row.payload as string),
+            (payload) => ({ seq: Number(row.seq), name: String(row.name), payload })
+          ))
       )
-  }
-}
+    )
+})
 
 /**
  * What the storages run as programs in one transaction of their own driver: queues, wake-ups, the inbox.

@@ -61,7 +61,8 @@ export function* inboxProgram(id: string, name: string | undefined): Generator<Q
 }
 
 /**
- * Deletes up to `request.limit` finished executions with everything stored for them (on PostgreSQL the
+ * Deletes up to `request.limit` finished executions, oldest started first (the order of the index over
+ * status and `created_at`: no sort of every finished row per batch) with everything stored for them (on PostgreSQL the
  * picked rows are locked, and rows another transaction holds are left for the next batch). Answers how many.
  */
 export function* purgeProgram(dialect: Dialect, request: PurgeRequest): Generator<Query, number, Rows> {
@@ -75,7 +76,7 @@ export function* purgeProgram(dialect: Dialect, request: PurgeRequest): Generato
       where status in (${statuses.map(() => "?").join(", ")}) and updated_at <= ?${
       request.workflow === undefined ? "" : " and workflow = ?"
     }
-      order by updated_at
+      order by created_at
       limit ?${dialect === "pg" ? " for update skip locked" : ""}`,
     [
       ...statuses,
