@@ -216,6 +216,77 @@ export interface PurgeRequest {
 }
 
 /**
+ * A stored schedule: a workflow started with `input` at each tick of `cron`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ScheduleRecord {
+  readonly name: string
+  readonly workflow: string
+  /** As the workflow's input schema encodes it. */
+  readonly input: unknown
+  /** A cron expression (5 fields, or 6 with seconds first), as `Cron.parse` reads it. */
+  readonly cron: string
+  /** An IANA time zone the expression is read in; UTC when absent. */
+  readonly timezone?: string
+  /** What happens to ticks no engine reached in time: dropped, or the latest of them run once. */
+  readonly missed: "skip" | "once"
+  /** How late after its time a tick may start and still count as on time, in ms. */
+  readonly graceMs: number
+  readonly paused: boolean
+  /** The time of the next tick to start, ms since the epoch. */
+  readonly nextAt: number
+  /** The last tick started, and its execution. */
+  readonly lastTick?: number
+  readonly lastExecution?: string
+  readonly createdAt: number
+  readonly updatedAt: number
+}
+
+/**
+ * The schedules of a storage. Ticks are claimed by moving `nextAt` from the value read (`advance`), so
+ * that engines reading the same schedule at once move it once.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ScheduleStore {
+  /** Stores a schedule, replacing one of the same name (whose `createdAt` and last tick are kept). */
+  readonly put: (schedule: ScheduleRecord) => Effect.Effect<void, StorageError | InvalidPayload>
+  /** Every schedule, by name. */
+  readonly list: Effect.Effect<ReadonlyArray<ScheduleRecord>, StorageError>
+  /** Deletes one; whether there was one. */
+  readonly remove: (name: string) => Effect.Effect<boolean, StorageError>
+  /** Pauses or resumes one (a resumed one's next tick is `nextAt`); whether there was one. */
+  readonly pause: (
+    name: string,
+    paused: boolean,
+    nextAt: number,
+    now: number
+  ) => Effect.Effect<boolean, StorageError>
+  /**
+   * The unpaused schedules of `workflows` due at `now` (`nextAt` at or before it), and the earliest
+   * `nextAt` of the others.
+   */
+  readonly due: (
+    now: number,
+    workflows: ReadonlyArray<string>
+  ) => Effect.Effect<{ readonly due: ReadonlyArray<ScheduleRecord>; readonly next?: number }, StorageError>
+  /**
+   * Moves a schedule's `nextAt` from `from` to `to`, recording its last tick, only if it is still `from`:
+   * whether this call moved it.
+   */
+  readonly advance: (
+    name: string,
+    from: number,
+    to: number,
+    last: { readonly tick: number; readonly execution: string } | undefined,
+    now: number
+  ) => Effect.Effect<boolean, StorageError>
+}
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -577,6 +648,12 @@ export interface ExecutionStorageService {
    * @since 0.2.0
    */
   readonly purge?: (request: PurgeRequest) => Effect.Effect<number, StorageError>
+  /**
+   * The stored schedules. Absent on storages without schedules.
+   *
+   * @since 0.2.0
+   */
+  readonly schedules?: ScheduleStore
 }
 
 /**

@@ -35,6 +35,13 @@ export {
    */
   InvalidSignal,
   /**
+   * No schedule of that name is stored.
+   *
+   * @since 0.2.0
+   * @category errors
+   */
+  ScheduleNotFound,
+  /**
    * Another workflow definition is already registered under that name.
    *
    * @since 0.1.0
@@ -67,6 +74,7 @@ import type {
   ExecutionIdConflict,
   InvalidOption,
   InvalidSignal,
+  ScheduleNotFound,
   WorkflowAlreadyRegistered,
   WorkflowCancelled,
   WorkflowFailed,
@@ -244,6 +252,28 @@ export interface PurgeOptions {
 }
 
 /**
+ * A schedule as `schedule` takes it (with the workflow and its input): a workflow started at each tick of
+ * `cron`, by any engine on the storage that has the workflow registered, once per tick.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ScheduleOptions {
+  /** The schedule's name (setting one of the same name replaces it); its ticks' execution ids start with it. */
+  readonly name: string
+  /** A cron expression: 5 fields, or 6 with seconds first (`Cron.parse`). */
+  readonly cron: string
+  /** An IANA time zone to read `cron` in (default UTC). */
+  readonly timezone?: string
+  /** Ticks no engine reached within `grace` (all down): dropped (`"skip"`) or the latest of them run once (`"once"`, the default). */
+  readonly missed?: "skip" | "once"
+  /** How late a tick may start and still count as on time (default 1 minute). */
+  readonly grace?: Duration.DurationInput
+  /** Stored paused: no ticks until `resumeSchedule`. */
+  readonly paused?: boolean
+}
+
+/**
  * @since 0.2.0
  * @category models
  */
@@ -366,6 +396,51 @@ export interface WorkflowEngineService {
    * @since 0.2.0
    */
   readonly purge: (options: PurgeOptions) => Effect.Effect<number, InvalidOption | StorageFailure>
+  /**
+   * Stores a schedule (replacing one of the same name) and answers it as stored, its first tick the first
+   * after now. The input is checked and encoded by the workflow's schema now, as `start` would. Set again
+   * with the same expression and time zone (as each process may do when it starts), a schedule keeps its
+   * next tick, and its pause unless `paused` is given.
+   *
+   * @since 0.2.0
+   */
+  readonly schedule: {
+    <A, I, E, R>(
+      options: ScheduleOptions & { readonly workflow: Workflow.Workflow<A, I, E, R>; readonly input: I }
+    ): Effect.Effect<
+      ExecutionStorage.ScheduleRecord,
+      Workflow.InvalidInput | WorkflowAlreadyRegistered | InvalidOption | StorageFailure,
+      R
+    >
+    (options: ScheduleOptions & { readonly workflow: string; readonly input: unknown }): Effect.Effect<
+      ExecutionStorage.ScheduleRecord,
+      Workflow.InvalidInput | WorkflowNotFound | InvalidOption | StorageFailure
+    >
+  }
+  /**
+   * The stored schedules, by name.
+   *
+   * @since 0.2.0
+   */
+  readonly schedules: Effect.Effect<ReadonlyArray<ExecutionStorage.ScheduleRecord>, StorageFailure>
+  /**
+   * Stops a schedule's ticks (a tick being started as it is paused may still start).
+   *
+   * @since 0.2.0
+   */
+  readonly pauseSchedule: (name: string) => Effect.Effect<void, ScheduleNotFound | StorageFailure>
+  /**
+   * Restarts a paused schedule's ticks from the first after now: ticks while paused are not missed ones.
+   *
+   * @since 0.2.0
+   */
+  readonly resumeSchedule: (name: string) => Effect.Effect<void, ScheduleNotFound | StorageFailure>
+  /**
+   * Deletes a schedule; the executions it started stay.
+   *
+   * @since 0.2.0
+   */
+  readonly unschedule: (name: string) => Effect.Effect<void, ScheduleNotFound | StorageFailure>
   readonly executions: (
     filter?: ExecutionStorage.ListFilter
   ) => Effect.Effect<ExecutionStorage.ExecutionPage, ExecutionStorage.InvalidCursor | StorageFailure>

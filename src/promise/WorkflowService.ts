@@ -436,6 +436,42 @@ export class WorkflowService extends Service {
     return this.runEngine((engine) => engine.signal(executionId, name, payload))
   }
 
+  /**
+   * Stores a schedule (see `WorkflowEngine.schedule`): the workflow started with `input` at each tick
+   * of `cron`, by any engine on the storage that has it registered.
+   *
+   * @since 0.2.0
+   */
+  async schedule(
+    options: WorkflowEngine.ScheduleOptions & {
+      readonly workflow: string | Runnable | Workflow.Any
+      readonly input: unknown
+    }
+  ): Promise<ExecutionStorage.ScheduleRecord> {
+    const workflow = typeof options.workflow === "string" ? options.workflow : await this.idOf(options.workflow)
+    return this.runEngine((engine) => engine.schedule({ ...options, workflow }))
+  }
+
+  /** @since 0.2.0 */
+  schedules(): Promise<ReadonlyArray<ExecutionStorage.ScheduleRecord>> {
+    return this.runEngine((engine) => engine.schedules)
+  }
+
+  /** @since 0.2.0 */
+  pauseSchedule(name: string): Promise<void> {
+    return this.runEngine((engine) => engine.pauseSchedule(name))
+  }
+
+  /** @since 0.2.0 */
+  resumeSchedule(name: string): Promise<void> {
+    return this.runEngine((engine) => engine.resumeSchedule(name))
+  }
+
+  /** @since 0.2.0 */
+  unschedule(name: string): Promise<void> {
+    return this.runEngine((engine) => engine.unschedule(name))
+  }
+
   status(executionId: string): Promise<ExecutionStorage.ExecutionRecord> {
     return this.runEngine((engine) => engine.status(executionId))
   }

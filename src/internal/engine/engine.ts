@@ -20,6 +20,7 @@ import * as Observe from "./observe.js"
 import * as Registry from "./registry.js"
 import * as Retention from "./retention.js"
 import * as Runs from "./runs.js"
+import * as Schedules from "./schedules.js"
 import * as Signalling from "./signalling.js"
 import * as Tails from "./tail.js"
 import * as Timers from "./timers.js"
@@ -51,27 +52,17 @@ export const make = (
     const observe = Observe.make({ storage, signals, registry, tails, pageSize, poll, runEnded: runs.ended })
     const recover = Leases.recover(storage, registry, runs)
     const clock = yield* Effect.clock
-    const workers = yield* Workers.make(options.queues ?? [], options.concurrency, {
-      storage,
-      registry,
-      runs,
-      clock,
-      poll,
-      lease
-    })
+    /** What the loops that claim executions (queues, timers) run them with. */
+    const loops = { storage, registry, runs, clock, lease }
+    // The storage asked on its own only now and then, for what no hint told of (the waits of processes that
+    // died, schedules set elsewhere).
+    const slowPoll = Duration.max(poll, Duration.seconds(10))
+    const workers = yield* Workers.make(options.queues ?? [], options.concurrency, { ...loops, poll })
     // Any end, here or elsewhere, may make room in a queue with a fleet-wide limit: a run here that no loop
     // launched (resumed by an approval, recovered, cancelled) too.
     signals.onFinish = workers.endedElsewhere
-    // Each engine wakes the waits it stored at their time: the storage is asked on its own only now and then,
-    // for the waits of processes that died (or that it was not told of by a hint).
-    const timers = yield* Timers.make({
-      storage,
-      registry,
-      runs,
-      clock,
-      poll: Duration.max(poll, Duration.seconds(10)),
-      lease
-    })
+    // Each engine wakes the waits it stored at their time.
+    const timers = yield* Timers.make({ ...loops, poll: slowPoll })
     signals.onWaiting = timers.waiting
     /** An execution running and held by no one, whose workflow is registered here: launched (claimed) here. */
     const adopt = (id: string) =>
@@ -100,12 +91,18 @@ export const make = (
     if (options.recover !== false) yield* Leases.keepRecovering(registry, recover, lease)
     let debug = false
 
+    // Told of a workflow registered here (its schedules may tick here now), once there are schedules.
+    let registered = () => {}
     const register = <A, I, E, R>(workflow: Workflow.Workflow<A, I, E, R>) =>
       Effect.flatMap(Effect.context<R>(), (context) =>
-        Effect.flatMap(registry.add(workflow, context as Context.Context<never>), (added) =>
-          added && options.recover !== false
+        Effect.flatMap(registry.add(workflow, context as Context.Context<never>), (added) => {
+          if (added) {
+            registered()
+          }
+          return added && options.recover !== false
             ? Effect.asVoid(Effect.forkIn(recover(workflow.name), engineScope))
-            : Effect.void))
+            : Effect.void
+        }))
 
     const { approve, cancel, resume, start, startChild } = Control.make({
       storage,
@@ -123,14 +120,22 @@ export const make = (
       yield* retention.keepPurging(options.retention)
     }
     spawnChild = Children.spawner({ storage, runs, startChild, resume })
+    const schedules = yield* Schedules.make({
+      storage,
+      registry,
+      clock,
+      poll: slowPoll,
+      register,
+      start: (name, input, startOptions) =>
+        start(name, input, startOptions) as Effect.Effect<unknown, unknown>
+    })
+    registered = schedules.registered
 
     const service: WorkflowEngineService = {
       register,
       list: registry.list,
       definition: (name) =>
-        Effect.sync(() =>
-          Option.fromNullable(registry.get(name)?.workflow)
-        ),
+        Effect.sync(() => Option.fromNullable(registry.get(name)?.workflow)),
       start: start as WorkflowEngineService["start"],
       handle: (id) => Effect.map(storage.get(id), (record) => observe.handle(id, record.workflow, false, cancel(id))),
       events: observe.events,
@@ -141,6 +146,7 @@ export const make = (
       approve,
       signal,
       purge: retention.purge,
+      ...schedules.service,
       executions: (filter) => storage.list(filter),
       debug: Effect.sync(() => debug),
       setDebug: (on) =>

@@ -46,6 +46,17 @@ export class ExecutionIdConflict extends Schema.TaggedError<ExecutionIdConflict>
 }
 
 /**
+ * No schedule of that name is stored.
+ */
+export class ScheduleNotFound extends Schema.TaggedError<ScheduleNotFound>()("ScheduleNotFound", {
+  schedule: Schema.String
+}) {
+  override get message(): string {
+    return `No schedule named "${this.schedule}" is stored`
+  }
+}
+
+/**
  * A signal its execution's workflow cannot take: a name it does not declare, or a payload its schema
  * refuses (every failing path named). Nothing was stored.
  */

@@ -21,6 +21,7 @@ import type {
 } from "../../ExecutionStorage.js"
 import type { ErrorInfo, StoredEvent } from "../../WorkflowEvent.js"
 import { listPage } from "./listing.js"
+import { memoryScheduleStore } from "./memorySchedules.js"
 import { checkCommit, faithful, thaw } from "./payload.js"
 import {
   ApprovalNotPending,
@@ -304,6 +305,7 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
     defineQueue: (queue) => Effect.sync(() => void queues.limits.set(queue.name, queue)),
     claimQueued: (request) => Effect.sync(() => queues.claimQueued(request)),
     wakeDue: (request) => Effect.sync(() => wakeDue(entries, clock)(request)),
+    schedules: memoryScheduleStore(),
     purge: ({ before, limit, statuses, workflow }) =>
       Effect.sync(() => {
         const purgeable = new Set<string>(statuses)

@@ -186,6 +186,27 @@ export const migrations = {
         received_by text,
         primary key (execution_id, seq)
       )`
+  }),
+  "8_schedules": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* sql`
+      create table workflow_schedules (
+        name text primary key,
+        workflow text not null,
+        input text not null,
+        cron text not null,
+        timezone text,
+        missed text not null,
+        grace_ms bigint not null,
+        paused integer not null default 0,
+        next_at bigint not null,
+        last_tick bigint,
+        last_execution text,
+        created_at bigint not null,
+        updated_at bigint not null
+      )`
+    // The next tick of every engine's loop: the first entry of this index.
+    yield* sql`create index workflow_schedules_next on workflow_schedules (next_at) where paused = 0`
   })
 }
 

@@ -25,6 +25,7 @@ import { decodeCursor, statusesOf } from "./listing.js"
 import { migrations, SCHEMA_VERSION } from "./migrations.js"
 import { decode, encodeCommit } from "./payload.js"
 import * as QueueProgram from "./queueProgram.js"
+import { scheduleStore } from "./scheduleProgram.js"
 import type { InvalidPayload } from "./service.js"
 import { ExecutionNotFound, ExecutionStatus, ExecutionStorage, StorageError } from "./service.js"
 import * as WaitProgram from "./waitProgram.js"
@@ -272,9 +273,10 @@ export const transactional = (
   dialect: Dialect,
   clock: Clock.Clock,
   run: <A>(program: Generator<Query, A, Rows>) => Effect.Effect<A, unknown>
-): Pick<ExecutionStorageService, "defineQueue" | "claimQueued" | "wakeDue" | "inbox" | "purge"> => ({
+): Pick<ExecutionStorageService, "defineQueue" | "claimQueued" | "wakeDue" | "inbox" | "purge" | "schedules"> => ({
   ...queues(dialect, clock, run),
-  ...waits(dialect, clock, run)
+  ...waits(dialect, clock, run),
+  schedules: scheduleStore(run)
 })
 
 /**

@@ -1,0 +1,292 @@
+/**
+ * Schedules: workflows started at the ticks of a cron expression. They are
+ * stored, so every engine with the workflow registered ticks them; a tick's
+ * execution id is made of the schedule's name and the tick's time, so that
+ * engines ticking at once (or one retrying after a crash) start it once.
+ * Each engine's loop waits until the next tick on its `Clock` (`TestClock`
+ * drives it), or until told of a change here, or at most `poll`.
+ */
+import { Cron, Duration, Effect, Either, Schema } from "effect"
+import type { Clock } from "effect"
+import type { ExecutionStorageService, ScheduleRecord, ScheduleStore } from "../../ExecutionStorage.js"
+import type * as Workflow from "../../Workflow.js"
+import type { ScheduleOptions, WorkflowEngineService } from "../../WorkflowEngine.js"
+import { Signal } from "../notifier.js"
+import { InvalidOption, positiveDuration, ScheduleNotFound, storableId } from "./errors.js"
+import type { Registry } from "./registry.js"
+import { validInput } from "./starting.js"
+
+/** Longer expressions are refused before they are parsed. */
+const MAX_EXPRESSION = 256
+/** At most this many on-time ticks of one schedule started in one round (the rest are late by then). */
+const MAX_TICKS = 100
+
+/** The execution id of a schedule's tick. */
+export const tickId = (name: string, tick: number): string => `${name}@${new Date(tick).toISOString()}`
+
+/** The schedule's expression, read in its time zone. */
+const cronOf = (expression: string, timezone: string | undefined) =>
+  expression.length > MAX_EXPRESSION
+    ? Either.left(`an expression of at most ${MAX_EXPRESSION} characters`)
+    : Either.mapLeft(Cron.parse(expression, timezone), (error) => error.message)
+
+/** `Cron.next` and `Cron.prev` throw when no date matches within their search (as for February 30th). */
+const attempt = <A>(f: () => A): Either.Either<A, string> => {
+  try {
+    return Either.right(f())
+  } catch (error) {
+    return Either.left(error instanceof Error ? error.message : String(error))
+  }
+}
+
+/** The first tick after `at`. */
+const after = (cron: Cron.Cron, at: number) => Cron.next(cron, at).getTime()
+
+/** The last tick at or before `at` (`Cron.prev` counts from the start of `at`'s second, exclusive). */
+const atOrBefore = (cron: Cron.Cron, at: number) => {
+  let tick = Cron.prev(cron, at + 1000).getTime()
+  while (tick > at) tick = Cron.prev(cron, tick).getTime()
+  return tick
+}
+
+/**
+ * What a schedule due at `now` starts, and its next tick after. A tick reached more than `graceMs` after
+ * its time was missed: missed ticks are dropped, or (`missed: "once"`) the latest of them starts. Ticks
+ * within the grace all start.
+ */
+export const ticksDue = (cron: Cron.Cron, schedule: ScheduleRecord, now: number) => {
+  const onTimeFrom = now - schedule.graceMs
+  const ticks: Array<number> = []
+  if (schedule.nextAt < onTimeFrom && schedule.missed === "once") ticks.push(atOrBefore(cron, onTimeFrom - 1))
+  let tick = schedule.nextAt >= onTimeFrom ? schedule.nextAt : after(cron, onTimeFrom - 1)
+  while (tick <= now && ticks.length < MAX_TICKS) {
+    ticks.push(tick)
+    tick = after(cron, tick)
+  }
+  return { ticks, next: tick > now ? tick : after(cron, now) }
+}
+
+export interface SchedulesOptions {
+  readonly storage: ExecutionStorageService
+  readonly registry: Registry
+  readonly clock: Clock.Clock
+  readonly poll: Duration.Duration
+  readonly register: WorkflowEngineService["register"]
+  readonly start: (name: string, input: unknown, options: { readonly executionId: string }) => Effect.Effect<
+    unknown,
+    unknown
+  >
+}
+
+/** The options checked (each bad one an `InvalidOption` naming it), with the first tick after `now`. */
+const checked = (
+  store: ScheduleStore | undefined,
+  options: ScheduleOptions,
+  now: number
+) =>
+  Effect.gen(function*() {
+    if (store === undefined) {
+      return yield* new InvalidOption({
+        option: "schedule",
+        value: JSON.stringify(options.name),
+        expected: "a storage with schedules (memory, SQLite, PostgreSQL; a storage of your own needs schedules)"
+      })
+    }
+    const name = yield* storableId("name", options.name)
+    const cron = cronOf(options.cron, options.timezone)
+    if (Either.isLeft(cron)) {
+      const option = options.timezone !== undefined && cron.left.includes("time zone") ? "timezone" : "cron"
+      return yield* new InvalidOption({
+        option,
+        value: JSON.stringify(option === "cron" ? options.cron : options.timezone),
+        expected: `a cron expression with a valid time zone (${cron.left})`
+      })
+    }
+    const first = attempt(() => after(cron.right, now))
+    if (Either.isLeft(first)) {
+      return yield* new InvalidOption({
+        option: "cron",
+        value: JSON.stringify(options.cron),
+        expected: `an expression with a next date (${first.left})`
+      })
+    }
+    const missed = options.missed ?? "once"
+    if (missed !== "skip" && missed !== "once") {
+      return yield* new InvalidOption({ option: "missed", value: JSON.stringify(missed), expected: "skip or once" })
+    }
+    const grace = yield* positiveDuration("grace", options.grace ?? "1 minute")
+    return { store, name, missed, graceMs: Duration.toMillis(grace), nextAt: first.right }
+  })
+
+export interface SchedulesOptions {
+  readonly storage: ExecutionStorageService
+  readonly registry: Registry
+  readonly clock: Clock.Clock
+  readonly poll: Duration.Duration
+  readonly register: WorkflowEngineService["register"]
+  readonly start: (name: string, input: unknown, options: { readonly executionId: string }) => Effect.Effect<
+    unknown,
+    unknown
+  >
+}
+
+/**
+ * Starts a due schedule's ticks and moves it to its next tick: false when that could not be done now (it
+ * is tried again after `poll`).
+ */
+const tick = (
+  { registry, start }: SchedulesOptions,
+  store: ScheduleStore,
+  record: ScheduleRecord,
+  now: number
+) =>
+  Effect.gen(function*() {
+    const definition = registry.get(record.workflow)
+    if (definition === undefined) return true
+    const plan = Either.flatMap(
+      cronOf(record.cron, record.timezone),
+      (cron) => attempt(() => ticksDue(cron, record, now))
+    )
+    if (Either.isLeft(plan)) {
+      yield* Effect.logWarning(`Schedule "${record.name}" paused: ${plan.left}`)
+      yield* store.pause(record.name, true, record.nextAt, now)
+      return true
+    }
+    const input = yield* Schema.decodeUnknown(definition.workflow.input)(record.input).pipe(
+      Effect.tapError((error) =>
+        Effect.logWarning(`Schedule "${record.name}" skipped ticks: its input no longer decodes`, error)
+      ),
+      Effect.option
+    )
+    let last: { tick: number; execution: string } | undefined
+    if (input._tag === "Some") {
+      for (const at of plan.right.ticks) {
+        const execution = tickId(record.name, at)
+        yield* start(record.workflow, input.value, { executionId: execution })
+        last = { tick: at, execution }
+      }
+    }
+    yield* store.advance(record.name, record.nextAt, plan.right.next, last, now)
+    return true
+  }).pipe(
+    Effect.catchAllCause((cause) =>
+      Effect.as(Effect.logWarning(`Schedule "${record.name}" could not tick; retrying`, cause), false)
+    )
+  )
+
+/** The loop of one engine: ticks what is due of the workflows registered here, then waits for the next. */
+const ticking = (options: SchedulesOptions, store: ScheduleStore, signal: Signal) => {
+  const { clock, poll, registry } = options
+  return Effect.gen(function*() {
+    const seen = signal.version
+    const now = clock.unsafeCurrentTimeMillis()
+    const answer = yield* store.due(now, registry.names()).pipe(
+      Effect.tapError((error) => Effect.logWarning("Reading due schedules failed", error)),
+      Effect.orElseSucceed(() => ({ due: [], failed: true }))
+    )
+    let retry = "failed" in answer
+    for (const record of answer.due) retry = !(yield* tick(options, store, record, now)) || retry
+    // Ticked something: ask again at once (the next tick is among those just moved).
+    if (answer.due.length > 0 && !retry) return
+    const next = "next" in answer ? answer.next : undefined
+    const until = retry || next === undefined
+      ? poll
+      : Duration.millis(Math.max(0, next - clock.unsafeCurrentTimeMillis()))
+    yield* signal.wait(seen, Duration.min(until, poll))
+  }).pipe(Effect.forever, Effect.forkScoped)
+}
+
+export const make = (options: SchedulesOptions) =>
+  Effect.gen(function*() {
+    const { clock, register, registry, storage } = options
+    const signal = new Signal()
+    const store = storage.schedules
+    if (store !== undefined) yield* ticking(options, store, signal)
+
+    const schedule = (
+      options: ScheduleOptions & { readonly workflow: Workflow.Any | string; readonly input: unknown }
+    ) =>
+      Effect.gen(function*() {
+        const { graceMs, missed, name, nextAt, store } = yield* checked(
+          storage.schedules,
+          options,
+          clock.unsafeCurrentTimeMillis()
+        )
+        if (typeof options.workflow !== "string") yield* register(options.workflow)
+        const workflow = typeof options.workflow === "string" ? options.workflow : options.workflow.name
+        const input = yield* validInput(yield* registry.find(workflow), options.input)
+        const now = clock.unsafeCurrentTimeMillis()
+        // Set again as it was (every process declaring its schedules as it starts): it keeps its place, so
+        // no tick is skipped or started twice, and its pause unless `paused` is given.
+        const stored = (yield* store.list).find((schedule) => schedule.name === name)
+        const same = stored !== undefined && stored.cron === options.cron && stored.timezone === options.timezone
+        const record: ScheduleRecord = {
+          name,
+          workflow,
+          input,
+          cron: options.cron,
+          ...(options.timezone !== undefined ? { timezone: options.timezone } : {}),
+          missed,
+          graceMs,
+          paused: options.paused ?? stored?.paused ?? false,
+          nextAt: same ? stored.nextAt : nextAt,
+          createdAt: stored?.createdAt ?? now,
+          updatedAt: now
+        }
+        yield* store.put(record)
+        signal.notify()
+        return same && stored.lastTick !== undefined && stored.lastExecution !== undefined
+          ? { ...record, lastTick: stored.lastTick, lastExecution: stored.lastExecution }
+          : record
+      }).pipe(Effect.withSpan("WorkflowEngine.schedule"))
+
+    const found = (name: string, done: boolean) =>
+      done ? Effect.void : Effect.fail(new ScheduleNotFound({ schedule: name }))
+
+    const named = (name: string) =>
+      Effect.flatMap(
+        store === undefined ? Effect.succeed([]) : store.list,
+        (all) => {
+          const record = all.find((schedule) => schedule.name === name)
+          return record === undefined || store === undefined
+            ? Effect.fail(new ScheduleNotFound({ schedule: name }))
+            : Effect.succeed({ record, store })
+        }
+      )
+
+    const pauseSchedule = (name: string) =>
+      Effect.flatMap(named(name), ({ record, store }) =>
+        Effect.flatMap(
+          store.pause(name, true, record.nextAt, clock.unsafeCurrentTimeMillis()),
+          (done) => found(name, done)
+        ))
+
+    // Ticks that came while paused are not missed: the next is the first after now.
+    const resumeSchedule = (name: string) =>
+      Effect.flatMap(named(name), ({ record, store }) => {
+        const now = clock.unsafeCurrentTimeMillis()
+        const next = Either.flatMap(cronOf(record.cron, record.timezone), (cron) => attempt(() => after(cron, now)))
+        return Effect.flatMap(
+          store.pause(name, false, Either.getOrElse(next, () => record.nextAt), now),
+          (done) => found(name, done)
+        ).pipe(Effect.tap(() => signal.notify()))
+      })
+
+    const unschedule = (name: string) =>
+      Effect.flatMap(
+        store === undefined ? Effect.succeed(false) : store.remove(name),
+        (done) => found(name, done)
+      )
+
+    return {
+      service: {
+        schedule: schedule as WorkflowEngineService["schedule"],
+        schedules: store === undefined ? Effect.succeed([]) : store.list,
+        pauseSchedule,
+        resumeSchedule,
+        unschedule
+      },
+      /** A workflow was registered here: its schedules may tick here now. */
+      registered: () => signal.notify()
+    } as const
+  })

@@ -1,0 +1,260 @@
+/**
+ * Schedules on every storage, on `TestClock` (which starts at the epoch):
+ * ticks on time, two engines on one storage starting each tick once,
+ * missed ticks after downtime under both policies, pause, resume, removal,
+ * time zones, and every bad argument refused with nothing stored.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Exit, Layer, Schema, TestClock } from "effect"
+import { ExecutionStorage, Workflow, WorkflowEngine } from "../src/index.js"
+import { breathe, startEngine, until } from "./helpers.js"
+import { onEveryStorage } from "./pg.js"
+
+const MINUTE = 60_000
+const iso = (ms: number) => new Date(ms).toISOString()
+
+/** A workflow whose body records the execution it ran in, once per run. */
+const ticked = (name: string) => {
+  const ran: Array<string> = []
+  const workflow = Workflow.make({
+    name,
+    input: Schema.Struct({ label: Schema.String }),
+    run: (input) =>
+      Effect.gen(function*() {
+        const { executionId } = yield* Workflow.ExecutionContext
+        yield* Workflow.step("record", Effect.sync(() => ran.push(executionId)))
+        return input.label
+      })
+  })
+  return { workflow, ran }
+}
+
+const executionsOf = (workflow: string) =>
+  Effect.flatMap(
+    ExecutionStorage.ExecutionStorage,
+    (storage) => Effect.map(storage.list({ workflow, limit: 1_000 }), (page) => page.executions)
+  )
+
+const completed = (workflow: string, count: number) =>
+  until(
+    `${count} completed executions of ${workflow}`,
+    Effect.map(executionsOf(workflow), (all) => all.filter((record) => record.status === "completed").length >= count)
+  )
+
+/** The schedules of one test (a durable storage keeps those of the others). */
+const own = (engine: WorkflowEngine.WorkflowEngineService, ...names: ReadonlyArray<string>) =>
+  Effect.map(engine.schedules, (all) => all.filter((schedule) => names.includes(schedule.name)))
+
+/** Lets the loops run: a few real turns, so that nothing left to do is mistaken for nothing done. */
+const settle = Effect.forEach(Array.from({ length: 20 }), () => breathe, { discard: true })
+
+const scheduleSuite = (name: string, layer: Layer.Layer<ExecutionStorage.ExecutionStorage, unknown>) =>
+  describe(`schedules on ${name}`, () => {
+    const withStorage = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provide(Effect.scoped(effect), layer)
+
+    it.effect("starts one execution per tick, on time, named by the tick", () =>
+      withStorage(Effect.gen(function*() {
+        const { ran, workflow } = ticked(`${name}-every-five`)
+        const { engine } = yield* startEngine({ lease: "10 minutes" })
+        const stored = yield* engine.schedule({
+          name: `${name}-five`,
+          cron: "*/5 * * * *",
+          workflow,
+          input: { label: "tick" }
+        })
+        expect(stored).toMatchObject({ nextAt: 5 * MINUTE, paused: false, missed: "once", graceMs: MINUTE })
+        yield* TestClock.adjust(4 * MINUTE)
+        yield* settle
+        expect(ran).toEqual([])
+        yield* TestClock.adjust(MINUTE)
+        yield* completed(workflow.name, 1)
+        yield* TestClock.adjust(5 * MINUTE)
+        yield* completed(workflow.name, 2)
+        expect(ran).toEqual([`${name}-five@${iso(5 * MINUTE)}`, `${name}-five@${iso(10 * MINUTE)}`])
+        const [schedule] = yield* own(engine, `${name}-five`)
+        expect(schedule).toMatchObject({
+          name: `${name}-five`,
+          workflow: workflow.name,
+          input: { label: "tick" },
+          cron: "*/5 * * * *",
+          nextAt: 15 * MINUTE,
+          lastTick: 10 * MINUTE,
+          lastExecution: `${name}-five@${iso(10 * MINUTE)}`
+        })
+        const result = yield* (yield* engine.handle(`${name}-five@${iso(5 * MINUTE)}`)).result
+        expect(result).toBe("tick")
+      })))
+
+    it.effect("two engines on one storage start each tick once", () =>
+      withStorage(Effect.gen(function*() {
+        const { ran, workflow } = ticked(`${name}-shared`)
+        const first = yield* startEngine({ lease: "10 minutes" })
+        const second = yield* startEngine({ lease: "10 minutes" })
+        yield* first.engine.register(workflow)
+        yield* second.engine.register(workflow)
+        yield* first.engine.schedule({ name: `${name}-shared`, cron: "* * * * *", workflow, input: { label: "x" } })
+        for (let minute = 1; minute <= 3; minute++) {
+          yield* TestClock.adjust(MINUTE)
+          yield* completed(workflow.name, minute)
+        }
+        yield* settle
+        expect(ran.slice().sort()).toEqual([1, 2, 3].map((minute) => `${name}-shared@${iso(minute * MINUTE)}`))
+      })))
+
+    it.effect("after downtime, runs the latest missed tick once (\"once\") or none (\"skip\")", () =>
+      withStorage(Effect.gen(function*() {
+        const once = ticked(`${name}-missed-once`)
+        const skip = ticked(`${name}-missed-skip`)
+        const before = yield* startEngine({ lease: "10 minutes" })
+        yield* before.engine.schedule({
+          name: `${name}-once`,
+          cron: "*/5 * * * *",
+          workflow: once.workflow,
+          input: { label: "o" }
+        })
+        yield* before.engine.schedule({
+          name: `${name}-skip`,
+          cron: "*/5 * * * *",
+          workflow: skip.workflow,
+          input: { label: "s" },
+          missed: "skip"
+        })
+        yield* before.stop
+        // Down from 0:00 to 1:02: the ticks 0:05 to 1:00 were missed (more than a minute's grace late).
+        yield* TestClock.adjust(62 * MINUTE)
+        const after = yield* startEngine({ lease: "10 minutes" })
+        yield* after.engine.register(once.workflow)
+        yield* after.engine.register(skip.workflow)
+        yield* completed(once.workflow.name, 1)
+        yield* settle
+        expect(once.ran).toEqual([`${name}-once@${iso(60 * MINUTE)}`])
+        expect(skip.ran).toEqual([])
+        const schedules = yield* own(after.engine, `${name}-once`, `${name}-skip`)
+        expect(schedules.map((schedule) => [schedule.name, schedule.nextAt])).toEqual([
+          [`${name}-once`, 65 * MINUTE],
+          [`${name}-skip`, 65 * MINUTE]
+        ])
+        // Back on time: both tick at 1:05.
+        yield* TestClock.adjust(3 * MINUTE)
+        yield* completed(once.workflow.name, 2)
+        yield* completed(skip.workflow.name, 1)
+        expect(skip.ran).toEqual([`${name}-skip@${iso(65 * MINUTE)}`])
+      })))
+
+    it.effect("a tick a little late (within the grace) still starts", () =>
+      withStorage(Effect.gen(function*() {
+        const { ran, workflow } = ticked(`${name}-late`)
+        const before = yield* startEngine({ lease: "10 minutes" })
+        yield* before.engine.schedule({
+          name: `${name}-late`,
+          cron: "0 * * * *",
+          workflow,
+          input: { label: "l" },
+          missed: "skip"
+        })
+        yield* before.stop
+        yield* TestClock.adjust(60 * MINUTE + 30_000)
+        const after = yield* startEngine({ lease: "10 minutes" })
+        yield* after.engine.register(workflow)
+        yield* completed(workflow.name, 1)
+        expect(ran).toEqual([`${name}-late@${iso(60 * MINUTE)}`])
+      })))
+
+    it.effect("pauses, resumes from the next tick after now, replaces and removes", () =>
+      withStorage(Effect.gen(function*() {
+        const { ran, workflow } = ticked(`${name}-paused`)
+        const { engine } = yield* startEngine({ lease: "10 minutes" })
+        const scheduleName = `${name}-paused`
+        yield* engine.schedule({ name: scheduleName, cron: "*/10 * * * *", workflow, input: { label: "p" } })
+        console.log("A")
+        yield* engine.pauseSchedule(scheduleName)
+        console.log("B")
+        expect((yield* own(engine, scheduleName))[0]?.paused).toBe(true)
+        // Ticks while paused are not missed ones: none of them starts on resume.
+        yield* TestClock.adjust(35 * MINUTE)
+        yield* settle
+        expect(ran).toEqual([])
+        // Declared again as it was: still paused, and in its place.
+        yield* engine.schedule({ name: scheduleName, cron: "*/10 * * * *", workflow, input: { label: "p" } })
+        expect((yield* own(engine, scheduleName))[0]).toMatchObject({ paused: true, nextAt: 10 * MINUTE })
+        yield* engine.resumeSchedule(scheduleName)
+        expect((yield* own(engine, scheduleName))[0]).toMatchObject({ paused: false, nextAt: 40 * MINUTE })
+        yield* TestClock.adjust(5 * MINUTE)
+        yield* completed(workflow.name, 1)
+        expect(ran).toEqual([`${scheduleName}@${iso(40 * MINUTE)}`])
+        // Replaced: the new expression and input, from the next tick after now.
+        const replaced = yield* engine.schedule({
+          name: scheduleName,
+          cron: "*/15 * * * *",
+          workflow,
+          input: { label: "q" }
+        })
+        expect(replaced).toMatchObject({ cron: "*/15 * * * *", nextAt: 45 * MINUTE, input: { label: "q" } })
+        expect((yield* own(engine, scheduleName)).length).toBe(1)
+        yield* engine.unschedule(scheduleName)
+        expect(yield* own(engine, scheduleName)).toEqual([])
+        yield* TestClock.adjust(20 * MINUTE)
+        yield* settle
+        expect(ran.length).toBe(1)
+        for (const call of [engine.pauseSchedule, engine.resumeSchedule, engine.unschedule]) {
+          const missing = yield* Effect.flip(call(scheduleName))
+          expect(missing).toMatchObject({ _tag: "ScheduleNotFound", schedule: scheduleName })
+        }
+      })))
+
+    it.effect("reads the expression in its time zone", () =>
+      withStorage(Effect.gen(function*() {
+        const { workflow } = ticked(`${name}-zoned`)
+        const { engine } = yield* startEngine({ lease: "10 minutes" })
+        // 9:00 in New York on 1 January 1970 (EST, UTC-5) is 14:00 UTC.
+        const stored = yield* engine.schedule({
+          name: `${name}-zoned`,
+          cron: "0 9 * * *",
+          timezone: "America/New_York",
+          workflow,
+          input: { label: "z" }
+        })
+        expect(stored.nextAt).toBe(14 * 60 * MINUTE)
+        expect(stored.timezone).toBe("America/New_York")
+      })))
+
+    it.effect("refuses bad arguments with a typed error naming them, and stores nothing", () =>
+      withStorage(Effect.gen(function*() {
+        const { workflow } = ticked(`${name}-refused`)
+        const { engine } = yield* startEngine({ lease: "10 minutes" })
+        const base = { name: `${name}-refused`, cron: "* * * * *", workflow, input: { label: "r" } }
+        const refused = (options: Partial<typeof base> & Record<string, unknown>) =>
+          Effect.flip(engine.schedule({ ...base, ...options } as typeof base))
+        expect(yield* refused({ cron: "61 * * * *" })).toMatchObject({ _tag: "InvalidOption", option: "cron" })
+        expect(yield* refused({ cron: "x".repeat(10_000) })).toMatchObject({ _tag: "InvalidOption", option: "cron" })
+        expect(yield* refused({ cron: "0 0 30 2 *" })).toMatchObject({ _tag: "InvalidOption", option: "cron" })
+        expect(yield* refused({ timezone: "Nowhere/Special" })).toMatchObject({
+          _tag: "InvalidOption",
+          option: "timezone"
+        })
+        expect(yield* refused({ missed: "all" })).toMatchObject({ _tag: "InvalidOption", option: "missed" })
+        expect(yield* refused({ grace: -1 })).toMatchObject({ _tag: "InvalidOption", option: "grace" })
+        expect(yield* refused({ name: "a\u0000b" })).toMatchObject({ _tag: "InvalidOption", option: "name" })
+        expect(yield* refused({ input: { label: 3 } as never })).toMatchObject({ _tag: "InvalidInput" })
+        const unknown = yield* Effect.flip(engine.schedule({ ...base, workflow: "no-such-workflow" }))
+        expect(unknown).toMatchObject({ _tag: "WorkflowNotFound" })
+        expect(yield* own(engine, base.name, "a\u0000b")).toEqual([])
+      })))
+  })
+
+onEveryStorage(scheduleSuite)
+
+describe("schedules on a storage without them", () => {
+  it.effect("refuses to schedule, and lists none", () =>
+    Effect.gen(function*() {
+      const memory = yield* ExecutionStorage.ExecutionStorage
+      const { schedules: _none, ...without } = memory
+      const engine = yield* WorkflowEngine.make().pipe(
+        Effect.provideService(ExecutionStorage.ExecutionStorage, without)
+      )
+      const { workflow } = ticked("no-schedules")
+      const exit = yield* Effect.exit(engine.schedule({ name: "n", cron: "* * * * *", workflow, input: { label: "" } }))
+      expect(exit).toMatchObject(Exit.fail(expect.objectContaining({ _tag: "InvalidOption", option: "schedule" })))
+      expect(yield* engine.schedules).toEqual([])
+    }).pipe(Effect.scoped, Effect.provide(ExecutionStorage.layerMemory)))
+})
