@@ -178,6 +178,34 @@ const forkSuite = (name: string, layer: Layer.Layer<ExecutionStorage.ExecutionSt
         expect(yield* storage.inbox!(fork.id)).toEqual([])
       })))
 
+    it.live("the log is cut at the root step, not at a nested step of the same name before it", () =>
+      withStorage(Effect.gen(function*() {
+        const { ran, step } = counting()
+        const definition = Workflow.make({
+          name: `${name}-nested`,
+          run: () =>
+            Effect.gen(function*() {
+              yield* Workflow.step("outer", step("c", () => 1))
+              return yield* step("c", () => 2)
+            })
+        })
+        const { engine } = yield* startEngine()
+        const source = yield* engine.start(definition, null)
+        expect(yield* source.result).toBe(2)
+        const fork = yield* engine.fork(source.id, { fromStep: 1 })
+        expect(yield* fork.result).toBe(2)
+        expect(ran("c")).toBe(3)
+        expect(summary(yield* eventsOf(engine, fork.id))).toEqual([
+          "step_start:outer",
+          "step_start:c",
+          "step_end:c",
+          "step_end:outer",
+          "step_start:c",
+          "step_end:c",
+          "final_output"
+        ])
+      })))
+
     it.live("a fork from the wait itself waits again, for a signal of its own", () =>
       withStorage(Effect.gen(function*() {
         const definition = Workflow.make({
