@@ -216,6 +216,25 @@ export interface PurgeRequest {
 }
 
 /**
+ * What `fork` copies: execution `source` into a new execution `id` of the same workflow, input and
+ * version, created `running` and claimed as `NewExecution.claim` says. The completed root entries of the
+ * source's journal at positions before `from` (with the entries nested in them) are copied; so are the
+ * events that precede the first event of the entry at `from`, renumbered from 1 (a `signal_received`
+ * only when a copied entry received that signal). Nothing else is: not the inbox, the parent link, the
+ * queue, the output.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ForkRequest {
+  readonly source: string
+  readonly id: string
+  /** The root position (journal key `String(from)`) the new execution runs from for real. */
+  readonly from: number
+  readonly claim: { readonly owner: string; readonly leaseMs: number }
+}
+
+/**
  * A stored schedule: a workflow started with `input` at each tick of `cron`.
  *
  * @since 0.2.0
@@ -654,6 +673,16 @@ export interface ExecutionStorageService {
    * @since 0.2.0
    */
   readonly schedules?: ScheduleStore
+  /**
+   * Creates a new execution from a snapshot of another (see `ForkRequest`), in one transaction; or, when
+   * one with the new id exists, returns it (`created: false`) and copies nothing. Absent on storages
+   * that cannot fork.
+   *
+   * @since 0.2.0
+   */
+  readonly fork?: (
+    request: ForkRequest
+  ) => Effect.Effect<{ readonly record: ExecutionRecord; readonly created: boolean }, ExecutionNotFound | StorageError>
 }
 
 /**

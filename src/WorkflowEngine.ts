@@ -236,6 +236,22 @@ export interface EngineOptions {
 }
 
 /**
+ * Where `fork` runs for real, and the new execution's id.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ForkOptions {
+  /**
+   * A root position of the source's journal: its number (the body's first operation is 0), or its key
+   * (`"2"`). The completed operations before it replay; it and what follows run.
+   */
+  readonly fromStep: number | string
+  /** The new execution's id (default: a new UUID); one that exists is returned as it is. */
+  readonly executionId?: string
+}
+
+/**
  * What `purge` deletes.
  *
  * @since 0.2.0
@@ -441,6 +457,25 @@ export interface WorkflowEngineService {
    * @since 0.2.0
    */
   readonly unschedule: (name: string) => Effect.Effect<void, ScheduleNotFound | StorageFailure>
+  /**
+   * Starts a new execution of the same workflow and input that replays the journal of `executionId` up to
+   * `options.fromStep` and runs for real from there (to retry a failed run after a fix, or try another
+   * path), here, at once; with `options.executionId` naming an existing execution, returns its handle.
+   * See "Fork" in docs/design.md.
+   *
+   * @since 0.2.0
+   */
+  readonly fork: (
+    executionId: string,
+    options: ForkOptions
+  ) => Effect.Effect<
+    WorkflowHandle<unknown>,
+    | ExecutionStorage.ExecutionNotFound
+    | WorkflowNotFound
+    | ExecutionIdConflict
+    | InvalidOption
+    | StorageFailure
+  >
   readonly executions: (
     filter?: ExecutionStorage.ListFilter
   ) => Effect.Effect<ExecutionStorage.ExecutionPage, ExecutionStorage.InvalidCursor | StorageFailure>

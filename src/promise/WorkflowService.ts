@@ -407,6 +407,20 @@ export class WorkflowService extends Service {
     return this.handleOf<T>(handle.id, handle.workflow, false)
   }
 
+  /**
+   * Starts a new execution that replays `executionId`'s journal up to `options.fromStep` and runs for
+   * real from there (see `WorkflowEngine.fork`).
+   *
+   * @since 0.2.0
+   */
+  async fork<T = unknown>(
+    executionId: string,
+    options: WorkflowEngine.ForkOptions
+  ): Promise<WorkflowExecutionHandle<T>> {
+    const handle = await this.runEngine((engine) => engine.fork(executionId, options))
+    return this.handleOf<T>(handle.id, handle.workflow, handle.created)
+  }
+
   /** An alias of `resume`. */
   resumeWorkflow<T = unknown>(executionId: string): Promise<WorkflowExecutionHandle<T>> {
     return this.resume<T>(executionId)

@@ -15,6 +15,7 @@ import * as Children from "./children.js"
 import * as Control from "./control.js"
 import type { InvalidOption } from "./errors.js"
 import { lookingUpStorableIds, positiveDuration, positiveInteger } from "./errors.js"
+import * as Forking from "./forking.js"
 import * as Leases from "./leases.js"
 import * as Observe from "./observe.js"
 import * as Registry from "./registry.js"
@@ -147,6 +148,7 @@ export const make = (
       signal,
       purge: retention.purge,
       ...schedules.service,
+      fork: Forking.make({ storage, registry, runs, observe, clock, cancel }),
       executions: (filter) => storage.list(filter),
       debug: Effect.sync(() => debug),
       setDebug: (on) =>

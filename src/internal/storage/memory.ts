@@ -8,10 +8,8 @@ import { Effect, Layer } from "effect"
 import type { Clock } from "effect"
 import type {
   Commit,
-  ExecutionRecord,
-  ExecutionStatus,
   ExecutionStorageService,
-  InboxSignal,
+  ForkRequest,
   JournalEntry,
   QueueClaim,
   QueueClaimed,
@@ -19,8 +17,11 @@ import type {
   WakeClaim,
   WakeClaimed
 } from "../../ExecutionStorage.js"
-import type { ErrorInfo, StoredEvent } from "../../WorkflowEvent.js"
+import type { StoredEvent } from "../../WorkflowEvent.js"
+import * as Forking from "./forking.js"
 import { listPage } from "./listing.js"
+import type { Entry } from "./memoryEntry.js"
+import { newEntry, snapshot } from "./memoryEntry.js"
 import { memoryScheduleStore } from "./memorySchedules.js"
 import { checkCommit, faithful, thaw } from "./payload.js"
 import {
@@ -37,63 +38,6 @@ import type { InvalidPayload } from "./service.js"
 import * as Writer from "./writer.js"
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
-
-/** Mutable on purpose: a commit updates the entry in place, and readers get snapshots. */
-interface Entry {
-  readonly id: string
-  readonly workflow: string
-  readonly input: unknown
-  readonly parent: string | undefined
-  readonly awaitedByParent: boolean
-  readonly version: string | undefined
-  readonly createdAt: number
-  status: ExecutionStatus
-  output: unknown
-  error: ErrorInfo | undefined
-  updatedAt: number
-  lastSeq: number
-  owner: string | undefined
-  leaseUntil: number
-  readonly queue: string | undefined
-  readonly priority: number
-  readonly dedupKey: string | undefined
-  /** When a worker claimed it from its queue (rate limits count those). */
-  startedAt: number | undefined
-  /** While waiting: what for, and until when. */
-  waitingFor: string | undefined
-  wakeAt: number | undefined
-  /** Signals sent, received or not, in the order sent. */
-  readonly inbox: Array<InboxSignal & { received: boolean }>
-  readonly events: Array<StoredEvent>
-  readonly journal: Map<string, JournalEntry>
-}
-
-const snapshot = (entry: Entry): ExecutionRecord => {
-  const record: {
-    -readonly [K in keyof ExecutionRecord]: ExecutionRecord[K]
-  } = {
-    id: entry.id,
-    workflow: entry.workflow,
-    // Copies: a caller changing what it read changes nothing stored (as on SQL storages).
-    input: thaw(entry.input),
-    status: entry.status,
-    createdAt: entry.createdAt,
-    updatedAt: entry.updatedAt,
-    lastSeq: entry.lastSeq
-  }
-  if (entry.owner !== undefined && entry.status === "running") record.leaseUntil = entry.leaseUntil
-  if (entry.parent !== undefined) record.parent = entry.parent
-  if (entry.awaitedByParent) record.awaitedByParent = true
-  if (entry.version !== undefined) record.version = entry.version
-  if (entry.queue !== undefined) record.queue = entry.queue
-  if (entry.status === "waiting") {
-    if (entry.waitingFor !== undefined) record.waitingFor = entry.waitingFor
-    if (entry.wakeAt !== undefined) record.wakeAt = entry.wakeAt
-  }
-  if (entry.output !== undefined) record.output = thaw(entry.output)
-  if (entry.error !== undefined) record.error = thaw(entry.error)
-  return record
-}
 
 /** Queues in memory: as the SQL storages keep them (queueProgram.ts), each claim in one synchronous step. */
 const memoryQueues = (entries: Map<string, Entry>, clock: Clock.Clock) => {
@@ -183,13 +127,51 @@ const wakeDue =
 
 /** Puts a signal in an execution's inbox; one waiting for it is set running, held by no one. */
 const deliver = (entry: Entry, seq: number, name: string, payload: unknown): void => {
-  entry.inbox.push({ seq, name, payload, received: false })
+  entry.inbox.push({ seq, name, payload, receivedBy: undefined })
   if (entry.status === "waiting" && entry.waitingFor === `signal:${name}`) {
     entry.status = "running"
     entry.waitingFor = undefined
     entry.wakeAt = undefined
     entry.owner = undefined
   }
+}
+
+/**
+ * A fork in one synchronous step (see `ForkRequest`): journal entries are shared (an entry is replaced,
+ * never changed, when it changes), events copied under the new execution's id and seqs.
+ */
+const forkIn = (entries: Map<string, Entry>, clock: Clock.Clock) => (request: ForkRequest) => {
+  const existing = entries.get(request.id)
+  if (existing !== undefined) return { record: snapshot(existing), created: false }
+  const source = entries.get(request.source)
+  if (source === undefined) throw new ExecutionNotFound({ executionId: request.source })
+  const received = new Map<number, string>()
+  for (const signal of source.inbox) if (signal.receivedBy !== undefined) received.set(signal.seq, signal.receivedBy)
+  const chosen = Forking.plan(
+    Array.from(source.journal.values()),
+    source.events.map((event) => ({ seq: event.seq, event })),
+    received,
+    request.from
+  )
+  const { id } = request
+  const fork = newEntry(
+    {
+      id,
+      workflow: source.workflow,
+      input: source.input,
+      status: "running",
+      claim: request.claim,
+      ...(source.version !== undefined ? { version: source.version } : {})
+    },
+    source.input,
+    clock.unsafeCurrentTimeMillis()
+  )
+  for (const [key, journaled] of source.journal) if (chosen.keys.has(key)) fork.journal.set(key, journaled)
+  for (const { event } of chosen.events) {
+    fork.events.push(Object.freeze({ ...event, workflowInstanceId: id, seq: ++fork.lastSeq }))
+  }
+  entries.set(id, fork)
+  return { record: snapshot(fork), created: true }
 }
 
 /** One commit, all checks first: it throws what `commit` fails with, and then nothing is stored. */
@@ -227,7 +209,7 @@ const applyTo = (entries: Map<string, Entry>, clock: Clock.Clock) =>
     if (answered === undefined) throw new ApprovalNotPending({ executionId: id, taskId })
   }
   const unless = commit.wait?.unlessSignal
-  if (unless !== undefined && entry.inbox.some((signal) => signal.name === unless && !signal.received)) {
+  if (unless !== undefined && entry.inbox.some((signal) => signal.name === unless && signal.receivedBy === undefined)) {
     throw new SignalPending({ executionId: id, name: unless })
   }
   const firstSeq = entry.lastSeq + 1
@@ -257,7 +239,7 @@ const applyTo = (entries: Map<string, Entry>, clock: Clock.Clock) =>
   }
   if (commit.consume !== undefined) {
     const received = entry.inbox.find((signal) => signal.seq === commit.consume)
-    if (received !== undefined) received.received = true
+    if (received !== undefined) received.receivedBy = commit.journal?.key ?? ""
   }
   if (commit.signal !== undefined) deliver(entry, firstSeq, commit.signal.name, commit.signal.payload)
   // A finished execution is held by nobody: its end releases the lease.
@@ -306,6 +288,11 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
     claimQueued: (request) => Effect.sync(() => queues.claimQueued(request)),
     wakeDue: (request) => Effect.sync(() => wakeDue(entries, clock)(request)),
     schedules: memoryScheduleStore(),
+    fork: (request) =>
+      Effect.try({
+        try: () => forkIn(entries, clock)(request),
+        catch: (error) => error as ExecutionNotFound
+      }),
     purge: ({ before, limit, statuses, workflow }) =>
       Effect.sync(() => {
         const purgeable = new Set<string>(statuses)
@@ -321,8 +308,10 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
       }),
     inbox: (id, name) =>
       Effect.sync(() =>
-        (entries.get(id)?.inbox ?? []).flatMap(({ name: sent, payload, received, seq }) =>
-          received || (name !== undefined && sent !== name) ? [] : [{ seq, name: sent, payload: thaw(payload) }]
+        (entries.get(id)?.inbox ?? []).flatMap(({ name: sent, payload, receivedBy, seq }) =>
+          receivedBy !== undefined || (name !== undefined && sent !== name)
+            ? []
+            : [{ seq, name: sent, payload: thaw(payload) }]
         )
       ),
     create: (execution) =>
@@ -331,32 +320,7 @@ export const make: Effect.Effect<ExecutionStorageService> = Effect.gen(function*
           const existing = entries.get(execution.id) ?? holderOf(execution.queue, execution.dedupKey)
           if (existing !== undefined) return { record: snapshot(existing), created: false }
           const input = faithful(`the input of execution "${execution.id}"`, "input", execution.input, true)
-          const now = clock.unsafeCurrentTimeMillis()
-          const entry: Entry = {
-            id: execution.id,
-            workflow: execution.workflow,
-            input,
-            parent: execution.parent,
-            awaitedByParent: execution.parent !== undefined && execution.awaitedByParent === true,
-            version: execution.version,
-            createdAt: now,
-            status: execution.status,
-            output: undefined,
-            error: undefined,
-            updatedAt: now,
-            lastSeq: 0,
-            owner: execution.claim?.owner,
-            leaseUntil: execution.claim === undefined ? 0 : now + execution.claim.leaseMs,
-            queue: execution.queue,
-            priority: Math.trunc(execution.priority ?? 0),
-            dedupKey: execution.dedupKey,
-            startedAt: undefined,
-            waitingFor: undefined,
-            wakeAt: undefined,
-            inbox: [],
-            events: [],
-            journal: new Map()
-          }
+          const entry = newEntry(execution, input, clock.unsafeCurrentTimeMillis())
           entries.set(execution.id, entry)
           return { record: snapshot(entry), created: true, claimed: execution.claim !== undefined }
         },

@@ -21,6 +21,7 @@ import type { StoredEvent } from "../../WorkflowEvent.js"
 import type { Dialect, Query, Rows } from "./commitProgram.js"
 import { commitProgram, dbNow, numbered } from "./commitProgram.js"
 import { creating, leaseLength } from "./creating.js"
+import * as Forking from "./forking.js"
 import { decodeCursor, statusesOf } from "./listing.js"
 import { migrations, SCHEMA_VERSION } from "./migrations.js"
 import { decode, encodeCommit } from "./payload.js"
@@ -267,16 +268,27 @@ const waits = (
 })
 
 /**
- * What the storages run as programs in one transaction of their own driver: queues, wake-ups, the inbox.
+ * What the storages run as programs in one transaction of their own driver: queues, wake-ups, the inbox,
+ * forks.
  */
 export const transactional = (
   dialect: Dialect,
   clock: Clock.Clock,
   run: <A>(program: Generator<Query, A, Rows>) => Effect.Effect<A, unknown>
-): Pick<ExecutionStorageService, "defineQueue" | "claimQueued" | "wakeDue" | "inbox" | "purge" | "schedules"> => ({
+): Pick<
+  ExecutionStorageService,
+  "defineQueue" | "claimQueued" | "wakeDue" | "inbox" | "purge" | "schedules" | "fork"
+> => ({
   ...queues(dialect, clock, run),
   ...waits(dialect, clock, run),
-  schedules: scheduleStore(run)
+  schedules: scheduleStore(run),
+  fork: (request) =>
+    run(Forking.forkProgram(dialect, request, clock.unsafeCurrentTimeMillis())).pipe(
+      Effect.mapError((error) => error instanceof ExecutionNotFound ? error : failed("fork")(error)),
+      Effect.flatMap(({ created, row }) =>
+        Effect.map(toRecord(row as unknown as ExecutionRow), (record) => ({ record, created }))
+      )
+    )
 })
 
 /**
