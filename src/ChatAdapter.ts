@@ -108,6 +108,19 @@ export type Outcome =
   | { readonly _tag: "Failed"; readonly error: WorkflowEvent.ErrorInfo }
   /** Waiting for the approval `taskId` of `executionId` (the run itself, or a child it waits on). */
   | { readonly _tag: "Waiting"; readonly executionId: string; readonly taskId: string }
+  /**
+   * Waiting durably for a signal (`name`), or asleep until `wakeAt` for longer than a chat follows a run
+   * (the run itself, or a child it waits on): nothing more happens here until then.
+   *
+   * @since 0.2.0
+   */
+  | {
+    readonly _tag: "Suspended"
+    readonly executionId: string
+    readonly wait: "signal" | "sleep"
+    readonly name?: string
+    readonly wakeAt?: number
+  }
   | { readonly _tag: "Following"; readonly lastSeq: number }
 
 /**
@@ -215,7 +228,7 @@ interface Following {
   readonly running: Ref.Ref<ReadonlyMap<string, number>>
   /** The child executions being shown, by the step that waits on each. */
   readonly children: Map<string, { readonly ended: Deferred.Deferred<void>; readonly fiber: Fiber.Fiber<void> }>
-  /** Completed when a child shown inside a step waits for an approval: the chat stops there. */
+  /** Completed when a child shown inside a step waits for an approval or a signal: the chat stops there. */
   readonly childWaiting: Deferred.Deferred<Outcome>
   outcome: Outcome
 }
@@ -277,17 +290,43 @@ const onEvent = (
       case "workflow_error":
         run.outcome = { _tag: "Failed", error: event.error }
         return true
-      case "human_approval_required": {
+      case "human_approval_required":
         // The request and the `waiting` status are one commit: if the run waits, this is where it stopped.
-        const now = yield* Effect.option(run.engine.status(executionId))
-        if (Option.isSome(now) && now.value.status === "waiting" && now.value.lastSeq === event.seq) {
+        if (yield* stoppedAt(run, event.seq)) {
           run.outcome = { _tag: "Waiting", executionId, taskId: event.taskId }
           return true
         }
-      }
+        break
+      case "wait_started":
+        // Followed through a child's run and a short sleep (this process wakes it); not through what only
+        // someone else, or a long time, can end.
+        if (
+          (event.wait === "signal" ||
+            (event.wait === "sleep" && (event.wakeAt ?? 0) - Date.now() > FOLLOWED_SLEEP_MS)) &&
+          (yield* stoppedAt(run, event.seq))
+        ) {
+          run.outcome = {
+            _tag: "Suspended",
+            executionId,
+            wait: event.wait,
+            ...(event.name !== undefined ? { name: event.name } : {}),
+            ...(event.wakeAt !== undefined ? { wakeAt: event.wakeAt } : {})
+          }
+          return true
+        }
     }
     return options.untilSeq !== undefined && event.seq >= options.untilSeq
   })
+
+/** A sleep ending sooner than this is followed to its end. */
+const FOLLOWED_SLEEP_MS = 60_000
+
+/** Whether the run is waiting with the event at `seq` its last: the wait it started there holds it. */
+const stoppedAt = (run: Following, seq: number) =>
+  Effect.map(
+    Effect.option(run.engine.status(run.executionId)),
+    (now) => Option.isSome(now) && now.value.status === "waiting" && now.value.lastSeq === seq
+  )
 
 /** Starts showing the child a step waits on, indented under it. */
 const startChild = (run: Following, step: string, child: string) =>
@@ -317,7 +356,7 @@ const followChild = (run: Following, child: string, stepEnded: Deferred.Deferred
       // The parent's own events go on; what went wrong reading the child is said where it would have shown.
       Effect.catchAll((error) => Effect.as(write(run, [{ kind: "error", text: Message.messageOf(error) }]), undefined))
     )
-    if (shown?._tag === "Waiting") yield* Deferred.succeed(run.childWaiting, shown)
+    if (shown?._tag === "Waiting" || shown?._tag === "Suspended") yield* Deferred.succeed(run.childWaiting, shown)
   })
 
 /** The child execution a step waits on, named by its input's `child`. */

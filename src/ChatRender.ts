@@ -92,13 +92,14 @@ export const eventLines = (
     case "wait_started": {
       const until = event.wakeAt === undefined ? "" : ` until ${new Date(event.wakeAt).toISOString()}`
       return [
-        system(
-          event.wait === "sleep"
-            ? `⏸ sleeping${until}`
-            : event.wait === "child"
-            ? `⏸ waiting for child ${event.name}`
-            : `⏸ waiting for signal "${event.name}"${until}`
-        )
+        event.wait === "sleep"
+          ? system(`⏸ sleeping${until}`)
+          : event.wait === "child"
+          ? system(`⏸ waiting for child ${event.name}`)
+          : warning(
+            `⏸ waiting for signal "${event.name}"${until} — ` +
+              `/workflow signal ${options.executionId} ${event.name} <json>`
+          )
       ]
     }
     case "wait_ended":

@@ -65,7 +65,13 @@ export const info: Record<Name, Info> = {
       "/workflow executions [--status s] [--workflow w] executions, newest first",
       "/workflow resume <id>                           run an unfinished execution on from its journal",
       "/workflow cancel <id>                           stop a running or waiting execution",
-      "/workflow approve <id> <taskId> [approved|rejected] [feedback...]  answer an approval"
+      "/workflow approve <id> <taskId> [approved|rejected] [feedback...]  answer an approval",
+      "/workflow signal <id> <name> [json]             send a signal (its payload: JSON, default null)",
+      "/workflow fork <id> <step>                      run an execution again from a root step (0 is the first)",
+      "/workflow schedule <name> \"<cron>\" [--timezone tz] [--missed skip|once] <workflow> [args]",
+      "                                                start a workflow at each tick of a cron expression",
+      "/workflow schedules                             stored schedules",
+      "/workflow pause-schedule|resume-schedule|unschedule <name>  steer a schedule"
     ]
   },
   plan: {
@@ -114,6 +120,18 @@ export type Command = Data.TaggedEnum<{
   Resume: { readonly id: string }
   Cancel: { readonly id: string }
   Approve: { readonly id: string; readonly taskId: string; readonly answer: Workflow.ApprovalAnswer }
+  Signal: { readonly id: string; readonly name: string; readonly payload: unknown }
+  Fork: { readonly id: string; readonly fromStep: number }
+  Schedule: {
+    readonly name: string
+    readonly cron: string
+    readonly timezone: string | undefined
+    readonly missed: "skip" | "once" | undefined
+    readonly workflow: string
+    readonly input: unknown
+  }
+  Schedules: {}
+  ScheduleControl: { readonly action: "pause" | "resume" | "remove"; readonly name: string }
   Plan: { readonly prompt: string }
   Apply: {}
   Analyze: { readonly prompt: string; readonly options: typeof Planning.AnalyzerOptions.Type }
@@ -294,6 +312,57 @@ const approveCommand = (id: string, taskId: string, extra: string) => {
   }))
 }
 
+const signalCommand = (id: string, name: string, json: string) =>
+  Effect.gen(function*() {
+    if (json === "") return Command.Signal({ id, name, payload: null })
+    const payload = yield* Effect.try({
+      try: () => JSON.parse(json) as unknown,
+      catch: (error) => usageError("workflow", `The payload of signal "${name}" is not valid JSON: ${messageOf(error)}`)
+    })
+    return Command.Signal({ id, name, payload: yield* safeInput(`signal "${name}"`, payload) })
+  })
+
+const forkCommand = (id: string, step: string) =>
+  /^\d{1,9}$/.test(step)
+    ? Effect.succeed(Command.Fork({ id, fromStep: Number(step) }))
+    : Effect.fail(usageError("workflow", `A step to fork from is a root position (0, 1, ...), not "${step}"`))
+
+/** `<name> "<cron>" [--timezone tz] [--missed skip|once] <workflow> [args]`: the cron in quotes, having spaces. */
+const scheduleCommand = (rest: string) =>
+  Effect.gen(function*() {
+    const fail = (message: string) => Effect.fail(usageError("workflow", message))
+    const { head: [name], rest: afterName } = words(rest, 1)
+    const quoted = /^(["'])([^"'\n]*)\1\s*/.exec(afterName)
+    if (name === undefined || quoted === null) {
+      return yield* fail("/workflow schedule needs a name and a cron expression in quotes")
+    }
+    let text = afterName.slice(quoted[0].length)
+    const options: Record<string, string> = {}
+    while (text.startsWith("--")) {
+      const { head: [flag, value], rest: next } = words(text, 2)
+      if (flag !== "--timezone" && flag !== "--missed") {
+        return yield* fail(`Unexpected "${flag}" (options: --timezone, --missed)`)
+      }
+      if (value === undefined) return yield* fail(`${flag} needs a value`)
+      options[flag.slice(2)] = value
+      text = next
+    }
+    if (options.missed !== undefined && options.missed !== "skip" && options.missed !== "once") {
+      return yield* fail(`--missed takes skip or once, not "${options.missed}"`)
+    }
+    const run = yield* runCommand(text)
+    return Command.Schedule({
+      name,
+      cron: quoted[2]!,
+      timezone: options.timezone,
+      missed: options.missed as "skip" | "once" | undefined,
+      workflow: run.workflow,
+      input: run.input
+    })
+  })
+
+const scheduleActions = { "pause-schedule": "pause", "resume-schedule": "resume", unschedule: "remove" } as const
+
 const workflowCommand = (remainder: string) =>
   Effect.gen(function*() {
     const { head: [action], rest } = words(remainder, 1)
@@ -333,6 +402,26 @@ const workflowCommand = (remainder: string) =>
       case "approve": {
         const { extra, head: [execution, taskId] } = yield* ids(2, "an execution id and a task id")
         return yield* approveCommand(execution!, taskId!, extra)
+      }
+      case "signal": {
+        const { extra, head: [execution, name] } = yield* ids(2, "an execution id and a signal name")
+        return yield* signalCommand(execution!, name!, extra.trim())
+      }
+      case "fork": {
+        const { extra, head: [execution, step] } = yield* ids(2, "an execution id and a step")
+        if (extra !== "") return yield* Effect.fail(usageError("workflow", `Unexpected "${extra}" after the step`))
+        return yield* forkCommand(execution!, step!)
+      }
+      case "schedule":
+        return yield* scheduleCommand(rest)
+      case "schedules":
+        return Command.Schedules()
+      case "pause-schedule":
+      case "resume-schedule":
+      case "unschedule": {
+        const { extra, head: [name] } = yield* ids(1, "a schedule name")
+        if (extra !== "") return yield* Effect.fail(usageError("workflow", `Unexpected "${extra}" after the name`))
+        return Command.ScheduleControl({ action: scheduleActions[action], name: name! })
       }
       default:
         return yield* Effect.fail(usageError("workflow", `Unknown action "${action}"`))

@@ -226,18 +226,55 @@ export const approve = Effect.fn("Commands.approve")(
     const parents = yield* ancestors(before)
     yield* engine.approve(id, taskId, answer)
     if (chat.json !== true) yield* chat.systemLine(`Answered "${taskId}" of ${id}: ${answer.status}`)
-    let result = yield* follow(id, before.lastSeq + 1)
-    let child = id
+    return yield* goingOn(before, parents)
+  }
+)
+
+/**
+ * Sends a signal; an execution that waited for it is shown going on, as after an approval.
+ *
+ * @since 0.2.0
+ * @category operations
+ */
+export const signal = Effect.fn("Commands.signal")(function*(id: string, name: string, payload: unknown) {
+  const engine = yield* WorkflowEngine.WorkflowEngine
+  const chat = yield* ChatAdapter.ChatAdapter
+  const before = yield* engine.status(id)
+  const parents = yield* ancestors(before)
+  yield* engine.signal(id, name, payload)
+  if (chat.json !== true) yield* chat.systemLine(`Sent signal "${name}" to ${id}`)
+  return before.status === "waiting" && before.waitingFor === `signal:${name}` ? yield* goingOn(before, parents) : done
+})
+
+/**
+ * Starts a fork of an execution from a root step (`engine.fork`) and shows it.
+ *
+ * @since 0.2.0
+ * @category operations
+ */
+export const fork = Effect.fn("Commands.fork")(function*(id: string, fromStep: number) {
+  const engine = yield* WorkflowEngine.WorkflowEngine
+  const chat = yield* ChatAdapter.ChatAdapter
+  const handle = yield* engine.fork(id, { fromStep })
+  if (chat.json !== true) yield* chat.systemLine(`Forked ${id} from step ${fromStep} as execution ${handle.id}`)
+  return runResult(handle.id)(yield* render(handle.id))
+})
+
+/** Shows a run going on after it was answered, then the runs that started it as they go on with it. */
+const goingOn = (before: ExecutionStorage.ExecutionRecord, parents: ReadonlyArray<ExecutionStorage.ExecutionRecord>) =>
+  Effect.gen(function*() {
+    let result = yield* follow(before.id, before.lastSeq + 1)
+    let child = before.id
     for (const parent of parents) {
       // Going on with its child: running (a step awaiting it), or waiting for its end (`Workflow.child`).
       const goesOn = parent.status === "running" || parent.waitingFor === `signal:child:${child}`
-      if (result._tag !== "Run" || result.outcome._tag === "Waiting" || !goesOn) break
+      const stopped = result._tag !== "Run" || result.outcome._tag === "Waiting" || result.outcome._tag === "Suspended"
+      if (stopped || !goesOn) break
       result = yield* follow(parent.id, parent.lastSeq + 1)
       child = parent.id
     }
     return result
-  }
-)
+  })
 
 /** The executions whose bodies started this one (its stored `parent` links), nearest first. */
 const ancestors = (record: ExecutionStorage.ExecutionRecord) =>
@@ -407,6 +444,71 @@ export const debug = Effect.fn("Commands.debug")(function*(on?: boolean) {
   return done
 })
 
+const when = (ms: number) => new Date(ms).toISOString()
+
+/** A schedule in one line: name, workflow, expression (and zone), next tick or paused, last execution. */
+const scheduleLine = (schedule: ExecutionStorage.ScheduleRecord) =>
+  `${schedule.name}  ${schedule.workflow}  "${schedule.cron}"` +
+  (schedule.timezone !== undefined ? ` ${schedule.timezone}` : "") +
+  (schedule.paused ? "  paused" : `  next ${when(schedule.nextAt)}`) +
+  (schedule.lastExecution !== undefined ? `  last ${schedule.lastExecution}` : "")
+
+/**
+ * Stores a schedule (`engine.schedule`) and shows it.
+ *
+ * @since 0.2.0
+ * @category operations
+ */
+export const schedule = Effect.fn("Commands.schedule")(function*(
+  command: Omit<CommandLine.Command & { readonly _tag: "Schedule" }, "_tag">
+) {
+  const engine = yield* WorkflowEngine.WorkflowEngine
+  const chat = yield* ChatAdapter.ChatAdapter
+  const stored = yield* engine.schedule({
+    name: command.name,
+    cron: command.cron,
+    workflow: command.workflow,
+    input: command.input,
+    ...(command.timezone !== undefined ? { timezone: command.timezone } : {}),
+    ...(command.missed !== undefined ? { missed: command.missed } : {})
+  })
+  yield* chat.systemLine(`Scheduled ${scheduleLine(stored)}`)
+  return done
+})
+
+/**
+ * @since 0.2.0
+ * @category operations
+ */
+export const schedules = Effect.gen(function*() {
+  const engine = yield* WorkflowEngine.WorkflowEngine
+  const chat = yield* ChatAdapter.ChatAdapter
+  const schedules = yield* engine.schedules
+  if (schedules.length === 0) yield* chat.systemLine("No schedules.")
+  for (const schedule of schedules) yield* chat.systemLine(scheduleLine(schedule))
+  return done
+})
+
+const said = { pause: "Paused", resume: "Resumed", remove: "Removed" } as const
+
+/**
+ * Pauses, resumes or removes a schedule.
+ *
+ * @since 0.2.0
+ * @category operations
+ */
+export const scheduleControl = Effect.fn("Commands.scheduleControl")(function*(
+  action: "pause" | "resume" | "remove",
+  name: string
+) {
+  const engine = yield* WorkflowEngine.WorkflowEngine
+  const chat = yield* ChatAdapter.ChatAdapter
+  const steer = { pause: engine.pauseSchedule, resume: engine.resumeSchedule, remove: engine.unschedule }[action]
+  yield* steer(name)
+  yield* chat.systemLine(`${said[action]} schedule ${name}`)
+  return done
+})
+
 /**
  * Runs a command read by `CommandLine.parse`.
  *
@@ -425,6 +527,11 @@ export const perform: (command: CommandLine.Command) => Effect.Effect<Result, un
     Resume: ({ id }) => resume(id),
     Cancel: ({ id }) => cancel(id),
     Approve: ({ answer, id, taskId }) => approve(id, taskId, answer),
+    Signal: ({ id, name, payload }) => signal(id, name, payload),
+    Fork: ({ fromStep, id }) => fork(id, fromStep),
+    Schedule: (command) => schedule(command),
+    Schedules: () => schedules,
+    ScheduleControl: ({ action, name }) => scheduleControl(action, name),
     Plan: ({ prompt }) => plan(prompt),
     Apply: () => apply,
     Analyze: ({ options, prompt }) => analyze(prompt, options)

@@ -208,7 +208,8 @@ export interface EngineOptions {
   /**
    * Resume executions left running (or created and never started) by a
    * process that stopped, as soon as their workflow is registered here, and
-   * keep looking for them every third of the lease (default true).
+   * keep looking for them every third of the lease (default true). An engine that does not recover
+   * does not tick schedules either: it only starts, reads and steers.
    */
   readonly recover?: boolean
   /**

@@ -1,15 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Layer, Schema, Scope } from "effect"
-import {
-  ChatAdapter,
-  Commands,
-  ExecutionStorage,
-  Models,
-  Planning,
-  ScriptedModel,
-  Workflow,
-  WorkflowEngine
-} from "../src/index.js"
+import { ExecutionStorage, Models, Planning, ScriptedModel, Workflow, WorkflowEngine } from "../src/index.js"
+import type { Chat } from "./chat.js"
+import { chatWith } from "./chat.js"
 
 const greet = Workflow.make({
   name: "greet",
@@ -33,31 +26,13 @@ const review = Workflow.make({
     })
 })
 
-const builtinModels = Models.layerBuiltin
-
 /** Runs `body` against a fresh in-memory engine with the planning workflows, `greet` and `review` registered. */
 const withChat = <A, E>(
-  body: (chat: {
-    readonly lines: Array<ChatAdapter.Line>
-    readonly run: (line: string) => Effect.Effect<Commands.Result>
-    readonly text: () => string
-  }) => Effect.Effect<A, E, WorkflowEngine.WorkflowEngine | ExecutionStorage.ExecutionStorage | Models.Models>,
-  models: Layer.Layer<Models.Models, unknown> = builtinModels
-) =>
-  Effect.gen(function*() {
-    yield* Planning.register
-    const engine = yield* WorkflowEngine.WorkflowEngine
-    yield* engine.register(greet)
-    yield* engine.register(review)
-    const { adapter, lines } = ChatAdapter.capture()
-    const context = yield* Effect.context<WorkflowEngine.WorkflowEngine | Models.Models | ChatAdapter.Debug>()
-    const run = (line: string) =>
-      Commands.executeLine(line)!.pipe(
-        Effect.provideService(ChatAdapter.ChatAdapter, adapter),
-        Effect.provide(context)
-      )
-    return yield* body({ lines, run, text: () => lines.map((line) => line.text).join("\n") })
-  }).pipe(Effect.provide(Layer.mergeAll(WorkflowEngine.layerMemory, models, ChatAdapter.layerDebug)))
+  body: (
+    chat: Chat
+  ) => Effect.Effect<A, E, WorkflowEngine.WorkflowEngine | ExecutionStorage.ExecutionStorage | Models.Models>,
+  models?: Layer.Layer<Models.Models, unknown>
+) => chatWith([greet, review], body, models)
 
 const stored = Effect.flatMap(ExecutionStorage.ExecutionStorage, (storage) => storage.list({ limit: 1000 }))
 
@@ -423,7 +398,7 @@ describe("Commands", () => {
       const storage = yield* Layer.build(ExecutionStorage.layerMemory)
       const engineIn = (scope: Scope.Scope) =>
         Layer.buildWithScope(
-          Layer.merge(WorkflowEngine.layerWith({ recover: false }), builtinModels),
+          Layer.merge(WorkflowEngine.layerWith({ recover: false }), Models.layerBuiltin),
           scope
         ).pipe(Effect.provide(storage))
       const plan = {

@@ -202,6 +202,22 @@ const scheduleSuite = (name: string, layer: Layer.Layer<ExecutionStorage.Executi
         }
       })))
 
+    it.effect("an engine that recovers nothing ticks nothing (a reading command's); one that recovers does", () =>
+      withStorage(Effect.gen(function*() {
+        const { ran, workflow } = ticked(`${name}-reader`)
+        const reader = yield* startEngine({ lease: "10 minutes", recover: false })
+        yield* reader.engine.schedule({ name: `${name}-reader`, cron: "* * * * *", workflow, input: { label: "r" } })
+        yield* TestClock.adjust(3.5 * MINUTE)
+        yield* settle
+        expect(ran).toEqual([])
+        const worker = yield* startEngine({ lease: "10 minutes" })
+        yield* worker.engine.register(workflow)
+        yield* completed(workflow.name, 2)
+        // At 3:30, 1:00 and 2:00 were missed (more than the minute's grace late): the latest of them runs,
+        // once; 3:00 is on time.
+        expect(ran.slice().sort()).toEqual([2, 3].map((minute) => `${name}-reader@${iso(minute * MINUTE)}`))
+      })))
+
     it.effect("reads the expression in its time zone", () =>
       withStorage(Effect.gen(function*() {
         const { workflow } = ticked(`${name}-zoned`)

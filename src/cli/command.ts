@@ -66,10 +66,10 @@ const reading = <E>(command: Effect.Effect<Commands.Result, E, App.Services>) =>
 const id = Args.text({ name: "execution-id" })
 
 /** `--input`: JSON without `__proto__` keys (see `CommandLine.safeInput`); a bad one is an error line, no usage. */
-const parseInput = (name: string, text: string) =>
+const parseInput = (name: string, text: string, option = "--input") =>
   Effect.try({
     try: () => JSON.parse(text) as unknown,
-    catch: (error) => new Error(`--input for ${name} is not valid JSON: ${(error as Error).message}`)
+    catch: (error) => new Error(`${option} for ${name} is not valid JSON: ${(error as Error).message}`)
   }).pipe(
     Effect.flatMap((value) => Effect.mapError(CommandLine.safeInput(name, value), (error) => new Error(error.message)))
   )
@@ -138,6 +138,81 @@ const cancel = Command.make("cancel", { id }, ({ id }) => acting(Commands.cancel
   Command.withDescription("Cancel a running or waiting execution")
 )
 
+const signal = Command.make(
+  "signal",
+  {
+    id,
+    name: Args.text({ name: "signal" }),
+    payload: Options.text("payload").pipe(Options.withDescription("The payload as JSON"), Options.withDefault("null"))
+  },
+  ({ id, name, payload }) =>
+    acting(
+      Effect.flatMap(parseInput(`signal "${name}"`, payload, "--payload"), (value) => Commands.signal(id, name, value))
+    )
+).pipe(Command.withDescription("Send a signal to an execution; one waiting for it is streamed on"))
+
+const fork = Command.make(
+  "fork",
+  {
+    id,
+    step: Args.integer({ name: "step" }).pipe(Args.withDescription("The root step to run again from (0 is the first)"))
+  },
+  ({ id, step }) => acting(Commands.fork(id, step))
+).pipe(
+  Command.withDescription("Start a copy of an execution that reuses its steps before <step> and runs on from there")
+)
+
+const scheduleName = Args.text({ name: "schedule" })
+
+const schedule = Command.make(
+  "schedule",
+  {
+    name: scheduleName,
+    cron: Args.text({ name: "cron" }).pipe(
+      Args.withDescription("A cron expression, quoted (5 fields, or 6 with seconds)")
+    ),
+    workflow: Args.text({ name: "workflow" }),
+    input: Options.text("input").pipe(Options.withDescription("The input as JSON"), Options.withDefault("{}")),
+    timezone: Options.text("timezone").pipe(
+      Options.withDescription("IANA time zone of the expression"),
+      Options.optional
+    ),
+    missed: Options.choice("missed", ["skip", "once"]).pipe(
+      Options.withDescription("Ticks missed while no process ran: skip them, or run the latest once (default)"),
+      Options.optional
+    )
+  },
+  (options) =>
+    reading(Effect.flatMap(parseInput(options.workflow, options.input), (input) =>
+      Commands.schedule({
+        name: options.name,
+        cron: options.cron,
+        workflow: options.workflow,
+        input,
+        timezone: Option.getOrUndefined(options.timezone),
+        missed: Option.getOrUndefined(options.missed)
+      })))
+).pipe(
+  Command.withDescription(
+    "Store a schedule: the workflow starts at each tick, in any process that runs it (see worker)"
+  )
+)
+
+const schedules = Command.make("schedules", {}, () => reading(Commands.schedules)).pipe(
+  Command.withDescription("List the stored schedules")
+)
+
+const scheduleControl = (name: string, action: "pause" | "resume" | "remove", description: string) =>
+  Command.make(name, { name: scheduleName }, ({ name }) => reading(Commands.scheduleControl(action, name))).pipe(
+    Command.withDescription(description)
+  )
+
+const worker = Command.make("worker", {}, () => Effect.flatMap(root, (config) => OneShot.worker(config))).pipe(
+  Command.withDescription(
+    "Run executions until stopped (Ctrl-C, SIGTERM): schedules tick, sleeps wake, and what stopped processes left is taken over"
+  )
+)
+
 /**
  * The whole command: the session without a subcommand, one-shot forms with one.
  *
@@ -147,7 +222,24 @@ const cancel = Command.make("cancel", { id }, ({ id }) => acting(Commands.cancel
 export const command = root.pipe(
   Command.withHandler((config) => App.provide(config, Session.interactive)),
   Command.withDescription("Durable, observable workflows: an interactive chat session, or one-shot commands"),
-  Command.withSubcommands([runWorkflow, list, status, executions, events, approve, resume, cancel])
+  Command.withSubcommands([
+    runWorkflow,
+    list,
+    status,
+    executions,
+    events,
+    approve,
+    resume,
+    cancel,
+    signal,
+    fork,
+    schedule,
+    schedules,
+    scheduleControl("pause-schedule", "pause", "Pause a schedule: no ticks until resumed"),
+    scheduleControl("resume-schedule", "resume", "Resume a schedule from its next tick after now"),
+    scheduleControl("unschedule", "remove", "Remove a schedule (the executions it started stay)"),
+    worker
+  ])
 )
 
 const cli = Command.run(command, { name: "token-ring-workflow", version: "0.1.0" })

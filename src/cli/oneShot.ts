@@ -7,7 +7,9 @@
  * @since 0.2.0
  */
 import { Effect } from "effect"
+import * as ChatAdapter from "../ChatAdapter.js"
 import * as Commands from "../Commands.js"
+import * as WorkflowEngine from "../WorkflowEngine.js"
 import * as App from "./App.js"
 import * as Failures from "./failures.js"
 
@@ -48,3 +50,23 @@ export const acting = <E>(config: App.Config, command: Effect.Effect<Commands.Re
  */
 export const reading = <E>(config: App.Config, command: Effect.Effect<Commands.Result, E, App.Services>) =>
   oneShot(config, command, { recover: false })
+
+/**
+ * `worker`: an engine that runs until interrupted (Ctrl-C, SIGTERM), with the workflows of the root
+ * options: it ticks their schedules, wakes their sleeps and takes over what stopped processes left.
+ *
+ * @since 0.2.0
+ * @category running
+ */
+export const worker = (config: App.Config): Effect.Effect<void> =>
+  App.provide(
+    config,
+    Effect.gen(function*() {
+      const engine = yield* WorkflowEngine.WorkflowEngine
+      const chat = yield* ChatAdapter.ChatAdapter
+      const names = (yield* engine.list).map((workflow) => workflow.name)
+      yield* chat.systemLine(`Worker running ${names.join(", ")}; Ctrl-C stops it`)
+      return yield* Effect.never
+    }),
+    { recover: true }
+  )

@@ -420,10 +420,14 @@ export class Instance {
             () => Effect.succeed(Option.none())
           )
         }
-        // Waiting, unless a signal of its name lands first: then the storage refuses, and it is received.
+        // Waiting, unless a signal of its name lands first: then the storage refuses, and it is received. A
+        // wait that goes on in a later run (a bad signal skipped) is said again: it waits from this commit.
+        const waits = events.length > 0
+          ? events
+          : [this.event({ type: "wait_started", ...shown, ...(wakeAt !== undefined ? { wakeAt } : {}) })]
         return this.suspend(
           {
-            events,
+            events: waits,
             journal: { ...entry, state: "waiting" },
             status: "waiting",
             wait: { for: `signal:${name}`, unlessSignal: name, ...(wakeAt !== undefined ? { wakeAt } : {}) }

@@ -127,6 +127,7 @@ export const make = (
       clock,
       poll: slowPoll,
       register,
+      ticks: options.recover !== false,
       start: (name, input, startOptions) =>
         start(name, input, startOptions) as Effect.Effect<unknown, unknown>
     })

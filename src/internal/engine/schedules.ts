@@ -72,6 +72,8 @@ export interface SchedulesOptions {
   readonly clock: Clock.Clock
   readonly poll: Duration.Duration
   readonly register: WorkflowEngineService["register"]
+  /** Whether this engine ticks schedules (one that recovers nothing, such as a reading command's, does not). */
+  readonly ticks: boolean
   readonly start: (name: string, input: unknown, options: { readonly executionId: string }) => Effect.Effect<
     unknown,
     unknown
@@ -124,6 +126,8 @@ export interface SchedulesOptions {
   readonly clock: Clock.Clock
   readonly poll: Duration.Duration
   readonly register: WorkflowEngineService["register"]
+  /** Whether this engine ticks schedules (one that recovers nothing, such as a reading command's, does not). */
+  readonly ticks: boolean
   readonly start: (name: string, input: unknown, options: { readonly executionId: string }) => Effect.Effect<
     unknown,
     unknown
@@ -201,7 +205,7 @@ export const make = (options: SchedulesOptions) =>
     const { clock, register, registry, storage } = options
     const signal = new Signal()
     const store = storage.schedules
-    if (store !== undefined) yield* ticking(options, store, signal)
+    if (store !== undefined && options.ticks) yield* ticking(options, store, signal)
 
     const schedule = (
       options: ScheduleOptions & { readonly workflow: Workflow.Any | string; readonly input: unknown }
