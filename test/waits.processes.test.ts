@@ -2,7 +2,8 @@
  * Durable waits across real processes, on a SQLite file and on PostgreSQL:
  * a process killed (SIGKILL) while 50 executions sleep, and another started
  * after their wake-up time, which runs each once; signals sent from other
- * processes before and during the wait, a refused one and a late one.
+ * processes before and during the wait, a refused one and a late one; a
+ * parent killed while it waits for its child, resumed by the child's end.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -82,6 +83,26 @@ const processSuite = (name: string, target: () => string) =>
         const late = await send("n", "4")
         expect(late.code).toBe(1)
         expect(late.stderr).toContain("ExecutionFinished")
+      },
+      180_000
+    )
+
+    it(
+      "a parent killed while it waits for its child is resumed by the child's end in another process, once",
+      async () => {
+        const trace = join(dir, `children-${name}.trace`)
+        const id = `parent-${name}-${Date.now().toString(36)}`
+        const first = startProcess(["--import", "tsx", fixture, target(), trace, "parent", id], { cwd: root })
+        await first.line((line) => line === "waiting", 60_000)
+        first.signal("SIGKILL")
+        await first.exit()
+        const finished = await runProcess(["--import", "tsx", fixture, target(), trace, "finish", id, "4"], {
+          cwd: root
+        })
+        expect(finished.stderr).toBe("")
+        expect(finished.stdout).toContain("result 40")
+        // Each body started once: the parent's end came from the journal, not from a second child.
+        expect(readFileSync(trace, "utf8").trim().split("\n").sort()).toEqual([`child ${id}.child`, `parent ${id}`])
       },
       180_000
     )
