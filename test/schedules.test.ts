@@ -166,9 +166,7 @@ const scheduleSuite = (name: string, layer: Layer.Layer<ExecutionStorage.Executi
         const { engine } = yield* startEngine({ lease: "10 minutes" })
         const scheduleName = `${name}-paused`
         yield* engine.schedule({ name: scheduleName, cron: "*/10 * * * *", workflow, input: { label: "p" } })
-        console.log("A")
         yield* engine.pauseSchedule(scheduleName)
-        console.log("B")
         expect((yield* own(engine, scheduleName))[0]?.paused).toBe(true)
         // Ticks while paused are not missed ones: none of them starts on resume.
         yield* TestClock.adjust(35 * MINUTE)

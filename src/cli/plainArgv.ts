@@ -57,7 +57,15 @@ export const commandNames: ReadonlyArray<string> = [
   "events",
   "approve",
   "resume",
-  "cancel"
+  "cancel",
+  "signal",
+  "fork",
+  "schedule",
+  "schedules",
+  "pause-schedule",
+  "resume-schedule",
+  "unschedule",
+  "worker"
 ]
 
 /**
