@@ -30,6 +30,12 @@ export interface ChatAdapterService {
   readonly progress?: ((status: string | undefined) => Effect.Effect<void>) | undefined
   /** Runs are shown as one JSON event per line instead of prose. */
   readonly json?: boolean | undefined
+  /**
+   * The reader types one-shot commands (a CLI), not chat commands: hints name those.
+   *
+   * @since 0.2.0
+   */
+  readonly commandLine?: boolean | undefined
 }
 
 /**
@@ -149,6 +155,13 @@ export interface RenderOptions {
   readonly indent?: string
   /** Print the final output (default true); off when the caller shows it its own way. */
   readonly output?: boolean
+  /**
+   * Follow the run through its waits (approvals, signals, sleeps) until it ends, as a watcher does,
+   * instead of stopping at the first that someone else must end.
+   *
+   * @since 0.2.0
+   */
+  readonly untilEnd?: boolean
 }
 
 /**
@@ -277,7 +290,7 @@ const onEvent = (
       // The child ended before its step did: show all of it before the step's end.
       yield* endChild(run, name)
     }
-    yield* write(run, ChatRender.eventLines(event, { ...options, executionId }))
+    yield* write(run, ChatRender.eventLines(event, { ...options, executionId, commandLine: run.chat.commandLine }))
     switch (event.type) {
       case "step_start": {
         const child = childOf(event.input)
@@ -292,7 +305,7 @@ const onEvent = (
         return true
       case "human_approval_required":
         // The request and the `waiting` status are one commit: if the run waits, this is where it stopped.
-        if (yield* stoppedAt(run, event.seq)) {
+        if (options.untilEnd !== true && (yield* stoppedAt(run, event.seq))) {
           run.outcome = { _tag: "Waiting", executionId, taskId: event.taskId }
           return true
         }
@@ -301,6 +314,7 @@ const onEvent = (
         // Followed through a child's run and a short sleep (this process wakes it); not through what only
         // someone else, or a long time, can end.
         if (
+          options.untilEnd !== true &&
           (event.wait === "signal" ||
             (event.wait === "sleep" && (event.wakeAt ?? 0) - Date.now() > FOLLOWED_SLEEP_MS)) &&
           (yield* stoppedAt(run, event.seq))

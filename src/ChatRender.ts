@@ -23,7 +23,17 @@ export interface EventOptions {
   readonly json?: boolean | undefined
   /** Show the final output (default true). */
   readonly output?: boolean | undefined
+  /**
+   * Hints name one-shot commands (`token-ring-workflow approve ...`) instead of chat commands.
+   *
+   * @since 0.2.0
+   */
+  readonly commandLine?: boolean | undefined
 }
+
+/** A command to type next, in the form the reader types commands in. */
+const hint = (options: EventOptions, command: string) =>
+  options.commandLine === true ? `token-ring-workflow ${command}` : `/workflow ${command}`
 
 const system = (text: string): ChatAdapter.Line => ({ kind: "system", text })
 const warning = (text: string): ChatAdapter.Line => ({ kind: "warning", text })
@@ -81,7 +91,7 @@ export const eventLines = (
       return [
         warning(
           `? ${event.message ?? `Approval needed for "${event.taskId}"`}${choices} — ` +
-            `/workflow approve ${options.executionId} ${event.taskId} approved|rejected [feedback]`
+            hint(options, `approve ${options.executionId} ${event.taskId} approved|rejected [feedback]`)
         )
       ]
     }
@@ -98,7 +108,12 @@ export const eventLines = (
           ? system(`⏸ waiting for child ${event.name}`)
           : warning(
             `⏸ waiting for signal "${event.name}"${until} — ` +
-              `/workflow signal ${options.executionId} ${event.name} <json>`
+              hint(
+                options,
+                options.commandLine === true
+                  ? `signal ${options.executionId} ${event.name} --payload <json>`
+                  : `signal ${options.executionId} ${event.name} <json>`
+              )
           )
       ]
     }

@@ -62,10 +62,12 @@ export const info: Record<Name, Info> = {
       "/workflow debug [on|off]                        show or set debug output",
       "/workflow status <id>                           an execution's status",
       "/workflow events <id> [--from <seq>]            an execution's stored events",
+      "/workflow watch <id> [--from <seq>]             follow an execution, through its waits, until it ends",
       "/workflow executions [--status s] [--workflow w] executions, newest first",
       "/workflow resume <id>                           run an unfinished execution on from its journal",
       "/workflow cancel <id>                           stop a running or waiting execution",
-      "/workflow approve <id> <taskId> [approved|rejected] [feedback...]  answer an approval",
+      "/workflow approve [<id> [<taskId>]] [approved|rejected] [feedback...]  answer an approval",
+      "                                                (the only one waiting, or the one <id> waits for)",
       "/workflow signal <id> <name> [json]             send a signal (its payload: JSON, default null)",
       "/workflow fork <id> <step>                      run an execution again from a root step (0 is the first)",
       "/workflow schedule <name> \"<cron>\" [--timezone tz] [--missed skip|once] <workflow> [args]",
@@ -116,10 +118,16 @@ export type Command = Data.TaggedEnum<{
   Debug: { readonly on: boolean | undefined }
   Status: { readonly id: string }
   Events: { readonly id: string; readonly fromSeq: number | undefined }
+  Watch: { readonly id: string; readonly fromSeq: number | undefined }
   Executions: { readonly filter: ExecutionStorage.ListFilter }
   Resume: { readonly id: string }
   Cancel: { readonly id: string }
-  Approve: { readonly id: string; readonly taskId: string; readonly answer: Workflow.ApprovalAnswer }
+  /** Without an id, the only approval waiting; without a task, the one the execution waits for. */
+  Approve: {
+    readonly id: string | undefined
+    readonly taskId: string | undefined
+    readonly answer: Workflow.ApprovalAnswer
+  }
   Signal: { readonly id: string; readonly name: string; readonly payload: unknown }
   Fork: { readonly id: string; readonly fromStep: number }
   Schedule: {
@@ -300,15 +308,29 @@ const executionsCommand = (rest: string) =>
     })
   })
 
-const approveCommand = (id: string, taskId: string, extra: string) => {
-  const { head: [answer], rest: feedback } = words(extra, 1)
-  if (answer !== undefined && answer !== "approved" && answer !== "rejected") {
-    return Effect.fail(usageError("workflow", `An answer is approved or rejected, not "${answer}"`))
+const answers = ["approved", "rejected"]
+
+/** `[id [taskId]] [approved|rejected] [feedback...]`: the answer is the first of those two words. */
+const approveCommand = (text: string) => {
+  const { head } = words(text, 3)
+  const at = head.findIndex((word) => answers.includes(word))
+  const named = at === -1 ? head.slice(0, 2) : head.slice(0, at)
+  if (named.length > 2) {
+    return Effect.fail(usageError("workflow", `An answer is approved or rejected, not "${head[2]}"`))
+  }
+  // What follows the answer (or the two names, without one) is feedback, as written.
+  const after = at === -1 ? words(text, 2).rest : words(text, at + 1).rest
+  if (at === -1 && after !== "") {
+    const { head: [word] } = words(after, 1)
+    return Effect.fail(usageError("workflow", `An answer is approved or rejected, not "${word}"`))
   }
   return Effect.succeed(Command.Approve({
-    id,
-    taskId,
-    answer: { status: answer ?? "approved", ...(feedback !== "" ? { feedback } : {}) }
+    id: named[0],
+    taskId: named[1],
+    answer: {
+      status: (at === -1 ? "approved" : head[at]) as "approved" | "rejected",
+      ...(after !== "" ? { feedback: after } : {})
+    }
   }))
 }
 
@@ -389,9 +411,11 @@ const workflowCommand = (remainder: string) =>
         return Command.Debug({ on: rest === "" ? undefined : rest === "on" })
       case "status":
         return Command.Status({ id: yield* id })
-      case "events": {
+      case "events":
+      case "watch": {
         const { extra, head } = yield* ids(1, "an execution id")
-        return yield* eventsCommand(head[0]!, extra)
+        const read = yield* eventsCommand(head[0]!, extra)
+        return action === "events" ? read : Command.Watch({ id: read.id, fromSeq: read.fromSeq })
       }
       case "executions":
         return yield* executionsCommand(rest)
@@ -399,10 +423,8 @@ const workflowCommand = (remainder: string) =>
         return Command.Resume({ id: yield* id })
       case "cancel":
         return Command.Cancel({ id: yield* id })
-      case "approve": {
-        const { extra, head: [execution, taskId] } = yield* ids(2, "an execution id and a task id")
-        return yield* approveCommand(execution!, taskId!, extra)
-      }
+      case "approve":
+        return yield* approveCommand(rest)
       case "signal": {
         const { extra, head: [execution, name] } = yield* ids(2, "an execution id and a signal name")
         return yield* signalCommand(execution!, name!, extra.trim())

@@ -13,6 +13,7 @@ import * as ChatAdapter from "./ChatAdapter.js"
 import * as ChatRender from "./ChatRender.js"
 import * as CommandLine from "./CommandLine.js"
 import type * as ExecutionStorage from "./ExecutionStorage.js"
+import * as ExecutionIds from "./internal/executionIds.js"
 import { messageOf } from "./internal/message.js"
 import type * as Models from "./Models.js"
 import * as Plan from "./Plan.js"
@@ -49,6 +50,16 @@ export type Name = CommandLine.Name
  */
 export type Info = CommandLine.Info
 
+export {
+  /**
+   * An id given in part (its start, as people type it) that more than one execution's id starts with.
+   *
+   * @since 0.2.0
+   * @category errors
+   */
+  AmbiguousExecutionId
+} from "./internal/executionIds.js"
+
 /**
  * What a command did.
  *
@@ -63,6 +74,10 @@ export type Result =
   | { readonly _tag: "Rejected"; readonly message: string }
 
 const done: Result = { _tag: "Done" }
+
+/** A line of prose; with `--json`, the data it tells of as one JSON line instead. */
+const say = (chat: ChatAdapter.ChatAdapterService, text: string, data: unknown) =>
+  chat.systemLine(chat.json === true ? JSON.stringify(data) : text)
 
 /**
  * @since 0.1.0
@@ -122,9 +137,12 @@ export const list = Effect.gen(function*() {
   const engine = yield* WorkflowEngine.WorkflowEngine
   const chat = yield* ChatAdapter.ChatAdapter
   const workflows = yield* engine.list
-  if (workflows.length === 0) yield* chat.systemLine("No workflows are registered.")
+  if (workflows.length === 0 && chat.json !== true) yield* chat.systemLine("No workflows are registered.")
   for (const workflow of workflows) {
-    yield* chat.systemLine(`${workflow.name}${workflow.description !== undefined ? ` — ${workflow.description}` : ""}`)
+    yield* say(chat, `${workflow.name}${workflow.description !== undefined ? ` — ${workflow.description}` : ""}`, {
+      name: workflow.name,
+      ...(workflow.description !== undefined ? { description: workflow.description } : {})
+    })
   }
   return done
 })
@@ -133,11 +151,12 @@ export const list = Effect.gen(function*() {
  * @since 0.1.0
  * @category operations
  */
-export const status = Effect.fn("Commands.status")(function*(id: string) {
+export const status = Effect.fn("Commands.status")(function*(idOrPrefix: string) {
   const engine = yield* WorkflowEngine.WorkflowEngine
   const chat = yield* ChatAdapter.ChatAdapter
-  const record = yield* engine.status(id)
-  for (const line of ChatRender.recordLines(record)) yield* chat.systemLine(line)
+  const record = yield* engine.status(yield* ExecutionIds.resolve(engine, idOrPrefix))
+  if (chat.json === true) yield* chat.systemLine(JSON.stringify(record))
+  else for (const line of ChatRender.recordLines(record)) yield* chat.systemLine(line)
   return done
 })
 
@@ -147,16 +166,35 @@ export const status = Effect.fn("Commands.status")(function*(id: string) {
  * @since 0.1.0
  * @category operations
  */
-export const events = Effect.fn("Commands.events")(function*(id: string, fromSeq?: number) {
+export const events = Effect.fn("Commands.events")(function*(idOrPrefix: string, fromSeq?: number) {
   const engine = yield* WorkflowEngine.WorkflowEngine
   const chat = yield* ChatAdapter.ChatAdapter
+  const id = yield* ExecutionIds.resolve(engine, idOrPrefix)
   const record = yield* engine.status(id)
   if (record.lastSeq < (fromSeq ?? 1)) {
-    yield* chat.systemLine(`No events${fromSeq !== undefined ? ` from seq ${fromSeq}` : ""} in ${id}.`)
+    if (chat.json !== true) {
+      yield* chat.systemLine(`No events${fromSeq !== undefined ? ` from seq ${fromSeq}` : ""} in ${id}.`)
+    }
     return done
   }
   yield* render(id, { untilSeq: record.lastSeq, ...(fromSeq !== undefined ? { fromSeq } : {}) })
   return done
+})
+
+/**
+ * Shows an execution from `fromSeq` (default: its first event) as it goes on, through its waits, until it
+ * ends: from any process on the storage.
+ *
+ * @since 0.2.0
+ * @category operations
+ */
+export const watch = Effect.fn("Commands.watch")(function*(idOrPrefix: string, fromSeq?: number) {
+  const engine = yield* WorkflowEngine.WorkflowEngine
+  const chat = yield* ChatAdapter.ChatAdapter
+  const id = yield* ExecutionIds.resolve(engine, idOrPrefix)
+  const record = yield* engine.status(id)
+  if (chat.json !== true) yield* chat.systemLine(`Watching ${record.workflow} execution ${id} (${record.status})`)
+  return runResult(id)(yield* render(id, { untilEnd: true, fromSeq: fromSeq ?? 1 }))
 })
 
 /**
@@ -167,13 +205,17 @@ export const executions = Effect.fn("Commands.executions")(function*(filter: Exe
   const engine = yield* WorkflowEngine.WorkflowEngine
   const chat = yield* ChatAdapter.ChatAdapter
   const page = yield* engine.executions({ limit: 50, ...filter })
-  if (page.executions.length === 0) yield* chat.systemLine("No executions.")
+  if (page.executions.length === 0 && chat.json !== true) yield* chat.systemLine("No executions.")
   for (const record of page.executions) {
-    yield* chat.systemLine(
-      `${record.id}  ${record.workflow}  ${record.status}  ${new Date(record.updatedAt).toISOString()}`
+    yield* say(
+      chat,
+      `${record.id}  ${record.workflow}  ${record.status}  ${new Date(record.updatedAt).toISOString()}`,
+      record
     )
   }
-  if (page.cursor !== undefined) yield* chat.systemLine("(more: narrow with --status or --workflow)")
+  if (page.cursor !== undefined) {
+    yield* say(chat, "(more: narrow with --status or --workflow)", { cursor: page.cursor })
+  }
   return done
 })
 
@@ -183,9 +225,10 @@ export const executions = Effect.fn("Commands.executions")(function*(filter: Exe
  * @since 0.1.0
  * @category operations
  */
-export const resume = Effect.fn("Commands.resume")(function*(id: string) {
+export const resume = Effect.fn("Commands.resume")(function*(idOrPrefix: string) {
   const engine = yield* WorkflowEngine.WorkflowEngine
   const chat = yield* ChatAdapter.ChatAdapter
+  const id = yield* ExecutionIds.resolve(engine, idOrPrefix)
   const before = yield* engine.status(id)
   yield* engine.resume(id)
   if (chat.json !== true) yield* chat.systemLine(`Resumed ${before.workflow} execution ${id}`)
@@ -203,27 +246,31 @@ export const resume = Effect.fn("Commands.resume")(function*(id: string) {
  * @since 0.1.0
  * @category operations
  */
-export const cancel = Effect.fn("Commands.cancel")(function*(id: string) {
+export const cancel = Effect.fn("Commands.cancel")(function*(idOrPrefix: string) {
   const engine = yield* WorkflowEngine.WorkflowEngine
   const chat = yield* ChatAdapter.ChatAdapter
+  const id = yield* ExecutionIds.resolve(engine, idOrPrefix)
   yield* engine.cancel(id)
-  yield* chat.systemLine(`Cancelled execution ${id}`)
+  yield* say(chat, `Cancelled execution ${id}`, { cancelled: id })
   return done
 })
 
 /**
- * Answers an approval, then shows the run going on. Approving a plan runs it.
+ * Answers an approval, then shows the run going on. Approving a plan runs it. Without an execution, the
+ * only approval waiting is answered; without a task, the one the execution waits for. Where that is not
+ * one approval, the command is refused, listing the approvals waiting.
  *
  * @since 0.1.0
  * @category operations
  */
 export const approve = Effect.fn("Commands.approve")(
-  function*(id: string, taskId: string, answer: Workflow.ApprovalAnswer) {
+  function*(idOrPrefix: string | undefined, task: string | undefined, answer: Workflow.ApprovalAnswer) {
     const engine = yield* WorkflowEngine.WorkflowEngine
     const chat = yield* ChatAdapter.ChatAdapter
+    const { id, taskId } = yield* approvalNamed(idOrPrefix, task)
     const before = yield* engine.status(id)
     // The runs that started this one, as they are now: shown going on after it.
-    const parents = yield* ancestors(before)
+    const parents = yield* ExecutionIds.ancestors(engine, before)
     yield* engine.approve(id, taskId, answer)
     if (chat.json !== true) yield* chat.systemLine(`Answered "${taskId}" of ${id}: ${answer.status}`)
     return yield* goingOn(before, parents)
@@ -236,11 +283,12 @@ export const approve = Effect.fn("Commands.approve")(
  * @since 0.2.0
  * @category operations
  */
-export const signal = Effect.fn("Commands.signal")(function*(id: string, name: string, payload: unknown) {
+export const signal = Effect.fn("Commands.signal")(function*(idOrPrefix: string, name: string, payload: unknown) {
   const engine = yield* WorkflowEngine.WorkflowEngine
   const chat = yield* ChatAdapter.ChatAdapter
+  const id = yield* ExecutionIds.resolve(engine, idOrPrefix)
   const before = yield* engine.status(id)
-  const parents = yield* ancestors(before)
+  const parents = yield* ExecutionIds.ancestors(engine, before)
   yield* engine.signal(id, name, payload)
   if (chat.json !== true) yield* chat.systemLine(`Sent signal "${name}" to ${id}`)
   return before.status === "waiting" && before.waitingFor === `signal:${name}` ? yield* goingOn(before, parents) : done
@@ -252,9 +300,10 @@ export const signal = Effect.fn("Commands.signal")(function*(id: string, name: s
  * @since 0.2.0
  * @category operations
  */
-export const fork = Effect.fn("Commands.fork")(function*(id: string, fromStep: number) {
+export const fork = Effect.fn("Commands.fork")(function*(idOrPrefix: string, fromStep: number) {
   const engine = yield* WorkflowEngine.WorkflowEngine
   const chat = yield* ChatAdapter.ChatAdapter
+  const id = yield* ExecutionIds.resolve(engine, idOrPrefix)
   const handle = yield* engine.fork(id, { fromStep })
   if (chat.json !== true) yield* chat.systemLine(`Forked ${id} from step ${fromStep} as execution ${handle.id}`)
   return runResult(handle.id)(yield* render(handle.id))
@@ -276,22 +325,28 @@ const goingOn = (before: ExecutionStorage.ExecutionRecord, parents: ReadonlyArra
     return result
   })
 
-/** The executions whose bodies started this one (its stored `parent` links), nearest first. */
-const ancestors = (record: ExecutionStorage.ExecutionRecord) =>
+/** The approval an `approve` names, in full or in part (see `approve`). */
+const approvalNamed = (idOrPrefix: string | undefined, taskId: string | undefined) =>
   Effect.gen(function*() {
     const engine = yield* WorkflowEngine.WorkflowEngine
-    const found: Array<ExecutionStorage.ExecutionRecord> = []
-    const seen = new Set([record.id])
-    let parent = record.parent
-    // `seen`: a loop of links can only come from a damaged store, and must not hang the chat.
-    while (parent !== undefined && !seen.has(parent)) {
-      const next = yield* Effect.option(engine.status(parent))
-      if (Option.isNone(next)) break
-      found.push(next.value)
-      seen.add(parent)
-      parent = next.value.parent
+    if (idOrPrefix !== undefined) {
+      const id = yield* ExecutionIds.resolve(engine, idOrPrefix)
+      if (taskId !== undefined) return { id, taskId }
+      const waiting = ExecutionIds.approvalOf(yield* engine.status(id))
+      if (waiting !== undefined) return { id, taskId: waiting.taskId }
+      return yield* Effect.fail(CommandLine.usageError("workflow", `${id} is not waiting for an approval`))
     }
-    return found
+    const waiting = yield* ExecutionIds.waitingApprovals(engine, 20)
+    const [only] = waiting
+    if (waiting.length === 1 && only !== undefined) return { id: only.executionId, taskId: only.taskId }
+    return yield* Effect.fail(
+      waiting.length === 0
+        ? CommandLine.usageError("workflow", "No approval is waiting")
+        : new CommandLine.UsageError({
+          message: "More than one approval is waiting: name the execution",
+          usage: waiting.map(({ executionId, taskId, workflow }) => `  ${executionId}  ${taskId}  (${workflow})`)
+        })
+    )
   })
 
 /**
@@ -440,7 +495,8 @@ export const debug = Effect.fn("Commands.debug")(function*(on?: boolean) {
   const chat = yield* ChatAdapter.ChatAdapter
   const flag = yield* ChatAdapter.Debug
   if (on !== undefined) yield* flag.setDebug(on)
-  yield* chat.systemLine(`Debug is ${(yield* flag.debug) ? "on" : "off"}`)
+  const now = yield* flag.debug
+  yield* say(chat, `Debug is ${now ? "on" : "off"}`, { debug: now })
   return done
 })
 
@@ -472,7 +528,7 @@ export const schedule = Effect.fn("Commands.schedule")(function*(
     ...(command.timezone !== undefined ? { timezone: command.timezone } : {}),
     ...(command.missed !== undefined ? { missed: command.missed } : {})
   })
-  yield* chat.systemLine(`Scheduled ${scheduleLine(stored)}`)
+  yield* say(chat, `Scheduled ${scheduleLine(stored)}`, stored)
   return done
 })
 
@@ -484,8 +540,8 @@ export const schedules = Effect.gen(function*() {
   const engine = yield* WorkflowEngine.WorkflowEngine
   const chat = yield* ChatAdapter.ChatAdapter
   const schedules = yield* engine.schedules
-  if (schedules.length === 0) yield* chat.systemLine("No schedules.")
-  for (const schedule of schedules) yield* chat.systemLine(scheduleLine(schedule))
+  if (schedules.length === 0 && chat.json !== true) yield* chat.systemLine("No schedules.")
+  for (const schedule of schedules) yield* say(chat, scheduleLine(schedule), schedule)
   return done
 })
 
@@ -505,7 +561,10 @@ export const scheduleControl = Effect.fn("Commands.scheduleControl")(function*(
   const chat = yield* ChatAdapter.ChatAdapter
   const steer = { pause: engine.pauseSchedule, resume: engine.resumeSchedule, remove: engine.unschedule }[action]
   yield* steer(name)
-  yield* chat.systemLine(`${said[action]} schedule ${name}`)
+  yield* say(chat, `${said[action]} schedule ${name}`, {
+    schedule: name,
+    [action === "remove" ? "removed" : action === "pause" ? "paused" : "resumed"]: true
+  })
   return done
 })
 
@@ -523,6 +582,7 @@ export const perform: (command: CommandLine.Command) => Effect.Effect<Result, un
     Debug: ({ on }) => debug(on),
     Status: ({ id }) => status(id),
     Events: ({ fromSeq, id }) => events(id, fromSeq),
+    Watch: ({ fromSeq, id }) => watch(id, fromSeq),
     Executions: ({ filter }) => executions(filter),
     Resume: ({ id }) => resume(id),
     Cancel: ({ id }) => cancel(id),

@@ -496,6 +496,12 @@ export interface ListFilter {
   readonly workflow?: string
   /** Only the executions started from this execution's body. */
   readonly parent?: string
+  /**
+   * Only the executions whose id starts with this (an id's unique prefix, as people type it).
+   *
+   * @since 0.2.0
+   */
+  readonly idPrefix?: string
   readonly limit?: number
   /** The `cursor` of a previous page. */
   readonly cursor?: string

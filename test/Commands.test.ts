@@ -81,7 +81,7 @@ describe("Commands", () => {
           ["/workflow executions --status sleeping", `Unknown status "sleeping"`],
           ["/workflow resume missing-id", `No execution with id "missing-id"`],
           ["/workflow cancel missing-id", `No execution with id "missing-id"`],
-          ["/workflow approve missing-id", "needs an execution id and a task id"],
+          ["/workflow approve missing-id", `No execution with id "missing-id"`],
           ["/workflow approve missing-id ship maybe", `not "maybe"`],
           ["/workflow debug loud", "takes on or off"],
           ["/plan", "/plan needs a prompt"],

@@ -122,6 +122,26 @@ describe("chat commands over waits, forks and schedules", () => {
       })
     ))
 
+  it.live("takes a unique start of an id; one that several ids start with is refused, naming them", () =>
+    withChat(({ run, text }) =>
+      Effect.gen(function*() {
+        const engine = yield* WorkflowEngine.WorkflowEngine
+        for (const id of ["order-17", "order-18", "invoice-3"]) {
+          yield* engine.start(greet, { name: id }, { executionId: id })
+          yield* engine.result(id)
+        }
+        expect((yield* run("/workflow status inv"))._tag).toBe("Done")
+        expect(text()).toContain("invoice-3")
+        expect((yield* run("/workflow status order-1"))._tag).toBe("Rejected")
+        expect(text()).toContain(`"order-1" is the start of more than one execution id: order-18, order-17`)
+        // A whole id is itself, even where it starts another.
+        yield* engine.start(greet, { name: "x" }, { executionId: "order-1" })
+        yield* engine.result("order-1")
+        expect((yield* run("/workflow events order-1"))._tag).toBe("Done")
+        expect((yield* run("/workflow status nothing"))._tag).toBe("Rejected")
+      })
+    ))
+
   it.live("refuses a malformed schedule, naming what is wrong, and stores none", () =>
     withChat(({ run, text }) =>
       Effect.gen(function*() {

@@ -4,12 +4,11 @@
  * directory; piped stdin for the interactive session, a pseudo-terminal
  * (util-linux `script`) for live progress and ^C, SIGKILL for a crash.
  */
-import { spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
-import { bin, cliIn, idOf, writeModule } from "./cliProcess.js"
+import { cliIn, idOf, inTerminalIn, writeModule } from "./cliProcess.js"
 import { freshDatabase, pgUrl } from "./pg.js"
 
 const dir = mkdtempSync(join(tmpdir(), "workflow-cli-"))
@@ -17,40 +16,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 const cli = cliIn(dir)
 
-/**
- * Runs the CLI in a pseudo-terminal (util-linux `script`). Each step waits
- * until the output after the previous step matches, then types its text
- * (keys as a terminal sends them: "\r" for Enter, "\x03" for ^C).
- */
-const inTerminal = (
-  args: ReadonlyArray<string>,
-  steps: ReadonlyArray<{ readonly after: RegExp; readonly type: (match: RegExpExecArray) => string }> = []
-) =>
-  new Promise<{ readonly code: number | null; readonly output: string }>((resolve, reject) => {
-    const quote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`
-    const command = [process.execPath, bin, ...args].map(quote).join(" ")
-    const child = spawn("script", ["-qec", command, "/dev/null"], { cwd: dir, stdio: ["pipe", "pipe", "inherit"] })
-    const pending = [...steps]
-    let output = ""
-    let from = 0
-    child.stdout.on("data", (chunk: Buffer) => {
-      output += chunk.toString()
-      let match: RegExpExecArray | null
-      while (pending.length > 0 && (match = pending[0]!.after.exec(output.slice(from))) !== null) {
-        from += match.index + match[0].length
-        child.stdin.write(pending.shift()!.type(match))
-      }
-    })
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL")
-      reject(new Error(`${command} timed out; output: ${output}`))
-    }, 110_000)
-    child.on("exit", (code) => {
-      clearTimeout(timer)
-      child.stdin.end()
-      resolve({ code, output })
-    })
-  })
+const inTerminal = inTerminalIn(dir)
 
 describe("token-ring-workflow", () => {
   it("interactive session over piped stdin: list, run, approve, plan, apply", async () => {

@@ -3,6 +3,7 @@
  * tests: one invocation at a time in a working directory, and modules of
  * workflows written for a test (`--workflows`).
  */
+import { spawn } from "node:child_process"
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
@@ -52,3 +53,44 @@ export const idOf = (stdout: string, workflow: string) => {
   if (match === null) throw new Error(`no execution id in: ${stdout}`)
   return match[1]!
 }
+
+/**
+ * Runs the CLI in a pseudo-terminal (util-linux `script`). Each step waits
+ * until the output after the previous step matches, then types its text
+ * (keys as a terminal sends them: "\r" for Enter, "\x03" for ^C).
+ */
+export const inTerminalIn = (cwd: string) =>
+(
+  args: ReadonlyArray<string>,
+  steps: ReadonlyArray<{ readonly after: RegExp; readonly type: (match: RegExpExecArray) => string }> = [],
+  env?: NodeJS.ProcessEnv
+) =>
+  new Promise<{ readonly code: number | null; readonly output: string }>((resolve, reject) => {
+    const quote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`
+    const command = [process.execPath, bin, ...args].map(quote).join(" ")
+    const child = spawn("script", ["-qec", command, "/dev/null"], {
+      cwd,
+      stdio: ["pipe", "pipe", "inherit"],
+      ...(env !== undefined ? { env } : {})
+    })
+    const pending = [...steps]
+    let output = ""
+    let from = 0
+    child.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString()
+      let match: RegExpExecArray | null
+      while (pending.length > 0 && (match = pending[0]!.after.exec(output.slice(from))) !== null) {
+        from += match.index + match[0].length
+        child.stdin.write(pending.shift()!.type(match))
+      }
+    })
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL")
+      reject(new Error(`${command} timed out; output: ${output}`))
+    }, 110_000)
+    child.on("exit", (code) => {
+      clearTimeout(timer)
+      child.stdin.end()
+      resolve({ code, output })
+    })
+  })

@@ -464,6 +464,21 @@ export const storageContract = (
           expect((yield* s.list({ parent: grandchild })).executions).toEqual([])
           expect((yield* s.list({ parent: freshId("nobody") })).executions).toEqual([])
         })))
+
+      it.effect("lists by id prefix, in characters, with nothing special about % or _", () =>
+        run(Effect.gen(function*() {
+          const s = yield* ExecutionStorage.ExecutionStorage
+          const base = freshId("prefix")
+          const ids = [`${base}-a%1`, `${base}-a_2`, `${base}-b😀3`, `${base}-b😀4`]
+          for (const id of ids) yield* s.create({ id, workflow: "w", input: null, status: "created" })
+          const listed = (idPrefix: string) =>
+            Effect.map(s.list({ idPrefix, limit: 100 }), (page) => page.executions.map((e) => e.id).sort())
+          expect(yield* listed(base)).toEqual([...ids].sort())
+          expect(yield* listed(`${base}-a%`)).toEqual([`${base}-a%1`])
+          expect(yield* listed(`${base}-a_`)).toEqual([`${base}-a_2`])
+          expect(yield* listed(`${base}-b😀`)).toEqual([`${base}-b😀3`, `${base}-b😀4`])
+          expect(yield* listed(`${base}-c`)).toEqual([])
+        })))
     })
 
     describe("writer", () => {

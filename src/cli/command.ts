@@ -9,7 +9,7 @@
 import { Args, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 // Subpath import: the package index would also load its HTTP server, undici and ws (~0.2 s at startup).
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { Effect, HashMap, Option } from "effect"
+import { Console, Effect, HashMap, Option } from "effect"
 import * as ChatAdapter from "../ChatAdapter.js"
 import * as CommandLine from "../CommandLine.js"
 import * as Commands from "../Commands.js"
@@ -17,6 +17,7 @@ import * as ExecutionStorage from "../ExecutionStorage.js"
 import * as App from "./App.js"
 import * as ArgvProblems from "./argvProblems.js"
 import * as Failures from "./failures.js"
+import * as Help from "./help.js"
 import * as OneShot from "./oneShot.js"
 import { rootOptions } from "./plainArgv.js"
 import * as Session from "./session.js"
@@ -63,6 +64,9 @@ const acting = <E>(command: Effect.Effect<Commands.Result, E, App.Services>) =>
 const reading = <E>(command: Effect.Effect<Commands.Result, E, App.Services>) =>
   Effect.flatMap(root, (config) => OneShot.reading(config, command))
 
+/** The description of the command `name`, as its help gives it. */
+const described = (name: string) => Command.withDescription(Help.commands[name]?.summary ?? name)
+
 const id = Args.text({ name: "execution-id" })
 
 /** `--input`: JSON without `__proto__` keys (see `CommandLine.safeInput`); a bad one is an error line, no usage. */
@@ -81,14 +85,14 @@ const runWorkflow = Command.make(
     input: Options.text("input").pipe(Options.withDescription("The input as JSON"), Options.withDefault("{}"))
   },
   ({ input, name }) => acting(Effect.flatMap(parseInput(name, input), (value) => Commands.run(name, value)))
-).pipe(Command.withDescription("Run a workflow and stream it until it ends or waits for approval"))
+).pipe(described("run"))
 
 const list = Command.make("list", {}, () => reading(Commands.list)).pipe(
-  Command.withDescription("List the registered workflows")
+  described("list")
 )
 
 const status = Command.make("status", { id }, ({ id }) => reading(Commands.status(id))).pipe(
-  Command.withDescription("Show an execution's status")
+  described("status")
 )
 
 const executions = Command.make(
@@ -102,40 +106,43 @@ const executions = Command.make(
       ...Option.match(filter.status, { onNone: () => ({}), onSome: (status) => ({ status }) }),
       ...Option.match(filter.workflow, { onNone: () => ({}), onSome: (workflow) => ({ workflow }) })
     }))
-).pipe(Command.withDescription("List executions, newest first"))
+).pipe(described("executions"))
 
 const events = Command.make(
   "events",
   { id, from: Options.integer("from").pipe(Options.withDescription("First seq to show"), Options.optional) },
   ({ from, id }) => reading(Commands.events(id, Option.getOrUndefined(from)))
-).pipe(Command.withDescription("Show an execution's stored events"))
+).pipe(described("events"))
+
+const watch = Command.make(
+  "watch",
+  {
+    id,
+    from: Options.integer("from").pipe(Options.withDescription("First seq to show (default 1)"), Options.optional)
+  },
+  ({ from, id }) => reading(Commands.watch(id, Option.getOrUndefined(from)))
+).pipe(
+  described("watch")
+)
 
 const approve = Command.make(
   "approve",
   {
-    id,
-    taskId: Args.text({ name: "task-id" }),
-    answer: Args.choice([["approved", "approved"], ["rejected", "rejected"]], { name: "answer" }).pipe(
-      Args.withDefault("approved")
-    ),
-    feedback: Args.text({ name: "feedback" }).pipe(Args.repeated)
+    words: Args.text({ name: "[id [task-id]] [approved|rejected] [feedback...]" }).pipe(Args.repeated)
   },
-  ({ answer, feedback, id, taskId }) =>
-    acting(Commands.approve(id, taskId, {
-      status: answer,
-      ...(feedback.length > 0 ? { feedback: feedback.join(" ") } : {})
-    }))
-).pipe(Command.withDescription("Answer a waiting approval, then stream the run on"))
+  // Read as the chat reads `/workflow approve ...`: the id and task may be left out (see `Commands.approve`).
+  ({ words }) =>
+    acting(Effect.flatMap(CommandLine.parse("workflow", ["approve", ...words].join(" ")), Commands.perform))
+).pipe(
+  described("approve")
+)
 
 const resume = Command.make("resume", { id }, ({ id }) => acting(Commands.resume(id))).pipe(
-  Command.withDescription(
-    "Resume an unfinished execution from its journal. After a crash it takes over once the previous " +
-      "owner's lease (see --lease) has expired; until then it waits."
-  )
+  described("resume")
 )
 
 const cancel = Command.make("cancel", { id }, ({ id }) => acting(Commands.cancel(id))).pipe(
-  Command.withDescription("Cancel a running or waiting execution")
+  described("cancel")
 )
 
 const signal = Command.make(
@@ -149,7 +156,7 @@ const signal = Command.make(
     acting(
       Effect.flatMap(parseInput(`signal "${name}"`, payload, "--payload"), (value) => Commands.signal(id, name, value))
     )
-).pipe(Command.withDescription("Send a signal to an execution; one waiting for it is streamed on"))
+).pipe(described("signal"))
 
 const fork = Command.make(
   "fork",
@@ -159,7 +166,7 @@ const fork = Command.make(
   },
   ({ id, step }) => acting(Commands.fork(id, step))
 ).pipe(
-  Command.withDescription("Start a copy of an execution that reuses its steps before <step> and runs on from there")
+  described("fork")
 )
 
 const scheduleName = Args.text({ name: "schedule" })
@@ -193,24 +200,20 @@ const schedule = Command.make(
         missed: Option.getOrUndefined(options.missed)
       })))
 ).pipe(
-  Command.withDescription(
-    "Store a schedule: the workflow starts at each tick, in any process that runs it (see worker)"
-  )
+  described("schedule")
 )
 
 const schedules = Command.make("schedules", {}, () => reading(Commands.schedules)).pipe(
-  Command.withDescription("List the stored schedules")
+  described("schedules")
 )
 
-const scheduleControl = (name: string, action: "pause" | "resume" | "remove", description: string) =>
+const scheduleControl = (name: string, action: "pause" | "resume" | "remove") =>
   Command.make(name, { name: scheduleName }, ({ name }) => reading(Commands.scheduleControl(action, name))).pipe(
-    Command.withDescription(description)
+    described(name)
   )
 
 const worker = Command.make("worker", {}, () => Effect.flatMap(root, (config) => OneShot.worker(config))).pipe(
-  Command.withDescription(
-    "Run executions until stopped (Ctrl-C, SIGTERM): schedules tick, sleeps wake, and what stopped processes left is taken over"
-  )
+  described("worker")
 )
 
 /**
@@ -228,6 +231,7 @@ export const command = root.pipe(
     status,
     executions,
     events,
+    watch,
     approve,
     resume,
     cancel,
@@ -235,14 +239,16 @@ export const command = root.pipe(
     fork,
     schedule,
     schedules,
-    scheduleControl("pause-schedule", "pause", "Pause a schedule: no ticks until resumed"),
-    scheduleControl("resume-schedule", "resume", "Resume a schedule from its next tick after now"),
-    scheduleControl("unschedule", "remove", "Remove a schedule (the executions it started stay)"),
+    scheduleControl("pause-schedule", "pause"),
+    scheduleControl("resume-schedule", "resume"),
+    scheduleControl("unschedule", "remove"),
     worker
   ])
 )
 
-const cli = Command.run(command, { name: "token-ring-workflow", version: "0.1.0" })
+const VERSION = "0.1.0"
+
+const cli = Command.run(command, { name: "token-ring-workflow", version: VERSION })
 
 /**
  * `@effect/cli` prints an argument error itself (several lines, to stderr) before failing with it: its
@@ -259,8 +265,11 @@ const commandNames = [...HashMap.keys(Command.getSubcommands(command))].sort()
  * @since 0.2.0
  * @category running
  */
-export const run = (argv: ReadonlyArray<string>): Effect.Effect<void> =>
-  cli(argv).pipe(
+export const run = (argv: ReadonlyArray<string>): Effect.Effect<void> => {
+  // Help is ours, written for people; everything else is read by @effect/cli.
+  const help = Help.requested(argv.slice(2))
+  if (help !== undefined) return Console.log(Help.text(VERSION, help ?? undefined))
+  return cli(argv).pipe(
     mutedErrorDocs,
     Effect.catchAll((error) =>
       Failures.report(
@@ -271,3 +280,4 @@ export const run = (argv: ReadonlyArray<string>): Effect.Effect<void> =>
     ),
     Effect.provide(NodeContext.layer)
   )
+}

@@ -21,7 +21,10 @@ const oneShot = <E>(
   App.provide(
     config,
     Effect.flatMap(
-      Commands.handled(command),
+      // Its hints name one-shot commands, which its reader types.
+      Commands.handled(command).pipe(
+        Effect.updateService(ChatAdapter.ChatAdapter, (chat) => ({ ...chat, commandLine: true }))
+      ),
       (result) =>
         result._tag === "Rejected" || (result._tag === "Run" && result.outcome._tag === "Failed")
           ? Failures.failed

@@ -55,6 +55,7 @@ export const commandNames: ReadonlyArray<string> = [
   "status",
   "executions",
   "events",
+  "watch",
   "approve",
   "resume",
   "cancel",

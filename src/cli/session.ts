@@ -6,6 +6,9 @@
  * @since 0.2.0
  */
 import { Effect, Either, Option, Queue, Ref, Stream } from "effect"
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { homedir } from "node:os"
+import { dirname, join } from "node:path"
 import { createInterface } from "node:readline"
 import * as ChatAdapter from "../ChatAdapter.js"
 import * as Commands from "../Commands.js"
@@ -16,6 +19,38 @@ const help = [
   "Commands: /workflow <action> ... | /plan <prompt> | /apply | /analyze [k=v ...] -- <prompt> | /help | /exit",
   ...Object.values(Commands.info).flatMap((info) => info.usage)
 ]
+
+/** Lines kept in the history file. */
+const HISTORY_SIZE = 1000
+
+/**
+ * Where the session keeps the lines typed at its prompt, across sessions: `TOKEN_RING_WORKFLOW_HISTORY`
+ * (empty: nowhere), else `~/.token_ring_workflow_history`.
+ */
+const historyFile = (): string | undefined => {
+  const given = process.env.TOKEN_RING_WORKFLOW_HISTORY
+  return given === undefined ? join(homedir(), ".token_ring_workflow_history") : given === "" ? undefined : given
+}
+
+/** The lines of earlier sessions, newest first, as readline takes them; none if the file cannot be read. */
+const readHistory = (file: string | undefined): Array<string> => {
+  if (file === undefined) return []
+  try {
+    return readFileSync(file, "utf8").split("\n").filter((line) => line !== "").reverse().slice(0, HISTORY_SIZE)
+  } catch {
+    return []
+  }
+}
+
+/** Stores the history (newest first, as readline gives it), oldest line first in the file; best effort. */
+const writeHistory = (file: string, history: ReadonlyArray<string>) => {
+  try {
+    mkdirSync(dirname(file), { recursive: true })
+    writeFileSync(file, [...history].reverse().join("\n") + "\n", { mode: 0o600 })
+  } catch {
+    // A history that cannot be kept costs recall, not the session.
+  }
+}
 
 /** One line of the interactive session; false ends it. */
 const line = (text: string) =>
@@ -84,7 +119,17 @@ export const interactive = Effect.scoped(Effect.gen(function*() {
   const ctrlC = yield* Queue.unbounded<void>()
   const reader = yield* Effect.acquireRelease(
     Effect.sync(() => {
-      const reader = createInterface({ input: process.stdin, output: process.stdout, terminal: tty })
+      // Only lines typed at a terminal are history: piped input is a script, not recall.
+      const file = tty ? historyFile() : undefined
+      const reader = createInterface({
+        input: process.stdin,
+        output: process.stdout,
+        terminal: tty,
+        history: readHistory(file),
+        historySize: HISTORY_SIZE,
+        removeHistoryDuplicates: true
+      })
+      if (file !== undefined) reader.on("history", (history: Array<string>) => writeHistory(file, history))
       reader.on("line", (text) => lines.unsafeOffer(Option.some(text)))
       reader.on("close", () => lines.unsafeOffer(Option.none()))
       // In a terminal readline reads ^C as a key, not a signal; without this listener it would only close itself.

@@ -54,6 +54,7 @@ export const listPage = (
         if (statuses !== undefined && !statuses.has(record.status)) continue
         if (filter.workflow !== undefined && record.workflow !== filter.workflow) continue
         if (filter.parent !== undefined && record.parent !== filter.parent) continue
+        if (filter.idPrefix !== undefined && !record.id.startsWith(filter.idPrefix)) continue
         if (after !== undefined && newestFirst(record, after) <= 0) continue
         matching.push(record)
       }

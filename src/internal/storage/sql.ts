@@ -336,6 +336,10 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
           ...(wanted !== undefined ? [sql.in("status", [...wanted])] : []),
           ...(filter.workflow !== undefined ? [sql`workflow = ${filter.workflow}`] : []),
           ...(filter.parent !== undefined ? [sql`parent = ${filter.parent}`] : []),
+          // In characters on both databases (as `substr` counts), not UTF-16 units.
+          ...(filter.idPrefix !== undefined
+            ? [sql`substr(id, 1, ${[...filter.idPrefix].length}) = ${filter.idPrefix}`]
+            : []),
           ...(after !== undefined
             ? [sql`(created_at < ${after.createdAt} or (created_at = ${after.createdAt} and id < ${after.id}))`]
             : [])
