@@ -66,20 +66,6 @@ export const ticksDue = (cron: Cron.Cron, schedule: ScheduleRecord, now: number)
   return { ticks, next: tick > now ? tick : after(cron, now) }
 }
 
-export interface SchedulesOptions {
-  readonly storage: ExecutionStorageService
-  readonly registry: Registry
-  readonly clock: Clock.Clock
-  readonly poll: Duration.Duration
-  readonly register: WorkflowEngineService["register"]
-  /** Whether this engine ticks schedules (one that recovers nothing, such as a reading command's, does not). */
-  readonly ticks: boolean
-  readonly start: (name: string, input: unknown, options: { readonly executionId: string }) => Effect.Effect<
-    unknown,
-    unknown
-  >
-}
-
 /** The options checked (each bad one an `InvalidOption` naming it), with the first tick after `now`. */
 const checked = (
   store: ScheduleStore | undefined,
