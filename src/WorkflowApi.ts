@@ -47,6 +47,13 @@ export {
    */
   InvalidBody,
   /**
+   * A request body sent without a `Content-Length` (chunked). Status 411.
+   *
+   * @since 0.2.0
+   * @category errors
+   */
+  LengthRequired,
+  /**
    * A request body larger than `maxBodySize`. Status 413.
    *
    * @since 0.2.0
@@ -96,6 +103,7 @@ export class Guard extends HttpApiMiddleware.Tag<Guard>()("@token-ring/workflow/
     status(Errors.Unauthorized, 401),
     status(Errors.CrossSiteRequest, 403),
     status(Errors.PayloadTooLarge, 413),
+    status(Errors.LengthRequired, 411),
     status(Errors.UnsupportedMediaType, 415),
     status(Errors.InvalidBody, 400)
   )

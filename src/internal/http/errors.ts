@@ -32,6 +32,13 @@ export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("Payl
   }
 }
 
+/** A request body sent without its length (chunked): the size limit is checked before reading. */
+export class LengthRequired extends Schema.TaggedError<LengthRequired>()("LengthRequired", {}) {
+  override get message(): string {
+    return "A request body must be sent with its Content-Length"
+  }
+}
+
 /** A request body that is not JSON. */
 export class UnsupportedMediaType extends Schema.TaggedError<UnsupportedMediaType>()("UnsupportedMediaType", {
   contentType: Schema.String

@@ -8,7 +8,14 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Effect, Option } from "effect"
 import { prototypeKeyPath, prototypeKeyReason } from "../prototypeKeys.js"
 import { refusedOrigin, sameToken } from "./access.js"
-import { CrossSiteRequest, InvalidBody, PayloadTooLarge, Unauthorized, UnsupportedMediaType } from "./errors.js"
+import {
+  CrossSiteRequest,
+  InvalidBody,
+  LengthRequired,
+  PayloadTooLarge,
+  Unauthorized,
+  UnsupportedMediaType
+} from "./errors.js"
 
 /** How the guard is set up. */
 export interface GuardOptions {
@@ -19,7 +26,13 @@ export interface GuardOptions {
 }
 
 /** The refusals of the guard. */
-export type Refused = Unauthorized | CrossSiteRequest | PayloadTooLarge | UnsupportedMediaType | InvalidBody
+export type Refused =
+  | Unauthorized
+  | CrossSiteRequest
+  | PayloadTooLarge
+  | LengthRequired
+  | UnsupportedMediaType
+  | InvalidBody
 
 /** Checks the request in context, in the order that reads the least from a stranger: token, origin, body. */
 export const guard = (options: GuardOptions): Effect.Effect<void, Refused, HttpServerRequest.HttpServerRequest> =>
@@ -46,12 +59,15 @@ const hasBody = (headers: Record<string, string | undefined>): boolean =>
 const checkedBody = (
   request: HttpServerRequest.HttpServerRequest,
   limit: number
-): Effect.Effect<void, PayloadTooLarge | UnsupportedMediaType | InvalidBody> => {
+): Effect.Effect<void, PayloadTooLarge | LengthRequired | UnsupportedMediaType | InvalidBody> => {
   if (!hasBody(request.headers)) return Effect.void
   const contentType = request.headers["content-type"] ?? ""
   // Only JSON: a page of another origin cannot send it without asking first, and we never say yes.
   if (!/^application\/json\s*(?:;|$)/i.test(contentType)) return Effect.fail(new UnsupportedMediaType({ contentType }))
-  if (Number(request.headers["content-length"] ?? 0) > limit) return Effect.fail(new PayloadTooLarge({ limit }))
+  // Checked before reading: Node reads no more than the declared length. A chunked body could only be
+  // stopped mid-way, by dropping the connection, with no answer to say why.
+  if (request.headers["content-length"] === undefined) return Effect.fail(new LengthRequired())
+  if (Number(request.headers["content-length"]) > limit) return Effect.fail(new PayloadTooLarge({ limit }))
   return request.text.pipe(
     HttpIncomingMessage.withMaxBodySize(Option.some(limit)),
     Effect.mapError((error) =>
