@@ -65,7 +65,8 @@ export const commandNames: ReadonlyArray<string> = [
   "pause-schedule",
   "resume-schedule",
   "unschedule",
-  "worker"
+  "worker",
+  "serve"
 ]
 
 /**
