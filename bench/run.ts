@@ -15,6 +15,7 @@ import * as MemoryStep from "./memoryStep.js"
 import * as Peer from "./peer.js"
 import * as Resume from "./resume.js"
 import * as Sequential from "./sequential.js"
+import * as Sse from "./sse.js"
 import * as Startup from "./startup.js"
 import * as Targets from "./targets.js"
 import * as Throughput from "./throughput.js"
@@ -31,6 +32,7 @@ const suites: Record<string, { readonly run: (targets: Targets.Targets) => Promi
   crossProcess: CrossProcess,
   workers: Workers,
   waits: Waits,
+  sse: Sse,
   startup: Startup,
   peer: Peer
 }

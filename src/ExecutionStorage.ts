@@ -10,7 +10,11 @@
 import type { SqlClient } from "@effect/sql"
 import { Effect, Layer } from "effect"
 import type { Scope, Stream } from "effect"
-import { ExecutionStatus as StatusSchema, StorageError } from "./internal/storage/service.js"
+import {
+  ExecutionRecord as RecordSchema,
+  ExecutionStatus as StatusSchema,
+  StorageError
+} from "./internal/storage/service.js"
 import type { ExecutionStorage as Tag } from "./internal/storage/service.js"
 import type { ErrorInfo, StoredEvent, WorkflowEvent } from "./WorkflowEvent.js"
 
@@ -97,6 +101,14 @@ export const ExecutionStatus: typeof StatusSchema = StatusSchema
  * @category models
  */
 export type ExecutionStatus = typeof ExecutionStatus.Type
+
+/**
+ * An `ExecutionRecord` as a Schema (the HTTP API sends records with it).
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const ExecutionRecord: typeof RecordSchema = RecordSchema
 
 /**
  * @since 0.1.0

@@ -99,9 +99,12 @@ const packageJson = JSON.parse(readFileSync(join(root, "package.json"), "utf8"))
   readonly peerDependencies: Record<string, string>
 }
 
-/** Every entry point of the package's `exports`, as file URLs into dist/. */
-const entryPoints = Object.values(packageJson.exports).flatMap((entry) =>
-  typeof entry === "string" ? [] : [pathToFileURL(join(root, entry.import)).href]
+/** The HTTP API's entry point: it is an `@effect/platform` HttpApi, so importing it loads that package. */
+const httpEntryPoint = "./WorkflowApi"
+
+/** Every other entry point of the package's `exports`, as file URLs into dist/. */
+const entryPoints = Object.entries(packageJson.exports).flatMap(([path, entry]) =>
+  typeof entry === "string" || path === httpEntryPoint ? [] : [pathToFileURL(join(root, entry.import)).href]
 )
 
 /** Loaded only when a path needs them (a storage layer, a model, the CLI), never by importing the package. */
@@ -141,6 +144,14 @@ describe("start-up", () => {
   it("importing every entry point of the package loads none of the optional or heavy packages", async () => {
     expect(entryPoints.length).toBeGreaterThan(10)
     expect(loaded(await importing(entryPoints), heavy)).toEqual([])
+  })
+
+  it("importing the HTTP API loads @effect/platform (its modules, not its index), and no server, storage or model", async () => {
+    const loads = await importing([dist("WorkflowApi.js")])
+    expect(loaded(loads, ["@effect/platform"]).length).toBe(1)
+    expect(loads.some((load) => load.url.endsWith("/@effect/platform/dist/esm/index.js"))).toBe(false)
+    expect(loaded(loads, heavy.filter((name) => name !== "@effect/platform" && name !== "find-my-way-ts"))).toEqual([])
+    expect(loaded(loads, ["@effect/platform-node", "ws", "undici"])).toEqual([])
   })
 
   it("building the SQLite layer loads its driver, and no model, RPC or event-log package", async () => {

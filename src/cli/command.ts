@@ -216,6 +216,31 @@ const worker = Command.make("worker", {}, () => Effect.flatMap(root, (config) =>
   described("worker")
 )
 
+const serve = Command.make(
+  "serve",
+  {
+    port: Options.integer("port").pipe(
+      Options.withDescription(`Port to listen on (default ${OneShot.DEFAULT_PORT}; 0 for a free one)`),
+      Options.withDefault(OneShot.DEFAULT_PORT)
+    ),
+    host: Options.text("host").pipe(
+      Options.withDescription("Host to bind (default 127.0.0.1); any other than a loopback one needs a token"),
+      Options.withDefault("127.0.0.1")
+    ),
+    token: Options.text("token").pipe(
+      Options.withDescription("Token every API request must send (default: TOKEN_RING_WORKFLOW_TOKEN)"),
+      Options.optional
+    )
+  },
+  (options) =>
+    Effect.flatMap(root, (config) =>
+      OneShot.serve(config, {
+        port: options.port,
+        host: options.host,
+        token: Option.getOrUndefined(options.token) ?? (process.env.TOKEN_RING_WORKFLOW_TOKEN || undefined)
+      }))
+).pipe(described("serve"))
+
 /**
  * The whole command: the session without a subcommand, one-shot forms with one.
  *
@@ -242,7 +267,8 @@ export const command = root.pipe(
     scheduleControl("pause-schedule", "pause"),
     scheduleControl("resume-schedule", "resume"),
     scheduleControl("unschedule", "remove"),
-    worker
+    worker,
+    serve
   ])
 )
 

@@ -87,6 +87,16 @@ export const commands: Record<string, Entry> = {
   "pause-schedule": { usage: "<name>", summary: "Pause a schedule: no ticks until resumed" },
   "resume-schedule": { usage: "<name>", summary: "Resume a schedule from its next tick after now" },
   unschedule: { usage: "<name>", summary: "Remove a schedule (the executions it started stay)" },
+  serve: {
+    usage: "[--port <n>] [--host <host>] [--token <token>]",
+    summary: "Serve the HTTP API and the dashboard until stopped (Ctrl-C, SIGTERM), running executions as worker does",
+    details: "Open the printed address in a browser for the dashboard. A host other than a loopback one needs a token.",
+    options: [
+      ["--port <n>", "the port (default 8787; 0 for a free one)"],
+      ["--host <host>", "the address to bind (default 127.0.0.1)"],
+      ["--token <token>", "a token every API request must send (default TOKEN_RING_WORKFLOW_TOKEN)"]
+    ]
+  },
   worker: {
     usage: "",
     summary: "Run executions until stopped (Ctrl-C, SIGTERM): schedules tick, sleeps wake, " +

@@ -9,6 +9,7 @@
 import { Effect } from "effect"
 import * as ChatAdapter from "../ChatAdapter.js"
 import * as Commands from "../Commands.js"
+import type * as WorkflowApi from "../WorkflowApi.js"
 import * as WorkflowEngine from "../WorkflowEngine.js"
 import * as App from "./App.js"
 import * as Failures from "./failures.js"
@@ -71,5 +72,45 @@ export const worker = (config: App.Config): Effect.Effect<void> =>
       yield* chat.systemLine(`Worker running ${names.join(", ")}; Ctrl-C stops it`)
       return yield* Effect.never
     }),
+    { recover: true }
+  )
+
+/**
+ * The port `serve` listens on by default.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const DEFAULT_PORT = 8787
+
+/**
+ * `serve`: the HTTP API and the dashboard over the storage of the root options, with an engine that runs
+ * executions as `worker`'s does, until interrupted. One line says where, once it listens.
+ *
+ * @since 0.2.0
+ * @category running
+ */
+export const serve = (
+  config: App.Config,
+  options: { readonly port: number; readonly host: string; readonly token: string | undefined }
+): Effect.Effect<void> =>
+  App.provide(
+    config,
+    Effect.gen(function*() {
+      // Loaded here: @effect/platform is for this command only.
+      const Api: typeof WorkflowApi = yield* Effect.promise(() => import("../WorkflowApi.js"))
+      const chat = yield* ChatAdapter.ChatAdapter
+      const address = yield* Api.serve(options).pipe(
+        Effect.catchTag("InvalidOption", (error) =>
+          Effect.fail(
+            new App.ConfigError({
+              message: `Refusing to serve on ${error.value} without a token: give --token or ` +
+                "TOKEN_RING_WORKFLOW_TOKEN, or bind 127.0.0.1"
+            })
+          ))
+      )
+      yield* chat.systemLine(`Serving the workflow API and dashboard on ${address.url} (Ctrl-C stops it)`)
+      return yield* Effect.never
+    }).pipe(Effect.scoped),
     { recover: true }
   )

@@ -66,7 +66,8 @@ export const commandNames: ReadonlyArray<string> = [
   "pause-schedule",
   "resume-schedule",
   "unschedule",
-  "worker"
+  "worker",
+  "serve"
 ]
 
 /**

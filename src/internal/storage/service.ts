@@ -3,9 +3,37 @@
  * storage's tagged errors and its Tag. The types live in the public module.
  */
 import { Context, Schema } from "effect"
-import type { Commit, ExecutionStorageService } from "../../ExecutionStorage.js"
+import type { Commit, ExecutionRecord as Record, ExecutionStorageService } from "../../ExecutionStorage.js"
+import { ErrorInfo } from "../errorInfo.js"
 
 export const ExecutionStatus = Schema.Literal("created", "running", "waiting", "completed", "failed", "cancelled")
+
+/**
+ * An execution record as a Schema: what the HTTP API sends. The interface in the public module is the
+ * model; the two assertions below keep this schema and it the same shape.
+ */
+export const ExecutionRecord = Schema.Struct({
+  id: Schema.String,
+  workflow: Schema.String,
+  input: Schema.Unknown,
+  status: ExecutionStatus,
+  output: Schema.optionalWith(Schema.Unknown, { exact: true }),
+  error: Schema.optionalWith(ErrorInfo, { exact: true }),
+  createdAt: Schema.Number,
+  updatedAt: Schema.Number,
+  lastSeq: Schema.Int,
+  leaseUntil: Schema.optionalWith(Schema.Number, { exact: true }),
+  parent: Schema.optionalWith(Schema.String, { exact: true }),
+  awaitedByParent: Schema.optionalWith(Schema.Boolean, { exact: true }),
+  version: Schema.optionalWith(Schema.String, { exact: true }),
+  queue: Schema.optionalWith(Schema.String, { exact: true }),
+  waitingFor: Schema.optionalWith(Schema.String, { exact: true }),
+  wakeAt: Schema.optionalWith(Schema.Number, { exact: true })
+})
+
+/** Compiles only while the schema's type and the `ExecutionRecord` interface are assignable both ways. */
+export const sameRecord: [Record, typeof ExecutionRecord.Type] extends [typeof ExecutionRecord.Type, Record] ? true
+  : never = true
 
 export const isTerminal = (status: typeof ExecutionStatus.Type): boolean =>
   status === "completed" || status === "failed" || status === "cancelled"
