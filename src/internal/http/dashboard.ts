@@ -1,20 +1,27 @@
 /**
- * The dashboard's place: `/` on the standalone server. Its static assets come in a later part; until
- * then a page that says where the API is.
+ * The dashboard: a page, its style and its script, served at `/` by the standalone server, from this
+ * package (no CDN: it works offline). The page may run only its own script and style (a content security
+ * policy), and is never framed.
  */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { Layer } from "effect"
+import { css, html } from "./dashboardPage.js"
+import { script } from "./dashboardScript.js"
 
-const page = `<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>token-ring workflow</title></head>
-<body>
-<h1>token-ring workflow</h1>
-<p>The dashboard is not built yet. The HTTP API is under <code>/api</code>;
-its OpenAPI document is <a href="/api/openapi.json">/api/openapi.json</a>.</p>
-</body>
-</html>
-`
+const headers = {
+  "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; " +
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "cache-control": "no-cache"
+}
+
+const asset = (body: string, contentType: string) => HttpServerResponse.text(body, { contentType, headers })
 
 /** The dashboard's routes. */
-export const layer = HttpLayerRouter.add("GET", "/", HttpServerResponse.html(page))
+export const layer = Layer.mergeAll(
+  HttpLayerRouter.add("GET", "/", asset(html, "text/html; charset=utf-8")),
+  HttpLayerRouter.add("GET", "/assets/dashboard.js", asset(script, "text/javascript; charset=utf-8")),
+  HttpLayerRouter.add("GET", "/assets/dashboard.css", asset(css, "text/css; charset=utf-8"))
+)
