@@ -14,7 +14,8 @@ export const html = `<!doctype html>
 <script src="/assets/dashboard.js" defer></script>
 </head>
 <body>
-<header><a href="#/" id="home">token-ring workflow</a><span id="connection"></span></header>
+<header><a href="#/" id="home">token-ring workflow</a><span id="connection"></span>
+<a class="api" href="/api/openapi.json">API (OpenAPI)</a></header>
 <div id="token" hidden>
   <label>API token <input id="token-input" type="password" autocomplete="off"></label>
   <button id="token-save" type="button">Use</button>
@@ -30,6 +31,7 @@ export const css = `
 body { font: 14px/1.4 system-ui, sans-serif; margin: 0; }
 header { display: flex; gap: 1em; align-items: center; padding: .6em 1em; border-bottom: 1px solid #8884; }
 header a { font-weight: 600; text-decoration: none; color: inherit; }
+header a.api { margin-left: auto; font-weight: 400; font-size: 12px; }
 #connection { color: var(--muted); font-size: 12px; }
 main, #token, #problem { padding: 0 1em; }
 #problem { color: var(--bad); }

@@ -209,6 +209,7 @@ export const script = String.raw`"use strict";
     main.replaceChildren(el("p", {}, el("a", { href: "#/" }, "\u2190 executions")), title, facts, actions,
       el("h3", {}, "Timeline"), timeline, el("h3", {}, "Input"), input, el("h3", {}, "Output or error"), output);
     var timer;
+    var shownState;
     function refresh() {
       clearTimeout(timer);
       timer = setTimeout(function () {
@@ -229,8 +230,12 @@ export const script = String.raw`"use strict";
         (record.parent ? " \u00b7 child of " + record.parent : "");
       input.textContent = show(record.input);
       output.textContent = record.error !== undefined ? show(record.error) : record.output !== undefined ? show(record.output) : "";
-      var parts = [];
       var waiting = record.status === "waiting" ? record.waitingFor || "" : "";
+      // Rebuilt only when what can be done changes: a live update must not wipe what is being typed.
+      var state = record.status + "/" + waiting;
+      if (state === shownState) return;
+      shownState = state;
+      var parts = [];
       if (waiting.slice(0, 9) === "approval:") {
         var task = waiting.slice(9);
         var feedback = el("textarea", { id: "feedback", placeholder: "feedback (optional)" });
