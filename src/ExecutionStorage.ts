@@ -553,6 +553,14 @@ export interface WriterOptions {
   readonly owner: string
   /** Told of each commit once it is stored (to wake subscribers). */
   readonly onStored?: (commit: Commit) => void
+  /**
+   * Told when a write starts (its last commit, when held-back commits are merged into it); the function it
+   * returns is told when the write ends, with its failure, if any (the engine's commit spans and metrics).
+   * Either may be called outside any fiber.
+   *
+   * @since 0.2.0
+   */
+  readonly onWrite?: (commit: Commit) => (failure: unknown) => void
 }
 
 /**

@@ -2,8 +2,10 @@
  * The thirteen event types a workflow emits while it runs, as Schemas.
  *
  * Every event has a `type`, a `timestamp` (milliseconds since the epoch) and
- * optionally `runnableName`, `workflowInstanceId`, `traceId`. Events read back
- * from storage also carry `seq`: their 1-based position in the execution's log.
+ * optionally `runnableName`, `workflowInstanceId`, `traceId` and `spanId`
+ * (those of the run that stored it, when a tracer is installed). Events read
+ * back from storage also carry `seq`: their 1-based position in the
+ * execution's log.
  *
  * @since 0.1.0
  */
@@ -64,6 +66,8 @@ const base = {
   runnableName: Schema.optional(Schema.String),
   workflowInstanceId: Schema.optional(Schema.String),
   traceId: Schema.optional(Schema.String),
+  // Since 0.2.0: with `traceId`, the span of the run that stored the event (absent in older logs).
+  spanId: Schema.optional(Schema.String),
   seq: Schema.optional(Schema.Int)
 }
 

@@ -85,6 +85,12 @@ export * as ScriptedModel from "./ScriptedModel.js"
  */
 export * as TaskExecutor from "./TaskExecutor.js"
 /**
+ * The engine's spans and metrics: what a tracer and a metric reader installed where it runs receive.
+ *
+ * @since 0.2.0
+ */
+export * as Telemetry from "./Telemetry.js"
+/**
  * Defining workflows, and what a workflow body uses while it runs.
  *
  * @since 0.1.0

@@ -19,10 +19,11 @@ import type { Cursor, Frame } from "./cursor.js"
 import { nextKey, peekKey } from "./cursor.js"
 import type { Run } from "./engine/run.js"
 import { suspending, unsuspended } from "./engine/run.js"
-import { errorInfo } from "./errorInfo.js"
 import { overdue, yieldToEventLoop } from "./eventLoop.js"
 import * as JournalCodec from "./journalCodec.js"
 import { stamp } from "./stamp.js"
+import { stepEnd, stepStart } from "./stepEvents.js"
+import type { RunTelemetry } from "./telemetry.js"
 import type { Shown, Spawn } from "./waits.js"
 import { describeEntry, received, success, unsupported } from "./waits.js"
 import { CommitFailed, NonDeterminism, StepTimeout } from "./workflowErrors.js"
@@ -57,7 +58,8 @@ export class Instance {
      */
     private readonly confirmLease: () => Effect.Effect<void> | undefined,
     /** Starts a child execution with this id (or finds the one started with it): the engine's `start`. */
-    private readonly spawn: Spawn
+    private readonly spawn: Spawn,
+    private readonly telemetry: RunTelemetry
   ) {}
 
   /**
@@ -78,7 +80,7 @@ export class Instance {
   }
 
   event(draft: EventDraft): WorkflowEvent {
-    return stamp(this.executionId, draft, this.clock)
+    return stamp(this.executionId, draft, this.clock, this.telemetry.ids)
   }
 
   emit(frame: Frame, draft: EventDraft): Effect.Effect<void> {
@@ -125,7 +127,8 @@ export class Instance {
     }
     const started = this.clock.unsafeCurrentTimeMillis()
     const inner: Frame = { instance: this, path: key, next: 0, inStep: true }
-    const body = attempt(name, effect, options, this.confirmLease)
+    const span = this.telemetry.step(name, key, journaled === undefined ? 1 : 2)
+    const body = attempt(name, span === undefined ? effect : span.tried(effect), options, this.confirmLease)
     const run = (): Effect.Effect<A, E, R> => {
       // The start commit may have taken long (the process stalled while it waited for the database): the
       // lease is checked again right before the body, with nothing asynchronous in between.
@@ -133,7 +136,7 @@ export class Instance {
       if (stale !== undefined) return Effect.zipRight(stale, Effect.suspend(run))
       // Entered right after the start commit: nested steps and events belong to this step until it ends.
       cursor.frame = inner
-      return Effect.matchCauseEffect(body, {
+      const ran = Effect.matchCauseEffect(body, {
         onFailure: (cause) => {
           cursor.frame = frame
           return this.completeStep(key, name, started, Exit.failCause(cause), options as StepOptions<A, any, R>)
@@ -143,17 +146,10 @@ export class Instance {
           return this.completeStep(key, name, started, Exit.succeed(value), options as StepOptions<A, any, R>)
         }
       })
+      return span === undefined ? ran : span.around(ran)
     }
     if (journaled !== undefined) return Effect.suspend(run)
-    const start: WorkflowEvent = options?.input === undefined
-      ? { type: "step_start", timestamp: started, runnableName: name, workflowInstanceId: this.executionId }
-      : {
-        type: "step_start",
-        timestamp: started,
-        runnableName: name,
-        input: options.input,
-        workflowInstanceId: this.executionId
-      }
+    const start = stepStart(this.executionId, name, started, options?.input, this.telemetry.ids)
     // The start may be held back and stored with the step's end: a fast step is then one write.
     return this.commitThen(
       { events: [start], journal: { key, name, kind: "step", state: "started" } },
@@ -174,23 +170,8 @@ export class Instance {
     if (Exit.isFailure(exit) && (Cause.isInterruptedOnly(exit.cause) || stopsTheRun(exit.cause))) return exit
     const result = JournalCodec.encode(exit, options)
     const timestamp = this.clock.unsafeCurrentTimeMillis()
-    const end: WorkflowEvent = result._tag === "Success"
-      ? {
-        type: "step_end",
-        timestamp,
-        runnableName: name,
-        durationMs: timestamp - started,
-        output: result.value,
-        workflowInstanceId: this.executionId
-      }
-      : {
-        type: "step_end",
-        timestamp,
-        runnableName: name,
-        durationMs: timestamp - started,
-        error: result._tag === "Failure" ? errorInfo(result.error) : result.defect,
-        workflowInstanceId: this.executionId
-      }
+    this.telemetry.stepEnded(timestamp - started)
+    const end = stepEnd(this.executionId, name, started, timestamp, result, this.telemetry.ids)
     // Go on with what the journal holds wherever it differs from the exit, as a replay would: a result the
     // step's schema could not encode (journaled as a defect), a failure kept as data (no `error` schema).
     const asJournaled = result._tag === "Die"
@@ -220,9 +201,9 @@ export class Instance {
       if (given !== undefined) return Effect.succeed(given)
       // Waiting when this run read its journal. Another process may have answered since: read the entry
       // again, and suspend (marking the execution waiting again) only if it still waits.
-      return Effect.flatMap(
+      const again = Effect.flatMap(
         Effect.orDieWith(this.storage.journal(this.executionId), (error) => new CommitFailed({ error })),
-        (entries) => {
+        (entries): Effect.Effect<ApprovalAnswer> => {
           const current = entries.find((entry) => entry.key === key)
           if (current?.state === "completed" && current.result?._tag === "Success") {
             return Effect.succeed(current.result.value as ApprovalAnswer)
@@ -240,6 +221,7 @@ export class Instance {
           })
         }
       )
+      return this.telemetry.wait("approval", request.taskId, again)
     }
     const required = this.event({
       type: "human_approval_required",
@@ -248,12 +230,22 @@ export class Instance {
       ...(request.message !== undefined ? { message: request.message } : {}),
       ...(request.choices !== undefined ? { choices: request.choices } : {})
     })
-    return this.suspend({
-      events: [required],
-      journal: { key, name: `approval:${request.taskId}`, kind: "approval", state: "waiting", taskId: request.taskId },
-      status: "waiting",
-      wait: { for: `approval:${request.taskId}` }
-    })
+    return this.telemetry.wait(
+      "approval",
+      request.taskId,
+      this.suspend({
+        events: [required],
+        journal: {
+          key,
+          name: `approval:${request.taskId}`,
+          kind: "approval",
+          state: "waiting",
+          taskId: request.taskId
+        },
+        status: "waiting",
+        wait: { for: `approval:${request.taskId}` }
+      })
+    )
   }
 
   /**
@@ -280,18 +272,26 @@ export class Instance {
     if (this.clock.unsafeCurrentTimeMillis() >= wakeAt) {
       // Held back, as a step's end is: stored with the run's next commit.
       const ended = this.event({ type: "wait_ended", wait: "sleep" })
-      return this.commitThen(
-        { events: [...events, ended], journal: { ...entry, state: "completed" } },
-        () => Effect.void,
-        hold
+      return this.telemetry.wait(
+        "sleep",
+        key,
+        this.commitThen(
+          { events: [...events, ended], journal: { ...entry, state: "completed" } },
+          () => Effect.void,
+          hold
+        )
       )
     }
-    return this.suspend({
-      events,
-      journal: { ...entry, state: "waiting" },
-      status: "waiting",
-      wait: { for: "sleep", wakeAt }
-    })
+    return this.telemetry.wait(
+      "sleep",
+      key,
+      this.suspend({
+        events,
+        journal: { ...entry, state: "waiting" },
+        status: "waiting",
+        wait: { for: "sleep", wakeAt }
+      })
+    )
   }
 
   /**
@@ -317,11 +317,11 @@ export class Instance {
       if (journaled.state === "completed" && journaled.result?._tag === "Success") {
         return Effect.succeed(received(journaled.result.value))
       }
-      return this.receive(key, name, shown, accept, journaled.wakeAt, [])
+      return this.telemetry.wait(shown.wait, shown.name, this.receive(key, name, shown, accept, journaled.wakeAt, []))
     }
     const wakeAt = timeoutAt?.(this.clock.unsafeCurrentTimeMillis())
     const started = this.event({ type: "wait_started", ...shown, ...(wakeAt !== undefined ? { wakeAt } : {}) })
-    return this.receive(key, name, shown, accept, wakeAt, [started])
+    return this.telemetry.wait(shown.wait, shown.name, this.receive(key, name, shown, accept, wakeAt, [started]))
   }
 
   /**

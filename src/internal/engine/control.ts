@@ -7,6 +7,7 @@ import type { Clock } from "effect"
 import type { ExecutionStorageService } from "../../ExecutionStorage.js"
 import type * as Workflow from "../../Workflow.js"
 import type { StartOptions, WorkflowEngineService } from "../../WorkflowEngine.js"
+import * as Metrics from "../metrics.js"
 import type { Signals } from "../notifier.js"
 import { stamp } from "../stamp.js"
 import * as Listing from "../storage/listing.js"
@@ -69,6 +70,7 @@ export const make = ({ clock, observe, register, registry, runs, signals, storag
       return yield* new ExecutionIdConflict({ executionId: id, workflow: name, existingWorkflow: record.workflow })
     }
     if (created) {
+      Metrics.started(name)
       yield* runs.launch(id, definition, claimed === true ? { record, claimedAt } : undefined)
     }
     // A handle for a workflow given by value reports its typed failures (`Workflow.Typed`).
@@ -99,6 +101,7 @@ export const make = ({ clock, observe, register, registry, runs, signals, storag
       }
       // Not running here (waiting, or left by another process), or stopped before it could store it.
       yield* commitAsEngine(id, Runs.cancelledCommit(id, clock, after.awaitedByParent ? after.parent : undefined)).pipe(
+        Effect.tap(() => Metrics.ended(after.workflow, "cancelled")),
         Effect.catchTags({
           ExecutionFinished: (finished) => finished.status === "cancelled" ? Effect.void : finished,
           ApprovalNotPending: Effect.die

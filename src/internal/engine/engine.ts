@@ -2,8 +2,8 @@
  * The engine, wired from its parts: the registry, the runs, leases and
  * recovery, observation, and the calls that steer executions.
  */
-import { Duration, Effect, Option, Runtime } from "effect"
-import type { Context, Scope } from "effect"
+import { Context, Duration, Effect, Option, Runtime, Tracer } from "effect"
+import type { Scope } from "effect"
 import type { ExecutionStorageService } from "../../ExecutionStorage.js"
 import type * as Workflow from "../../Workflow.js"
 import type { EngineOptions, WorkflowEngineService } from "../../WorkflowEngine.js"
@@ -96,14 +96,19 @@ export const make = (
     let registered = () => {}
     const register = <A, I, E, R>(workflow: Workflow.Workflow<A, I, E, R>) =>
       Effect.flatMap(Effect.context<R>(), (context) =>
-        Effect.flatMap(registry.add(workflow, context as Context.Context<never>), (added) => {
-          if (added) {
-            registered()
+        // The services its runs are given, without the span the registration ran in (`start`'s, say): a
+        // run's spans are children of its own.
+        Effect.flatMap(
+          registry.add(workflow, Context.omit(Tracer.ParentSpan)(context) as Context.Context<never>),
+          (added) => {
+            if (added) {
+              registered()
+            }
+            return added && options.recover !== false
+              ? Effect.asVoid(Effect.forkIn(recover(workflow.name), engineScope))
+              : Effect.void
           }
-          return added && options.recover !== false
-            ? Effect.asVoid(Effect.forkIn(recover(workflow.name), engineScope))
-            : Effect.void
-        }))
+        ))
 
     const { approve, cancel, resume, start, startChild } = Control.make({
       storage,
@@ -128,16 +133,14 @@ export const make = (
       poll: slowPoll,
       register,
       ticks: options.recover !== false,
-      start: (name, input, startOptions) =>
-        start(name, input, startOptions) as Effect.Effect<unknown, unknown>
+      start: (name, input, startOptions) => start(name, input, startOptions) as Effect.Effect<unknown, unknown>
     })
     registered = schedules.registered
 
     const service: WorkflowEngineService = {
       register,
       list: registry.list,
-      definition: (name) =>
-        Effect.sync(() => Option.fromNullable(registry.get(name)?.workflow)),
+      definition: (name) => Effect.sync(() => Option.fromNullable(registry.get(name)?.workflow)),
       start: start as WorkflowEngineService["start"],
       handle: (id) => Effect.map(storage.get(id), (record) => observe.handle(id, record.workflow, false, cancel(id))),
       events: observe.events,

@@ -7,6 +7,7 @@ import { Effect } from "effect"
 import type { Clock } from "effect"
 import type { ExecutionStorageService, JournalEntry } from "../../ExecutionStorage.js"
 import type { ForkOptions, WorkflowEngineService } from "../../WorkflowEngine.js"
+import * as Metrics from "../metrics.js"
 import { copied } from "../storage/forking.js"
 import { CHILD_PREFIX } from "../waits.js"
 import { ExecutionIdConflict, InvalidOption } from "./errors.js"
@@ -107,6 +108,9 @@ export const make = ({ cancel, clock, observe, registry, runs, storage }: Forkin
       })
     }
     // Claimed by the copy: its run reads the journal copied.
-    if (created) yield* runs.launch(id, definition, { record, claimedAt, started: true })
+    if (created) {
+      Metrics.started(record.workflow)
+      yield* runs.launch(id, definition, { record, claimedAt, started: true })
+    }
     return observe.handle<unknown>(id, record.workflow, created, cancel(id))
   }).pipe(Effect.withSpan("WorkflowEngine.fork", { attributes: { executionId } }))

@@ -16,6 +16,7 @@
 import { Data } from "effect"
 import type { Commit } from "../../ExecutionStorage.js"
 import type { ApprovalAnswer } from "../../Workflow.js"
+import type { TraceIds } from "../telemetry.js"
 
 export type RunState = Data.TaggedEnum<{
   /** Recorded, so that concurrent calls see it; not yet claimed and loaded. */
@@ -44,6 +45,8 @@ export interface Run {
   end: End | undefined
   /** The execution that awaits this one (`Workflow.child`), once loaded: its end is signalled there. */
   parent: string | undefined
+  /** The ids of the run's span, once loaded, when it is traced: stamped on the events it stores. */
+  trace: TraceIds | undefined
 }
 
 export interface End {
@@ -56,7 +59,8 @@ export const make = (): Run => ({
   leaseConfirmedAt: undefined,
   answers: new Map(),
   end: undefined,
-  parent: undefined
+  parent: undefined,
+  trace: undefined
 })
 
 /** Launching or Running: the run goes on, and hears of answers and cancels. */

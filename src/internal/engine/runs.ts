@@ -14,9 +14,12 @@ import { errorInfo, issuesOf } from "../errorInfo.js"
 import { ExecutionContext } from "../executionContext.js"
 import { currentFlow } from "../flowState.js"
 import { Instance } from "../instance.js"
+import * as Metrics from "../metrics.js"
 import type { Signals } from "../notifier.js"
 import { stamp } from "../stamp.js"
 import { ExecutionNotOwned, isTerminal } from "../storage/service.js"
+import * as Telemetry from "../telemetry.js"
+import type { TraceIds } from "../telemetry.js"
 import type { Spawn } from "../waits.js"
 import { CHILD_PREFIX } from "../waits.js"
 import { CommitFailed, InvalidInput } from "../workflowErrors.js"
@@ -31,10 +34,15 @@ const hold = { hold: true } as const
 const noEntries: ReadonlyArray<JournalEntry> = []
 
 /** The commit that ends an execution as cancelled (and tells its parent, if it has one). */
-export const cancelledCommit = (id: string, clock: Clock.Clock, parent: string | undefined): Commit => {
+export const cancelledCommit = (
+  id: string,
+  clock: Clock.Clock,
+  parent: string | undefined,
+  trace?: TraceIds
+): Commit => {
   const error = errorInfo(new WorkflowCancelled({ executionId: id }))
   return toParent(
-    { events: [stamp(id, { type: "workflow_error", error }, clock)], status: "cancelled", error },
+    { events: [stamp(id, { type: "workflow_error", error }, clock, trace)], status: "cancelled", error },
     id,
     parent,
     clock
@@ -81,6 +89,7 @@ const storedBy = (signals: Signals, id: string, run: Run.Run, workflow: string) 
     if (commit.status !== undefined && isTerminal(commit.status)) {
       run.leaseConfirmedAt = undefined
       run.end = { workflow, commit }
+      Metrics.ended(workflow, commit.status)
     }
     tell(commit)
   }
@@ -98,7 +107,7 @@ const storeOutcome = (
   const store = (id: string, run: Run.Run, writer: Writer, outcome: Outcome.Outcome): Effect.Effect<void> => {
     const failed = (error: ErrorInfo): Commit =>
       toParent(
-        { events: [stamp(id, { type: "workflow_error", error }, clock)], status: "failed", error },
+        { events: [stamp(id, { type: "workflow_error", error }, clock, run.trace)], status: "failed", error },
         id,
         run.parent,
         clock
@@ -112,7 +121,7 @@ const storeOutcome = (
       case "Abandon":
         return leaseLost(id, run)
       case "Cancel":
-        commit = cancelledCommit(id, clock, run.parent)
+        commit = cancelledCommit(id, clock, run.parent, run.trace)
         break
       case "Fail":
         commit = failed(outcome.error)
@@ -120,7 +129,7 @@ const storeOutcome = (
       case "Complete":
         commit = toParent(
           {
-            events: [stamp(id, { type: "final_output", data: outcome.output }, clock)],
+            events: [stamp(id, { type: "final_output", data: outcome.output }, clock, run.trace)],
             status: "completed",
             output: outcome.output
           },
@@ -145,6 +154,49 @@ const storeOutcome = (
   }
   return store
 }
+
+/** The run's body: its input decoded by the workflow's schema (every failing path named), then the workflow. */
+const bodyOf = (workflow: Definition["workflow"], input: unknown): Effect.Effect<unknown, unknown> =>
+  Effect.flatMap(
+    Effect.mapError(
+      Schema.decodeUnknown(workflow.input, { errors: "all" })(input),
+      (error) => new InvalidInput({ workflow: workflow.name, issues: issuesOf(error) })
+    ),
+    (decoded) => workflow.run(decoded) as Effect.Effect<unknown, unknown>
+  )
+
+/**
+ * A run's interpreter of its execution's journal, with the run's telemetry (its span open until the scope
+ * closes) and its writer, which tells the engine and the telemetry of every write.
+ */
+const interpret = (
+  { owner, signals, spawn, storage }: RunsOptions,
+  clock: Clock.Clock,
+  record: ExecutionRecord,
+  run: Run.Run,
+  journal: ReadonlyMap<string, JournalEntry>,
+  confirmLease: (id: string, run: Run.Run) => () => Effect.Effect<void> | undefined
+) =>
+  Effect.gen(function*() {
+    const { id, workflow } = record
+    const telemetry = yield* Telemetry.forRun(storage, record, clock)
+    run.trace = telemetry.ids
+    const onStored = storedBy(signals, id, run, workflow)
+    const writer = yield* storage.writer(id, { owner, onStored, onWrite: telemetry.onWrite })
+    const instance = new Instance(
+      id,
+      workflow,
+      writer,
+      storage,
+      journal,
+      run,
+      clock,
+      confirmLease(id, run),
+      spawn,
+      telemetry
+    )
+    return { instance, telemetry, writer }
+  })
 
 export interface Runs {
   /**
@@ -247,7 +299,7 @@ const endings = (signals: Signals) => ({
 
 export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const { lease, owner, signals, spawn, storage } = options
+    const { lease, owner, signals, storage } = options
     const clock = yield* Effect.clock
     const fibers = yield* FiberMap.make<string>()
     const runs = new Map<string, Run.Run>()
@@ -292,36 +344,24 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
         if (record.awaitedByParent === true) run.parent = record.parent
         const journal = new Map(loaded.journal.map((entry) => [entry.key, entry] as const))
         const workflow = definition.workflow
-        const writer = yield* storage.writer(id, { owner, onStored: storedBy(signals, id, run, workflow.name) })
-        const instance = new Instance(
-          id,
-          workflow.name,
-          writer,
-          storage,
-          journal,
-          run,
-          clock,
-          confirmLease(id, run),
-          spawn
-        )
+        const { instance, telemetry, writer } = yield* interpret(options, clock, record, run, journal, confirmLease)
         if (!Run.loaded(run)) return
+        yield* telemetry.active
         // Held back: stored with the run's first commit.
         if (record.status !== "running") yield* Effect.suspend(() => writer.commit({ status: "running" }, hold))
-        const body = Effect.flatMap(
-          Effect.mapError(
-            Schema.decodeUnknown(workflow.input, { errors: "all" })(record.input),
-            (error) => new InvalidInput({ workflow: workflow.name, issues: issuesOf(error) })
-          ),
-          (input) => workflow.run(input) as Effect.Effect<unknown, unknown>
-        )
         const ran = { executionId: id, workflow: workflow.name, output: workflow.output, error: workflow.error }
-        yield* body.pipe(
+        yield* bodyOf(workflow, record.input).pipe(
           // A run starts from a clean slate, whatever the fiber that launched it was doing.
           Effect.locally(currentCursor, rootCursor(instance)),
           Effect.locally(currentFlow, undefined),
           Effect.provideService(ExecutionContext, { executionId: id, workflow: workflow.name }),
           Effect.provide(definition.context),
-          Effect.onExit((exit) => store(id, run, writer, Outcome.decide(run.state, exit, ran))),
+          Effect.onExit((exit) => {
+            const outcome = Outcome.decide(run.state, exit, ran)
+            telemetry.outcome(outcome._tag)
+            return store(id, run, writer, outcome)
+          }),
+          (effect) => telemetry.within(effect),
           Effect.exit
         )
       }).pipe(

@@ -9,6 +9,7 @@ import type { ExecutionRecord, ExecutionStorageService } from "../../ExecutionSt
 import type { StartOptions, WorkflowEngineService } from "../../WorkflowEngine.js"
 import { currentCursor } from "../cursor.js"
 import { issuesOf } from "../errorInfo.js"
+import * as Metrics from "../metrics.js"
 import { InvalidInput } from "../workflowErrors.js"
 import { ExecutionIdConflict, InvalidOption, storableId, WorkflowNotFound } from "./errors.js"
 import type * as Observe from "./observe.js"
@@ -91,7 +92,10 @@ export const enqueue =
           existingWorkflow: record.workflow
         })
       }
-      if (created) workers.wake(queue)
+      if (created) {
+        Metrics.started(name)
+        workers.wake(queue)
+      }
       // As `start`'s: a handle for a workflow given by value reports its typed failures.
       return observe.handle(
         record.id,

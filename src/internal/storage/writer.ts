@@ -62,6 +62,7 @@ class RunWriter<P> implements Writer {
     private readonly id: string,
     private readonly owner: string,
     private readonly onStored: ((commit: Commit) => void) | undefined,
+    private readonly onWrite: ((commit: Commit) => (failure: unknown) => void) | undefined,
     private readonly driver: Driver<P>
   ) {}
 
@@ -120,20 +121,36 @@ class RunWriter<P> implements Writer {
 
   /** Writes (an asynchronous write starts at once); `undefined` when it was written synchronously. */
   private writeNow(commit: Commit, prepared: P): Effect.Effect<void, CommitError> | undefined {
-    const writeSync = this.driver.writeSync
-    if (writeSync !== undefined) {
-      try {
-        writeSync(this.id, prepared, this.owner)
-      } catch (error) {
-        return failWith(error)
-      }
-      this.onStored?.(commit)
-      return undefined
+    if (this.driver.writeSync !== undefined) {
+      const failure = this.writeSync(commit, prepared)
+      return failure === undefined ? undefined : failWith(failure)
     }
     if (this.driver.writeLater === undefined) {
-      return Effect.asVoid(Effect.tap(this.driver.write(this.id, prepared, this.owner), () => this.onStored?.(commit)))
+      const write = Effect.asVoid(
+        Effect.tap(this.driver.write(this.id, prepared, this.owner), () => this.onStored?.(commit))
+      )
+      const onWrite = this.onWrite
+      if (onWrite === undefined) return write
+      return Effect.suspend(() => {
+        const ended = onWrite(commit)
+        return Effect.onExit(write, (exit) => Effect.sync(() => ended(Exit.isSuccess(exit) ? undefined : exit.cause)))
+      })
     }
     return this.awaited((done) => this.writeInOrder(commit, prepared, done))
+  }
+
+  /** Writes with the driver's `writeSync`: the failure it threw, if any. */
+  private writeSync(commit: Commit, prepared: P): unknown {
+    const ended = this.onWrite?.(commit)
+    try {
+      this.driver.writeSync!(this.id, prepared, this.owner)
+    } catch (error) {
+      ended?.(error)
+      return error
+    }
+    ended?.(undefined)
+    this.onStored?.(commit)
+    return undefined
   }
 
   /**
@@ -158,17 +175,20 @@ class RunWriter<P> implements Writer {
    * the order they were made, even where the storage could reorder concurrent ones (a connection pool).
    */
   private writeInOrder(commit: Commit, prepared: P, done: (failure: unknown) => void): void {
+    let ended: ((failure: unknown) => void) | undefined
     const finish = (failure: unknown) => {
+      ended?.(failure)
       if (failure === undefined) this.onStored?.(commit)
       else this.writeFailure ??= failure
       done(failure)
       this.nextInOrder()
     }
-    this.inOrder(() =>
-      this.writeFailure !== undefined
-        ? finish(this.writeFailure)
-        : this.driver.writeLater!(this.id, prepared, this.owner, finish)
-    )
+    this.inOrder(() => {
+      if (this.writeFailure !== undefined) return finish(this.writeFailure)
+      // Timed from here: the writes of the run before it are not its latency.
+      ended = this.onWrite?.(commit)
+      this.driver.writeLater!(this.id, prepared, this.owner, finish)
+    })
   }
 
   /** Tells `done` once the run's writes made so far have ended, with the first failure among them. */
@@ -213,14 +233,9 @@ class RunWriter<P> implements Writer {
       if (failure !== undefined) this.heldFailure = failure
       done()
     }
-    const writeSync = this.driver.writeSync
-    if (writeSync === undefined) return this.writeInOrder(held.commit, held.prepared, finished)
-    try {
-      writeSync(this.id, held.prepared, this.owner)
-    } catch (error) {
-      return finished(error)
-    }
-    this.onStored?.(held.commit)
+    if (this.driver.writeSync === undefined) return this.writeInOrder(held.commit, held.prepared, finished)
+    const failure = this.writeSync(held.commit, held.prepared)
+    if (failure !== undefined) return finished(failure)
     done()
   }
 }
@@ -229,7 +244,7 @@ class RunWriter<P> implements Writer {
 export const make =
   <P>(driver: Driver<P>) => (id: string, options: WriterOptions): Effect.Effect<Writer, never, Scope.Scope> =>
     Effect.acquireRelease(
-      Effect.sync(() => new RunWriter(id, options.owner, options.onStored, driver)),
+      Effect.sync(() => new RunWriter(id, options.owner, options.onStored, options.onWrite, driver)),
       (writer) => Effect.async<void>((resume) => writer.flushLater(() => resume(Effect.void)))
     )
 
