@@ -73,12 +73,16 @@ describe.skipIf(!available)("the dashboard in a browser", () => {
 
   it("shows a waiting run live, approves it from its page, and sees it complete", async () => {
     const { page, errors } = await open(served.url)
-    const handle = await Effect.runPromise(served.engine.start(release, "2.0.0"))
-    // The table refreshes on its own: the new execution appears, waiting.
-    const row = page.locator(`tr[data-id="${handle.id}"]`)
-    await row.locator("td.status.waiting").waitFor({ timeout: 30_000 })
-    await row.click()
-    await page.locator("#status.waiting").waitFor()
+    // Another run, started elsewhere: the table refreshes on its own and shows it, waiting.
+    const other = await Effect.runPromise(served.engine.start(release, "1.0.0"))
+    await page.locator(`tr[data-id="${other.id}"] td.status.waiting`).waitFor({ timeout: 30_000 })
+    // Started from the page: its own page opens.
+    await page.selectOption("#start-workflow", "release")
+    await page.fill("#start-input", `"2.0.0"`)
+    await page.click("#start")
+    await page.locator("#status.waiting").waitFor({ timeout: 30_000 })
+    const id = decodeURIComponent(new URL(page.url()).hash.replace("#/executions/", ""))
+    const handle = await Effect.runPromise(served.engine.handle(id))
     await page.locator("#timeline li[data-type=human_approval_required]").waitFor()
     await page.fill("#feedback", "ship it")
     await page.click("#approve")

@@ -42,7 +42,7 @@ tbody tr:hover { background: #8881; }
 .status { font-weight: 600; }
 .completed { color: var(--ok); } .failed, .cancelled { color: var(--bad); }
 .waiting { color: var(--wait); } .running, .created { color: var(--run); }
-.filters { display: flex; gap: 1em; margin: .8em 0; }
+.filters, form.start { display: flex; gap: 1em; margin: .8em 0; align-items: flex-start; }
 pre { background: #8881; padding: .5em; overflow: auto; max-height: 16em; white-space: pre-wrap; }
 ol.timeline { list-style: none; padding: 0; font-family: ui-monospace, monospace; font-size: 13px; }
 ol.timeline li { padding: .15em 0; border-bottom: 1px dotted #8883; }

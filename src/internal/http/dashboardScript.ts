@@ -89,13 +89,30 @@ export const script = String.raw`"use strict";
     });
     var workflow = el("select", { id: "filter-workflow" }, el("option", { value: "" }, "any workflow"));
     var body = el("tbody");
+    // Starting a run: a registered workflow and its input as JSON; its page opens once it is created.
+    var startWorkflow = el("select", { id: "start-workflow" });
+    var startInput = el("textarea", { id: "start-input", placeholder: "input (JSON)" });
+    var startForm = el("form", { class: "start", onsubmit: function (e) {
+      e.preventDefault();
+      var input;
+      try { input = startInput.value.trim() === "" ? undefined : JSON.parse(startInput.value); } catch (error) { say("The input is not JSON: " + error.message); return; }
+      var request = { workflow: startWorkflow.value };
+      if (input !== undefined) request.input = input;
+      api("/executions", "POST", request).then(function (started) {
+        location.hash = "#/executions/" + encodeURIComponent(started.id);
+      }).catch(function (error) { say(error.message); });
+    } }, startWorkflow, startInput, el("button", { id: "start", type: "submit" }, "Start"));
     main.replaceChildren(
+      startForm,
       el("div", { class: "filters" }, status, workflow),
       el("table", { id: "executions" },
         el("thead", {}, el("tr", {}, el("th", {}, "status"), el("th", {}, "workflow"), el("th", {}, "execution"), el("th", {}, "age"), el("th", {}, "duration"))),
         body));
     api("/workflows").then(function (list) {
-      list.forEach(function (w) { workflow.append(el("option", { value: w.name }, w.name)); });
+      list.forEach(function (w) {
+        workflow.append(el("option", { value: w.name }, w.name));
+        startWorkflow.append(el("option", { value: w.name }, w.name));
+      });
     }).catch(function (error) { say(error.message); });
     var timer;
     var live = true;
