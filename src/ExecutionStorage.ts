@@ -719,7 +719,13 @@ export interface ExecutionStorageService {
  */
 export type StorageChange =
   /** Another process committed to the execution: events, and its new status if the commit set one. */
-  | { readonly _tag: "Committed"; readonly executionId: string; readonly status?: ExecutionStatus }
+  | {
+    readonly _tag: "Committed"
+    readonly executionId: string
+    readonly status?: ExecutionStatus
+    /** The queue a new execution (`created`) waits in: only that queue's workers need to look. */
+    readonly queue?: string
+  }
   /** Hints may have been lost (the channel was down): anything may have changed meanwhile. */
   | { readonly _tag: "Missed" }
 

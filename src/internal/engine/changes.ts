@@ -31,9 +31,9 @@ export const follow = (
         timers.wake()
       })
     }
-    const { executionId: id, status } = change
-    // Queued elsewhere: work for idle workers (the hint does not say which queue: each looks at its own).
-    if (status === "created") workers.wake()
+    const { executionId: id, queue, status } = change
+    // Queued elsewhere: work for the workers of its queue here (all of them when the hint does not say).
+    if (status === "created") workers.wake(queue)
     // Waiting elsewhere, perhaps until a moment sooner than the one the timers wait for.
     if (status === "waiting") timers.wake()
     if (status === undefined || !isTerminal(status)) {

@@ -250,7 +250,9 @@ export const make = (options: PgOptions) =>
           }),
         shared.get,
         (execution) => {
-          const payload = origin === undefined ? undefined : PgChanges.notice(origin, execution.id, "created")
+          const payload = origin === undefined
+            ? undefined
+            : PgChanges.notice(origin, execution.id, "created", execution.queue)
           return payload === undefined ? undefined : { channel: PgChanges.channel, payload }
         }
       ),

@@ -23,11 +23,18 @@ const MAX_PAYLOAD_BYTES = 7999
 const statuses = new Set<string>(Statuses.literals)
 
 /**
- * What a commit by `origin` (a storage layer) on `id` notifies: "<origin> <status or -> <id>"; undefined
- * when it would not fit in a notification.
+ * What a commit by `origin` (a storage layer) on `id` notifies: "<origin> <status or -> <id>", the status
+ * of a new queued execution as `created:<queue, URI-encoded>` (so that only that queue's workers look);
+ * undefined when it would not fit in a notification.
  */
-export const notice = (origin: string, id: string, status: ExecutionStatus | undefined): string | undefined => {
-  const payload = `${origin} ${status ?? "-"} ${id}`
+export const notice = (
+  origin: string,
+  id: string,
+  status: ExecutionStatus | undefined,
+  queue?: string
+): string | undefined => {
+  const said = status === "created" && queue !== undefined ? `created:${encodeURIComponent(queue)}` : status ?? "-"
+  const payload = `${origin} ${said} ${id}`
   return Buffer.byteLength(payload) <= MAX_PAYLOAD_BYTES ? payload : undefined
 }
 
@@ -45,6 +52,13 @@ export const parse = (payload: string): StorageChange | undefined => {
   const status = payload.slice(first + 1, second)
   const executionId = payload.slice(second + 1)
   if (status === "-") return { _tag: "Committed", executionId }
+  if (status.startsWith("created:")) {
+    try {
+      return { _tag: "Committed", executionId, status: "created", queue: decodeURIComponent(status.slice(8)) }
+    } catch {
+      return undefined
+    }
+  }
   return statuses.has(status)
     ? { _tag: "Committed", executionId, status: status as ExecutionStatus }
     : undefined
