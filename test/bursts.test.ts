@@ -51,14 +51,16 @@ describe("synchronous bursts", () => {
               return yield* Workflow.step("after", Effect.succeed("done"))
             })
         })
+        // A lease short enough for renewals to be due many times during the burst, long enough for a busy
+        // 2-core machine (whose event loop may stall for a few hundred ms) not to lose it.
         const result = yield* Effect.gen(function*() {
           const engine = yield* WorkflowEngine.WorkflowEngine
           const handle = yield* engine.start(burst, undefined)
           return yield* handle.result
-        }).pipe(Effect.provide(WorkflowEngine.layerWith({ lease: "300 millis" }).pipe(Layer.provide(counting))))
+        }).pipe(Effect.provide(WorkflowEngine.layerWith({ lease: "1 second" }).pipe(Layer.provide(counting))))
         expect(result).toBe("done")
         expect(bodies).toBe(1)
-        // Renewals come every 100 ms; the burst takes seconds. Without yielding there would be none.
+        // Renewals come every third of a second; the burst takes seconds. Without yielding there would be none.
         expect(renewalsDuringBurst).toBeGreaterThanOrEqual(3)
       }),
     120_000
