@@ -5,8 +5,9 @@
  * time zones, and every bad argument refused with nothing stored.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Schema, TestClock } from "effect"
+import { Cron, Effect, Exit, Layer, Schema, TestClock } from "effect"
 import { ExecutionStorage, Workflow, WorkflowEngine } from "../src/index.js"
+import { ticksDue } from "../src/internal/engine/schedules.js"
 import { breathe, startEngine, until } from "./helpers.js"
 import { onEveryStorage } from "./pg.js"
 
@@ -255,6 +256,42 @@ const scheduleSuite = (name: string, layer: Layer.Layer<ExecutionStorage.Executi
         expect(yield* own(engine, base.name, "a\u0000b")).toEqual([])
       })))
   })
+
+describe("ticks around a time zone's clock changes", () => {
+  const zones = ["Europe/Berlin", "America/New_York", "America/Santiago", "Australia/Lord_Howe"]
+  const expressions = ["30 2 * * *", "30 1 * * *", "0 * * * *", "0 0 * * *", "*/15 * * * *", "0 3 * * 0"]
+  // Days around the 2025 changes of each zone (spring forward and fall back, north and south).
+  const days = ["2025-03-09", "2025-03-30", "2025-04-06", "2025-09-07", "2025-10-05", "2025-10-26", "2025-11-02"]
+  const HOUR = 3_600_000
+
+  it("always answers, only with ticks in order and no later than now, and a next tick after now", () => {
+    for (const timezone of zones) {
+      for (const expression of expressions) {
+        const cron = Cron.unsafeParse(expression, timezone)
+        for (const day of days) {
+          for (let hour = -6; hour <= 30; hour += 1.25) {
+            const now = Date.parse(`${day}T00:00:00Z`) + hour * HOUR
+            for (const lateBy of [0, 2 * 60_000, 3 * HOUR, 2 * 24 * HOUR]) {
+              for (const missed of ["once", "skip"] as const) {
+                const schedule = { nextAt: now - lateBy, graceMs: 60_000, missed } as ExecutionStorage.ScheduleRecord
+                const { next, ticks } = ticksDue(cron, schedule, now)
+                const where = `${expression} in ${timezone}, now ${new Date(now).toISOString()}, late ${lateBy}`
+                expect(next, where).toBeGreaterThan(now)
+                for (let i = 0; i < ticks.length; i++) {
+                  expect(ticks[i]!, where).toBeLessThanOrEqual(now)
+                  if (i > 0) expect(ticks[i]!, where).toBeGreaterThan(ticks[i - 1]!)
+                }
+                if (missed === "skip") {
+                  for (const tick of ticks) expect(tick, where).toBeGreaterThanOrEqual(now - 60_000)
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }, 120_000)
+})
 
 onEveryStorage(scheduleSuite)
 

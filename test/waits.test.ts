@@ -196,6 +196,38 @@ const waitSuite = (name: string, layer: Layer.Layer<ExecutionStorage.ExecutionSt
         expect(warning?.type === "log" && warning.message).toContain("skipped")
       })))
 
+    it.live("says a wait began once per wait: again after a skipped signal, never on a replay", () =>
+      withStorage(Effect.gen(function*() {
+        const workflow = Workflow.make({
+          name: `${name}-said-once`,
+          run: () => Effect.map(Workflow.signal("pay", Payment), (payment) => payment.amount)
+        })
+        const { engine } = yield* startEngine()
+        const handle = yield* engine.start(workflow, null)
+        const waitsBegun = Effect.map(
+          eventsOf(handle.id),
+          (events) => events.filter((event) => event.type === "wait_started").length
+        )
+        yield* until("it waits", waiting(handle.id))
+        // Replays of the waiting body (resumed twice): its log already says it waits.
+        for (let i = 0; i < 2; i++) {
+          const before = (yield* stored(handle.id)).lastSeq
+          yield* engine.resume(handle.id)
+          yield* until("it waits again", Effect.map(stored(handle.id), (r) => r.status === "waiting"))
+          expect((yield* stored(handle.id)).lastSeq).toBe(before)
+        }
+        expect(yield* waitsBegun).toBe(1)
+        // A signal it skips: the wait goes on, and says so once more.
+        yield* engine.signal(handle.id, "pay", { amount: "ten" })
+        yield* until(
+          "it waits after the skip",
+          Effect.map(eventsOf(handle.id), (events) => events.at(-1)?.type === "wait_started")
+        )
+        expect(yield* waitsBegun).toBe(2)
+        yield* engine.signal(handle.id, "pay", { amount: 7 })
+        expect(yield* handle.result).toBe(7)
+      })))
+
     it.live("resumes a waiting execution signalled from an engine that does not have its workflow", () =>
       withStorage(Effect.gen(function*() {
         const workflow = Workflow.make({

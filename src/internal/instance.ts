@@ -381,12 +381,14 @@ export class Instance {
     shown: Shown,
     accept: (payload: unknown) => string | undefined,
     wakeAt: number | undefined,
-    events: Array<WorkflowEvent>
+    events: Array<WorkflowEvent>,
+    /** The wait goes on after a signal it skipped: its log says so again if it suspends. */
+    again = false
   ): Effect.Effect<Option.Option<unknown>> {
     const inbox = this.storage.inbox
     if (inbox === undefined) return Effect.die(unsupported("inbox", "signals"))
     const entry = { key, name, kind: "signal", ...(wakeAt !== undefined ? { wakeAt } : {}) } as const
-    const again = () => this.receive(key, name, shown, accept, wakeAt, events)
+    const retry = () => this.receive(key, name, shown, accept, wakeAt, events, again)
     return Effect.flatMap(
       Effect.orDieWith(inbox(this.executionId, name), (error) => new CommitFailed({ error })),
       (signals: ReadonlyArray<InboxSignal>) => {
@@ -397,7 +399,7 @@ export class Instance {
             // Out of the inbox, and said so in the log; the wait goes on with the next one.
             const message = `Signal "${name}" (seq ${first.seq}) skipped: ${refused}`
             const skipped = this.event({ type: "log", level: "warn", message })
-            const next = () => this.receive(key, name, shown, accept, wakeAt, [])
+            const next = () => this.receive(key, name, shown, accept, wakeAt, [], true)
             return this.commitThen({ events: [...events, skipped], consume: first.seq }, next)
           }
           const ended = this.event({ type: "wait_ended", ...shown })
@@ -421,10 +423,11 @@ export class Instance {
           )
         }
         // Waiting, unless a signal of its name lands first: then the storage refuses, and it is received. A
-        // wait that goes on in a later run (a bad signal skipped) is said again: it waits from this commit.
-        const waits = events.length > 0
-          ? events
-          : [this.event({ type: "wait_started", ...shown, ...(wakeAt !== undefined ? { wakeAt } : {}) })]
+        // wait that goes on after a bad signal was skipped is said again: it waits from this commit. (A replay
+        // of a wait its log already shows says nothing.)
+        const waits = again
+          ? [...events, this.event({ type: "wait_started", ...shown, ...(wakeAt !== undefined ? { wakeAt } : {}) })]
+          : events
         return this.suspend(
           {
             events: waits,
@@ -432,7 +435,7 @@ export class Instance {
             status: "waiting",
             wait: { for: `signal:${name}`, unlessSignal: name, ...(wakeAt !== undefined ? { wakeAt } : {}) }
           },
-          again
+          retry
         )
       }
     )

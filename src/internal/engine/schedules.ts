@@ -30,7 +30,7 @@ const cronOf = (expression: string, timezone: string | undefined) =>
     ? Either.left(`an expression of at most ${MAX_EXPRESSION} characters`)
     : Either.mapLeft(Cron.parse(expression, timezone), (error) => error.message)
 
-/** `Cron.next` and `Cron.prev` throw when no date matches within their search (as for February 30th). */
+/** `Cron.next` throws when no date matches within its search (as for February 30th). */
 const attempt = <A>(f: () => A): Either.Either<A, string> => {
   try {
     return Either.right(f())
@@ -39,14 +39,49 @@ const attempt = <A>(f: () => A): Either.Either<A, string> => {
   }
 }
 
-/** The first tick after `at`. */
-const after = (cron: Cron.Cron, at: number) => Cron.next(cron, at).getTime()
+/** Searches tried past a date `Cron.next` answers wrongly (around a time zone's clock change). */
+const MAX_STEPS = 40
 
-/** The last tick at or before `at` (`Cron.prev` counts from the start of `at`'s second, exclusive). */
-const atOrBefore = (cron: Cron.Cron, at: number) => {
-  let tick = Cron.prev(cron, at + 1000).getTime()
-  while (tick > at) tick = Cron.prev(cron, tick).getTime()
-  return tick
+/**
+ * The first tick strictly after `at`. `Cron.next` may answer a date that is not after its start around a
+ * clock change (the repeated hour); then the search starts again further on.
+ */
+const after = (cron: Cron.Cron, at: number): number => {
+  let from = at
+  for (let step = 0; step < MAX_STEPS; step++) {
+    const tick = Cron.next(cron, from).getTime()
+    if (tick > at) return tick
+    // A second further, then two, four...: past a repeated hour in a dozen steps.
+    from = Math.max(from, tick) + 1000 * 2 ** Math.min(step, 20)
+  }
+  throw new Error(`no tick after ${new Date(at).toISOString()} found`)
+}
+
+/** Spans looked back over for the latest missed tick: a minute, an hour, a day, a month, a year, ten. */
+const LOOK_BACK = [60_000, 3_600_000, 86_400_000, 31 * 86_400_000, 366 * 86_400_000, 3_660 * 86_400_000]
+
+/**
+ * The last tick at or after `from` and before `before`, if any, found by walking forward with `after` only
+ * (`Cron.prev` loops or throws around some clock changes): first over the shortest span back from `before`
+ * that holds one, then tick by tick within it.
+ */
+const lastBefore = (cron: Cron.Cron, from: number, before: number): number | undefined => {
+  for (const span of LOOK_BACK) {
+    const start = Math.max(from, before - span)
+    let tick = after(cron, start - 1)
+    if (tick >= before) {
+      if (start === from) return undefined
+      continue
+    }
+    let last = tick
+    for (let step = 0; step < 100_000; step++) {
+      tick = after(cron, last)
+      if (tick >= before) break
+      last = tick
+    }
+    return last
+  }
+  return undefined
 }
 
 /**
@@ -57,7 +92,10 @@ const atOrBefore = (cron: Cron.Cron, at: number) => {
 export const ticksDue = (cron: Cron.Cron, schedule: ScheduleRecord, now: number) => {
   const onTimeFrom = now - schedule.graceMs
   const ticks: Array<number> = []
-  if (schedule.nextAt < onTimeFrom && schedule.missed === "once") ticks.push(atOrBefore(cron, onTimeFrom - 1))
+  if (schedule.nextAt < onTimeFrom && schedule.missed === "once") {
+    const missed = lastBefore(cron, schedule.nextAt, onTimeFrom)
+    if (missed !== undefined) ticks.push(missed)
+  }
   let tick = schedule.nextAt >= onTimeFrom ? schedule.nextAt : after(cron, onTimeFrom - 1)
   while (tick <= now && ticks.length < MAX_TICKS) {
     ticks.push(tick)
