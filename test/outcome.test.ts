@@ -18,7 +18,8 @@ const states: ReadonlyArray<Run.RunState> = [
   RunState.Suspending(),
   RunState.Cancelling(),
   RunState.Abandoned(),
-  RunState.ShuttingDown()
+  RunState.ShuttingDown(),
+  RunState.Stopped()
 ]
 
 const interrupted = Exit.failCause(Cause.interrupt(FiberId.none))
@@ -48,6 +49,8 @@ describe("outcome", () => {
       Suspending: "Leave",
       ShuttingDown: "Leave",
       Abandoned: "Leave",
+      // Set only after the outcome is decided (see runs.ts); decided anyway, as storing nothing.
+      Stopped: "Leave",
       // Nobody here interrupted it: it interrupted itself, which ends it without a result.
       Launching: "Fail",
       Running: "Fail"

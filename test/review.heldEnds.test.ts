@@ -17,6 +17,9 @@ describe.skipIf(pgUrl === undefined)("held step ends on PostgreSQL", () => {
     clients: ReadonlyArray<pg.Client>,
     body: (engine: WorkflowEngine.WorkflowEngineService) => Effect.Effect<void, unknown>
   ) => {
+    // A client whose connection is lost (dropping the database after a failed test terminates it) fails the
+    // query using it, if any; without a listener its `'error'` would be an uncaught exception besides.
+    for (const client of clients) client.on("error", () => undefined)
     await Promise.all(clients.map((client) => client.connect()))
     try {
       const layer = WorkflowEngine.layerWith({ recover: false }).pipe(
@@ -30,14 +33,22 @@ describe.skipIf(pgUrl === undefined)("held step ends on PostgreSQL", () => {
     }
   }
 
-  /** Waits until a session of the test database waits for a row lock: the end's write the test holds up. */
-  const blockedOnTheLock = (client: pg.Client) =>
+  /** The server process of a connected client. */
+  const backendPid = (client: pg.Client) =>
+    Effect.promise(async () => (await client.query("select pg_backend_pid() as pid")).rows[0].pid as number)
+
+  /**
+   * The engine's sessions waiting for a lock: those of the test database but `client`'s and the locker's
+   * (which can wait too, briefly, for a write of the engine to the row it locks).
+   */
+  const waitingEngineSessions = `from pg_stat_activity
+    where datname = current_database() and wait_event_type = 'Lock' and pid not in (pg_backend_pid(), $1)`
+
+  /** Waits until a session of the engine waits for a row lock: the end's write the test holds up. */
+  const blockedOnTheLock = (client: pg.Client, lockerPid: number) =>
     Effect.promise(async () => {
       while (true) {
-        const { rows } = await client.query(
-          `select 1 from pg_stat_activity
-           where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`
-        )
+        const { rows } = await client.query(`select 1 ${waitingEngineSessions}`, [lockerPid])
         if (rows.length > 0) return
         await new Promise((resolve) => setTimeout(resolve, 10))
       }
@@ -87,10 +98,11 @@ describe.skipIf(pgUrl === undefined)("held step ends on PostgreSQL", () => {
       await withEngine([locker, observer], (engine) =>
         Effect.gen(function*() {
           yield* engine.register(workflow)
+          const lockerPid = yield* backendPid(locker)
           executionId = `held-${Date.now().toString(36)}`
           const handle = yield* engine.start(workflow, 1, { executionId })
           // The first step's end is on its way and held up by the lock: the second body must wait for it.
-          yield* blockedOnTheLock(observer)
+          yield* blockedOnTheLock(observer, lockerPid)
           const sawBeforeRelease = seenBySecond
           yield* Effect.promise(() => locker.query("rollback"))
           yield* handle.result
@@ -133,17 +145,15 @@ describe.skipIf(pgUrl === undefined)("held step ends on PostgreSQL", () => {
       await withEngine([locker, admin], (engine) =>
         Effect.gen(function*() {
           yield* engine.register(workflow)
+          const lockerPid = yield* backendPid(locker)
           executionId = `lost-${Date.now().toString(36)}`
           yield* engine.start(workflow, 1, { executionId })
-          yield* blockedOnTheLock(admin)
+          yield* blockedOnTheLock(admin, lockerPid)
           // The first step's end is waiting for the row lock (has the second step's body run?). Its
           // connection is then lost (the server terminates it), as a connection can be at any moment.
           const secondBeforeFailure = bodies.second
           yield* Effect.promise(() =>
-            admin.query(
-              `select pg_terminate_backend(pid) from pg_stat_activity
-               where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`
-            )
+            admin.query(`select pg_terminate_backend(pid) ${waitingEngineSessions}`, [lockerPid])
           )
           yield* Effect.promise(() => locker.query("rollback"))
           // The run stops on the storage failure: its followers here hear of it (the stream fails), or the

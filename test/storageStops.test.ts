@@ -7,7 +7,7 @@
  * of the execution is followed as usual.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber } from "effect"
+import { Deferred, Effect, Either, Fiber } from "effect"
 import { ExecutionStorage, Workflow } from "../src/index.js"
 import { collect, startEngine } from "./helpers.js"
 
@@ -62,5 +62,44 @@ describe("a run stopped by storage", () => {
       const events = yield* collect(engine.events(handle.id))
       expect(events.at(-1)).toMatchObject({ type: "final_output", data: 3 })
       expect(yield* Fiber.join(result)).toBe(3)
+    }).pipe(Effect.scoped, Effect.provide(ExecutionStorage.layerMemory)))
+
+  it.live("a resume asked for as soon as the stream failed runs the execution again, though the stopped run is still ending", () =>
+    Effect.gen(function*() {
+      const failing = { on: false }
+      // The stopped run's last act, giving its lease up, is held until the test opens the gate: the run
+      // has stopped (its followers heard it) but its fiber has not ended yet.
+      const gate = yield* Deferred.make<void>()
+      let bodies = 0
+      const steps = Workflow.make({
+        name: "stops-then-resumes",
+        run: () =>
+          Effect.gen(function*() {
+            yield* Workflow.step("one", Effect.sync(() => (failing.on ||= ++bodies === 1, 1)))
+            return yield* Workflow.step("two", Effect.succeed(2))
+          })
+      })
+      const { engine } = yield* withFailingWriters(
+        failing,
+        Effect.flatMap(
+          ExecutionStorage.ExecutionStorage,
+          (storage) =>
+            Effect.provideService(startEngine({ recover: false }), ExecutionStorage.ExecutionStorage, {
+              ...storage,
+              release: (id, owner) => Effect.zipRight(Deferred.await(gate), storage.release(id, owner))
+            })
+        )
+      )
+      const handle = yield* engine.start(steps, undefined)
+      expect(yield* Effect.flip(collect(handle.events))).toEqual(full)
+      // Storage is back; the caller resumes at once, as the stream's failure invites it to.
+      failing.on = false
+      const resuming = yield* Effect.fork(engine.resume(handle.id))
+      yield* Effect.sleep("20 millis")
+      yield* Deferred.succeed(gate, undefined)
+      const resumed = yield* Fiber.join(resuming)
+      // It runs again and finishes; it does not wait for a run that nobody launched.
+      expect(yield* Effect.either(Effect.timeout(resumed.result, "5 seconds"))).toEqual(Either.right(2))
+      expect(bodies).toBe(2)
     }).pipe(Effect.scoped, Effect.provide(ExecutionStorage.layerMemory)))
 })

@@ -80,6 +80,7 @@ export const decide = (state: RunState, exit: Exit.Exit<unknown, unknown>, ran: 
       case "Suspending":
       case "ShuttingDown":
       case "Abandoned":
+      case "Stopped": // set only once the outcome is decided; here for completeness
         return Outcome.Leave()
       case "Launching":
       case "Running":

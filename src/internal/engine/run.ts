@@ -8,6 +8,7 @@
  *         +------cancel-------+--> Cancelling
  *         +--lease lost-------+--> Abandoned  (also from Suspending)
  *         +--engine closes----+--> ShuttingDown
+ *         +--storage failed---+--> Stopped
  *
  * Launching and Running are live; the other states are ways out, and the
  * first one taken sticks: it decides what the run stores when it ends (see
@@ -31,6 +32,11 @@ export type RunState = Data.TaggedEnum<{
   Abandoned: {}
   /** The engine is closing: it stops and stores nothing, for a later process to resume. */
   ShuttingDown: {}
+  /**
+   * Storage failed it (its outcome was `Stop`, or storing its outcome failed): it stores nothing more and is
+   * on its way out; its followers here are told. Set once its outcome is decided, before they hear of it.
+   */
+  Stopped: {}
 }>
 
 export const RunState = Data.taggedEnum<RunState>()
@@ -92,3 +98,12 @@ export const abandoned = (run: Run): boolean => move(run, ["Launching", "Running
 
 /** The engine is closing. */
 export const shuttingDown = (run: Run): boolean => move(run, ["Launching", "Running"], RunState.ShuttingDown())
+
+/** Storage failed the run: it stores nothing more. */
+export const stopped = (run: Run): boolean => move(run, ["Launching", "Running"], RunState.Stopped())
+
+/**
+ * On its way out, storing nothing more, and the execution left unfinished for a new run: a launch waits for
+ * its fiber to end, then runs the execution again (rather than taking it for the run going on).
+ */
+export const leaving = (run: Run): boolean => run.state._tag === "Suspending" || run.state._tag === "Stopped"

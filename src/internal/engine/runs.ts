@@ -102,7 +102,7 @@ const storedBy = (signals: Signals, id: string, run: Run.Run, workflow: string) 
 const storeOutcome = (
   clock: Clock.Clock,
   leaseLost: (id: string, run: Run.Run) => Effect.Effect<void>,
-  stopped: (id: string, error: StorageFailure) => Effect.Effect<void>
+  stopped: (id: string, run: Run.Run, error: StorageFailure) => Effect.Effect<void>
 ) => {
   const store = (id: string, run: Run.Run, writer: Writer, outcome: Outcome.Outcome): Effect.Effect<void> => {
     const failed = (error: ErrorInfo): Commit =>
@@ -117,7 +117,7 @@ const storeOutcome = (
       case "Leave":
         return Effect.void
       case "Stop":
-        return stopped(id, outcome.error)
+        return stopped(id, run, outcome.error)
       case "Abandon":
         return leaseLost(id, run)
       case "Cancel":
@@ -147,7 +147,7 @@ const storeOutcome = (
           : error._tag === "ExecutionNotOwned"
           ? store(id, run, writer, Outcome.Outcome.Abandon())
           : error._tag === "StorageError"
-          ? stopped(id, error)
+          ? stopped(id, run, error)
           : Effect.logError(`Execution ${id} could not store its outcome: ${error.message}`)
       )
     )
@@ -201,8 +201,8 @@ const interpret = (
 export interface Runs {
   /**
    * Runs the execution in this process unless it already runs (or is starting) here. A run that is
-   * suspending on a wait is awaited first. The run is recorded before anything is awaited, so concurrent
-   * launches, cancels and answers all see it.
+   * suspending on a wait, or stopped by storage, is awaited first. The run is recorded before anything is
+   * awaited, so concurrent launches, cancels and answers all see it.
    */
   readonly launch: (id: string, definition: Definition, fresh?: Fresh) => Effect.Effect<void>
   /** What `create` is given to create an execution claimed for this engine's runs (see `Fresh`). */
@@ -289,9 +289,14 @@ const endings = (signals: Signals) => ({
         `Execution ${id} is no longer held here (its lease was taken over, or it ended elsewhere): its run stops`
       )
     }),
-  /** The run stops on a storage failure: the execution stays as stored; its followers here are told. */
-  stopped: (id: string, error: StorageFailure) =>
+  /**
+   * The run stops on a storage failure: the execution stays as stored; its followers here are told. It is
+   * `Stopped` before they hear of it: a `resume` they make at once waits for its fiber to end and runs the
+   * execution again, instead of taking it for a run that goes on.
+   */
+  stopped: (id: string, run: Run.Run, error: StorageFailure) =>
     Effect.suspend(() => {
+      Run.stopped(run)
       signals.stopped(id, error)
       return Effect.logError(`Execution ${id} stopped: ${error.message}`)
     })
@@ -368,7 +373,7 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
         Effect.scoped,
         Effect.catchAll((error) =>
           error._tag === "StorageError"
-            ? stopped(id, error)
+            ? stopped(id, run, error)
             : Effect.logError(`Execution ${id} could not run: ${error.message}`)
         ),
         Effect.catchAllDefect((defect) => Effect.logError(`Execution ${id} could not run`, defect)),
@@ -379,7 +384,7 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
       Effect.suspend(() => {
         if (closing) return Effect.void
         const current = runs.get(id)
-        if (current !== undefined && current.state._tag !== "Suspending") return Effect.void
+        if (current !== undefined && !Run.leaving(current)) return Effect.void
         const run = Run.make()
         runs.set(id, run)
         signals.launched(id)
