@@ -289,11 +289,11 @@ export interface ScheduleStore {
   readonly list: Effect.Effect<ReadonlyArray<ScheduleRecord>, StorageError>
   /** Deletes one; whether there was one. */
   readonly remove: (name: string) => Effect.Effect<boolean, StorageError>
-  /** Pauses or resumes one (a resumed one's next tick is `nextAt`); whether there was one. */
+  /** Pauses or resumes one (its next tick `nextAt` when given, else left as it is); whether there was one. */
   readonly pause: (
     name: string,
     paused: boolean,
-    nextAt: number,
+    nextAt: number | undefined,
     now: number
   ) => Effect.Effect<boolean, StorageError>
   /**

@@ -93,6 +93,11 @@ describe.skipIf(!available)("the dashboard in a browser", () => {
     expect(await page.locator("#timeline").textContent(), await page.locator("#timeline").textContent() ?? "")
       .toContain("answered approved: ship it")
     expect(await Effect.runPromise(handle.result)).toBe("2.0.0 approved")
+    // The stream's end is no event: no row for it, and no failure said.
+    await page.waitForFunction(`document.getElementById("connection").textContent === ""`)
+    expect(await page.locator("#timeline li:not([data-type])").count()).toBe(0)
+    expect(await page.locator("#timeline li[data-type=undefined]").count()).toBe(0)
+    expect(await page.locator("#problem").isHidden()).toBe(true)
     mkdirSync(results, { recursive: true })
     await page.screenshot({ path: join(results, "dashboard.png"), fullPage: true })
     expect(errors).toEqual([])

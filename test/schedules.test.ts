@@ -176,6 +176,16 @@ const scheduleSuite = (name: string, layer: Layer.Layer<ExecutionStorage.Executi
         // Declared again as it was: still paused, and in its place.
         yield* engine.schedule({ name: scheduleName, cron: "*/10 * * * *", workflow, input: { label: "p" } })
         expect((yield* own(engine, scheduleName))[0]).toMatchObject({ paused: true, nextAt: 10 * MINUTE })
+        // Declared again unpaused: as a resume, from the first tick after now (none of the paused ones).
+        yield* engine.schedule({
+          name: scheduleName,
+          cron: "*/10 * * * *",
+          workflow,
+          input: { label: "p" },
+          paused: false
+        })
+        expect((yield* own(engine, scheduleName))[0]).toMatchObject({ paused: false, nextAt: 40 * MINUTE })
+        yield* engine.pauseSchedule(scheduleName)
         yield* engine.resumeSchedule(scheduleName)
         expect((yield* own(engine, scheduleName))[0]).toMatchObject({ paused: false, nextAt: 40 * MINUTE })
         yield* TestClock.adjust(5 * MINUTE)
@@ -215,6 +225,22 @@ const scheduleSuite = (name: string, layer: Layer.Layer<ExecutionStorage.Executi
         // At 3:30, 1:00 and 2:00 were missed (more than the minute's grace late): the latest of them runs,
         // once; 3:00 is on time.
         expect(ran.slice().sort()).toEqual([2, 3].map((minute) => `${name}-reader@${iso(minute * MINUTE)}`))
+      })))
+
+    it.effect("passes over a tick whose start is refused for good, and goes on ticking", () =>
+      withStorage(Effect.gen(function*() {
+        const { ran, workflow } = ticked(`${name}-blocked`)
+        const squatter = Workflow.make({ name: `${name}-squatter`, run: () => Effect.void })
+        const { engine } = yield* startEngine({ lease: "10 minutes" })
+        const scheduleName = `${name}-blocked`
+        yield* engine.schedule({ name: scheduleName, cron: "* * * * *", workflow, input: { label: "b" } })
+        // The first tick's id is taken by another workflow's execution: its start is an ExecutionIdConflict.
+        yield* engine.start(squatter, null, { executionId: `${scheduleName}@${iso(MINUTE)}` })
+        yield* TestClock.adjust(MINUTE)
+        yield* settle
+        yield* TestClock.adjust(MINUTE)
+        yield* completed(workflow.name, 1)
+        expect(ran).toEqual([`${scheduleName}@${iso(2 * MINUTE)}`])
       })))
 
     it.effect("reads the expression in its time zone", () =>

@@ -158,6 +158,9 @@ export interface SchedulesOptions {
   >
 }
 
+/** Failures of a tick's start that would be the same on every retry. */
+const refusedForGood = new Set(["ExecutionIdConflict", "InvalidInput", "InvalidOption", "WorkflowNotFound"])
+
 /**
  * Starts a due schedule's ticks and moves it to its next tick: false when that could not be done now (it
  * is tried again after `poll`).
@@ -177,7 +180,7 @@ const tick = (
     )
     if (Either.isLeft(plan)) {
       yield* Effect.logWarning(`Schedule "${record.name}" paused: ${plan.left}`)
-      yield* store.pause(record.name, true, record.nextAt, now)
+      yield* store.pause(record.name, true, undefined, now)
       return true
     }
     const input = yield* Schema.decodeUnknown(definition.workflow.input)(record.input).pipe(
@@ -190,7 +193,15 @@ const tick = (
     if (input._tag === "Some") {
       for (const at of plan.right.ticks) {
         const execution = tickId(record.name, at)
-        yield* start(record.workflow, input.value, { executionId: execution })
+        // A start refused for good (its id taken by another workflow's execution, its input refused) would be
+        // refused on every retry: said, and passed over. Storage failures are retried.
+        const started = yield* Effect.either(start(record.workflow, input.value, { executionId: execution }))
+        if (started._tag === "Left") {
+          const tag = (started.left as { readonly _tag?: unknown } | undefined)?._tag
+          if (typeof tag !== "string" || !refusedForGood.has(tag)) return yield* Effect.fail(started.left)
+          yield* Effect.logWarning(`Schedule "${record.name}" could not start its tick ${execution}`, started.left)
+          continue
+        }
         last = { tick: at, execution }
       }
     }
@@ -248,6 +259,8 @@ export const make = (options: SchedulesOptions) =>
         // no tick is skipped or started twice, and its pause unless `paused` is given.
         const stored = (yield* store.list).find((schedule) => schedule.name === name)
         const same = stored !== undefined && stored.cron === options.cron && stored.timezone === options.timezone
+        // Unpaused by setting it again: as a resume, ticks while paused are not missed ones.
+        const resumed = stored?.paused === true && options.paused === false
         const record: ScheduleRecord = {
           name,
           workflow,
@@ -257,7 +270,7 @@ export const make = (options: SchedulesOptions) =>
           missed,
           graceMs,
           paused: options.paused ?? stored?.paused ?? false,
-          nextAt: same ? stored.nextAt : nextAt,
+          nextAt: same && !resumed ? stored.nextAt : nextAt,
           createdAt: stored?.createdAt ?? now,
           updatedAt: now
         }
@@ -283,9 +296,9 @@ export const make = (options: SchedulesOptions) =>
       )
 
     const pauseSchedule = (name: string) =>
-      Effect.flatMap(named(name), ({ record, store }) =>
+      Effect.flatMap(named(name), ({ store }) =>
         Effect.flatMap(
-          store.pause(name, true, record.nextAt, clock.unsafeCurrentTimeMillis()),
+          store.pause(name, true, undefined, clock.unsafeCurrentTimeMillis()),
           (done) => found(name, done)
         ))
 

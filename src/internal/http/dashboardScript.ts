@@ -189,18 +189,28 @@ export const script = String.raw`"use strict";
               buffer += decoder.decode(chunk.value, { stream: true });
               var frames = buffer.split("\n\n");
               buffer = frames.pop();
+              var over = false;
               frames.forEach(function (frame) {
                 var data = [];
+                var kind = "message";
                 frame.split("\n").forEach(function (field) {
                   if (field.slice(0, 5) === "data:") data.push(field.slice(field.charAt(5) === " " ? 6 : 5));
+                  else if (field.slice(0, 6) === "event:") kind = field.slice(6).trim();
                 });
-                if (data.length === 0) return;
-                var event = JSON.parse(data.join("\n"));
-                if (event.seq !== undefined && event.seq <= last) return;
-                last = event.seq !== undefined ? event.seq : last;
-                onEvent(event);
+                if (over || data.length === 0) return;
+                // The run ended: nothing more will come. A failure of the stream is said, and it is read again.
+                if (kind === "end") { over = true; return; }
+                var value;
+                try { value = JSON.parse(data.join("\n")); } catch (error) { value = undefined; }
+                if (kind === "error" || value === undefined || typeof value.seq !== "number") {
+                  say("The event stream failed: " + ((value && value.message) || "an unreadable event"));
+                  throw new Error("the event stream failed");
+                }
+                if (value.seq <= last) return;
+                last = value.seq;
+                onEvent(value);
               });
-              return pump();
+              return over ? "ended" : pump();
             });
           }
           return pump();

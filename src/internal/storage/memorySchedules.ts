@@ -41,7 +41,8 @@ export const memoryScheduleStore = (): ScheduleStore => {
         .map((schedule) => ({ ...schedule, input: thaw(schedule.input) }))
     ),
     remove: (name) => Effect.sync(() => schedules.delete(name)),
-    pause: (name, paused, nextAt, now) => update(name, (schedule) => ({ ...schedule, paused, nextAt, updatedAt: now })),
+    pause: (name, paused, nextAt, now) =>
+      update(name, (schedule) => ({ ...schedule, paused, nextAt: nextAt ?? schedule.nextAt, updatedAt: now })),
     due: (now, workflows) =>
       Effect.sync(() => {
         const mine = Array.from(schedules.values()).filter((schedule) =>

@@ -33,9 +33,13 @@ export const notice = (
   status: ExecutionStatus | undefined,
   queue?: string
 ): string | undefined => {
-  const said = status === "created" && queue !== undefined ? `created:${encodeURIComponent(queue)}` : status ?? "-"
-  const payload = `${origin} ${said} ${id}`
-  return Buffer.byteLength(payload) <= MAX_PAYLOAD_BYTES ? payload : undefined
+  const fits = (said: string) => {
+    const payload = `${origin} ${said} ${id}`
+    return Buffer.byteLength(payload) <= MAX_PAYLOAD_BYTES ? payload : undefined
+  }
+  // A queue too long to name goes unnamed: every worker looks, as an older process's hint makes them.
+  return (status === "created" && queue !== undefined ? fits(`created:${encodeURIComponent(queue)}`) : undefined) ??
+    fits(status ?? "-")
 }
 
 /** The statement that sends a commit's notice, for a commit made in a transaction of several statements. */

@@ -89,8 +89,9 @@ export const scheduleStore = (
       Effect.map(
         rows(
           paused ? "pauseSchedule" : "resumeSchedule",
-          "update workflow_schedules set paused = ?, next_at = ?, updated_at = ? where name = ? returning name",
-          [paused ? 1 : 0, Math.trunc(nextAt), Math.trunc(now), name]
+          `update workflow_schedules set paused = ?, next_at = coalesce(?, next_at), updated_at = ?
+            where name = ? returning name`,
+          [paused ? 1 : 0, nextAt === undefined ? null : Math.trunc(nextAt), Math.trunc(now), name]
         ),
         (updated) => updated.length > 0
       ),
