@@ -20,6 +20,10 @@ const counting = () => {
 
 const eventsOf = (engine: WorkflowEngine.WorkflowEngineService, id: string) => collect(engine.events(id))
 
+/** The events stored so far (not a live stream: that one ends only with the execution). */
+const logOf = (id: string) =>
+  Effect.flatMap(ExecutionStorage.ExecutionStorage, (storage) => storage.events(id, { fromSeq: 1, limit: 1_000 }))
+
 const summary = (events: ReadonlyArray<WorkflowEvent.StoredEvent>) =>
   events.map((event) =>
     event.type === "step_start" || event.type === "step_end" ? `${event.type}:${event.runnableName}` : event.type
@@ -204,6 +208,43 @@ const forkSuite = (name: string, layer: Layer.Layer<ExecutionStorage.ExecutionSt
           "step_end:c",
           "final_output"
         ])
+      })))
+
+    it.live("a wait said twice (a skipped signal) is one entry: the log is cut after its end", () =>
+      withStorage(Effect.gen(function*() {
+        const Pay = Schema.Struct({ n: Schema.Number })
+        const definition = Workflow.make({
+          name: `${name}-skipped`,
+          run: () =>
+            Effect.gen(function*() {
+              const first = yield* Workflow.signal("pay", Pay)
+              const second = yield* Workflow.signal("pay", Pay)
+              return yield* Workflow.step("sum", Effect.succeed(first.n + second.n))
+            })
+        })
+        const { engine } = yield* startEngine()
+        const source = yield* engine.start(definition, null)
+        yield* until("it waits", waiting(source.id))
+        // Not declared: taken out of the inbox and skipped by the first wait, which says it waits again.
+        yield* engine.signal(source.id, "pay", { n: "one" })
+        yield* until(
+          "it waits again",
+          Effect.map(logOf(source.id), (events) => events.filter((event) => event.type === "wait_started").length === 2)
+        )
+        yield* engine.signal(source.id, "pay", { n: 1 })
+        yield* engine.signal(source.id, "pay", { n: 2 })
+        expect(yield* source.result).toBe(3)
+        const fork = yield* engine.fork(source.id, { fromStep: 1 })
+        yield* until("the fork waits", waiting(fork.id))
+        // The first wait whole (both its starts, the skip, its signal and its end); the second begins anew.
+        expect(summary(yield* logOf(fork.id)).filter((line) => line.startsWith("wait_"))).toEqual([
+          "wait_started",
+          "wait_started",
+          "wait_ended",
+          "wait_started"
+        ])
+        yield* engine.signal(fork.id, "pay", { n: 5 })
+        expect(yield* fork.result).toBe(6)
       })))
 
     it.live("a fork from the wait itself waits again, for a signal of its own", () =>

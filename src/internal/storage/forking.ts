@@ -63,6 +63,8 @@ const cutAt = (journal: ReadonlyArray<Entry>, events: ReadonlyArray<{ seq: numbe
     .sort((a, b) => rootOf(a.key) - rootOf(b.key))
   let next = 0
   let depth = 0
+  // A wait matched and not ended yet: a wait that goes on after a skipped signal says `wait_started` again.
+  let waiting = false
   for (const { event, seq } of events) {
     if (terminal.has(event.type)) return seq
     if (depth > 0) {
@@ -70,13 +72,16 @@ const cutAt = (journal: ReadonlyArray<Entry>, events: ReadonlyArray<{ seq: numbe
       else if (event.type === "step_end") depth--
       continue
     }
+    if (event.type === "wait_ended") waiting = false
     if (opensNothing.has(event.type)) continue
+    if (waiting && opens(roots[next - 1]!, event)) continue
     let found = next
     while (found < roots.length && !opens(roots[found]!, event)) found++
     if (found === roots.length) continue
     if (rootOf(roots[found]!.key) >= from) return seq
     next = found + 1
     if (roots[found]!.kind === "step") depth = 1
+    waiting = event.type === "wait_started"
   }
   return undefined
 }
