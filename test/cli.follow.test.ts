@@ -6,7 +6,7 @@
  * `--json` on every command, help written for people, and the session's
  * history kept across sessions in a real terminal.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
@@ -113,6 +113,9 @@ describe("following and steering runs from the CLI", () => {
     ], env)
     expect(first.code).toBe(0)
     expect(existsSync(history) && readFileSync(history, "utf8")).toContain("/workflow list")
+    // Private, also when the file was there before with another mode.
+    expect(statSync(history).mode & 0o777).toBe(0o600)
+    chmodSync(history, 0o644)
     // Up arrow twice (past its /exit), then Enter: the line typed before it in the session before.
     const second = await inTerminal(options, [
       { after: /to leave\./, type: () => "\x1b[A\x1b[A\r" },
@@ -120,5 +123,6 @@ describe("following and steering runs from the CLI", () => {
     ], env)
     expect(second.code).toBe(0)
     expect(second.output).toContain("gate")
+    expect(statSync(history).mode & 0o777).toBe(0o600)
   }, 180_000)
 })

@@ -6,7 +6,7 @@
  * @since 0.2.0
  */
 import { Effect, Either, Option, Queue, Ref, Stream } from "effect"
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { homedir } from "node:os"
 import { dirname, join } from "node:path"
 import { createInterface } from "node:readline"
@@ -47,6 +47,8 @@ const writeHistory = (file: string, history: ReadonlyArray<string>) => {
   try {
     mkdirSync(dirname(file), { recursive: true })
     writeFileSync(file, [...history].reverse().join("\n") + "\n", { mode: 0o600 })
+    // The mode above applies to a new file only: one made before (or by someone else) is made private too.
+    chmodSync(file, 0o600)
   } catch {
     // A history that cannot be kept costs recall, not the session.
   }

@@ -171,6 +171,7 @@ export const script = String.raw`"use strict";
     var stopped = false;
     var controller;
     var last = from;
+    var delay = 1000;
     function connect() {
       if (stopped) return;
       controller = new AbortController();
@@ -180,6 +181,7 @@ export const script = String.raw`"use strict";
         .then(function (response) {
           if (!response.ok) throw new Error("the event stream answered " + response.status);
           connection.textContent = "live";
+          delay = 1000;
           var reader = response.body.getReader();
           var decoder = new TextDecoder();
           var buffer = "";
@@ -219,7 +221,9 @@ export const script = String.raw`"use strict";
         .catch(function () {
           if (stopped) return;
           connection.textContent = "reconnecting\u2026";
-          setTimeout(connect, 1000);
+          // A second, then two, four... up to half a minute: a refused stream is not asked again every second.
+          setTimeout(connect, delay);
+          delay = Math.min(delay * 2, 30000);
         });
     }
     connect();
