@@ -287,6 +287,8 @@ export interface ScheduleStore {
   readonly put: (schedule: ScheduleRecord) => Effect.Effect<void, StorageError | InvalidPayload>
   /** Every schedule, by name. */
   readonly list: Effect.Effect<ReadonlyArray<ScheduleRecord>, StorageError>
+  /** The schedule of that name, if one is stored (read alone: another that cannot be read does not matter). */
+  readonly get: (name: string) => Effect.Effect<ScheduleRecord | undefined, StorageError>
   /** Deletes one; whether there was one. */
   readonly remove: (name: string) => Effect.Effect<boolean, StorageError>
   /** Pauses or resumes one (its next tick `nextAt` when given, else left as it is); whether there was one. */

@@ -5,7 +5,11 @@
  * time zones, and every bad argument refused with nothing stored.
  */
 import { describe, expect, it } from "@effect/vitest"
+import Database from "better-sqlite3"
 import { Cron, Effect, Exit, Layer, Schema, TestClock } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { ExecutionStorage, Workflow, WorkflowEngine } from "../src/index.js"
 import { ticksDue } from "../src/internal/engine/schedules.js"
 import { breathe, startEngine, until } from "./helpers.js"
@@ -320,6 +324,33 @@ describe("ticks around a time zone's clock changes", () => {
 })
 
 onEveryStorage(scheduleSuite)
+
+describe("a schedule that cannot be read", () => {
+  it.effect("leaves the others to be set, paused, resumed and removed", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "workflow-schedules-bad-"))
+      const filename = join(dir, "bad.db")
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+      const { workflow } = ticked("readable")
+      const storage = yield* Layer.build(ExecutionStorage.layerSqlite({ filename }))
+      const engine = yield* WorkflowEngine.make({ recover: false }).pipe(Effect.provide(storage))
+      for (const name of ["broken", "sound"]) {
+        yield* engine.schedule({ name, cron: "0 * * * *", workflow, input: { label: name } })
+      }
+      // Damaged outside the engine: its input is no longer JSON.
+      const db = new Database(filename)
+      db.prepare("update workflow_schedules set input = '{not json' where name = 'broken'").run()
+      db.close()
+      yield* engine.pauseSchedule("sound")
+      yield* engine.resumeSchedule("sound")
+      const again = yield* engine.schedule({ name: "sound", cron: "0 * * * *", workflow, input: { label: "again" } })
+      expect(again).toMatchObject({ name: "sound", input: { label: "again" }, paused: false })
+      // The damaged one is named where it is read.
+      expect(yield* Effect.flip(engine.resumeSchedule("broken"))).toMatchObject({ _tag: "StorageError" })
+      expect((yield* Effect.flip(engine.schedules)).message).toContain(`schedule "broken"`)
+      yield* engine.unschedule("sound")
+    }).pipe(Effect.scoped))
+})
 
 describe("schedules on a storage without them", () => {
   it.effect("refuses to schedule, and lists none", () =>

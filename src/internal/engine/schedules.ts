@@ -257,7 +257,7 @@ export const make = (options: SchedulesOptions) =>
         const now = clock.unsafeCurrentTimeMillis()
         // Set again as it was (every process declaring its schedules as it starts): it keeps its place, so
         // no tick is skipped or started twice, and its pause unless `paused` is given.
-        const stored = (yield* store.list).find((schedule) => schedule.name === name)
+        const stored = yield* store.get(name)
         const same = stored !== undefined && stored.cron === options.cron && stored.timezone === options.timezone
         // Unpaused by setting it again: as a resume, ticks while paused are not missed ones.
         const resumed = stored?.paused === true && options.paused === false
@@ -286,21 +286,20 @@ export const make = (options: SchedulesOptions) =>
 
     const named = (name: string) =>
       Effect.flatMap(
-        store === undefined ? Effect.succeed([]) : store.list,
-        (all) => {
-          const record = all.find((schedule) => schedule.name === name)
-          return record === undefined || store === undefined
+        store === undefined ? Effect.succeed(undefined) : store.get(name),
+        (record) =>
+          record === undefined || store === undefined
             ? Effect.fail(new ScheduleNotFound({ schedule: name }))
             : Effect.succeed({ record, store })
-        }
       )
 
     const pauseSchedule = (name: string) =>
-      Effect.flatMap(named(name), ({ store }) =>
-        Effect.flatMap(
-          store.pause(name, true, undefined, clock.unsafeCurrentTimeMillis()),
-          (done) => found(name, done)
-        ))
+      Effect.flatMap(
+        store === undefined
+          ? Effect.succeed(false)
+          : store.pause(name, true, undefined, clock.unsafeCurrentTimeMillis()),
+        (done) => found(name, done)
+      )
 
     // Ticks that came while paused are not missed: the next is the first after now.
     const resumeSchedule = (name: string) =>

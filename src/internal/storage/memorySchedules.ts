@@ -40,6 +40,11 @@ export const memoryScheduleStore = (): ScheduleStore => {
         .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
         .map((schedule) => ({ ...schedule, input: thaw(schedule.input) }))
     ),
+    get: (name) =>
+      Effect.sync(() => {
+        const schedule = schedules.get(name)
+        return schedule === undefined ? undefined : { ...schedule, input: thaw(schedule.input) }
+      }),
     remove: (name) => Effect.sync(() => schedules.delete(name)),
     pause: (name, paused, nextAt, now) =>
       update(name, (schedule) => ({ ...schedule, paused, nextAt: nextAt ?? schedule.nextAt, updatedAt: now })),

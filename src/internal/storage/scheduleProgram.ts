@@ -80,6 +80,11 @@ export const scheduleStore = (
           ]
         )).pipe(Effect.asVoid),
     list: Effect.flatMap(rows("schedules", "select * from workflow_schedules order by name", []), records),
+    get: (name) =>
+      Effect.flatMap(
+        rows("schedule", "select * from workflow_schedules where name = ?", [name]),
+        ([row]) => row === undefined ? Effect.succeed(undefined) : toSchedule(row)
+      ),
     remove: (name) =>
       Effect.map(
         rows("unschedule", "delete from workflow_schedules where name = ? returning name", [name]),
