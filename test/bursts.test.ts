@@ -1,7 +1,9 @@
 /**
- * A long synchronous burst (100,000 chunks in one step, each a commit that
- * completes synchronously on SQLite) must not stop time: the engine's lease
- * renewals keep running during it, so the run keeps its lease and finishes.
+ * A long burst (100,000 chunks in one step, each a commit) must not stop
+ * time: the engine's lease renewals keep running during it, so the run keeps
+ * its lease and finishes. On SQLite both ways a commit completes: at once
+ * (`groupCommit: false`), and on the microtask of its group commit (the
+ * default), which never leaves the microtask queue either.
  */
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
@@ -15,7 +17,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 const CHUNKS = 100_000
 
-describe("synchronous bursts", () => {
+describe.each([
+  { commits: "grouped (the default)", groupCommit: undefined },
+  { commits: "written at once", groupCommit: false }
+])("bursts of commits $commits", ({ groupCommit }) => {
   it.live(
     "lease renewals go on during 100,000 chunks in one step, and the run keeps its lease",
     () =>
@@ -32,7 +37,10 @@ describe("synchronous bursts", () => {
                 () => Effect.sync(() => void (ids.length > 0 && renewals++))
               )
           }))
-        ).pipe(Layer.provide(ExecutionStorage.layerSqlite({ filename: join(dir, "burst.db") })))
+        ).pipe(Layer.provide(ExecutionStorage.layerSqlite({
+          filename: join(dir, `burst-${groupCommit}.db`),
+          ...(groupCommit === undefined ? {} : { groupCommit })
+        })))
         let bodies = 0
         let renewalsDuringBurst = 0
         const burst = Workflow.make({

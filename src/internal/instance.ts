@@ -72,11 +72,16 @@ export class Instance {
     options?: { readonly hold?: boolean }
   ): Effect.Effect<A, E, R> {
     const stored = this.writer.commit(commit, options)
+    // Every so often during a long burst, let timers (lease renewals) run: a commit stored synchronously
+    // never leaves the fiber, and one a group commit stores on a microtask never leaves the microtask queue.
+    const breathe = (++this.commits & 63) === 0 && overdue()
     if (Exit.isExit(stored) && Exit.isSuccess(stored)) {
-      // Stored synchronously: every so often, let timers (lease renewals) run during a long burst.
-      return (++this.commits & 63) === 0 && overdue() ? Effect.zipRight(yieldToEventLoop, Effect.suspend(next)) : next()
+      return breathe ? Effect.zipRight(yieldToEventLoop, Effect.suspend(next)) : next()
     }
-    return Effect.matchEffect(stored, { onFailure: (error) => Effect.die(commitDefect(error)), onSuccess: next })
+    return Effect.matchEffect(stored, {
+      onFailure: (error) => Effect.die(commitDefect(error)),
+      onSuccess: breathe ? () => Effect.zipRight(yieldToEventLoop, Effect.suspend(next)) : next
+    })
   }
 
   event(draft: EventDraft): WorkflowEvent {

@@ -341,8 +341,8 @@ export const make = (
     // Before the connection closes: nothing queued is left unwritten.
     yield* Effect.addFinalizer(() => Effect.sync(commits.flush))
     // A run's step start is held back (encoded at once) until the step's end, so that a fast step is one
-    // transaction; with group commit, every commit waits for the batch of its microtask.
-    const grouped = options.groupCommit ?? options.synchronous === "FULL"
+    // transaction; with group commit (the default), every commit waits for the batch of its microtask.
+    const grouped = options.groupCommit ?? true
     const commitNow = (id: string, prepared: Writer.Encoded, owner: string | undefined) =>
       Effect.suspend(() => {
         try {
