@@ -259,7 +259,12 @@ export const make = (options: PgOptions) =>
       ...SqlStorage.transactional(
         "pg",
         clock,
-        (program) => Effect.tryPromise({ try: () => inTransaction(pool, program), catch: identity })
+        (program) => Effect.tryPromise({ try: () => inTransaction(pool, program), catch: identity }),
+        (query) =>
+          Effect.tryPromise({
+            try: async () => (await pool.query(named(numbered(query.text), query.params))).rows,
+            catch: identity
+          })
       ),
       commit: (id, commit) =>
         Effect.flatMap(

@@ -33,6 +33,60 @@ const count = (rows: Rows, column: string): number => Number(rows[0]?.[column] ?
 const queueOrder: Record<Dialect, string> = { pg: "queue_order", sqlite: "rowid" }
 
 /**
+ * The claim's pick (`extra` narrows it) and its update, shared by both forms of the claim. Picked in a CTE,
+ * evaluated once: as a subquery of `in`, PostgreSQL may run it again per row, and with SKIP LOCKED each run
+ * can pick others (more rows than the limit).
+ */
+const pickText = (dialect: Dialect, workflows: number, extra: string) =>
+  `picked as (
+        select id from workflow_executions
+         where status = 'created' and queue = ? and workflow in (${Array(workflows).fill("?").join(", ")})${extra}
+         order by priority desc, ${queueOrder[dialect]}
+         limit ?${dialect === "pg" ? " for update skip locked" : ""}
+      )`
+
+const updateText = (dialect: Dialect) =>
+  `update workflow_executions
+        set status = 'running', owner = ?, lease_until = ${dbNow[dialect]} + ?, started_at = ${dbNow[dialect]},
+            updated_at = ?
+      where id in (select id from picked) and status = 'created'
+      returning *`
+
+const claimParams = (request: QueueClaim, room: number, now: number) => [
+  request.queue,
+  ...request.workflows,
+  room,
+  request.owner,
+  Math.trunc(request.leaseMs),
+  now
+]
+
+/**
+ * A claim on PostgreSQL as one statement outside any transaction (one round trip), for a queue with no
+ * concurrency or rate limit stored: nothing to count, so nothing to lock but the rows picked (SKIP LOCKED).
+ * It claims nothing when the queue has a limit, and its answer says so (`limited`): the claim is then
+ * `claimProgram`, in a transaction, the queue's row locked. A limit stored while it runs is as if stored
+ * just after: like the runs already going on, those it claimed are not stopped by it.
+ */
+export const claimUnlimited = (request: QueueClaim, now: number): Query =>
+  query(
+    `with limited as (
+        select exists (
+          select 1 from workflow_queues where name = ? and (concurrency is not null or rate_limit is not null)
+        ) as yes
+      ), ${pickText("pg", request.workflows.length, " and not (select yes from limited)")},
+      claimed as (${updateText("pg")})
+      select claimed.*, limited.yes as queue_limited from limited left join claimed on true`,
+    [request.queue, ...claimParams(request, Math.max(0, Math.floor(request.limit)), now)]
+  )
+
+/** What `claimUnlimited` answered: the rows it claimed, or undefined when the queue has a limit. */
+export const unlimitedClaimed = (rows: Rows): Rows | undefined => {
+  if (rows[0]?.queue_limited === true) return undefined
+  return rows.flatMap(({ queue_limited: _, ...row }) => row.id === null || row.id === undefined ? [] : [row])
+}
+
+/**
  * Claims up to `request.limit` queued executions within the queue's limits. Answers the claimed rows
  * (`returning *`), and when the rate limit was what stopped it, in how many ms it may claim again.
  */
@@ -77,22 +131,9 @@ export function* claimProgram(
       ? { rows: [] }
       : { rows: [], retryInMs }
   }
-  const workflows = request.workflows.map(() => "?").join(", ")
-  // Picked in a CTE, evaluated once: as a subquery of `in`, PostgreSQL may run it again per row, and with
-  // SKIP LOCKED each run can pick others (more rows than the limit).
   const rows = yield query(
-    `with picked as (
-        select id from workflow_executions
-         where status = 'created' and queue = ? and workflow in (${workflows})
-         order by priority desc, ${queueOrder[dialect]}
-         limit ?${pg ? " for update skip locked" : ""}
-      )
-      update workflow_executions
-        set status = 'running', owner = ?, lease_until = ${dbNow[dialect]} + ?, started_at = ${dbNow[dialect]},
-            updated_at = ?
-      where id in (select id from picked) and status = 'created'
-      returning *`,
-    [request.queue, ...request.workflows, room, request.owner, Math.trunc(request.leaseMs), now]
+    `with ${pickText(dialect, request.workflows.length, "")} ${updateText(dialect)}`,
+    claimParams(request, room, now)
   )
   return retryInMs === undefined ? { rows } : { rows, retryInMs }
 }

@@ -15,7 +15,8 @@ import type {
   ExecutionRecord,
   ExecutionStatus as Status,
   ExecutionStorageService,
-  JournalEntry
+  JournalEntry,
+  QueueClaim
 } from "../../ExecutionStorage.js"
 import type { StoredEvent } from "../../WorkflowEvent.js"
 import type { Dialect, Query, Rows } from "./commitProgram.js"
@@ -227,12 +228,24 @@ const failed = (operation: string) => (cause: unknown) =>
 const queues = (
   dialect: Dialect,
   clock: Clock.Clock,
-  run: <A>(program: Generator<Query, A, Rows>) => Effect.Effect<A, unknown>
+  run: <A>(program: Generator<Query, A, Rows>) => Effect.Effect<A, unknown>,
+  single: ((query: Query) => Effect.Effect<Rows, unknown>) | undefined
 ): Pick<ExecutionStorageService, "defineQueue" | "claimQueued"> => {
+  const inTransaction = (request: QueueClaim, now: number) => run(QueueProgram.claimProgram(dialect, request, now))
+  // Where a statement costs a round trip, a queue with no limit is claimed from in one (see claimUnlimited).
+  const claim = single === undefined ?
+    inTransaction :
+    (request: QueueClaim, now: number) =>
+      Effect.flatMap(single(QueueProgram.claimUnlimited(request, now)), (rows) => {
+        const claimed = QueueProgram.unlimitedClaimed(rows)
+        return claimed === undefined
+          ? inTransaction(request, now)
+          : Effect.succeed<{ readonly rows: Rows; readonly retryInMs?: number }>({ rows: claimed })
+      })
   return {
     defineQueue: (limits) => Effect.mapError(run(QueueProgram.defineProgram(limits)), failed("defineQueue")),
     claimQueued: (request) =>
-      run(QueueProgram.claimProgram(dialect, request, clock.unsafeCurrentTimeMillis())).pipe(
+      claim(request, clock.unsafeCurrentTimeMillis()).pipe(
         Effect.mapError(failed("claimQueued")),
         Effect.flatMap(({ retryInMs, rows }) => claimedRows(rows, retryInMs === undefined ? {} : { retryInMs }))
       )
@@ -274,12 +287,14 @@ const waits = (
 export const transactional = (
   dialect: Dialect,
   clock: Clock.Clock,
-  run: <A>(program: Generator<Query, A, Rows>) => Effect.Effect<A, unknown>
+  run: <A>(program: Generator<Query, A, Rows>) => Effect.Effect<A, unknown>,
+  /** Runs one statement as its own transaction, where that saves round trips (PostgreSQL). */
+  single?: (query: Query) => Effect.Effect<Rows, unknown>
 ): Pick<
   ExecutionStorageService,
   "defineQueue" | "claimQueued" | "wakeDue" | "inbox" | "purge" | "schedules" | "fork"
 > => ({
-  ...queues(dialect, clock, run),
+  ...queues(dialect, clock, run, single),
   ...waits(dialect, clock, run),
   schedules: scheduleStore(run),
   fork: (request) =>
