@@ -13,6 +13,7 @@ import { Context, DefaultServices, Effect, Exit, FiberRef, Option, Tracer } from
 import type { Clock, Scope } from "effect"
 import type { Commit, ExecutionRecord, ExecutionStorageService } from "../ExecutionStorage.js"
 import * as Metrics from "./metrics.js"
+import { onClose } from "./scopeFinalizer.js"
 
 /** The ids of a run's span, stamped on every event the run stores. */
 export interface TraceIds {
@@ -55,10 +56,10 @@ export class RunTelemetry {
 
   /** Counts the run among those active (`workflow_runs_active`) until the scope closes. */
   get active(): Effect.Effect<void, never, Scope.Scope> {
-    return Effect.acquireRelease(
+    return Effect.uninterruptible(Effect.zipRight(
       Effect.sync(() => Metrics.runsActive.unsafeModify(1, this.labels)),
-      () => Effect.sync(() => Metrics.runsActive.unsafeModify(-1, this.labels))
-    )
+      onClose(Effect.sync(() => Metrics.runsActive.unsafeModify(-1, this.labels)))
+    ))
   }
 
   /** The run's body, under its span: the spans it makes are children of the run's. */

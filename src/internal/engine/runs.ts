@@ -16,6 +16,7 @@ import { currentFlow } from "../flowState.js"
 import { Instance } from "../instance.js"
 import * as Metrics from "../metrics.js"
 import type { Signals } from "../notifier.js"
+import { onClose } from "../scopeFinalizer.js"
 import { stamp } from "../stamp.js"
 import { ExecutionNotOwned, isTerminal } from "../storage/service.js"
 import * as Telemetry from "../telemetry.js"
@@ -329,11 +330,11 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
         // Cancelled (or the engine closed) between launch and start: whoever stopped it stores the outcome.
         if (!Run.isLive(run)) return
         // The lease goes with the execution's end when the run stores it; else the run gives it up.
-        yield* Effect.addFinalizer(() =>
+        yield* onClose(Effect.suspend(() =>
           run.state._tag === "Abandoned" || run.leaseConfirmedAt === undefined
             ? Effect.void
             : Effect.ignore(storage.release(id, owner))
-        )
+        ))
         if (fresh !== undefined) run.leaseConfirmedAt = fresh.claimedAt
         const loaded = fresh === undefined
           ? yield* load(id, run)

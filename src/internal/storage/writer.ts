@@ -8,6 +8,7 @@
 import { Effect, Exit } from "effect"
 import type { Scope } from "effect"
 import type { Commit, CommitError, Writer, WriterOptions } from "../../ExecutionStorage.js"
+import { onClose } from "../scopeFinalizer.js"
 import type { EncodedCommit } from "./payload.js"
 import { encodeCommit } from "./payload.js"
 import { conditional, isCommitError } from "./service.js"
@@ -243,10 +244,11 @@ class RunWriter<P> implements Writer {
 /** The writer of a run over a storage's driver. Closing its scope writes what is held back. */
 export const make =
   <P>(driver: Driver<P>) => (id: string, options: WriterOptions): Effect.Effect<Writer, never, Scope.Scope> =>
-    Effect.acquireRelease(
-      Effect.sync(() => new RunWriter(id, options.owner, options.onStored, options.onWrite, driver)),
-      (writer) => Effect.async<void>((resume) => writer.flushLater(() => resume(Effect.void)))
-    )
+    Effect.suspend(() => {
+      // A new writer holds nothing: were the finalizer never added (an interruption here), nothing is lost.
+      const writer = new RunWriter(id, options.owner, options.onStored, options.onWrite, driver)
+      return Effect.as(onClose(Effect.async<void>((resume) => writer.flushLater(() => resume(Effect.void)))), writer)
+    })
 
 /**
  * Two commits as one: the events of both in order, and of the rest what the later one says where it says
