@@ -1,7 +1,8 @@
 /**
  * A worker process of the queue benches: loads everything, prints "loaded",
  * then serves the queue named on its first line of stdin on PostgreSQL,
- * with the bench workflows registered ("serving"), until its stdin ends.
+ * with the bench workflows registered ("serving"), until its stdin ends,
+ * when it prints the CPU time it spent serving ("cpu <ms>").
  * Loading before it is told which queue keeps process start-up out of what
  * the benches time.
  *
@@ -29,9 +30,12 @@ const serve = (queue: string) =>
     yield* engine.register(oneStep)
     yield* engine.register(steps)
     yield* engine.register(probe)
+    const before = process.cpuUsage()
     console.log("serving")
-    // Until stdin ends.
+    // Until stdin ends; then the CPU time it spent serving, in ms, for the bench to say what saturates.
     while ((yield* nextLine).done !== true) continue
+    const spent = process.cpuUsage(before)
+    console.log(`cpu ${(spent.user + spent.system) / 1000}`)
   }).pipe(
     Effect.provide(
       WorkflowEngine.layerWith({ queues: [{ name: queue, workerConcurrency: 200 }], recover: false }).pipe(

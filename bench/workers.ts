@@ -13,6 +13,8 @@
 import { Effect, Layer } from "effect"
 import type { ChildProcessWithoutNullStreams } from "node:child_process"
 import { spawn } from "node:child_process"
+import { readFileSync } from "node:fs"
+import { cpus } from "node:os"
 import { resolve } from "node:path"
 import { createInterface } from "node:readline"
 import pg from "pg"
@@ -28,6 +30,7 @@ const freshQueue = () => `bench-${Date.now().toString(36)}-${queues++}`
 /** `count` worker processes, loaded, each serving `queue` once `serve` is called. */
 const loadWorkers = async (url: string, count: number) => {
   const serving: Array<Promise<void>> = []
+  const cpu: Array<Promise<number>> = []
   const children = await Promise.all(
     Array.from({ length: count }, () =>
       new Promise<ChildProcessWithoutNullStreams>((loaded, failed) => {
@@ -36,6 +39,9 @@ const loadWorkers = async (url: string, count: number) => {
         child.on("exit", (code) => failed(new Error(`a worker exited with ${code}`)))
         const lines = createInterface({ input: child.stdout })
         serving.push(new Promise((served) => lines.on("line", (line) => line === "serving" && served())))
+        cpu.push(
+          new Promise((spent) => lines.on("line", (line) => line.startsWith("cpu ") && spent(Number(line.slice(4)))))
+        )
         lines.once("line", () => loaded(child))
       }))
   )
@@ -45,14 +51,17 @@ const loadWorkers = async (url: string, count: number) => {
       children.forEach((child) => child.stdin.write(`${queue}\n`))
       return Promise.all(serving)
     },
-    stop: () =>
-      Promise.all(children.map((child) =>
+    /** Stops them; resolves with the CPU time each spent serving, in ms. */
+    stop: async () => {
+      await Promise.all(children.map((child) =>
         new Promise<void>((exited) => {
           child.removeAllListeners("exit")
           child.on("exit", () => exited())
           child.stdin.end()
         })
       ))
+      return Promise.all(cpu)
+    }
   }
 }
 
@@ -82,21 +91,59 @@ const drain = async (url: string, workers: number, workflow: string, input: numb
   const fleet = await loadWorkers(url, workers)
   const watcher = new pg.Client({ connectionString: url })
   await watcher.connect()
+  let ms: number | undefined
+  const machine = busy()
   try {
     const started = performance.now()
     void fleet.serve(queue)
-    while (true) {
+    while (ms === undefined) {
       const { rows } = await watcher.query(
         "select count(*)::int as n from workflow_executions where queue = $1 and status = 'completed'",
         [queue]
       )
-      if (rows[0].n === count) return performance.now() - started
-      await new Promise((resolve) => setTimeout(resolve, 10))
+      if (rows[0].n === count) ms = performance.now() - started
+      else await new Promise((resolve) => setTimeout(resolve, 10))
     }
   } finally {
     await watcher.end()
-    await fleet.stop()
+    const cpu = await fleet.stop()
+    if (ms !== undefined) saturation(workers, ms, cpu, machine())
   }
+  return ms
+}
+
+/**
+ * What the machine's cores did from now until the returned function is called: the share of their time
+ * spent busy (all processes: workers, PostgreSQL, this bench), from /proc/stat; undefined elsewhere.
+ */
+const busy = () => {
+  const read = () => {
+    try {
+      const [, ...ticks] = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).map(Number)
+      // user nice system idle iowait irq softirq steal: idle and iowait are not busy.
+      return { total: ticks.slice(0, 8).reduce((a, b) => a + b, 0), idle: ticks[3]! + ticks[4]! }
+    } catch {
+      return undefined
+    }
+  }
+  const before = read()
+  return () => {
+    const after = read()
+    if (before === undefined || after === undefined || after.total === before.total) return undefined
+    return 1 - (after.idle - before.idle) / (after.total - before.total)
+  }
+}
+
+/** Prints what saturated a drain: the workers' CPU, and how busy the machine's cores were. */
+const saturation = (workers: number, ms: number, cpu: ReadonlyArray<number>, machine: number | undefined) => {
+  const spent = cpu.reduce((a, b) => a + b, 0)
+  console.log(
+    `  CPU: the ${workers} worker(s) ${spent.toFixed(0)} ms in all (${
+      cpu.map((one) => `${Math.round((100 * one) / ms)}%`).join(", ")
+    } of a core each); the machine's ${cpus().length} cores ${
+      machine === undefined ? "(unknown)" : `${Math.round(100 * machine)}% busy`
+    }`
+  )
 }
 
 /** Enqueue-to-start latencies of `count` probes started one at a time, each once the last began. */
