@@ -841,10 +841,10 @@ export interface SqliteOptions {
    * Writes the commits that concurrent executions make within one microtask
    * in one transaction, so that they share its sync to disk; each commit is
    * still stored or refused on its own, and completes only once stored.
-   * Default: on. Under FULL the shared sync is most of a commit's cost; under
-   * NORMAL concurrent executions still share a transaction's pages. `false`
-   * writes each commit at once, which suits one sequential execution a
-   * little better (a few percent) and many concurrent ones much worse.
+   * Default: on with `synchronous: "FULL"`, where that sync is most of a
+   * commit's cost; off with `NORMAL`, where a commit is then written at once
+   * (on, many concurrent executions gain about a quarter; a run with a
+   * subscriber loses more than half, see docs/design.md).
    */
   readonly groupCommit?: boolean
 }

@@ -2,8 +2,9 @@
  * A long burst (100,000 chunks in one step, each a commit) must not stop
  * time: the engine's lease renewals keep running during it, so the run keeps
  * its lease and finishes. On SQLite both ways a commit completes: at once
- * (`groupCommit: false`), and on the microtask of its group commit (the
- * default), which never leaves the microtask queue either.
+ * (the default under NORMAL), and on the microtask of its group commit
+ * (`groupCommit: true`, the default under FULL), which never leaves the
+ * microtask queue either.
  */
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
@@ -18,8 +19,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 const CHUNKS = 100_000
 
 describe.each([
-  { commits: "grouped (the default)", groupCommit: undefined },
-  { commits: "written at once", groupCommit: false }
+  { commits: "written at once (the default)", groupCommit: undefined },
+  { commits: "grouped", groupCommit: true }
 ])("bursts of commits $commits", ({ groupCommit }) => {
   it.live(
     "lease renewals go on during 100,000 chunks in one step, and the run keeps its lease",

@@ -281,6 +281,50 @@ const waits = (
 })
 
 /**
+ * An execution, its events and its journal, read over a way to run one statement (`?` placeholders). The
+ * SQLite and PostgreSQL storages run them on their own connections: through the client, each read paid
+ * more for the client's machinery than for the query (a subscriber's reads of a finished execution cost
+ * about a millisecond on SQLite).
+ */
+export const reading = (
+  run: (query: Query) => Effect.Effect<Rows, unknown>
+): Pick<ExecutionStorageService, "get" | "events" | "journal"> => ({
+  get: (id) =>
+    Effect.flatMap(
+      Effect.mapError(run({ text: "select * from workflow_executions where id = ?", params: [id] }), failed("get")),
+      ([row]): Effect.Effect<ExecutionRecord, ExecutionNotFound | StorageError> =>
+        row === undefined ? new ExecutionNotFound({ executionId: id }) : toRecord(row as unknown as ExecutionRow)
+    ),
+  events: (id, { fromSeq, limit }) =>
+    Effect.flatMap(
+      Effect.mapError(
+        run({
+          text: "select seq, payload from workflow_events where execution_id = ? and seq >= ? order by seq limit ?",
+          params: [id, fromSeq, limit]
+        }),
+        failed("events")
+      ),
+      (rows) =>
+        Effect.forEach(rows, (row) =>
+          Effect.map(
+            decode(`event ${row.seq} of execution "${id}"`, row.payload as string),
+            (payload) => ({ ...(payload as object), workflowInstanceId: id, seq: Number(row.seq) }) as StoredEvent
+          ))
+    ),
+  journal: (id) =>
+    Effect.flatMap(
+      Effect.mapError(
+        run({
+          text: "select key, name, kind, state, task_id, result, wake_at from workflow_journal where execution_id = ?",
+          params: [id]
+        }),
+        failed("journal")
+      ),
+      (rows) => Effect.forEach(rows, (row) => toJournalEntry(id, row as unknown as JournalRow))
+    )
+})
+
+/**
  * What the storages run as programs in one transaction of their own driver: queues, wake-ups, the inbox,
  * forks.
  */
@@ -316,31 +360,18 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
   const failed = (operation: string) => (cause: SqlError) =>
     new StorageError({ operation, reason: cause.message, cause })
 
-  const loadRow = (id: string) =>
-    Effect.flatMap(
-      sql<ExecutionRow>`select * from workflow_executions where id = ${id}`,
-      ([row]) => (row === undefined ? Effect.fail(new ExecutionNotFound({ executionId: id })) : Effect.succeed(row))
-    )
-
-  const get = (id: string) =>
-    loadRow(id).pipe(Effect.flatMap(toRecord), Effect.catchTag("SqlError", (cause) => failed("get")(cause)))
-
   const commitAs = commitWith(sql, clock)
   /** The database's now, in ms since the epoch. */
   const dialect = dialectOf(sql)
   const now = sql.literal(dbNow[dialect])
+  const statement = (query: Query) =>
+    sql.unsafe<Record<string, unknown>>(dialect === "pg" ? numbered(query.text) : query.text, query.params)
+  const reads = reading(statement)
 
   const service: ExecutionStorageService = {
     ...transactional(dialect, clock, (program) => transaction(sql, () => program)),
-    create: creating(
-      dialect,
-      clock,
-      (query) =>
-        sql.unsafe<Record<string, unknown>>(dialect === "pg" ? numbered(query.text) : query.text, query.params),
-      get
-    ),
-
-    get,
+    ...reads,
+    create: creating(dialect, clock, statement, reads.get),
 
     list: (filter = {}) =>
       Effect.gen(function*() {
@@ -383,27 +414,6 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
     commit: (id, commit) => commitAs(id, commit, commit.owner),
 
     writer: Writer.direct(commitAs),
-
-    events: (id, { fromSeq, limit }) =>
-      Effect.gen(function*() {
-        const rows = yield* sql<{ readonly seq: number | string; readonly payload: string }>`
-          select seq, payload from workflow_events
-          where execution_id = ${id} and seq >= ${fromSeq}
-          order by seq
-          limit ${limit}`
-        return yield* Effect.forEach(rows, (row) =>
-          Effect.map(
-            decode(`event ${row.seq} of execution "${id}"`, row.payload),
-            (payload) => ({ ...(payload as object), workflowInstanceId: id, seq: Number(row.seq) }) as StoredEvent
-          ))
-      }).pipe(Effect.catchTag("SqlError", failed("events"))),
-
-    journal: (id) =>
-      Effect.gen(function*() {
-        const rows = yield* sql<JournalRow>`
-          select key, name, kind, state, task_id, result, wake_at from workflow_journal where execution_id = ${id}`
-        return yield* Effect.forEach(rows, (row) => toJournalEntry(id, row))
-      }).pipe(Effect.catchTag("SqlError", failed("journal"))),
 
     // Leases are set and compared on the database's clock, as the statement runs: a caller's clock may be
     // off, and may have been read before the statement waited for the row's lock. A lease is held while

@@ -341,8 +341,8 @@ export const make = (
     // Before the connection closes: nothing queued is left unwritten.
     yield* Effect.addFinalizer(() => Effect.sync(commits.flush))
     // A run's step start is held back (encoded at once) until the step's end, so that a fast step is one
-    // transaction; with group commit (the default), every commit waits for the batch of its microtask.
-    const grouped = options.groupCommit ?? true
+    // transaction; with group commit, every commit waits for the batch of its microtask.
+    const grouped = options.groupCommit ?? options.synchronous === "FULL"
     const commitNow = (id: string, prepared: Writer.Encoded, owner: string | undefined) =>
       Effect.suspend(() => {
         try {
@@ -352,15 +352,14 @@ export const make = (
         }
       })
     const write = grouped ? commits.commitGrouped : commitNow
+    // On the connection, as commits are: through the client, a start's insert (or a read) cost more than the
+    // SQLite work.
+    const statement = (query: Query) => Effect.try({ try: () => on.execute(query), catch: identity })
+    const reads = SqlStorage.reading(statement)
     const service: ExecutionStorageService = {
       ...shared,
-      // On the connection, as commits are: through the client, a start's insert cost more than the SQLite work.
-      create: creating(
-        "sqlite",
-        clock,
-        (query) => Effect.try({ try: () => on.execute(query), catch: identity }),
-        shared.get
-      ),
+      ...reads,
+      create: creating("sqlite", clock, statement, reads.get),
       // On the connection, synchronously: a transaction through the client could let a commit in between.
       ...SqlStorage.transactional(
         "sqlite",
