@@ -1,6 +1,7 @@
 import { Deferred, Duration, Effect, Exit, FiberId } from "effect"
 import type { Scope } from "effect"
 import type { StorageFailure } from "../WorkflowEngine.js"
+import { onClose } from "./scopeFinalizer.js"
 
 /**
  * A per-execution "something was committed" signal. Subscribers remember the
@@ -91,21 +92,21 @@ export class Signals {
   }
 
   acquire(id: string): Effect.Effect<Signal, never, Scope.Scope> {
-    return Effect.acquireRelease(
-      Effect.sync(() => {
-        let signal = this.byId.get(id)
-        if (signal === undefined) {
-          signal = new Signal()
-          this.byId.set(id, signal)
-        }
-        signal.refs++
-        return signal
-      }),
-      (signal) =>
-        Effect.sync(() => {
-          if (--signal.refs === 0 && this.byId.get(id) === signal) this.byId.delete(id)
-        })
-    )
+    return Effect.uninterruptible(Effect.suspend(() => {
+      let signal = this.byId.get(id)
+      if (signal === undefined) {
+        signal = new Signal()
+        this.byId.set(id, signal)
+      }
+      signal.refs++
+      const held = signal
+      return Effect.as(
+        onClose(Effect.sync(() => {
+          if (--held.refs === 0 && this.byId.get(id) === held) this.byId.delete(id)
+        })),
+        held
+      )
+    }))
   }
 
   notify(id: string): void {

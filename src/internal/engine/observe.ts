@@ -53,6 +53,41 @@ type Follower = Channel.Channel<
   unknown
 >
 
+/**
+ * What a read of the execution says of its result: undefined while it is unfinished. With `error`, a typed
+ * failure stored encoded with it fails decoded.
+ */
+const settled = (
+  registry: Registry,
+  id: string,
+  record: Pick<ExecutionRecord, "status" | "workflow" | "output" | "error">,
+  error: Schema.Schema<any, any> | undefined
+) => {
+  switch (record.status) {
+    case "completed": {
+      const definition = registry.get(record.workflow)
+      if (definition === undefined) return Effect.succeed(record.output)
+      const decoded = Schema.decodeUnknownEither(definition.workflow.output)(record.output)
+      if (Either.isRight(decoded)) return Effect.succeed(decoded.right)
+      return new WorkflowFailed({
+        executionId: id,
+        error: errorInfo(new InvalidOutput({ workflow: record.workflow, issues: issuesOf(decoded.left) }))
+      })
+    }
+    case "failed": {
+      const stored = record.error ?? { name: "Error", message: "unknown error" }
+      if (error !== undefined && stored.failure !== undefined) {
+        const decoded = Schema.decodeUnknownEither(error)(stored.failure)
+        if (Either.isRight(decoded)) return Effect.fail(decoded.right)
+      }
+      return new WorkflowFailed({ executionId: id, error: stored })
+    }
+    case "cancelled":
+      return new WorkflowCancelled({ executionId: id })
+  }
+  return undefined
+}
+
 export const make = ({ pageSize, poll, registry, runEnded, signals, storage: given, tails }: ObserveOptions) => {
   // Every read below is retried (see reads.ts).
   const storage = retrying(given)
@@ -145,42 +180,31 @@ export const make = ({ pageSize, poll, registry, runEnded, signals, storage: giv
     ...(commit.error !== undefined ? { error: thaw(commit.error) } : {})
   })
 
-  /** The result; with `error`, a typed failure stored encoded with it fails decoded. */
-  const result = (id: string, error?: Schema.Schema<any, any>) =>
+  /** The result, awaited on the execution's signal (held meanwhile) until storage says it has ended. */
+  const awaited = (id: string, error: Schema.Schema<any, any> | undefined) =>
     Effect.scoped(Effect.gen(function*() {
       const signal = yield* signals.acquire(id)
       while (true) {
-        // A run here is awaited as it ends (no timer, no read); the end it stored is the result, read as
-        // storage would give it back. Otherwise (or if it stored none) storage says.
         const here = runEnded(id)
         const end = here === undefined ? undefined : yield* here
-        const record = end === undefined ? yield* storage.get(id) : asRead(end)
-        switch (record.status) {
-          case "completed": {
-            const definition = registry.get(record.workflow)
-            if (definition === undefined) return record.output
-            const decoded = Schema.decodeUnknownEither(definition.workflow.output)(record.output)
-            if (Either.isRight(decoded)) return decoded.right
-            return yield* new WorkflowFailed({
-              executionId: id,
-              error: errorInfo(new InvalidOutput({ workflow: record.workflow, issues: issuesOf(decoded.left) }))
-            })
-          }
-          case "failed": {
-            const stored = record.error ?? { name: "Error", message: "unknown error" }
-            if (error !== undefined && stored.failure !== undefined) {
-              const decoded = Schema.decodeUnknownEither(error)(stored.failure)
-              if (Either.isRight(decoded)) return yield* Effect.fail(decoded.right)
-            }
-            return yield* new WorkflowFailed({ executionId: id, error: stored })
-          }
-          case "cancelled":
-            return yield* new WorkflowCancelled({ executionId: id })
-        }
+        const found = settled(registry, id, end === undefined ? yield* storage.get(id) : asRead(end), error)
+        if (found !== undefined) return yield* found
         // Only the end matters here: woken when this process stores it, else by the poll.
         if (here === undefined) yield* signal.waitFinished(poll)
       }
     }))
+
+  /**
+   * The result. A run here is awaited as it ends (no timer, no read, no signal held), and the end it stored
+   * is the result, read as storage would give it back; otherwise (or if it stored none) storage says.
+   */
+  const result = (id: string, error?: Schema.Schema<any, any>) =>
+    Effect.suspend(() => {
+      const here = runEnded(id)
+      if (here === undefined) return awaited(id, error)
+      return Effect.flatMap(here, (end) =>
+        (end === undefined ? undefined : settled(registry, id, asRead(end), error)) ?? awaited(id, error))
+    })
 
   const handle = <A, E = never>(
     id: string,
