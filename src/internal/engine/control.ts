@@ -12,6 +12,7 @@ import type { Signals } from "../notifier.js"
 import { stamp } from "../stamp.js"
 import * as Listing from "../storage/listing.js"
 import { ExecutionFinished, isTerminal } from "../storage/service.js"
+import { traced } from "../telemetry.js"
 import { ExecutionIdConflict, InvalidOption } from "./errors.js"
 import type * as Observe from "./observe.js"
 import type { Registry } from "./registry.js"
@@ -30,53 +31,64 @@ export interface ControlOptions {
   readonly workers: Workers
 }
 
+/** The unfinished executions started from this one's body stop with it: a cancelled plan runs no task on. */
+const childrenCancel = (
+  storage: ExecutionStorageService,
+  cancel: (id: string) => ReturnType<WorkflowEngineService["cancel"]>
+) =>
+(id: string) =>
+  Listing.all(storage, { parent: id, status: ["created", "running", "waiting"], limit: 100 }).pipe(
+    Stream.runForEach((child) => Effect.catchTag(cancel(child.id), "ExecutionFinished", () => Effect.void))
+  )
+
+/** A span per start where a tracer exports it (see `traced`). */
+const startSpan = traced("WorkflowEngine.start")
+
 export const make = ({ clock, observe, register, registry, runs, signals, storage, workers }: ControlOptions) => {
   const commitAsEngine = Runs.commitAsEngine(storage, signals)
-
-  // A span per start, without the stack trace a span captures by default: on the path of every execution,
-  // that capture alone costs about as much as storing a one-step run in memory.
   const enqueue = Starting.enqueue({ storage, registry, observe, workers, cancel: (id) => cancel(id) })
 
-  const start = Effect.fn("WorkflowEngine.start", { captureStackTrace: false })(function*(
+  const start = (
     workflowOrName: Workflow.Any | string,
     input: unknown,
     options?: StartOptions,
     /** Started by `Workflow.child`: its end is signalled to its parent. */
     awaited?: boolean
-  ) {
-    if (typeof workflowOrName !== "string") {
-      yield* register(workflowOrName)
-    }
-    const name = typeof workflowOrName === "string" ? workflowOrName : workflowOrName.name
-    if (options?.queue !== undefined || options?.priority !== undefined || options?.dedupKey !== undefined) {
-      return yield* enqueue(name, input, options, typeof workflowOrName !== "string")
-    }
-    const definition = yield* registry.find(name)
-    const encoded = yield* Starting.validInput(definition, input)
-    const id = yield* Starting.newId(options)
-    const parent = yield* Starting.parentHere
-    const claimedAt = clock.unsafeCurrentTimeMillis()
-    // Created running, claimed for this engine, which runs it at once: one write to start.
-    const { claimed, created, record } = yield* storage.create({
-      id,
-      workflow: name,
-      input: encoded,
-      status: "running",
-      claim: runs.claim,
-      ...(parent !== undefined ? { parent, ...(awaited === true ? { awaitedByParent: true } : {}) } : {}),
-      ...(definition.workflow.version !== undefined ? { version: definition.workflow.version } : {})
-    })
-    if (record.workflow !== name) {
-      return yield* new ExecutionIdConflict({ executionId: id, workflow: name, existingWorkflow: record.workflow })
-    }
-    if (created) {
-      Metrics.started(name)
-      yield* runs.launch(id, definition, claimed === true ? { record, claimedAt } : undefined)
-    }
-    // A handle for a workflow given by value reports its typed failures (`Workflow.Typed`).
-    const typed = typeof workflowOrName === "string" ? undefined : definition.workflow.error
-    return observe.handle(id, name, created, cancel(id), typed)
-  })
+  ) =>
+    startSpan(Effect.gen(function*() {
+      if (typeof workflowOrName !== "string") {
+        yield* register(workflowOrName)
+      }
+      const name = typeof workflowOrName === "string" ? workflowOrName : workflowOrName.name
+      if (options?.queue !== undefined || options?.priority !== undefined || options?.dedupKey !== undefined) {
+        return yield* enqueue(name, input, options, typeof workflowOrName !== "string")
+      }
+      const definition = yield* registry.find(name)
+      const encoded = yield* Starting.validInput(definition, input)
+      const id = yield* Starting.newId(options)
+      const parent = yield* Starting.parentHere
+      const claimedAt = clock.unsafeCurrentTimeMillis()
+      // Created running, claimed for this engine, which runs it at once: one write to start.
+      const { claimed, created, record } = yield* storage.create({
+        id,
+        workflow: name,
+        input: encoded,
+        status: "running",
+        claim: runs.claim,
+        ...(parent !== undefined ? { parent, ...(awaited === true ? { awaitedByParent: true } : {}) } : {}),
+        ...(definition.workflow.version !== undefined ? { version: definition.workflow.version } : {})
+      })
+      if (record.workflow !== name) {
+        return yield* new ExecutionIdConflict({ executionId: id, workflow: name, existingWorkflow: record.workflow })
+      }
+      if (created) {
+        Metrics.started(name)
+        yield* runs.launch(id, definition, claimed === true ? { record, claimedAt } : undefined)
+      }
+      // A handle for a workflow given by value reports its typed failures (`Workflow.Typed`).
+      const typed = typeof workflowOrName === "string" ? undefined : definition.workflow.error
+      return observe.handle(id, name, created, cancel(id), typed)
+    }))
 
   // Described when run: every handle carries its cancel, and most are never cancelled (its span and the
   // listing of its children were built for every start).
@@ -112,11 +124,7 @@ export const make = ({ clock, observe, register, registry, runs, signals, storag
       Effect.withSpan("WorkflowEngine.cancel", { attributes: { executionId: id } })
     )
 
-  /** The unfinished executions started from this one's body stop with it: a cancelled plan runs no task on. */
-  const cancelChildren = (id: string) =>
-    Listing.all(storage, { parent: id, status: ["created", "running", "waiting"], limit: 100 }).pipe(
-      Stream.runForEach((child) => Effect.catchTag(cancel(child.id), "ExecutionFinished", () => Effect.void))
-    )
+  const cancelChildren = childrenCancel(storage, (id) => cancel(id))
 
   const resume = (id: string) =>
     Effect.gen(function*() {
