@@ -69,6 +69,24 @@ describe.skipIf(pgUrl === undefined)("queue claims on PostgreSQL", () => {
   }, 120_000)
 })
 
+describe.skipIf(pgUrl === undefined)("a claim on PostgreSQL for no workflow", () => {
+  const database = suiteDatabase()
+
+  it("claims nothing and fails nothing (a worker with nothing registered yet asks so), from any queue", async () => {
+    const program = Effect.gen(function*() {
+      const storage = yield* ExecutionStorage.ExecutionStorage
+      yield* storage.defineQueue!({ name: "capped", concurrency: 2 })
+      for (const queue of ["free", "capped", "never declared"]) {
+        const answer = yield* storage.claimQueued!({ queue, workflows: [], limit: 10, owner: "me", leaseMs: 30_000 })
+        expect(answer.claimed).toEqual([])
+      }
+    })
+    await Effect.runPromise(
+      Effect.scoped(Effect.provide(program, ExecutionStorage.layerPg({ url: database.url() })))
+    )
+  }, 60_000)
+})
+
 /** Whether `check` comes to hold within 60 s, looking every 20 ms. */
 const until = async (check: () => Promise<boolean>): Promise<boolean> => {
   const deadline = Date.now() + 60_000

@@ -12,9 +12,25 @@ import { Effect } from "effect"
 const SLICE = 10
 
 let sliceStarted = performance.now()
+/** A turn of the event loop asked for (by `overdue`) and not come yet. */
+let turnAsked = false
 
-/** Whether synchronous work has held the event loop for longer than a slice. */
-export const overdue = (): boolean => performance.now() - sliceStarted > SLICE
+/**
+ * Whether work has held the event loop for longer than a slice. Past a slice, it first asks for a turn of
+ * the loop and answers no: where commits wait for I/O (PostgreSQL), the loop turns anyway and the slice
+ * starts again there, so nothing yields for it; only work that keeps the loop from turning (synchronous
+ * commits, or commits stored on microtasks) is then told to yield, at its next check.
+ */
+export const overdue = (): boolean => {
+  if (performance.now() - sliceStarted <= SLICE) return false
+  if (turnAsked) return true
+  turnAsked = true
+  setImmediate(() => {
+    turnAsked = false
+    sliceStarted = performance.now()
+  })
+  return false
+}
 
 /**
  * Lets the event loop run its due timers and I/O, then goes on. Through

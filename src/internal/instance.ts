@@ -40,7 +40,7 @@ const commitDefect = (error: CommitError): unknown =>
   error._tag === "InvalidPayload" ? error : new CommitFailed({ error })
 
 export class Instance {
-  /** Commits stored synchronously, counted to look at the time only every so often. */
+  /** Commits made, counted to look at the time only every so often. */
   private commits = 0
 
   constructor(

@@ -8,6 +8,9 @@
  */
 import { Effect, Scope } from "effect"
 
-/** Runs `finalizer` when the scope closes, in whatever fiber closes it. */
+/**
+ * Runs `finalizer` when the scope closes, in whatever fiber closes it, uninterruptibly (as
+ * `acquireRelease` runs its release): a writer's last flush is not cut short.
+ */
 export const onClose = (finalizer: Effect.Effect<void>): Effect.Effect<void, never, Scope.Scope> =>
-  Effect.flatMap(Effect.scope, (scope) => Scope.addFinalizer(scope, finalizer))
+  Effect.flatMap(Effect.scope, (scope) => Scope.addFinalizer(scope, Effect.uninterruptible(finalizer)))

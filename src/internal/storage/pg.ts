@@ -237,23 +237,21 @@ export const make = (options: PgOptions) =>
     // This layer, in the notices its commits send (which process committed, for whoever reads them).
     const origin = options.notifications === false ? undefined : crypto.randomUUID()
     const commitNow = writeEffect(pool, now, origin)
-    // One statement on the commits' pool, as a named statement: one round trip, parsed once per connection;
-    // reads too, which through the client paid more for its machinery than for the query.
+    // One statement on the commits' pool, as a named statement: one round trip, parsed once per connection.
+    // (Reads stay on the client's connections: followers reading must not hold the commits up.)
     const statement = (query: Query) =>
       Effect.tryPromise({
         try: async () => (await pool.query(named(numbered(query.text), query.params))).rows,
         catch: identity
       })
-    const reads = SqlStorage.reading(statement)
     const service: ExecutionStorageService = {
       ...shared,
-      ...reads,
       // On the commits' pool, as a named statement: one round trip, parsed once per connection.
       create: creating(
         "pg",
         clock,
         statement,
-        reads.get,
+        shared.get,
         (execution) => {
           const payload = origin === undefined
             ? undefined

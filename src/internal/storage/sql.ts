@@ -236,12 +236,16 @@ const queues = (
   const claim = single === undefined ?
     inTransaction :
     (request: QueueClaim, now: number) =>
-      Effect.flatMap(single(QueueProgram.claimUnlimited(request, now)), (rows) => {
-        const claimed = QueueProgram.unlimitedClaimed(rows)
-        return claimed === undefined
-          ? inTransaction(request, now)
-          : Effect.succeed<{ readonly rows: Rows; readonly retryInMs?: number }>({ rows: claimed })
-      })
+      // Nothing registered to claim for: no statement (it would name no workflow).
+      request.workflows.length === 0 ? inTransaction(request, now) : Effect.flatMap(
+        single(QueueProgram.claimUnlimited(request, now)),
+        (rows) => {
+          const claimed = QueueProgram.unlimitedClaimed(rows)
+          return claimed === undefined
+            ? inTransaction(request, now)
+            : Effect.succeed<{ readonly rows: Rows; readonly retryInMs?: number }>({ rows: claimed })
+        }
+      )
   return {
     defineQueue: (limits) => Effect.mapError(run(QueueProgram.defineProgram(limits)), failed("defineQueue")),
     claimQueued: (request) =>
