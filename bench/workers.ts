@@ -39,8 +39,12 @@ const loadWorkers = async (url: string, count: number) => {
         child.on("exit", (code) => failed(new Error(`a worker exited with ${code}`)))
         const lines = createInterface({ input: child.stdout })
         serving.push(new Promise((served) => lines.on("line", (line) => line === "serving" && served())))
+        // NaN when it ended without saying (a crash): the drain's CPU is then printed as unknown.
         cpu.push(
-          new Promise((spent) => lines.on("line", (line) => line.startsWith("cpu ") && spent(Number(line.slice(4)))))
+          new Promise((spent) => {
+            lines.on("line", (line) => line.startsWith("cpu ") && spent(Number(line.slice(4))))
+            lines.on("close", () => spent(Number.NaN))
+          })
         )
         lines.once("line", () => loaded(child))
       }))
@@ -136,6 +140,7 @@ const busy = () => {
 
 /** Prints what saturated a drain: the workers' CPU, and how busy the machine's cores were. */
 const saturation = (workers: number, ms: number, cpu: ReadonlyArray<number>, machine: number | undefined) => {
+  if (cpu.some(Number.isNaN)) return console.log("  CPU: unknown (a worker did not report it)")
   const spent = cpu.reduce((a, b) => a + b, 0)
   console.log(
     `  CPU: the ${workers} worker(s) ${spent.toFixed(0)} ms in all (${

@@ -3,8 +3,8 @@
  * (and so `Effect.acquireRelease`) runs its finalizer with the fiber's state
  * of when it was added, which costs two diffs of every FiberRef (the whole
  * Context included) when added and two patches when run. The finalizers
- * on the path of every run (its writer, its lease, its gauge) read no fiber
- * state, so they need none of it.
+ * on the path of every run (its writer, its lease, its gauge, its
+ * execution's signal) read no fiber state, so they need none of it.
  */
 import { Effect, Scope } from "effect"
 

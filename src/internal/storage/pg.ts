@@ -246,7 +246,6 @@ export const make = (options: PgOptions) =>
       })
     const service: ExecutionStorageService = {
       ...shared,
-      // On the commits' pool, as a named statement: one round trip, parsed once per connection.
       create: creating(
         "pg",
         clock,

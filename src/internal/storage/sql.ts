@@ -286,9 +286,9 @@ const waits = (
 
 /**
  * An execution, its events and its journal, read over a way to run one statement (`?` placeholders). The
- * SQLite and PostgreSQL storages run them on their own connections: through the client, each read paid
- * more for the client's machinery than for the query (a subscriber's reads of a finished execution cost
- * about a millisecond on SQLite).
+ * SQLite storage runs them on its connection: through the client, each read paid more for the client's
+ * machinery than for the query. PostgreSQL's go through the client, whose connections are not the
+ * commits' (see pg.ts).
  */
 export const reading = (
   run: (query: Query) => Effect.Effect<Rows, unknown>
