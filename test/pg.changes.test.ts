@@ -161,10 +161,64 @@ describe.skipIf(pgUrl === undefined)("PostgreSQL notifications", () => {
     120_000
   )
 
+  it("a step's commit is heard only where its execution is followed; a status, everywhere", async () => {
+    const [unfollowed, followed] = [freshId("unfollowed"), freshId("followed")]
+    const go = Effect.runSync(Queue.unbounded<void>())
+    const workflow = paced(go, 3)
+    const program = Effect.gen(function*() {
+      const [a] = yield* twoEngines
+      // Another storage layer's hints, as a process with no engine would hear them.
+      const storage = yield* Effect.provide(
+        ExecutionStorage.ExecutionStorage,
+        yield* Layer.build(ExecutionStorage.layerPg({ url: database.url() }))
+      )
+      const heard = yield* Ref.make<ReadonlyArray<ExecutionStorage.StorageChange>>([])
+      yield* storage.changes!.pipe(
+        Stream.runForEach((change) => Ref.update(heard, (changes) => [...changes, change])),
+        Effect.forkScoped
+      )
+      const changesTo = (id: string) =>
+        Effect.map(
+          Ref.get(heard),
+          (changes) =>
+            changes.flatMap((change) => change._tag === "Committed" && change.executionId === id ? [change] : [])
+        )
+      const stepsHeard = (id: string) =>
+        Effect.map(changesTo(id), (changes) => changes.filter((change) => change.status === undefined).length)
+      /** Runs `id`, each step let go once `paced` says; answers the changes heard of it. */
+      const runToEnd = (id: string, paced: (step: number) => Effect.Effect<void, unknown>) =>
+        Effect.gen(function*() {
+          const handle = yield* a.start(workflow, undefined, { executionId: id })
+          for (let i = 0; i < 3; i++) {
+            yield* Queue.offer(go, undefined)
+            yield* paced(i)
+          }
+          expect(yield* handle.result).toBe(3)
+          // Hints come after the commit: the last, a status, is heard before this looks.
+          yield* eventually(
+            `the end of ${id} heard`,
+            Effect.map(changesTo(id), (changes) => changes.some((change) => change.status === "completed"))
+          )
+          return yield* changesTo(id)
+        })
+      const statusOnly = yield* runToEnd(unfollowed, () => Effect.void)
+      yield* storage.follow!(followed)
+      // Each step's end is heard before the next step goes.
+      yield* runToEnd(
+        followed,
+        (step) => eventually(`step ${step} heard`, Effect.map(stepsHeard(followed), (n) => n > step))
+      )
+      return statusOnly
+    })
+    const statusOnly = await Effect.runPromise(Effect.scoped(program))
+    expect(statusOnly.length).toBeGreaterThan(0)
+    expect(statusOnly.every((change) => change.status !== undefined)).toBe(true)
+  }, 120_000)
+
   it("followers look again after the listening connection is lost, and it is listening again", async () => {
     const id = freshId("relistened")
     const go = Effect.runSync(Queue.unbounded<void>())
-    const workflow = paced(go, 2)
+    const workflow = paced(go, 3)
     const listeners = async () =>
       (await query(
         `select count(*)::int as n from pg_stat_activity
@@ -192,8 +246,13 @@ describe.skipIf(pgUrl === undefined)("PostgreSQL notifications", () => {
       const { lastSeq } = yield* status
       yield* eventually("the subscriber to catch up", Effect.map(Ref.get(seen), (n) => n >= lastSeq))
       yield* listening(2)
+      // The second step's end sets no status: heard only on the execution's channel, listened on again.
       yield* Queue.offer(go, undefined)
-      expect(yield* b.result(id)).toBe(1)
+      yield* eventually("the second step's end in storage", Effect.map(status, (record) => record.lastSeq >= 4))
+      const second = (yield* status).lastSeq
+      yield* eventually("the subscriber to hear of it", Effect.map(Ref.get(seen), (n) => n >= second))
+      yield* Queue.offer(go, undefined)
+      expect(yield* b.result(id)).toBe(3)
     })
     await Effect.runPromise(Effect.scoped(program))
   }, 120_000)

@@ -14,15 +14,16 @@ import { pgUrl, suiteDatabase } from "./pg.js"
 describe("the hint of a queued start", () => {
   it("names the queue, whatever its name, and reads back as the change it announces", () => {
     for (const queue of ["reports", "with space", "per%cent", "ü-ñ 😀", "colon:queue", ""]) {
-      const payload = PgChanges.notice("origin-1", "an id with spaces", "created", queue)!
-      expect(PgChanges.parse(payload)).toEqual({
+      const notice = PgChanges.notice("origin-1", "an id with spaces", "created", queue)!
+      expect(notice.channel).toBe(PgChanges.channel)
+      expect(PgChanges.parse(notice.payload)).toEqual({
         _tag: "Committed",
         executionId: "an id with spaces",
         status: "created",
         queue
       })
     }
-    expect(PgChanges.parse(PgChanges.notice("o", "x", "created")!)).toEqual({
+    expect(PgChanges.parse(PgChanges.notice("o", "x", "created")!.payload)).toEqual({
       _tag: "Committed",
       executionId: "x",
       status: "created"

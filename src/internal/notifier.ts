@@ -67,6 +67,11 @@ export class Signal {
  * holds them.
  */
 export class Signals {
+  constructor(
+    /** The storage's `follow`: where it is, other processes' commits that set no status are hinted only of executions followed. */
+    private readonly follow?: (id: string) => Effect.Effect<void, never, Scope.Scope>
+  ) {}
+
   private readonly byId = new Map<string, Signal>()
   /**
    * The executions whose run in this process stopped on a storage failure, with it: their followers here
@@ -107,6 +112,11 @@ export class Signals {
         held
       )
     }))
+  }
+
+  /** `acquire`, for a follower of the execution's events: every commit made to it elsewhere is hinted too. */
+  watch(id: string): Effect.Effect<Signal, never, Scope.Scope> {
+    return this.follow === undefined ? this.acquire(id) : Effect.zipLeft(this.acquire(id), this.follow(id))
   }
 
   notify(id: string): void {

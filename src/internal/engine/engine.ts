@@ -38,7 +38,7 @@ export const make = (
     const owner = crypto.randomUUID()
     const engineScope = yield* Effect.scope
     const storage: ExecutionStorageService = lookingUpStorableIds(yield* ExecutionStorage)
-    const signals = new Signals()
+    const signals = new Signals(storage.follow)
     const registry = Registry.make()
     // A child started from a body, with the engine's `start` (set below, once there is one).
     let spawnChild: Spawn = () => Effect.dieMessage("the engine is not ready")

@@ -113,7 +113,7 @@ export const make = ({ pageSize, poll, registry, runEnded, signals, storage: giv
     const read = (limit: number): Follower =>
       Channel.unwrap(
         signal === undefined
-          ? Effect.flatMap(Scope.extend(signals.acquire(id), scope), (acquired) => {
+          ? Effect.flatMap(Scope.extend(signals.watch(id), scope), (acquired) => {
             signal = acquired
             return readWith(acquired, limit)
           })

@@ -145,7 +145,7 @@ export const make = ({ pageSize, poll, signals, storage }: TailsOptions) =>
           // The window starts with the last page stored: followers that start with the run, or shortly
           // after, share even the reads of what they missed.
           const tail = new Tail(Math.max(1, record.lastSeq + 1 - pageSize), pageSize)
-          const signal = yield* signals.acquire(id)
+          const signal = yield* signals.watch(id)
           yield* Effect.addFinalizer(() => Effect.sync(() => tail.close()))
           yield* keepReading(id, tail, signal, options).pipe(
             // A reader that fails leaves its followers to read on their own, as they would have without it

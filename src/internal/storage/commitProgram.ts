@@ -237,7 +237,7 @@ export const refusal = (id: string, owner: string | undefined, row: Record<strin
  * A commit as one PostgreSQL statement, its own transaction: one round trip. Each part acts on the row
  * the first one advanced, so a refused commit (no row) writes nothing and answers no row; `refusal` then
  * says why. Undefined for a commit that answers or checks an approval: those run `commitProgram`.
- * `notice`, if given, is notified on `channel` once the commit is stored (see pgChanges.ts).
+ * `notice`, if given, is notified once the commit is stored (see pgChanges.ts).
  */
 export const singleStatement = (
   id: string,

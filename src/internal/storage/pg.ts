@@ -48,14 +48,13 @@ const write = async (
   origin: string | undefined
 ) => {
   const { commit, encoded } = prepared
-  const payload = origin === undefined ? undefined : PgChanges.notice(origin, id, commit.status)
   const single = singleStatement(
     id,
     commit,
     encoded,
     now,
     owner,
-    payload === undefined ? undefined : { channel: PgChanges.channel, payload }
+    origin === undefined ? undefined : PgChanges.notice(origin, id, commit.status)
   )
   if (single !== undefined) {
     // `pool.query` hands a connection that failed back as broken.
@@ -251,12 +250,8 @@ export const make = (options: PgOptions) =>
         clock,
         statement,
         shared.get,
-        (execution) => {
-          const payload = origin === undefined
-            ? undefined
-            : PgChanges.notice(origin, execution.id, "created", execution.queue)
-          return payload === undefined ? undefined : { channel: PgChanges.channel, payload }
-        }
+        (execution) =>
+          origin === undefined ? undefined : PgChanges.notice(origin, execution.id, "created", execution.queue)
       ),
       ...SqlStorage.transactional(
         "pg",
@@ -270,7 +265,7 @@ export const make = (options: PgOptions) =>
           (prepared) => commitNow(id, prepared, commit.owner)
         ),
       writer: Writer.make(driver(pool, now, origin, options.maxConnections ?? 10)),
-      ...(origin === undefined ? {} : { changes: yield* PgChanges.listen({ url: options.url }) })
+      ...(origin === undefined ? {} : yield* PgChanges.listen({ url: options.url }))
     }
     return service
   })

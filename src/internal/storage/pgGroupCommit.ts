@@ -5,7 +5,7 @@
  */
 import type { Commit } from "../../ExecutionStorage.js"
 import { dbNow, refusal } from "./commitProgram.js"
-import { channel, notice } from "./pgChanges.js"
+import { notice } from "./pgChanges.js"
 import { conditional, isTerminal } from "./service.js"
 import type { Encoded } from "./writer.js"
 
@@ -66,8 +66,9 @@ export const batchText = `
       set name = excluded.name, kind = excluded.kind, state = excluded.state,
           task_id = excluded.task_id, result = excluded.result
   ), notified as (
-    select pg_notify('${channel}', n.payload)
-      from advanced a join unnest($20::text[]) with ordinality as n(payload, ord) on n.ord = a.ord
+    select pg_notify(n.channel, n.payload)
+      from advanced a join unnest($20::text[], $21::text[]) with ordinality as n(channel, payload, ord)
+        on n.ord = a.ord
      where n.payload is not null
   )
   select ord, last_seq from advanced, (select count(*) from notified) as sent`
@@ -77,7 +78,8 @@ export const batchText = `
  * (this storage layer), when given, has each stored commit notified (see pgChanges.ts).
  */
 export const batchParams = (batch: ReadonlyArray<Pending>, now: number, origin?: string): Array<unknown> => {
-  // $1..$7: a row per commit; $9..$12: a row per event; $13..$19: a row per journal entry; $20: the notices.
+  // $1..$7: a row per commit; $9..$12: a row per event; $13..$19: a row per journal entry; $20, $21: the
+  // notices' channels and payloads.
   const commits = Array.from({ length: 7 }, () => [] as Array<unknown>)
   const events = Array.from({ length: 4 }, () => [] as Array<unknown>)
   const entries = Array.from({ length: 7 }, () => [] as Array<unknown>)
@@ -94,9 +96,16 @@ export const batchParams = (batch: ReadonlyArray<Pending>, now: number, origin?:
     }
   })
   const notices = batch.map(({ id, prepared: { commit } }) =>
-    origin === undefined ? null : notice(origin, id, commit.status) ?? null
+    origin === undefined ? undefined : notice(origin, id, commit.status)
   )
-  return [...commits, now, ...events, ...entries, notices]
+  return [
+    ...commits,
+    now,
+    ...events,
+    ...entries,
+    notices.map((notice) => notice?.channel ?? null),
+    notices.map((notice) => notice?.payload ?? null)
+  ]
 }
 
 /** Tells each commit of a batch how it went, from the rows the statement answered. */
