@@ -653,19 +653,28 @@ export interface ExecutionStorageService {
    * Commits made by other processes on this storage, as they are made (PostgreSQL: `LISTEN/NOTIFY`).
    * Hints, not data: the storage stays the truth, and a hint may be lost (then `Missed` says so, or it
    * costs only the engine's poll). Absent where the storage cannot tell; engines then poll. A storage
-   * with `follow` hints the commits that set no status (a step's events) only of executions followed.
+   * with `follow` hints the commits that set no status (a step's events) or end an execution only of
+   * executions followed, and ends also of queues followed (`followQueue`).
    *
    * @since 0.2.0
    */
   readonly changes?: Stream.Stream<StorageChange>
   /**
-   * Has `changes` hint every commit to `id`, those that set no status too, while the scope is open: the
-   * engine follows the executions whose events it streams. Settles once such commits are heard. Absent
-   * where `changes` hints every commit (or none).
+   * Has `changes` hint every commit to `id` (its steps and its end too) while the scope is open: the
+   * engine follows the executions whose events or result it waits for. Settles once such commits are
+   * heard. Absent where `changes` hints every commit (or none).
    *
    * @since 0.2.0
    */
   readonly follow?: (id: string) => Effect.Effect<void, never, Scope.Scope>
+  /**
+   * Has `changes` hint the end of every execution of `queue` while the scope is open: the engine's
+   * workers of a queue with a fleet-wide limit follow it, to claim as soon as room opens. Absent where
+   * `follow` is.
+   *
+   * @since 0.2.0
+   */
+  readonly followQueue?: (queue: string) => Effect.Effect<void, never, Scope.Scope>
   /**
    * Stores a queue's limits (replacing what was stored for it). Absent on storages without queues.
    *

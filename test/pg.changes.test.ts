@@ -161,8 +161,8 @@ describe.skipIf(pgUrl === undefined)("PostgreSQL notifications", () => {
     120_000
   )
 
-  it("a step's commit is heard only where its execution is followed; a status, everywhere", async () => {
-    const [unfollowed, followed] = [freshId("unfollowed"), freshId("followed")]
+  it("steps and ends are heard only where the execution is followed; other statuses, everywhere", async () => {
+    const [unfollowed, cancelled, followed] = [freshId("unfollowed"), freshId("cancelled"), freshId("followed")]
     const go = Effect.runSync(Queue.unbounded<void>())
     const workflow = paced(go, 3)
     const program = Effect.gen(function*() {
@@ -185,7 +185,7 @@ describe.skipIf(pgUrl === undefined)("PostgreSQL notifications", () => {
         )
       const stepsHeard = (id: string) =>
         Effect.map(changesTo(id), (changes) => changes.filter((change) => change.status === undefined).length)
-      /** Runs `id`, each step let go once `paced` says; answers the changes heard of it. */
+      /** Runs `id` to its end, each step let go once `paced` says. */
       const runToEnd = (id: string, paced: (step: number) => Effect.Effect<void, unknown>) =>
         Effect.gen(function*() {
           const handle = yield* a.start(workflow, undefined, { executionId: id })
@@ -194,25 +194,27 @@ describe.skipIf(pgUrl === undefined)("PostgreSQL notifications", () => {
             yield* paced(i)
           }
           expect(yield* handle.result).toBe(3)
-          // Hints come after the commit: the last, a status, is heard before this looks.
-          yield* eventually(
-            `the end of ${id} heard`,
-            Effect.map(changesTo(id), (changes) => changes.some((change) => change.status === "completed"))
-          )
-          return yield* changesTo(id)
         })
-      const statusOnly = yield* runToEnd(unfollowed, () => Effect.void)
+      yield* runToEnd(unfollowed, () => Effect.void)
+      // A cancel: the process running it must hear, wherever it is.
+      yield* a.start(workflow, undefined, { executionId: cancelled })
+      yield* a.cancel(cancelled)
       yield* storage.follow!(followed)
-      // Each step's end is heard before the next step goes.
+      // Each step's end is heard before the next step goes, and the end too.
       yield* runToEnd(
         followed,
         (step) => eventually(`step ${step} heard`, Effect.map(stepsHeard(followed), (n) => n > step))
       )
-      return statusOnly
+      yield* eventually(
+        "the end heard",
+        Effect.map(changesTo(followed), (changes) => changes.some((change) => change.status === "completed"))
+      )
+      // Hints are heard in the order of their commits: whatever the earlier ones sent has been heard.
+      return { unfollowed: yield* changesTo(unfollowed), cancelled: yield* changesTo(cancelled) }
     })
-    const statusOnly = await Effect.runPromise(Effect.scoped(program))
-    expect(statusOnly.length).toBeGreaterThan(0)
-    expect(statusOnly.every((change) => change.status !== undefined)).toBe(true)
+    const heard = await Effect.runPromise(Effect.scoped(program))
+    expect(heard.unfollowed).toEqual([])
+    expect(heard.cancelled.map((change) => change.status)).toContain("cancelled")
   }, 120_000)
 
   it("followers look again after the listening connection is lost, and it is listening again", async () => {

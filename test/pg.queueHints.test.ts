@@ -5,30 +5,30 @@
  * worker polls once an hour here, so its claims are what hints make it do.
  * The hint's format is read back for every queue name, odd ones included.
  */
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Stream } from "effect"
 import { describe, expect, it } from "vitest"
 import { ExecutionStorage, Workflow, WorkflowEngine } from "../src/index.js"
-import * as PgChanges from "../src/internal/storage/pgChanges.js"
+import * as PgNotices from "../src/internal/storage/pgNotices.js"
 import { pgUrl, suiteDatabase } from "./pg.js"
 
 describe("the hint of a queued start", () => {
   it("names the queue, whatever its name, and reads back as the change it announces", () => {
     for (const queue of ["reports", "with space", "per%cent", "ü-ñ 😀", "colon:queue", ""]) {
-      const notice = PgChanges.notice("origin-1", "an id with spaces", "created", queue)!
-      expect(notice.channel).toBe(PgChanges.channel)
-      expect(PgChanges.parse(notice.payload)).toEqual({
+      const notice = PgNotices.notice("origin-1", "an id with spaces", "created", queue)!
+      expect(notice.channel).toBe(PgNotices.channel)
+      expect(PgNotices.parse(notice.payload)).toEqual({
         _tag: "Committed",
         executionId: "an id with spaces",
         status: "created",
         queue
       })
     }
-    expect(PgChanges.parse(PgChanges.notice("o", "x", "created")!.payload)).toEqual({
+    expect(PgNotices.parse(PgNotices.notice("o", "x", "created")!.payload)).toEqual({
       _tag: "Committed",
       executionId: "x",
       status: "created"
     })
-    expect(PgChanges.parse("o created:%E0%A4%A x")).toBeUndefined()
+    expect(PgNotices.parse("o created:%E0%A4%A x")).toBeUndefined()
   })
 })
 
@@ -62,6 +62,46 @@ describe.skipIf(pgUrl === undefined)("queue hints on PostgreSQL", () => {
       expect(yield* handle.result).toBe(99)
       // One hint of its own queue (a claim, and another finding nothing more); none of the 20 of queue b.
       expect(claims - before).toBeLessThanOrEqual(3)
+    })
+    await Effect.runPromise(Effect.scoped(program))
+  }, 60_000)
+})
+
+describe.skipIf(pgUrl === undefined)("queue ends on PostgreSQL", () => {
+  const database = suiteDatabase()
+
+  it("are heard where the queue is followed, and nowhere else", async () => {
+    const job = Workflow.make({ name: "ended", run: (n: number) => Effect.succeed(n) })
+    const program = Effect.gen(function*() {
+      // A worker serving both queues, on a storage layer of its own.
+      const worker = yield* WorkflowEngine.make({ queues: [{ name: "quiet" }, { name: "followed" }] }).pipe(
+        Effect.provide(yield* Layer.build(ExecutionStorage.layerPg({ url: database.url() })))
+      )
+      yield* worker.register(job)
+      // Another layer's hints, as a process with no engine would hear them, following one queue.
+      const storage = yield* Effect.provide(
+        ExecutionStorage.ExecutionStorage,
+        yield* Layer.build(ExecutionStorage.layerPg({ url: database.url() }))
+      )
+      const heard: Array<ExecutionStorage.StorageChange> = []
+      yield* storage.changes!.pipe(
+        Stream.runForEach((change) => Effect.sync(() => heard.push(change))),
+        Effect.forkScoped
+      )
+      yield* storage.followQueue!("followed")
+      const quiet = yield* worker.start("ended", 1, { queue: "quiet" })
+      expect(yield* quiet.result).toBe(1)
+      const followed = yield* worker.start("ended", 2, { queue: "followed" })
+      expect(yield* followed.result).toBe(2)
+      const endOf = (id: string) =>
+        heard.filter((change) =>
+          change._tag === "Committed" && change.executionId === id && change.status !== "created"
+        )
+      expect(yield* Effect.promise(() => until(() => endOf(followed.id).length > 0))).toBe(true)
+      // Heard in the order committed: the quiet queue's end, had it been sent here, would be heard by now.
+      expect(endOf(followed.id).map((change) => change._tag === "Committed" && change.status))
+        .toEqual(["completed"])
+      expect(endOf(quiet.id)).toEqual([])
     })
     await Effect.runPromise(Effect.scoped(program))
   }, 60_000)

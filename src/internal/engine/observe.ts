@@ -183,7 +183,7 @@ export const make = ({ pageSize, poll, registry, runEnded, signals, storage: giv
   /** The result, awaited on the execution's signal (held meanwhile) until storage says it has ended. */
   const awaited = (id: string, error: Schema.Schema<any, any> | undefined) =>
     Effect.scoped(Effect.gen(function*() {
-      const signal = yield* signals.acquire(id)
+      const signal = yield* signals.watch(id)
       while (true) {
         const here = runEnded(id)
         const end = here === undefined ? undefined : yield* here

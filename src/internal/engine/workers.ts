@@ -119,6 +119,10 @@ export const make = (
           Effect.tapError((error) => Effect.logWarning(`Declaring queue "${queue.name}" failed`, error)),
           Effect.retry(Schedule.spaced(poll))
         )
+        // Room under a fleet-wide limit opens wherever a run of the queue ends: hear of every end.
+        if (queue.concurrency !== undefined && storage.followQueue !== undefined) {
+          yield* storage.followQueue(queue.name)
+        }
         // This worker's runs of the queue going on here.
         let running = 0
         const ended = () => {

@@ -5,6 +5,8 @@
  */
 import type { Commit, ExecutionStatus } from "../../ExecutionStorage.js"
 import type { EncodedCommit } from "./payload.js"
+import type { Notice } from "./pgNotices.js"
+import { channelsOf } from "./pgNotices.js"
 import {
   ApprovalNotPending,
   conditional,
@@ -59,7 +61,7 @@ const advanceText = (dialect: Dialect, shape: number): string =>
      where id = ? and status not in ('completed', 'failed', 'cancelled')${
     shape & OWNER ? ` and owner = ? and lease_until > ${dbNow[dialect]}` : ""
   }
-     returning last_seq`
+     returning last_seq${dialect === "pg" ? ", queue" : ""}`
 
 const advance = (
   dialect: Dialect,
@@ -237,7 +239,7 @@ export const refusal = (id: string, owner: string | undefined, row: Record<strin
  * A commit as one PostgreSQL statement, its own transaction: one round trip. Each part acts on the row
  * the first one advanced, so a refused commit (no row) writes nothing and answers no row; `refusal` then
  * says why. Undefined for a commit that answers or checks an approval: those run `commitProgram`.
- * `notice`, if given, is notified once the commit is stored (see pgChanges.ts).
+ * `notice`, if given, is notified once the commit is stored, on its channels (see pgChanges.ts).
  */
 export const singleStatement = (
   id: string,
@@ -245,7 +247,7 @@ export const singleStatement = (
   encoded: EncodedCommit,
   now: number,
   owner: string | undefined,
-  notice?: { readonly channel: string; readonly payload: string }
+  notice?: Notice
 ): Query | undefined => {
   if (conditional(commit)) return undefined
   const advanced = advance("pg", id, commit, encoded, now, owner)
@@ -265,9 +267,9 @@ export const singleStatement = (
     params.push(...journalRow(id, entry, encoded))
   }
   if (notice !== undefined) {
-    // Referenced below, or it would not run; one row, from the advanced one.
-    text += `, notified as (select pg_notify(?, ?) from advanced)`
-    params.push(notice.channel, notice.payload)
+    // Referenced below, or it would not run; from the advanced row.
+    text += `, notified as (select pg_notify(channels.name, ?) from advanced, ${channelsOf("advanced")})`
+    params.push(notice.payload, notice.channel, notice.ended)
     return query(`${text} select last_seq from advanced, (select count(*) from notified) as sent`, params)
   }
   return query(`${text} select last_seq from advanced`, params)

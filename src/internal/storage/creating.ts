@@ -41,7 +41,7 @@ const insertExecution = (dialect: Dialect, execution: NewExecution, input: strin
   return { text, params }
 }
 
-/** The insert, notifying `notice` on `channel` when it inserts (PostgreSQL; see pgChanges.ts). */
+/** The insert, notifying `notice` on `channel` when it inserts (PostgreSQL; see pgNotices.ts). */
 const insertNotifying = (insert: Query, notice: { readonly channel: string; readonly payload: string }): Query => ({
   text: `with inserted as (${insert.text}), notified as (select pg_notify(?, ?) from inserted)
     select lease_until from inserted, (select count(*) from notified) as sent`,

@@ -17,6 +17,7 @@ import { commitProgram, numbered, refusal, runAsync, singleStatement, statusQuer
 import { creating } from "./creating.js"
 import * as PgChanges from "./pgChanges.js"
 import * as GroupCommit from "./pgGroupCommit.js"
+import * as PgNotices from "./pgNotices.js"
 import type { InvalidPayload } from "./service.js"
 import { ExecutionStorage, isCommitError, StorageError } from "./service.js"
 import * as SqlStorage from "./sql.js"
@@ -54,7 +55,7 @@ const write = async (
     encoded,
     now,
     owner,
-    origin === undefined ? undefined : PgChanges.notice(origin, id, commit.status)
+    origin === undefined ? undefined : PgNotices.notice(origin, id, commit.status)
   )
   if (single !== undefined) {
     // `pool.query` hands a connection that failed back as broken.
@@ -66,8 +67,8 @@ const write = async (
   return inTransaction(
     pool,
     commitProgram("pg", id, commit, encoded, now, owner, (to, status) => {
-      const notice = origin === undefined ? undefined : PgChanges.notice(origin, to, status)
-      return notice === undefined ? undefined : PgChanges.noticeQuery(notice)
+      const notice = origin === undefined ? undefined : PgNotices.notice(origin, to, status)
+      return notice === undefined ? undefined : PgNotices.noticeQuery(to, notice)
     })
   )
 }
@@ -251,7 +252,7 @@ export const make = (options: PgOptions) =>
         statement,
         shared.get,
         (execution) =>
-          origin === undefined ? undefined : PgChanges.notice(origin, execution.id, "created", execution.queue)
+          origin === undefined ? undefined : PgNotices.notice(origin, execution.id, "created", execution.queue)
       ),
       ...SqlStorage.transactional(
         "pg",

@@ -1,106 +1,16 @@
 /**
- * Hints between processes on PostgreSQL. Every commit NOTIFYs its execution
- * (and its new status, if it set one), in its own transaction, so the hint
- * is sent exactly when the commit is visible. A commit that sets a status
- * notifies one channel every process hears (workers, timers and controls
- * act on statuses); one that does not (a step's events) notifies a channel
- * of its execution, heard only by the processes following it (`follow`):
- * every process reading every step of every run would cost a fleet of
- * workers more than the steps themselves. Each storage layer LISTENs on one
- * connection of its own, while anyone follows its changes, and hands the
- * commits on as `StorageChange`s. Storage stays the truth: after the
+ * Hearing the hints of PostgreSQL commits (see pgNotices.ts for what each
+ * commit notifies, and on which channel). Each storage layer LISTENs on one
+ * connection of its own, while anyone follows its changes or a channel, and
+ * hands them on as `StorageChange`s. Storage stays the truth: after the
  * connection was down, `Missed` tells followers to look again.
  */
 import { Effect, PubSub, RcRef, Schedule, Stream } from "effect"
 import type { Scope } from "effect"
-import { createHash } from "node:crypto"
 import pg from "pg"
-import type { ExecutionStatus, StorageChange } from "../../ExecutionStorage.js"
+import type { StorageChange } from "../../ExecutionStorage.js"
 import { onClose } from "../scopeFinalizer.js"
-import type { Query } from "./commitProgram.js"
-import { ExecutionStatus as Statuses } from "./service.js"
-
-/** The channel every commit that sets a status notifies. */
-export const channel = "workflow_changes"
-
-/**
- * The channel of an execution's other commits: a digest of its id, since a channel is a name of at most
- * 63 bytes. Two ids with one channel only hear each other's hints.
- */
-export const executionChannel = (id: string): string => `${channel}_${createHash("md5").update(id).digest("hex")}`
-
-/** A hint to send: its payload (`notice`), on the channel of those who need it. */
-export interface Notice {
-  readonly channel: string
-  readonly payload: string
-}
-
-// NOTIFY refuses a payload of 8000 bytes or more; a longer one is not sent (its followers poll).
-const MAX_PAYLOAD_BYTES = 7999
-
-const statuses = new Set<string>(Statuses.literals)
-
-/**
- * What a commit by `origin` (a storage layer) on `id` notifies: "<origin> <status or -> <id>", the status
- * of a new queued execution as `created:<queue, URI-encoded>` (so that only that queue's workers look);
- * undefined when it would not fit in a notification.
- */
-export const payload = (
-  origin: string,
-  id: string,
-  status: ExecutionStatus | undefined,
-  queue?: string
-): string | undefined => {
-  const fits = (said: string) => {
-    const text = `${origin} ${said} ${id}`
-    return Buffer.byteLength(text) <= MAX_PAYLOAD_BYTES ? text : undefined
-  }
-  // A queue too long to name goes unnamed: every worker looks, as an older process's hint makes them.
-  return (status === "created" && queue !== undefined ? fits(`created:${encodeURIComponent(queue)}`) : undefined) ??
-    fits(status ?? "-")
-}
-
-/** The hint of a commit by `origin` on `id` (see `payload`), on its channel; undefined when it would not fit. */
-export const notice = (
-  origin: string,
-  id: string,
-  status: ExecutionStatus | undefined,
-  queue?: string
-): Notice | undefined => {
-  const said = payload(origin, id, status, queue)
-  return said === undefined
-    ? undefined
-    : { channel: status === undefined ? executionChannel(id) : channel, payload: said }
-}
-
-/** The statement that sends a commit's notice, for a commit made in a transaction of several statements. */
-export const noticeQuery = (notice: Notice): Query => ({
-  text: "select pg_notify(?, ?)",
-  params: [notice.channel, notice.payload]
-})
-
-/**
- * A notice read back: the change it announces, if it is one. Notices this layer sent come back too:
- * several engines may share one layer, and each hears of the others' commits only this way.
- */
-export const parse = (payload: string): StorageChange | undefined => {
-  const first = payload.indexOf(" ")
-  const second = first < 0 ? -1 : payload.indexOf(" ", first + 1)
-  if (second < 0) return undefined
-  const status = payload.slice(first + 1, second)
-  const executionId = payload.slice(second + 1)
-  if (status === "-") return { _tag: "Committed", executionId }
-  if (status.startsWith("created:")) {
-    try {
-      return { _tag: "Committed", executionId, status: "created", queue: decodeURIComponent(status.slice(8)) }
-    } catch {
-      return undefined
-    }
-  }
-  return statuses.has(status)
-    ? { _tag: "Committed", executionId, status: status as ExecutionStatus }
-    : undefined
-}
+import { channel, executionChannel, parse, queueChannel } from "./pgNotices.js"
 
 const lost = (cause: unknown) => cause instanceof Error ? cause : new Error(String(cause))
 
@@ -201,13 +111,14 @@ export interface ListenOptions {
 
 /**
  * The changes commits make (`changes`), from one listening connection that is opened while anyone follows
- * them or an execution, and reopened (backing off up to 5 s) whenever it is lost; and `follow`, which has
- * an execution's commits that set no status heard too, while its scope is open.
+ * them or a channel, and reopened (backing off up to 5 s) whenever it is lost; `follow` and `followQueue`
+ * have the hints of an execution's channel, or of a queue's, heard too while their scope is open.
  */
 export const listen = (options: ListenOptions): Effect.Effect<
   {
     readonly changes: Stream.Stream<StorageChange>
     readonly follow: (id: string) => Effect.Effect<void, never, Scope.Scope>
+    readonly followQueue: (queue: string) => Effect.Effect<void, never, Scope.Scope>
   },
   never,
   Scope.Scope
@@ -228,14 +139,10 @@ export const listen = (options: ListenOptions): Effect.Effect<
         return listener
       })
     }),
-    (listeners) => ({
-      changes: Stream.unwrapScoped(
-        Effect.map(RcRef.get(listeners), (listener) => Stream.fromPubSub(listener.changes))
-      ),
-      follow: (id: string) =>
-        Effect.flatMap(RcRef.get(listeners), (listener) => {
-          const name = executionChannel(id)
-          return Effect.uninterruptible(Effect.suspend(() => {
+    (listeners) => {
+      const listenOn = (name: string) =>
+        Effect.flatMap(RcRef.get(listeners), (listener) =>
+          Effect.uninterruptible(Effect.suspend(() => {
             const followed = follow(listener, name)
             return Effect.as(onClose(Effect.sync(() => unfollow(listener, name))), followed)
           })).pipe(
@@ -244,9 +151,15 @@ export const listen = (options: ListenOptions): Effect.Effect<
             Effect.flatMap((followed) =>
               Effect.ignore(Effect.timeout(Effect.promise(() => followed.listening), "2 seconds"))
             )
-          )
-        })
-    })
+          ))
+      return {
+        changes: Stream.unwrapScoped(
+          Effect.map(RcRef.get(listeners), (listener) => Stream.fromPubSub(listener.changes))
+        ),
+        follow: (id: string) => listenOn(executionChannel(id)),
+        followQueue: (queue: string) => listenOn(queueChannel(queue))
+      }
+    }
   )
 
 const follow = (listener: Listener, name: string): Followed => {

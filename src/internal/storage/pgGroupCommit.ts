@@ -5,7 +5,7 @@
  */
 import type { Commit } from "../../ExecutionStorage.js"
 import { dbNow, refusal } from "./commitProgram.js"
-import { notice } from "./pgChanges.js"
+import { notice, queueChannelOf } from "./pgNotices.js"
 import { conditional, isTerminal } from "./service.js"
 import type { Encoded } from "./writer.js"
 
@@ -48,7 +48,7 @@ export const batchText = `
      where e.id = c.id and e.id in (select id from locked)
        and e.status not in ('completed', 'failed', 'cancelled')
        and e.owner = c.owner and e.lease_until > ${dbNow.pg}
-     returning e.id, e.last_seq, c.n, c.ord
+     returning e.id, e.last_seq, e.queue, c.n, c.ord
   ), events as (
     insert into workflow_events (execution_id, seq, type, payload)
     select a.id, (a.last_seq - a.n + v.k)::integer, v.type, v.payload
@@ -65,11 +65,17 @@ export const batchText = `
     on conflict (execution_id, key) do update
       set name = excluded.name, kind = excluded.kind, state = excluded.state,
           task_id = excluded.task_id, result = excluded.result
-  ), notified as (
-    select pg_notify(n.channel, n.payload)
-      from advanced a join unnest($20::text[], $21::text[]) with ordinality as n(channel, payload, ord)
+  ), notices as (
+    select a.queue, n.channel, n.payload, n.ended
+      from advanced a join unnest($20::text[], $21::text[], $22::boolean[]) with ordinality
+        as n(channel, payload, ended, ord)
         on n.ord = a.ord
      where n.payload is not null
+  ), notified as (
+    select pg_notify(c.name, n.payload)
+      from notices n,
+           lateral (select n.channel as name union all
+                    select ${queueChannelOf("n.queue")} where n.ended and n.queue is not null) as c
   )
   select ord, last_seq from advanced, (select count(*) from notified) as sent`
 
@@ -78,8 +84,8 @@ export const batchText = `
  * (this storage layer), when given, has each stored commit notified (see pgChanges.ts).
  */
 export const batchParams = (batch: ReadonlyArray<Pending>, now: number, origin?: string): Array<unknown> => {
-  // $1..$7: a row per commit; $9..$12: a row per event; $13..$19: a row per journal entry; $20, $21: the
-  // notices' channels and payloads.
+  // $1..$7: a row per commit; $9..$12: a row per event; $13..$19: a row per journal entry; $20..$22: the
+  // notices' channels, payloads, and whether each is an end.
   const commits = Array.from({ length: 7 }, () => [] as Array<unknown>)
   const events = Array.from({ length: 4 }, () => [] as Array<unknown>)
   const entries = Array.from({ length: 7 }, () => [] as Array<unknown>)
@@ -104,7 +110,8 @@ export const batchParams = (batch: ReadonlyArray<Pending>, now: number, origin?:
     ...events,
     ...entries,
     notices.map((notice) => notice?.channel ?? null),
-    notices.map((notice) => notice?.payload ?? null)
+    notices.map((notice) => notice?.payload ?? null),
+    notices.map((notice) => notice?.ended ?? false)
   ]
 }
 

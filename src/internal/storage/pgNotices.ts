@@ -1,0 +1,126 @@
+/**
+ * Hints between processes on PostgreSQL. Every commit NOTIFYs its execution
+ * (and its new status, if it set one), in its own transaction, so the hint
+ * is sent exactly when the commit is visible; each process hears only what
+ * it acts on:
+ * - a status that others act on (created, running, waiting, cancelled), on
+ *   one channel every process hears: workers, timers, recovery, cancels;
+ * - a commit that sets no status (a step's events) or ends the execution
+ *   (completed, failed), on a channel of the execution, heard by the
+ *   processes following it (`follow`: its subscribers, its result waiters);
+ * - an end, also on a channel of the execution's queue, heard by the workers
+ *   waiting for room under the queue's fleet-wide limit (`followQueue`).
+ * Every process reading every step and end of every run cost a fleet of
+ * workers more than the runs themselves. They are heard by
+ * pgChanges.ts. This module has no driver in it: the SQL storages' shared
+ * statements use it, and SQLite users need not install `pg`.
+ */
+import { createHash } from "node:crypto"
+import type { ExecutionStatus, StorageChange } from "../../ExecutionStorage.js"
+import type { Query } from "./commitProgram.js"
+import { ExecutionStatus as Statuses } from "./service.js"
+
+/** The channel every process hears: statuses that others act on. */
+export const channel = "workflow_changes"
+
+const digest = (name: string) => createHash("md5").update(name).digest("hex")
+
+/**
+ * The channel of an execution's steps and end: a digest of its id, since a channel is a name of at most
+ * 63 bytes. Two ids with one channel only hear each other's hints.
+ */
+export const executionChannel = (id: string): string => `${channel}_${digest(id)}`
+
+const queuePrefix = "workflow_queue_"
+
+/** The channel of the ends of a queue's executions (see `executionChannel`). */
+export const queueChannel = (queue: string): string => `${queuePrefix}${digest(queue)}`
+
+/** `queueChannel` of the queue in `column`, as SQL (PostgreSQL's md5 digests the same UTF-8 bytes). */
+export const queueChannelOf = (column: string): string => `'${queuePrefix}' || md5(${column})`
+
+/** A hint to send: its payload (`payload`), on the channel of those who need it. */
+export interface Notice {
+  readonly channel: string
+  readonly payload: string
+  /** An end: sent on the channel of the execution's queue too, if it has one. */
+  readonly ended: boolean
+}
+
+const isEnd = (status: ExecutionStatus | undefined) => status === "completed" || status === "failed"
+
+// NOTIFY refuses a payload of 8000 bytes or more; a longer one is not sent (its followers poll).
+const MAX_PAYLOAD_BYTES = 7999
+
+const statuses = new Set<string>(Statuses.literals)
+
+/**
+ * What a commit by `origin` (a storage layer) on `id` notifies: "<origin> <status or -> <id>", the status
+ * of a new queued execution as `created:<queue, URI-encoded>` (so that only that queue's workers look);
+ * undefined when it would not fit in a notification.
+ */
+export const payload = (
+  origin: string,
+  id: string,
+  status: ExecutionStatus | undefined,
+  queue?: string
+): string | undefined => {
+  const fits = (said: string) => {
+    const text = `${origin} ${said} ${id}`
+    return Buffer.byteLength(text) <= MAX_PAYLOAD_BYTES ? text : undefined
+  }
+  // A queue too long to name goes unnamed: every worker looks, as an older process's hint makes them.
+  return (status === "created" && queue !== undefined ? fits(`created:${encodeURIComponent(queue)}`) : undefined) ??
+    fits(status ?? "-")
+}
+
+/** The hint of a commit by `origin` on `id` (see `payload`), on its channel; undefined when it would not fit. */
+export const notice = (
+  origin: string,
+  id: string,
+  status: ExecutionStatus | undefined,
+  queue?: string
+): Notice | undefined => {
+  const said = payload(origin, id, status, queue)
+  if (said === undefined) return undefined
+  const ended = isEnd(status)
+  return { channel: status === undefined || ended ? executionChannel(id) : channel, payload: said, ended }
+}
+
+/**
+ * The channels a notice goes to, as rows `(name)` of a lateral subquery after `from <row>`, `<row>` being
+ * the execution's row advanced (its `queue`): the notice's own, and its queue's for an end. Parameters:
+ * the notice's channel, whether it is an end.
+ */
+export const channelsOf = (row: string): string =>
+  `lateral (select ?::text as name union all
+             select ${queueChannelOf(`${row}.queue`)} where ?::boolean and ${row}.queue is not null) as channels`
+
+/** The statement that sends a commit's notice, for a commit made in a transaction of several statements. */
+export const noticeQuery = (id: string, notice: Notice): Query => ({
+  text: `select pg_notify(channels.name, ?) from workflow_executions e, ${channelsOf("e")} where e.id = ?`,
+  params: [notice.payload, notice.channel, notice.ended, id]
+})
+
+/**
+ * A notice read back: the change it announces, if it is one. Notices this layer sent come back too:
+ * several engines may share one layer, and each hears of the others' commits only this way.
+ */
+export const parse = (payload: string): StorageChange | undefined => {
+  const first = payload.indexOf(" ")
+  const second = first < 0 ? -1 : payload.indexOf(" ", first + 1)
+  if (second < 0) return undefined
+  const status = payload.slice(first + 1, second)
+  const executionId = payload.slice(second + 1)
+  if (status === "-") return { _tag: "Committed", executionId }
+  if (status.startsWith("created:")) {
+    try {
+      return { _tag: "Committed", executionId, status: "created", queue: decodeURIComponent(status.slice(8)) }
+    } catch {
+      return undefined
+    }
+  }
+  return statuses.has(status)
+    ? { _tag: "Committed", executionId, status: status as ExecutionStatus }
+    : undefined
+}
