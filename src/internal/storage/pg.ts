@@ -26,12 +26,15 @@ import * as Writer from "./writer.js"
 const failed = (operation: string) => (cause: unknown) =>
   new StorageError({ operation, reason: cause instanceof Error ? cause.message : String(cause), cause })
 
-/** A name per statement text: the server parses and plans each once per connection, not per commit. */
-const names = new Map<string, string>()
+/**
+ * A name per statement text: the server parses and plans each once per connection, not per commit. The
+ * text has `?` placeholders, numbered once per text too.
+ */
+const names = new Map<string, { readonly name: string; readonly text: string }>()
 const named = (text: string, values: ReadonlyArray<unknown>): pg.QueryConfig => {
-  let name = names.get(text)
-  if (name === undefined) names.set(text, name = `workflow_commit_${names.size}`)
-  return { name, text, values: [...values] }
+  let known = names.get(text)
+  if (known === undefined) names.set(text, known = { name: `workflow_commit_${names.size}`, text: numbered(text) })
+  return { name: known.name, text: known.text, values: [...values] }
 }
 
 /**
@@ -59,10 +62,10 @@ const write = async (
   )
   if (single !== undefined) {
     // `pool.query` hands a connection that failed back as broken.
-    const [advanced] = (await pool.query(named(numbered(single.text), single.params))).rows
+    const [advanced] = (await pool.query(named(single.text, single.params))).rows
     if (advanced !== undefined) return Number(advanced.last_seq)
     const status = statusQuery(id)
-    throw refusal(id, owner, (await pool.query(named(numbered(status.text), status.params))).rows[0])
+    throw refusal(id, owner, (await pool.query(named(status.text, status.params))).rows[0])
   }
   return inTransaction(
     pool,
@@ -85,7 +88,7 @@ const inTransaction = async <A>(pool: pg.Pool, program: Generator<Query, A, Rows
     try {
       const value = await runAsync(
         program,
-        async ({ params, text }) => (await client.query(named(numbered(text), params))).rows
+        async ({ params, text }) => (await client.query(named(text, params))).rows
       )
       await client.query("commit")
       return value
@@ -241,7 +244,7 @@ export const make = (options: PgOptions) =>
     // (Reads stay on the client's connections: followers reading must not hold the commits up.)
     const statement = (query: Query) =>
       Effect.tryPromise({
-        try: async () => (await pool.query(named(numbered(query.text), query.params))).rows,
+        try: async () => (await pool.query(named(query.text, query.params))).rows,
         catch: identity
       })
     const service: ExecutionStorageService = {
