@@ -5,7 +5,7 @@
  * worker polls once an hour here, so its claims are what hints make it do.
  * The hint's format is read back for every queue name, odd ones included.
  */
-import { Effect, Layer, Stream } from "effect"
+import { Deferred, Effect, Layer, Schedule, Stream } from "effect"
 import { describe, expect, it } from "vitest"
 import { ExecutionStorage, Workflow, WorkflowEngine } from "../src/index.js"
 import * as PgNotices from "../src/internal/storage/pgNotices.js"
@@ -102,6 +102,81 @@ describe.skipIf(pgUrl === undefined)("queue ends on PostgreSQL", () => {
       expect(endOf(followed.id).map((change) => change._tag === "Committed" && change.status))
         .toEqual(["completed"])
       expect(endOf(quiet.id)).toEqual([])
+      // Ends written together (group commit) are each heard on the queue's channel too.
+      const latch = yield* Deferred.make<void>()
+      const gated = Workflow.make({ name: "gated-end", run: (n: number) => Effect.as(Deferred.await(latch), n) })
+      yield* worker.register(gated)
+      const handles = yield* Effect.forEach(
+        Array.from({ length: 10 }, (_, i) => i),
+        (i) => worker.start("gated-end", i, { queue: "followed" })
+      )
+      yield* Effect.forEach(
+        handles,
+        (handle) =>
+          Effect.repeat(worker.status(handle.id), {
+            schedule: Schedule.spaced("10 millis"),
+            until: (record) => record.status === "running"
+          })
+      )
+      yield* Deferred.succeed(latch, undefined)
+      expect(yield* Effect.forEach(handles, (handle) => handle.result)).toEqual(handles.map((_, i) => i))
+      const allHeard = () => handles.every((handle) => endOf(handle.id).length > 0)
+      expect(yield* Effect.promise(() => until(allHeard))).toBe(true)
+    })
+    await Effect.runPromise(Effect.scoped(program))
+  }, 60_000)
+})
+
+describe.skipIf(pgUrl === undefined)("room under a fleet-wide limit on PostgreSQL", () => {
+  const database = suiteDatabase()
+
+  it("is claimed at once by a waiting worker when the execution holding it ends in another process", async () => {
+    const job = Workflow.make({ name: "limited", run: (n: number) => Effect.succeed(n) })
+    const program = Effect.gen(function*() {
+      // Another process, as a bare storage layer: it holds the queue's one place, then ends its execution.
+      const other = yield* Effect.provide(
+        ExecutionStorage.ExecutionStorage,
+        yield* Layer.build(ExecutionStorage.layerPg({ url: database.url() }))
+      )
+      yield* other.defineQueue!({ name: "narrow", concurrency: 1 })
+      yield* other.create({ id: "holder", workflow: "limited", input: 1, status: "created", queue: "narrow" })
+      const { claimed } = yield* other.claimQueued!({
+        queue: "narrow",
+        workflows: ["limited"],
+        limit: 1,
+        owner: "elsewhere",
+        leaseMs: 600_000
+      })
+      expect(claimed.map((record) => record.id)).toEqual(["holder"])
+      // A worker that would look again on its own only hourly: only a hint can send it to claim. Its
+      // storage counts the claims it has made.
+      const storage = yield* Effect.provide(
+        ExecutionStorage.ExecutionStorage,
+        yield* Layer.build(ExecutionStorage.layerPg({ url: database.url() }))
+      )
+      let claims = 0
+      const counted: ExecutionStorage.ExecutionStorageService = {
+        ...storage,
+        claimQueued: (request) => Effect.ensuring(storage.claimQueued!(request), Effect.sync(() => claims++))
+      }
+      const worker = yield* WorkflowEngine.make({
+        queues: [{ name: "narrow", concurrency: 1 }],
+        pollInterval: "1 hour"
+      })
+        .pipe(Effect.provideService(ExecutionStorage.ExecutionStorage, counted))
+      yield* worker.register(job)
+      expect(yield* Effect.promise(() => until(() => claims > 0))).toBe(true)
+      const waiting = yield* worker.start("limited", 2, { queue: "narrow" })
+      // Its start's hint had the worker look again, find no room, and wait.
+      expect(yield* Effect.promise(() => until(() => claims > 1))).toBe(true)
+      expect((yield* worker.status(waiting.id)).status).toBe("created")
+      yield* other.commit("holder", { status: "completed", output: 1, owner: "elsewhere" })
+      expect(
+        yield* waiting.result.pipe(Effect.timeoutFail({
+          duration: "30 seconds",
+          onTimeout: () => new Error("the waiting worker did not claim once room opened")
+        }))
+      ).toBe(2)
     })
     await Effect.runPromise(Effect.scoped(program))
   }, 60_000)

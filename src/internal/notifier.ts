@@ -114,7 +114,20 @@ export class Signals {
     }))
   }
 
-  /** `acquire`, for a follower of the execution's events: every commit made to it elsewhere is hinted too. */
+  /**
+   * Has every commit made to the execution elsewhere hinted here too (its steps, its end), while the scope
+   * is open; settles once they are. Whoever follows reads storage again after this, before waiting.
+   */
+  hinted(id: string): Effect.Effect<void, never, Scope.Scope> {
+    return this.follow === undefined ? Effect.void : this.follow(id)
+  }
+
+  /** Whether an execution's steps and end are hinted only where it is followed (`hinted`). */
+  get hintsFollowed(): boolean {
+    return this.follow !== undefined
+  }
+
+  /** `acquire` and `hinted`, for a follower of an execution that goes on. */
   watch(id: string): Effect.Effect<Signal, never, Scope.Scope> {
     return this.follow === undefined ? this.acquire(id) : Effect.zipLeft(this.acquire(id), this.follow(id))
   }

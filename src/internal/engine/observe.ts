@@ -107,13 +107,15 @@ export const make = ({ pageSize, poll, registry, runEnded, signals, storage: giv
     }
     const after = (wait: Effect.Effect<void>): Follower => Channel.zipRight(Channel.fromEffect(wait), next)
     // The execution's signal, held (for the rest of the stream) from the first read of its own: a follower
-    // served by its tail never needs it.
+    // served by its tail never needs it. Hints of other processes' commits, only once it would wait: a
+    // follower reading a finished execution's log through never asks for them.
     let signal: Signal | undefined
+    let hinted = !signals.hintsFollowed
     /** Reads up to `limit` events from storage; when there are none, waits for more, or ends. */
     const read = (limit: number): Follower =>
       Channel.unwrap(
         signal === undefined
-          ? Effect.flatMap(Scope.extend(signals.watch(id), scope), (acquired) => {
+          ? Effect.flatMap(Scope.extend(signals.acquire(id), scope), (acquired) => {
             signal = acquired
             return readWith(acquired, limit)
           })
@@ -130,6 +132,11 @@ export const make = ({ pageSize, poll, registry, runEnded, signals, storage: giv
           // Caught up with a run here that storage stopped: nothing more will come; say why.
           const stopped = signals.stoppedWith(id)
           if (stopped !== undefined) return Channel.fail(stopped)
+          if (!hinted) {
+            hinted = true
+            // Heard from now on: what was committed before is read again, rather than waited for.
+            return after(Scope.extend(signals.hinted(id), scope))
+          }
           return after(signal.wait(seen, poll))
         })
       })
@@ -183,14 +190,22 @@ export const make = ({ pageSize, poll, registry, runEnded, signals, storage: giv
   /** The result, awaited on the execution's signal (held meanwhile) until storage says it has ended. */
   const awaited = (id: string, error: Schema.Schema<any, any> | undefined) =>
     Effect.scoped(Effect.gen(function*() {
-      const signal = yield* signals.watch(id)
+      const signal = yield* signals.acquire(id)
+      let hinted = !signals.hintsFollowed
       while (true) {
         const here = runEnded(id)
         const end = here === undefined ? undefined : yield* here
         const found = settled(registry, id, end === undefined ? yield* storage.get(id) : asRead(end), error)
         if (found !== undefined) return yield* found
+        if (here !== undefined) continue
+        // Not ended, and not running here: its end is hinted from now on, and storage asked again first.
+        if (!hinted) {
+          hinted = true
+          yield* signals.hinted(id)
+          continue
+        }
         // Only the end matters here: woken when this process stores it, else by the poll.
-        if (here === undefined) yield* signal.waitFinished(poll)
+        yield* signal.waitFinished(poll)
       }
     }))
 

@@ -29,6 +29,9 @@ interface Listener {
   client: pg.Client | undefined
 }
 
+const chunks = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> =>
+  Array.from({ length: Math.ceil(items.length / size) }, (_, i) => items.slice(i * size, (i + 1) * size))
+
 /** Runs `listen <name>` (or `unlisten`) on `client`, a failure left to the connection's own end. */
 const statement = (client: pg.Client, text: string): Promise<void> =>
   client.query(text).then(() => undefined, () => undefined)
@@ -77,15 +80,20 @@ const listenOnce = (url: string, listener: Listener, heartbeatMs: number) =>
             return client.query(`listen ${channel}`)
           })
           .then(() => {
-            // From here, a channel followed anew is listened on by its follower; these, by this connection.
+            // From here, a channel followed anew is listened on by its follower; these, by this connection,
+            // many to a round trip (one query of several statements), so that thousands followed are
+            // listened on again in a few round trips, not one each.
             listener.client = client
+            const followed = Array.from(listener.followed)
             return Promise.all(
-              Array.from(listener.followed, ([name, followed]) =>
-                followed.listening = statement(client, `listen ${name}`))
+              chunks(followed, 500).map((chunk) => {
+                const listening = statement(client, chunk.map(([name]) => `listen ${name};`).join(" "))
+                for (const [, each] of chunk) each.listening = listening
+                return listening
+              })
             )
           })
-          .then(() =>
-            listener.changes.unsafeOffer({ _tag: "Missed" }), fail)
+          .then(() => listener.changes.unsafeOffer({ _tag: "Missed" }), fail)
       }).pipe(
         Effect.raceFirst(
           Effect.tryPromise({ try: () => client.query("select 1"), catch: lost }).pipe(

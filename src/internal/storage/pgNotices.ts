@@ -23,11 +23,13 @@ import { ExecutionStatus as Statuses } from "./service.js"
 /** The channel every process hears: statuses that others act on. */
 export const channel = "workflow_changes"
 
-const digest = (name: string) => createHash("md5").update(name).digest("hex")
+// SHA-256, not MD5: a FIPS build of Node or PostgreSQL refuses MD5. 128 bits of it, in hex, keep the names
+// short; `queueChannelOf` digests the same UTF-8 bytes in SQL.
+const digest = (name: string) => createHash("sha256").update(name).digest("hex").slice(0, 32)
 
 /**
  * The channel of an execution's steps and end: a digest of its id, since a channel is a name of at most
- * 63 bytes. Two ids with one channel only hear each other's hints.
+ * 63 bytes. Two ids with one channel would only hear each other's hints.
  */
 export const executionChannel = (id: string): string => `${channel}_${digest(id)}`
 
@@ -36,8 +38,9 @@ const queuePrefix = "workflow_queue_"
 /** The channel of the ends of a queue's executions (see `executionChannel`). */
 export const queueChannel = (queue: string): string => `${queuePrefix}${digest(queue)}`
 
-/** `queueChannel` of the queue in `column`, as SQL (PostgreSQL's md5 digests the same UTF-8 bytes). */
-export const queueChannelOf = (column: string): string => `'${queuePrefix}' || md5(${column})`
+/** `queueChannel` of the queue in `column`, as SQL: its UTF-8 bytes whatever the database's encoding. */
+export const queueChannelOf = (column: string): string =>
+  `'${queuePrefix}' || substr(encode(sha256(convert_to(${column}, 'UTF8')), 'hex'), 1, 32)`
 
 /** A hint to send: its payload (`payload`), on the channel of those who need it. */
 export interface Notice {
