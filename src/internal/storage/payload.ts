@@ -162,8 +162,14 @@ export const thaw = <A>(value: A): A => {
  * what the others see.
  */
 export const freeze = <A>(value: A): A => {
-  if (typeof value !== "object" || value === null) return value
-  for (const item of Object.values(value)) freeze(item)
+  // A frozen value is frozen through and through: this freezes from the leaves up, and so do the copies
+  // storages keep (`faithful`). The memory storage's events, shared as they are, are passed over at once.
+  if (typeof value !== "object" || value === null || Object.isFrozen(value)) return value
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) freeze(value[i])
+  } else {
+    for (const key in value) freeze(value[key])
+  }
   return Object.freeze(value)
 }
 
