@@ -38,14 +38,8 @@ describe.skipIf(pgUrl === undefined)("queue hints on PostgreSQL", () => {
   it("wake the workers of that queue only", async () => {
     const job = Workflow.make({ name: "hinted", run: (n: number) => Effect.succeed(n) })
     const program = Effect.gen(function*() {
-      const base = yield* Layer.build(ExecutionStorage.layerPg({ url: database.url() }))
-      const storage = yield* Effect.provide(ExecutionStorage.ExecutionStorage, base)
       // The worker's storage counts its claims.
-      let claims = 0
-      const counted: ExecutionStorage.ExecutionStorageService = {
-        ...storage,
-        claimQueued: (request) => Effect.suspend(() => (claims++, storage.claimQueued!(request)))
-      }
+      const { counted, storage, tally } = yield* countingClaims(database.url())
       const worker = yield* WorkflowEngine.make({ queues: [{ name: "a" }], pollInterval: "1 hour" }).pipe(
         Effect.provideService(ExecutionStorage.ExecutionStorage, counted)
       )
@@ -54,14 +48,14 @@ describe.skipIf(pgUrl === undefined)("queue hints on PostgreSQL", () => {
         Effect.provideService(ExecutionStorage.ExecutionStorage, storage)
       )
       // The worker's first look, answered before the starts below.
-      const first = yield* Effect.promise(() => until(() => claims > 0))
+      const first = yield* Effect.promise(() => until(() => tally.claims > 0))
       expect(first).toBe(true)
-      const before = claims
+      const before = tally.claims
       for (let i = 0; i < 20; i++) yield* client.start("hinted", i, { queue: "b" })
       const handle = yield* client.start("hinted", 99, { queue: "a" })
       expect(yield* handle.result).toBe(99)
       // One hint of its own queue (a claim, and another finding nothing more); none of the 20 of queue b.
-      expect(claims - before).toBeLessThanOrEqual(3)
+      expect(tally.claims - before).toBeLessThanOrEqual(3)
     })
     await Effect.runPromise(Effect.scoped(program))
   }, 60_000)
@@ -150,25 +144,17 @@ describe.skipIf(pgUrl === undefined)("room under a fleet-wide limit on PostgreSQ
       expect(claimed.map((record) => record.id)).toEqual(["holder"])
       // A worker that would look again on its own only hourly: only a hint can send it to claim. Its
       // storage counts the claims it has made.
-      const storage = yield* Effect.provide(
-        ExecutionStorage.ExecutionStorage,
-        yield* Layer.build(ExecutionStorage.layerPg({ url: database.url() }))
-      )
-      let claims = 0
-      const counted: ExecutionStorage.ExecutionStorageService = {
-        ...storage,
-        claimQueued: (request) => Effect.ensuring(storage.claimQueued!(request), Effect.sync(() => claims++))
-      }
+      const { counted, tally } = yield* countingClaims(database.url())
       const worker = yield* WorkflowEngine.make({
         queues: [{ name: "narrow", concurrency: 1 }],
         pollInterval: "1 hour"
       })
         .pipe(Effect.provideService(ExecutionStorage.ExecutionStorage, counted))
       yield* worker.register(job)
-      expect(yield* Effect.promise(() => until(() => claims > 0))).toBe(true)
+      expect(yield* Effect.promise(() => until(() => tally.claims > 0))).toBe(true)
       const waiting = yield* worker.start("limited", 2, { queue: "narrow" })
       // Its start's hint had the worker look again, find no room, and wait.
-      expect(yield* Effect.promise(() => until(() => claims > 1))).toBe(true)
+      expect(yield* Effect.promise(() => until(() => tally.claims > 1))).toBe(true)
       expect((yield* worker.status(waiting.id)).status).toBe("created")
       yield* other.commit("holder", { status: "completed", output: 1, owner: "elsewhere" })
       expect(
@@ -181,6 +167,21 @@ describe.skipIf(pgUrl === undefined)("room under a fleet-wide limit on PostgreSQ
     await Effect.runPromise(Effect.scoped(program))
   }, 60_000)
 })
+
+/** A storage layer of its own, and the same storage counting the claims made through it once answered. */
+const countingClaims = (url: string) =>
+  Effect.gen(function*() {
+    const storage = yield* Effect.provide(
+      ExecutionStorage.ExecutionStorage,
+      yield* Layer.build(ExecutionStorage.layerPg({ url }))
+    )
+    const tally = { claims: 0 }
+    const counted: ExecutionStorage.ExecutionStorageService = {
+      ...storage,
+      claimQueued: (request) => Effect.ensuring(storage.claimQueued!(request), Effect.sync(() => tally.claims++))
+    }
+    return { storage, counted, tally }
+  })
 
 /** Whether `check` comes to hold within 30 s, looking every 10 ms. */
 const until = async (check: () => boolean): Promise<boolean> => {
