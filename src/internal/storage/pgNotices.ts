@@ -42,7 +42,7 @@ export const queueChannel = (queue: string): string => `${queuePrefix}${digest(q
 export const queueChannelOf = (column: string): string =>
   `'${queuePrefix}' || substr(encode(sha256(convert_to(${column}, 'UTF8')), 'hex'), 1, 32)`
 
-/** A hint to send: its payload (`payload`), on the channel of those who need it. */
+/** A hint to send: its payload (see `notice`), on the channel of those who need it. */
 export interface Notice {
   readonly channel: string
   readonly payload: string
@@ -58,36 +58,27 @@ const MAX_PAYLOAD_BYTES = 7999
 const statuses = new Set<string>(Statuses.literals)
 
 /**
- * What a commit by `origin` (a storage layer) on `id` notifies: "<origin> <status or -> <id>", the status
- * of a new queued execution as `created:<queue, URI-encoded>` (so that only that queue's workers look);
- * undefined when it would not fit in a notification.
+ * The hint of a commit by `origin` (a storage layer) on `id`, on its channel. Its payload is
+ * "<origin> <status or -> <id>", the status of a new queued execution as `created:<queue, URI-encoded>` (so
+ * that only that queue's workers look); undefined when it would not fit in a notification.
  */
-export const payload = (
-  origin: string,
-  id: string,
-  status: ExecutionStatus | undefined,
-  queue?: string
-): string | undefined => {
-  const fits = (said: string) => {
-    const text = `${origin} ${said} ${id}`
-    return Buffer.byteLength(text) <= MAX_PAYLOAD_BYTES ? text : undefined
-  }
-  // A queue too long to name goes unnamed: every worker looks, as an older process's hint makes them.
-  return (status === "created" && queue !== undefined ? fits(`created:${encodeURIComponent(queue)}`) : undefined) ??
-    fits(status ?? "-")
-}
-
-/** The hint of a commit by `origin` on `id` (see `payload`), on its channel; undefined when it would not fit. */
 export const notice = (
   origin: string,
   id: string,
   status: ExecutionStatus | undefined,
   queue?: string
 ): Notice | undefined => {
-  const said = payload(origin, id, status, queue)
-  if (said === undefined) return undefined
+  const fits = (said: string) => {
+    const text = `${origin} ${said} ${id}`
+    return Buffer.byteLength(text) <= MAX_PAYLOAD_BYTES ? text : undefined
+  }
+  // A queue too long to name goes unnamed: every worker looks, as an older process's hint makes them.
+  const payload = (status === "created" && queue !== undefined
+    ? fits(`created:${encodeURIComponent(queue)}`)
+    : undefined) ?? fits(status ?? "-")
+  if (payload === undefined) return undefined
   const ended = isEnd(status)
-  return { channel: status === undefined || ended ? executionChannel(id) : channel, payload: said, ended }
+  return { channel: status === undefined || ended ? executionChannel(id) : channel, payload, ended }
 }
 
 /**
