@@ -18,6 +18,7 @@ import { fileURLToPath } from "node:url"
 import { ExecutionStorage, Workflow } from "../src/index.js"
 import { migrations, SCHEMA_VERSION } from "../src/internal/storage/migrations.js"
 import { startEngine } from "./helpers.js"
+import { startProcess } from "./processes.js"
 
 const dir = mkdtempSync(join(tmpdir(), "workflow-bad-"))
 const file = (name: string) => join(dir, `${name}-${Math.random().toString(36).slice(2, 8)}.db`)
@@ -166,6 +167,62 @@ describe("SQLite storage, two processes", () => {
       child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
       child.on("exit", (code) => resolve({ code, stdout }))
     })
+
+  /**
+   * A file in rollback mode, as another program may leave it, and a process writing to it until its stdin
+   * ends. Turning the file to WAL takes a write lock, which SQLite refuses at once (without its busy wait)
+   * while another process holds one.
+   */
+  const writtenElsewhere = (filename: string) =>
+    Effect.gen(function*() {
+      new Database(filename).exec("create table other (a)").close()
+      const holder = startProcess([
+        "-e",
+        `const db = new (require("better-sqlite3"))(${JSON.stringify(filename)})
+         db.exec("begin immediate"); db.exec("insert into other values (1)")
+         console.log("holding")
+         process.stdin.resume().on("end", () => { db.exec("commit"); db.close() })`
+      ], { cwd: root })
+      yield* Effect.addFinalizer(() => Effect.sync(holder.kill))
+      yield* Effect.promise(() => holder.line((line) => line === "holding"))
+      return holder
+    })
+
+  // Live: the open waits on the clock.
+  it.live(
+    "opens a file another process is writing, waiting for its lock instead of failing",
+    () =>
+      Effect.gen(function*() {
+        const filename = file("locked")
+        const holder = yield* writtenElsewhere(filename)
+        const opened = yield* Effect.fork(
+          withStorageOn(
+            filename,
+            (storage) => storage.create({ id: "after", workflow: "w", input: {}, status: "running" })
+          )
+        )
+        // Still waiting, well past the moment SQLite itself gave up, until the other process commits.
+        yield* Effect.sleep("300 millis")
+        expect(opened.unsafePoll()).toBeNull()
+        holder.endInput()
+        yield* opened
+        expect((yield* Effect.promise(() => holder.exit())).code).toBe(0)
+        const db = new Database(filename, { readonly: true })
+        expect(db.prepare("select count(*) as n from other").get()).toEqual({ n: 1 })
+        db.close()
+      }).pipe(Effect.scoped),
+    { timeout: 60_000 }
+  )
+
+  it.live("names the lock it waited for, once busyTimeoutMs has passed", () =>
+    Effect.gen(function*() {
+      const filename = file("held")
+      yield* writtenElsewhere(filename)
+      const error = yield* Effect.flip(
+        Effect.provide(Effect.void, ExecutionStorage.layerSqlite({ filename, busyTimeoutMs: 200 }))
+      )
+      expect(error.message).toContain("another process held its lock for longer than busyTimeoutMs (200 ms)")
+    }).pipe(Effect.scoped), { timeout: 60_000 })
 
   it.effect("lets two processes run executions on one file at once", () =>
     Effect.gen(function*() {

@@ -13,7 +13,7 @@ import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Statement from "@effect/sql/Statement"
 import Database from "better-sqlite3"
-import { Effect, identity, Layer, Scope, Stream } from "effect"
+import { Duration, Effect, identity, Layer, Schedule, Scope, Stream } from "effect"
 import { accessSync, constants, existsSync, mkdirSync, statSync } from "node:fs"
 import { dirname } from "node:path"
 import type { Commit, CommitError, ExecutionStorageService, SqliteOptions } from "../../ExecutionStorage.js"
@@ -26,11 +26,21 @@ import { ExecutionStorage, isCommitError, StorageError } from "./service.js"
 import * as SqlStorage from "./sql.js"
 import * as Writer from "./writer.js"
 
-const openFailed = (filename: string) => (cause: unknown) =>
+/**
+ * Whether SQLite refused for another connection's lock. Turning a file to WAL upgrades a read lock to a
+ * write lock, and there SQLite fails at once instead of waiting (a wait could deadlock): so two processes
+ * opening one new file together, or one opening a file another is writing in rollback mode, meet it.
+ */
+const isBusy = (cause: unknown): boolean =>
+  typeof (cause as { code?: unknown })?.code === "string" && (cause as { code: string }).code.startsWith("SQLITE_BUSY")
+
+const openFailed = (filename: string, busyTimeoutMs: number) => (cause: unknown) =>
   new StorageError({
     operation: "open",
     reason: `"${filename}" cannot be used as a SQLite database: ${
-      fileSystemProblem(filename) ?? (cause as Error).message
+      isBusy(cause)
+        ? `another process held its lock for longer than busyTimeoutMs (${busyTimeoutMs} ms)`
+        : fileSystemProblem(filename) ?? (cause as Error).message
     }`,
     cause
   })
@@ -58,29 +68,42 @@ const fileSystemProblem = (filename: string): string | undefined => {
 }
 
 /** Opens the file, refusing one that is not a sound SQLite database before writing to it. */
-const open = (options: SqliteOptions) =>
-  Effect.acquireRelease(
-    Effect.try({
-      try: () => {
-        mkdirSync(dirname(options.filename), { recursive: true })
-        const db = new Database(options.filename)
-        try {
-          // First, so that everything after it waits for another process's lock instead of failing.
-          db.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`)
-          const [check] = db.pragma("quick_check") as Array<{ quick_check: string }>
-          if (check?.quick_check !== "ok") throw new Error(`integrity check failed: ${check?.quick_check}`)
-          db.pragma("journal_mode = WAL")
-          db.pragma(`synchronous = ${options.synchronous === "FULL" ? "FULL" : "NORMAL"}`)
-          return db
-        } catch (cause) {
-          db.close()
-          throw cause
-        }
-      },
-      catch: openFailed(options.filename)
-    }),
+const open = (options: SqliteOptions) => {
+  const busyTimeoutMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))
+  const attempt = Effect.try({
+    try: () => {
+      mkdirSync(dirname(options.filename), { recursive: true })
+      const db = new Database(options.filename)
+      try {
+        // First, so that everything after it waits for another process's lock instead of failing.
+        db.pragma(`busy_timeout = ${busyTimeoutMs}`)
+        const [check] = db.pragma("quick_check") as Array<{ quick_check: string }>
+        if (check?.quick_check !== "ok") throw new Error(`integrity check failed: ${check?.quick_check}`)
+        db.pragma("journal_mode = WAL")
+        db.pragma(`synchronous = ${options.synchronous === "FULL" ? "FULL" : "NORMAL"}`)
+        return db
+      } catch (cause) {
+        db.close()
+        throw cause
+      }
+    },
+    catch: identity
+  })
+  return Effect.acquireRelease(
+    attempt.pipe(
+      // Where SQLite did not wait for the lock, wait here, as long as it would have.
+      Effect.retry({
+        while: isBusy,
+        schedule: Schedule.exponential("2 millis").pipe(
+          Schedule.union(Schedule.spaced("100 millis")),
+          Schedule.upTo(Duration.millis(busyTimeoutMs))
+        )
+      }),
+      Effect.mapError(openFailed(options.filename, busyTimeoutMs))
+    ),
     (db) => Effect.sync(() => db.close())
   )
+}
 
 /** Prepares each statement text once. */
 const preparedOnce = (db: Database.Database) => {
