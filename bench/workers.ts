@@ -13,7 +13,7 @@
 import { Effect, Layer } from "effect"
 import type { ChildProcessWithoutNullStreams } from "node:child_process"
 import { spawn } from "node:child_process"
-import { readFileSync } from "node:fs"
+import { readdirSync, readFileSync } from "node:fs"
 import { cpus } from "node:os"
 import { resolve } from "node:path"
 import { createInterface } from "node:readline"
@@ -97,21 +97,35 @@ const drain = async (url: string, workers: number, workflow: string, input: numb
   await watcher.connect()
   let ms: number | undefined
   const machine = busy()
+  const database = databaseCpu()
+  let spentByDatabase: number | undefined
   try {
     const started = performance.now()
     void fleet.serve(queue)
+    // Whether any is unfinished: answered from the small partial indexes of queued and active executions,
+    // which empty as the drain ends (counting the completed ones would read every row each time, costing
+    // the database, on the cores the workers share, more as the table grows).
     while (ms === undefined) {
       const { rows } = await watcher.query(
-        "select count(*)::int as n from workflow_executions where queue = $1 and status = 'completed'",
+        `select exists (select 1 from workflow_executions
+           where queue = $1 and status in ('created', 'running', 'waiting')) as unfinished`,
         [queue]
       )
-      if (rows[0].n === count) ms = performance.now() - started
-      else await new Promise((resolve) => setTimeout(resolve, 10))
+      if (rows[0].unfinished === false) {
+        ms = performance.now() - started
+        // Before the workers leave: their connections' backends take their CPU time with them.
+        spentByDatabase = database()
+      } else await new Promise((resolve) => setTimeout(resolve, 10))
     }
+    const { rows } = await watcher.query(
+      "select count(*)::int as n from workflow_executions where queue = $1 and status = 'completed'",
+      [queue]
+    )
+    if (rows[0].n !== count) throw new Error(`${rows[0].n} of ${count} executions completed`)
   } finally {
     await watcher.end()
     const cpu = await fleet.stop()
-    if (ms !== undefined) saturation(workers, ms, cpu, machine())
+    if (ms !== undefined) saturation(workers, ms, cpu, machine(), spentByDatabase)
   }
   return ms
 }
@@ -138,17 +152,64 @@ const busy = () => {
   }
 }
 
-/** Prints what saturated a drain: the workers' CPU, and how busy the machine's cores were. */
-const saturation = (workers: number, ms: number, cpu: ReadonlyArray<number>, machine: number | undefined) => {
+/**
+ * The CPU time PostgreSQL's processes on this machine spend from now until the returned function is
+ * called, in ms, from /proc (the server, when it runs here, and its backends); undefined elsewhere.
+ */
+const databaseCpu = () => {
+  const read = () => {
+    try {
+      let ticks = 0
+      for (const pid of readdirSync("/proc")) {
+        if (!/^\d+$/.test(pid)) continue
+        try {
+          const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+          if (!stat.includes("(postgres)")) continue
+          // utime and stime, the 14th and 15th fields, counted after the command's closing parenthesis.
+          const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+          ticks += Number(fields[11]) + Number(fields[12])
+        } catch {
+          // Gone meanwhile.
+        }
+      }
+      return ticks
+    } catch {
+      return undefined
+    }
+  }
+  const before = read()
+  return () => {
+    const after = read()
+    // Clock ticks are 10 ms on Linux (USER_HZ 100).
+    return before === undefined || after === undefined || after === 0 ? undefined : (after - before) * 10
+  }
+}
+
+/**
+ * Prints what saturated a drain: the workers' CPU, the database's, and how busy the machine's cores were;
+ * for one worker, also how much faster more workers could run it at best, with the cores it left idle.
+ */
+const saturation = (
+  workers: number,
+  ms: number,
+  cpu: ReadonlyArray<number>,
+  machine: number | undefined,
+  database: number | undefined
+) => {
   if (cpu.some(Number.isNaN)) return console.log("  CPU: unknown (a worker did not report it)")
   const spent = cpu.reduce((a, b) => a + b, 0)
   console.log(
     `  CPU: the ${workers} worker(s) ${spent.toFixed(0)} ms in all (${
       cpu.map((one) => `${Math.round((100 * one) / ms)}%`).join(", ")
-    } of a core each); the machine's ${cpus().length} cores ${
+    } of a core each); PostgreSQL ${
+      database === undefined ? "(unknown)" : `${database} ms`
+    }; the machine's ${cpus().length} cores ${
       machine === undefined ? "(unknown)" : `${Math.round(100 * machine)}% busy`
     }`
   )
+  if (workers === 1 && machine !== undefined) {
+    console.log(`  at best ${(1 / machine).toFixed(2)} times as fast with more workers on these cores`)
+  }
 }
 
 /** Enqueue-to-start latencies of `count` probes started one at a time, each once the last began. */
