@@ -563,6 +563,21 @@ export interface WriterOptions {
    * @since 0.2.0
    */
   readonly onWrite?: (commit: Commit) => (failure: unknown) => void
+  /**
+   * Creates the execution with the writer's first write, claimed for `owner` (its `claim`), in the same
+   * transaction: a start that runs what it creates, and whose run commits soon, writes once. Given only
+   * to a storage that has `createsWithWriter`.
+   *
+   * @since 0.2.0
+   */
+  readonly create?: NewExecution
+  /**
+   * With `create`: told once, when the write that creates the execution has ended, with its failure, if
+   * any (a failure to prepare it, `InvalidPayload`, included). May be called outside any fiber.
+   *
+   * @since 0.2.0
+   */
+  readonly onCreated?: (failure: unknown) => void
 }
 
 /**
@@ -619,6 +634,13 @@ export interface ExecutionStorageService {
   readonly commit: (id: string, commit: Commit) => Effect.Effect<number, CommitError>
   /** The writer a run of the execution commits through, for as long as the scope lasts. */
   readonly writer: (id: string, options: WriterOptions) => Effect.Effect<Writer, never, Scope.Scope>
+  /**
+   * Its writers create their execution with their first write when asked (`WriterOptions.create`): the
+   * engine then starts an execution it runs itself without a write of its own.
+   *
+   * @since 0.2.0
+   */
+  readonly createsWithWriter?: boolean
   /** Events with `seq >= fromSeq`, in `seq` order, at most `limit` of them. */
   readonly events: (
     id: string,

@@ -2,9 +2,9 @@
  * The calls that steer executions: start, cancel (with the executions
  * started from its body), resume, approve.
  */
-import { Effect, Stream } from "effect"
+import { Deferred, Effect, Stream } from "effect"
 import type { Clock } from "effect"
-import type { ExecutionStorageService } from "../../ExecutionStorage.js"
+import type { ExecutionStorageService, InvalidPayload, NewExecution, StorageError } from "../../ExecutionStorage.js"
 import type * as Workflow from "../../Workflow.js"
 import type { StartOptions, WorkflowEngineService } from "../../WorkflowEngine.js"
 import * as Metrics from "../metrics.js"
@@ -15,7 +15,7 @@ import { ExecutionFinished, isTerminal } from "../storage/service.js"
 import { traced } from "../telemetry.js"
 import { ExecutionIdConflict, InvalidOption } from "./errors.js"
 import type * as Observe from "./observe.js"
-import type { Registry } from "./registry.js"
+import type { Definition, Registry } from "./registry.js"
 import * as Runs from "./runs.js"
 import * as Starting from "./starting.js"
 import type { Workers } from "./workers.js"
@@ -44,8 +44,44 @@ const childrenCancel = (
 /** A span per start where a tracer exports it (see `traced`). */
 const startSpan = traced("WorkflowEngine.start")
 
+/**
+ * Creates `execution` (running, claimed for this engine's runs) and launches its run here; whether it was
+ * created (a given id may be an existing execution's). With an id of the engine's making (no other start can
+ * use it) and a storage whose writers create, the run's first write creates it, with the run's first steps
+ * if they are quick, and this returns once that write is stored: one write (one sync to disk) for a quick
+ * execution, where there would be two.
+ */
+const creatingHere = (storage: ExecutionStorageService, runs: Runs.Runs, clock: Clock.Clock) =>
+(
+  execution: NewExecution,
+  definition: Definition,
+  idGiven: boolean
+): Effect.Effect<boolean, ExecutionIdConflict | StorageError | InvalidPayload> =>
+  Effect.gen(function*() {
+    const claimedAt = clock.unsafeCurrentTimeMillis()
+    const { id } = execution
+    if (!idGiven && storage.createsWithWriter === true) {
+      const created = yield* Deferred.make<void, StorageError | InvalidPayload>()
+      const record = yield* Starting.unstored(execution, claimedAt)
+      yield* runs.launch(id, definition, { record, claimedAt, create: { execution, created } })
+      yield* Deferred.await(created)
+      return true
+    }
+    const { claimed, created, record } = yield* storage.create(execution)
+    if (record.workflow !== execution.workflow) {
+      return yield* new ExecutionIdConflict({
+        executionId: id,
+        workflow: execution.workflow,
+        existingWorkflow: record.workflow
+      })
+    }
+    if (created) yield* runs.launch(id, definition, claimed === true ? { record, claimedAt } : undefined)
+    return created
+  })
+
 export const make = ({ clock, observe, register, registry, runs, signals, storage, workers }: ControlOptions) => {
   const commitAsEngine = Runs.commitAsEngine(storage, signals)
+  const createHere = creatingHere(storage, runs, clock)
   const enqueue = Starting.enqueue({ storage, registry, observe, workers, cancel: (id) => cancel(id) })
 
   const start = (
@@ -67,24 +103,21 @@ export const make = ({ clock, observe, register, registry, runs, signals, storag
       const encoded = yield* Starting.validInput(definition, input)
       const id = yield* Starting.newId(options)
       const parent = yield* Starting.parentHere
-      const claimedAt = clock.unsafeCurrentTimeMillis()
-      // Created running, claimed for this engine, which runs it at once: one write to start.
-      const { claimed, created, record } = yield* storage.create({
-        id,
-        workflow: name,
-        input: encoded,
-        status: "running",
-        claim: runs.claim,
-        ...(parent !== undefined ? { parent, ...(awaited === true ? { awaitedByParent: true } : {}) } : {}),
-        ...(definition.workflow.version !== undefined ? { version: definition.workflow.version } : {})
-      })
-      if (record.workflow !== name) {
-        return yield* new ExecutionIdConflict({ executionId: id, workflow: name, existingWorkflow: record.workflow })
-      }
-      if (created) {
-        Metrics.started(name)
-        yield* runs.launch(id, definition, claimed === true ? { record, claimedAt } : undefined)
-      }
+      // Created running, claimed for this engine, which runs it at once.
+      const created = yield* createHere(
+        {
+          id,
+          workflow: name,
+          input: encoded,
+          status: "running",
+          claim: runs.claim,
+          ...(parent !== undefined ? { parent, ...(awaited === true ? { awaitedByParent: true } : {}) } : {}),
+          ...(definition.workflow.version !== undefined ? { version: definition.workflow.version } : {})
+        },
+        definition,
+        options?.executionId !== undefined
+      )
+      if (created) Metrics.started(name)
       // A handle for a workflow given by value reports its typed failures (`Workflow.Typed`).
       const typed = typeof workflowOrName === "string" ? undefined : definition.workflow.error
       return observe.handle(id, name, created, cancel(id), typed)

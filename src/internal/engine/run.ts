@@ -45,6 +45,8 @@ export interface Run {
   state: RunState
   /** When this engine last knew it held the execution's lease; undefined until it is claimed. */
   leaseConfirmedAt: number | undefined
+  /** Its execution is not stored yet: its writer creates it with its first write (see `Fresh.create`). */
+  creating: boolean
   /** Answers given while the run was already going, possibly after it read its journal. */
   readonly answers: Map<string, ApprovalAnswer>
   /** The execution's end (and its workflow), once this run has stored it. */
@@ -63,6 +65,7 @@ export interface End {
 export const make = (): Run => ({
   state: RunState.Launching(),
   leaseConfirmedAt: undefined,
+  creating: false,
   answers: new Map(),
   end: undefined,
   parent: undefined,

@@ -3,9 +3,18 @@
  * interpret the body, store the outcome), stopping it (cancel, lost lease,
  * shutdown) and handing it answers that arrive while it goes on.
  */
-import { Effect, Fiber, FiberMap, Option, Schema } from "effect"
+import { Deferred, Effect, Exit, Fiber, FiberId, FiberMap, Option, Predicate, Schema } from "effect"
 import type { Clock, Scope } from "effect"
-import type { Commit, ExecutionRecord, ExecutionStorageService, JournalEntry, Writer } from "../../ExecutionStorage.js"
+import type {
+  Commit,
+  ExecutionRecord,
+  ExecutionStorageService,
+  InvalidPayload,
+  JournalEntry,
+  NewExecution,
+  StorageError,
+  Writer
+} from "../../ExecutionStorage.js"
 import type { ApprovalAnswer } from "../../Workflow.js"
 import type { StorageFailure } from "../../WorkflowEngine.js"
 import type { ErrorInfo } from "../../WorkflowEvent.js"
@@ -167,6 +176,23 @@ const bodyOf = (workflow: Definition["workflow"], input: unknown): Effect.Effect
   )
 
 /**
+ * What the run's writer tells once the write creating its execution has ended: the run holds its lease from
+ * then on (as of when the start asked for it: the database set it later), and the start hears how it went.
+ */
+const createdBy = (run: Run.Run, { claimedAt, create }: Fresh) => (failure: unknown): void => {
+  run.creating = false
+  if (failure === undefined) run.leaseConfirmedAt = claimedAt
+  Deferred.unsafeDone(
+    create!.created,
+    failure === undefined
+      ? Exit.void
+      : Predicate.isTagged(failure, "StorageError") || Predicate.isTagged(failure, "InvalidPayload")
+      ? Exit.fail(failure as StorageError | InvalidPayload)
+      : Exit.die(failure)
+  )
+}
+
+/**
  * A run's interpreter of its execution's journal, with the run's telemetry (its span open until the scope
  * closes) and its writer, which tells the engine and the telemetry of every write.
  */
@@ -176,14 +202,20 @@ const interpret = (
   record: ExecutionRecord,
   run: Run.Run,
   journal: ReadonlyMap<string, JournalEntry>,
-  confirmLease: (id: string, run: Run.Run) => () => Effect.Effect<void> | undefined
+  confirmLease: (id: string, run: Run.Run) => () => Effect.Effect<void> | undefined,
+  fresh: Fresh | undefined
 ) =>
   Effect.gen(function*() {
     const { id, workflow } = record
     const telemetry = yield* Telemetry.forRun(storage, record, clock)
     run.trace = telemetry.ids
     const onStored = storedBy(signals, id, run, workflow)
-    const writer = yield* storage.writer(id, { owner, onStored, onWrite: telemetry.onWrite })
+    const writer = yield* storage.writer(id, {
+      owner,
+      onStored,
+      onWrite: telemetry.onWrite,
+      ...(fresh?.create !== undefined ? { create: fresh.create.execution, onCreated: createdBy(run, fresh) } : {})
+    })
     const instance = new Instance(
       id,
       workflow,
@@ -237,6 +269,15 @@ export interface Fresh {
   readonly claimedAt: number
   /** Its body ran before (it was woken from a wait): its journal is read. */
   readonly started?: boolean
+  /**
+   * Not stored yet (`record` is what it will be): the run's writer creates it, claimed, with its first
+   * write (`WriterOptions.create`), and completes `created` once that write has ended. The run holds no
+   * lease to renew or check until then.
+   */
+  readonly create?: {
+    readonly execution: NewExecution
+    readonly created: Deferred.Deferred<void, StorageError | InvalidPayload>
+  }
 }
 
 export interface RunsOptions {
@@ -257,6 +298,8 @@ const leasing = ({ lease, owner, storage }: RunsOptions, clock: Clock.Clock) => 
    * the lease on its own clock; this only measures time elapsed here, from before the renewal was asked.
    */
   const confirmLease = (id: string, run: Run.Run) => (): Effect.Effect<void> | undefined => {
+    // Not stored yet: the write that creates it sets the lease.
+    if (run.creating) return undefined
     const now = clock.unsafeCurrentTimeMillis()
     if (run.leaseConfirmedAt !== undefined && now - run.leaseConfirmedAt <= (lease * 2) / 3) return undefined
     return Effect.flatMap(Effect.either(Leases.renew(storage, owner, [id], lease)), (renewed) => {
@@ -325,8 +368,9 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
 
     const execute = (id: string, definition: Definition, run: Run.Run, fresh: Fresh | undefined) =>
       Effect.gen(function*() {
-        // The run goes on after whoever launched it (`start` returns its handle before the body begins).
-        yield* Effect.yieldNow()
+        // The run goes on after whoever launched it (`start` returns its handle before the body begins),
+        // unless that one waits for the run to create the execution.
+        if (fresh?.create === undefined) yield* Effect.yieldNow()
         // Cancelled (or the engine closed) between launch and start: whoever stopped it stores the outcome.
         if (!Run.isLive(run)) return
         // The lease goes with the execution's end when the run stores it; else the run gives it up.
@@ -335,7 +379,8 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
             ? Effect.void
             : Effect.ignore(storage.release(id, owner))
         ))
-        if (fresh !== undefined) run.leaseConfirmedAt = fresh.claimedAt
+        if (fresh?.create !== undefined) run.creating = true
+        else if (fresh !== undefined) run.leaseConfirmedAt = fresh.claimedAt
         const loaded = fresh === undefined
           ? yield* load(id, run)
           : { record: fresh.record, journal: fresh.started === true ? yield* storage.journal(id) : noEntries }
@@ -350,7 +395,15 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
         if (record.awaitedByParent === true) run.parent = record.parent
         const journal = new Map(loaded.journal.map((entry) => [entry.key, entry] as const))
         const workflow = definition.workflow
-        const { instance, telemetry, writer } = yield* interpret(options, clock, record, run, journal, confirmLease)
+        const { instance, telemetry, writer } = yield* interpret(
+          options,
+          clock,
+          record,
+          run,
+          journal,
+          confirmLease,
+          fresh
+        )
         if (!Run.loaded(run)) return
         yield* telemetry.active
         // Held back: stored with the run's first commit.
@@ -378,7 +431,11 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
             : Effect.logError(`Execution ${id} could not run: ${error.message}`)
         ),
         Effect.catchAllDefect((defect) => Effect.logError(`Execution ${id} could not run`, defect)),
-        Effect.ensuring(Effect.sync(() => runs.get(id) === run && runs.delete(id)))
+        Effect.ensuring(Effect.sync(() => {
+          if (runs.get(id) === run) runs.delete(id)
+          // Ended before its writer could create the execution (the engine closed): the start hears so.
+          if (fresh?.create !== undefined) Deferred.unsafeDone(fresh.create.created, Exit.interrupt(FiberId.none))
+        }))
       )
 
     const launch = (id: string, definition: Definition, fresh?: Fresh) =>

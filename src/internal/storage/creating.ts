@@ -8,7 +8,7 @@ import type { Clock } from "effect"
 import type { ExecutionRecord, NewExecution } from "../../ExecutionStorage.js"
 import type { Dialect, Query, Rows } from "./commitProgram.js"
 import { dbNow } from "./commitProgram.js"
-import { encode } from "./payload.js"
+import { encodeSync, inputWhat } from "./payload.js"
 import type { ExecutionNotFound, InvalidPayload } from "./service.js"
 import { StorageError } from "./service.js"
 
@@ -40,6 +40,16 @@ const insertExecution = (dialect: Dialect, execution: NewExecution, input: strin
   if (claim !== undefined) params.push(leaseLength(claim.leaseMs))
   return { text, params }
 }
+
+/** The input of a new execution as stored; throws `InvalidPayload` when it cannot be. */
+const storedInput = (execution: NewExecution): string => encodeSync(inputWhat(execution.id), execution.input, "input")
+
+/**
+ * The insert of a new execution claimed for the run that writes it, for its writer's first write
+ * (`WriterOptions.create`); throws `InvalidPayload` when its input cannot be stored.
+ */
+export const creationQuery = (dialect: Dialect, execution: NewExecution, at: number): Query =>
+  insertExecution(dialect, execution, storedInput(execution), at)
 
 /** The insert, notifying `notice` on `channel` when it inserts (PostgreSQL; see pgNotices.ts). */
 const insertNotifying = (insert: Query, notice: { readonly channel: string; readonly payload: string }): Query => ({
@@ -74,7 +84,7 @@ export const creating = <E>(
 > =>
 (execution) =>
   Effect.gen(function*() {
-    const input = yield* encode(`the input of execution "${execution.id}"`, execution.input, "input")
+    const input = yield* Effect.try({ try: () => storedInput(execution), catch: (error) => error as InvalidPayload })
     const run = (query: Query) =>
       execute(query).pipe(
         Effect.mapError((cause) =>

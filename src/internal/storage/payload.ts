@@ -188,6 +188,9 @@ export const checkInput = (id: string, input: unknown): Effect.Effect<unknown, I
   })
 
 /** JSON text of a payload; throws an InvalidPayload naming what could not be stored. */
+/** How an execution's input is named in `InvalidPayload`. */
+export const inputWhat = (id: string): string => `the input of execution "${id}"`
+
 export const encodeSync = (what: string, value: unknown, fix: Fix = "json"): string => {
   faithful(what, fix, value, false)
   return json(what, value)

@@ -7,8 +7,9 @@
  */
 import { Effect, Exit } from "effect"
 import type { Scope } from "effect"
-import type { Commit, CommitError, Writer, WriterOptions } from "../../ExecutionStorage.js"
+import type { Commit, CommitError, NewExecution, Writer, WriterOptions } from "../../ExecutionStorage.js"
 import { onClose } from "../scopeFinalizer.js"
+import type { Query } from "./commitProgram.js"
 import type { EncodedCommit } from "./payload.js"
 import { encodeCommit } from "./payload.js"
 import { conditional, isCommitError } from "./service.js"
@@ -22,6 +23,11 @@ import { conditional, isCommitError } from "./service.js"
 export interface Driver<P> {
   /** Prepares a commit; throws `InvalidPayload` when it cannot be stored. */
   readonly prepare: (id: string, commit: Commit) => P
+  /**
+   * Prepares the creation of the execution, to be written with the run's first write (`merge` keeps it);
+   * throws `InvalidPayload` when it cannot be stored. A storage whose writer has it says `createsWithWriter`.
+   */
+  readonly prepareCreate?: (execution: NewExecution) => P
   /** One commit of a held commit and the next (see `mergeCommits`). */
   readonly merge: (first: P, next: P) => P
   /** Writes at once, throwing what `commit` fails with: for storages that can (no Effect per commit). */
@@ -64,8 +70,33 @@ class RunWriter<P> implements Writer {
     private readonly owner: string,
     private readonly onStored: ((commit: Commit) => void) | undefined,
     private readonly onWrite: ((commit: Commit) => (failure: unknown) => void) | undefined,
-    private readonly driver: Driver<P>
+    private readonly driver: Driver<P>,
+    /** Told when the first write, which creates the execution, has ended (see `createFirst`). */
+    private onCreated?: ((failure: unknown) => void) | undefined
   ) {}
+
+  /**
+   * Holds back the execution's creation, as the first commit: it is written with the run's next commit, or
+   * on its own at the next microtask, like any held commit. A creation that cannot be prepared fails the
+   * run's first commit, and is told as failed.
+   */
+  createFirst(execution: NewExecution): void {
+    try {
+      this.held = { commit: {}, journaled: undefined, prepared: this.driver.prepareCreate!(execution) }
+      this.schedule()
+    } catch (error) {
+      this.heldFailure = error
+      this.created(error)
+    }
+  }
+
+  /** The first write has ended: the creation with it, if it was held. */
+  private created(failure: unknown): void {
+    const told = this.onCreated
+    if (told === undefined) return
+    this.onCreated = undefined
+    told(failure)
+  }
 
   commit(commit: Commit, options?: { readonly hold?: boolean }): Effect.Effect<void, CommitError> {
     if (this.heldFailure !== undefined) {
@@ -147,9 +178,11 @@ class RunWriter<P> implements Writer {
       this.driver.writeSync!(this.id, prepared, this.owner)
     } catch (error) {
       ended?.(error)
+      this.created(error)
       return error
     }
     ended?.(undefined)
+    this.created(undefined)
     this.onStored?.(commit)
     return undefined
   }
@@ -179,6 +212,7 @@ class RunWriter<P> implements Writer {
     let ended: ((failure: unknown) => void) | undefined
     const finish = (failure: unknown) => {
       ended?.(failure)
+      this.created(failure)
       if (failure === undefined) this.onStored?.(commit)
       else this.writeFailure ??= failure
       done(failure)
@@ -246,8 +280,14 @@ export const make =
   <P>(driver: Driver<P>) => (id: string, options: WriterOptions): Effect.Effect<Writer, never, Scope.Scope> =>
     Effect.suspend(() => {
       // A new writer holds nothing: were the finalizer never added (an interruption here), nothing is lost.
-      const writer = new RunWriter(id, options.owner, options.onStored, options.onWrite, driver)
-      return Effect.as(onClose(Effect.async<void>((resume) => writer.flushLater(() => resume(Effect.void)))), writer)
+      const writer = new RunWriter(id, options.owner, options.onStored, options.onWrite, driver, options.onCreated)
+      const create = options.create
+      // Only after the finalizer is added: a creation held is written when the scope closes.
+      const created = create === undefined ? Effect.void : Effect.sync(() => writer.createFirst(create))
+      return Effect.as(
+        Effect.zipRight(onClose(Effect.async<void>((resume) => writer.flushLater(() => resume(Effect.void)))), created),
+        writer
+      )
     })
 
 /**
@@ -287,6 +327,8 @@ export const fromCommit = (
 export interface Encoded {
   readonly commit: Commit
   readonly encoded: EncodedCommit
+  /** The insert creating the execution, written first in the same transaction (`Driver.prepareCreate`). */
+  readonly create?: Query
 }
 
 /** Encodes a commit; throws `InvalidPayload` when it cannot be stored. */
@@ -297,6 +339,7 @@ export const encoding: Pick<Driver<Encoded>, "prepare" | "merge"> = {
   prepare: encode,
   merge: (first, next) => ({
     commit: mergeCommits(first.commit, next.commit),
+    ...(first.create !== undefined ? { create: first.create } : {}),
     // As `mergeCommits` merges the commits: the later one's fields win.
     encoded: {
       events: [...first.encoded.events, ...next.encoded.events],
