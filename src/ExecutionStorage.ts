@@ -566,7 +566,8 @@ export interface WriterOptions {
   /**
    * Creates the execution with the writer's first write, claimed for `owner` (its `claim`), in the same
    * transaction: a start that runs what it creates, and whose run commits soon, writes once. Given only
-   * to a storage that has `createsWithWriter`.
+   * to the writers of this package's storages that can (SQLite with `synchronous: "FULL"`, PostgreSQL);
+   * a writer of your own is never asked.
    *
    * @since 0.2.0
    */
@@ -634,13 +635,6 @@ export interface ExecutionStorageService {
   readonly commit: (id: string, commit: Commit) => Effect.Effect<number, CommitError>
   /** The writer a run of the execution commits through, for as long as the scope lasts. */
   readonly writer: (id: string, options: WriterOptions) => Effect.Effect<Writer, never, Scope.Scope>
-  /**
-   * Its writers create their execution with their first write when asked (`WriterOptions.create`): the
-   * engine then starts an execution it runs itself without a write of its own.
-   *
-   * @since 0.2.0
-   */
-  readonly createsWithWriter?: boolean
   /** Events with `seq >= fromSeq`, in `seq` order, at most `limit` of them. */
   readonly events: (
     id: string,

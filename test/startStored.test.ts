@@ -1,9 +1,9 @@
 /**
  * What a start has stored when it returns, on every durable storage: the
  * execution, running, whatever its first step is doing. Under SQLite FULL
- * the creation is written with the run's first write, so the start waits for
- * that write; a process killed with SIGKILL right after `start` returned
- * leaves the execution stored all the same, for another process to resume.
+ * and on PostgreSQL the creation is written with the run's first write, so
+ * the start waits for that write; a process killed with SIGKILL right after
+ * `start` returned leaves the execution stored all the same.
  */
 import { Effect, Layer } from "effect"
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs"
@@ -53,12 +53,13 @@ const startSuite = (
 ) =>
   describe(`a start on ${name}`, () => {
     /**
-     * Running, with its first step's start stored or soon to be (written on its own, after the start); under
-     * FULL stored with the creation, in the write the start waited for.
+     * Running, with its first step's start stored or soon to be (written on its own, after the start); where
+     * the run's first write creates the execution (SQLite FULL, PostgreSQL), stored with the creation, in
+     * the write the start waited for.
      */
     const expectStarted = (found: { readonly status: string; readonly events: ReadonlyArray<string> }) => {
       expect(found.status).toBe("running")
-      if (synchronous === "FULL" && name.startsWith("SQLite")) expect(found.events).toEqual(["step_start"])
+      if (synchronous === "FULL") expect(found.events).toEqual(["step_start"])
       else expect(["step_start"].slice(0, found.events.length)).toEqual(found.events)
     }
 
@@ -81,6 +82,41 @@ const startSuite = (
           expect(yield* handle.result).toBe(2)
         }).pipe(Effect.scoped, Effect.provide(WorkflowEngine.layer.pipe(Layer.provideMerge(storage()))))
       )
+    }, 60_000)
+
+    it("fails on an engine that has closed, rather than waiting for a run that will not be", async () => {
+      const oneStep = Workflow.make({
+        name: "one-step",
+        run: (n: number) => Workflow.step("double", Effect.succeed(n))
+      })
+      const closed = await Effect.runPromise(
+        Effect.scoped(
+          Effect.provide(WorkflowEngine.WorkflowEngine, WorkflowEngine.layer.pipe(Layer.provide(storage())))
+        )
+      )
+      const exit = await Effect.runPromiseExit(closed.start(oneStep, 1))
+      expect(exit._tag).toBe("Failure")
+    }, 60_000)
+
+    it("works over a storage that puts a writer of its own in place of this one's", async () => {
+      const oneStep = Workflow.make({
+        name: "one-step",
+        run: (n: number) => Workflow.step("double", Effect.succeed(n * 2))
+      })
+      const wrapped = Layer.effect(
+        ExecutionStorage.ExecutionStorage,
+        Effect.map(ExecutionStorage.ExecutionStorage, (inner) => ({
+          ...inner,
+          writer: ExecutionStorage.writerFromCommit(inner.commit)
+        }))
+      ).pipe(Layer.provide(storage()))
+      const result = await Effect.runPromise(
+        Effect.gen(function*() {
+          const engine = yield* WorkflowEngine.WorkflowEngine
+          return yield* (yield* engine.start(oneStep, 21)).result
+        }).pipe(Effect.scoped, Effect.provide(WorkflowEngine.layer.pipe(Layer.provide(wrapped))))
+      )
+      expect(result).toBe(42)
     }, 60_000)
 
     it("leaves the execution stored when its process is killed right after start returned", async () => {

@@ -12,6 +12,7 @@ import type { Signals } from "../notifier.js"
 import { stamp } from "../stamp.js"
 import * as Listing from "../storage/listing.js"
 import { ExecutionFinished, isTerminal } from "../storage/service.js"
+import * as Writer from "../storage/writer.js"
 import { traced } from "../telemetry.js"
 import { ExecutionIdConflict, InvalidOption } from "./errors.js"
 import type * as Observe from "./observe.js"
@@ -48,8 +49,9 @@ const startSpan = traced("WorkflowEngine.start")
  * Creates `execution` (running, claimed for this engine's runs) and launches its run here; whether it was
  * created (a given id may be an existing execution's). With an id of the engine's making (no other start can
  * use it) and a storage whose writers create, the run's first write creates it, with the run's first steps
- * if they are quick, and this returns once that write is stored: one write (one sync to disk) for a quick
- * execution, where there would be two.
+ * if they are quick, and this returns once that write is stored: one write (one sync to disk, one round
+ * trip) for a quick execution, where there would be two. Not for a start from another execution's body: a
+ * cancel of that one finds its children by their stored link, and must find this one as soon as it began.
  */
 const creatingHere = (storage: ExecutionStorageService, runs: Runs.Runs, clock: Clock.Clock) =>
 (
@@ -60,7 +62,7 @@ const creatingHere = (storage: ExecutionStorageService, runs: Runs.Runs, clock: 
   Effect.gen(function*() {
     const claimedAt = clock.unsafeCurrentTimeMillis()
     const { id } = execution
-    if (!idGiven && storage.createsWithWriter === true) {
+    if (!idGiven && execution.parent === undefined && Writer.createsExecutions(storage.writer)) {
       const created = yield* Deferred.make<void, StorageError | InvalidPayload>()
       const record = yield* Starting.unstored(execution, claimedAt)
       yield* runs.launch(id, definition, { record, claimedAt, create: { execution, created } })

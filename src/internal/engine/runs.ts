@@ -3,7 +3,7 @@
  * interpret the body, store the outcome), stopping it (cancel, lost lease,
  * shutdown) and handing it answers that arrive while it goes on.
  */
-import { Deferred, Effect, Exit, Fiber, FiberId, FiberMap, Option, Predicate, Schema } from "effect"
+import { Deferred, Effect, Exit, Fiber, FiberMap, Option, Predicate, Schema } from "effect"
 import type { Clock, Scope } from "effect"
 import type {
   Commit,
@@ -12,7 +12,6 @@ import type {
   InvalidPayload,
   JournalEntry,
   NewExecution,
-  StorageError,
   Writer
 } from "../../ExecutionStorage.js"
 import type { ApprovalAnswer } from "../../Workflow.js"
@@ -27,7 +26,7 @@ import * as Metrics from "../metrics.js"
 import type { Signals } from "../notifier.js"
 import { onClose } from "../scopeFinalizer.js"
 import { stamp } from "../stamp.js"
-import { ExecutionNotOwned, isTerminal } from "../storage/service.js"
+import { ExecutionNotOwned, isTerminal, StorageError } from "../storage/service.js"
 import * as Telemetry from "../telemetry.js"
 import type { TraceIds } from "../telemetry.js"
 import type { Spawn } from "../waits.js"
@@ -191,6 +190,24 @@ const createdBy = (run: Run.Run, { claimedAt, create }: Fresh) => (failure: unkn
       : Exit.die(failure)
   )
 }
+
+/**
+ * A run that was to create its execution did not get to write (the engine is closing): its start fails,
+ * nothing started. A start already told how the write went is not told again.
+ */
+const notCreated = (fresh: Fresh | undefined): Effect.Effect<void> =>
+  Effect.sync(() => {
+    if (fresh?.create === undefined) return
+    Deferred.unsafeDone(
+      fresh.create.created,
+      Exit.fail(
+        new StorageError({
+          operation: "create",
+          reason: `the engine stopped before execution "${fresh.record.id}" was stored: it was not started`
+        })
+      )
+    )
+  })
 
 /**
  * A run's interpreter of its execution's journal, with the run's telemetry (its span open until the scope
@@ -431,18 +448,18 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
             : Effect.logError(`Execution ${id} could not run: ${error.message}`)
         ),
         Effect.catchAllDefect((defect) => Effect.logError(`Execution ${id} could not run`, defect)),
-        Effect.ensuring(Effect.sync(() => {
+        Effect.ensuring(Effect.suspend(() => {
           if (runs.get(id) === run) runs.delete(id)
           // Ended before its writer could create the execution (the engine closed): the start hears so.
-          if (fresh?.create !== undefined) Deferred.unsafeDone(fresh.create.created, Exit.interrupt(FiberId.none))
+          return notCreated(fresh)
         }))
       )
 
     const launch = (id: string, definition: Definition, fresh?: Fresh) =>
       Effect.suspend(() => {
-        if (closing) return Effect.void
+        if (closing) return notCreated(fresh)
         const current = runs.get(id)
-        if (current !== undefined && !Run.leaving(current)) return Effect.void
+        if (current !== undefined && !Run.leaving(current)) return notCreated(fresh)
         const run = Run.make()
         runs.set(id, run)
         signals.launched(id)

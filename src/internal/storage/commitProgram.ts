@@ -14,7 +14,8 @@ import {
   ExecutionNotFound,
   ExecutionNotOwned,
   isTerminal,
-  SignalPending
+  SignalPending,
+  StorageError
 } from "./service.js"
 
 /**
@@ -114,8 +115,11 @@ export function* commitProgram(
   now: number,
   owner: string | undefined,
   /** The statement notifying a commit to an execution with the status it leaves it in, if any (pgChanges.ts). */
-  notice?: (id: string, status: ExecutionStatus | undefined) => Query | undefined
+  notice?: (id: string, status: ExecutionStatus | undefined) => Query | undefined,
+  /** The insert creating the execution, first (its run's first write; see `WriterOptions.create`). */
+  create?: Query
 ): CommitProgram {
+  if (create !== undefined && (yield create).length === 0) throw alreadyExists(id)
   const events = encoded.events
   const advanced = yield advance(dialect, id, commit, encoded, now, owner)
   if (advanced.length === 0) throw refusal(id, owner, (yield statusQuery(id))[0])
@@ -222,6 +226,10 @@ const wakeFor = (id: string, name: string): Query =>
     [id, `signal:${name}`]
   )
 
+/** A creation refused: its id is taken (an id the engine made, so never in practice). */
+export const alreadyExists = (id: string) =>
+  new StorageError({ operation: "create", reason: `execution "${id}" already exists` })
+
 /** Reads the status of an execution whose commit advanced nothing, to say why (`refusal`). */
 export const statusQuery = (id: string): Query => query("select status from workflow_executions where id = ?", [id])
 
@@ -247,10 +255,12 @@ export const singleStatement = (
   encoded: EncodedCommit,
   now: number,
   owner: string | undefined,
-  notice?: Notice
+  notice?: Notice,
+  /** In place of the commit's update: the insert creating the execution as the commit leaves it. */
+  created?: Query
 ): Query | undefined => {
   if (conditional(commit)) return undefined
-  const advanced = advance("pg", id, commit, encoded, now, owner)
+  const advanced = created ?? advance("pg", id, commit, encoded, now, owner)
   const params = [...advanced.params]
   let text = `with advanced as (${advanced.text})`
   const events = encoded.events

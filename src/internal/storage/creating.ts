@@ -5,12 +5,13 @@
  */
 import { Effect, Option } from "effect"
 import type { Clock } from "effect"
-import type { ExecutionRecord, NewExecution } from "../../ExecutionStorage.js"
+import type { Commit, ExecutionRecord, NewExecution } from "../../ExecutionStorage.js"
 import type { Dialect, Query, Rows } from "./commitProgram.js"
 import { dbNow } from "./commitProgram.js"
+import type { EncodedCommit } from "./payload.js"
 import { encodeSync, inputWhat } from "./payload.js"
 import type { ExecutionNotFound, InvalidPayload } from "./service.js"
-import { StorageError } from "./service.js"
+import { isTerminal, StorageError } from "./service.js"
 
 /** A lease's length as the statements take it: whole ms, and at most 0 for one that has already expired. */
 export const leaseLength = (leaseMs: number): number =>
@@ -44,12 +45,67 @@ const insertExecution = (dialect: Dialect, execution: NewExecution, input: strin
 /** The input of a new execution as stored; throws `InvalidPayload` when it cannot be. */
 const storedInput = (execution: NewExecution): string => encodeSync(inputWhat(execution.id), execution.input, "input")
 
+/** A new execution claimed for the run that writes it, to be created with its writer's first write. */
+export interface Creation {
+  readonly execution: NewExecution
+  /** Its input, as stored. */
+  readonly input: string
+  /** When it was created (`created_at`). */
+  readonly at: number
+}
+
+/** The creation of `execution` at `at`; throws `InvalidPayload` when its input cannot be stored. */
+export const creation = (execution: NewExecution, at: number): Creation => ({
+  execution,
+  input: storedInput(execution),
+  at
+})
+
 /**
- * The insert of a new execution claimed for the run that writes it, for its writer's first write
- * (`WriterOptions.create`); throws `InvalidPayload` when its input cannot be stored.
+ * The creation and its first commit as one insert (PostgreSQL's single statement, in place of the
+ * commit's `update`): the row as the commit leaves it, answering as the update does (`last_seq`, `queue`),
+ * and nothing when the id is taken.
  */
-export const creationQuery = (dialect: Dialect, execution: NewExecution, at: number): Query =>
-  insertExecution(dialect, execution, storedInput(execution), at)
+export const createdAsCommitted = (
+  { at, execution, input }: Creation,
+  commit: Commit,
+  encoded: EncodedCommit,
+  now: number
+): Query => {
+  // An end releases the lease it was created with, as the update's does.
+  const held = execution.claim !== undefined && !(commit.status !== undefined && isTerminal(commit.status))
+  const waiting = commit.status === undefined ? undefined : commit.wait
+  return {
+    text: `insert into workflow_executions
+        (id, workflow, input, status, created_at, updated_at, last_seq, parent, awaited_by_parent, workflow_version,
+         owner, lease_until, waiting_for, wake_at, output, error)
+      values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${held ? `${dbNow.pg} + ?` : "?"}, ?, ?, ?, ?)
+      on conflict (id) do nothing
+      returning last_seq, queue`,
+    params: [
+      execution.id,
+      execution.workflow,
+      input,
+      commit.status ?? execution.status,
+      at,
+      now,
+      encoded.events.length,
+      execution.parent ?? null,
+      execution.parent !== undefined && execution.awaitedByParent === true ? 1 : 0,
+      execution.version ?? null,
+      held ? execution.claim!.owner : null,
+      held ? leaseLength(execution.claim!.leaseMs) : null,
+      waiting?.for ?? null,
+      waiting?.wakeAt ?? null,
+      encoded.output,
+      encoded.error
+    ]
+  }
+}
+
+/** The insert of a creation, as a statement of its own, before its first commit in the same transaction. */
+export const creationQuery = (dialect: Dialect, { at, execution, input }: Creation): Query =>
+  insertExecution(dialect, execution, input, at)
 
 /** The insert, notifying `notice` on `channel` when it inserts (PostgreSQL; see pgNotices.ts). */
 const insertNotifying = (insert: Query, notice: { readonly channel: string; readonly payload: string }): Query => ({

@@ -13,8 +13,16 @@ import { Effect, identity, Layer } from "effect"
 import pg from "pg"
 import type { CommitError, ExecutionStorageService, PgOptions } from "../../ExecutionStorage.js"
 import type { Query, Rows } from "./commitProgram.js"
-import { commitProgram, numbered, refusal, runAsync, singleStatement, statusQuery } from "./commitProgram.js"
-import { creating } from "./creating.js"
+import {
+  alreadyExists,
+  commitProgram,
+  numbered,
+  refusal,
+  runAsync,
+  singleStatement,
+  statusQuery
+} from "./commitProgram.js"
+import { createdAsCommitted, creating, creationQuery } from "./creating.js"
 import * as PgChanges from "./pgChanges.js"
 import * as GroupCommit from "./pgGroupCommit.js"
 import * as PgNotices from "./pgNotices.js"
@@ -51,28 +59,39 @@ const write = async (
   owner: string | undefined,
   origin: string | undefined
 ) => {
-  const { commit, encoded } = prepared
+  const { commit, create, encoded } = prepared
   const single = singleStatement(
     id,
     commit,
     encoded,
     now,
     owner,
-    origin === undefined ? undefined : PgNotices.notice(origin, id, commit.status)
+    origin === undefined ? undefined : PgNotices.notice(origin, id, commit.status),
+    create === undefined ? undefined : createdAsCommitted(create, commit, encoded, now)
   )
   if (single !== undefined) {
     // `pool.query` hands a connection that failed back as broken.
     const [advanced] = (await pool.query(named(single.text, single.params))).rows
     if (advanced !== undefined) return Number(advanced.last_seq)
+    if (create !== undefined) throw alreadyExists(id)
     const status = statusQuery(id)
     throw refusal(id, owner, (await pool.query(named(status.text, status.params))).rows[0])
   }
   return inTransaction(
     pool,
-    commitProgram("pg", id, commit, encoded, now, owner, (to, status) => {
-      const notice = origin === undefined ? undefined : PgNotices.notice(origin, to, status)
-      return notice === undefined ? undefined : PgNotices.noticeQuery(to, notice)
-    })
+    commitProgram(
+      "pg",
+      id,
+      commit,
+      encoded,
+      now,
+      owner,
+      (to, status) => {
+        const notice = origin === undefined ? undefined : PgNotices.notice(origin, to, status)
+        return notice === undefined ? undefined : PgNotices.noticeQuery(to, notice)
+      },
+      create === undefined ? undefined : creationQuery("pg", create)
+    )
   )
 }
 
@@ -188,8 +207,11 @@ const driver = (
   return {
     ...Writer.encoding,
     write: writeEffect(pool, now, origin),
+    // A start that runs what it creates makes one round trip, not two (its creation goes with its first write).
+    prepareCreate: Writer.encodingCreation(now),
     writeLater: (id, prepared, owner, done) => {
-      if (GroupCommit.batchable(prepared.commit, owner)) {
+      // A creation is a statement of its own (an insert, not the batch's update).
+      if (prepared.create === undefined && GroupCommit.batchable(prepared.commit, owner)) {
         return group({
           id,
           prepared,

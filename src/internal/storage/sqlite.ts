@@ -19,6 +19,7 @@ import { dirname } from "node:path"
 import type { Commit, CommitError, ExecutionStorageService, SqliteOptions } from "../../ExecutionStorage.js"
 import type { Query, Rows } from "./commitProgram.js"
 import { commitProgram, runSync } from "./commitProgram.js"
+import type { Creation } from "./creating.js"
 import { creating, creationQuery } from "./creating.js"
 import type { EncodedCommit } from "./payload.js"
 import type { InvalidPayload } from "./service.js"
@@ -203,7 +204,7 @@ interface Pending {
   readonly commit: Commit
   readonly encoded: EncodedCommit
   /** The execution's creation, written first (a run's first write; see `WriterOptions.create`). */
-  readonly create: Query | undefined
+  readonly create: Creation | undefined
   readonly done: (outcome: Outcome) => void
 }
 
@@ -265,12 +266,13 @@ const committer = (db: Database.Database, now: () => number, on: Statements) => 
       }
       try {
         if (!alone) savepoint.run()
-        if (item.create !== undefined && execute(item.create).length === 0) {
-          throw new StorageError({ operation: "create", reason: `execution "${item.id}" already exists` })
-        }
+        const create = item.create === undefined ? undefined : creationQuery("sqlite", item.create)
         outcomes.push({
           ok: true,
-          seq: runSync(commitProgram("sqlite", item.id, item.commit, item.encoded, now(), item.owner), execute)
+          seq: runSync(
+            commitProgram("sqlite", item.id, item.commit, item.encoded, now(), item.owner, undefined, create),
+            execute
+          )
         })
         if (!alone) release.run()
       } catch (error) {
@@ -389,9 +391,6 @@ export const make = (
       ...shared,
       ...reads,
       create: creating("sqlite", clock, statement, reads.get),
-      // Where each transaction syncs to disk (FULL): a start that runs what it creates then syncs once, not
-      // twice. Under NORMAL a transaction costs less than the start's wait for its run's first write.
-      createsWithWriter: options.synchronous === "FULL",
       // On the connection, synchronously: a transaction through the client could let a commit in between.
       ...SqlStorage.transactional(
         "sqlite",
@@ -405,11 +404,11 @@ export const make = (
         ),
       writer: Writer.make<Writer.Encoded>({
         ...Writer.encoding,
-        prepareCreate: (execution) => ({
-          commit: {},
-          encoded: Writer.encode(execution.id, {}).encoded,
-          create: creationQuery("sqlite", execution, clock.unsafeCurrentTimeMillis())
-        }),
+        // Where each transaction syncs to disk (FULL): a start that runs what it creates then syncs once, not
+        // twice. Under NORMAL a transaction costs less than the start's wait for its run's first write.
+        ...(options.synchronous === "FULL"
+          ? { prepareCreate: Writer.encodingCreation(() => clock.unsafeCurrentTimeMillis()) }
+          : {}),
         write,
         holds: true,
         ...(grouped ? { writeLater: commits.commitLater } : { writeSync: commits.commitSync })

@@ -7,9 +7,17 @@
  */
 import { Effect, Exit } from "effect"
 import type { Scope } from "effect"
-import type { Commit, CommitError, NewExecution, Writer, WriterOptions } from "../../ExecutionStorage.js"
+import type {
+  Commit,
+  CommitError,
+  ExecutionStorageService,
+  NewExecution,
+  Writer,
+  WriterOptions
+} from "../../ExecutionStorage.js"
 import { onClose } from "../scopeFinalizer.js"
-import type { Query } from "./commitProgram.js"
+import type { Creation } from "./creating.js"
+import { creation } from "./creating.js"
 import type { EncodedCommit } from "./payload.js"
 import { encodeCommit } from "./payload.js"
 import { conditional, isCommitError } from "./service.js"
@@ -25,7 +33,8 @@ export interface Driver<P> {
   readonly prepare: (id: string, commit: Commit) => P
   /**
    * Prepares the creation of the execution, to be written with the run's first write (`merge` keeps it);
-   * throws `InvalidPayload` when it cannot be stored. A storage whose writer has it says `createsWithWriter`.
+   * throws `InvalidPayload` when it cannot be stored. The writers over a driver that has it create when
+   * asked (`createsExecutions`).
    */
   readonly prepareCreate?: (execution: NewExecution) => P
   /** One commit of a held commit and the next (see `mergeCommits`). */
@@ -275,8 +284,24 @@ class RunWriter<P> implements Writer {
   }
 }
 
+/** The storages' `writer`s that create their execution with their first write when asked. */
+const creators = new WeakSet<object>()
+
+/**
+ * Whether a storage's `writer` creates its execution with its first write when asked
+ * (`WriterOptions.create`): one made here over a driver that can. A writer put in its place (a storage
+ * that wraps another, a storage of a user's own) is not asked.
+ */
+export const createsExecutions = (writer: ExecutionStorageService["writer"]): boolean => creators.has(writer)
+
 /** The writer of a run over a storage's driver. Closing its scope writes what is held back. */
-export const make =
+export const make = <P>(driver: Driver<P>): ExecutionStorageService["writer"] => {
+  const writer = writerOver(driver)
+  if (driver.prepareCreate !== undefined) creators.add(writer)
+  return writer
+}
+
+const writerOver =
   <P>(driver: Driver<P>) => (id: string, options: WriterOptions): Effect.Effect<Writer, never, Scope.Scope> =>
     Effect.suspend(() => {
       // A new writer holds nothing: were the finalizer never added (an interruption here), nothing is lost.
@@ -327,8 +352,8 @@ export const fromCommit = (
 export interface Encoded {
   readonly commit: Commit
   readonly encoded: EncodedCommit
-  /** The insert creating the execution, written first in the same transaction (`Driver.prepareCreate`). */
-  readonly create?: Query
+  /** The execution's creation, written first, in the same transaction (`Driver.prepareCreate`). */
+  readonly create?: Creation
 }
 
 /** Encodes a commit; throws `InvalidPayload` when it cannot be stored. */
@@ -351,4 +376,10 @@ export const encoding: Pick<Driver<Encoded>, "prepare" | "merge"> = {
       error: next.encoded.error ?? first.encoded.error
     }
   })
+}
+
+/** How a storage that stores JSON text prepares a creation (`Driver.prepareCreate`), stamped on `now`. */
+export const encodingCreation = (now: () => number): NonNullable<Driver<Encoded>["prepareCreate"]> => {
+  const nothing = encodeCommit("", {})
+  return (execution) => ({ commit: {}, encoded: nothing, create: creation(execution, now()) })
 }
