@@ -11,16 +11,18 @@ import { describe, expect, it } from "@effect/vitest"
 import Database from "better-sqlite3"
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
-import { mkdtempSync, readFileSync, statSync, truncateSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { afterAll } from "vitest"
 import { ExecutionStorage, Workflow } from "../src/index.js"
 import { migrations, SCHEMA_VERSION } from "../src/internal/storage/migrations.js"
 import { startEngine } from "./helpers.js"
 import { startProcess } from "./processes.js"
 
 const dir = mkdtempSync(join(tmpdir(), "workflow-bad-"))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
 const file = (name: string) => join(dir, `${name}-${Math.random().toString(36).slice(2, 8)}.db`)
 /** Runs `f` with the storage of `filename`, open for as long as `f` runs. */
 const withStorageOn = <A, E>(

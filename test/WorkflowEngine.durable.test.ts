@@ -6,7 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import Database from "better-sqlite3"
 import { Effect, Option } from "effect"
-import { mkdtempSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { ExecutionStorage, Flow, Workflow } from "../src/index.js"
@@ -199,7 +199,9 @@ onDurableStorages((name, layer) =>
 describe("recovery over SQLite with a damaged row", () => {
   it.live("recovers the other executions when one row no longer decodes", () =>
     Effect.gen(function*() {
-      const filename = join(mkdtempSync(join(tmpdir(), "workflow-damaged-")), "damaged.db")
+      const dir = mkdtempSync(join(tmpdir(), "workflow-damaged-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+      const filename = join(dir, "damaged.db")
       const layer = ExecutionStorage.layerSqlite({ filename })
       yield* Effect.gen(function*() {
         const storage = yield* ExecutionStorage.ExecutionStorage
@@ -215,5 +217,5 @@ describe("recovery over SQLite with a damaged row", () => {
         expect(Option.getOrNull(yield* Effect.timeoutOption(engine.result("good"), "60 seconds"))).toBe("done")
         expect((yield* engine.executions({ workflow: "w" })).executions.map((e) => e.id)).toEqual(["good"])
       }).pipe(Effect.scoped, Effect.provide(layer))
-    }), 15_000)
+    }).pipe(Effect.scoped), 15_000)
 })
