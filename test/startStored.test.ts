@@ -12,6 +12,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, describe, expect, it } from "vitest"
 import { ExecutionStorage, Workflow, WorkflowEngine } from "../src/index.js"
+import { MAX_PAYLOAD_CHARS } from "../src/internal/storage/payload.js"
 import { pgUrl, suiteDatabase } from "./pg.js"
 import { startProcess } from "./processes.js"
 import { withTmpfs } from "./tmpfs.js"
@@ -96,6 +97,24 @@ const startSuite = (
       )
       const exit = await Effect.runPromiseExit(closed.start(oneStep, 1))
       expect(exit._tag).toBe("Failure")
+    }, 60_000)
+
+    it("fails with InvalidPayload for an input too large to store, and stores nothing of it", async () => {
+      const takes = Workflow.make({
+        name: "takes-text",
+        run: (text: string) => Workflow.step("length", Effect.succeed(text.length))
+      })
+      await Effect.runPromise(
+        Effect.gen(function*() {
+          const engine = yield* WorkflowEngine.WorkflowEngine
+          const before = (yield* engine.executions({ workflow: "takes-text" })).executions.length
+          const failed = yield* Effect.flip(engine.start(takes, "x".repeat(MAX_PAYLOAD_CHARS + 1)))
+          expect(failed._tag).toBe("InvalidPayload")
+          expect((yield* engine.executions({ workflow: "takes-text" })).executions.length).toBe(before)
+          // The engine goes on: a start that can be stored is.
+          expect(yield* (yield* engine.start(takes, "fits")).result).toBe(4)
+        }).pipe(Effect.scoped, Effect.provide(WorkflowEngine.layer.pipe(Layer.provideMerge(storage()))))
+      )
     }, 60_000)
 
     it("works over a storage that puts a writer of its own in place of this one's", async () => {

@@ -5,12 +5,13 @@
  */
 import { Effect, FiberRef, Schema } from "effect"
 import type { ParseResult } from "effect"
-import type { ExecutionRecord, ExecutionStorageService, InvalidPayload, NewExecution } from "../../ExecutionStorage.js"
+import type { ExecutionRecord, ExecutionStorageService, NewExecution } from "../../ExecutionStorage.js"
 import type { StartOptions, WorkflowEngineService } from "../../WorkflowEngine.js"
 import { currentCursor } from "../cursor.js"
 import { issuesOf } from "../errorInfo.js"
 import * as Metrics from "../metrics.js"
-import { encodeSync, inputWhat } from "../storage/payload.js"
+import { newRecord } from "../storage/creating.js"
+import { checkInput } from "../storage/payload.js"
 import { InvalidInput } from "../workflowErrors.js"
 import { ExecutionIdConflict, InvalidOption, storableId, WorkflowNotFound } from "./errors.js"
 import type * as Observe from "./observe.js"
@@ -37,28 +38,12 @@ export const newId = (options: StartOptions | undefined) =>
 export const parentHere = Effect.map(FiberRef.get(currentCursor), (cursor) => cursor.frame?.instance.executionId)
 
 /**
- * The record a new execution created running and claimed at `at` will have, before it is stored: its input
- * as a read will give it (a copy through its stored JSON), so that the first run sees what a replay will.
- * Fails with `InvalidPayload` for an input that cannot be stored.
+ * The record a new execution created at `at` will have, before it is stored: its input copied as a read will
+ * give it back (as the storages store it), so that the first run sees what a replay will. Fails with
+ * `InvalidPayload` for an input that cannot be stored (its size is checked when the creation is written).
  */
 export const unstored = (execution: NewExecution, at: number) =>
-  Effect.try({
-    try: () => unstoredRecord(execution, at, JSON.parse(encodeSync(inputWhat(execution.id), execution.input, "input"))),
-    catch: (error) => error as InvalidPayload
-  })
-
-const unstoredRecord = (execution: NewExecution, at: number, input: unknown): ExecutionRecord => ({
-  id: execution.id,
-  workflow: execution.workflow,
-  input,
-  status: execution.status,
-  createdAt: at,
-  updatedAt: at,
-  lastSeq: 0,
-  ...(execution.parent !== undefined ? { parent: execution.parent } : {}),
-  ...(execution.parent !== undefined && execution.awaitedByParent === true ? { awaitedByParent: true } : {}),
-  ...(execution.version !== undefined ? { version: execution.version } : {})
-})
+  Effect.map(checkInput(execution.id, execution.input), (input) => newRecord(execution, input, at))
 
 export interface EnqueueOptions {
   readonly storage: ExecutionStorageService

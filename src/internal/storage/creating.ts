@@ -42,6 +42,30 @@ const insertExecution = (dialect: Dialect, execution: NewExecution, input: strin
   return { text, params }
 }
 
+/**
+ * The record of a new execution created at `at`, as a read would give it: `input` is its stored input read
+ * back, `leaseUntil` the lease it was claimed with, if any.
+ */
+export const newRecord = (
+  execution: NewExecution,
+  input: unknown,
+  at: number,
+  leaseUntil?: number
+): ExecutionRecord => ({
+  id: execution.id,
+  workflow: execution.workflow,
+  input,
+  status: execution.status,
+  createdAt: at,
+  updatedAt: at,
+  lastSeq: 0,
+  ...(leaseUntil !== undefined ? { leaseUntil } : {}),
+  ...(execution.parent !== undefined ? { parent: execution.parent } : {}),
+  ...(execution.parent !== undefined && execution.awaitedByParent === true ? { awaitedByParent: true } : {}),
+  ...(execution.version !== undefined ? { version: execution.version } : {}),
+  ...(execution.queue !== undefined ? { queue: execution.queue } : {})
+})
+
 /** The input of a new execution as stored; throws `InvalidPayload` when it cannot be. */
 const storedInput = (execution: NewExecution): string => encodeSync(inputWhat(execution.id), execution.input, "input")
 
@@ -157,22 +181,14 @@ export const creating = <E>(
     const [inserted] = yield* run(notice === undefined ? insert : insertNotifying(insert, notice))
     if (inserted !== undefined) {
       const leaseUntil = inserted.lease_until
-      const record: ExecutionRecord = {
-        id: execution.id,
-        workflow: execution.workflow,
-        input: JSON.parse(input),
-        status: execution.status,
-        createdAt: at,
-        updatedAt: at,
-        lastSeq: 0,
-        ...(execution.status === "running" && leaseUntil !== null && leaseUntil !== undefined
-          ? { leaseUntil: Number(leaseUntil) }
-          : {}),
-        ...(execution.parent !== undefined ? { parent: execution.parent } : {}),
-        ...(execution.parent !== undefined && execution.awaitedByParent === true ? { awaitedByParent: true } : {}),
-        ...(execution.version !== undefined ? { version: execution.version } : {}),
-        ...(execution.queue !== undefined ? { queue: execution.queue } : {})
-      }
+      const record = newRecord(
+        execution,
+        JSON.parse(input),
+        at,
+        execution.status === "running" && leaseUntil !== null && leaseUntil !== undefined
+          ? Number(leaseUntil)
+          : undefined
+      )
       return { record, created: true, claimed: execution.claim !== undefined }
     }
     const key = execution.dedupKey

@@ -180,17 +180,17 @@ export const freeze = <A>(value: A): A => {
 export const checkPayloads = (id: string, commit: Commit): Effect.Effect<Commit, InvalidPayload> =>
   Effect.try({ try: () => checkCommit(id, commit, true), catch: (error) => error as InvalidPayload })
 
+/** How an execution's input is named in `InvalidPayload`. */
+export const inputWhat = (id: string): string => `the input of execution "${id}"`
+
 /** An execution's input checked and copied as the built-in storages store it. */
 export const checkInput = (id: string, input: unknown): Effect.Effect<unknown, InvalidPayload> =>
   Effect.try({
-    try: () => faithful(`the input of execution "${id}"`, "input", input, true),
+    try: () => faithful(inputWhat(id), "input", input, true),
     catch: (error) => error as InvalidPayload
   })
 
 /** JSON text of a payload; throws an InvalidPayload naming what could not be stored. */
-/** How an execution's input is named in `InvalidPayload`. */
-export const inputWhat = (id: string): string => `the input of execution "${id}"`
-
 export const encodeSync = (what: string, value: unknown, fix: Fix = "json"): string => {
   faithful(what, fix, value, false)
   return json(what, value)
