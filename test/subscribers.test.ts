@@ -21,14 +21,15 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }))
 let files = 0
 const freshFile = () => join(dir, `subscribers-${files++}.db`)
 
-/** What the storage was asked to read: `events` reads (with the page size asked for) and `get`s. */
+/** What the storage was asked to read: `events` reads (with the page size asked for; those that found none) and `get`s. */
 interface Reads {
   events: number
+  empty: number
   gets: number
   limits: Array<number>
 }
 
-const noReads = (): Reads => ({ events: 0, gets: 0, limits: [] })
+const noReads = (): Reads => ({ events: 0, empty: 0, gets: 0, limits: [] })
 
 /** `effect` over a SQLite file whose reads are counted in `reads`. */
 const onCountedSqlite = <A, E, R>(reads: Reads, effect: Effect.Effect<A, E, R>) =>
@@ -39,7 +40,11 @@ const onCountedSqlite = <A, E, R>(reads: Reads, effect: Effect.Effect<A, E, R>) 
         ...storage,
         get: (id) => Effect.suspend(() => (reads.gets++, storage.get(id))),
         events: (id, options) =>
-          Effect.suspend(() => (reads.events++, reads.limits.push(options.limit), storage.events(id, options)))
+          Effect.suspend(() => (reads.events++, reads.limits.push(options.limit), storage.events(id, options))).pipe(
+            Effect.tap((page) => {
+              if (page.length === 0) reads.empty++
+            })
+          )
       })
   ).pipe(Effect.provide(ExecutionStorage.layerSqlite({ filename: freshFile() })), Effect.scoped)
 
@@ -102,12 +107,14 @@ const fanOut = (subscribers: number, steps: number) => {
       const gate = yield* Deferred.make<void>()
       const handle = yield* engine.start(gated(gate, steps), undefined)
       const followers = yield* Effect.forEach(Array.from({ length: subscribers }), () => subscribe(handle.events))
-      const before = reads.events + reads.gets
+      const before = { ...reads }
       yield* Deferred.succeed(gate, undefined)
       const logs = yield* Effect.forEach(followers, Fiber.join)
-      const during = reads.events + reads.gets - before
+      const eventReads = reads.events - before.events
+      const empty = reads.empty - before.empty
+      const gets = reads.gets - before.gets
       const stored = yield* collect(engine.events(handle.id))
-      return { during, logs, stored }
+      return { during: eventReads + gets, eventReads, empty, gets, logs, stored }
     })
   )
 }
@@ -126,6 +133,19 @@ describe("subscribers of one execution", () => {
       // Each subscriber reading on its own made about 100 times as many reads for 100 of them.
       expect(one.during).toBeGreaterThan(0)
       expect(hundred.during).toBeLessThanOrEqual(2 * one.during)
+    }))
+
+  it.effect("are fed by one read per wake: a page short of a full one has all there was, so the reader waits", () =>
+    Effect.gen(function*() {
+      const steps = 40
+      const { empty, eventReads, gets, logs, stored } = yield* fanOut(1, steps)
+      expectContiguous(stored)
+      expect(logs[0]).toEqual(stored)
+      // Woken several times as the run goes, the reader read the new events each time; reading again right
+      // after a short page (finding nothing), then asking for the execution, made three reads of each wake.
+      expect(eventReads).toBeGreaterThanOrEqual(5)
+      expect(empty).toBeLessThanOrEqual(2)
+      expect(gets).toBeLessThanOrEqual(2)
     }))
 
   it.effect("that are caught up each cost little more Effect work than an empty stream: nothing per event", () =>

@@ -104,7 +104,10 @@ const keepReading = (id: string, tail: Tail, signal: Signal, { pageSize, poll, r
     return Effect.flatMap(reads.events(id, { fromSeq: tail.next, limit: pageSize }), (page) => {
       if (page.length > 0) {
         tail.append(page)
-        return loop
+        // A short page holds everything stored when the read began: nothing more to read until the signal
+        // moves (a commit here since `seen`, a hint, the poll), unless the end was stored here before
+        // `seen`, which only storage's record tells.
+        return page.length < pageSize && !signal.finished ? Effect.zipRight(signal.wait(seen, poll), loop) : loop
       }
       return Effect.flatMap(reads.get(id), (record) => {
         if (record.lastSeq >= tail.next) return loop
