@@ -635,7 +635,10 @@ export interface ExecutionStorageService {
   readonly commit: (id: string, commit: Commit) => Effect.Effect<number, CommitError>
   /** The writer a run of the execution commits through, for as long as the scope lasts. */
   readonly writer: (id: string, options: WriterOptions) => Effect.Effect<Writer, never, Scope.Scope>
-  /** Events with `seq >= fromSeq`, in `seq` order, at most `limit` of them. */
+  /**
+   * Events with `seq >= fromSeq`, in `seq` order, at most `limit` of them: fewer only when no more are
+   * stored (a follower takes a short page for everything stored when it read).
+   */
   readonly events: (
     id: string,
     options: { readonly fromSeq: number; readonly limit: number }

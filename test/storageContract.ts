@@ -152,6 +152,9 @@ export const storageContract = (
           [3, "c", id]
         ])
         expect((yield* s.events(id, { fromSeq: 2, limit: 1 })).map((e) => e.seq)).toEqual([2])
+        // Fewer than `limit` only when no more are stored: a follower takes a short page for all there was.
+        expect((yield* s.events(id, { fromSeq: 1, limit: 2 })).map((e) => e.seq)).toEqual([1, 2])
+        expect((yield* s.events(id, { fromSeq: 2, limit: 5 })).map((e) => e.seq)).toEqual([2, 3])
         expect(yield* s.events(id, { fromSeq: 4, limit: 10 })).toEqual([])
         expect((yield* s.get(id)).lastSeq).toBe(3)
       })))

@@ -64,6 +64,27 @@ describe("a run stopped by storage", () => {
       expect(yield* Fiber.join(result)).toBe(3)
     }).pipe(Effect.scoped, Effect.provide(ExecutionStorage.layerMemory)))
 
+  it.live("a stream opened after the stop hears it when it has read what was stored, not at the next poll", () =>
+    Effect.gen(function*() {
+      const failing = { on: false }
+      const steps = Workflow.make({
+        name: "stops",
+        run: () =>
+          Effect.gen(function*() {
+            yield* Workflow.step("one", Effect.succeed(1))
+            // The disk fills while the second step runs.
+            return yield* Workflow.step("two", Effect.sync(() => (failing.on = true, 2)))
+          })
+      })
+      // Polling hourly: a stream that waited for the poll to hear of the stop would not end in this test.
+      const { engine } = yield* withFailingWriters(failing, startEngine({ recover: false, pollInterval: "1 hour" }))
+      const handle = yield* engine.start(steps, undefined)
+      expect(yield* Effect.flip(collect(handle.events))).toEqual(full)
+      // That stream's reader is gone with it; this one's starts after the stop, with the log shorter than a page.
+      const late = yield* Effect.flip(collect(engine.events(handle.id)).pipe(Effect.timeout("60 seconds")))
+      expect(late).toEqual(full)
+    }).pipe(Effect.scoped, Effect.provide(ExecutionStorage.layerMemory)))
+
   it.live("a resume asked for as soon as the stream failed runs the execution again, though the stopped run is still ending", () =>
     Effect.gen(function*() {
       const failing = { on: false }

@@ -14,7 +14,7 @@ import { join } from "node:path"
 import { ExecutionStorage, Workflow } from "../src/index.js"
 import type { WorkflowEngine, WorkflowEvent } from "../src/index.js"
 import { Tail } from "../src/internal/engine/tail.js"
-import { collect, expectContiguous, startEngine, waitForEvent } from "./helpers.js"
+import { collect, expectContiguous, startEngine, untilSleeping, waitForEvent } from "./helpers.js"
 
 const dir = mkdtempSync(join(tmpdir(), "workflow-subscribers-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -314,6 +314,31 @@ describe("subscribers of one execution", () => {
         ])
       }).pipe(Effect.provideService(ExecutionStorage.ExecutionStorage, storage), Effect.scoped)
     }))
+
+  it.effect("in another engine end at the poll that finds the execution ended, not at the next one", () =>
+    Effect.gen(function*() {
+      const filename = freshFile()
+      const storageA = yield* Layer.build(ExecutionStorage.layerSqlite({ filename }))
+      const storageB = yield* Layer.build(ExecutionStorage.layerSqlite({ filename }))
+      const a = yield* Effect.provide(startEngine({ recover: false }), storageA)
+      // Nothing tells b of a's commits (no hints between SQLite processes): only its poll.
+      const b = yield* Effect.provide(startEngine({ pollInterval: "7 seconds", recover: false }), storageB)
+      const gate = yield* Deferred.make<void>()
+      const handle = yield* a.engine.start(gated(gate, 1), undefined)
+      yield* waitForEvent(a.engine, handle.id, (event) => event.type === "log")
+      const follower = yield* subscribe(b.engine.events(handle.id))
+      yield* untilSleeping("7 seconds")
+      yield* Deferred.succeed(gate, undefined)
+      expect(yield* a.engine.result(handle.id)).toBe("done")
+      yield* TestClock.adjust("7 seconds")
+      // The poll reads the run's last events; a reader that took them for all there was would wait a poll more.
+      const outcome = yield* Effect.raceFirst(
+        Effect.as(Fiber.join(follower), "ended"),
+        Effect.as(untilSleeping("7 seconds").pipe(Effect.catchAllDefect(() => Effect.never)), "polled again")
+      )
+      expect(outcome).toBe("ended")
+      expect(yield* Fiber.join(follower)).toEqual(yield* collect(a.engine.events(handle.id)))
+    }).pipe(Effect.scoped))
 
   it.live(
     "in another engine follow by polling, and go on alone once the engine that serves them closes",

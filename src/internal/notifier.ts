@@ -11,6 +11,12 @@ import { onClose } from "./scopeFinalizer.js"
  */
 export class Signal {
   version = 0
+  /**
+   * Moves whenever a waiter must look at the execution in storage again, not only for new events: its end
+   * told here, its run here stopped, hints lost. Readers that took a short page for everything stored
+   * until the version moved (the shared tail's) check it.
+   */
+  checks = 0
   refs = 0
   /** Set when this process stored the execution's terminal status. */
   finished = false
@@ -24,6 +30,7 @@ export class Signal {
 
   /** Wakes every waiter, those waiting for the end too: they look at storage again. */
   wake(): void {
+    this.checks++
     this.notify()
     const finishWaiter = this.finishWaiter
     if (finishWaiter !== undefined) {
@@ -83,6 +90,8 @@ export class Signals {
   /** The run of `id` in this process stopped on `error`: its followers are woken to hear it. */
   stopped(id: string, error: StorageFailure): void {
     this.stoppedRuns.set(id, error)
+    const signal = this.byId.get(id)
+    if (signal !== undefined) signal.checks++
     this.notify(id)
   }
 

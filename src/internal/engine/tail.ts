@@ -97,27 +97,38 @@ interface ReaderOptions {
 /**
  * Reads the execution's new events into `tail` as they are committed (woken by this process's commits, or
  * every `poll` for other processes'), until it ends. Each read is what a lone follower would make.
+ *
+ * Woken by a commit here, the reader reads its events and waits again: a page short of a full one holds
+ * everything stored when the read began, and a later commit moves the signal. Otherwise (its first read, a
+ * wake by the poll, an end or a stop told here, hints lost) it reads until a page is empty and then asks
+ * storage for the execution: only the record says it has ended elsewhere, or before the signal was there.
  */
 const keepReading = (id: string, tail: Tail, signal: Signal, { pageSize, poll, reads, signals }: ReaderOptions) => {
-  const loop: Effect.Effect<void, ExecutionNotFound | StorageError> = Effect.suspend(() => {
-    const seen = signal.version
-    return Effect.flatMap(reads.events(id, { fromSeq: tail.next, limit: pageSize }), (page) => {
-      if (page.length > 0) {
-        tail.append(page)
-        // A short page holds everything stored when the read began: nothing more to read until the signal
-        // moves (a commit here since `seen`, a hint, the poll), unless the end was stored here before
-        // `seen`, which only storage's record tells.
-        return page.length < pageSize && !signal.finished ? Effect.zipRight(signal.wait(seen, poll), loop) : loop
-      }
-      return Effect.flatMap(reads.get(id), (record) => {
-        if (record.lastSeq >= tail.next) return loop
-        if (isTerminal(record.status)) return Effect.sync(() => tail.end())
-        tail.heard(signals.stoppedWith(id))
-        return Effect.zipRight(signal.wait(seen, poll), loop)
+  const read = (look: boolean): Effect.Effect<void, ExecutionNotFound | StorageError> =>
+    Effect.suspend(() => {
+      const seen = signal.version
+      const checks = signal.checks
+      return Effect.flatMap(reads.events(id, { fromSeq: tail.next, limit: pageSize }), (page) => {
+        if (page.length > 0) {
+          tail.append(page)
+          const caughtUp = page.length < pageSize && !look && !signal.finished && signal.checks === checks
+          return caughtUp ? waitFrom(seen, checks) : read(look || signal.checks !== checks)
+        }
+        return Effect.flatMap(reads.get(id), (record) => {
+          if (record.lastSeq >= tail.next) return read(look)
+          if (isTerminal(record.status)) return Effect.sync(() => tail.end())
+          tail.heard(signals.stoppedWith(id))
+          return waitFrom(seen, checks)
+        })
       })
     })
-  })
-  return loop
+  /** Waits for the signal to move on from `seen`, or the poll; then reads, looking at the record unless a commit here woke it. */
+  const waitFrom = (seen: number, checks: number) =>
+    Effect.zipRight(
+      signal.wait(seen, poll),
+      Effect.suspend(() => read(signal.version === seen || signal.checks !== checks))
+    )
+  return read(true)
 }
 
 export interface TailsOptions {
