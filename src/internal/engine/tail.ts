@@ -94,41 +94,48 @@ interface ReaderOptions {
   readonly poll: Duration.Duration
 }
 
+/** The events an execution's end stores (`final_output`; `workflow_error` for a failure or a cancel). */
+const endsWith = (page: ReadonlyArray<StoredEvent>): boolean => {
+  const type = page[page.length - 1]!.type
+  return type === "final_output" || type === "workflow_error"
+}
+
 /**
  * Reads the execution's new events into `tail` as they are committed (woken by this process's commits, or
  * every `poll` for other processes'), until it ends. Each read is what a lone follower would make.
  *
  * Woken by a commit here, the reader reads its events and waits again: a page short of a full one holds
- * everything stored when the read began, and a later commit moves the signal. Otherwise (its first read, a
- * wake by the poll, an end or a stop told here, hints lost) it reads until a page is empty and then asks
- * storage for the execution: only the record says it has ended elsewhere, or before the signal was there.
+ * everything stored when the read began, and a later commit moves the signal. Otherwise it reads until a
+ * page is empty and then asks storage for the execution, whose record alone says it has ended elsewhere
+ * (or before the signal was there): on its first read, on a wake by the poll, on a wake asking for a full
+ * look (`Signal.checks`: an end or a stop told here, hints lost), and on a page that ends with an end's
+ * event (stored elsewhere, perhaps, and not hinted here).
  */
 const keepReading = (id: string, tail: Tail, signal: Signal, { pageSize, poll, reads, signals }: ReaderOptions) => {
-  const read = (look: boolean): Effect.Effect<void, ExecutionNotFound | StorageError> =>
+  /** `checked`: `signal.checks` as the previous read saw it; a move since asks for a look, whenever it came. */
+  const read = (look: boolean, checked: number): Effect.Effect<void, ExecutionNotFound | StorageError> =>
     Effect.suspend(() => {
       const seen = signal.version
       const checks = signal.checks
+      const looking = look || checks !== checked
       return Effect.flatMap(reads.events(id, { fromSeq: tail.next, limit: pageSize }), (page) => {
         if (page.length > 0) {
           tail.append(page)
-          const caughtUp = page.length < pageSize && !look && !signal.finished && signal.checks === checks
-          return caughtUp ? waitFrom(seen, checks) : read(look || signal.checks !== checks)
+          const caughtUp = page.length < pageSize && !looking && !signal.finished && !endsWith(page)
+          return caughtUp ? waitFrom(seen, checks) : read(looking || endsWith(page), checks)
         }
         return Effect.flatMap(reads.get(id), (record) => {
-          if (record.lastSeq >= tail.next) return read(look)
+          if (record.lastSeq >= tail.next) return read(looking || isTerminal(record.status), checks)
           if (isTerminal(record.status)) return Effect.sync(() => tail.end())
           tail.heard(signals.stoppedWith(id))
           return waitFrom(seen, checks)
         })
       })
     })
-  /** Waits for the signal to move on from `seen`, or the poll; then reads, looking at the record unless a commit here woke it. */
+  /** Waits for the signal to move on from `seen`, or the poll; then reads, looking unless a commit woke it. */
   const waitFrom = (seen: number, checks: number) =>
-    Effect.zipRight(
-      signal.wait(seen, poll),
-      Effect.suspend(() => read(signal.version === seen || signal.checks !== checks))
-    )
-  return read(true)
+    Effect.zipRight(signal.wait(seen, poll), Effect.suspend(() => read(signal.version === seen, checks)))
+  return read(true, signal.checks)
 }
 
 export interface TailsOptions {
