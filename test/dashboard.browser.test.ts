@@ -21,7 +21,8 @@ const executablePath = "/usr/bin/chromium"
 const available = existsSync(executablePath)
 if (!available) console.warn(`NOTICE: ${executablePath} is not installed; the dashboard's browser test is skipped.`)
 
-const dir = mkdtempSync(join(tmpdir(), "workflow-dashboard-"))
+// Made by the suite, which is skipped where there is no browser: nothing is left behind then.
+let dir = ""
 const results = join(process.cwd(), "test-results")
 
 const release = Workflow.make({
@@ -50,6 +51,7 @@ describe.skipIf(!available)("the dashboard in a browser", () => {
   let browser: Browser
   let served: Served
   beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "workflow-dashboard-"))
     browser = await chromium.launch({
       executablePath,
       args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -59,7 +61,7 @@ describe.skipIf(!available)("the dashboard in a browser", () => {
   afterAll(async () => {
     await browser?.close()
     await served?.close()
-    rmSync(dir, { recursive: true, force: true })
+    if (dir !== "") rmSync(dir, { recursive: true, force: true })
   })
 
   /** A page that fails the test on any script error or refused resource of its own. */
