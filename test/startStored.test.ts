@@ -117,6 +117,31 @@ const startSuite = (
       )
     }, 60_000)
 
+    it(
+      "gives the first run its input as a read gives it back: a copy of its own, which the body may change",
+      async () => {
+        const changes = Workflow.make({
+          name: "changes-its-input",
+          run: (input: { n: number; z: number }) =>
+            Effect.sync(() => {
+              input.n++
+              return { n: input.n, negativeZero: Object.is(input.z, -0) }
+            })
+        })
+        const given = { n: 1, z: -0 }
+        const result = await Effect.runPromise(
+          Effect.gen(function*() {
+            const engine = yield* WorkflowEngine.WorkflowEngine
+            return yield* (yield* engine.start(changes, given)).result
+          }).pipe(Effect.scoped, Effect.provide(WorkflowEngine.layer.pipe(Layer.provideMerge(storage()))))
+        )
+        // -0 reads back from JSON as 0, as a replay would see it; the caller's object is left as it was.
+        expect(result).toEqual({ n: 2, negativeZero: false })
+        expect(given).toEqual({ n: 1, z: -0 })
+      },
+      60_000
+    )
+
     it("works over a storage that puts a writer of its own in place of this one's", async () => {
       const oneStep = Workflow.make({
         name: "one-step",

@@ -11,7 +11,7 @@ import { currentCursor } from "../cursor.js"
 import { issuesOf } from "../errorInfo.js"
 import * as Metrics from "../metrics.js"
 import { newRecord } from "../storage/creating.js"
-import { checkInput } from "../storage/payload.js"
+import { checkInput, thaw } from "../storage/payload.js"
 import { InvalidInput } from "../workflowErrors.js"
 import { ExecutionIdConflict, InvalidOption, storableId, WorkflowNotFound } from "./errors.js"
 import type * as Observe from "./observe.js"
@@ -38,12 +38,13 @@ export const newId = (options: StartOptions | undefined) =>
 export const parentHere = Effect.map(FiberRef.get(currentCursor), (cursor) => cursor.frame?.instance.executionId)
 
 /**
- * The record a new execution created at `at` will have, before it is stored: its input copied as a read will
- * give it back (as the storages store it), so that the first run sees what a replay will. Fails with
- * `InvalidPayload` for an input that cannot be stored (its size is checked when the creation is written).
+ * The record a new execution created at `at` will have, before it is stored: its input as a read will give
+ * it back (the storages' copy, made fresh and mutable as a read's is), so that the first run sees what a
+ * replay will. Fails with `InvalidPayload` for an input that cannot be stored (its size is checked when the
+ * creation is written).
  */
 export const unstored = (execution: NewExecution, at: number) =>
-  Effect.map(checkInput(execution.id, execution.input), (input) => newRecord(execution, input, at))
+  Effect.map(checkInput(execution.id, execution.input), (input) => newRecord(execution, thaw(input), at))
 
 export interface EnqueueOptions {
   readonly storage: ExecutionStorageService
