@@ -30,8 +30,7 @@ export class Signal {
 
   /** Wakes every waiter, those waiting for the end too: they look at storage again. */
   wake(): void {
-    this.checks++
-    this.notify()
+    this.recheck()
     const finishWaiter = this.finishWaiter
     if (finishWaiter !== undefined) {
       this.finishWaiter = undefined
@@ -48,6 +47,12 @@ export class Signal {
           Effect.timeoutOption(Deferred.await(this.finishWaiter ??= Deferred.unsafeMake<void>(FiberId.none)), poll)
         )
     )
+  }
+
+  /** Moves on, asking readers to look at the execution in storage again (`checks`). */
+  recheck(): void {
+    this.checks++
+    this.notify()
   }
 
   notify(): void {
@@ -90,9 +95,7 @@ export class Signals {
   /** The run of `id` in this process stopped on `error`: its followers are woken to hear it. */
   stopped(id: string, error: StorageFailure): void {
     this.stoppedRuns.set(id, error)
-    const signal = this.byId.get(id)
-    if (signal !== undefined) signal.checks++
-    this.notify(id)
+    this.byId.get(id)?.recheck()
   }
 
   /** The storage failure that stopped the run of `id` in this process, if the last run stopped on one. */

@@ -13,7 +13,7 @@ import type { StoredEvent } from "../../WorkflowEvent.js"
 import type { Signals } from "../notifier.js"
 import { Signal } from "../notifier.js"
 import { freeze } from "../storage/payload.js"
-import { isTerminal } from "../storage/service.js"
+import { isEndEvent, isTerminal } from "../storage/service.js"
 import type { Reads } from "./reads.js"
 import { retrying } from "./reads.js"
 
@@ -94,11 +94,8 @@ interface ReaderOptions {
   readonly poll: Duration.Duration
 }
 
-/** The events an execution's end stores (`final_output`; `workflow_error` for a failure or a cancel). */
-const endsWith = (page: ReadonlyArray<StoredEvent>): boolean => {
-  const type = page[page.length - 1]!.type
-  return type === "final_output" || type === "workflow_error"
-}
+/** Whether the page's last event is one an execution's end stores. */
+const endsWith = (page: ReadonlyArray<StoredEvent>): boolean => isEndEvent(page[page.length - 1]!.type)
 
 /**
  * Reads the execution's new events into `tail` as they are committed (woken by this process's commits, or

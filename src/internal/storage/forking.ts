@@ -8,7 +8,7 @@ import { CHILD_PREFIX } from "../waits.js"
 import type { Dialect, Query, Rows } from "./commitProgram.js"
 import { dbNow } from "./commitProgram.js"
 import { leaseLength } from "./creating.js"
-import { ExecutionNotFound } from "./service.js"
+import { ExecutionNotFound, isEndEvent } from "./service.js"
 
 const query = (text: string, params: ReadonlyArray<unknown>): Query => ({ text, params })
 
@@ -25,9 +25,6 @@ interface Shown {
 const rootOf = (key: string): number => Number(key.split(".", 1)[0])
 
 const isRoot = (entry: Entry): boolean => !entry.key.includes(".")
-
-/** Events that only end an execution: never part of a fork. */
-const terminal = new Set(["final_output", "workflow_error"])
 
 /** Events at the root that close or answer an operation, or come from outside: they open none. */
 const opensNothing = new Set(["human_approval_completed", "wait_ended", "signal_received"])
@@ -66,7 +63,7 @@ const cutAt = (journal: ReadonlyArray<Entry>, events: ReadonlyArray<{ seq: numbe
   // A wait matched and not ended yet: a wait that goes on after a skipped signal says `wait_started` again.
   let waiting = false
   for (const { event, seq } of events) {
-    if (terminal.has(event.type)) return seq
+    if (isEndEvent(event.type)) return seq
     if (depth > 0) {
       if (event.type === "step_start") depth++
       else if (event.type === "step_end") depth--
@@ -112,7 +109,7 @@ export const plan = <E extends { readonly seq: number; readonly event: Shown }>(
   return {
     keys,
     events: events.filter(({ event, seq }) =>
-      seq < cut && !terminal.has(event.type) &&
+      seq < cut && !isEndEvent(event.type) &&
       (event.type !== "signal_received" || keys.has(receivedBy.get(seq) ?? ""))
     )
   }

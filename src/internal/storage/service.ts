@@ -38,6 +38,9 @@ export const sameRecord: [Record, typeof ExecutionRecord.Type] extends [typeof E
 export const isTerminal = (status: typeof ExecutionStatus.Type): boolean =>
   status === "completed" || status === "failed" || status === "cancelled"
 
+/** Whether an event is one an execution's end stores (`final_output`; `workflow_error` for a failure or a cancel). */
+export const isEndEvent = (type: string): boolean => type === "final_output" || type === "workflow_error"
+
 export class ExecutionNotFound extends Schema.TaggedError<ExecutionNotFound>()("ExecutionNotFound", {
   executionId: Schema.String
 }) {
