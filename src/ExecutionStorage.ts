@@ -885,6 +885,18 @@ export interface SqliteOptions {
    * subscriber loses more than half, see docs/design.md).
    */
   readonly groupCommit?: boolean
+  /**
+   * Checkpoints the WAL (copies it into the database file, and syncs both) on
+   * a worker thread with a connection of its own, started once the process
+   * has committed a few hundred transactions, instead of inside the commit
+   * that fills it. Default true: no commit waits for a checkpoint's syncs,
+   * and many concurrent executions gain about a fifth (docs/design.md). With
+   * false, or where the worker cannot run, SQLite checkpoints as it does by
+   * default.
+   *
+   * @since 0.2.0
+   */
+  readonly backgroundCheckpoints?: boolean
 }
 
 /**

@@ -17,6 +17,7 @@ import { Duration, Effect, identity, Layer, Schedule, Scope, Stream } from "effe
 import { accessSync, constants, existsSync, mkdirSync, statSync } from "node:fs"
 import { dirname } from "node:path"
 import type { Commit, CommitError, ExecutionStorageService, SqliteOptions } from "../../ExecutionStorage.js"
+import * as Checkpointer from "./checkpointer.js"
 import type { Query, Rows } from "./commitProgram.js"
 import { commitProgram, runSync } from "./commitProgram.js"
 import type { Creation } from "./creating.js"
@@ -171,7 +172,7 @@ const client = (db: Database.Database) =>
 type Statements = ReturnType<typeof statements>
 
 /** Statements on the connection outside the client: each text prepared once, and transactions. */
-const statements = (db: Database.Database) => {
+const statements = (db: Database.Database, committed: () => void) => {
   const statement = preparedOnce(db)
   const execute = ({ params, text }: Query): Rows => {
     const s = statement(text)
@@ -186,6 +187,7 @@ const statements = (db: Database.Database) => {
     try {
       const value = runSync(program, execute)
       commitTransaction.run()
+      committed()
       return value
     } catch (error) {
       if (db.open && db.inTransaction) rollback.run()
@@ -233,7 +235,7 @@ const asCommitError = (error: unknown): unknown =>
  * one that fails is rolled back alone and its caller alone gets the error.
  * Callers hear of their commit once the transaction's COMMIT has returned.
  */
-const committer = (db: Database.Database, now: () => number, on: Statements) => {
+const committer = (db: Database.Database, now: () => number, on: Statements, committed: () => void) => {
   const { begin, commitTransaction, execute, rollback } = on
   const savepoint = db.prepare("savepoint batched")
   const release = db.prepare("release batched")
@@ -290,6 +292,7 @@ const committer = (db: Database.Database, now: () => number, on: Statements) => 
     } catch (error) {
       return lost(error)
     }
+    committed()
     return outcomes
   }
 
@@ -367,8 +370,12 @@ export const make = (
     const sql = yield* Effect.provide(client(db), Reactivity.layer)
     const clock = yield* Effect.clock
     const shared = yield* Effect.provideService(SqlStorage.makeMigrated, SqlClient.SqlClient, sql)
-    const on = statements(db)
-    const commits = committer(db, () => clock.unsafeCurrentTimeMillis(), on)
+    const checkpoints = options.backgroundCheckpoints === false
+      ? undefined
+      : yield* Checkpointer.make(db, options.filename)
+    const committed = checkpoints?.committed ?? (() => {})
+    const on = statements(db, committed)
+    const commits = committer(db, () => clock.unsafeCurrentTimeMillis(), on, committed)
     // Before the connection closes: nothing queued is left unwritten.
     yield* Effect.addFinalizer(() => Effect.sync(commits.flush))
     // A run's step start is held back (encoded at once) until the step's end, so that a fast step is one

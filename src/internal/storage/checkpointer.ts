@@ -1,0 +1,121 @@
+/**
+ * Checkpoints of the SQLite WAL on a thread of their own.
+ *
+ * A checkpoint copies the WAL's pages into the database file and syncs both
+ * (under NORMAL, the only syncs there are). SQLite runs one inside the commit
+ * that takes the WAL past `wal_autocheckpoint` pages: that commit, and the
+ * event loop with it, waits for two fsyncs and the copy. Here a worker with a
+ * connection of its own checkpoints instead, `PASSIVE` (it never waits for
+ * the writer, nor makes it wait), nudged every few hundred commits. The
+ * writer's own checkpoint stays, at a higher mark, as the backstop: should
+ * the worker fall behind, fail or never start, the WAL stays bounded.
+ *
+ * The worker starts at the first nudge, so a process that commits little
+ * (the CLI's one-shot commands) never pays for a thread. It waits on a
+ * shared counter (`Atomics.wait`), not for messages, so it is nudged without
+ * the writer's event loop taking a turn.
+ */
+import type Database from "better-sqlite3"
+import { Effect } from "effect"
+import type { Scope } from "effect"
+import { createRequire } from "node:module"
+import { Worker } from "node:worker_threads"
+
+/** Transactions between two nudges: a few hundred WAL pages, a checkpoint's worth. */
+export const NUDGE_EVERY = 200
+
+/** The writer's own checkpoint: four times SQLite's default mark, reached only if the worker falls behind. */
+export const BACKSTOP_PAGES = 4000
+
+const SQLITE_DEFAULT_PAGES = 1000
+
+// The shared counters: [0] the nudges (the writer moves it; STOP ends the worker), [1] checkpoints done.
+const NUDGES = 0
+const DONE = 1
+const STOP = -1
+
+// Plain CommonJS for `eval`: the same text runs under the built package and under a test runner's sources.
+const program = `
+const { workerData } = require("node:worker_threads")
+const Database = require(workerData.driver)
+const counters = workerData.counters
+const db = new Database(workerData.filename, { fileMustExist: true })
+let seen = 0
+for (;;) {
+  Atomics.wait(counters, ${NUDGES}, seen)
+  seen = Atomics.load(counters, ${NUDGES})
+  if (seen === ${STOP}) break
+  // Busy (another connection checkpoints) or failed: the next nudge, or the writer's backstop, does it.
+  try {
+    const [result] = db.pragma("wal_checkpoint(PASSIVE)")
+    if (result.busy === 0) Atomics.add(counters, ${DONE}, 1)
+  } catch {}
+}
+db.close()
+`
+
+export interface Checkpointer {
+  /** Tells the checkpointer a transaction was committed. */
+  readonly committed: () => void
+  /** How many checkpoints the worker has completed. */
+  readonly checkpoints: () => number
+}
+
+const none: Checkpointer = { committed: () => {}, checkpoints: () => 0 }
+
+/**
+ * Hands the WAL's checkpoints of `db` (open on `filename`) to a worker, until the scope closes; closing
+ * waits for the worker's connection to close, so that the writer's is the last and removes the WAL. A
+ * database that has no WAL (in memory) keeps SQLite's checkpoints.
+ */
+export const make = (db: Database.Database, filename: string): Effect.Effect<Checkpointer, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    if (db.memory || db.pragma("journal_mode", { simple: true }) !== "wal") return none
+    db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`)
+    const counters = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT))
+    let worker: Worker | undefined
+    let failed = false
+    let transactions = 0
+    const fail = () => {
+      failed = true
+      // SQLite checkpoints at its usual mark again, inside commits.
+      if (db.open) db.pragma(`wal_autocheckpoint = ${SQLITE_DEFAULT_PAGES}`)
+    }
+    const start = (): Worker | undefined => {
+      try {
+        const started = new Worker(program, {
+          eval: true,
+          workerData: { driver: createRequire(import.meta.url).resolve("better-sqlite3"), filename, counters }
+        })
+        // A process that never closes the storage still exits.
+        started.unref()
+        started.on("error", fail)
+        return started
+      } catch {
+        fail()
+        return undefined
+      }
+    }
+    yield* Effect.addFinalizer(() =>
+      worker === undefined ? Effect.void : Effect.async<void>((resume) => {
+        const stopping = worker!
+        stopping.once("exit", () => resume(Effect.void))
+        Atomics.store(counters, NUDGES, STOP)
+        Atomics.notify(counters, NUDGES)
+        // Exited already (it failed): no exit event is left to come.
+        if (stopping.threadId === -1) resume(Effect.void)
+      })
+    )
+    return {
+      committed: () => {
+        if (++transactions < NUDGE_EVERY || failed) return
+        transactions = 0
+        worker ??= start()
+        if (worker === undefined) return
+        // Never STOP: the count wraps within the positive range.
+        Atomics.store(counters, NUDGES, (Atomics.load(counters, NUDGES) + 1) & 0x3fffffff)
+        Atomics.notify(counters, NUDGES)
+      },
+      checkpoints: () => Atomics.load(counters, DONE)
+    }
+  })

@@ -1,0 +1,152 @@
+/**
+ * The SQLite WAL checkpointed on a worker thread (`checkpointer.ts`): it
+ * happens, off the commits; the writer keeps its own checkpoint as a
+ * backstop, and takes SQLite's usual one back when the worker cannot run;
+ * closing ends the worker before the writer's connection, which then removes
+ * the WAL; and a process killed while checkpoints run loses nothing it
+ * reported stored.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import Database from "better-sqlite3"
+import { Effect, Exit, Layer, Scope } from "effect"
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { afterAll } from "vitest"
+import { ExecutionStorage, Workflow, WorkflowEngine } from "../src/index.js"
+import * as Checkpointer from "../src/internal/storage/checkpointer.js"
+import { until } from "./helpers.js"
+import { runProcess } from "./processes.js"
+
+const dir = mkdtempSync(join(tmpdir(), "workflow-checkpoints-"))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+let files = 0
+const freshFile = () => join(dir, `db-${files++}.sqlite`)
+
+/** A WAL database with one table, as the storage opens its file. */
+const openWal = (filename: string) => {
+  const db = new Database(filename)
+  db.pragma("journal_mode = WAL")
+  db.pragma("synchronous = NORMAL")
+  db.exec("create table rows (id integer primary key, payload text not null)")
+  return db
+}
+
+/** `count` transactions of one row each, each told to the checkpointer. */
+const commit = (db: Database.Database, checkpointer: Checkpointer.Checkpointer, count: number) => {
+  const insert = db.prepare("insert into rows (payload) values (?)")
+  for (let i = 0; i < count; i++) {
+    insert.run("x".repeat(200))
+    checkpointer.committed()
+  }
+}
+
+const autocheckpoint = (db: Database.Database) => db.pragma("wal_autocheckpoint", { simple: true })
+
+describe("background checkpoints", () => {
+  it.effect("run on the worker once nudged, with the writer's own checkpoint left as a backstop", () =>
+    Effect.gen(function*() {
+      const filename = freshFile()
+      const db = openWal(filename)
+      const scope = yield* Scope.make()
+      const checkpointer = yield* Scope.extend(Checkpointer.make(db, filename), scope)
+      expect(autocheckpoint(db)).toBe(Checkpointer.BACKSTOP_PAGES)
+      const before = statSync(filename).size
+
+      // Fewer pages than the backstop: only the worker can have copied them into the database file.
+      commit(db, checkpointer, Checkpointer.NUDGE_EVERY - 1)
+      expect(checkpointer.checkpoints()).toBe(0)
+      commit(db, checkpointer, 4 * Checkpointer.NUDGE_EVERY)
+      yield* until("the worker checkpoints", Effect.sync(() => checkpointer.checkpoints() > 0))
+      expect(statSync(filename).size).toBeGreaterThan(before)
+      expect(db.prepare("select count(*) as n from rows").get()).toEqual({ n: 5 * Checkpointer.NUDGE_EVERY - 1 })
+
+      // Closed: the worker's connection first, so that the writer's is the last one and removes the WAL.
+      yield* Scope.close(scope, Exit.void)
+      db.close()
+      expect(existsSync(`${filename}-wal`)).toBe(false)
+    }))
+
+  it.effect("give the writer SQLite's usual checkpoint back when the worker cannot open the database", () =>
+    Effect.gen(function*() {
+      const filename = freshFile()
+      const db = openWal(filename)
+      // The worker opens what it is told, only if it exists: this does not.
+      const checkpointer = yield* Checkpointer.make(db, join(dir, "missing", "db.sqlite"))
+      expect(autocheckpoint(db)).toBe(Checkpointer.BACKSTOP_PAGES)
+      commit(db, checkpointer, Checkpointer.NUDGE_EVERY)
+      yield* until("the writer checkpoints as SQLite does by default", Effect.sync(() => autocheckpoint(db) === 1000))
+      // Nudges after the failure start nothing and fail nothing.
+      commit(db, checkpointer, 2 * Checkpointer.NUDGE_EVERY)
+      expect(checkpointer.checkpoints()).toBe(0)
+    }).pipe(Effect.scoped))
+
+  it.effect("are not made for a database in memory, which has no WAL", () =>
+    Effect.gen(function*() {
+      const db = new Database(":memory:")
+      db.exec("create table rows (id integer primary key, payload text not null)")
+      const checkpointer = yield* Checkpointer.make(db, ":memory:")
+      commit(db, checkpointer, 2 * Checkpointer.NUDGE_EVERY)
+      expect(checkpointer.checkpoints()).toBe(0)
+      expect(autocheckpoint(db)).toBe(1000)
+    }).pipe(Effect.scoped))
+
+  const steps = Workflow.make({
+    name: "checkpointed-steps",
+    run: (n: number) =>
+      Effect.gen(function*() {
+        let total = 0
+        for (let i = 0; i < n; i++) total += yield* Workflow.step(`step-${i}`, Effect.succeed(i))
+        return total
+      })
+  })
+
+  for (const backgroundCheckpoints of [true, false]) {
+    it.effect(`leave the storage whole and no WAL behind once closed (backgroundCheckpoints: ${backgroundCheckpoints})`, () =>
+      Effect.gen(function*() {
+        const filename = freshFile()
+        const storage = ExecutionStorage.layerSqlite({ filename, backgroundCheckpoints })
+        // More transactions than a nudge's worth: the worker, if any, has started.
+        const results = yield* Effect.gen(function*() {
+          const engine = yield* WorkflowEngine.WorkflowEngine
+          const handles = yield* Effect.forEach(Array.from({ length: 30 }), () => engine.start(steps, 10), {
+            concurrency: "unbounded"
+          })
+          return yield* Effect.forEach(handles, (handle) => handle.result, { concurrency: "unbounded" })
+        }).pipe(Effect.provide(WorkflowEngine.layer.pipe(Layer.provide(storage))))
+        expect(results).toEqual(Array.from({ length: 30 }, () => 45))
+        expect(existsSync(`${filename}-wal`)).toBe(false)
+        const db = new Database(filename, { readonly: true })
+        try {
+          expect(db.pragma("quick_check", { simple: true })).toBe("ok")
+          expect(db.prepare("select count(*) as n from workflow_journal").get()).toEqual({ n: 300 })
+        } finally {
+          db.close()
+        }
+      }))
+  }
+
+  it("lose no stored step when the process is killed while they run", async () => {
+    const filename = freshFile()
+    const fixture = join(fileURLToPath(new URL(".", import.meta.url)), "fixtures", "checkpointing.ts")
+    const killed = await runProcess(["--import", "tsx", fixture, filename], {
+      cwd: fileURLToPath(new URL("..", import.meta.url)),
+      // Once the database file has taken a checkpoint and the steps go on: the kill lands among them.
+      killWhen: (stdout) => /^checkpointed$/m.test(stdout) && (stdout.match(/^stored /gm)?.length ?? 0) >= 3
+    })
+    expect(killed.signal).toBe("SIGKILL")
+    const reported = Math.max(...[...killed.stdout.matchAll(/^stored (\d+)$/gm)].map((match) => Number(match[1])))
+
+    const db = new Database(filename)
+    try {
+      expect(db.pragma("quick_check", { simple: true })).toBe("ok")
+      const seqs = db.prepare("select seq from workflow_events order by seq").pluck().all() as Array<number>
+      expect(seqs).toEqual(seqs.map((_, i) => i + 1))
+      const journaled = db.prepare("select count(*) from workflow_journal").pluck().get() as number
+      expect(journaled).toBeGreaterThanOrEqual(reported)
+    } finally {
+      db.close()
+    }
+  }, 120_000)
+})
