@@ -3,13 +3,14 @@
  * happens, off the commits; the writer keeps its own checkpoint as a
  * backstop, and takes SQLite's usual one back when the worker cannot run;
  * closing ends the worker before the writer's connection, which then removes
- * the WAL; and a process killed while checkpoints run loses nothing it
- * reported stored.
+ * the WAL, even in a process that has nothing else to keep it alive and
+ * whatever is committed meanwhile; and a process killed while checkpoints
+ * run loses nothing it reported stored.
  */
 import { describe, expect, it } from "@effect/vitest"
 import Database from "better-sqlite3"
-import { Effect, Exit, Layer, Scope } from "effect"
-import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs"
+import { Effect, Exit, Fiber, Layer, Scope } from "effect"
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, unlinkSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -50,7 +51,7 @@ describe("background checkpoints", () => {
       const filename = freshFile()
       const db = openWal(filename)
       const scope = yield* Scope.make()
-      const checkpointer = yield* Scope.extend(Checkpointer.make(db, filename), scope)
+      const checkpointer = yield* Scope.extend(Checkpointer.make(db), scope)
       expect(autocheckpoint(db)).toBe(Checkpointer.BACKSTOP_PAGES)
       const before = statSync(filename).size
 
@@ -72,9 +73,10 @@ describe("background checkpoints", () => {
     Effect.gen(function*() {
       const filename = freshFile()
       const db = openWal(filename)
-      // The worker opens what it is told, only if it exists: this does not.
-      const checkpointer = yield* Checkpointer.make(db, join(dir, "missing", "db.sqlite"))
+      const checkpointer = yield* Checkpointer.make(db)
       expect(autocheckpoint(db)).toBe(Checkpointer.BACKSTOP_PAGES)
+      // The writer goes on with the file it has open; the worker, which opens it by name, finds none.
+      unlinkSync(filename)
       commit(db, checkpointer, Checkpointer.NUDGE_EVERY)
       yield* until("the writer checkpoints as SQLite does by default", Effect.sync(() => autocheckpoint(db) === 1000))
       // Nudges after the failure start nothing and fail nothing.
@@ -86,11 +88,48 @@ describe("background checkpoints", () => {
     Effect.gen(function*() {
       const db = new Database(":memory:")
       db.exec("create table rows (id integer primary key, payload text not null)")
-      const checkpointer = yield* Checkpointer.make(db, ":memory:")
+      const checkpointer = yield* Checkpointer.make(db)
       commit(db, checkpointer, 2 * Checkpointer.NUDGE_EVERY)
       expect(checkpointer.checkpoints()).toBe(0)
       expect(autocheckpoint(db)).toBe(1000)
     }).pipe(Effect.scoped))
+
+  it.effect("checkpoint the file the writer opened, whatever the working directory is when the worker starts", () =>
+    Effect.gen(function*() {
+      const home = process.cwd()
+      const [first, second] = [join(dir, "cwd-a"), join(dir, "cwd-b")]
+      mkdirSync(first)
+      mkdirSync(second)
+      process.chdir(first)
+      try {
+        const db = openWal("relative.sqlite")
+        // Another database of that name where the worker would look, were the name resolved again.
+        openWal(join(second, "relative.sqlite")).close()
+        const checkpointer = yield* Checkpointer.make(db)
+        const before = statSync(join(first, "relative.sqlite")).size
+        process.chdir(second)
+        commit(db, checkpointer, 4 * Checkpointer.NUDGE_EVERY)
+        yield* until("the worker checkpoints", Effect.sync(() => checkpointer.checkpoints() > 0))
+        expect(statSync(join(first, "relative.sqlite")).size).toBeGreaterThan(before)
+      } finally {
+        process.chdir(home)
+      }
+    }).pipe(Effect.scoped))
+
+  it.effect("stop, and closing ends, however many commits are told while it closes", () =>
+    Effect.gen(function*() {
+      const filename = freshFile()
+      const db = openWal(filename)
+      const scope = yield* Scope.make()
+      const checkpointer = yield* Scope.extend(Checkpointer.make(db), scope)
+      commit(db, checkpointer, Checkpointer.NUDGE_EVERY)
+      // Closing runs up to its wait for the worker at once; the commits come while it waits.
+      const closing = Effect.runFork(Scope.close(scope, Exit.void))
+      commit(db, checkpointer, 2 * Checkpointer.NUDGE_EVERY)
+      yield* Fiber.join(closing)
+      db.close()
+      expect(existsSync(`${filename}-wal`)).toBe(false)
+    }))
 
   const steps = Workflow.make({
     name: "checkpointed-steps",
@@ -130,7 +169,7 @@ describe("background checkpoints", () => {
   it("lose no stored step when the process is killed while they run", async () => {
     const filename = freshFile()
     const fixture = join(fileURLToPath(new URL(".", import.meta.url)), "fixtures", "checkpointing.ts")
-    const killed = await runProcess(["--import", "tsx", fixture, filename], {
+    const killed = await runProcess(["--import", "tsx", fixture, filename, "endless"], {
       cwd: fileURLToPath(new URL("..", import.meta.url)),
       // Once the database file has taken a checkpoint and the steps go on: the kill lands among them.
       killWhen: (stdout) => /^checkpointed$/m.test(stdout) && (stdout.match(/^stored /gm)?.length ?? 0) >= 3
@@ -149,4 +188,19 @@ describe("background checkpoints", () => {
       db.close()
     }
   }, 120_000)
+
+  it(
+    "end before a process with nothing else to do exits, so that its storage is closed and its WAL removed",
+    async () => {
+      const filename = freshFile()
+      const fixture = join(fileURLToPath(new URL(".", import.meta.url)), "fixtures", "checkpointing.ts")
+      const finished = await runProcess(["--import", "tsx", fixture, filename, "burst"], {
+        cwd: fileURLToPath(new URL("..", import.meta.url))
+      })
+      expect(finished.stderr).toBe("")
+      expect(finished.code).toBe(0)
+      expect(finished.stdout.split("\n")).toEqual(["done 30", "WAL left: false", ""])
+    },
+    120_000
+  )
 })

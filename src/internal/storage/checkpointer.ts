@@ -45,11 +45,16 @@ for (;;) {
   Atomics.wait(counters, ${NUDGES}, seen)
   seen = Atomics.load(counters, ${NUDGES})
   if (seen === ${STOP}) break
-  // Busy (another connection checkpoints) or failed: the next nudge, or the writer's backstop, does it.
+  // Busy (another connection checkpoints): the next nudge, or the writer's backstop, does it. Any other
+  // failure ends the worker, and the writer takes SQLite's usual checkpoints back.
+  let result
   try {
-    const [result] = db.pragma("wal_checkpoint(PASSIVE)")
-    if (result.busy === 0) Atomics.add(counters, ${DONE}, 1)
-  } catch {}
+    ;[result] = db.pragma("wal_checkpoint(PASSIVE)")
+  } catch (error) {
+    db.close()
+    throw error
+  }
+  if (result.busy === 0) Atomics.add(counters, ${DONE}, 1)
 }
 db.close()
 `
@@ -63,17 +68,25 @@ export interface Checkpointer {
 
 const none: Checkpointer = { committed: () => {}, checkpoints: () => 0 }
 
+/** How long closing waits for the worker's checkpoint in progress before it ends the thread. */
+const STOP_TIMEOUT_MS = 10_000
+
 /**
- * Hands the WAL's checkpoints of `db` (open on `filename`) to a worker, until the scope closes; closing
- * waits for the worker's connection to close, so that the writer's is the last and removes the WAL. A
- * database that has no WAL (in memory) keeps SQLite's checkpoints.
+ * Hands the WAL's checkpoints of `db` to a worker, until the scope closes; closing waits for the worker's
+ * connection to close, so that the writer's is the last and removes the WAL. A database that has no WAL
+ * (in memory) keeps SQLite's checkpoints.
  */
-export const make = (db: Database.Database, filename: string): Effect.Effect<Checkpointer, never, Scope.Scope> =>
+export const make = (db: Database.Database): Effect.Effect<Checkpointer, never, Scope.Scope> =>
   Effect.gen(function*() {
     if (db.memory || db.pragma("journal_mode", { simple: true }) !== "wal") return none
+    // The file as SQLite resolved it when it opened it: a relative name would be resolved again, against
+    // whatever the working directory is when the worker starts.
+    const filename = (db.pragma("database_list") as Array<{ name: string; file: string }>)
+      .find((database) => database.name === "main")!.file
     db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`)
     const counters = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT))
     let worker: Worker | undefined
+    // Failed, or closing: no more nudges (one would overwrite STOP).
     let failed = false
     let transactions = 0
     const fail = () => {
@@ -97,13 +110,27 @@ export const make = (db: Database.Database, filename: string): Effect.Effect<Che
       }
     }
     yield* Effect.addFinalizer(() =>
-      worker === undefined ? Effect.void : Effect.async<void>((resume) => {
-        const stopping = worker!
-        stopping.once("exit", () => resume(Effect.void))
-        Atomics.store(counters, NUDGES, STOP)
-        Atomics.notify(counters, NUDGES)
-        // Exited already (it failed): no exit event is left to come.
-        if (stopping.threadId === -1) resume(Effect.void)
+      Effect.suspend(() => {
+        failed = true
+        const stopping = worker
+        if (stopping === undefined) return Effect.void
+        // Interruptible, in a finalizer (which is not), so that the timeout can end the wait.
+        return Effect.interruptible(Effect.async<void>((resume) => {
+          stopping.once("exit", () => resume(Effect.void))
+          // Kept alive until the worker is gone: unreferenced, the process could exit before the writer's
+          // connection is closed (with nothing else left to do, as a `runPromise(...).then(...)` has).
+          stopping.ref()
+          Atomics.store(counters, NUDGES, STOP)
+          Atomics.notify(counters, NUDGES)
+          // Exited already (it failed): no exit event is left to come.
+          if (stopping.threadId === -1) resume(Effect.void)
+        })).pipe(
+          Effect.timeoutTo({
+            duration: STOP_TIMEOUT_MS,
+            onSuccess: () => Effect.void,
+            onTimeout: () => Effect.promise(() => stopping.terminate())
+          })
+        )
       })
     )
     return {

@@ -372,7 +372,7 @@ export const make = (
     const shared = yield* Effect.provideService(SqlStorage.makeMigrated, SqlClient.SqlClient, sql)
     const checkpoints = options.backgroundCheckpoints === false
       ? undefined
-      : yield* Checkpointer.make(db, options.filename)
+      : yield* Checkpointer.make(db)
     const committed = checkpoints?.committed ?? (() => {})
     const on = statements(db, committed)
     const commits = committer(db, () => clock.unsafeCurrentTimeMillis(), on, committed)
