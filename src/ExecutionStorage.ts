@@ -889,10 +889,11 @@ export interface SqliteOptions {
    * Checkpoints the WAL (copies it into the database file, and syncs both) on
    * a worker thread with a connection of its own, started once the process
    * has committed a few hundred transactions, instead of inside the commit
-   * that fills it. Default true: no commit waits for a checkpoint's syncs,
-   * and many concurrent executions gain about a fifth (docs/design.md). With
-   * false, or where the worker cannot run, SQLite checkpoints as it does by
-   * default.
+   * that fills it. Default: on with `NORMAL`, where no commit then waits for
+   * a checkpoint's syncs and many concurrent executions gain about a fifth;
+   * off with `FULL`, where every commit syncs anyway and the worker's syncs
+   * beside them made sequential steps slower (docs/design.md). Off, or where
+   * the worker cannot run, SQLite checkpoints as it does by default.
    *
    * @since 0.2.0
    */

@@ -370,9 +370,10 @@ export const make = (
     const sql = yield* Effect.provide(client(db), Reactivity.layer)
     const clock = yield* Effect.clock
     const shared = yield* Effect.provideService(SqlStorage.makeMigrated, SqlClient.SqlClient, sql)
-    const checkpoints = options.backgroundCheckpoints === false
-      ? undefined
-      : yield* Checkpointer.make(db)
+    // Under FULL, where each commit syncs anyway, a worker's syncs beside them cost more than they save.
+    const checkpoints = (options.backgroundCheckpoints ?? options.synchronous !== "FULL")
+      ? yield* Checkpointer.make(db)
+      : undefined
     const committed = checkpoints?.committed ?? (() => {})
     const on = statements(db, committed)
     const commits = committer(db, () => clock.unsafeCurrentTimeMillis(), on, committed)
