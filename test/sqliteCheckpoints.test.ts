@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, unlinkSync } from
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { Worker } from "node:worker_threads"
 import { afterAll } from "vitest"
 import { ExecutionStorage, Workflow, WorkflowEngine } from "../src/index.js"
 import * as Checkpointer from "../src/internal/storage/checkpointer.js"
@@ -129,6 +130,19 @@ describe("background checkpoints", () => {
       yield* Fiber.join(closing)
       db.close()
       expect(existsSync(`${filename}-wal`)).toBe(false)
+    }))
+
+  it.effect("closing leaves a worker that does not stop behind after its timeout, ended once it can be", () =>
+    Effect.gen(function*() {
+      // A worker that never looks at the counter: as one stuck in a checkpoint would be.
+      const stuck = new Worker("setInterval(() => {}, 1000)", { eval: true })
+      const exited = new Promise<void>((resolve) => stuck.once("exit", () => resolve()))
+      yield* Effect.promise(() => new Promise((resolve) => stuck.once("online", resolve)))
+      const counters = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT))
+      // Under `it.effect`'s TestClock, which never moves here: the timeout is in real time.
+      yield* Checkpointer.stop(stuck, counters, 200)
+      yield* Effect.promise(() => exited)
+      expect(stuck.threadId).toBe(-1)
     }))
 
   const steps = Workflow.make({

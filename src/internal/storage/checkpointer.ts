@@ -68,8 +68,36 @@ export interface Checkpointer {
 
 const none: Checkpointer = { committed: () => {}, checkpoints: () => 0 }
 
-/** How long closing waits for the worker's checkpoint in progress before it ends the thread. */
+/** How long closing waits for the worker's checkpoint in progress before it leaves the thread behind. */
 const STOP_TIMEOUT_MS = 10_000
+
+/**
+ * Tells the worker to stop and waits for it to exit, at most `timeoutMs` of real time (not the fiber's
+ * Clock, which a test may hold still). Past that, it is told to terminate, which takes effect once a native
+ * call in progress returns, and no longer kept alive: the writer's connection then closes before the
+ * worker's, which leaves the WAL for the next open to replay, as after a crash.
+ */
+export const stop = (worker: Worker, counters: Int32Array, timeoutMs: number): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    const done = () => {
+      clearTimeout(timer)
+      resume(Effect.void)
+    }
+    const timer = setTimeout(() => {
+      worker.off("exit", done)
+      worker.unref()
+      void worker.terminate()
+      resume(Effect.void)
+    }, timeoutMs)
+    worker.once("exit", done)
+    // Kept alive until the worker is gone: unreferenced, the process could exit before the writer's
+    // connection is closed (with nothing else left to do, as a `runPromise(...).then(...)` has).
+    worker.ref()
+    Atomics.store(counters, NUDGES, STOP)
+    Atomics.notify(counters, NUDGES)
+    // Exited already (it failed): no exit event is left to come.
+    if (worker.threadId === -1) done()
+  })
 
 /**
  * Hands the WAL's checkpoints of `db` to a worker, until the scope closes; closing waits for the worker's
@@ -113,24 +141,7 @@ export const make = (db: Database.Database): Effect.Effect<Checkpointer, never, 
       Effect.suspend(() => {
         failed = true
         const stopping = worker
-        if (stopping === undefined) return Effect.void
-        // Interruptible, in a finalizer (which is not), so that the timeout can end the wait.
-        return Effect.interruptible(Effect.async<void>((resume) => {
-          stopping.once("exit", () => resume(Effect.void))
-          // Kept alive until the worker is gone: unreferenced, the process could exit before the writer's
-          // connection is closed (with nothing else left to do, as a `runPromise(...).then(...)` has).
-          stopping.ref()
-          Atomics.store(counters, NUDGES, STOP)
-          Atomics.notify(counters, NUDGES)
-          // Exited already (it failed): no exit event is left to come.
-          if (stopping.threadId === -1) resume(Effect.void)
-        })).pipe(
-          Effect.timeoutTo({
-            duration: STOP_TIMEOUT_MS,
-            onSuccess: () => Effect.void,
-            onTimeout: () => Effect.promise(() => stopping.terminate())
-          })
-        )
+        return stopping === undefined ? Effect.void : stop(stopping, counters, STOP_TIMEOUT_MS)
       })
     )
     return {
