@@ -46,13 +46,22 @@ const commit = (db: Database.Database, checkpointer: Checkpointer.Checkpointer, 
 
 const autocheckpoint = (db: Database.Database) => db.pragma("wal_autocheckpoint", { simple: true })
 
+/** A WAL database on a fresh file and its checkpointer, in a scope the test closes. */
+const checkpointed = Effect.gen(function*() {
+  const filename = freshFile()
+  const db = openWal(filename)
+  const scope = yield* Scope.make()
+  const checkpointer = yield* Scope.extend(Checkpointer.make(db), scope)
+  return { checkpointer, db, filename, scope }
+})
+
+/** `db`, closed with the test's scope, after the checkpointer (made later, so closed first). */
+const closing = (db: Database.Database) => Effect.addFinalizer(() => Effect.sync(() => db.close()))
+
 describe("background checkpoints", () => {
   it.effect("run on the worker once nudged, with the writer's own checkpoint left as a backstop", () =>
     Effect.gen(function*() {
-      const filename = freshFile()
-      const db = openWal(filename)
-      const scope = yield* Scope.make()
-      const checkpointer = yield* Scope.extend(Checkpointer.make(db), scope)
+      const { checkpointer, db, filename, scope } = yield* checkpointed
       expect(autocheckpoint(db)).toBe(Checkpointer.BACKSTOP_PAGES)
       const before = statSync(filename).size
 
@@ -74,6 +83,7 @@ describe("background checkpoints", () => {
     Effect.gen(function*() {
       const filename = freshFile()
       const db = openWal(filename)
+      yield* closing(db)
       const checkpointer = yield* Checkpointer.make(db)
       expect(autocheckpoint(db)).toBe(Checkpointer.BACKSTOP_PAGES)
       // The writer goes on with the file it has open; the worker, which opens it by name, finds none.
@@ -89,6 +99,7 @@ describe("background checkpoints", () => {
     Effect.gen(function*() {
       const db = new Database(":memory:")
       db.exec("create table rows (id integer primary key, payload text not null)")
+      yield* closing(db)
       const checkpointer = yield* Checkpointer.make(db)
       commit(db, checkpointer, 2 * Checkpointer.NUDGE_EVERY)
       expect(checkpointer.checkpoints()).toBe(0)
@@ -104,6 +115,7 @@ describe("background checkpoints", () => {
       process.chdir(first)
       try {
         const db = openWal("relative.sqlite")
+        yield* closing(db)
         // Another database of that name where the worker would look, were the name resolved again.
         openWal(join(second, "relative.sqlite")).close()
         const checkpointer = yield* Checkpointer.make(db)
@@ -119,10 +131,7 @@ describe("background checkpoints", () => {
 
   it.effect("stop, and closing ends, however many commits are told while it closes", () =>
     Effect.gen(function*() {
-      const filename = freshFile()
-      const db = openWal(filename)
-      const scope = yield* Scope.make()
-      const checkpointer = yield* Scope.extend(Checkpointer.make(db), scope)
+      const { checkpointer, db, filename, scope } = yield* checkpointed
       commit(db, checkpointer, Checkpointer.NUDGE_EVERY)
       // Closing runs up to its wait for the worker at once; the commits come while it waits.
       const closing = Effect.runFork(Scope.close(scope, Exit.void))

@@ -66,7 +66,8 @@ export interface Checkpointer {
   readonly checkpoints: () => number
 }
 
-const none: Checkpointer = { committed: () => {}, checkpoints: () => 0 }
+/** SQLite's own checkpoints, inside commits. */
+export const none: Checkpointer = { committed: () => {}, checkpoints: () => 0 }
 
 /** How long closing waits for the worker's checkpoint in progress before it leaves the thread behind. */
 const STOP_TIMEOUT_MS = 10_000

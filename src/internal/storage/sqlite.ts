@@ -171,23 +171,29 @@ const client = (db: Database.Database) =>
 
 type Statements = ReturnType<typeof statements>
 
-/** Statements on the connection outside the client: each text prepared once, and transactions. */
-const statements = (db: Database.Database, committed: () => void) => {
+/**
+ * Statements on the connection outside the client: each text prepared once, and transactions, each of
+ * which, once committed, is told to the checkpointer.
+ */
+const statements = (db: Database.Database, checkpointer: Checkpointer.Checkpointer) => {
   const statement = preparedOnce(db)
   const execute = ({ params, text }: Query): Rows => {
     const s = statement(text)
     return s.reader ? s.all(...params) as Rows : (s.run(...params), [])
   }
   const begin = db.prepare("begin immediate")
-  const commitTransaction = db.prepare("commit")
+  const commitStatement = db.prepare("commit")
+  const commitTransaction = () => {
+    commitStatement.run()
+    checkpointer.committed()
+  }
   const rollback = db.prepare("rollback")
   /** Runs a program of statements in a transaction of its own, now (queues, see queueProgram.ts). */
   const transactionSync = <A>(program: Generator<Query, A, Rows>): A => {
     begin.run()
     try {
       const value = runSync(program, execute)
-      commitTransaction.run()
-      committed()
+      commitTransaction()
       return value
     } catch (error) {
       if (db.open && db.inTransaction) rollback.run()
@@ -235,7 +241,7 @@ const asCommitError = (error: unknown): unknown =>
  * one that fails is rolled back alone and its caller alone gets the error.
  * Callers hear of their commit once the transaction's COMMIT has returned.
  */
-const committer = (db: Database.Database, now: () => number, on: Statements, committed: () => void) => {
+const committer = (db: Database.Database, now: () => number, on: Statements) => {
   const { begin, commitTransaction, execute, rollback } = on
   const savepoint = db.prepare("savepoint batched")
   const release = db.prepare("release batched")
@@ -288,11 +294,10 @@ const committer = (db: Database.Database, now: () => number, on: Statements, com
       }
     }
     try {
-      commitTransaction.run()
+      commitTransaction()
     } catch (error) {
       return lost(error)
     }
-    committed()
     return outcomes
   }
 
@@ -371,12 +376,11 @@ export const make = (
     const clock = yield* Effect.clock
     const shared = yield* Effect.provideService(SqlStorage.makeMigrated, SqlClient.SqlClient, sql)
     // Under FULL, where each commit syncs anyway, a worker's syncs beside them cost more than they save.
-    const checkpoints = (options.backgroundCheckpoints ?? options.synchronous !== "FULL")
+    const checkpointer = (options.backgroundCheckpoints ?? options.synchronous !== "FULL")
       ? yield* Checkpointer.make(db)
-      : undefined
-    const committed = checkpoints?.committed ?? (() => {})
-    const on = statements(db, committed)
-    const commits = committer(db, () => clock.unsafeCurrentTimeMillis(), on, committed)
+      : Checkpointer.none
+    const on = statements(db, checkpointer)
+    const commits = committer(db, () => clock.unsafeCurrentTimeMillis(), on)
     // Before the connection closes: nothing queued is left unwritten.
     yield* Effect.addFinalizer(() => Effect.sync(commits.flush))
     // A run's step start is held back (encoded at once) until the step's end, so that a fast step is one
