@@ -20,7 +20,7 @@ import type {
 } from "../../ExecutionStorage.js"
 import type { StoredEvent } from "../../WorkflowEvent.js"
 import type { Dialect, Query, Rows } from "./commitProgram.js"
-import { commitProgram, dbNow, numbered } from "./commitProgram.js"
+import { commitProgram, dbNow, numbered, unfinished } from "./commitProgram.js"
 import { creating, leaseLength } from "./creating.js"
 import * as Forking from "./forking.js"
 import { decodeCursor, statusesOf } from "./listing.js"
@@ -368,6 +368,7 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
   /** The database's now, in ms since the epoch. */
   const dialect = dialectOf(sql)
   const now = sql.literal(dbNow[dialect])
+  const notFinished = sql.literal(unfinished)
   const statement = (query: Query) =>
     sql.unsafe<Record<string, unknown>>(dialect === "pg" ? numbered(query.text) : query.text, query.params)
   const reads = reading(statement)
@@ -425,7 +426,7 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
     claim: (id, owner, leaseMs) =>
       sql<{ readonly id: string }>`
         update workflow_executions set owner = ${owner}, lease_until = ${now} + ${leaseLength(leaseMs)}
-        where id = ${id} and status not in ('completed', 'failed', 'cancelled')
+        where id = ${id} and ${notFinished}
           and (owner is null or owner = ${owner} or lease_until <= ${now})
         returning id`.pipe(Effect.map((rows) => rows.length > 0), Effect.catchTag("SqlError", failed("claim"))),
 
@@ -434,7 +435,7 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
     renew: (owner, ids, leaseMs) =>
       ids.length === 0 ? Effect.succeed([]) : sql<{ readonly id: string }>`
         update workflow_executions set lease_until = ${now} + ${leaseLength(leaseMs)}
-        where owner = ${owner} and ${sql.in("id", ids)} and status not in ('completed', 'failed', 'cancelled')
+        where owner = ${owner} and ${sql.in("id", ids)} and ${notFinished}
         ${
         dialect === "pg"
           ? sql`and id in (select id from workflow_executions where ${sql.in("id", ids)} order by id for update)`
