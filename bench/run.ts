@@ -7,6 +7,7 @@
  * no results file.
  */
 import { writeFileSync } from "node:fs"
+import * as Bounds from "./bounds.js"
 import * as CrossProcess from "./crossProcess.js"
 import * as Fanout from "./fanout.js"
 import type { Result } from "./harness.js"
@@ -25,6 +26,7 @@ import * as Workers from "./workers.js"
 const suites: Record<string, { readonly run: (targets: Targets.Targets) => Promise<ReadonlyArray<Result>> }> = {
   memoryStep: MemoryStep,
   sequential: Sequential,
+  bounds: Bounds,
   latency: Latency,
   throughput: Throughput,
   resume: Resume,
