@@ -123,7 +123,10 @@ const bareSqlite = async (filename: string) => {
     step: (id: string, i: number) => {
       const stepped = stepCommit(id, i)
       begin.run()
-      runSync(commitProgram("sqlite", id, stepped, encodeCommit(id, stepped), Date.now(), OWNER), execute)
+      const program = commitProgram("sqlite", id, stepped, encodeCommit(id, stepped), Date.now(), OWNER, {
+        stepEndInLog: true
+      })
+      runSync(program, execute)
       commit.run()
       checkpointer.committed()
     },

@@ -39,9 +39,10 @@ describe("SQLite group commit", () => {
         yield* s.create({ id, workflow: "w", input: null, status: "running" })
         yield* s.commit(id, { events: [log(`${id} 1`)] })
       }
-      // Another connection winds "broken" back, so its next event collides with the stored one.
+      // Another connection makes the database refuse "broken"'s next event, as a constraint would.
       const other = new Database(filename)
-      other.prepare("update workflow_executions set last_seq = 0 where id = 'broken'").run()
+      other.exec(`create trigger refuse_broken before insert on workflow_events
+        when new.execution_id = 'broken' and new.seq > 1 begin select raise(abort, 'constraint failed: refused'); end`)
       other.close()
       const outcomes = yield* Effect.all(
         [
@@ -60,8 +61,8 @@ describe("SQLite group commit", () => {
         2
       ])
       const [broken] = outcomes
-      expect(Either.isLeft(broken!) && broken.left.message).toContain("UNIQUE constraint failed")
-      expect(yield* s.get("broken")).toMatchObject({ status: "running", lastSeq: 0 })
+      expect(Either.isLeft(broken!) && broken.left.message).toContain("constraint failed: refused")
+      expect(yield* s.get("broken")).toMatchObject({ status: "running", lastSeq: 1 })
       expect(yield* s.events("bad-payload", { fromSeq: 1, limit: 10 })).toHaveLength(1)
       expect((yield* s.events("fine", { fromSeq: 1, limit: 10 })).map((e) => (e as { message: string }).message))
         .toEqual(["fine 1", "fine 2"])

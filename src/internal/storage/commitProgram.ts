@@ -53,6 +53,32 @@ export const dbNow: Record<Dialect, string> = {
  */
 export const unfinished = "status <> 'completed' and status <> 'failed' and status <> 'cancelled'"
 
+/**
+ * The last seq of the execution whose row a statement updates. On SQLite a step's end leaves the row alone
+ * (`stepEndRows`), so its `last_seq` may lag the log until the next commit that updates it, which counts
+ * from the log.
+ */
+const lastSeqOf: Record<Dialect, string> = {
+  pg: "last_seq",
+  sqlite: "(select coalesce(max(seq), 0) from workflow_events where execution_id = workflow_executions.id)"
+}
+
+/**
+ * The columns a read of an execution's row selects. A step's end on SQLite is stored in the log alone
+ * (`stepEndRows`), so while an execution runs its row's `last_seq` and `updated_at` may
+ * lag its log: the read takes the log's last seq, and the time of its last event (stamped on the engine's
+ * clock, as `updated_at` is), too. Any other commit updates the row, counting from the log.
+ */
+export const recordColumns: Record<Dialect, string> = {
+  pg: "*",
+  sqlite: `*,
+    case when status = 'running' then
+      (select max(seq) from workflow_events where execution_id = workflow_executions.id) end as logged_seq,
+    case when status = 'running' then
+      (select json_extract(payload, '$.timestamp') from workflow_events where execution_id = workflow_executions.id
+        order by seq desc limit 1) end as logged_at`
+}
+
 // The first statement sets only the columns a commit changes (a step's commit leaves the status, and so its
 // index, alone), and is guarded by the owner when there is one: one text per dialect and shape, built once.
 const STATUS = 1
@@ -63,9 +89,11 @@ const RELEASE = 16
 const advanceTexts: Record<Dialect, Array<string>> = { pg: [], sqlite: [] }
 const advanceText = (dialect: Dialect, shape: number): string =>
   advanceTexts[dialect][shape] ??= `update workflow_executions
-     set last_seq = last_seq + ?, updated_at = ?${shape & STATUS ? ", status = ?, waiting_for = ?, wake_at = ?" : ""}${
-    shape & OUTPUT ? ", output = ?" : ""
-  }${shape & ERROR ? ", error = ?" : ""}${shape & RELEASE ? ", owner = null, lease_until = null" : ""}
+     set last_seq = ${lastSeqOf[dialect]} + ?, updated_at = ?${
+    shape & STATUS ? ", status = ?, waiting_for = ?, wake_at = ?" : ""
+  }${shape & OUTPUT ? ", output = ?" : ""}${shape & ERROR ? ", error = ?" : ""}${
+    shape & RELEASE ? ", owner = null, lease_until = null" : ""
+  }
      where id = ? and ${unfinished}${shape & OWNER ? ` and owner = ? and lease_until > ${dbNow[dialect]}` : ""}
      returning last_seq${dialect === "pg" ? ", queue" : ""}`
 
@@ -98,6 +126,20 @@ const advance = (
   return query(advanceText(dialect, shape), params)
 }
 
+export interface CommitOptions {
+  /** The statement notifying a commit to an execution with the status it leaves it in, if any (pgChanges.ts). */
+  readonly notice?: (id: string, status: ExecutionStatus | undefined) => Query | undefined
+  /** The insert creating the execution, first (its run's first write; see `WriterOptions.create`). */
+  readonly create?: Query | undefined
+  /**
+   * A step's end alone goes in the log alone (`stepEndRows`): on SQLite, in a transaction that took the
+   * write lock as it began (`BEGIN IMMEDIATE`), so that its first statement, a read, guards as an update
+   * would. A `SqlClient`'s transaction may begin deferred: there a read first could meet a commit of
+   * another connection before its write, and fail.
+   */
+  readonly stepEndInLog?: boolean
+}
+
 /**
  * The statements of one commit, to run inside one transaction: advance the
  * execution (status, `last_seq`; also locks its row, and refuses a run that
@@ -119,13 +161,14 @@ export function* commitProgram(
   encoded: EncodedCommit,
   now: number,
   owner: string | undefined,
-  /** The statement notifying a commit to an execution with the status it leaves it in, if any (pgChanges.ts). */
-  notice?: (id: string, status: ExecutionStatus | undefined) => Query | undefined,
-  /** The insert creating the execution, first (its run's first write; see `WriterOptions.create`). */
-  create?: Query
+  options: CommitOptions = {}
 ): CommitProgram {
+  const { create, notice } = options
   if (create !== undefined && (yield create).length === 0) throw alreadyExists(id)
   const events = encoded.events
+  if (options.stepEndInLog === true && create === undefined && endsAStepAlone(commit, encoded)) {
+    return yield* stepEndRows(id, commit.journal!, encoded, owner)
+  }
   const advanced = yield advance(dialect, id, commit, encoded, now, owner)
   if (advanced.length === 0) throw refusal(id, owner, (yield statusQuery(id))[0])
   if (commit.waitingFor !== undefined) {
@@ -193,7 +236,7 @@ export function* commitProgram(
   if (toParent !== undefined && parentSignal !== null) {
     // The parent's row is locked by this statement (after the child's): its seq, unless it has finished.
     const [parent] = yield query(
-      `update workflow_executions set last_seq = last_seq + 1, updated_at = ?
+      `update workflow_executions set last_seq = ${lastSeqOf[dialect]} + 1, updated_at = ?
        where id = ? and ${unfinished} returning last_seq`,
       [now, toParent.parent]
     )
@@ -221,6 +264,67 @@ export function* commitProgram(
   if (parentNotice !== undefined) yield parentNotice
   return first + events.length - 1
 }
+
+/**
+ * Whether a commit only stores a step's end (its events, the last its `step_end`, and the step's entry
+ * journaled completed): nothing else about the execution changes.
+ */
+const endsAStepAlone = (commit: Commit, encoded: EncodedCommit): boolean => {
+  const entry = commit.journal
+  const events = encoded.events
+  return entry !== undefined && entry.kind === "step" && entry.state === "completed" &&
+    events.length > 0 && events[events.length - 1]!.type === "step_end" &&
+    commit.status === undefined && encoded.output === null && encoded.error === null &&
+    commit.answer === undefined && commit.waitingFor === undefined && commit.wait === undefined &&
+    commit.consume === undefined && commit.signal === undefined && commit.signalParent === undefined
+}
+
+const ownedTexts: Partial<Record<"owned" | "anyone", string>> = {}
+
+/**
+ * A step's end on SQLite, in the log alone: its events, the step's journal entry in the `step_end` row (see
+ * the `9_step_rows` migration), seqs after the log's last. The execution's row is read, not updated: the
+ * transaction holds the database's write lock, so the read guards as the update would (unfinished, and
+ * held by `owner` with a lease not yet expired on the database's clock), and a step's commit writes one
+ * b-tree page where it wrote three. Reads take the execution's `lastSeq` and `updatedAt` from the log.
+ */
+function* stepEndRows(
+  id: string,
+  entry: NonNullable<Commit["journal"]>,
+  encoded: EncodedCommit,
+  owner: string | undefined
+): CommitProgram {
+  const text = ownedTexts[owner === undefined ? "anyone" : "owned"] ??=
+    `select (select coalesce(max(seq), 0) from workflow_events where execution_id = ?) as last_seq
+     from workflow_executions where id = ? and ${unfinished}${
+      owner === undefined ? "" : ` and owner = ? and lease_until > ${dbNow.sqlite}`
+    }`
+  const [held] = yield query(text, owner === undefined ? [id, id] : [id, id, owner])
+  if (held === undefined) throw refusal(id, owner, (yield statusQuery(id))[0])
+  const last = Number(held.last_seq)
+  const events = encoded.events
+  const params: Array<unknown> = []
+  for (let i = 0; i < events.length; i++) {
+    const ends = i === events.length - 1
+    params.push(
+      id,
+      last + 1 + i,
+      events[i]!.type,
+      events[i]!.payload,
+      ends ? entry.key : null,
+      ends ? entry.name : null,
+      ends ? encoded.journalResult : null
+    )
+  }
+  yield query(stepRowsText(events.length), params)
+  return last + events.length
+}
+
+const stepRowsTexts: Array<string> = []
+const stepRowsText = (count: number): string =>
+  stepRowsTexts[count] ??= `insert into workflow_events
+     (execution_id, seq, type, payload, journal_key, journal_name, journal_result)
+     values ${Array.from({ length: count }, () => "(?, ?, ?, ?, ?, ?, ?)").join(", ")}`
 
 /** Sets an execution waiting for the signal `name` running, held by no one, for an engine to launch. */
 const wakeFor = (id: string, name: string): Query =>

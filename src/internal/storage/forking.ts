@@ -6,7 +6,7 @@
 import type { ForkRequest, JournalEntry } from "../../ExecutionStorage.js"
 import { CHILD_PREFIX } from "../waits.js"
 import type { Dialect, Query, Rows } from "./commitProgram.js"
-import { dbNow } from "./commitProgram.js"
+import { dbNow, recordColumns } from "./commitProgram.js"
 import { leaseLength } from "./creating.js"
 import { ExecutionNotFound, isEndEvent } from "./service.js"
 
@@ -129,7 +129,7 @@ export function* forkProgram(
   request: ForkRequest,
   now: number
 ): Generator<Query, { readonly row: Record<string, unknown>; readonly created: boolean }, Rows> {
-  const existing = query("select * from workflow_executions where id = ?", [request.id])
+  const existing = query(`select ${recordColumns[dialect]} from workflow_executions where id = ?`, [request.id])
   const [found] = yield existing
   if (found !== undefined) return { row: found, created: false }
   const source = request.source
@@ -138,21 +138,37 @@ export function* forkProgram(
     [source]
   )
   if (locked === undefined) throw new ExecutionNotFound({ executionId: source })
-  const journal = (yield query(
+  const tabled = (yield query(
     "select key, name, kind, state, task_id from workflow_journal where execution_id = ?",
     [source]
-  )).map((row) => ({
+  )).map((row): Entry => ({
     key: String(row.key),
     name: String(row.name),
     kind: row.kind as Entry["kind"],
     state: row.state as Entry["state"],
     ...(row.task_id === null ? {} : { taskId: String(row.task_id) })
   }))
+  const logs = dialect === "sqlite"
   const events = (yield query(
-    "select seq, type, payload from workflow_events where execution_id = ? order by seq",
+    `select seq, type, payload${logs ? ", journal_key, journal_name, journal_result" : ""}
+     from workflow_events where execution_id = ? order by seq`,
     [source]
-  )).map((row) => ({ seq: Number(row.seq), type: String(row.type), payload: String(row.payload) }))
-    .map((row) => ({ ...row, event: JSON.parse(row.payload) as Shown }))
+  )).map((row) => ({
+    seq: Number(row.seq),
+    type: String(row.type),
+    payload: String(row.payload),
+    event: JSON.parse(String(row.payload)) as Shown,
+    // On SQLite, the entry of a step whose end was stored in the log alone (commitProgram.ts, `stepEndRows`).
+    entry: logs && row.journal_key !== null && row.journal_key !== undefined
+      ? { key: String(row.journal_key), name: String(row.journal_name), result: row.journal_result }
+      : undefined
+  }))
+  // A step's entry in the log supersedes the one its start left in the table.
+  const logged = new Map(events.flatMap(({ entry }) => entry === undefined ? [] : [[entry.key, entry] as const]))
+  const journal = [
+    ...tabled.filter((entry) => !logged.has(entry.key)),
+    ...[...logged.values()].map(({ key, name }): Entry => ({ key, name, kind: "step", state: "completed" }))
+  ]
   const signals = yield query(
     "select seq, received_by from workflow_signals where execution_id = ? and received_by is not null",
     [source]
@@ -174,7 +190,7 @@ export function* forkProgram(
   )
   // Created meanwhile by a fork with the same id.
   if (row === undefined) return { row: (yield existing)[0]!, created: false }
-  for (const keys of chunks([...chosen.keys], 500)) {
+  for (const keys of chunks([...chosen.keys].filter((key) => !logged.has(key)), 500)) {
     yield query(
       `insert into workflow_journal (execution_id, key, name, kind, state, task_id, result, wake_at)
        select ?, key, name, kind, state, task_id, result, wake_at from workflow_journal
@@ -184,11 +200,23 @@ export function* forkProgram(
   }
   let seq = 0
   for (const group of chunks(chosen.events, 200)) {
+    if (!logs) {
+      yield query(
+        `insert into workflow_events (execution_id, seq, type, payload) values ${
+          group.map(() => "(?, ?, ?, ?)").join(", ")
+        }`,
+        group.flatMap((event) => [request.id, ++seq, event.type, event.payload])
+      )
+      continue
+    }
+    // The entries the log holds go with their rows, where the fork takes the entry over.
     yield query(
-      `insert into workflow_events (execution_id, seq, type, payload) values ${
-        group.map(() => "(?, ?, ?, ?)").join(", ")
-      }`,
-      group.flatMap((event) => [request.id, ++seq, event.type, event.payload])
+      `insert into workflow_events (execution_id, seq, type, payload, journal_key, journal_name, journal_result)
+       values ${group.map(() => "(?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
+      group.flatMap(({ entry, payload, type }) => {
+        const kept = entry !== undefined && chosen.keys.has(entry.key) ? entry : undefined
+        return [request.id, ++seq, type, payload, kept?.key ?? null, kept?.name ?? null, kept?.result ?? null]
+      })
     )
   }
   return { row, created: true }

@@ -207,6 +207,22 @@ export const migrations = {
       )`
     // The next tick of every engine's loop: the first entry of this index.
     yield* sql`create index workflow_schedules_next on workflow_schedules (next_at) where paused = 0`
+  }),
+  "9_step_rows": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    // On SQLite a step's end is stored in the log alone: its journal entry (a step, completed) in the row of
+    // its `step_end` event, and the execution's row left as it was. Each b-tree a commit writes to is a page
+    // more in the WAL; a step wrote three (the execution, the log, the journal) and now writes one.
+    // PostgreSQL's commits update the execution's row anyway (its lock orders commits across processes).
+    yield* sql.onDialectOrElse({
+      pg: () => Effect.void,
+      orElse: () =>
+        Effect.all([
+          sql`alter table workflow_events add column journal_key text`,
+          sql`alter table workflow_events add column journal_name text`,
+          sql`alter table workflow_events add column journal_result text`
+        ], { discard: true })
+    })
   })
 }
 

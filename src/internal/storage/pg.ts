@@ -79,19 +79,13 @@ const write = async (
   }
   return inTransaction(
     pool,
-    commitProgram(
-      "pg",
-      id,
-      commit,
-      encoded,
-      now,
-      owner,
-      (to, status) => {
+    commitProgram("pg", id, commit, encoded, now, owner, {
+      notice: (to, status) => {
         const notice = origin === undefined ? undefined : PgNotices.notice(origin, to, status)
         return notice === undefined ? undefined : PgNotices.noticeQuery(to, notice)
       },
-      create === undefined ? undefined : creationQuery("pg", create)
-    )
+      ...(create === undefined ? {} : { create: creationQuery("pg", create) })
+    })
   )
 }
 

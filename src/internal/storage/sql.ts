@@ -20,7 +20,7 @@ import type {
 } from "../../ExecutionStorage.js"
 import type { StoredEvent } from "../../WorkflowEvent.js"
 import type { Dialect, Query, Rows } from "./commitProgram.js"
-import { commitProgram, dbNow, numbered, unfinished } from "./commitProgram.js"
+import { commitProgram, dbNow, numbered, recordColumns, unfinished } from "./commitProgram.js"
 import { creating, leaseLength } from "./creating.js"
 import * as Forking from "./forking.js"
 import { decodeCursor, statusesOf } from "./listing.js"
@@ -45,6 +45,9 @@ interface ExecutionRow {
   readonly created_at: number | string
   readonly updated_at: number | string
   readonly last_seq: number | string
+  /** On SQLite, while it runs: the last seq of its log, and the time of its last event (`recordColumns`). */
+  readonly logged_seq?: number | string | null
+  readonly logged_at?: number | string | null
   readonly lease_until?: number | string | null
   readonly parent?: string | null
   readonly queue?: string | null
@@ -81,8 +84,8 @@ const toRecord = (row: ExecutionRow): Effect.Effect<ExecutionRecord, StorageErro
       input,
       status: row.status as Status,
       createdAt: Number(row.created_at),
-      updatedAt: Number(row.updated_at),
-      lastSeq: Number(row.last_seq),
+      updatedAt: Math.max(Number(row.updated_at), Number(row.logged_at ?? 0)),
+      lastSeq: Math.max(Number(row.last_seq), Number(row.logged_seq ?? 0)),
       ...(row.status === "running" && row.lease_until !== null && row.lease_until !== undefined
         ? { leaseUntil: Number(row.lease_until) }
         : {}),
@@ -285,17 +288,43 @@ const waits = (
 })
 
 /**
+ * The journal entries of an execution: on SQLite, those of steps whose end was stored in the log alone
+ * come from their `step_end` rows, and are read after the table's (where the step's start, journaled on
+ * its own, may still be), so that they are the ones kept.
+ */
+const journalText: Record<Dialect, string> = {
+  pg: "select key, name, kind, state, task_id, result, wake_at from workflow_journal where execution_id = ?",
+  sqlite: `select key, name, kind, state, task_id, result, wake_at, 0 as logged from workflow_journal
+     where execution_id = ?
+   union all
+   select journal_key, journal_name, 'step', 'completed', null, journal_result, null, 1 from workflow_events
+     where execution_id = ? and journal_key is not null
+   order by logged`
+}
+
+/** One entry per key, the last read (`journalText`), where it was first. */
+const latestByKey = (entries: ReadonlyArray<JournalEntry>): ReadonlyArray<JournalEntry> => {
+  const byKey = new Map<string, JournalEntry>()
+  for (const entry of entries) byKey.set(entry.key, entry)
+  return byKey.size === entries.length ? entries : [...byKey.values()]
+}
+
+/**
  * An execution, its events and its journal, read over a way to run one statement (`?` placeholders). The
  * SQLite storage runs them on its connection: through the client, each read paid more for the client's
  * machinery than for the query. PostgreSQL's go through the client, whose connections are not the
  * commits' (see pg.ts).
  */
 export const reading = (
+  dialect: Dialect,
   run: (query: Query) => Effect.Effect<Rows, unknown>
 ): Pick<ExecutionStorageService, "get" | "events" | "journal"> => ({
   get: (id) =>
     Effect.flatMap(
-      Effect.mapError(run({ text: "select * from workflow_executions where id = ?", params: [id] }), failed("get")),
+      Effect.mapError(
+        run({ text: `select ${recordColumns[dialect]} from workflow_executions where id = ?`, params: [id] }),
+        failed("get")
+      ),
       ([row]): Effect.Effect<ExecutionRecord, ExecutionNotFound | StorageError> =>
         row === undefined ? new ExecutionNotFound({ executionId: id }) : toRecord(row as unknown as ExecutionRow)
     ),
@@ -318,13 +347,14 @@ export const reading = (
   journal: (id) =>
     Effect.flatMap(
       Effect.mapError(
-        run({
-          text: "select key, name, kind, state, task_id, result, wake_at from workflow_journal where execution_id = ?",
-          params: [id]
-        }),
+        run({ text: journalText[dialect], params: dialect === "sqlite" ? [id, id] : [id] }),
         failed("journal")
       ),
-      (rows) => Effect.forEach(rows, (row) => toJournalEntry(id, row as unknown as JournalRow))
+      (rows) =>
+        Effect.map(
+          Effect.forEach(rows, (row) => toJournalEntry(id, row as unknown as JournalRow)),
+          (entries) => dialect === "sqlite" ? latestByKey(entries) : entries
+        )
     )
 })
 
@@ -371,7 +401,7 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
   const notFinished = sql.literal(unfinished)
   const statement = (query: Query) =>
     sql.unsafe<Record<string, unknown>>(dialect === "pg" ? numbered(query.text) : query.text, query.params)
-  const reads = reading(statement)
+  const reads = reading(dialect, statement)
 
   const service: ExecutionStorageService = {
     ...transactional(dialect, clock, (program) => transaction(sql, () => program)),
@@ -396,7 +426,7 @@ export const make: Effect.Effect<ExecutionStorageService, never, SqlClient.SqlCl
             : [])
         ]
         const rows = yield* sql<ExecutionRow>`
-          select * from workflow_executions
+          select ${sql.literal(recordColumns[dialect])} from workflow_executions
           ${conditions.length > 0 ? sql`where ${sql.and(conditions)}` : sql``}
           order by created_at desc, id desc
           limit ${limit + 1}`

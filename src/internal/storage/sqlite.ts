@@ -278,7 +278,10 @@ const committer = (db: Database.Database, now: () => number, on: Statements) => 
         outcomes.push({
           ok: true,
           seq: runSync(
-            commitProgram("sqlite", item.id, item.commit, item.encoded, now(), item.owner, undefined, create),
+            commitProgram("sqlite", item.id, item.commit, item.encoded, now(), item.owner, {
+              create,
+              stepEndInLog: true
+            }),
             execute
           )
         })
@@ -398,7 +401,7 @@ export const make = (
     // On the connection, as commits are: through the client, a start's insert (or a read) cost more than the
     // SQLite work.
     const statement = (query: Query) => Effect.try({ try: () => on.execute(query), catch: identity })
-    const reads = SqlStorage.reading(statement)
+    const reads = SqlStorage.reading("sqlite", statement)
     const service: ExecutionStorageService = {
       ...shared,
       ...reads,
