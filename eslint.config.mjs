@@ -63,6 +63,11 @@ const anywhere = [
     regex: "^\\./\\.\\.?(?:/|$)|[^./]/\\.\\.?(?:/|$)|/\\.(?:/|$)|//|/$",
     message:
       "Boundary: write relative imports in normal form (no './../', 'dir/../', '/./', '//'), so the boundary lint can read them."
+  },
+  {
+    regex: "^effect$",
+    message:
+      "Start-up: import effect's modules (`import * as Effect from \"effect/Effect\"`), not its index: the index loads all of effect's modules, which a process that imports ours then pays for."
   }
 ]
 

@@ -6,8 +6,17 @@
  *
  * @since 0.1.0
  */
-import { Context, Deferred, Duration, Effect, Fiber, Layer, Option, Ref, Schedule, Stream } from "effect"
-import type { Scope } from "effect"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import * as ChatRender from "./ChatRender.js"
 import type * as ExecutionStorage from "./ExecutionStorage.js"
 import * as Message from "./internal/message.js"

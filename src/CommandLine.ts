@@ -10,7 +10,9 @@
  *
  * @since 0.2.0
  */
-import { Data, Effect, Schema } from "effect"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import * as ExecutionStorage from "./ExecutionStorage.js"
 import { formatIssues, issuesOf } from "./internal/errorInfo.js"
 import { messageOf } from "./internal/message.js"

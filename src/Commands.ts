@@ -8,7 +8,9 @@
  *
  * @since 0.1.0
  */
-import { Effect, Option, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import * as ChatAdapter from "./ChatAdapter.js"
 import * as ChatRender from "./ChatRender.js"
 import * as CommandLine from "./CommandLine.js"

@@ -8,8 +8,10 @@
  * @since 0.1.0
  */
 import type { SqlClient } from "@effect/sql"
-import { Effect, Layer } from "effect"
-import type { Scope, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
 import {
   ExecutionRecord as RecordSchema,
   ExecutionStatus as StatusSchema,

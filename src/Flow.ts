@@ -10,7 +10,12 @@
  *
  * @since 0.1.0
  */
-import { Deferred, Duration, Effect, FiberId, FiberRef, Schedule } from "effect"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
+import * as Schedule from "effect/Schedule"
 import * as Body from "./internal/body.js"
 import { currentCursor } from "./internal/cursor.js"
 import type { FlowRoot } from "./internal/flowState.js"

@@ -17,7 +17,12 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Either, Option, Schema, Stream } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import * as Analyzer from "./Analyzer.js"
 import { messageOf } from "./internal/message.js"
 import { prototypeKeyPath, prototypeKeyReason } from "./internal/prototypeKeys.js"

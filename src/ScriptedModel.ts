@@ -6,7 +6,9 @@
  * @since 0.1.0
  */
 import type { LanguageModel, Prompt, Response } from "@effect/ai"
-import { Effect, Layer, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
 import * as LanguageModelService from "./internal/languageModel.js"
 
 /**

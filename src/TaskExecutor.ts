@@ -6,7 +6,10 @@
  * @since 0.1.0
  */
 import type { LanguageModel } from "@effect/ai"
-import { Context, Effect, Layer, Schema } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
 import * as LanguageModelService from "./internal/languageModel.js"
 import type * as Plan from "./Plan.js"
 

@@ -12,8 +12,14 @@
  *
  * @since 0.1.0
  */
-import { Clock, Duration, Effect, Either, FiberRef, Option, Schema } from "effect"
-import type { Schedule } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as FiberRef from "effect/FiberRef"
+import * as Option from "effect/Option"
+import type * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
 import * as Body from "./internal/body.js"
 import { currentCursor } from "./internal/cursor.js"
 import type { Frame } from "./internal/cursor.js"

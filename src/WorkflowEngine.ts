@@ -4,8 +4,13 @@
  *
  * @since 0.1.0
  */
-import { Context, Effect, Layer } from "effect"
-import type { Duration, Option, Scope, Stream } from "effect"
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import type * as Stream from "effect/Stream"
 import * as ExecutionStorage from "./ExecutionStorage.js"
 import * as internal from "./internal/engine/engine.js"
 import type * as Workflow from "./Workflow.js"

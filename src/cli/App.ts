@@ -6,7 +6,12 @@
  *
  * @since 0.1.0
  */
-import { Context, Data, Duration, Effect, Layer, Option } from "effect"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 import * as ChatAdapter from "../ChatAdapter.js"

@@ -9,7 +9,10 @@
 import { Args, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 // Subpath import: the package index would also load its HTTP server, undici and ws (~0.2 s at startup).
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { Console, Effect, HashMap, Option } from "effect"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as HashMap from "effect/HashMap"
+import * as Option from "effect/Option"
 import * as ChatAdapter from "../ChatAdapter.js"
 import * as CommandLine from "../CommandLine.js"
 import * as Commands from "../Commands.js"

@@ -4,7 +4,9 @@
  *
  * @since 0.1.0
  */
-import { Duration, Effect, Schema } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import * as Workflow from "../Workflow.js"
 
 /**

@@ -7,7 +7,11 @@
  *
  * @since 0.2.0
  */
-import { Cause, Effect, Layer, Logger, LogLevel } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as ChatAdapter from "../ChatAdapter.js"
 
 /**

@@ -12,7 +12,9 @@
  */
 // Subpath import: the package index would also load its HTTP server, undici and ws (~0.2 s at startup).
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, Effect, Exit } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as ChatAdapter from "../ChatAdapter.js"
 import * as Commands from "../Commands.js"
 import * as Failures from "./failures.js"

@@ -13,7 +13,7 @@
  *
  * @since 0.2.0
  */
-import { Option } from "effect"
+import * as Option from "effect/Option"
 import * as CommandLine from "../CommandLine.js"
 import * as ExecutionStorage from "../ExecutionStorage.js"
 import type * as App from "./App.js"

@@ -5,7 +5,8 @@
  *
  * @since 0.1.0
  */
-import { Effect, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as ChatAdapter from "../ChatAdapter.js"
 
 const clearLine = "\r\x1b[2K"

@@ -1,8 +1,9 @@
 /**
  * A step's body as the interpreter runs it: with its timeout and retries.
  */
-import { Duration, Effect } from "effect"
-import type { Schedule } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Schedule from "effect/Schedule"
 import type { StepOptions } from "../Workflow.js"
 import { StepTimeout } from "./workflowErrors.js"
 

@@ -3,7 +3,8 @@
  * `Flow` and the Promise facade reach it through, each at the current frame
  * of the calling fiber (see cursor.ts).
  */
-import type { Effect, Option } from "effect"
+import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
 import type { Any as AnyWorkflow, ApprovalAnswer, ApprovalRequest, StepOptions } from "../Workflow.js"
 import type { EventDraft } from "../WorkflowEvent.js"
 import type { Cursor } from "./cursor.js"

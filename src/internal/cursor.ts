@@ -4,7 +4,8 @@
  * "n.1"... Concurrent branches get frames of their own, so keys do not depend
  * on scheduling.
  */
-import { Effect, FiberRef } from "effect"
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import type { Instance } from "./instance.js"
 
 export interface Frame {

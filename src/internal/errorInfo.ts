@@ -2,7 +2,8 @@
  * The stored shape of an error, and the validation issues of a Schema
  * failure: shared by events, the interpreter and the engine.
  */
-import { ParseResult, Schema } from "effect"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
 import type { Issue } from "../WorkflowEvent.js"
 
 export const ErrorInfo = Schema.Struct({

@@ -6,7 +6,7 @@
  * renewals included. The interpreter asks `overdue` every few commits and,
  * when a burst has gone on for a while, yields to the event loop.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 
 /** How long synchronous work may go on before timers get their turn, in ms. */
 const SLICE = 10

@@ -2,7 +2,7 @@
  * The Tag of what a workflow body may know of its execution. The `Workflow`
  * module re-exports it.
  */
-import { Context } from "effect"
+import * as Context from "effect/Context"
 import type { ExecutionInfo } from "../Workflow.js"
 
 /**

@@ -3,7 +3,9 @@
  * execution's id starts with; and the approvals waiting for an answer, for
  * an `approve` that names no execution or no task.
  */
-import { Effect, Option, Schema } from "effect"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import type { ExecutionRecord } from "../ExecutionStorage.js"
 import type { StorageFailure, WorkflowEngineService } from "../WorkflowEngine.js"
 import type { ExecutionNotFound, InvalidCursor } from "./storage/service.js"

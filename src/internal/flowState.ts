@@ -1,5 +1,6 @@
-import { FiberRef } from "effect"
-import type { Deferred, Effect } from "effect"
+import type * as Deferred from "effect/Deferred"
+import type * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 
 /** What one root flow shares with every task below it. */
 export interface FlowRoot {

@@ -8,8 +8,11 @@
  * Workflow bodies, `Flow` and the Promise facade reach it only through the
  * functions exported at the bottom, which find the current frame.
  */
-import { Cause, Effect, Exit, Option } from "effect"
-import type { Clock } from "effect"
+import * as Cause from "effect/Cause"
+import type * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import type { InboxSignal } from "../ExecutionStorage.js"
 import type { Commit, CommitError, ExecutionStorageService, JournalEntry, Writer } from "../ExecutionStorage.js"
 import type { Any as AnyWorkflow, ApprovalAnswer, ApprovalRequest, StepOptions } from "../Workflow.js"

@@ -3,7 +3,11 @@
  * step's schemas when it has them, so that a replay returns what the first
  * run did.
  */
-import { Cause, Effect, Either, Exit, Schema } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Schema from "effect/Schema"
 import type { JournalResult } from "../ExecutionStorage.js"
 import type { StepOptions } from "../Workflow.js"
 import { errorInfo, jsonSafe } from "./errorInfo.js"

@@ -6,7 +6,7 @@
  * import, the `@effect/ai` index about half.)
  */
 import type { LanguageModel } from "@effect/ai"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 
 /** The `@effect/ai/LanguageModel` module (the subpath: the package index also loads MCP, RPC and HTTP routing). */
 export const module: Effect.Effect<typeof LanguageModel> = Effect.promise(() => import("@effect/ai/LanguageModel"))

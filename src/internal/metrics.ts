@@ -8,7 +8,9 @@
  * metric's hook by the identity of that array, so an update on a step's path
  * is a map lookup and an addition, not an Effect.
  */
-import { Metric, MetricBoundaries, MetricLabel } from "effect"
+import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as MetricLabel from "effect/MetricLabel"
 import type { ExecutionStatus } from "../ExecutionStorage.js"
 
 export const executionsStarted = Metric.counter("workflow_executions_started_total", {

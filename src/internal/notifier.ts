@@ -1,5 +1,9 @@
-import { Deferred, Duration, Effect, Exit, FiberId } from "effect"
-import type { Scope } from "effect"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
+import type * as Scope from "effect/Scope"
 import type { StorageFailure } from "../WorkflowEngine.js"
 import { onClose } from "./scopeFinalizer.js"
 

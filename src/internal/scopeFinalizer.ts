@@ -6,7 +6,8 @@
  * on the path of every run (its writer, its lease, its gauge, its
  * execution's signal) read no fiber state, so they need none of it.
  */
-import { Effect, Scope } from "effect"
+import * as Effect from "effect/Effect"
+import * as Scope from "effect/Scope"
 
 /**
  * Runs `finalizer` when the scope closes, in whatever fiber closes it, uninterruptibly (as

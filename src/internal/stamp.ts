@@ -1,7 +1,7 @@
 /**
  * Events as the engine stores them: stamped with their execution and time.
  */
-import type { Clock } from "effect"
+import type * as Clock from "effect/Clock"
 import type { EventDraft, WorkflowEvent } from "../WorkflowEvent.js"
 import type { TraceIds } from "./telemetry.js"
 

@@ -9,8 +9,15 @@
  * no span and stamps no ids: a step then costs what it did without
  * telemetry, but for its metric updates.
  */
-import { Context, DefaultServices, Effect, Exit, FiberRef, Option, Tracer } from "effect"
-import type { Clock, Scope } from "effect"
+import type * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as DefaultServices from "effect/DefaultServices"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as Tracer from "effect/Tracer"
 import type { Commit, ExecutionRecord, ExecutionStorageService } from "../ExecutionStorage.js"
 import * as Metrics from "./metrics.js"
 import { onClose } from "./scopeFinalizer.js"

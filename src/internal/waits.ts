@@ -3,8 +3,8 @@
  * interpreting them: how an entry is named in a `NonDeterminism`, what a
  * completed signal wait journaled, what a child start needs from the engine.
  */
-import type { Effect } from "effect"
-import { Option } from "effect"
+import type * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import type { JournalEntry } from "../ExecutionStorage.js"
 import type { Any as AnyWorkflow } from "../Workflow.js"
 import type { ChildNotStarted } from "./workflowErrors.js"

@@ -2,7 +2,8 @@
  * The errors a workflow body and the interpreter fail with. The `Workflow`
  * module re-exports the public ones.
  */
-import { Data, Schema } from "effect"
+import * as Data from "effect/Data"
+import * as Schema from "effect/Schema"
 import type { CommitError } from "../ExecutionStorage.js"
 import { formatIssues } from "./errorInfo.js"
 

@@ -5,8 +5,15 @@
  *
  * @since 0.1.0
  */
-import { Cause, Effect, Exit, Layer, ManagedRuntime, Option, Runtime, Stream } from "effect"
-import type { Context } from "effect"
+import * as Cause from "effect/Cause"
+import type * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
+import * as Stream from "effect/Stream"
 import * as ChatAdapter from "../ChatAdapter.js"
 import * as Commands from "../Commands.js"
 import * as ExecutionStorage from "../ExecutionStorage.js"

@@ -7,7 +7,7 @@
  *
  * @since 0.1.0
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type * as ChatAdapter from "../ChatAdapter.js"
 import * as Commands from "../Commands.js"
 import type { ChatCommand, Registry } from "./Registry.js"

@@ -4,7 +4,7 @@
  *
  * @since 0.1.0
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import * as Flow from "../Flow.js"
 import { fromPromise, toPromise } from "./internal/bridge.js"
 

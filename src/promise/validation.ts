@@ -5,8 +5,11 @@
  * @since 0.1.0
  */
 import type { StandardSchemaV1 } from "@standard-schema/spec"
-import { Array as Arr, Effect, ParseResult, Schema } from "effect"
-import type { SchemaAST } from "effect"
+import * as Arr from "effect/Array"
+import * as Effect from "effect/Effect"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import type * as SchemaAST from "effect/SchemaAST"
 import * as Workflow from "../Workflow.js"
 import * as WorkflowEvent from "../WorkflowEvent.js"
 

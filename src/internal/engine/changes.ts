@@ -5,8 +5,9 @@
  * renewal, and idle workers look for work. Hints only: every follower reads
  * storage when woken.
  */
-import { Effect, Stream } from "effect"
-import type { Scope } from "effect"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type { StorageChange } from "../../ExecutionStorage.js"
 import type { Signals } from "../notifier.js"
 import { isTerminal } from "../storage/service.js"

@@ -2,7 +2,7 @@
  * Child executions started from a body (`Workflow.child`): started with the
  * engine's `start`, or found by their id.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { ExecutionStorageService } from "../../ExecutionStorage.js"
 import type * as Workflow from "../../Workflow.js"
 import type { WorkflowEngineService, WorkflowHandle } from "../../WorkflowEngine.js"

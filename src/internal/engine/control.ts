@@ -2,8 +2,10 @@
  * The calls that steer executions: start, cancel (with the executions
  * started from its body), resume, approve.
  */
-import { Deferred, Effect, Stream } from "effect"
-import type { Clock } from "effect"
+import type * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import type { ExecutionStorageService, InvalidPayload, NewExecution, StorageError } from "../../ExecutionStorage.js"
 import type * as Workflow from "../../Workflow.js"
 import type { StartOptions, WorkflowEngineService } from "../../WorkflowEngine.js"

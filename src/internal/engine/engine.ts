@@ -2,8 +2,13 @@
  * The engine, wired from its parts: the registry, the runs, leases and
  * recovery, observation, and the calls that steer executions.
  */
-import { Context, Duration, Effect, Option, Runtime, Tracer } from "effect"
-import type { Scope } from "effect"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
+import type * as Scope from "effect/Scope"
+import * as Tracer from "effect/Tracer"
 import type { ExecutionStorageService } from "../../ExecutionStorage.js"
 import type * as Workflow from "../../Workflow.js"
 import type { EngineOptions, WorkflowEngineService } from "../../WorkflowEngine.js"

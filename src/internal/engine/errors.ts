@@ -1,7 +1,10 @@
 /**
  * The engine's errors. The `WorkflowEngine` module re-exports them.
  */
-import { Duration, Effect, Option, Schema } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import type { ExecutionStorageService } from "../../ExecutionStorage.js"
 import { ErrorInfo, formatIssues } from "../errorInfo.js"
 import { ExecutionNotFound } from "../storage/service.js"

@@ -3,8 +3,8 @@
  * there. The engine checks the fork point against the source's journal; the storage copies in one
  * transaction (`ExecutionStorageService.fork`), and the copy runs here as a start's would.
  */
-import { Effect } from "effect"
-import type { Clock } from "effect"
+import type * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import type { ExecutionStorageService, JournalEntry } from "../../ExecutionStorage.js"
 import type { ForkOptions, WorkflowEngineService } from "../../WorkflowEngine.js"
 import * as Metrics from "../metrics.js"

@@ -2,8 +2,11 @@
  * Leases and recovery: keeping this engine's claims on the executions it
  * runs alive, and taking over executions whose owner died.
  */
-import { Duration, Effect, Schedule, Stream } from "effect"
-import type { Scope } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type { ExecutionStorageService } from "../../ExecutionStorage.js"
 import * as Listing from "../storage/listing.js"
 import { StorageError } from "../storage/service.js"

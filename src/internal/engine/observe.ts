@@ -2,8 +2,14 @@
  * Watching executions: their event streams (stored events first, then live
  * ones), their results and handles.
  */
-import { Channel, Chunk, Effect, Either, Schema, Scope, Stream } from "effect"
-import type { Duration } from "effect"
+import * as Channel from "effect/Channel"
+import * as Chunk from "effect/Chunk"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type {
   ExecutionNotFound,
   ExecutionRecord,

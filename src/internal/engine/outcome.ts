@@ -2,7 +2,12 @@
  * What a run stores when its fiber ends: a pure function of the run's state
  * and the body's exit.
  */
-import { Cause, Data, Either, Exit, Option, Schema } from "effect"
+import * as Cause from "effect/Cause"
+import * as Data from "effect/Data"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import type { CommitError } from "../../ExecutionStorage.js"
 import type { StorageFailure } from "../../WorkflowEngine.js"
 import type { ErrorInfo } from "../../WorkflowEvent.js"

@@ -2,7 +2,8 @@
  * The storage reads of watchers (event streams, results, the shared tails),
  * retried while the storage fails in a way a retry may get past.
  */
-import { Effect, Schedule } from "effect"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
 import type { ExecutionStorageService } from "../../ExecutionStorage.js"
 import { StorageError } from "../storage/service.js"
 

@@ -2,8 +2,8 @@
  * The workflows an engine runs, each with the services it captured when it
  * was registered.
  */
-import { Effect } from "effect"
-import type { Context } from "effect"
+import type * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
 import type * as Workflow from "../../Workflow.js"
 import type { WorkflowInfo } from "../../WorkflowEngine.js"
 import { WorkflowAlreadyRegistered, WorkflowNotFound } from "./errors.js"

@@ -2,8 +2,11 @@
  * Retention: deleting finished executions, on demand (`purge`) or on a
  * schedule (`EngineOptions.retention`).
  */
-import { Duration, Effect, Option, Schedule } from "effect"
-import type { Clock } from "effect"
+import type * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import type { ExecutionStorageService } from "../../ExecutionStorage.js"
 import type { FinishedStatus, PurgeOptions } from "../../WorkflowEngine.js"
 import { InvalidOption, positiveDuration, positiveInteger } from "./errors.js"

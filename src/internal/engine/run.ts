@@ -14,7 +14,7 @@
  * first one taken sticks: it decides what the run stores when it ends (see
  * `outcome.ts`).
  */
-import { Data } from "effect"
+import * as Data from "effect/Data"
 import type { Commit } from "../../ExecutionStorage.js"
 import type { ApprovalAnswer } from "../../Workflow.js"
 import type { TraceIds } from "../telemetry.js"

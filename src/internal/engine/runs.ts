@@ -3,8 +3,16 @@
  * interpret the body, store the outcome), stopping it (cancel, lost lease,
  * shutdown) and handing it answers that arrive while it goes on.
  */
-import { Deferred, Effect, Exit, Fiber, FiberMap, Option, Predicate, Schema } from "effect"
-import type { Clock, Scope } from "effect"
+import type * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberMap from "effect/FiberMap"
+import * as Option from "effect/Option"
+import * as Predicate from "effect/Predicate"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import type {
   Commit,
   ExecutionRecord,

@@ -6,8 +6,12 @@
  * Each engine's loop waits until the next tick on its `Clock` (`TestClock`
  * drives it), or until told of a change here, or at most `poll`.
  */
-import { Cron, Duration, Effect, Either, Schema } from "effect"
-import type { Clock } from "effect"
+import type * as Clock from "effect/Clock"
+import * as Cron from "effect/Cron"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
 import type { ExecutionStorageService, ScheduleRecord, ScheduleStore } from "../../ExecutionStorage.js"
 import type * as Workflow from "../../Workflow.js"
 import type { ScheduleOptions, WorkflowEngineService } from "../../WorkflowEngine.js"

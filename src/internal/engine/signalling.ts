@@ -3,9 +3,9 @@
  * stored in the execution's inbox, and the execution resumed if it waits
  * for one.
  */
-import { Effect } from "effect"
-import type { ParseResult } from "effect"
-import type { Clock } from "effect"
+import type * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import type * as ParseResult from "effect/ParseResult"
 import type { ExecutionStorageService } from "../../ExecutionStorage.js"
 import { issuesOf } from "../errorInfo.js"
 import type { Signals } from "../notifier.js"

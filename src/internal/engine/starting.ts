@@ -3,8 +3,10 @@
  * queue, which stores the execution for a worker to claim instead of running
  * it here.
  */
-import { Effect, FiberRef, Schema } from "effect"
-import type { ParseResult } from "effect"
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import type * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
 import type { ExecutionRecord, ExecutionStorageService, NewExecution } from "../../ExecutionStorage.js"
 import type { StartOptions, WorkflowEngineService } from "../../WorkflowEngine.js"
 import { currentCursor } from "../cursor.js"

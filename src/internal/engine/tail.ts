@@ -5,8 +5,11 @@
  * from there instead of reading storage itself. A follower behind the window
  * (a slow consumer, a replay from an old seq) reads storage on its own.
  */
-import { Cause, Duration, Effect, RcMap } from "effect"
-import type { Scope } from "effect"
+import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as RcMap from "effect/RcMap"
+import type * as Scope from "effect/Scope"
 import type { ExecutionNotFound, ExecutionStorageService, StorageError } from "../../ExecutionStorage.js"
 import type { StorageFailure } from "../../WorkflowEngine.js"
 import type { StoredEvent } from "../../WorkflowEvent.js"

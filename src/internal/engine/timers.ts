@@ -7,8 +7,9 @@
  * process's hint, or at most `poll` in case a hint was lost. Waits and wakes
  * on the engine's `Clock`, so that `TestClock` drives sleeps too.
  */
-import { Duration, Effect } from "effect"
-import type { Scope } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import type { WakeClaimed } from "../../ExecutionStorage.js"
 import { Signal } from "../notifier.js"
 import type { WorkersOptions } from "./workers.js"

@@ -6,8 +6,11 @@
  * storage's hints), the rate limit's next opening, or at most `poll` (10 s
  * where the storage hints: then polling is only the fallback).
  */
-import { Duration, Effect, Schedule } from "effect"
-import type { Clock, Scope } from "effect"
+import type * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import type { ExecutionStorageService, QueueClaimed } from "../../ExecutionStorage.js"
 import type { QueueOptions } from "../../WorkflowEngine.js"
 import { Signal } from "../notifier.js"

@@ -5,7 +5,7 @@
  */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { Layer } from "effect"
+import * as Layer from "effect/Layer"
 import { css, html } from "./dashboardPage.js"
 import { script } from "./dashboardScript.js"
 

@@ -3,8 +3,9 @@
  * the API is written: its fields as its schema encodes them, plus its `message`, which the engine's
  * errors compute rather than store. The `WorkflowApi` module re-exports them.
  */
-import { ParseResult, Schema } from "effect"
-import type { Types } from "effect"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import type * as Types from "effect/Types"
 
 /** The token is missing or wrong. */
 export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthorized", {}) {

@@ -5,7 +5,8 @@
  */
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import { Effect, Option } from "effect"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import { prototypeKeyPath, prototypeKeyReason } from "../prototypeKeys.js"
 import { refusedOrigin, sameToken } from "./access.js"
 import {

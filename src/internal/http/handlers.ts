@@ -2,8 +2,8 @@
  * What each endpoint of the HTTP API does, over the engine and the storage it runs on. The public
  * module wires these to its `HttpApi` definition; here they are plain functions of decoded requests.
  */
-import { Effect } from "effect"
-import type { Duration } from "effect"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import type { ExecutionStorageService, ListFilter } from "../../ExecutionStorage.js"
 import type { ApprovalAnswer } from "../../Workflow.js"
 import type { StartOptions, WorkflowEngineService, WorkflowHandle } from "../../WorkflowEngine.js"

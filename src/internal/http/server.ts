@@ -3,7 +3,9 @@
  * scope lasts. `@effect/platform-node` is imported when a server starts, not when the API is.
  */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
-import { Data, Effect, Layer } from "effect"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import type * as Http from "node:http"
 
 /** The server could not listen (the port is taken, the host is not this machine's...). */

@@ -5,8 +5,11 @@
  * its stream failed), and a client that goes away interrupts it, which closes its subscription.
  */
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { Chunk, Effect, Metric, Stream } from "effect"
-import type { Duration } from "effect"
+import * as Chunk from "effect/Chunk"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import * as Stream from "effect/Stream"
 import type { StoredEvent } from "../../WorkflowEvent.js"
 
 /** Event streams open now, in this process: each holds one subscription to its execution's events. */

@@ -16,8 +16,8 @@
  * the writer's event loop taking a turn.
  */
 import type Database from "better-sqlite3"
-import { Effect } from "effect"
-import type { Scope } from "effect"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import { createRequire } from "node:module"
 import { Worker } from "node:worker_threads"
 

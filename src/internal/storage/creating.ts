@@ -3,8 +3,9 @@
  * deduplicated as asked), shared by the three drivers, each running it on
  * its own connection.
  */
-import { Effect, Option } from "effect"
-import type { Clock } from "effect"
+import type * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import type { Commit, ExecutionRecord, NewExecution } from "../../ExecutionStorage.js"
 import type { Dialect, Query, Rows } from "./commitProgram.js"
 import { dbNow } from "./commitProgram.js"

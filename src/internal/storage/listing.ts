@@ -3,7 +3,10 @@
  * storages that cannot filter and page themselves), and every matching
  * execution read a page at a time.
  */
-import { Chunk, Effect, Option, Stream } from "effect"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import type {
   ExecutionPage,
   ExecutionRecord,

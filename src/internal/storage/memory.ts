@@ -4,8 +4,9 @@
  * as they are: a run on memory sees what a run on SQLite would. A run's writer commits
  * synchronously, with no Effect per commit.
  */
-import { Effect, Layer } from "effect"
-import type { Clock } from "effect"
+import type * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import type {
   Commit,
   ExecutionStorageService,

@@ -2,7 +2,7 @@
  * Schedules in the in-memory storage: a map by name, with the same answers
  * as the SQL storages give (copies in, copies out).
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { ScheduleRecord, ScheduleStore } from "../../ExecutionStorage.js"
 import { faithful, thaw } from "./payload.js"
 import type { InvalidPayload } from "./service.js"

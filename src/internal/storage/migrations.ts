@@ -5,7 +5,7 @@
  * history: never edit one, add the next.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 
 export const migrations = {
   "1_executions_events_journal": Effect.gen(function*() {

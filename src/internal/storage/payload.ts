@@ -3,7 +3,7 @@
  * journal result is stored as JSON text, encoded before any write so that a
  * value that cannot be stored fails its commit with nothing written.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { Commit } from "../../ExecutionStorage.js"
 import type { StoredEvent, WorkflowEvent } from "../../WorkflowEvent.js"
 import { InvalidPayload, StorageError } from "./service.js"

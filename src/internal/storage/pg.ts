@@ -9,7 +9,9 @@
  */
 import { PgClient } from "@effect/sql-pg"
 import { SqlError } from "@effect/sql/SqlError"
-import { Effect, identity, Layer } from "effect"
+import * as Effect from "effect/Effect"
+import { identity } from "effect/Function"
+import * as Layer from "effect/Layer"
 import pg from "pg"
 import type { CommitError, ExecutionStorageService, PgOptions } from "../../ExecutionStorage.js"
 import type { Query, Rows } from "./commitProgram.js"

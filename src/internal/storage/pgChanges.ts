@@ -5,8 +5,12 @@
  * hands them on as `StorageChange`s. Storage stays the truth: after the
  * connection was down, `Missed` tells followers to look again.
  */
-import { Effect, PubSub, RcRef, Schedule, Stream } from "effect"
-import type { Scope } from "effect"
+import * as Effect from "effect/Effect"
+import * as PubSub from "effect/PubSub"
+import * as RcRef from "effect/RcRef"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import pg from "pg"
 import type { StorageChange } from "../../ExecutionStorage.js"
 import { onClose } from "../scopeFinalizer.js"

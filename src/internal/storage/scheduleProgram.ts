@@ -3,7 +3,7 @@
  * once as programs (as commits and wake-ups are) and run in one transaction
  * by each driver.
  */
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import type { ScheduleRecord, ScheduleStore } from "../../ExecutionStorage.js"
 import type { Query, Rows } from "./commitProgram.js"
 import { decode, encode } from "./payload.js"

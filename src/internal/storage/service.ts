@@ -2,7 +2,8 @@
  * The values behind the `ExecutionStorage` module: the status schema, the
  * storage's tagged errors and its Tag. The types live in the public module.
  */
-import { Context, Schema } from "effect"
+import * as Context from "effect/Context"
+import * as Schema from "effect/Schema"
 import type { Commit, ExecutionRecord as Record, ExecutionStorageService } from "../../ExecutionStorage.js"
 import { ErrorInfo } from "../errorInfo.js"
 

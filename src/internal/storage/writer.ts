@@ -5,8 +5,9 @@
  * one write with the next: a fast step's start with its end, the end of a
  * run's last step with its outcome.
  */
-import { Effect, Exit } from "effect"
-import type { Scope } from "effect"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Scope from "effect/Scope"
 import type {
   Commit,
   CommitError,

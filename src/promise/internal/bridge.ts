@@ -5,7 +5,11 @@
  * of the fiber that called it, through AsyncLocalStorage; Promise helpers
  * called from there run their Effects at that location again.
  */
-import { Cause, Effect, Exit, FiberRef, Runtime } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
+import * as Runtime from "effect/Runtime"
 import { AsyncLocalStorage } from "node:async_hooks"
 import * as Workflow from "../../Workflow.js"
 import * as Logging from "./logger.js"

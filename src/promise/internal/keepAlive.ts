@@ -13,7 +13,10 @@
  * The engine's runtime gets `clock`, which tells a run's sleep from the
  * others by the `ExecutionContext` every run provides to its body.
  */
-import { Clock, Duration, Effect, Option } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Workflow from "../../Workflow.js"
 
 const live = Clock.make()

@@ -3,7 +3,11 @@
  * option, or nowhere. A library is quiet by default; Effect's own console
  * logger is taken out of the service's runtime, never added to anyone else's.
  */
-import { Cause, Inspectable, Layer, Logger, LogLevel } from "effect"
+import * as Cause from "effect/Cause"
+import * as Inspectable from "effect/Inspectable"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import type { WorkflowLogger, WorkflowLogLevel as Level } from "../WorkflowService.js"
 
 const levelOf = (level: LogLevel.LogLevel): Level => {
