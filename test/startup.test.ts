@@ -141,6 +141,14 @@ describe("start-up", () => {
     expect(loaded(loads, heavy)).toEqual([])
   })
 
+  it("the package and the CLI's reading commands load effect's modules, not its index (which loads them all)", async () => {
+    const index = (loads: ReadonlyArray<{ readonly url: string }>) =>
+      loads.filter((load) => load.url.endsWith("/node_modules/effect/dist/esm/index.js")).length
+    expect(index(await importing(["effect"]))).toBe(1)
+    expect(index(await importing(entryPoints))).toBe(0)
+    expect(index(await recorded([bin, "--db", join(scratch, "index.db"), "list"]))).toBe(0)
+  })
+
   it("importing every entry point of the package loads none of the optional or heavy packages", async () => {
     expect(entryPoints.length).toBeGreaterThan(10)
     expect(loaded(await importing(entryPoints), heavy)).toEqual([])
