@@ -132,32 +132,33 @@ const commandLineParsing = ["@effect/cli", "@effect/printer", "@effect/printer-a
 /** Model packages: the CLI loads them only for a model it is given. */
 const models = ["@effect/ai", "@effect/ai-openai", "@effect/ai-anthropic", "@effect/rpc"]
 
+/** Whether `loads` hold a package's index module: one that loads all of the package's modules. */
+const loadsIndexOf = (loads: ReadonlyArray<Load>, name: string): boolean =>
+  loads.some((load) => load.url.endsWith(`/node_modules/${name}/dist/esm/index.js`))
+
 describe("start-up", () => {
-  it("importing the package loads no package that importing effect does not", async () => {
-    const baseline = new Set(packages(await importing(["effect"])).keys())
+  it("importing the package loads no package that importing effect does not, and effect's modules, not its index", async () => {
+    const effectAlone = await importing(["effect"])
+    const baseline = new Set(packages(effectAlone).keys())
     const loads = await importing([dist("index.js")])
     expect(packages(loads).has("effect")).toBe(true)
+    expect(loadsIndexOf(effectAlone, "effect")).toBe(true)
+    expect(loadsIndexOf(loads, "effect")).toBe(false)
     expect(loaded(loads, (name) => !baseline.has(name))).toEqual([])
     expect(loaded(loads, heavy)).toEqual([])
   })
 
-  it("the package and the CLI's reading commands load effect's modules, not its index (which loads them all)", async () => {
-    const index = (loads: ReadonlyArray<{ readonly url: string }>) =>
-      loads.filter((load) => load.url.endsWith("/node_modules/effect/dist/esm/index.js")).length
-    expect(index(await importing(["effect"]))).toBe(1)
-    expect(index(await importing(entryPoints))).toBe(0)
-    expect(index(await recorded([bin, "--db", join(scratch, "index.db"), "list"]))).toBe(0)
-  })
-
   it("importing every entry point of the package loads none of the optional or heavy packages", async () => {
     expect(entryPoints.length).toBeGreaterThan(10)
-    expect(loaded(await importing(entryPoints), heavy)).toEqual([])
+    const loads = await importing(entryPoints)
+    expect(loaded(loads, heavy)).toEqual([])
+    expect(loadsIndexOf(loads, "effect")).toBe(false)
   })
 
   it("importing the HTTP API loads @effect/platform (its modules, not its index), and no server, storage or model", async () => {
     const loads = await importing([dist("WorkflowApi.js")])
     expect(loaded(loads, ["@effect/platform"]).length).toBe(1)
-    expect(loads.some((load) => load.url.endsWith("/@effect/platform/dist/esm/index.js"))).toBe(false)
+    expect(loadsIndexOf(loads, "@effect/platform")).toBe(false)
     expect(loaded(loads, heavy.filter((name) => name !== "@effect/platform" && name !== "find-my-way-ts"))).toEqual([])
     expect(loaded(loads, ["@effect/platform-node", "ws", "undici"])).toEqual([])
   })
@@ -177,7 +178,7 @@ describe("start-up", () => {
     expect(loaded(loads, [...models, "pg", "@effect/sql-pg", "msgpackr", "find-my-way-ts"])).toEqual([])
   })
 
-  it("the CLI's reading commands load no model package, and not @effect/cli", async () => {
+  it("the CLI's reading commands load no model package, not @effect/cli, and not effect's index", async () => {
     const db = join(scratch, "cli.db")
     const reads = [["list"], ["status", "no-such-execution"], ["executions"], ["events", "no-such-execution"]]
     for (const args of reads) {
@@ -189,6 +190,7 @@ describe("start-up", () => {
         args.join(" ")
       )
         .toEqual([])
+      expect(loadsIndexOf(loads, "effect"), args.join(" ")).toBe(false)
     }
   })
 
