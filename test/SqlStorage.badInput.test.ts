@@ -72,17 +72,35 @@ describe("SQLite storage, bad input", () => {
 
   it.effect("names the row whose JSON no longer decodes, and still serves the rest", () =>
     Effect.gen(function*() {
-      const filename = file("badrow")
-      yield* seeded(filename)
-      const db = new Database(filename)
-      db.prepare("update workflow_events set payload = '{oops' where execution_id = 'kept' and seq = 1").run()
-      db.close()
-      yield* withStorageOn(filename, (storage) =>
-        Effect.gen(function*() {
-          const error = yield* Effect.flip(storage.events("kept", { fromSeq: 1, limit: 10 }))
-          expect(error.message).toContain(`event 1 of execution "kept" is not valid JSON`)
-          expect(yield* storage.get("kept")).toMatchObject({ status: "completed", output: 42 })
-        }))
+      // Each way an event's stored text can be wrong: not JSON, or JSON that is not an event's object.
+      const bad = [
+        ["{oops", "is not valid JSON"],
+        ["42", "is not a JSON object"],
+        ["null", "is not a JSON object"],
+        ["[1,2]", "is not a JSON object"],
+        [`"text"`, "is not a JSON object"]
+      ] as const
+      for (const [payload, reason] of bad) {
+        const filename = file("badrow")
+        yield* seeded(filename)
+        const db = new Database(filename)
+        db.prepare("update workflow_events set payload = ? where execution_id = 'kept' and seq = 1").run(payload)
+        db.prepare("update workflow_executions set output = '{oops' where id = 'kept'").run()
+        db.close()
+        yield* withStorageOn(filename, (storage) =>
+          Effect.gen(function*() {
+            const error = yield* Effect.flip(storage.events("kept", { fromSeq: 1, limit: 10 }))
+            expect(error._tag).toBe("StorageError")
+            expect(error.message).toContain(`event 1 of execution "kept" ${reason}`)
+            const unread = yield* Effect.flip(storage.get("kept"))
+            expect(unread.message).toContain(`the output of execution "kept" is not valid JSON`)
+            // The rest of the log is still served.
+            expect(yield* storage.events("kept", { fromSeq: 2, limit: 10 })).toEqual([])
+          }))
+        const reopened = new Database(filename)
+        expect(reopened.prepare("select payload from workflow_events where seq = 1").get()).toEqual({ payload })
+        reopened.close()
+      }
     }))
 
   it.effect("migrates a database of an older schema version, keeping its executions", () =>

@@ -7,6 +7,7 @@
 import type * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type { Mutable } from "effect/Types"
 import type {
   Commit,
   ExecutionStorageService,
@@ -37,8 +38,6 @@ import {
 } from "./service.js"
 import type { InvalidPayload } from "./service.js"
 import * as Writer from "./writer.js"
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
 /** Queues in memory: as the SQL storages keep them (queueProgram.ts), each claim in one synchronous step. */
 const memoryQueues = (entries: Map<string, Entry>, clock: Clock.Clock) => {

@@ -348,10 +348,36 @@ export const encodeCommit = (id: string, commit: Commit): EncodedCommit => {
   }
 }
 
+/**
+ * A stored payload read back, at once; text that is not JSON throws a storage failure naming what it was
+ * (`what`, asked only then).
+ */
+export const parseStored = (what: () => string, text: string | null): unknown => {
+  if (text === null) return undefined
+  try {
+    return JSON.parse(text)
+  } catch (cause) {
+    throw new StorageError({
+      operation: "decode",
+      reason: `${what()} is not valid JSON: ${(cause as Error).message}`,
+      cause
+    })
+  }
+}
+
 /** A stored payload read back; text that is not JSON is a storage failure naming what it was. */
 export const decode = (what: string, text: string | null): Effect.Effect<unknown, StorageError> =>
-  Effect.try({
-    try: () => (text === null ? undefined : JSON.parse(text)),
-    catch: (cause) =>
-      new StorageError({ operation: "decode", reason: `${what} is not valid JSON: ${(cause as Error).message}`, cause })
+  decodeWith(() => parseStored(() => what, text))
+
+/**
+ * What `read` makes of stored text, which it reads with `parseStored`: one Effect for a whole page of rows,
+ * not one per row (a page of a log costs several times its query in Effects otherwise).
+ */
+export const decodeWith = <A>(read: () => A): Effect.Effect<A, StorageError> =>
+  Effect.suspend(() => {
+    try {
+      return Effect.succeed(read())
+    } catch (error) {
+      return error instanceof StorageError ? Effect.fail(error) : Effect.die(error)
+    }
   })

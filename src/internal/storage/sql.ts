@@ -16,107 +16,25 @@ import type {
   Commit,
   CommitError,
   ExecutionRecord,
-  ExecutionStatus as Status,
   ExecutionStorageService,
   JournalEntry,
   QueueClaim
 } from "../../ExecutionStorage.js"
-import type { StoredEvent } from "../../WorkflowEvent.js"
 import type { Dialect, Query, Rows } from "./commitProgram.js"
 import { commitProgram, dbNow, numbered, recordColumns, unfinished } from "./commitProgram.js"
 import { creating, leaseLength } from "./creating.js"
 import * as Forking from "./forking.js"
 import { decodeCursor, statusesOf } from "./listing.js"
 import { migrations, SCHEMA_VERSION } from "./migrations.js"
-import { decode, encodeCommit } from "./payload.js"
+import { decodeWith, encodeCommit, parseStored } from "./payload.js"
 import * as QueueProgram from "./queueProgram.js"
+import type { ExecutionRow, JournalRow } from "./rows.js"
+import { eventOf, recordOf, toJournalEntry, toRecord } from "./rows.js"
 import { scheduleStore } from "./scheduleProgram.js"
 import type { InvalidPayload } from "./service.js"
-import { ExecutionNotFound, ExecutionStatus, ExecutionStorage, StorageError } from "./service.js"
+import { ExecutionNotFound, ExecutionStorage, StorageError } from "./service.js"
 import * as WaitProgram from "./waitProgram.js"
 import * as Writer from "./writer.js"
-
-const statuses = new Set<string>(ExecutionStatus.literals)
-
-interface ExecutionRow {
-  readonly id: string
-  readonly workflow: string
-  readonly input: string
-  readonly status: string
-  readonly output: string | null
-  readonly error: string | null
-  readonly created_at: number | string
-  readonly updated_at: number | string
-  readonly last_seq: number | string
-  /** On SQLite, while it runs: the last seq of its log, and the time of its last event (`recordColumns`). */
-  readonly logged_seq?: number | string | null
-  readonly logged_at?: number | string | null
-  readonly lease_until?: number | string | null
-  readonly parent?: string | null
-  readonly queue?: string | null
-  readonly waiting_for?: string | null
-  readonly wake_at?: number | string | null
-  readonly awaited_by_parent?: number | string | null
-  readonly workflow_version?: string | null
-}
-
-interface JournalRow {
-  readonly key: string
-  readonly name: string
-  readonly kind: string
-  readonly state: string
-  readonly task_id: string | null
-  readonly result: string | null
-  readonly wake_at: number | string | null
-}
-
-const toRecord = (row: ExecutionRow): Effect.Effect<ExecutionRecord, StorageError> =>
-  Effect.gen(function*() {
-    if (!statuses.has(row.status)) {
-      return yield* new StorageError({
-        operation: "decode",
-        reason: `execution "${row.id}" has unknown status "${row.status}"`
-      })
-    }
-    const input = yield* decode(`the input of execution "${row.id}"`, row.input)
-    const output = yield* decode(`the output of execution "${row.id}"`, row.output)
-    const error = yield* decode(`the error of execution "${row.id}"`, row.error)
-    return {
-      id: row.id,
-      workflow: row.workflow,
-      input,
-      status: row.status as Status,
-      createdAt: Number(row.created_at),
-      updatedAt: Math.max(Number(row.updated_at), Number(row.logged_at ?? 0)),
-      lastSeq: Math.max(Number(row.last_seq), Number(row.logged_seq ?? 0)),
-      ...(row.status === "running" && row.lease_until !== null && row.lease_until !== undefined
-        ? { leaseUntil: Number(row.lease_until) }
-        : {}),
-      ...(row.parent !== null && row.parent !== undefined ? { parent: row.parent } : {}),
-      ...(Number(row.awaited_by_parent ?? 0) === 1 ? { awaitedByParent: true } : {}),
-      ...(row.workflow_version !== null && row.workflow_version !== undefined ? { version: row.workflow_version } : {}),
-      ...(row.queue !== null && row.queue !== undefined ? { queue: row.queue } : {}),
-      ...(row.status === "waiting" && row.waiting_for !== null && row.waiting_for !== undefined
-        ? { waitingFor: row.waiting_for }
-        : {}),
-      ...(row.status === "waiting" && row.wake_at !== null && row.wake_at !== undefined
-        ? { wakeAt: Number(row.wake_at) }
-        : {}),
-      ...(output !== undefined ? { output } : {}),
-      ...(error !== undefined ? { error: error as ExecutionRecord["error"] & {} } : {})
-    }
-  })
-
-const toJournalEntry = (executionId: string, row: JournalRow): Effect.Effect<JournalEntry, StorageError> =>
-  Effect.map(decode(`the journal entry "${row.key}" of execution "${executionId}"`, row.result), (result) => ({
-    key: row.key,
-    name: row.name,
-    kind: row.kind as JournalEntry["kind"],
-    state: row.state as JournalEntry["state"],
-    ...(row.task_id !== null ? { taskId: row.task_id } : {}),
-    ...(row.wake_at !== null ? { wakeAt: Number(row.wake_at) } : {}),
-    ...(result !== undefined ? { result: result as JournalEntry["result"] & {} } : {})
-  }))
 
 /**
  * `withTransaction` turns a failed COMMIT or ROLLBACK (a lost connection) into a defect; it is a storage
@@ -219,7 +137,7 @@ const transaction = <A, E>(
 /** The rows a claim took, as records, with what else it answered. */
 const claimedRows = <X extends object>(rows: Rows, answered: X) =>
   Effect.map(
-    Effect.forEach(rows, (row) => toRecord(row as unknown as ExecutionRow)),
+    decodeWith(() => rows.map((row) => recordOf(row as unknown as ExecutionRow))),
     (claimed) => ({ claimed, ...answered })
   )
 
@@ -281,11 +199,13 @@ const waits = (
     run(WaitProgram.inboxProgram(id, name)).pipe(
       Effect.mapError(failed("inbox")),
       Effect.flatMap((rows) =>
-        Effect.forEach(rows, (row) =>
-          Effect.map(
-            decode(`signal ${row.seq} of execution "${id}"`, row.payload as string),
-            (payload) => ({ seq: Number(row.seq), name: String(row.name), payload })
-          ))
+        decodeWith(() =>
+          rows.map((row) => {
+            const seq = Number(row.seq)
+            const payload = parseStored(() => `signal ${seq} of execution "${id}"`, row.payload as string)
+            return { seq, name: String(row.name), payload }
+          })
+        )
       )
     )
 })
@@ -340,12 +260,7 @@ export const reading = (
         }),
         failed("events")
       ),
-      (rows) =>
-        Effect.forEach(rows, (row) =>
-          Effect.map(
-            decode(`event ${row.seq} of execution "${id}"`, row.payload as string),
-            (payload) => ({ ...(payload as object), workflowInstanceId: id, seq: Number(row.seq) }) as StoredEvent
-          ))
+      (rows) => decodeWith(() => rows.map((row) => eventOf(id, row)))
     ),
   journal: (id) =>
     Effect.flatMap(
@@ -354,10 +269,10 @@ export const reading = (
         failed("journal")
       ),
       (rows) =>
-        Effect.map(
-          Effect.forEach(rows, (row) => toJournalEntry(id, row as unknown as JournalRow)),
-          (entries) => dialect === "sqlite" ? latestByKey(entries) : entries
-        )
+        decodeWith(() => {
+          const entries = rows.map((row) => toJournalEntry(id, row as unknown as JournalRow))
+          return dialect === "sqlite" ? latestByKey(entries) : entries
+        })
     )
 })
 
