@@ -3,8 +3,12 @@
  * start by 100 subscribers (ours) and by 1 (the floor), on one engine. Each
  * round is timed from `start` until the run's result and every subscriber's
  * stream have ended; every subscriber must have seen every stored event.
+ *
+ * A bound row beside it: the same run beside 100 streams (and 1) that read
+ * nothing, each one chunk of as many events already in memory. What running
+ * that many Effect streams costs at all, before any subscription's work.
  */
-import { Effect, Stream } from "effect"
+import { Chunk, Effect, Stream } from "effect"
 import { WorkflowEngine } from "../src/index.js"
 import type { Result } from "./harness.js"
 import { compareMeasured } from "./harness.js"
@@ -35,6 +39,22 @@ const watched = (subscribers: number) =>
     return elapsed
   })
 
+/** The run beside `subscribers` streams of one chunk of as many events as it stores, from memory. */
+const besideBareStreams = (subscribers: number) =>
+  Effect.gen(function*() {
+    const engine = yield* WorkflowEngine.WorkflowEngine
+    const started = performance.now()
+    const handle = yield* engine.start(steps, STEPS)
+    const events = Chunk.makeBy(2 * STEPS + 1, (seq) => ({ seq }))
+    yield* Effect.all([
+      Effect.forEach(Array.from({ length: subscribers }), () => Stream.runCount(Stream.fromChunk(events)), {
+        concurrency: "unbounded"
+      }),
+      handle.result
+    ], { concurrency: "unbounded" })
+    return performance.now() - started
+  })
+
 export const run = async (targets: Targets): Promise<Array<Result>> => {
   const target = targets.sqliteNormal
   const ours = await engine(target)
@@ -44,6 +64,12 @@ export const run = async (targets: Targets): Promise<Array<Result>> => {
         `subscriber fan-out, ${target.label}: one run of ${STEPS} steps watched by ${SUBSCRIBERS} subscribers (floor: by 1)`,
         () => ours.run(watched(SUBSCRIBERS)),
         () => ours.run(watched(1)),
+        { rounds: 3, warmup: 1 }
+      ),
+      await compareMeasured(
+        `bound: Effect streams alone, ${target.label}: the run beside ${SUBSCRIBERS} streams of its events from memory (floor: beside 1)`,
+        () => ours.run(besideBareStreams(SUBSCRIBERS)),
+        () => ours.run(besideBareStreams(1)),
         { rounds: 3, warmup: 1 }
       )
     ]
