@@ -145,3 +145,84 @@ describe("a step's end on SQLite", () => {
       expect((yield* storage.journal("taken")).map((entry) => entry.key)).toEqual(["0"])
     }).pipe(Effect.provide(onFile(freshFile()))))
 })
+
+/**
+ * Through a run's writer, which knows where its last write left the log, a step's end is one guarded
+ * insert (`guardedStepEnd`), its own transaction. Whatever else is written to the log meanwhile, and
+ * whoever takes the execution, it stores what the program would, or nothing.
+ */
+describe("a step's end written by a run that knows where its log ended", () => {
+  /** A writer of `OWNER` for `id`, open for the rest of the test's scope. */
+  const writerOf = (id: string) =>
+    Effect.flatMap(ExecutionStorage.ExecutionStorage, (storage) => storage.writer(id, { owner: OWNER }))
+
+  const log = (message: string, timestamp: number): WorkflowEvent.WorkflowEvent => ({
+    type: "log",
+    timestamp,
+    level: "info",
+    message
+  })
+
+  it.scopedLive("keeps the log whole when others write to it between the run's steps", () =>
+    Effect.gen(function*() {
+      const storage = yield* ExecutionStorage.ExecutionStorage
+      yield* running("shared")
+      const writer = yield* writerOf("shared")
+      // Others write after some steps (one or two events, or none): the step after each must count from
+      // the log, and the steps after that go on from where it left it.
+      const others = [0, 1, 0, 0, 2, 1, 0, 0, 0, 1]
+      const expected: Array<string> = []
+      for (let i = 0; i < others.length; i++) {
+        yield* writer.commit(stepCommit(i, 100 + i))
+        expected.push(`step_start step ${i}`, `step_end step ${i}`)
+        for (let j = 0; j < others[i]!; j++) {
+          yield* storage.commit("shared", { events: [log(`other ${i}.${j}`, 100 + i)] })
+          expected.push(`log other ${i}.${j}`)
+        }
+      }
+      const events = yield* storage.events("shared", { fromSeq: 1, limit: 100 })
+      expect(events.map((event) => event.seq)).toEqual(expected.map((_, i) => i + 1))
+      expect(events.map((event) =>
+        event.type === "log"
+          ? `log ${event.message}`
+          : `${event.type} ${"runnableName" in event ? event.runnableName : ""}`
+      )).toEqual(expected)
+      expect(
+        (yield* storage.journal("shared")).map((entry) => entry.key).sort((a, b) => Number(a) - Number(b))
+      )
+        .toEqual(others.map((_, i) => String(i)))
+      expect((yield* storage.get("shared")).lastSeq).toBe(expected.length)
+    }).pipe(Effect.provide(onFile(freshFile()))))
+
+  it.scopedLive("is refused, writing nothing, once the execution is another run's, finished, or its lease ran out", () =>
+    Effect.gen(function*() {
+      const storage = yield* ExecutionStorage.ExecutionStorage
+      const refusals = {
+        taken: Effect.zipRight(storage.release("taken", OWNER), storage.claim("taken", "run-2", 60_000)),
+        cancelled: storage.commit("cancelled", { events: [log("cancelled", 2)], status: "cancelled" }),
+        expired: storage.claim("expired", OWNER, 1)
+      }
+      const reasons: Record<string, string> = {}
+      for (const [id, refuse] of Object.entries(refusals)) {
+        yield* running(id)
+        const writer = yield* writerOf(id)
+        yield* writer.commit(stepCommit(0, 1))
+        yield* refuse
+        // A lease of 1 ms has run out by the time the database's clock has moved past it.
+        if (id === "expired") {
+          const until = (yield* storage.get(id)).leaseUntil!
+          while (Date.now() <= until + 1) yield* Effect.sleep("1 millis")
+        }
+        const before = yield* storage.events(id, { fromSeq: 1, limit: 10 })
+        const refused = yield* Effect.flip(writer.commit(stepCommit(1, 3)))
+        reasons[id] = refused._tag
+        expect(yield* storage.events(id, { fromSeq: 1, limit: 10 })).toEqual(before)
+        expect((yield* storage.journal(id)).map((entry) => entry.key)).toEqual(["0"])
+      }
+      expect(reasons).toEqual({
+        taken: "ExecutionNotOwned",
+        cancelled: "ExecutionFinished",
+        expired: "ExecutionNotOwned"
+      })
+    }).pipe(Effect.provide(onFile(freshFile()))))
+})

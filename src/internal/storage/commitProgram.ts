@@ -302,6 +302,17 @@ function* stepEndRows(
   const [held] = yield query(text, owner === undefined ? [id, id] : [id, id, owner])
   if (held === undefined) throw refusal(id, owner, (yield statusQuery(id))[0])
   const last = Number(held.last_seq)
+  yield query(stepRowsText(encoded.events.length), stepRowParams(id, entry, encoded, last))
+  return last + encoded.events.length
+}
+
+/** The rows of a step's end in the log (`stepEndRows`), with seqs after `last`. */
+const stepRowParams = (
+  id: string,
+  entry: NonNullable<Commit["journal"]>,
+  encoded: EncodedCommit,
+  last: number
+): Array<unknown> => {
   const events = encoded.events
   const params: Array<unknown> = []
   for (let i = 0; i < events.length; i++) {
@@ -316,8 +327,35 @@ function* stepEndRows(
       ends ? encoded.journalResult : null
     )
   }
-  yield query(stepRowsText(events.length), params)
-  return last + events.length
+  return params
+}
+
+const guardedRowsTexts: Array<string> = []
+
+/**
+ * A step's end on SQLite as one statement, its own transaction, for a run that knows where its log ended
+ * (`last`, from its previous write): the rows of `stepEndRows`, inserted only if the run still holds the
+ * execution, unfinished. A statement that writes takes the write lock before it reads, so the guard holds
+ * as the transaction's read does. Undefined for a commit that is not a step's end alone, or has no owner.
+ * It inserts no row when the run was refused, and fails on the log's key when anyone else wrote after
+ * `last` (a signal, a cancel): either way, nothing is stored and the commit is written as a program
+ * (`commitProgram`), which counts from the log and says why it was refused.
+ */
+export const guardedStepEnd = (
+  id: string,
+  commit: Commit,
+  encoded: EncodedCommit,
+  owner: string | undefined,
+  last: number
+): Query | undefined => {
+  if (owner === undefined || !endsAStepAlone(commit, encoded)) return undefined
+  const count = encoded.events.length
+  const text = guardedRowsTexts[count] ??= `insert into workflow_events
+     (execution_id, seq, type, payload, journal_key, journal_name, journal_result)
+   select * from (values ${Array.from({ length: count }, () => "(?, ?, ?, ?, ?, ?, ?)").join(", ")})
+   where exists (select 1 from workflow_executions
+     where id = ? and ${unfinished} and owner = ? and lease_until > ${dbNow.sqlite})`
+  return query(text, [...stepRowParams(id, commit.journal!, encoded, last), id, owner])
 }
 
 const stepRowsTexts: Array<string> = []

@@ -25,7 +25,7 @@ import { dirname } from "node:path"
 import type { Commit, CommitError, ExecutionStorageService, SqliteOptions } from "../../ExecutionStorage.js"
 import * as Checkpointer from "./checkpointer.js"
 import type { Query, Rows } from "./commitProgram.js"
-import { commitProgram, runSync } from "./commitProgram.js"
+import { commitProgram, guardedStepEnd, runSync } from "./commitProgram.js"
 import type { Creation } from "./creating.js"
 import { creating, creationQuery } from "./creating.js"
 import type { EncodedCommit } from "./payload.js"
@@ -206,7 +206,13 @@ const statements = (db: Database.Database, checkpointer: Checkpointer.Checkpoint
       throw error
     }
   }
-  return { execute, begin, commitTransaction, rollback, transactionSync }
+  /** Runs a statement that writes as a transaction of its own: how many rows it changed. */
+  const autocommit = ({ params, text }: Query): number => {
+    const changed = statement(text).run(...params).changes
+    if (changed > 0) checkpointer.committed()
+    return changed
+  }
+  return { execute, autocommit, begin, commitTransaction, rollback, transactionSync }
 }
 
 /** A commit waiting for its transaction; `done` hears how it went, once the transaction has ended. */
@@ -219,6 +225,8 @@ interface Pending {
   readonly encoded: EncodedCommit
   /** The execution's creation, written first (a run's first write; see `WriterOptions.create`). */
   readonly create: Creation | undefined
+  /** Where the run's previous write left the log, when it is a run's write that knows (`guardedStepEnd`). */
+  readonly last?: number | undefined
   readonly done: (outcome: Outcome) => void
 }
 
@@ -239,6 +247,26 @@ const asCommitError = (error: unknown): unknown =>
     : error
 
 /**
+ * A step's end alone, of a run that knows where its log ended, as one statement that is its own
+ * transaction (`guardedStepEnd`): its outcome, or undefined when it stored nothing (refused, or the log
+ * grew since) and the commit is to be written as a program, which says why or counts from the log.
+ */
+const stepEndAlone = (autocommit: Statements["autocommit"], item: Pending): Outcome | undefined => {
+  if (item.last === undefined || item.create !== undefined) return undefined
+  const guarded = guardedStepEnd(item.id, item.commit, item.encoded, item.owner, item.last)
+  if (guarded === undefined) return undefined
+  let inserted: number
+  try {
+    inserted = autocommit(guarded)
+  } catch (error) {
+    if (error instanceof Database.SqliteError && error.code === "SQLITE_CONSTRAINT_PRIMARYKEY") return undefined
+    return { ok: false, error: asCommitError(error) }
+  }
+  if (inserted === 0) return undefined
+  return { ok: true, seq: item.last + item.encoded.events.length }
+}
+
+/**
  * The commits of `SqlStorage`, as synchronous statements on the connection.
  *
  * Commits wait in `pending` and are written together, in order, in one
@@ -248,7 +276,7 @@ const asCommitError = (error: unknown): unknown =>
  * Callers hear of their commit once the transaction's COMMIT has returned.
  */
 const committer = (db: Database.Database, now: () => number, on: Statements) => {
-  const { begin, commitTransaction, execute, rollback } = on
+  const { autocommit, begin, commitTransaction, execute, rollback } = on
   const savepoint = db.prepare("savepoint batched")
   const release = db.prepare("release batched")
   const rollbackTo = db.prepare("rollback to batched")
@@ -258,6 +286,10 @@ const committer = (db: Database.Database, now: () => number, on: Statements) => 
 
   /** Runs the batch in one transaction; returns each commit's outcome, in order. */
   const write = (batch: ReadonlyArray<Pending>): Array<Outcome> => {
+    if (batch.length === 1) {
+      const alone = stepEndAlone(autocommit, batch[0]!)
+      if (alone !== undefined) return [alone]
+    }
     const lost = (error: unknown): Array<Outcome> => {
       if (db.open && db.inTransaction) rollback.run()
       return batch.map(() => ({ ok: false, error: asCommitError(error) }))
@@ -329,16 +361,17 @@ const committer = (db: Database.Database, now: () => number, on: Statements) => 
     id: string,
     prepared: Writer.Encoded,
     owner: string | undefined,
-    done: (outcome: Outcome) => void
+    done: (outcome: Outcome) => void,
+    last?: number
   ) => {
     const { commit, create, encoded } = prepared
-    pending.push({ id, writer: writerOf(id, owner), owner, commit, encoded, create, done })
+    pending.push({ id, writer: writerOf(id, owner), owner, commit, encoded, create, last, done })
   }
 
   /** Writes the commit (and whatever else is pending) now. */
-  const commitSync = (id: string, prepared: Writer.Encoded, owner: string | undefined): number => {
+  const commitSync = (id: string, prepared: Writer.Encoded, owner: string | undefined, last?: number): number => {
     let outcome: Outcome | undefined
-    enqueue(id, prepared, owner, (result) => (outcome = result))
+    enqueue(id, prepared, owner, (result) => (outcome = result), last)
     flush()
     if (outcome!.ok) return outcome!.seq
     throw outcome!.error

@@ -40,8 +40,12 @@ export interface Driver<P> {
   readonly prepareCreate?: (execution: NewExecution) => P
   /** One commit of a held commit and the next (see `mergeCommits`). */
   readonly merge: (first: P, next: P) => P
-  /** Writes at once, throwing what `commit` fails with: for storages that can (no Effect per commit). */
-  readonly writeSync?: (id: string, prepared: P, owner: string) => void
+  /**
+   * Writes at once, throwing what `commit` fails with: for storages that can (no Effect per commit).
+   * Returns the seq the log ends at after the write; `last` is what the run's previous write returned, if
+   * it wrote before (the log may have grown since, by others' commits).
+   */
+  readonly writeSync?: (id: string, prepared: P, owner: string, last: number | undefined) => number
   /** Writes, asynchronously. */
   readonly write: (id: string, prepared: P, owner: string) => Effect.Effect<unknown, CommitError>
   /**
@@ -74,6 +78,8 @@ class RunWriter<P> implements Writer {
   private readonly queued: Array<() => void> = []
   /** Why a write failed: a write queued after it is not made, as it would follow a gap. */
   private writeFailure: unknown = undefined
+  /** Where the log ended after this run's last `writeSync`. */
+  private last: number | undefined = undefined
 
   constructor(
     private readonly id: string,
@@ -185,7 +191,7 @@ class RunWriter<P> implements Writer {
   private writeSync(commit: Commit, prepared: P): unknown {
     const ended = this.onWrite?.(commit)
     try {
-      this.driver.writeSync!(this.id, prepared, this.owner)
+      this.last = this.driver.writeSync!(this.id, prepared, this.owner, this.last)
     } catch (error) {
       ended?.(error)
       this.created(error)
