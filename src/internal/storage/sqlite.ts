@@ -206,8 +206,12 @@ const statements = (db: Database.Database, checkpointer: Checkpointer.Checkpoint
       throw error
     }
   }
-  /** Runs a statement that writes as a transaction of its own: how many rows it changed. */
-  const autocommit = ({ params, text }: Query): number => {
+  /**
+   * Runs a statement that writes as a transaction of its own: how many rows it changed; undefined, not run,
+   * while a transaction is open on the connection (the statement would join it).
+   */
+  const autocommit = ({ params, text }: Query): number | undefined => {
+    if (db.inTransaction) return undefined
     const changed = statement(text).run(...params).changes
     if (changed > 0) checkpointer.committed()
     return changed
@@ -255,14 +259,14 @@ const stepEndAlone = (autocommit: Statements["autocommit"], item: Pending): Outc
   if (item.last === undefined || item.create !== undefined) return undefined
   const guarded = guardedStepEnd(item.id, item.commit, item.encoded, item.owner, item.last)
   if (guarded === undefined) return undefined
-  let inserted: number
+  let inserted: number | undefined
   try {
     inserted = autocommit(guarded)
   } catch (error) {
     if (error instanceof Database.SqliteError && error.code === "SQLITE_CONSTRAINT_PRIMARYKEY") return undefined
     return { ok: false, error: asCommitError(error) }
   }
-  if (inserted === 0) return undefined
+  if (inserted === undefined || inserted === 0) return undefined
   return { ok: true, seq: item.last + item.encoded.events.length }
 }
 
