@@ -19,18 +19,31 @@ import { steps } from "./workflows.js"
 const STEPS = 200
 const SUBSCRIBERS = 100
 
-const watched = (subscribers: number) =>
+/**
+ * Starts the run and, beside it, `subscribers` streams made from its handle: the milliseconds until the run
+ * and every stream have ended, and how many events each stream saw.
+ */
+const runBeside = <E>(
+  subscribers: number,
+  stream: (handle: WorkflowEngine.WorkflowHandle<unknown>) => Stream.Stream<unknown, E>
+) =>
   Effect.gen(function*() {
     const engine = yield* WorkflowEngine.WorkflowEngine
     const started = performance.now()
     const handle = yield* engine.start(steps, STEPS)
     const [seen] = yield* Effect.all([
-      Effect.forEach(Array.from({ length: subscribers }), () => Stream.runCount(handle.events), {
+      Effect.forEach(Array.from({ length: subscribers }), () => Stream.runCount(stream(handle)), {
         concurrency: "unbounded"
       }),
       handle.result
     ], { concurrency: "unbounded" })
-    const elapsed = performance.now() - started
+    return { elapsed: performance.now() - started, seen, handle }
+  })
+
+/** The run watched by `subscribers`, each of which must have seen every stored event. */
+const watched = (subscribers: number) =>
+  Effect.gen(function*() {
+    const { elapsed, handle, seen } = yield* runBeside(subscribers, (handle) => handle.events)
     const { lastSeq } = yield* handle.status
     const missed = seen.filter((count) => count !== lastSeq)
     if (missed.length > 0) {
@@ -39,21 +52,12 @@ const watched = (subscribers: number) =>
     return elapsed
   })
 
-/** The run beside `subscribers` streams of one chunk of as many events as it stores, from memory. */
+/** As many events as the run stores, in one chunk in memory. */
+const inMemory = Chunk.makeBy(2 * STEPS + 1, (seq) => ({ seq }))
+
+/** The run beside `subscribers` streams of `inMemory`, which read nothing. */
 const besideBareStreams = (subscribers: number) =>
-  Effect.gen(function*() {
-    const engine = yield* WorkflowEngine.WorkflowEngine
-    const started = performance.now()
-    const handle = yield* engine.start(steps, STEPS)
-    const events = Chunk.makeBy(2 * STEPS + 1, (seq) => ({ seq }))
-    yield* Effect.all([
-      Effect.forEach(Array.from({ length: subscribers }), () => Stream.runCount(Stream.fromChunk(events)), {
-        concurrency: "unbounded"
-      }),
-      handle.result
-    ], { concurrency: "unbounded" })
-    return performance.now() - started
-  })
+  Effect.map(runBeside(subscribers, () => Stream.fromChunk(inMemory)), ({ elapsed }) => elapsed)
 
 export const run = async (targets: Targets): Promise<Array<Result>> => {
   const target = targets.sqliteNormal
