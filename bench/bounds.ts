@@ -7,8 +7,8 @@
  * - "storage service": through `ExecutionStorage.commit`, the storage's
  *   whole path (encoding, its Effect, the statements), without the engine;
  * - "our statements": the same commit's statements (`commitProgram`, or the
- *   one statement PostgreSQL gets) on a bare driver, in a transaction as the
- *   storage runs them;
+ *   one statement PostgreSQL gets, `foldedStepEnd`) on a bare driver, in a
+ *   transaction as the storage runs them;
  * - "least guarded write": one autocommitted insert of one event, made only
  *   if the run still holds the execution: what any design that keeps a
  *   per-execution log under an owner's lease cannot go below.
@@ -20,7 +20,7 @@ import pg from "pg"
 import { ExecutionStorage } from "../src/index.js"
 import { stepEnd, stepStart } from "../src/internal/stepEvents.js"
 import * as Checkpointer from "../src/internal/storage/checkpointer.js"
-import { commitProgram, dbNow, numbered, runSync, singleStatement } from "../src/internal/storage/commitProgram.js"
+import { commitProgram, dbNow, foldedStepEnd, numbered, runSync } from "../src/internal/storage/commitProgram.js"
 import type { Query, Rows } from "../src/internal/storage/commitProgram.js"
 import { encodeCommit } from "../src/internal/storage/payload.js"
 import * as PgNotices from "../src/internal/storage/pgNotices.js"
@@ -201,12 +201,13 @@ const pgBare = async (url: string): Promise<Bare> => {
       const { params, text } = runningRow("pg", id)
       await client.query(numbered(text), [...params])
     },
-    // As the storage sends it: one statement, its notice included, prepared once by name.
+    // As the storage sends it: one statement, the step's end in the log alone, its notice included, prepared
+    // once by name.
     ours: async (id, i) => {
       const stepped = stepCommit(id, i)
       const notice = PgNotices.notice(origin, id, undefined)
-      const single = singleStatement(id, stepped, encodeCommit(id, stepped), Date.now(), OWNER, notice)!
-      await client.query({ name: "bounds_commit", text: numbered(single.text), values: [...single.params] })
+      const folded = foldedStepEnd(id, stepped, encodeCommit(id, stepped), OWNER, notice)!
+      await client.query({ name: "bounds_commit", text: numbered(folded.text), values: [...folded.params] })
     },
     guarded: async (id, i) => {
       await client.query({ name: "bounds_guarded", text: numbered(guardedInsert("pg")), values: guardedParams(id, i) })

@@ -53,30 +53,39 @@ export const dbNow: Record<Dialect, string> = {
  */
 export const unfinished = "status <> 'completed' and status <> 'failed' and status <> 'cancelled'"
 
-/**
- * The last seq of the execution whose row a statement updates. On SQLite a step's end leaves the row alone
- * (`stepEndRows`), so its `last_seq` may lag the log until the next commit that updates it, which counts
- * from the log.
- */
-const lastSeqOf: Record<Dialect, string> = {
-  pg: "last_seq",
-  sqlite: "(select coalesce(max(seq), 0) from workflow_events where execution_id = workflow_executions.id)"
-}
+/** The last seq in the log of the execution `id` (an expression), 0 for none. */
+export const loggedSeq = (id: string): string =>
+  `(select coalesce(max(seq), 0) from workflow_events where execution_id = ${id})`
 
-/**
- * The columns a read of an execution's row selects. A step's end on SQLite is stored in the log alone
- * (`stepEndRows`), so while an execution runs its row's `last_seq` and `updated_at` may
- * lag its log: the read takes the log's last seq, and the time of its last event (stamped on the engine's
- * clock, as `updated_at` is), too. Any other commit updates the row, counting from the log.
- */
-export const recordColumns: Record<Dialect, string> = {
-  pg: "*",
-  sqlite: `*,
+const loggedColumns = (timestamp: string): string =>
+  `*,
     case when status = 'running' then
       (select max(seq) from workflow_events where execution_id = workflow_executions.id) end as logged_seq,
     case when status = 'running' then
-      (select json_extract(payload, '$.timestamp') from workflow_events where execution_id = workflow_executions.id
+      (select ${timestamp} from workflow_events where execution_id = workflow_executions.id
         order by seq desc limit 1) end as logged_at`
+
+/**
+ * The last seq of the execution whose row a statement updates. A step's end is stored in the log alone
+ * (`stepEndRows`, `guardedStepEnd`, `foldedStepEnd`), so the row's `last_seq` may lag the log until the
+ * next commit that updates it, which counts from the log. On PostgreSQL the row's own `last_seq` is kept
+ * too: a statement that waited for another's lock on the row re-reads the row it updates, but not a
+ * subquery, so two commits that update the row number after each other through it.
+ */
+const lastSeqOf: Record<Dialect, string> = {
+  pg: `greatest(last_seq, ${loggedSeq("workflow_executions.id")})`,
+  sqlite: loggedSeq("workflow_executions.id")
+}
+
+/**
+ * The columns a read of an execution's row selects. A step's end is stored in the log alone, so while an
+ * execution runs its row's `last_seq` and `updated_at` may lag its log: the read takes the log's last
+ * seq, and the time of its last event (stamped on the engine's clock, as `updated_at` is), too. Any other
+ * commit updates the row, counting from the log.
+ */
+export const recordColumns: Record<Dialect, string> = {
+  pg: loggedColumns("(payload::json ->> 'timestamp')::bigint"),
+  sqlite: loggedColumns("json_extract(payload, '$.timestamp')")
 }
 
 // The first statement sets only the columns a commit changes (a step's commit leaves the status, and so its
@@ -357,6 +366,68 @@ export const guardedStepEnd = (
      where id = ? and ${unfinished} and owner = ? and lease_until > ${dbNow.sqlite})`
   return query(text, [...stepRowParams(id, commit.journal!, encoded, last), id, owner])
 }
+
+const foldedTexts: Record<"notified" | "quiet", Array<string>> = { notified: [], quiet: [] }
+
+/**
+ * A step's end on PostgreSQL as one statement, its own transaction, in the log alone: the rows of
+ * `stepEndRows` (the step's journal entry in its `step_end` row), numbered after the log's last seq, and
+ * the commit's notice. The execution's row is locked `for share`, not updated: a commit that updates it
+ * (a cancel, a signal, a claim after the lease) waits for this one, or this one for it and then finds the
+ * row as that commit left it (cancelled, held by another) and inserts nothing. The seqs come from the log
+ * as the statement began: when another commit wrote after that, the log's primary key refuses the rows
+ * (`collided`), nothing is stored, and the commit is written as `singleStatement`, which counts from the
+ * log and says why it was refused. Undefined for a commit that is not a step's end alone, or has no owner.
+ * Answers the new last seq, or no row when the run was refused. The rows are a `values` list, one text
+ * per count: its plan is then the same for every commit of that count, and the server keeps one.
+ */
+export const foldedStepEnd = (
+  id: string,
+  commit: Commit,
+  encoded: EncodedCommit,
+  owner: string | undefined,
+  notice?: Notice
+): Query | undefined => {
+  if (owner === undefined || !endsAStepAlone(commit, encoded)) return undefined
+  const events = encoded.events
+  const entry = commit.journal!
+  const params: Array<unknown> = [id, owner, id, id]
+  for (let i = 0; i < events.length; i++) {
+    const ends = i === events.length - 1
+    params.push(
+      events[i]!.type,
+      events[i]!.payload,
+      ends ? entry.key : null,
+      ends ? entry.name : null,
+      ends ? encoded.journalResult : null
+    )
+  }
+  const texts = foldedTexts[notice === undefined ? "quiet" : "notified"]
+  const text = texts[events.length] ??= `with held as (
+      select queue from workflow_executions
+       where id = ? and ${unfinished} and owner = ? and lease_until > ${dbNow.pg}
+       for share
+    ), logged as (
+      insert into workflow_events (execution_id, seq, type, payload, journal_key, journal_name, journal_result)
+      select ?, ${loggedSeq("?")} + e.ord, e.type, e.payload, e.key, e.name, e.result
+        from held, (values ${
+    events.map((_, i) => `(${i + 1}, ?::text, ?::text, ?::text, ?::text, ?::text)`).join(", ")
+  }) as e(ord, type, payload, key, name, result)
+      returning seq
+    )${
+    notice === undefined ? "" : `, notified as (select pg_notify(channels.name, ?) from held, ${channelsOf("held")})`
+  }
+    select (select max(seq) from logged) as last_seq from held${
+    notice === undefined ? "" : ", (select count(*) from notified) as sent"
+  }`
+  if (notice !== undefined) params.push(notice.payload, notice.channel, notice.ended)
+  return query(text, params)
+}
+
+/** Whether a PostgreSQL statement failed because another commit wrote the seqs it numbered (see `foldedStepEnd`). */
+export const collided = (error: unknown): boolean =>
+  typeof error === "object" && error !== null && (error as { code?: unknown }).code === "23505" &&
+  (error as { constraint?: unknown }).constraint === "workflow_events_pkey"
 
 const stepRowsTexts: Array<string> = []
 const stepRowsText = (count: number): string =>

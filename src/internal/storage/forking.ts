@@ -148,9 +148,8 @@ export function* forkProgram(
     state: row.state as Entry["state"],
     ...(row.task_id === null ? {} : { taskId: String(row.task_id) })
   }))
-  const logs = dialect === "sqlite"
   const events = (yield query(
-    `select seq, type, payload${logs ? ", journal_key, journal_name, journal_result" : ""}
+    `select seq, type, payload, journal_key, journal_name, journal_result
      from workflow_events where execution_id = ? order by seq`,
     [source]
   )).map((row) => ({
@@ -158,8 +157,8 @@ export function* forkProgram(
     type: String(row.type),
     payload: String(row.payload),
     event: JSON.parse(String(row.payload)) as Shown,
-    // On SQLite, the entry of a step whose end was stored in the log alone (commitProgram.ts, `stepEndRows`).
-    entry: logs && row.journal_key !== null && row.journal_key !== undefined
+    // The entry of a step whose end was stored in the log alone (commitProgram.ts, `stepEndRows`).
+    entry: row.journal_key !== null && row.journal_key !== undefined
       ? { key: String(row.journal_key), name: String(row.journal_name), result: row.journal_result }
       : undefined
   }))
@@ -200,15 +199,6 @@ export function* forkProgram(
   }
   let seq = 0
   for (const group of chunks(chosen.events, 200)) {
-    if (!logs) {
-      yield query(
-        `insert into workflow_events (execution_id, seq, type, payload) values ${
-          group.map(() => "(?, ?, ?, ?)").join(", ")
-        }`,
-        group.flatMap((event) => [request.id, ++seq, event.type, event.payload])
-      )
-      continue
-    }
     // The entries the log holds go with their rows, where the fork takes the entry over.
     yield query(
       `insert into workflow_events (execution_id, seq, type, payload, journal_key, journal_name, journal_result)

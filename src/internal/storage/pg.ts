@@ -17,7 +17,9 @@ import type { CommitError, ExecutionStorageService, PgOptions } from "../../Exec
 import type { Query, Rows } from "./commitProgram.js"
 import {
   alreadyExists,
+  collided,
   commitProgram,
+  foldedStepEnd,
   numbered,
   refusal,
   runAsync,
@@ -48,10 +50,10 @@ const named = (text: string, values: ReadonlyArray<unknown>): pg.QueryConfig => 
 }
 
 /**
- * Writes a commit: one statement in one round trip when it can (`singleStatement`), else the commit
- * program in a transaction. A connection that failed (lost, or terminated by the server) is a
- * `StorageError` of the commit that used it, and goes back to the pool as broken, so that the pool drops
- * it.
+ * Writes a commit: a step's end alone in the log (`foldedStepEnd`), else one statement in one round trip
+ * when it can (`singleStatement`), else the commit program in a transaction. A connection that failed
+ * (lost, or terminated by the server) is a `StorageError` of the commit that used it, and goes back to the
+ * pool as broken, so that the pool drops it.
  */
 const write = async (
   pool: pg.Pool,
@@ -60,7 +62,51 @@ const write = async (
   now: number,
   owner: string | undefined,
   origin: string | undefined
-) => {
+): Promise<number> => {
+  const { commit, create, encoded } = prepared
+  const notice = origin === undefined ? undefined : PgNotices.notice(origin, id, commit.status)
+  const folded = create === undefined ? foldedStepEnd(id, commit, encoded, owner, notice) : undefined
+  if (folded !== undefined) {
+    try {
+      return await answered(pool, folded, id, owner)
+    } catch (error) {
+      // Someone wrote to the log after the statement began: written below, counting from the log.
+      if (!collided(error)) throw error
+    }
+  }
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await updating(pool, id, prepared, now, owner, origin, notice)
+    } catch (error) {
+      // A step's end stored in the log alone while this commit waited for the row: it counted from the log
+      // as it began. Nothing was stored; again, from the log as it is now.
+      if (!collided(error) || attempt === COLLISIONS_AT_MOST) throw error
+    }
+  }
+}
+
+/** How many times a commit is tried again that met steps' ends in the log (`collided`). */
+const COLLISIONS_AT_MOST = 20
+
+/** The new last seq a commit's one statement answered, or why it was refused when it answered no row. */
+const answered = async (pool: pg.Pool, single: Query, id: string, owner: string | undefined) => {
+  // `pool.query` hands a connection that failed back as broken.
+  const [row] = (await pool.query(named(single.text, single.params))).rows
+  if (row !== undefined) return Number(row.last_seq)
+  const status = statusQuery(id)
+  throw refusal(id, owner, (await pool.query(named(status.text, status.params))).rows[0])
+}
+
+/** A commit that updates the execution's row: one statement, or the commit program in a transaction. */
+const updating = async (
+  pool: pg.Pool,
+  id: string,
+  prepared: Writer.Encoded,
+  now: number,
+  owner: string | undefined,
+  origin: string | undefined,
+  notice: PgNotices.Notice | undefined
+): Promise<number> => {
   const { commit, create, encoded } = prepared
   const single = singleStatement(
     id,
@@ -68,16 +114,14 @@ const write = async (
     encoded,
     now,
     owner,
-    origin === undefined ? undefined : PgNotices.notice(origin, id, commit.status),
+    notice,
     create === undefined ? undefined : createdAsCommitted(create, commit, encoded, now)
   )
   if (single !== undefined) {
-    // `pool.query` hands a connection that failed back as broken.
+    if (create === undefined) return answered(pool, single, id, owner)
     const [advanced] = (await pool.query(named(single.text, single.params))).rows
     if (advanced !== undefined) return Number(advanced.last_seq)
-    if (create !== undefined) throw alreadyExists(id)
-    const status = statusQuery(id)
-    throw refusal(id, owner, (await pool.query(named(status.text, status.params))).rows[0])
+    throw alreadyExists(id)
   }
   return inTransaction(
     pool,

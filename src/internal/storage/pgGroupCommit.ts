@@ -4,7 +4,7 @@
  * concurrent executions share round trips and transactions.
  */
 import type { Commit } from "../../ExecutionStorage.js"
-import { dbNow, refusal } from "./commitProgram.js"
+import { dbNow, loggedSeq, refusal } from "./commitProgram.js"
 import { notice, queueChannelOf } from "./pgNotices.js"
 import { conditional, isTerminal } from "./service.js"
 import type { Encoded } from "./writer.js"
@@ -36,7 +36,7 @@ export const batchText = `
     select e.id from workflow_executions e where e.id = any($1::text[]) order by e.id for update
   ), advanced as (
     update workflow_executions e
-       set last_seq = e.last_seq + c.n, updated_at = $8,
+       set last_seq = greatest(e.last_seq, ${loggedSeq("e.id")}) + c.n, updated_at = $8,
            status = coalesce(c.status, e.status),
            waiting_for = case when c.status is null then e.waiting_for end,
            wake_at = case when c.status is null then e.wake_at end,

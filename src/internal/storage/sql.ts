@@ -211,19 +211,16 @@ const waits = (
 })
 
 /**
- * The journal entries of an execution: on SQLite, those of steps whose end was stored in the log alone
- * come from their `step_end` rows, and are read after the table's (where the step's start, journaled on
- * its own, may still be), so that they are the ones kept.
+ * The journal entries of an execution: those of steps whose end was stored in the log alone come from
+ * their `step_end` rows, and are read after the table's (where the step's start, journaled on its own, may
+ * still be), so that they are the ones kept.
  */
-const journalText: Record<Dialect, string> = {
-  pg: "select key, name, kind, state, task_id, result, wake_at from workflow_journal where execution_id = ?",
-  sqlite: `select key, name, kind, state, task_id, result, wake_at, 0 as logged from workflow_journal
+const journalText = `select key, name, kind, state, task_id, result, wake_at, 0 as logged from workflow_journal
      where execution_id = ?
    union all
    select journal_key, journal_name, 'step', 'completed', null, journal_result, null, 1 from workflow_events
      where execution_id = ? and journal_key is not null
    order by logged`
-}
 
 /** One entry per key, the last read (`journalText`), where it was first. */
 const latestByKey = (entries: ReadonlyArray<JournalEntry>): ReadonlyArray<JournalEntry> => {
@@ -265,13 +262,12 @@ export const reading = (
   journal: (id) =>
     Effect.flatMap(
       Effect.mapError(
-        run({ text: journalText[dialect], params: dialect === "sqlite" ? [id, id] : [id] }),
+        run({ text: journalText, params: [id, id] }),
         failed("journal")
       ),
       (rows) =>
         decodeWith(() => {
-          const entries = rows.map((row) => toJournalEntry(id, row as unknown as JournalRow))
-          return dialect === "sqlite" ? latestByKey(entries) : entries
+          return latestByKey(rows.map((row) => toJournalEntry(id, row as unknown as JournalRow)))
         })
     )
 })

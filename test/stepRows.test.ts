@@ -1,0 +1,446 @@
+/**
+ * A step's end is stored in the log alone (`stepEndRows`, `guardedStepEnd`
+ * and `foldedStepEnd` in commitProgram.ts): on SQLite one b-tree page of WAL
+ * per step where there were three, on PostgreSQL no update of the
+ * execution's row; the step's journal entry read back from its row,
+ * superseding the start its step journaled on its own; the execution's
+ * `lastSeq` and `updatedAt` read from the log while it runs; and the next
+ * commit that updates the row counting its seqs from the log.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Fiber, Layer, Option } from "effect"
+import { mkdtempSync, rmSync, statSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import pg from "pg"
+import { afterAll } from "vitest"
+import { ExecutionStorage } from "../src/index.js"
+import type { WorkflowEvent } from "../src/index.js"
+import { pgUrl, suiteDatabase } from "./pg.js"
+
+const dir = mkdtempSync(join(tmpdir(), "workflow-step-rows-"))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+let files = 0
+const freshFile = () => join(dir, `db-${files++}.sqlite`)
+
+const OWNER = "run-1"
+
+const start = (i: number, timestamp: number): WorkflowEvent.WorkflowEvent => ({
+  type: "step_start",
+  timestamp,
+  runnableName: `step ${i}`
+})
+
+const end = (i: number, timestamp: number): WorkflowEvent.WorkflowEvent => ({
+  type: "step_end",
+  timestamp,
+  runnableName: `step ${i}`,
+  durationMs: 0,
+  output: i
+})
+
+/** What a run commits for step `i` that ends at once: its start and end, journaled completed. */
+const stepCommit = (i: number, timestamp: number): ExecutionStorage.Commit => ({
+  events: [start(i, timestamp), end(i, timestamp)],
+  journal: {
+    key: String(i),
+    name: `step ${i}`,
+    kind: "step",
+    state: "completed",
+    result: { _tag: "Success", value: i }
+  },
+  owner: OWNER
+})
+
+/** A running execution held by `OWNER`, on a storage over `filename` (checkpoints left to the test). */
+const running = (id: string) =>
+  Effect.flatMap(
+    ExecutionStorage.ExecutionStorage,
+    (storage) =>
+      storage.create({ id, workflow: "w", input: null, status: "running", claim: { owner: OWNER, leaseMs: 60_000 } })
+  )
+
+const onFile = (filename: string) => ExecutionStorage.layerSqlite({ filename, backgroundCheckpoints: false })
+
+const log = (message: string, timestamp: number): WorkflowEvent.WorkflowEvent => ({
+  type: "log",
+  timestamp,
+  level: "info",
+  message
+})
+
+/** The storages the tests below run on: a new SQLite file, or the suite's PostgreSQL database. */
+type Fresh = () => Layer.Layer<ExecutionStorage.ExecutionStorage, unknown>
+
+const sqlite: Fresh = () => onFile(freshFile())
+const postgres = pgUrl === undefined ? undefined : suiteDatabase()
+const storages: ReadonlyArray<readonly [string, Fresh | undefined]> = [
+  ["SQLite", sqlite],
+  ["PostgreSQL", postgres === undefined ? undefined : () => ExecutionStorage.layerPg({ url: postgres.url() })]
+]
+
+let executions = 0
+/** An execution id of its own per test: the PostgreSQL database is the suite's. */
+const fresh = (name: string) => `${name}-${executions++}`
+
+const WAL_HEADER = 32
+const FRAME = 24 + 4096
+
+describe("a step's end on SQLite", () => {
+  it.effect("writes one page of WAL", () => {
+    const filename = freshFile()
+    return Effect.gen(function*() {
+      const storage = yield* ExecutionStorage.ExecutionStorage
+      yield* running("e")
+      yield* storage.commit("e", stepCommit(0, 1))
+      const frames = () => (statSync(`${filename}-wal`).size - WAL_HEADER) / FRAME
+      const before = frames()
+      const steps = 60
+      for (let i = 1; i <= steps; i++) yield* storage.commit("e", stepCommit(i, 1 + i))
+      // One page a step, and a few more when a leaf fills up and splits; three b-trees a step wrote three.
+      expect((frames() - before) / steps).toBeLessThan(2)
+      expect((yield* storage.get("e")).lastSeq).toBe(2 * (steps + 1))
+    }).pipe(Effect.provide(onFile(filename)))
+  })
+})
+
+for (const [name, layer] of storages) {
+  describe.skipIf(layer === undefined)(`a step's end in the log alone, ${name}`, () => {
+    const on = () => layer!()
+
+    it.effect("is journaled in its row, superseding its start journaled on its own", () =>
+      Effect.gen(function*() {
+        const storage = yield* ExecutionStorage.ExecutionStorage
+        const id = fresh("slow")
+        yield* running(id)
+        // A slow step's start is written on its own (held back no longer than a microtask), its end later.
+        yield* storage.commit(id, {
+          events: [start(0, 10)],
+          journal: { key: "0", name: "step 0", kind: "step", state: "started" },
+          owner: OWNER
+        })
+        yield* storage.commit(id, {
+          events: [end(0, 20)],
+          journal: {
+            key: "0",
+            name: "step 0",
+            kind: "step",
+            state: "completed",
+            result: { _tag: "Success", value: 0 }
+          },
+          owner: OWNER
+        })
+        yield* storage.commit(id, stepCommit(1, 30))
+        const journal = yield* storage.journal(id)
+        expect([...journal].sort((a, b) => a.key.localeCompare(b.key))).toEqual([
+          { key: "0", name: "step 0", kind: "step", state: "completed", result: { _tag: "Success", value: 0 } },
+          { key: "1", name: "step 1", kind: "step", state: "completed", result: { _tag: "Success", value: 1 } }
+        ])
+      }).pipe(Effect.provide(on())))
+
+    it.effect("leaves lastSeq and updatedAt to the log while the execution runs; its end counts from the log", () =>
+      Effect.gen(function*() {
+        const storage = yield* ExecutionStorage.ExecutionStorage
+        const id = fresh("r")
+        yield* running(id)
+        const created = yield* storage.get(id)
+        const later = created.updatedAt + 60_000
+        yield* storage.commit(id, stepCommit(0, later))
+        yield* storage.commit(id, stepCommit(1, later + 1))
+        expect(yield* storage.get(id)).toMatchObject({ lastSeq: 4, updatedAt: later + 1 })
+        const { executions } = yield* storage.list({ workflow: "w", limit: 1000 })
+        expect(executions.find((record) => record.id === id)).toMatchObject({ lastSeq: 4, updatedAt: later + 1 })
+        const seq = yield* storage.commit(id, {
+          events: [{ type: "final_output", timestamp: later + 2, data: 1 }],
+          status: "completed",
+          output: 1,
+          owner: OWNER
+        })
+        expect(seq).toBe(5)
+        const done = yield* storage.get(id)
+        expect(done).toMatchObject({ status: "completed", lastSeq: 5 })
+        const events = yield* storage.events(id, { fromSeq: 1, limit: 10 })
+        expect(events.map((event) => [event.seq, event.type])).toEqual([
+          [1, "step_start"],
+          [2, "step_end"],
+          [3, "step_start"],
+          [4, "step_end"],
+          [5, "final_output"]
+        ])
+      }).pipe(Effect.provide(on())))
+
+    it.effect("is refused, and writes nothing, once another run holds the execution", () =>
+      Effect.gen(function*() {
+        const storage = yield* ExecutionStorage.ExecutionStorage
+        const id = fresh("taken")
+        yield* running(id)
+        yield* storage.commit(id, stepCommit(0, 1))
+        yield* storage.release(id, OWNER)
+        expect(yield* storage.claim(id, "run-2", 60_000)).toBe(true)
+        const refused = yield* Effect.flip(storage.commit(id, stepCommit(1, 2)))
+        expect(refused._tag).toBe("ExecutionNotOwned")
+        expect((yield* storage.get(id)).lastSeq).toBe(2)
+        expect((yield* storage.journal(id)).map((entry) => entry.key)).toEqual(["0"])
+      }).pipe(Effect.provide(on())))
+  })
+
+  /**
+   * Through a run's writer a step's end is one guarded statement, its own transaction (`guardedStepEnd` on
+   * SQLite, which knows where the run's last write left the log; `foldedStepEnd` on PostgreSQL). Whatever
+   * else is written to the log meanwhile, and whoever takes the execution, it stores what the program
+   * would, or nothing.
+   */
+  describe.skipIf(layer === undefined)(`a step's end written by a run's writer, ${name}`, () => {
+    const on = () => layer!()
+
+    /** A writer of `OWNER` for `id`, open for the rest of the test's scope. */
+    const writerOf = (id: string) =>
+      Effect.flatMap(ExecutionStorage.ExecutionStorage, (storage) => storage.writer(id, { owner: OWNER }))
+
+    it.scopedLive("keeps the log whole when others write to it between the run's steps", () =>
+      Effect.gen(function*() {
+        const storage = yield* ExecutionStorage.ExecutionStorage
+        const id = fresh("shared")
+        yield* running(id)
+        const writer = yield* writerOf(id)
+        // Others write after some steps (one or two events, or none): the step after each must count from
+        // the log, and the steps after that go on from where it left it.
+        const others = [0, 1, 0, 0, 2, 1, 0, 0, 0, 1]
+        const expected: Array<string> = []
+        for (let i = 0; i < others.length; i++) {
+          yield* writer.commit(stepCommit(i, 100 + i))
+          expected.push(`step_start step ${i}`, `step_end step ${i}`)
+          for (let j = 0; j < others[i]!; j++) {
+            yield* storage.commit(id, { events: [log(`other ${i}.${j}`, 100 + i)] })
+            expected.push(`log other ${i}.${j}`)
+          }
+        }
+        const events = yield* storage.events(id, { fromSeq: 1, limit: 100 })
+        expect(events.map((event) => event.seq)).toEqual(expected.map((_, i) => i + 1))
+        expect(events.map((event) =>
+          event.type === "log"
+            ? `log ${event.message}`
+            : `${event.type} ${"runnableName" in event ? event.runnableName : ""}`
+        )).toEqual(expected)
+        expect(
+          (yield* storage.journal(id)).map((entry) => entry.key).sort((a, b) => Number(a) - Number(b))
+        )
+          .toEqual(others.map((_, i) => String(i)))
+        expect((yield* storage.get(id)).lastSeq).toBe(expected.length)
+      }).pipe(Effect.provide(on())))
+
+    it.scopedLive("is refused, writing nothing, once the execution is another run's, finished, or its lease ran out", () =>
+      Effect.gen(function*() {
+        const storage = yield* ExecutionStorage.ExecutionStorage
+        const ids = { taken: fresh("taken"), cancelled: fresh("cancelled"), expired: fresh("expired") }
+        const refusals = {
+          taken: Effect.zipRight(storage.release(ids.taken, OWNER), storage.claim(ids.taken, "run-2", 60_000)),
+          cancelled: storage.commit(ids.cancelled, { events: [log("cancelled", 2)], status: "cancelled" }),
+          expired: storage.claim(ids.expired, OWNER, 1)
+        }
+        const reasons: Record<string, string> = {}
+        for (const [what, refuse] of Object.entries(refusals)) {
+          const id = ids[what as keyof typeof ids]
+          yield* running(id)
+          const writer = yield* writerOf(id)
+          yield* writer.commit(stepCommit(0, 1))
+          yield* refuse
+          // A lease of 1 ms has run out by the time the database's clock has moved past it.
+          if (what === "expired") {
+            const until = (yield* storage.get(id)).leaseUntil!
+            while (Date.now() <= until + 1) yield* Effect.sleep("1 millis")
+          }
+          const before = yield* storage.events(id, { fromSeq: 1, limit: 10 })
+          const refused = yield* Effect.flip(writer.commit(stepCommit(1, 3)))
+          reasons[what] = refused._tag
+          expect(yield* storage.events(id, { fromSeq: 1, limit: 10 })).toEqual(before)
+          expect((yield* storage.journal(id)).map((entry) => entry.key)).toEqual(["0"])
+        }
+        expect(reasons).toEqual({
+          taken: "ExecutionNotOwned",
+          cancelled: "ExecutionFinished",
+          expired: "ExecutionNotOwned"
+        })
+      }).pipe(Effect.provide(on())))
+  })
+}
+
+/**
+ * On PostgreSQL a step's end locks the execution's row `for share` and numbers its rows from the log as
+ * its statement began; a commit that updates the row numbers from the row and the log as its statement
+ * began. Each can wait for the other's lock: these tests hold another session's transaction open at that
+ * point (what a concurrent cancel, signal or claim does to the row and the log), and let it commit while
+ * the storage's commit waits.
+ */
+describe.skipIf(postgres === undefined)("a step's end and another commit at once, PostgreSQL", () => {
+  const on = () => ExecutionStorage.layerPg({ url: postgres!.url() })
+
+  /** A client of the test database, ended with the test's scope. */
+  const session = Effect.acquireRelease(
+    Effect.promise(async () => {
+      const client = new pg.Client({ connectionString: postgres!.url() })
+      client.on("error", () => undefined)
+      await client.connect()
+      return client
+    }),
+    (client) => Effect.promise(() => client.end().catch(() => undefined))
+  )
+
+  /**
+   * Runs `statements` in a transaction of `other`, then `commit` while it is open; once `commit` waits
+   * for a lock of `other`'s (or has ended), commits `other`'s transaction, and answers how `commit` ended.
+   */
+  const whileHeld = <A, E>(
+    other: pg.Client,
+    observer: pg.Client,
+    statements: ReadonlyArray<readonly [string, ReadonlyArray<unknown>]>,
+    commit: Effect.Effect<A, E>
+  ) =>
+    Effect.gen(function*() {
+      yield* Effect.promise(() => other.query("begin"))
+      for (const [text, params] of statements) yield* Effect.promise(() => other.query(text, [...params]))
+      const otherPid = (yield* Effect.promise(() => other.query("select pg_backend_pid() as pid"))).rows[0].pid
+      const waiting = yield* Effect.fork(Effect.exit(commit))
+      // Until a session of the storage waits for a lock of `other`'s (or the commit ended without waiting).
+      while (Option.isNone(yield* Fiber.poll(waiting))) {
+        const { rows } = yield* Effect.promise(() =>
+          observer.query(
+            `select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'
+               and $1 = any(pg_blocking_pids(pid))`,
+            [otherPid]
+          )
+        )
+        if (rows.length > 0) break
+        yield* Effect.sleep("5 millis")
+      }
+      yield* Effect.promise(() => other.query("commit"))
+      return yield* waiting
+    })
+
+  const kinds = (id: string) =>
+    Effect.map(
+      Effect.flatMap(ExecutionStorage.ExecutionStorage, (storage) => storage.events(id, { fromSeq: 1, limit: 100 })),
+      (events) => events.map((event) => `${event.seq} ${event.type}`)
+    )
+
+  it.scopedLive("a commit that waited for a step's end numbers its events after it", () =>
+    Effect.gen(function*() {
+      const storage = yield* ExecutionStorage.ExecutionStorage
+      const [other, observer] = [yield* session, yield* session]
+      const id = fresh("after-step")
+      yield* running(id)
+      yield* storage.commit(id, stepCommit(0, 1))
+      // What a run's step end does (commitProgram.ts, `foldedStepEnd`), its transaction held open.
+      const exit = yield* whileHeld(other, observer, [
+        ["select 1 from workflow_executions where id = $1 for share", [id]],
+        [
+          `insert into workflow_events (execution_id, seq, type, payload, journal_key, journal_name, journal_result)
+           values ($1, 3, 'step_start', $2, null, null, null), ($1, 4, 'step_end', $3, '1', 'step 1', $4)`,
+          [
+            id,
+            JSON.stringify(start(1, 2)),
+            JSON.stringify(end(1, 2)),
+            JSON.stringify({ _tag: "Success", value: 1 })
+          ]
+        ]
+      ], storage.commit(id, { events: [log("cancelled", 3)], status: "cancelled" }))
+      expect(exit._tag).toBe("Success")
+      expect(yield* kinds(id)).toEqual(["1 step_start", "2 step_end", "3 step_start", "4 step_end", "5 log"])
+      expect(yield* storage.get(id)).toMatchObject({ status: "cancelled", lastSeq: 5 })
+      expect((yield* storage.journal(id)).map((entry) => entry.key).sort()).toEqual(["0", "1"])
+    }).pipe(Effect.provide(on())))
+
+  /** What another commit does to the row and the log, and how the step's end that waited for it ends. */
+  const others = [
+    {
+      what: "an event from outside the run (a signal's, a child's)",
+      statements: (id: string) =>
+        [
+          ["update workflow_executions set last_seq = 3 where id = $1", [id]],
+          ["insert into workflow_events (execution_id, seq, type, payload) values ($1, 3, 'log', $2)", [
+            id,
+            JSON.stringify(log("outside", 2))
+          ]]
+        ] as const,
+      stored: ["1 step_start", "2 step_end", "3 log", "4 step_start", "5 step_end"],
+      refused: undefined
+    },
+    {
+      what: "a cancel",
+      statements: (id: string) =>
+        [
+          ["update workflow_executions set last_seq = 3, status = 'cancelled', owner = null where id = $1", [id]],
+          ["insert into workflow_events (execution_id, seq, type, payload) values ($1, 3, 'log', $2)", [
+            id,
+            JSON.stringify(log("cancelled", 2))
+          ]]
+        ] as const,
+      stored: ["1 step_start", "2 step_end", "3 log"],
+      refused: "ExecutionFinished"
+    },
+    {
+      what: "a claim by another engine",
+      statements: (id: string) => [["update workflow_executions set owner = 'run-2' where id = $1", [id]]] as const,
+      stored: ["1 step_start", "2 step_end"],
+      refused: "ExecutionNotOwned"
+    }
+  ]
+
+  for (const { refused, statements, stored, what } of others) {
+    it.scopedLive(`a step's end that waited for ${what} ${refused === undefined ? "goes after it" : "is refused"}`, () =>
+      Effect.gen(function*() {
+        const storage = yield* ExecutionStorage.ExecutionStorage
+        const [other, observer] = [yield* session, yield* session]
+        const id = fresh("waited")
+        yield* running(id)
+        const writer = yield* storage.writer(id, { owner: OWNER })
+        yield* writer.commit(stepCommit(0, 1))
+        // A writer's commit starts as it is made: made once the other transaction is open.
+        const exit = yield* whileHeld(
+          other,
+          observer,
+          statements(id),
+          Effect.suspend(() => writer.commit(stepCommit(1, 3)))
+        )
+        if (refused === undefined) expect(exit._tag).toBe("Success")
+        else expect(exit).toMatchObject({ _tag: "Failure", cause: { error: { _tag: refused } } })
+        expect(yield* kinds(id)).toEqual(stored)
+        const keys = (yield* storage.journal(id)).map((entry) => entry.key).sort()
+        expect(keys).toEqual(refused === undefined ? ["0", "1"] : ["0"])
+      }).pipe(Effect.provide(on())))
+  }
+
+  it.scopedLive("keeps the log whole while others write to it during the run's steps", () =>
+    Effect.gen(function*() {
+      const storage = yield* ExecutionStorage.ExecutionStorage
+      const id = fresh("busy")
+      yield* running(id)
+      const writer = yield* storage.writer(id, { owner: OWNER })
+      const steps = 150
+      const outside = 60
+      // Another storage layer: its own pool, as another process's would be.
+      const elsewhere = yield* Layer.build(on())
+      const theirs = yield* Effect.provide(ExecutionStorage.ExecutionStorage, elsewhere)
+      yield* Effect.all([
+        Effect.forEach(Array.from({ length: steps }, (_, i) => i), (i) => writer.commit(stepCommit(i, i)), {
+          discard: true
+        }),
+        Effect.forEach(
+          Array.from({ length: outside }, (_, i) => i),
+          (i) => theirs.commit(id, { events: [log(`outside ${i}`, i)] }),
+          { discard: true, concurrency: 3 }
+        )
+      ], { concurrency: "unbounded", discard: true })
+      const events = yield* storage.events(id, { fromSeq: 1, limit: 1000 })
+      expect(events.map((event) => event.seq)).toEqual(events.map((_, i) => i + 1))
+      expect(events.filter((event) => event.type === "log")).toHaveLength(outside)
+      const ends = events.filter((event) => event.type === "step_end")
+      expect(ends.map((event) => "runnableName" in event ? event.runnableName : "")).toEqual(
+        Array.from({ length: steps }, (_, i) => `step ${i}`)
+      )
+      // Each step's start right before its end: nothing came between them.
+      for (const ended of ends) expect(events[ended.seq - 2]!.type).toBe("step_start")
+      expect((yield* storage.journal(id)).length).toBe(steps)
+      expect((yield* storage.get(id)).lastSeq).toBe(2 * steps + outside)
+    }).pipe(Effect.provide(on())))
+})
