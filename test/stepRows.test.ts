@@ -350,31 +350,27 @@ describe.skipIf(postgres === undefined)("a step's end and another commit at once
       expect((yield* storage.journal(id)).map((entry) => entry.key).sort()).toEqual(["0", "1"])
     }).pipe(Effect.provide(on())))
 
+  /** Another commit that updates the row (`set`) and stores a log event at seq 3, after the run's first step. */
+  const withEvent = (set: string, message: string) => (id: string) =>
+    [
+      [`update workflow_executions set last_seq = 3${set} where id = $1`, [id]],
+      ["insert into workflow_events (execution_id, seq, type, payload) values ($1, 3, 'log', $2)", [
+        id,
+        JSON.stringify(log(message, 2))
+      ]]
+    ] as const
+
   /** What another commit does to the row and the log, and how the step's end that waited for it ends. */
   const others = [
     {
       what: "an event from outside the run (a signal's, a child's)",
-      statements: (id: string) =>
-        [
-          ["update workflow_executions set last_seq = 3 where id = $1", [id]],
-          ["insert into workflow_events (execution_id, seq, type, payload) values ($1, 3, 'log', $2)", [
-            id,
-            JSON.stringify(log("outside", 2))
-          ]]
-        ] as const,
+      statements: withEvent("", "outside"),
       stored: ["1 step_start", "2 step_end", "3 log", "4 step_start", "5 step_end"],
       refused: undefined
     },
     {
       what: "a cancel",
-      statements: (id: string) =>
-        [
-          ["update workflow_executions set last_seq = 3, status = 'cancelled', owner = null where id = $1", [id]],
-          ["insert into workflow_events (execution_id, seq, type, payload) values ($1, 3, 'log', $2)", [
-            id,
-            JSON.stringify(log("cancelled", 2))
-          ]]
-        ] as const,
+      statements: withEvent(", status = 'cancelled', owner = null", "cancelled"),
       stored: ["1 step_start", "2 step_end", "3 log"],
       refused: "ExecutionFinished"
     },
