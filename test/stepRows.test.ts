@@ -406,37 +406,77 @@ describe.skipIf(postgres === undefined)("a step's end and another commit at once
       }).pipe(Effect.provide(on())))
   }
 
-  it.scopedLive("keeps the log whole while others write to it during the run's steps", () =>
-    Effect.gen(function*() {
-      const storage = yield* ExecutionStorage.ExecutionStorage
-      const id = fresh("busy")
-      yield* running(id)
-      const writer = yield* storage.writer(id, { owner: OWNER })
-      const steps = 150
-      const outside = 60
-      // Another storage layer: its own pool, as another process's would be.
-      const elsewhere = yield* Layer.build(on())
-      const theirs = yield* Effect.provide(ExecutionStorage.ExecutionStorage, elsewhere)
-      yield* Effect.all([
-        Effect.forEach(Array.from({ length: steps }, (_, i) => i), (i) => writer.commit(stepCommit(i, i)), {
-          discard: true
-        }),
-        Effect.forEach(
-          Array.from({ length: outside }, (_, i) => i),
-          (i) => theirs.commit(id, { events: [log(`outside ${i}`, i)] }),
-          { discard: true, concurrency: 3 }
+  it.scopedLive(
+    "keeps the log whole, and lets every other commit in, while the run steps back to back",
+    () =>
+      Effect.gen(function*() {
+        const storage = yield* ExecutionStorage.ExecutionStorage
+        const id = fresh("busy")
+        yield* running(id)
+        const writer = yield* storage.writer(id, { owner: OWNER })
+        // Another storage layer: its own pool, as another process's would be.
+        const elsewhere = yield* Layer.build(on())
+        const theirs = yield* Effect.provide(ExecutionStorage.ExecutionStorage, elsewhere)
+        // The run's steps, one after another without a pause (the row is nearly always share-locked), until
+        // the cancel refuses one.
+        let stepped = 0
+        const stepping = yield* Effect.fork(Effect.gen(function*() {
+          while (true) {
+            const exit = yield* Effect.exit(writer.commit(stepCommit(stepped, stepped)))
+            if (exit._tag === "Failure") return exit
+            stepped++
+          }
+        }))
+        const received = (name: string, payload: unknown): WorkflowEvent.WorkflowEvent => ({
+          type: "signal_received",
+          timestamp: 1,
+          name,
+          payload
+        })
+        // Events, signals and children's ends from the other pool, each waited for: none may fail.
+        const outside = 150
+        for (let i = 0; i < outside; i++) {
+          if (i % 3 === 0) {
+            yield* theirs.commit(id, { events: [log(`outside ${i}`, i)] })
+          } else if (i % 3 === 1) {
+            yield* theirs.commit(id, { events: [received("s", i)], signal: { name: "s", payload: i } })
+          } else {
+            const child = `${id}-child-${i}`
+            yield* theirs.create({
+              id: child,
+              workflow: "w",
+              input: null,
+              status: "running",
+              parent: id,
+              awaitedByParent: true,
+              claim: { owner: "child-run", leaseMs: 60_000 }
+            })
+            yield* theirs.commit(child, {
+              events: [log("child ends", i)],
+              status: "completed",
+              output: i,
+              owner: "child-run",
+              signalParent: { parent: id, name: `child:${child}`, payload: i, event: received(`child:${child}`, i) }
+            })
+          }
+        }
+        yield* theirs.commit(id, { events: [log("cancelled", outside)], status: "cancelled" })
+        const stopped = yield* Fiber.join(stepping)
+        expect(stopped).toMatchObject({ _tag: "Failure", cause: { error: { _tag: "ExecutionFinished" } } })
+        const events = yield* storage.events(id, { fromSeq: 1, limit: 10_000 })
+        expect(events.map((event) => event.seq)).toEqual(events.map((_, i) => i + 1))
+        expect(events.filter((event) => event.type === "log")).toHaveLength(outside / 3 + 1)
+        expect(events.filter((event) => event.type === "signal_received")).toHaveLength((outside / 3) * 2)
+        expect(events.at(-1)).toMatchObject({ type: "log", message: "cancelled" })
+        const ends = events.filter((event) => event.type === "step_end")
+        expect(ends.map((event) => "runnableName" in event ? event.runnableName : "")).toEqual(
+          Array.from({ length: stepped }, (_, i) => `step ${i}`)
         )
-      ], { concurrency: "unbounded", discard: true })
-      const events = yield* storage.events(id, { fromSeq: 1, limit: 1000 })
-      expect(events.map((event) => event.seq)).toEqual(events.map((_, i) => i + 1))
-      expect(events.filter((event) => event.type === "log")).toHaveLength(outside)
-      const ends = events.filter((event) => event.type === "step_end")
-      expect(ends.map((event) => "runnableName" in event ? event.runnableName : "")).toEqual(
-        Array.from({ length: steps }, (_, i) => `step ${i}`)
-      )
-      // Each step's start right before its end: nothing came between them.
-      for (const ended of ends) expect(events[ended.seq - 2]!.type).toBe("step_start")
-      expect((yield* storage.journal(id)).length).toBe(steps)
-      expect((yield* storage.get(id)).lastSeq).toBe(2 * steps + outside)
-    }).pipe(Effect.provide(on())))
+        // Each step's start right before its end: nothing came between them.
+        for (const ended of ends) expect(events[ended.seq - 2]!.type).toBe("step_start")
+        expect((yield* storage.journal(id)).length).toBe(stepped)
+        expect(yield* storage.get(id)).toMatchObject({ status: "cancelled", lastSeq: events.length })
+      }).pipe(Effect.provide(on())),
+    120_000
+  )
 })

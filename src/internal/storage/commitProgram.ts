@@ -178,6 +178,7 @@ export function* commitProgram(
   if (options.stepEndInLog === true && create === undefined && endsAStepAlone(commit, encoded)) {
     return yield* stepEndRows(id, commit.journal!, encoded, owner)
   }
+  if (dialect === "pg" && create === undefined) yield lockRow(id)
   const advanced = yield advance(dialect, id, commit, encoded, now, owner)
   if (advanced.length === 0) throw refusal(id, owner, (yield statusQuery(id))[0])
   if (commit.waitingFor !== undefined) {
@@ -243,7 +244,8 @@ export function* commitProgram(
   const parentSignal = encoded.parentSignal
   let parentNotice: Query | undefined
   if (toParent !== undefined && parentSignal !== null) {
-    // The parent's row is locked by this statement (after the child's): its seq, unless it has finished.
+    // The parent's row is locked (after the child's), then numbered from: its seq, unless it has finished.
+    if (dialect === "pg") yield lockRow(toParent.parent)
     const [parent] = yield query(
       `update workflow_executions set last_seq = ${lastSeqOf[dialect]} + 1, updated_at = ?
        where id = ? and ${unfinished} returning last_seq`,
@@ -275,10 +277,20 @@ export function* commitProgram(
 }
 
 /**
+ * Locks an execution's row on PostgreSQL, in a statement of its own, before a program's statements number
+ * events after its log's last seq. A step's end stored in the log alone (`foldedStepEnd`) locks the row
+ * only to share, without updating it: a statement that waited for it would number from what its own
+ * snapshot, taken before the wait, saw of the log, and collide with the end's rows; and the run's next
+ * end would be in flight by the time it tried again. The statements after this one (read committed: a
+ * snapshot each) see every end stored before the lock, and no end is stored while it is held.
+ */
+const lockRow = (id: string): Query => query("select 1 from workflow_executions where id = ? for no key update", [id])
+
+/**
  * Whether a commit only stores a step's end (its events, the last its `step_end`, and the step's entry
  * journaled completed): nothing else about the execution changes.
  */
-const endsAStepAlone = (commit: Commit, encoded: EncodedCommit): boolean => {
+export const endsAStepAlone = (commit: Commit, encoded: EncodedCommit): boolean => {
   const entry = commit.journal
   const events = encoded.events
   return entry !== undefined && entry.kind === "step" && entry.state === "completed" &&
@@ -366,68 +378,6 @@ export const guardedStepEnd = (
      where id = ? and ${unfinished} and owner = ? and lease_until > ${dbNow.sqlite})`
   return query(text, [...stepRowParams(id, commit.journal!, encoded, last), id, owner])
 }
-
-const foldedTexts: Record<"notified" | "quiet", Array<string>> = { notified: [], quiet: [] }
-
-/**
- * A step's end on PostgreSQL as one statement, its own transaction, in the log alone: the rows of
- * `stepEndRows` (the step's journal entry in its `step_end` row), numbered after the log's last seq, and
- * the commit's notice. The execution's row is locked `for share`, not updated: a commit that updates it
- * (a cancel, a signal, a claim after the lease) waits for this one, or this one for it and then finds the
- * row as that commit left it (cancelled, held by another) and inserts nothing. The seqs come from the log
- * as the statement began: when another commit wrote after that, the log's primary key refuses the rows
- * (`collided`), nothing is stored, and the commit is written as `singleStatement`, which counts from the
- * log and says why it was refused. Undefined for a commit that is not a step's end alone, or has no owner.
- * Answers the new last seq, or no row when the run was refused. The rows are a `values` list, one text
- * per count: its plan is then the same for every commit of that count, and the server keeps one.
- */
-export const foldedStepEnd = (
-  id: string,
-  commit: Commit,
-  encoded: EncodedCommit,
-  owner: string | undefined,
-  notice?: Notice
-): Query | undefined => {
-  if (owner === undefined || !endsAStepAlone(commit, encoded)) return undefined
-  const events = encoded.events
-  const entry = commit.journal!
-  const params: Array<unknown> = [id, owner, id, id]
-  for (let i = 0; i < events.length; i++) {
-    const ends = i === events.length - 1
-    params.push(
-      events[i]!.type,
-      events[i]!.payload,
-      ends ? entry.key : null,
-      ends ? entry.name : null,
-      ends ? encoded.journalResult : null
-    )
-  }
-  const texts = foldedTexts[notice === undefined ? "quiet" : "notified"]
-  const text = texts[events.length] ??= `with held as (
-      select queue from workflow_executions
-       where id = ? and ${unfinished} and owner = ? and lease_until > ${dbNow.pg}
-       for share
-    ), logged as (
-      insert into workflow_events (execution_id, seq, type, payload, journal_key, journal_name, journal_result)
-      select ?, ${loggedSeq("?")} + e.ord, e.type, e.payload, e.key, e.name, e.result
-        from held, (values ${
-    events.map((_, i) => `(${i + 1}, ?::text, ?::text, ?::text, ?::text, ?::text)`).join(", ")
-  }) as e(ord, type, payload, key, name, result)
-      returning seq
-    )${
-    notice === undefined ? "" : `, notified as (select pg_notify(channels.name, ?) from held, ${channelsOf("held")})`
-  }
-    select (select max(seq) from logged) as last_seq from held${
-    notice === undefined ? "" : ", (select count(*) from notified) as sent"
-  }`
-  if (notice !== undefined) params.push(notice.payload, notice.channel, notice.ended)
-  return query(text, params)
-}
-
-/** Whether a PostgreSQL statement failed because another commit wrote the seqs it numbered (see `foldedStepEnd`). */
-export const collided = (error: unknown): boolean =>
-  typeof error === "object" && error !== null && (error as { code?: unknown }).code === "23505" &&
-  (error as { constraint?: unknown }).constraint === "workflow_events_pkey"
 
 const stepRowsTexts: Array<string> = []
 const stepRowsText = (count: number): string =>

@@ -17,9 +17,7 @@ import type { CommitError, ExecutionStorageService, PgOptions } from "../../Exec
 import type { Query, Rows } from "./commitProgram.js"
 import {
   alreadyExists,
-  collided,
   commitProgram,
-  foldedStepEnd,
   numbered,
   refusal,
   runAsync,
@@ -30,6 +28,7 @@ import { createdAsCommitted, creating, creationQuery } from "./creating.js"
 import * as PgChanges from "./pgChanges.js"
 import * as GroupCommit from "./pgGroupCommit.js"
 import * as PgNotices from "./pgNotices.js"
+import { collided, foldedStepEnd } from "./pgStepEnd.js"
 import type { InvalidPayload } from "./service.js"
 import { ExecutionStorage, isCommitError, StorageError } from "./service.js"
 import * as SqlStorage from "./sql.js"
@@ -65,63 +64,27 @@ const write = async (
 ): Promise<number> => {
   const { commit, create, encoded } = prepared
   const notice = origin === undefined ? undefined : PgNotices.notice(origin, id, commit.status)
-  const folded = create === undefined ? foldedStepEnd(id, commit, encoded, owner, notice) : undefined
-  if (folded !== undefined) {
-    try {
-      return await answered(pool, folded, id, owner)
-    } catch (error) {
-      // Someone wrote to the log after the statement began: written below, counting from the log.
-      if (!collided(error)) throw error
-    }
-  }
-  for (let attempt = 1;; attempt++) {
-    try {
-      return await updating(pool, id, prepared, now, owner, origin, notice)
-    } catch (error) {
-      // A step's end stored in the log alone while this commit waited for the row: it counted from the log
-      // as it began. Nothing was stored; again, from the log as it is now.
-      if (!collided(error) || attempt === COLLISIONS_AT_MOST) throw error
-    }
-  }
-}
-
-/** How many times a commit is tried again that met steps' ends in the log (`collided`). */
-const COLLISIONS_AT_MOST = 20
-
-/** The new last seq a commit's one statement answered, or why it was refused when it answered no row. */
-const answered = async (pool: pg.Pool, single: Query, id: string, owner: string | undefined) => {
-  // `pool.query` hands a connection that failed back as broken.
-  const [row] = (await pool.query(named(single.text, single.params))).rows
-  if (row !== undefined) return Number(row.last_seq)
-  const status = statusQuery(id)
-  throw refusal(id, owner, (await pool.query(named(status.text, status.params))).rows[0])
-}
-
-/** A commit that updates the execution's row: one statement, or the commit program in a transaction. */
-const updating = async (
-  pool: pg.Pool,
-  id: string,
-  prepared: Writer.Encoded,
-  now: number,
-  owner: string | undefined,
-  origin: string | undefined,
-  notice: PgNotices.Notice | undefined
-): Promise<number> => {
-  const { commit, create, encoded } = prepared
-  const single = singleStatement(
-    id,
-    commit,
-    encoded,
-    now,
-    owner,
-    notice,
-    create === undefined ? undefined : createdAsCommitted(create, commit, encoded, now)
-  )
-  if (single !== undefined) {
-    if (create === undefined) return answered(pool, single, id, owner)
+  const single = create === undefined
+    ? foldedStepEnd(id, commit, encoded, owner, notice) ?? singleStatement(id, commit, encoded, now, owner, notice)
+    : singleStatement(id, commit, encoded, now, owner, notice, createdAsCommitted(create, commit, encoded, now))
+  if (single !== undefined && create !== undefined) {
     const [advanced] = (await pool.query(named(single.text, single.params))).rows
     if (advanced !== undefined) return Number(advanced.last_seq)
     throw alreadyExists(id)
+  }
+  if (single !== undefined) {
+    try {
+      // `pool.query` hands a connection that failed back as broken.
+      const [row] = (await pool.query(named(single.text, single.params))).rows
+      if (row !== undefined) return Number(row.last_seq)
+      const status = statusQuery(id)
+      throw refusal(id, owner, (await pool.query(named(status.text, status.params))).rows[0])
+    } catch (error) {
+      // It numbered from the log as it began, and another commit stored those seqs meanwhile (or, for a
+      // commit that waited for the row, a step's end stored in the log alone). Nothing was stored: written
+      // as the program, which locks the row before it numbers.
+      if (!collided(error)) throw error
+    }
   }
   return inTransaction(
     pool,
