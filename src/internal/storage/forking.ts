@@ -121,8 +121,10 @@ const chunks = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A
 
 /**
  * The fork in one transaction: the new execution, or the one that has its id already. On PostgreSQL the
- * source's row is locked first (`for share`: every commit updates it first), so the journal, events and
- * inbox read are of one moment; a SQLite transaction holds the database's write lock throughout.
+ * source's row is locked first (`for share`: every commit but a step's end updates it first), so the
+ * journal, events and inbox read are of one moment, but for a step's end stored in the log alone between
+ * two reads: its entry is in its own row, read with the events after the table's, so it is whole either
+ * way. A SQLite transaction holds the database's write lock throughout.
  */
 export function* forkProgram(
   dialect: Dialect,
