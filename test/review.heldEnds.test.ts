@@ -86,9 +86,12 @@ describe.skipIf(pgUrl === undefined)("held step ends on PostgreSQL", () => {
               Effect.promise(async () => {
                 // A step's end goes in the log alone (its entry in the `step_end` row), its start in the table.
                 const rows = (await observer.query(
-                  `select 'completed' as state from workflow_events where execution_id = $1 and journal_name = 'first'
-                   union all
-                   select state from workflow_journal where execution_id = $1 and name = 'first'`,
+                  `select state from (
+                     select 'completed' as state from workflow_events
+                      where execution_id = $1 and journal_name = 'first'
+                     union all
+                     select state from workflow_journal where execution_id = $1 and name = 'first'
+                   ) as entries order by state = 'completed' desc limit 1`,
                   [executionId]
                 )).rows
                 seenBySecond = rows[0]?.state ?? "nothing stored"

@@ -1,6 +1,6 @@
 /**
  * A step's end is stored in the log alone (`stepEndRows`, `guardedStepEnd`
- * and `foldedStepEnd` in commitProgram.ts): on SQLite one b-tree page of WAL
+ * in commitProgram.ts, `foldedStepEnd` in pgStepEnd.ts): on SQLite one b-tree page of WAL
  * per step where there were three, on PostgreSQL no update of the
  * execution's row; the step's journal entry read back from its row,
  * superseding the start its step journaled on its own; the execution's
@@ -169,6 +169,18 @@ for (const [name, layer] of storages) {
         ])
       }).pipe(Effect.provide(on())))
 
+    it.effect("reads a running execution whose last event's timestamp is not a whole number", () =>
+      Effect.gen(function*() {
+        const storage = yield* ExecutionStorage.ExecutionStorage
+        const id = fresh("fraction")
+        yield* running(id)
+        const later = (yield* storage.get(id)).updatedAt + 60_000.5
+        yield* storage.commit(id, stepCommit(0, later))
+        expect(yield* storage.get(id)).toMatchObject({ lastSeq: 2, updatedAt: later })
+        const { executions } = yield* storage.list({ workflow: "w", limit: 1000 })
+        expect(executions.find((record) => record.id === id)).toMatchObject({ updatedAt: later })
+      }).pipe(Effect.provide(on())))
+
     it.effect("is refused, and writes nothing, once another run holds the execution", () =>
       Effect.gen(function*() {
         const storage = yield* ExecutionStorage.ExecutionStorage
@@ -323,6 +335,35 @@ describe.skipIf(postgres === undefined)("a step's end and another commit at once
       (events) => events.map((event) => `${event.seq} ${event.type}`)
     )
 
+  it.scopedLive("a step's end leaves the execution's row and the journal table alone", () =>
+    Effect.gen(function*() {
+      const storage = yield* ExecutionStorage.ExecutionStorage
+      const observer = yield* session
+      const id = fresh("alone")
+      yield* running(id)
+      const row = () =>
+        Effect.promise(async () =>
+          (await observer.query("select last_seq, updated_at from workflow_executions where id = $1", [id])).rows[0]
+        )
+      const before = yield* row()
+      const created = Number(before.updated_at)
+      const writer = yield* storage.writer(id, { owner: OWNER })
+      yield* writer.commit(stepCommit(0, created + 1000))
+      yield* writer.commit(stepCommit(1, created + 2000))
+      expect(yield* row()).toEqual(before)
+      const { rows } = yield* Effect.promise(() =>
+        observer.query(
+          `select (select count(*)::int from workflow_journal where execution_id = $1) as tabled,
+                  array_agg(journal_key order by seq) filter (where journal_key is not null) as logged
+             from workflow_events where execution_id = $1`,
+          [id]
+        )
+      )
+      expect(rows[0]).toEqual({ tabled: 0, logged: ["0", "1"] })
+      expect(yield* storage.get(id)).toMatchObject({ lastSeq: 4, updatedAt: created + 2000 })
+    }).pipe(Effect.provide(on())))
+
+  // The one statement's second try: its numbering, taken before it waited, is stale whatever the lock.
   it.scopedLive("a commit that waited for a step's end numbers its events after it", () =>
     Effect.gen(function*() {
       const storage = yield* ExecutionStorage.ExecutionStorage
@@ -330,7 +371,7 @@ describe.skipIf(postgres === undefined)("a step's end and another commit at once
       const id = fresh("after-step")
       yield* running(id)
       yield* storage.commit(id, stepCommit(0, 1))
-      // What a run's step end does (commitProgram.ts, `foldedStepEnd`), its transaction held open.
+      // What a run's step end does (pgStepEnd.ts, `foldedStepEnd`), its transaction held open.
       const exit = yield* whileHeld(other, observer, [
         ["select 1 from workflow_executions where id = $1 for share", [id]],
         [
@@ -360,7 +401,12 @@ describe.skipIf(postgres === undefined)("a step's end and another commit at once
       ]]
     ] as const
 
-  /** What another commit does to the row and the log, and how the step's end that waited for it ends. */
+  /**
+   * What another commit does to the row and the log, and how the step's end that waited for it ends. The
+   * first two wait on the log's key as much as on the row (the other session's event has the seq the end
+   * numbered): they check the end's fallback. The claim writes no event: only the row's lock, taken to
+   * share, makes the end wait for it and then see the row held by another engine.
+   */
   const others = [
     {
       what: "an event from outside the run (a signal's, a child's)",
@@ -464,6 +510,11 @@ describe.skipIf(postgres === undefined)("a step's end and another commit at once
         const stopped = yield* Fiber.join(stepping)
         expect(stopped).toMatchObject({ _tag: "Failure", cause: { error: { _tag: "ExecutionFinished" } } })
         const events = yield* storage.events(id, { fromSeq: 1, limit: 10_000 })
+        // The race took place: the run stepped between the other pool's first and last commits.
+        const others = events.filter((event) => event.type !== "step_start" && event.type !== "step_end")
+        expect(events.slice(others[0]!.seq, others.at(-2)!.seq).some((event) => event.type === "step_end")).toBe(
+          true
+        )
         expect(events.map((event) => event.seq)).toEqual(events.map((_, i) => i + 1))
         expect(events.filter((event) => event.type === "log")).toHaveLength(outside / 3 + 1)
         expect(events.filter((event) => event.type === "signal_received")).toHaveLength((outside / 3) * 2)

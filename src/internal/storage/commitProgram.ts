@@ -84,7 +84,7 @@ const lastSeqOf: Record<Dialect, string> = {
  * commit updates the row, counting from the log.
  */
 export const recordColumns: Record<Dialect, string> = {
-  pg: loggedColumns("(payload::json ->> 'timestamp')::bigint"),
+  pg: loggedColumns("(payload::json ->> 'timestamp')::float8"),
   sqlite: loggedColumns("json_extract(payload, '$.timestamp')")
 }
 
@@ -315,11 +315,10 @@ function* stepEndRows(
   encoded: EncodedCommit,
   owner: string | undefined
 ): CommitProgram {
-  const text = ownedTexts[owner === undefined ? "anyone" : "owned"] ??=
-    `select (select coalesce(max(seq), 0) from workflow_events where execution_id = ?) as last_seq
+  const text = ownedTexts[owner === undefined ? "anyone" : "owned"] ??= `select ${loggedSeq("?")} as last_seq
      from workflow_executions where id = ? and ${unfinished}${
-      owner === undefined ? "" : ` and owner = ? and lease_until > ${dbNow.sqlite}`
-    }`
+    owner === undefined ? "" : ` and owner = ? and lease_until > ${dbNow.sqlite}`
+  }`
   const [held] = yield query(text, owner === undefined ? [id, id] : [id, id, owner])
   if (held === undefined) throw refusal(id, owner, (yield statusQuery(id))[0])
   const last = Number(held.last_seq)
@@ -334,21 +333,24 @@ const stepRowParams = (
   encoded: EncodedCommit,
   last: number
 ): Array<unknown> => {
-  const events = encoded.events
   const params: Array<unknown> = []
-  for (let i = 0; i < events.length; i++) {
-    const ends = i === events.length - 1
-    params.push(
-      id,
-      last + 1 + i,
-      events[i]!.type,
-      events[i]!.payload,
-      ends ? entry.key : null,
-      ends ? entry.name : null,
-      ends ? encoded.journalResult : null
-    )
-  }
+  for (let i = 0; i < encoded.events.length; i++) params.push(id, last + 1 + i, ...stepRow(entry, encoded, i))
   return params
+}
+
+/**
+ * The columns of a step's end's `i`th row in the log, after its execution and seq: the event's type and
+ * payload, and the step's journal entry (key, name, result) in the last row, its `step_end`, only.
+ */
+export const stepRow = (
+  entry: NonNullable<Commit["journal"]>,
+  encoded: EncodedCommit,
+  i: number
+): [string, string, string | null, string | null, string | null] => {
+  const event = encoded.events[i]!
+  return i === encoded.events.length - 1
+    ? [event.type, event.payload, entry.key, entry.name, encoded.journalResult]
+    : [event.type, event.payload, null, null, null]
 }
 
 const guardedRowsTexts: Array<string> = []

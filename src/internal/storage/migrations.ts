@@ -213,28 +213,33 @@ export const migrations = {
     // On SQLite a step's end is stored in the log alone: its journal entry (a step, completed) in the row of
     // its `step_end` event, and the execution's row left as it was. Each b-tree a commit writes to is a page
     // more in the WAL; a step wrote three (the execution, the log, the journal) and now writes one.
+    // PostgreSQL's commits update the execution's row anyway (its lock orders commits across processes).
     yield* sql.onDialectOrElse({
       pg: () => Effect.void,
-      orElse: () => Effect.all(stepRowColumns(sql), { discard: true })
+      orElse: () =>
+        Effect.all([
+          sql`alter table workflow_events add column journal_key text`,
+          sql`alter table workflow_events add column journal_name text`,
+          sql`alter table workflow_events add column journal_result text`
+        ], { discard: true })
     })
   }),
   "10_pg_step_rows": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    // And on PostgreSQL: a step's end no longer updates the execution's row, which cost by itself a third of
-    // a step's round trip (commitProgram.ts, `foldedStepEnd`).
+    // The columns of `9_step_rows`, on PostgreSQL too: there as well a step's end is now stored in the log
+    // alone, as it no longer updates the execution's row, which cost by itself a third of a step's round
+    // trip (pgStepEnd.ts, `foldedStepEnd`).
     yield* sql.onDialectOrElse({
-      pg: () => Effect.all(stepRowColumns(sql), { discard: true }),
+      pg: () =>
+        Effect.all([
+          sql`alter table workflow_events add column journal_key text`,
+          sql`alter table workflow_events add column journal_name text`,
+          sql`alter table workflow_events add column journal_result text`
+        ], { discard: true }),
       orElse: () => Effect.void
     })
   })
 }
-
-/** The columns of a step's journal entry in its `step_end` row. */
-const stepRowColumns = (sql: SqlClient.SqlClient) => [
-  sql`alter table workflow_events add column journal_key text`,
-  sql`alter table workflow_events add column journal_name text`,
-  sql`alter table workflow_events add column journal_result text`
-]
 
 /** The newest schema version this library knows. */
 export const SCHEMA_VERSION = Object.keys(migrations).length

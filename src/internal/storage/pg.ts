@@ -67,23 +67,23 @@ const write = async (
   const single = create === undefined
     ? foldedStepEnd(id, commit, encoded, owner, notice) ?? singleStatement(id, commit, encoded, now, owner, notice)
     : singleStatement(id, commit, encoded, now, owner, notice, createdAsCommitted(create, commit, encoded, now))
-  if (single !== undefined && create !== undefined) {
-    const [advanced] = (await pool.query(named(single.text, single.params))).rows
-    if (advanced !== undefined) return Number(advanced.last_seq)
-    throw alreadyExists(id)
-  }
   if (single !== undefined) {
+    let rows: Rows | undefined
     try {
       // `pool.query` hands a connection that failed back as broken.
-      const [row] = (await pool.query(named(single.text, single.params))).rows
-      if (row !== undefined) return Number(row.last_seq)
-      const status = statusQuery(id)
-      throw refusal(id, owner, (await pool.query(named(status.text, status.params))).rows[0])
+      rows = (await pool.query(named(single.text, single.params))).rows
     } catch (error) {
       // It numbered from the log as it began, and another commit stored those seqs meanwhile (or, for a
       // commit that waited for the row, a step's end stored in the log alone). Nothing was stored: written
-      // as the program, which locks the row before it numbers.
+      // as the program below, which locks the row before it numbers.
       if (!collided(error)) throw error
+    }
+    if (rows !== undefined) {
+      const [row] = rows
+      if (row !== undefined) return Number(row.last_seq)
+      if (create !== undefined) throw alreadyExists(id)
+      const status = statusQuery(id)
+      throw refusal(id, owner, (await pool.query(named(status.text, status.params))).rows[0])
     }
   }
   return inTransaction(
@@ -146,7 +146,23 @@ const writeBatch = async (
       const [{ done, id, owner, prepared }] = batch as [GroupCommit.Pending]
       return done({ seq: await write(pool, id, prepared, now, owner, origin) })
     }
-    const { rows } = await pool.query(named(GroupCommit.batchText, GroupCommit.batchParams(batch, now, origin)))
+    let rows: ReadonlyArray<{ readonly ord: unknown; readonly last_seq: unknown }>
+    try {
+      rows = (await pool.query(named(GroupCommit.batchText, GroupCommit.batchParams(batch, now, origin)))).rows
+    } catch (error) {
+      // A step's end of one of the executions, stored in the log alone while the batch waited for its row
+      // (two runs of one execution in this engine; see pgStepEnd.ts): nothing was stored. Each alone.
+      if (!collided(error)) throw error
+      await Promise.all(
+        batch.map(({ done, id, owner, prepared }) =>
+          write(pool, id, prepared, now, owner, origin).then(
+            (seq) => done({ seq }),
+            (failure) => done({ error: failure })
+          )
+        )
+      )
+      return
+    }
     await GroupCommit.settle(batch, rows, async (ids) => {
       const { rows } = await pool.query(named("select id, status from workflow_executions where id = any($1)", [ids]))
       return new Map(rows.map((row) => [row.id as string, row]))

@@ -5,12 +5,15 @@
  */
 import type { Commit } from "../../ExecutionStorage.js"
 import type { Query } from "./commitProgram.js"
-import { dbNow, endsAStepAlone, loggedSeq, unfinished } from "./commitProgram.js"
+import { dbNow, endsAStepAlone, loggedSeq, stepRow, unfinished } from "./commitProgram.js"
 import type { EncodedCommit } from "./payload.js"
 import type { Notice } from "./pgNotices.js"
 import { channelsOf } from "./pgNotices.js"
 
 const foldedTexts: Record<"notified" | "quiet", Array<string>> = { notified: [], quiet: [] }
+
+/** The most events a step's end alone is stored with in one `foldedStepEnd`: one statement text each. */
+const FOLDED_AT_MOST = 16
 
 /**
  * A step's end on PostgreSQL as one statement, its own transaction, in the log alone: the rows of
@@ -19,10 +22,11 @@ const foldedTexts: Record<"notified" | "quiet", Array<string>> = { notified: [],
  * (a cancel, a signal, a claim after the lease) waits for this one, or this one for it and then finds the
  * row as that commit left it (cancelled, held by another) and inserts nothing. The seqs come from the log
  * as the statement began: when another commit wrote after that, the log's primary key refuses the rows
- * (`collided`), nothing is stored, and the commit is written as `singleStatement`, which counts from the
- * log and says why it was refused. Undefined for a commit that is not a step's end alone, or has no owner.
- * Answers the new last seq, or no row when the run was refused. The rows are a `values` list, one text
- * per count: its plan is then the same for every commit of that count, and the server keeps one.
+ * (`collided`), nothing is stored, and the commit is written as the commit program, which locks the row
+ * before it numbers and says why it was refused. Undefined for a commit that is not a step's end alone,
+ * has no owner, or more events than `FOLDED_AT_MOST`. Answers the new last seq, or no row when the run
+ * was refused. The rows are a `values` list, one text per count: its plan is then the same for every
+ * commit of that count, and the server keeps one.
  */
 export const foldedStepEnd = (
   id: string,
@@ -31,20 +35,10 @@ export const foldedStepEnd = (
   owner: string | undefined,
   notice?: Notice
 ): Query | undefined => {
-  if (owner === undefined || !endsAStepAlone(commit, encoded)) return undefined
   const events = encoded.events
-  const entry = commit.journal!
+  if (owner === undefined || events.length > FOLDED_AT_MOST || !endsAStepAlone(commit, encoded)) return undefined
   const params: Array<unknown> = [id, owner, id, id]
-  for (let i = 0; i < events.length; i++) {
-    const ends = i === events.length - 1
-    params.push(
-      events[i]!.type,
-      events[i]!.payload,
-      ends ? entry.key : null,
-      ends ? entry.name : null,
-      ends ? encoded.journalResult : null
-    )
-  }
+  for (let i = 0; i < events.length; i++) params.push(...stepRow(commit.journal!, encoded, i))
   const texts = foldedTexts[notice === undefined ? "quiet" : "notified"]
   const text = texts[events.length] ??= `with held as (
       select queue from workflow_executions

@@ -22,7 +22,7 @@ export interface ExecutionRow {
   readonly created_at: number | string
   readonly updated_at: number | string
   readonly last_seq: number | string
-  /** On SQLite, while it runs: the last seq of its log, and the time of its last event (`recordColumns`). */
+  /** While it runs: the last seq of its log, and the time of its last event (`recordColumns`). */
   readonly logged_seq?: number | string | null
   readonly logged_at?: number | string | null
   readonly lease_until?: number | string | null
