@@ -14,7 +14,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import pg from "pg"
 import { afterAll } from "vitest"
-import { ExecutionStorage } from "../src/index.js"
+import { ExecutionStorage, Workflow, WorkflowEngine } from "../src/index.js"
 import type { WorkflowEvent } from "../src/index.js"
 import { pgUrl, suiteDatabase } from "./pg.js"
 
@@ -361,6 +361,55 @@ describe.skipIf(postgres === undefined)("a step's end and another commit at once
       )
       expect(rows[0]).toEqual({ tabled: 0, logged: ["0", "1"] })
       expect(yield* storage.get(id)).toMatchObject({ lastSeq: 4, updatedAt: created + 2000 })
+    }).pipe(Effect.provide(on())))
+
+  it.scopedLive("resumes an execution whose steps were stored the earlier way, in the journal table", () =>
+    Effect.gen(function*() {
+      const storage = yield* ExecutionStorage.ExecutionStorage
+      const observer = yield* session
+      const id = fresh("earlier")
+      let bodies = 0
+      const workflow = Workflow.make({
+        name: `earlier-${id}`,
+        run: (n: number) =>
+          Effect.gen(function*() {
+            let total = 0
+            for (let i = 0; i < n; i++) total += yield* Workflow.step(`step ${i}`, Effect.sync(() => (bodies++, i)))
+            return total
+          })
+      })
+      yield* storage.create({ id, workflow: workflow.name, input: 5, status: "running" })
+      // As every commit was stored before migration 10 (and a commit of no run still is): the row advanced,
+      // the entries in the table.
+      for (let i = 0; i < 3; i++) {
+        const { owner: _, ...earlier } = stepCommit(i, i)
+        yield* storage.commit(id, earlier)
+      }
+      const stored = () =>
+        Effect.promise(async () =>
+          (await observer.query(
+            `select (select last_seq from workflow_executions where id = $1) as last_seq,
+                    (select count(*)::int from workflow_journal where execution_id = $1) as tabled,
+                    (select count(*)::int from workflow_events where execution_id = $1 and journal_key is not null)
+                      as logged`,
+            [id]
+          )).rows[0]
+        )
+      expect(yield* stored()).toEqual({ last_seq: 6, tabled: 3, logged: 0 })
+      // An engine that recovers resumes it: the three steps replayed from the table, the two others run and
+      // stored in the log alone, numbered after the row's last seq.
+      const output = yield* Effect.flatMap(
+        WorkflowEngine.WorkflowEngine,
+        (engine) => Effect.zipRight(engine.register(workflow), engine.result(id))
+      ).pipe(Effect.provide(WorkflowEngine.layerWith({ recover: true })))
+      expect(output).toBe(0 + 1 + 2 + 3 + 4)
+      expect(bodies).toBe(2)
+      const events = yield* storage.events(id, { fromSeq: 1, limit: 100 })
+      expect(events.map((event) => event.seq)).toEqual(events.map((_, i) => i + 1))
+      expect(events.filter((event) => event.type === "step_end")).toHaveLength(5)
+      expect((yield* storage.journal(id)).map((entry) => entry.key).sort()).toEqual(["0", "1", "2", "3", "4"])
+      // Step 3's end in the log alone; step 4's with the outcome, a commit that updates the row.
+      expect(yield* stored()).toMatchObject({ tabled: 4, logged: 1 })
     }).pipe(Effect.provide(on())))
 
   // The one statement's second try: its numbering, taken before it waited, is stale whatever the lock.
