@@ -57,10 +57,10 @@ export const unfinished = "status <> 'completed' and status <> 'failed' and stat
 export const loggedSeq = (id: string): string =>
   `(select coalesce(max(seq), 0) from workflow_events where execution_id = ${id})`
 
+/** `recordColumns` of a dialect whose read of an event's timestamp from its payload is `timestamp`. */
 const loggedColumns = (timestamp: string): string =>
   `*,
-    case when status = 'running' then
-      (select max(seq) from workflow_events where execution_id = workflow_executions.id) end as logged_seq,
+    case when status = 'running' then ${loggedSeq("workflow_executions.id")} end as logged_seq,
     case when status = 'running' then
       (select ${timestamp} from workflow_events where execution_id = workflow_executions.id
         order by seq desc limit 1) end as logged_at`

@@ -265,10 +265,7 @@ export const reading = (
         run({ text: journalText, params: [id, id] }),
         failed("journal")
       ),
-      (rows) =>
-        decodeWith(() => {
-          return latestByKey(rows.map((row) => toJournalEntry(id, row as unknown as JournalRow)))
-        })
+      (rows) => decodeWith(() => latestByKey(rows.map((row) => toJournalEntry(id, row as unknown as JournalRow))))
     )
 })
 
