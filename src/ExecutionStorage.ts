@@ -683,8 +683,9 @@ export interface ExecutionStorageService {
   /**
    * Has `changes` hint every commit to `id` (its steps and its end too) while the scope is open: the
    * engine follows the executions whose events or result it waits for. Settles once such commits are
-   * heard, or after a while (2 s on PostgreSQL) if they cannot be yet: whoever follows reads storage
-   * again before it waits. Absent where `changes` hints every commit (or none).
+   * heard, or after a while if they cannot be yet (on PostgreSQL: its channel listened on, then the
+   * execution marked followed, so that its commits notify at all; 2 s at most each): whoever follows
+   * reads storage again before it waits. Absent where `changes` hints every commit (or none).
    *
    * @since 0.2.0
    */

@@ -4,7 +4,7 @@
  * variable, PostgreSQL tests are skipped with a printed notice.
  */
 import { afterAll, beforeAll, describe } from "@effect/vitest"
-import { Layer } from "effect"
+import { Effect, Fiber, Layer, Option } from "effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -73,3 +73,52 @@ export const onEveryStorage = (
   suite("memory", ExecutionStorage.layerMemory)
   onDurableStorages(suite)
 }
+
+/** A client of the database at `url()`, ended with the test's scope. */
+export const testSession = (url: () => string) =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const client = new pg.Client({ connectionString: url() })
+      client.on("error", () => undefined)
+      await client.connect()
+      return client
+    }),
+    (client) => Effect.promise(() => client.end().catch(() => undefined))
+  )
+
+/**
+ * Runs `statements` in a transaction of `other`, then `commit` while it is open; once `commit` waits
+ * for a lock of `other`'s (or has ended), commits `other`'s transaction, and answers how `commit` ended.
+ * With `mustWait`, a `commit` that ended without waiting is a defect.
+ */
+export const whileHeld = <A, E>(
+  other: pg.Client,
+  observer: pg.Client,
+  statements: ReadonlyArray<readonly [string, ReadonlyArray<unknown>]>,
+  commit: Effect.Effect<A, E>,
+  options?: { readonly mustWait?: boolean }
+) =>
+  Effect.gen(function*() {
+    yield* Effect.promise(() => other.query("begin"))
+    for (const [text, params] of statements) yield* Effect.promise(() => other.query(text, [...params]))
+    const otherPid = (yield* Effect.promise(() => other.query("select pg_backend_pid() as pid"))).rows[0].pid
+    const waiting = yield* Effect.fork(Effect.exit(commit))
+    // Until a session of the storage waits for a lock of `other`'s (or the commit ended without waiting).
+    while (Option.isNone(yield* Fiber.poll(waiting))) {
+      const { rows } = yield* Effect.promise(() =>
+        observer.query(
+          `select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'
+             and $1 = any(pg_blocking_pids(pid))`,
+          [otherPid]
+        )
+      )
+      if (rows.length > 0) break
+      yield* Effect.sleep("5 millis")
+    }
+    if (options?.mustWait === true && Option.isSome(yield* Fiber.poll(waiting))) {
+      yield* Effect.promise(() => other.query("rollback"))
+      return yield* Effect.dieMessage("it ended without waiting for the other transaction's lock")
+    }
+    yield* Effect.promise(() => other.query("commit"))
+    return yield* waiting
+  })

@@ -8,57 +8,20 @@
  * commit that updates the row counting its seqs from the log.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, Layer, Option } from "effect"
+import { Effect, Fiber, Layer } from "effect"
 import { mkdtempSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import pg from "pg"
 import { afterAll } from "vitest"
 import { ExecutionStorage, Workflow, WorkflowEngine } from "../src/index.js"
 import type { WorkflowEvent } from "../src/index.js"
-import { pgUrl, suiteDatabase } from "./pg.js"
+import { pgUrl, suiteDatabase, testSession, whileHeld } from "./pg.js"
+import { end, OWNER, running, start, stepCommit } from "./stepCommits.js"
 
 const dir = mkdtempSync(join(tmpdir(), "workflow-step-rows-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 let files = 0
 const freshFile = () => join(dir, `db-${files++}.sqlite`)
-
-const OWNER = "run-1"
-
-const start = (i: number, timestamp: number): WorkflowEvent.WorkflowEvent => ({
-  type: "step_start",
-  timestamp,
-  runnableName: `step ${i}`
-})
-
-const end = (i: number, timestamp: number): WorkflowEvent.WorkflowEvent => ({
-  type: "step_end",
-  timestamp,
-  runnableName: `step ${i}`,
-  durationMs: 0,
-  output: i
-})
-
-/** What a run commits for step `i` that ends at once: its start and end, journaled completed. */
-const stepCommit = (i: number, timestamp: number): ExecutionStorage.Commit => ({
-  events: [start(i, timestamp), end(i, timestamp)],
-  journal: {
-    key: String(i),
-    name: `step ${i}`,
-    kind: "step",
-    state: "completed",
-    result: { _tag: "Success", value: i }
-  },
-  owner: OWNER
-})
-
-/** A running execution held by `OWNER`, on a storage over `filename` (checkpoints left to the test). */
-const running = (id: string) =>
-  Effect.flatMap(
-    ExecutionStorage.ExecutionStorage,
-    (storage) =>
-      storage.create({ id, workflow: "w", input: null, status: "running", claim: { owner: OWNER, leaseMs: 60_000 } })
-  )
 
 const onFile = (filename: string) => ExecutionStorage.layerSqlite({ filename, backgroundCheckpoints: false })
 
@@ -287,47 +250,7 @@ for (const [name, layer] of storages) {
 describe.skipIf(postgres === undefined)("a step's end and another commit at once, PostgreSQL", () => {
   const on = () => ExecutionStorage.layerPg({ url: postgres!.url() })
 
-  /** A client of the test database, ended with the test's scope. */
-  const session = Effect.acquireRelease(
-    Effect.promise(async () => {
-      const client = new pg.Client({ connectionString: postgres!.url() })
-      client.on("error", () => undefined)
-      await client.connect()
-      return client
-    }),
-    (client) => Effect.promise(() => client.end().catch(() => undefined))
-  )
-
-  /**
-   * Runs `statements` in a transaction of `other`, then `commit` while it is open; once `commit` waits
-   * for a lock of `other`'s (or has ended), commits `other`'s transaction, and answers how `commit` ended.
-   */
-  const whileHeld = <A, E>(
-    other: pg.Client,
-    observer: pg.Client,
-    statements: ReadonlyArray<readonly [string, ReadonlyArray<unknown>]>,
-    commit: Effect.Effect<A, E>
-  ) =>
-    Effect.gen(function*() {
-      yield* Effect.promise(() => other.query("begin"))
-      for (const [text, params] of statements) yield* Effect.promise(() => other.query(text, [...params]))
-      const otherPid = (yield* Effect.promise(() => other.query("select pg_backend_pid() as pid"))).rows[0].pid
-      const waiting = yield* Effect.fork(Effect.exit(commit))
-      // Until a session of the storage waits for a lock of `other`'s (or the commit ended without waiting).
-      while (Option.isNone(yield* Fiber.poll(waiting))) {
-        const { rows } = yield* Effect.promise(() =>
-          observer.query(
-            `select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'
-               and $1 = any(pg_blocking_pids(pid))`,
-            [otherPid]
-          )
-        )
-        if (rows.length > 0) break
-        yield* Effect.sleep("5 millis")
-      }
-      yield* Effect.promise(() => other.query("commit"))
-      return yield* waiting
-    })
+  const session = testSession(() => postgres!.url())
 
   const kinds = (id: string) =>
     Effect.map(

@@ -6,7 +6,7 @@
 import type { Commit, ExecutionStatus } from "../../ExecutionStorage.js"
 import type { EncodedCommit } from "./payload.js"
 import type { Notice } from "./pgNotices.js"
-import { channelsOf } from "./pgNotices.js"
+import { channelParams, channelsOf } from "./pgNotices.js"
 import {
   ApprovalNotPending,
   conditional,
@@ -104,7 +104,7 @@ const advanceText = (dialect: Dialect, shape: number): string =>
     shape & RELEASE ? ", owner = null, lease_until = null" : ""
   }
      where id = ? and ${unfinished}${shape & OWNER ? ` and owner = ? and lease_until > ${dbNow[dialect]}` : ""}
-     returning last_seq${dialect === "pg" ? ", queue" : ""}`
+     returning last_seq${dialect === "pg" ? ", queue, followed_until" : ""}`
 
 const advance = (
   dialect: Dialect,
@@ -449,7 +449,7 @@ export const singleStatement = (
   if (notice !== undefined) {
     // Referenced below, or it would not run; from the advanced row.
     text += `, notified as (select pg_notify(channels.name, ?) from advanced, ${channelsOf("advanced")})`
-    params.push(notice.payload, notice.channel, notice.ended)
+    params.push(notice.payload, ...channelParams(notice))
     return query(`${text} select last_seq from advanced, (select count(*) from notified) as sent`, params)
   }
   return query(`${text} select last_seq from advanced`, params)

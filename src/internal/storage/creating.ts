@@ -88,8 +88,8 @@ export const creation = (execution: NewExecution, at: number): Creation => ({
 
 /**
  * The creation and its first commit as one insert (PostgreSQL's single statement, in place of the
- * commit's `update`): the row as the commit leaves it, answering as the update does (`last_seq`, `queue`),
- * and nothing when the id is taken.
+ * commit's `update`): the row as the commit leaves it, answering as the update does (`last_seq`, `queue`,
+ * `followed_until`), and nothing when the id is taken.
  */
 export const createdAsCommitted = (
   { at, execution, input }: Creation,
@@ -106,7 +106,7 @@ export const createdAsCommitted = (
          owner, lease_until, waiting_for, wake_at, output, error)
       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ${held ? `${dbNow.pg} + ?` : "?"}, ?, ?, ?, ?)
       on conflict (id) do nothing
-      returning last_seq, queue`,
+      returning last_seq, queue, followed_until`,
     params: [
       execution.id,
       execution.workflow,

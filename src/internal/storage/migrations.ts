@@ -238,6 +238,15 @@ export const migrations = {
         ], { discard: true }),
       orElse: () => Effect.void
     })
+  }),
+  "11_pg_followed": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    // Until when some process follows the execution from outside its run (pgFollowing.ts): a commit that
+    // sets no status is hinted only until then. SQLite sends no hints between processes.
+    yield* sql.onDialectOrElse({
+      pg: () => sql`alter table workflow_executions add column followed_until bigint`,
+      orElse: () => Effect.void
+    })
   })
 }
 

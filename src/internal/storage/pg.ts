@@ -26,6 +26,7 @@ import {
 } from "./commitProgram.js"
 import { createdAsCommitted, creating, creationQuery } from "./creating.js"
 import * as PgChanges from "./pgChanges.js"
+import * as PgFollowing from "./pgFollowing.js"
 import * as GroupCommit from "./pgGroupCommit.js"
 import * as PgNotices from "./pgNotices.js"
 import { collided, foldedStepEnd } from "./pgStepEnd.js"
@@ -272,6 +273,22 @@ const makePool = (options: PgOptions) =>
     (pool) => Effect.promise(() => pool.end())
   )
 
+/**
+ * The hints of other processes' commits, and following an execution: listening on its channel, then
+ * marking it followed, so that its commits that set no status are hinted from then on (pgFollowing.ts).
+ */
+const hints = (url: string, statement: (query: Query) => Effect.Effect<ReadonlyArray<unknown>, unknown>) =>
+  Effect.gen(function*() {
+    const { changes, follow, followQueue, remind } = yield* PgChanges.listen({ url })
+    const following = yield* PgFollowing.make({ statement, lapsed: remind })
+    return {
+      changes,
+      followQueue,
+      // Listened on first: a commit the mark makes hinted is heard.
+      follow: (id: string) => Effect.zipRight(follow(id), following.follow(id))
+    }
+  })
+
 export const make = (options: PgOptions) =>
   Effect.gen(function*() {
     const shared = yield* SqlStorage.makeMigrated
@@ -310,7 +327,7 @@ export const make = (options: PgOptions) =>
           (prepared) => commitNow(id, prepared, commit.owner)
         ),
       writer: Writer.make(driver(pool, now, origin, options.maxConnections ?? 10)),
-      ...(origin === undefined ? {} : yield* PgChanges.listen({ url: options.url }))
+      ...(origin === undefined ? {} : yield* hints(options.url, statement))
     }
     return service
   })

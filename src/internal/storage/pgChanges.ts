@@ -131,6 +131,8 @@ export const listen = (options: ListenOptions): Effect.Effect<
     readonly changes: Stream.Stream<StorageChange>
     readonly follow: (id: string) => Effect.Effect<void, never, Scope.Scope>
     readonly followQueue: (queue: string) => Effect.Effect<void, never, Scope.Scope>
+    /** Tells this layer's followers of `id` to read it again, as a hint of a commit would. */
+    readonly remind: (id: string) => Effect.Effect<void>
   },
   never,
   Scope.Scope
@@ -169,7 +171,10 @@ export const listen = (options: ListenOptions): Effect.Effect<
           Effect.map(RcRef.get(listeners), (listener) => Stream.fromPubSub(listener.changes))
         ),
         follow: (id: string) => listenOn(executionChannel(id)),
-        followQueue: (queue: string) => listenOn(queueChannel(queue))
+        followQueue: (queue: string) => listenOn(queueChannel(queue)),
+        remind: (id: string) =>
+          Effect.scoped(Effect.flatMap(RcRef.get(listeners), (listener) =>
+            Effect.sync(() => listener.changes.unsafeOffer({ _tag: "Committed", executionId: id }))))
       }
     }
   )

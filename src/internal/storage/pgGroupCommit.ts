@@ -5,7 +5,7 @@
  */
 import type { Commit } from "../../ExecutionStorage.js"
 import { dbNow, loggedSeq, refusal } from "./commitProgram.js"
-import { notice, queueChannelOf } from "./pgNotices.js"
+import { followed, notice, queueChannelOf } from "./pgNotices.js"
 import { conditional, isTerminal } from "./service.js"
 import type { Encoded } from "./writer.js"
 
@@ -48,7 +48,7 @@ export const batchText = `
      where e.id = c.id and e.id in (select id from locked)
        and e.status not in ('completed', 'failed', 'cancelled')
        and e.owner = c.owner and e.lease_until > ${dbNow.pg}
-     returning e.id, e.last_seq, e.queue, c.n, c.ord
+     returning e.id, e.last_seq, e.queue, e.followed_until, c.n, c.ord
   ), events as (
     insert into workflow_events (execution_id, seq, type, payload)
     select a.id, (a.last_seq - a.n + v.k)::integer, v.type, v.payload
@@ -67,10 +67,10 @@ export const batchText = `
           task_id = excluded.task_id, result = excluded.result
   ), notices as (
     select a.queue, n.channel, n.payload, n.ended
-      from advanced a join unnest($20::text[], $21::text[], $22::boolean[]) with ordinality
-        as n(channel, payload, ended, ord)
+      from advanced a join unnest($20::text[], $21::text[], $22::boolean[], $23::boolean[]) with ordinality
+        as n(channel, payload, ended, followed_only, ord)
         on n.ord = a.ord
-     where n.payload is not null
+     where n.payload is not null and (not n.followed_only or ${followed("a")})
   ), notified as (
     select pg_notify(c.name, n.payload)
       from notices n,
@@ -84,8 +84,8 @@ export const batchText = `
  * (this storage layer), when given, has each stored commit notified (see pgChanges.ts).
  */
 export const batchParams = (batch: ReadonlyArray<Pending>, now: number, origin?: string): Array<unknown> => {
-  // $1..$7: a row per commit; $9..$12: a row per event; $13..$19: a row per journal entry; $20..$22: the
-  // notices' channels, payloads, and whether each is an end.
+  // $1..$7: a row per commit; $9..$12: a row per event; $13..$19: a row per journal entry; $20..$23: the
+  // notices' channels, payloads, whether each is an end, and whether it is sent only while followed.
   const commits = Array.from({ length: 7 }, () => [] as Array<unknown>)
   const events = Array.from({ length: 4 }, () => [] as Array<unknown>)
   const entries = Array.from({ length: 7 }, () => [] as Array<unknown>)
@@ -111,7 +111,8 @@ export const batchParams = (batch: ReadonlyArray<Pending>, now: number, origin?:
     ...entries,
     notices.map((notice) => notice?.channel ?? null),
     notices.map((notice) => notice?.payload ?? null),
-    notices.map((notice) => notice?.ended ?? false)
+    notices.map((notice) => notice?.ended ?? false),
+    notices.map((notice) => notice?.followedOnly ?? false)
   ]
 }
 

@@ -8,6 +8,10 @@
  * - a commit that sets no status (a step's events) or ends the execution
  *   (completed, failed), on a channel of the execution, heard by the
  *   processes following it (`follow`: its subscribers, its result waiters);
+ *   one that sets no status is sent only while the execution is followed in
+ *   some process (its row's `followed_until`, see pgFollowing.ts): a NOTIFY
+ *   wakes every listening connection of the database, and a run that nobody
+ *   watches stepped a fifth slower for hints nobody heard;
  * - an end, also on a channel of the execution's queue, heard by the workers
  *   waiting for room under the queue's fleet-wide limit (`followQueue`).
  * Every process reading every step and end of every run cost a fleet of
@@ -18,6 +22,7 @@
 import { createHash } from "node:crypto"
 import type { ExecutionStatus, StorageChange } from "../../ExecutionStorage.js"
 import type { Query } from "./commitProgram.js"
+import { dbNow } from "./commitProgram.js"
 import { ExecutionStatus as Statuses } from "./service.js"
 
 /** The channel every process hears: statuses that others act on. */
@@ -48,6 +53,8 @@ export interface Notice {
   readonly payload: string
   /** An end: sent on the channel of the execution's queue too, if it has one. */
   readonly ended: boolean
+  /** Sent only while the execution is followed (`followed_until`): a commit that sets no status. */
+  readonly followedOnly: boolean
 }
 
 const isEnd = (status: ExecutionStatus | undefined) => status === "completed" || status === "failed"
@@ -78,22 +85,34 @@ export const notice = (
     : undefined) ?? fits(status ?? "-")
   if (payload === undefined) return undefined
   const ended = isEnd(status)
-  return { channel: status === undefined || ended ? executionChannel(id) : channel, payload, ended }
+  return {
+    channel: status === undefined || ended ? executionChannel(id) : channel,
+    payload,
+    ended,
+    followedOnly: status === undefined
+  }
 }
+
+/** Whether the execution of `row` (its row, or the row of a statement answering it) is followed now. */
+export const followed = (row: string): string => `${row}.followed_until > ${dbNow.pg}`
 
 /**
  * The channels a notice goes to, as rows `(name)` of a lateral subquery after `from <row>`, `<row>` being
- * the execution's row advanced (its `queue`): the notice's own, and its queue's for an end. Parameters:
- * the notice's channel, whether it is an end.
+ * the execution's row advanced (its `queue`, its `followed_until`): the notice's own (unless it is sent
+ * only while followed, and the execution is not), and its queue's for an end. Parameters: `channelParams`.
  */
 export const channelsOf = (row: string): string =>
-  `lateral (select ?::text as name union all
-             select ${queueChannelOf(`${row}.queue`)} where ?::boolean and ${row}.queue is not null) as channels`
+  `lateral (select ?::text as name where not ?::boolean or ${followed(row)}
+            union all
+            select ${queueChannelOf(`${row}.queue`)} where ?::boolean and ${row}.queue is not null) as channels`
+
+/** The parameters of `channelsOf`, in its order. */
+export const channelParams = (notice: Notice): Array<unknown> => [notice.channel, notice.followedOnly, notice.ended]
 
 /** The statement that sends a commit's notice, for a commit made in a transaction of several statements. */
 export const noticeQuery = (id: string, notice: Notice): Query => ({
   text: `select pg_notify(channels.name, ?) from workflow_executions e, ${channelsOf("e")} where e.id = ?`,
-  params: [notice.payload, notice.channel, notice.ended, id]
+  params: [notice.payload, ...channelParams(notice), id]
 })
 
 /**

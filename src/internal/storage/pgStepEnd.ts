@@ -8,7 +8,7 @@ import type { Query } from "./commitProgram.js"
 import { dbNow, endsAStepAlone, loggedSeq, stepRow, unfinished } from "./commitProgram.js"
 import type { EncodedCommit } from "./payload.js"
 import type { Notice } from "./pgNotices.js"
-import { channelsOf } from "./pgNotices.js"
+import { channelParams, channelsOf } from "./pgNotices.js"
 
 const foldedTexts: Record<"notified" | "quiet", Array<string>> = { notified: [], quiet: [] }
 
@@ -41,7 +41,7 @@ export const foldedStepEnd = (
   for (let i = 0; i < events.length; i++) params.push(...stepRow(commit.journal!, encoded, i))
   const texts = foldedTexts[notice === undefined ? "quiet" : "notified"]
   const text = texts[events.length] ??= `with held as (
-      select queue from workflow_executions
+      select queue, followed_until from workflow_executions
        where id = ? and ${unfinished} and owner = ? and lease_until > ${dbNow.pg}
        for share
     ), logged as (
@@ -57,7 +57,7 @@ export const foldedStepEnd = (
     select (select max(seq) from logged) as last_seq from held${
     notice === undefined ? "" : ", (select count(*) from notified) as sent"
   }`
-  if (notice !== undefined) params.push(notice.payload, notice.channel, notice.ended)
+  if (notice !== undefined) params.push(notice.payload, ...channelParams(notice))
   return { text, params }
 }
 
