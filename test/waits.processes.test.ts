@@ -24,7 +24,9 @@ const processSuite = (name: string, target: () => string) =>
       "runs each of 50 executions once after their sleep, in a process started after the one that slept died",
       async () => {
         const trace = join(dir, `sleep-${name}-${Date.now()}.trace`)
-        const sleeper = startProcess(["--import", "tsx", fixture, target(), trace, "sleep", "50", "1500"], {
+        // "asleep" needs all 50 waiting at once: their sleep outlasts their starts even in a cold, busy process
+        // (at 1.5 s the first woke before the last slept, under load, and the line never came).
+        const sleeper = startProcess(["--import", "tsx", fixture, target(), trace, "sleep", "50", "5000"], {
           cwd: root
         })
         const asleep = await sleeper.line((line) => line.startsWith("asleep "), 60_000)

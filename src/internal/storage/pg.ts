@@ -27,6 +27,8 @@ import {
 import { createdAsCommitted, creating, creationQuery } from "./creating.js"
 import * as PgChanges from "./pgChanges.js"
 import * as PgFollowing from "./pgFollowing.js"
+import type { Lane } from "./pgLane.js"
+import * as PgLane from "./pgLane.js"
 import * as GroupCommit from "./pgGroupCommit.js"
 import * as PgNotices from "./pgNotices.js"
 import { collided, foldedStepEnd } from "./pgStepEnd.js"
@@ -49,6 +51,12 @@ const named = (text: string, values: ReadonlyArray<unknown>): pg.QueryConfig => 
   return { name: known.name, text: known.text, values: [...values] }
 }
 
+/** The connections commits are written on: single statements on the lane, transactions on the pool. */
+interface Connections {
+  readonly pool: pg.Pool
+  readonly lane: Lane
+}
+
 /**
  * Writes a commit: a step's end alone in the log (`foldedStepEnd`), else one statement in one round trip
  * when it can (`singleStatement`), else the commit program in a transaction. A connection that failed
@@ -56,7 +64,7 @@ const named = (text: string, values: ReadonlyArray<unknown>): pg.QueryConfig => 
  * pool as broken, so that the pool drops it.
  */
 const write = async (
-  pool: pg.Pool,
+  { lane, pool }: Connections,
   id: string,
   prepared: Writer.Encoded,
   now: number,
@@ -71,8 +79,8 @@ const write = async (
   if (single !== undefined) {
     let rows: Rows | undefined
     try {
-      // `pool.query` hands a connection that failed back as broken.
-      rows = (await pool.query(named(single.text, single.params))).rows
+      // The lane (as `pool.query`) hands a connection that failed back as broken.
+      rows = (await lane.query(named(single.text, single.params))).rows
     } catch (error) {
       // It numbered from the log as it began, and another commit stored those seqs meanwhile (or, for a
       // commit that waited for the row, a step's end stored in the log alone). Nothing was stored: written
@@ -84,7 +92,7 @@ const write = async (
       if (row !== undefined) return Number(row.last_seq)
       if (create !== undefined) throw alreadyExists(id)
       const status = statusQuery(id)
-      throw refusal(id, owner, (await pool.query(named(status.text, status.params))).rows[0])
+      throw refusal(id, owner, (await lane.query(named(status.text, status.params))).rows[0])
     }
   }
   return inTransaction(
@@ -131,13 +139,13 @@ const inTransaction = async <A>(pool: pg.Pool, program: Generator<Query, A, Rows
 const asFailure = (error: unknown): CommitError => isCommitError(error) ? error : failed("commit")(error)
 
 const writeEffect =
-  (pool: pg.Pool, now: () => number, origin: string | undefined) =>
+  (connections: Connections, now: () => number, origin: string | undefined) =>
   (id: string, prepared: Writer.Encoded, owner: string | undefined): Effect.Effect<number, CommitError> =>
-    Effect.tryPromise({ try: () => write(pool, id, prepared, now(), owner, origin), catch: asFailure })
+    Effect.tryPromise({ try: () => write(connections, id, prepared, now(), owner, origin), catch: asFailure })
 
 /** Writes a batch of commits of distinct executions, telling each how it went. */
 const writeBatch = async (
-  pool: pg.Pool,
+  connections: Connections,
   batch: ReadonlyArray<GroupCommit.Pending>,
   now: number,
   origin: string | undefined
@@ -145,18 +153,19 @@ const writeBatch = async (
   try {
     if (batch.length === 1) {
       const [{ done, id, owner, prepared }] = batch as [GroupCommit.Pending]
-      return done({ seq: await write(pool, id, prepared, now, owner, origin) })
+      return done({ seq: await write(connections, id, prepared, now, owner, origin) })
     }
     let rows: ReadonlyArray<{ readonly ord: unknown; readonly last_seq: unknown }>
     try {
-      rows = (await pool.query(named(GroupCommit.batchText, GroupCommit.batchParams(batch, now, origin)))).rows
+      rows = (await connections.lane.query(named(GroupCommit.batchText, GroupCommit.batchParams(batch, now, origin))))
+        .rows
     } catch (error) {
       // A step's end of one of the executions, stored in the log alone while the batch waited for its row
       // (two runs of one execution in this engine; see pgStepEnd.ts): nothing was stored. Each alone.
       if (!collided(error)) throw error
       await Promise.all(
         batch.map(({ done, id, owner, prepared }) =>
-          write(pool, id, prepared, now, owner, origin).then(
+          write(connections, id, prepared, now, owner, origin).then(
             (seq) => done({ seq }),
             (failure) => done({ error: failure })
           )
@@ -165,7 +174,9 @@ const writeBatch = async (
       return
     }
     await GroupCommit.settle(batch, rows, async (ids) => {
-      const { rows } = await pool.query(named("select id, status from workflow_executions where id = any($1)", [ids]))
+      const { rows } = await connections.lane.query(
+        named("select id, status from workflow_executions where id = any($1)", [ids])
+      )
       return new Map(rows.map((row) => [row.id as string, row]))
     })
   } catch (error) {
@@ -177,7 +188,12 @@ const writeBatch = async (
  * Group commit: commits wait for a batch, and a few batches are on their way at once; every commit queued
  * while they are joins the next. A batch holds one commit per execution (a run writes one at a time).
  */
-const groupCommitter = (pool: pg.Pool, now: () => number, origin: string | undefined, inFlightAtMost: number) => {
+const groupCommitter = (
+  connections: Connections,
+  now: () => number,
+  origin: string | undefined,
+  inFlightAtMost: number
+) => {
   let pending: Array<GroupCommit.Pending> = []
   let inFlight = 0
   let scheduled = false
@@ -197,7 +213,7 @@ const groupCommitter = (pool: pg.Pool, now: () => number, origin: string | undef
       }
       pending = rest
       inFlight++
-      void writeBatch(pool, batch, now(), origin).finally(() => {
+      void writeBatch(connections, batch, now(), origin).finally(() => {
         inFlight--
         send()
       })
@@ -217,16 +233,16 @@ const groupCommitter = (pool: pg.Pool, now: () => number, origin: string | undef
  * grouped with other runs' commits.
  */
 const driver = (
-  pool: pg.Pool,
+  commits: Connections,
   now: () => number,
   origin: string | undefined,
   connections: number
 ): Writer.Driver<Writer.Encoded> => {
   // Half the pool for batches; the rest for reads, renewals and commits made outside runs.
-  const group = groupCommitter(pool, now, origin, Math.max(1, Math.floor(connections / 2)))
+  const group = groupCommitter(commits, now, origin, Math.max(1, Math.floor(connections / 2)))
   return {
     ...Writer.encoding,
-    write: writeEffect(pool, now, origin),
+    write: writeEffect(commits, now, origin),
     // A start that runs what it creates makes one round trip, not two (its creation goes with its first write).
     prepareCreate: Writer.encodingCreation(now),
     writeLater: (id, prepared, owner, done) => {
@@ -239,7 +255,7 @@ const driver = (
           done: (outcome) => done("error" in outcome ? asFailure(outcome.error) : undefined)
         })
       }
-      write(pool, id, prepared, now(), owner, origin).then(() => done(undefined), (error) => done(asFailure(error)))
+      write(commits, id, prepared, now(), owner, origin).then(() => done(undefined), (error) => done(asFailure(error)))
     },
     holds: true
   }
@@ -297,12 +313,16 @@ export const make = (options: PgOptions) =>
     const now = () => clock.unsafeCurrentTimeMillis()
     // This layer, in the notices its commits send (which process committed, for whoever reads them).
     const origin = options.notifications === false ? undefined : crypto.randomUUID()
-    const commitNow = writeEffect(pool, now, origin)
-    // One statement on the commits' pool, as a named statement: one round trip, parsed once per connection.
+    // Released before the pool ends (finalizers run last in, first out).
+    const lane = yield* Effect.acquireRelease(Effect.sync(() => PgLane.make(pool)), (lane) => Effect.sync(lane.close))
+    const commits: Connections = { pool, lane }
+    const commitNow = writeEffect(commits, now, origin)
+    // One statement on the commits' lane (or pool, while it is busy), as a named statement: one round trip,
+    // parsed once per connection.
     // (Reads stay on the client's connections: followers reading must not hold the commits up.)
     const statement = (query: Query) =>
       Effect.tryPromise({
-        try: async () => (await pool.query(named(query.text, query.params))).rows,
+        try: async () => (await lane.query(named(query.text, query.params))).rows,
         catch: identity
       })
     const service: ExecutionStorageService = {
@@ -326,7 +346,7 @@ export const make = (options: PgOptions) =>
           Effect.try({ try: () => Writer.encode(id, commit), catch: (error) => error as InvalidPayload }),
           (prepared) => commitNow(id, prepared, commit.owner)
         ),
-      writer: Writer.make(driver(pool, now, origin, options.maxConnections ?? 10)),
+      writer: Writer.make(driver(commits, now, origin, options.maxConnections ?? 10)),
       ...(origin === undefined ? {} : yield* hints(options.url, statement))
     }
     return service

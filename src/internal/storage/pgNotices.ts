@@ -32,11 +32,22 @@ export const channel = "workflow_changes"
 // short; `queueChannelOf` digests the same UTF-8 bytes in SQL.
 const digest = (name: string) => createHash("sha256").update(name).digest("hex").slice(0, 32)
 
+// Every commit of a run names its execution's channel: a hash each time cost 1 % of a PostgreSQL step.
+const CHANNELS_KEPT = 4096
+const executionChannels = new Map<string, string>()
+
 /**
  * The channel of an execution's steps and end: a digest of its id, since a channel is a name of at most
  * 63 bytes. Two ids with one channel would only hear each other's hints.
  */
-export const executionChannel = (id: string): string => `${channel}_${digest(id)}`
+export const executionChannel = (id: string): string => {
+  let name = executionChannels.get(id)
+  if (name === undefined) {
+    if (executionChannels.size >= CHANNELS_KEPT) executionChannels.clear()
+    executionChannels.set(id, name = `${channel}_${digest(id)}`)
+  }
+  return name
+}
 
 const queuePrefix = "workflow_queue_"
 
