@@ -611,6 +611,16 @@ export interface Writer {
 }
 
 /**
+ * How an execution is followed (`ExecutionStorageService.follow`).
+ *
+ * @since 0.2.0
+ */
+export interface FollowOptions {
+  /** Only the end is awaited: its steps need not be hinted. */
+  readonly endsOnly?: boolean
+}
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -686,10 +696,12 @@ export interface ExecutionStorageService {
    * heard, or after a while if they cannot be yet (on PostgreSQL: its channel listened on, then the
    * execution marked followed, so that its commits notify at all; 2 s at most each): whoever follows
    * reads storage again before it waits. Absent where `changes` hints every commit (or none).
+   * With `endsOnly`, the follower waits only for the execution's end (a `result`): a storage may then
+   * leave its steps unhinted (PostgreSQL then listens, and marks nothing).
    *
    * @since 0.2.0
    */
-  readonly follow?: (id: string) => Effect.Effect<void, never, Scope.Scope>
+  readonly follow?: (id: string, options?: FollowOptions) => Effect.Effect<void, never, Scope.Scope>
   /**
    * Has `changes` hint the end of every execution of `queue` while the scope is open: the engine's
    * workers of a queue with a fleet-wide limit follow it, to claim as soon as room opens. Absent where

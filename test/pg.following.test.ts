@@ -86,6 +86,53 @@ describe.skipIf(pgUrl === undefined)("following an execution on PostgreSQL", () 
       expect(followed.at(-1)).toBe("completed")
     }))
 
+  it.scopedLive("a result waiter in another process marks nothing: the run's steps stay unhinted, its end is heard", () =>
+    Effect.gen(function*() {
+      const observer = yield* session
+      const gate = yield* Deferred.make<void>()
+      const workflow = Workflow.make({
+        name: "following-awaited",
+        run: () =>
+          Effect.gen(function*() {
+            yield* Workflow.step("gate", Deferred.await(gate))
+            for (let i = 0; i < 5; i++) yield* Workflow.step(`step ${i}`, Effect.succeed(i))
+            return "done"
+          })
+      })
+      const engineOn = (options: Parameters<typeof WorkflowEngine.layerWith>[0]) =>
+        Effect.flatMap(
+          Layer.build(WorkflowEngine.layerWith(options).pipe(Layer.provideMerge(layer()))),
+          (context) => Effect.provide(WorkflowEngine.WorkflowEngine, context)
+        )
+      const runner = yield* engineOn({ recover: false })
+      // Polls hourly: only the end's hint can tell it in time.
+      const waiter = yield* engineOn({ recover: false, pollInterval: "1 hour" })
+      const id = fresh("awaited")
+      const heard = yield* hearing(id)
+      yield* runner.start(workflow, undefined, { executionId: id })
+      const result = yield* Effect.fork(waiter.result(id))
+      yield* eventually(
+        "the waiter to listen on the execution's channel",
+        Effect.map(
+          Effect.promise(() =>
+            observer.query("select 1 from pg_stat_activity where datname = current_database() and query = $1", [
+              `listen ${executionChannel(id)}`
+            ])
+          ),
+          ({ rows }) => rows.length > 0
+        )
+      )
+      yield* Deferred.succeed(gate, undefined)
+      expect(yield* Fiber.join(result)).toBe("done")
+      // Its follow had settled before it read the end: a mark would be stored by now.
+      const { rows } = yield* Effect.promise(() =>
+        observer.query("select followed_until from workflow_executions where id = $1", [id])
+      )
+      expect(rows).toEqual([{ followed_until: null }])
+      yield* eventually("the end's hint", Effect.sync(() => heard().includes("completed")))
+      expect(heard()).toEqual(["completed"])
+    }))
+
   it.scopedLive("the mark waits for a step's end in flight, so the follower's read after it has that end", () =>
     Effect.gen(function*() {
       const storage = yield* ExecutionStorage.ExecutionStorage
@@ -206,5 +253,60 @@ describe.skipIf(pgUrl === undefined)("following an execution on PostgreSQL", () 
       expect(marks).toHaveLength(1)
       yield* eventually("a renewal", Effect.map(until(), (now) => now > first))
       expect(marks.length).toBeGreaterThanOrEqual(2)
+    }).pipe(Effect.provide(layer())))
+
+  it.scopedLive("a renewal stored after the mark lapsed, though begun before, reminds the followers", () =>
+    Effect.gen(function*() {
+      const [other, observer] = [yield* session, yield* session]
+      const id = fresh("late-renewal")
+      yield* running(id)
+      // How many marks were stored when the followers were reminded.
+      const reminded = yield* Deferred.make<number>()
+      let stored = 0
+      const following = yield* PgFollowing.make({
+        statement: (query) =>
+          Effect.promise(async () => {
+            const { rows } = await observer.query(numbered(query.text), [...query.params])
+            stored++
+            return rows
+          }),
+        lapsed: () => Deferred.succeed(reminded, stored),
+        followMs: 1500
+      })
+      const expired = Effect.map(
+        Effect.promise(() =>
+          other.query(
+            `select followed_until <= (extract(epoch from clock_timestamp()) * 1000) as expired
+               from workflow_executions where id = $1`,
+            [id]
+          )
+        ),
+        ({ rows }) => rows[0].expired === true
+      )
+      yield* following.follow(id)
+      // A step's end in flight holds the row while the next renewal (due in 0.5 s) waits for it, past the
+      // mark's end: a step's end stored then would not have notified.
+      yield* Effect.promise(() => other.query("begin"))
+      yield* Effect.promise(() => other.query("select 1 from workflow_executions where id = $1 for share", [id]))
+      yield* eventually(
+        "the renewal to wait for the row",
+        Effect.map(
+          Effect.promise(() =>
+            other.query(
+              `select count(*)::int as n from pg_stat_activity
+                where datname = current_database() and wait_event_type = 'Lock'`
+            )
+          ),
+          ({ rows }) => rows[0].n > 0
+        )
+      )
+      const before = stored
+      yield* eventually("the mark to lapse", expired)
+      yield* Effect.promise(() => other.query("commit"))
+      // By the late renewal itself, not by luck at a later one.
+      const marks = yield* Deferred.await(reminded).pipe(
+        Effect.timeoutFail({ duration: "60 seconds", onTimeout: () => new Error("timed out waiting for the reminder") })
+      )
+      expect(marks).toBe(before + 1)
     }).pipe(Effect.provide(layer())))
 })

@@ -4,6 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import type * as Scope from "effect/Scope"
+import type { FollowOptions } from "../ExecutionStorage.js"
 import type { StorageFailure } from "../WorkflowEngine.js"
 import { onClose } from "./scopeFinalizer.js"
 
@@ -85,7 +86,7 @@ export class Signal {
 export class Signals {
   constructor(
     /** The storage's `follow`: where it is, other processes' commits that set no status are hinted only of executions followed. */
-    private readonly follow?: (id: string) => Effect.Effect<void, never, Scope.Scope>
+    private readonly follow?: (id: string, options?: FollowOptions) => Effect.Effect<void, never, Scope.Scope>
   ) {}
 
   private readonly byId = new Map<string, Signal>()
@@ -134,8 +135,8 @@ export class Signals {
    * Has every commit made to the execution elsewhere hinted here too (its steps, its end), while the scope
    * is open; settles once they are. Whoever follows reads storage again after this, before waiting.
    */
-  hinted(id: string): Effect.Effect<void, never, Scope.Scope> {
-    return this.follow === undefined ? Effect.void : this.follow(id)
+  hinted(id: string, options?: FollowOptions): Effect.Effect<void, never, Scope.Scope> {
+    return this.follow === undefined ? Effect.void : this.follow(id, options)
   }
 
   /** Whether an execution's steps and end are hinted only where it is followed (`hinted`). */

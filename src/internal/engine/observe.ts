@@ -207,7 +207,8 @@ export const make = ({ pageSize, poll, registry, runEnded, signals, storage: giv
         // Not ended, and not running here: its end is hinted from now on, and storage asked again first.
         if (!hinted) {
           hinted = true
-          yield* signals.hinted(id)
+          // Its end only: its steps need not be hinted (on PostgreSQL they then notify nobody).
+          yield* signals.hinted(id, { endsOnly: true })
           continue
         }
         // Only the end matters here: woken when this process stores it, else by the poll.

@@ -13,7 +13,7 @@ import * as Effect from "effect/Effect"
 import { identity } from "effect/Function"
 import * as Layer from "effect/Layer"
 import pg from "pg"
-import type { CommitError, ExecutionStorageService, PgOptions } from "../../ExecutionStorage.js"
+import type { CommitError, ExecutionStorageService, FollowOptions, PgOptions } from "../../ExecutionStorage.js"
 import type { Query, Rows } from "./commitProgram.js"
 import {
   alreadyExists,
@@ -300,8 +300,9 @@ const hints = (url: string, statement: (query: Query) => Effect.Effect<ReadonlyA
     return {
       changes,
       followQueue,
-      // Listened on first: a commit the mark makes hinted is heard.
-      follow: (id: string) => Effect.zipRight(follow(id), following.follow(id))
+      // Listened on first: a commit the mark makes hinted is heard. An end notifies whether marked or not.
+      follow: (id: string, options?: FollowOptions) =>
+        options?.endsOnly === true ? follow(id) : Effect.zipRight(follow(id), following.follow(id))
     }
   })
 

@@ -12,8 +12,10 @@
  * mark left it (read committed locks and answers the newest version). Every
  * commit stored after a follower has marked and then read storage is hinted.
  */
-import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import * as RcMap from "effect/RcMap"
 import type * as Scope from "effect/Scope"
 import type { Query } from "./commitProgram.js"
@@ -26,15 +28,22 @@ export const FOLLOW_MS = 60_000
 const RETRY_MS = 1_000
 
 /**
- * The statement that marks `id` followed for `ms` from now. A finished execution is marked too: it commits
- * nothing more, and no row then means no execution (yet).
+ * The statement that marks `id` followed for `ms` from now, answering whether the mark before had lapsed
+ * when this one is stored. The row is locked first (`prev`) and the time read after: an update that waits
+ * for a lock keeps the values it computed before the wait (a step's end holding the row `for share` is
+ * enough to make it wait), and a mark stored late must say so. A finished execution is marked too: it
+ * commits nothing more, and no row then means no execution (yet).
  */
 export const markQuery = (id: string, ms: number = FOLLOW_MS): Query => ({
-  text: `update workflow_executions
-            set followed_until = greatest(coalesce(followed_until, 0), ${dbNow.pg} + ?)
-          where id = ?
-      returning id`,
-  params: [ms, id]
+  text: `with prev as (
+      select id, coalesce(followed_until, 0) as until from workflow_executions where id = ? for no key update
+    )
+    update workflow_executions e
+       set followed_until = greatest(prev.until, ${dbNow.pg} + ?)
+      from prev
+     where e.id = prev.id
+    returning prev.until <= ${dbNow.pg} as lapsed`,
+  params: [id, ms]
 })
 
 export interface FollowingOptions {
@@ -58,28 +67,35 @@ export const make = (options: FollowingOptions) =>
     const marks = yield* RcMap.make({
       lookup: (id: string) =>
         Effect.gen(function*() {
-          // Local time until which the last mark surely holds: it was made after the attempt began.
-          let holdsUntil = 0
           let failed = false
+          // Whether commits may have gone unhinted since the followers read: until a mark is stored in time.
+          let unsure = true
           /** Marks `id`: whether the mark before had lapsed. Fails where no row was marked. */
-          const mark = Effect.flatMap(Clock.currentTimeMillis, (began) =>
-            Effect.flatMap(options.statement(markQuery(id, followMs)), (rows) => {
-              if (rows.length === 0) return Effect.fail("no such execution")
-              const lapsed = began > holdsUntil
-              holdsUntil = began + followMs
-              return Effect.succeed(lapsed)
-            })).pipe(Effect.tapBoth({
-              onFailure: () => Effect.sync(() => (failed = true)),
-              onSuccess: () => Effect.sync(() => (failed = false))
-            }))
-          // The follower reads after the first mark: a lapse before it costs nothing.
-          yield* Effect.ignore(Effect.timeout(mark, "2 seconds"))
-          const renew = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            Effect.sleep(failed || now >= holdsUntil ? RETRY_MS : followMs / 3)).pipe(
-              Effect.zipRight(Effect.either(mark)),
-              Effect.flatMap((marked) => marked._tag === "Right" && marked.right ? options.lapsed(id) : Effect.void)
+          const mark = Effect.flatMap(options.statement(markQuery(id, followMs)), (rows) =>
+            rows.length === 0
+              ? Effect.fail("no such execution")
+              : Effect.succeed((rows[0] as { readonly lapsed: unknown }).lapsed === true)).pipe(
+              Effect.tapBoth({
+                onFailure: () => Effect.sync(() => (failed = true)),
+                onSuccess: () => Effect.sync(() => (failed = false))
+              })
             )
-          yield* Effect.forkScoped(Effect.forever(renew))
+          // The follower reads after the first mark: a lapse before it costs nothing. Not stored within 2 s, it
+          // may be stored after the read: the next mark reminds. It is left to finish, not abandoned, so that a
+          // row locked for long holds up one connection, not one more per retry.
+          const first = yield* Effect.forkScoped(Effect.either(mark))
+          const inTime = yield* Effect.timeoutOption(Fiber.join(first), "2 seconds")
+          if (Option.isSome(inTime) && Either.isRight(inTime.value)) unsure = false
+          const renew = Effect.suspend(() => Effect.sleep(failed || unsure ? RETRY_MS : followMs / 3)).pipe(
+            Effect.zipRight(Effect.either(mark)),
+            Effect.flatMap((marked) => {
+              if (marked._tag === "Left") return Effect.void
+              const remind = marked.right || unsure
+              unsure = false
+              return remind ? options.lapsed(id) : Effect.void
+            })
+          )
+          yield* Effect.forkScoped(Effect.zipRight(Fiber.await(first), Effect.forever(renew)))
         })
     })
     return {
