@@ -47,6 +47,18 @@ describe.skipIf(pgUrl === undefined)("following an execution on PostgreSQL", () 
       return () => heard.map((payload) => payload.split(" ")[1])
     })
 
+  /** Ends `id` (an end always notifies) and answers what was heard once its hint was: hints come in commit order. */
+  const endedAndHeard = (
+    storage: ExecutionStorage.ExecutionStorageService,
+    id: string,
+    heard: () => ReadonlyArray<string | undefined>
+  ) =>
+    Effect.gen(function*() {
+      yield* storage.commit(id, { events: [], status: "completed", owner: OWNER })
+      yield* eventually("the end's hint", Effect.sync(() => heard().includes("completed")))
+      return heard()
+    })
+
   it.scopedLive("a run nobody follows notifies its end only; followed from another layer, each step too", () =>
     Effect.gen(function*() {
       // Each run waits at its gate until the test has followed it (or not).
@@ -141,14 +153,20 @@ describe.skipIf(pgUrl === undefined)("following an execution on PostgreSQL", () 
       yield* running(id)
       const scope = yield* Effect.scope
       // What a run's step end does (pgStepEnd.ts, `foldedStepEnd`), its transaction held open.
-      yield* whileHeld(other, observer, [
-        ["select 1 from workflow_executions where id = $1 for share", [id]],
+      yield* whileHeld(
+        other,
+        observer,
         [
-          `insert into workflow_events (execution_id, seq, type, payload, journal_key, journal_name, journal_result)
+          ["select 1 from workflow_executions where id = $1 for share", [id]],
+          [
+            `insert into workflow_events (execution_id, seq, type, payload, journal_key, journal_name, journal_result)
            values ($1, 1, 'step_start', $2, null, null, null), ($1, 2, 'step_end', $3, '0', 'step 0', $4)`,
-          [id, JSON.stringify(start(0, 1)), JSON.stringify(end(0, 1)), JSON.stringify({ _tag: "Success", value: 0 })]
-        ]
-      ], Scope.extend(storage.follow!(id), scope), { mustWait: true })
+            [id, JSON.stringify(start(0, 1)), JSON.stringify(end(0, 1)), JSON.stringify({ _tag: "Success", value: 0 })]
+          ]
+        ],
+        Scope.extend(storage.follow!(id), scope),
+        { mustWait: true }
+      )
       expect((yield* storage.events(id, { fromSeq: 1, limit: 10 })).map((event) => event.type)).toEqual([
         "step_start",
         "step_end"
@@ -188,7 +206,9 @@ describe.skipIf(pgUrl === undefined)("following an execution on PostgreSQL", () 
       // Another commit holds the row (as a cancel or a signal would): the mark queues for it first, then the
       // step's end, whose statement (and so its snapshot) begins before the mark is stored.
       yield* Effect.promise(() => other.query("begin"))
-      yield* Effect.promise(() => other.query("select 1 from workflow_executions where id = $1 for no key update", [id]))
+      yield* Effect.promise(() =>
+        other.query("select 1 from workflow_executions where id = $1 for no key update", [id])
+      )
       const marking = yield* Effect.fork(Scope.extend(follower.follow!(id), scope))
       yield* waitingForLocks(1)
       const stepping = yield* Effect.fork(storage.commit(id, stepCommit(0, 1)))
@@ -196,11 +216,8 @@ describe.skipIf(pgUrl === undefined)("following an execution on PostgreSQL", () 
       yield* Effect.promise(() => other.query("commit"))
       yield* Fiber.join(marking)
       expect(yield* Fiber.join(stepping)).toBe(2)
-      // Its statement found the row as the mark left it, and notified. A later commit's hint, always sent,
-      // tells that every earlier one has arrived.
-      yield* storage.commit(id, { events: [], status: "completed", owner: OWNER })
-      yield* eventually("the end's hint", Effect.sync(() => heard().includes("completed")))
-      expect(heard()).toEqual(["-", "completed"])
+      // Its statement found the row as the mark left it, and notified.
+      expect(yield* endedAndHeard(storage, id, heard)).toEqual(["-", "completed"])
     }).pipe(Effect.provide(layer())))
 
   it.scopedLive("an execution followed before it exists is marked once it does, and its followers read again", () =>
@@ -209,7 +226,9 @@ describe.skipIf(pgUrl === undefined)("following an execution on PostgreSQL", () 
       const follower = yield* storageLayer
       const id = fresh("early")
       const reminded = yield* follower.changes!.pipe(
-        Stream.filter((change) => change._tag === "Committed" && change.executionId === id && change.status === undefined),
+        Stream.filter((change) =>
+          change._tag === "Committed" && change.executionId === id && change.status === undefined
+        ),
         Stream.take(1),
         Stream.runCollect,
         Effect.fork
@@ -223,9 +242,7 @@ describe.skipIf(pgUrl === undefined)("following an execution on PostgreSQL", () 
       expect(Chunk.size(reminders)).toBe(1)
       const heard = yield* hearing(id)
       yield* storage.commit(id, stepCommit(0, 1))
-      yield* storage.commit(id, { events: [], status: "completed", owner: OWNER })
-      yield* eventually("the end's hint", Effect.sync(() => heard().includes("completed")))
-      expect(heard()).toEqual(["-", "completed"])
+      expect(yield* endedAndHeard(storage, id, heard)).toEqual(["-", "completed"])
     }).pipe(Effect.provide(layer())))
 
   it.scopedLive("a mark is renewed while followed, once for all the followers of one layer", () =>

@@ -4,6 +4,8 @@
  * asynchronously on `pg`, and through any `SqlClient`.
  */
 import type { Commit, ExecutionStatus } from "../../ExecutionStorage.js"
+import type { Dialect } from "./dialect.js"
+import { dbNow } from "./dialect.js"
 import type { EncodedCommit } from "./payload.js"
 import type { Notice } from "./pgNotices.js"
 import { channelParams, channelsOf } from "./pgNotices.js"
@@ -33,18 +35,7 @@ export type CommitProgram = Generator<Query, number, Rows>
 
 const query = (text: string, params: ReadonlyArray<unknown>): Query => ({ text, params })
 
-/** The SQL dialects the storages speak. */
-export type Dialect = "pg" | "sqlite"
-
-/**
- * The database's now, in ms since the epoch, as a SQL expression: leases are set and compared on the
- * database's clock, read when the statement runs (after any wait for a row lock), never on a caller's.
- */
-export const dbNow: Record<Dialect, string> = {
-  // clock_timestamp(), not now(): now() is when the transaction began, possibly before a wait for a lock.
-  pg: "(extract(epoch from clock_timestamp()) * 1000)::bigint",
-  sqlite: "cast(unixepoch('subsec') * 1000 as integer)"
-}
+export { dbNow, type Dialect }
 
 /**
  * The condition that an execution has not finished, on its `status` column. Three comparisons, not

@@ -174,7 +174,9 @@ export const listen = (options: ListenOptions): Effect.Effect<
         followQueue: (queue: string) => listenOn(queueChannel(queue)),
         remind: (id: string) =>
           Effect.scoped(Effect.flatMap(RcRef.get(listeners), (listener) =>
-            Effect.sync(() => listener.changes.unsafeOffer({ _tag: "Committed", executionId: id }))))
+            Effect.sync(() =>
+              listener.changes.unsafeOffer({ _tag: "Committed", executionId: id })
+            )))
       }
     }
   )

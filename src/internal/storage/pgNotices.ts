@@ -22,7 +22,7 @@
 import { createHash } from "node:crypto"
 import type { ExecutionStatus, StorageChange } from "../../ExecutionStorage.js"
 import type { Query } from "./commitProgram.js"
-import { dbNow } from "./commitProgram.js"
+import { dbNow } from "./dialect.js"
 import { ExecutionStatus as Statuses } from "./service.js"
 
 /** The channel every process hears: statuses that others act on. */
