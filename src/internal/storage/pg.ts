@@ -238,7 +238,7 @@ const driver = (
   origin: string | undefined,
   connections: number
 ): Writer.Driver<Writer.Encoded> => {
-  // Half the pool for batches; the rest for reads, renewals and commits made outside runs.
+  // Half the pool for batches; the rest for the lane, reads, renewals and commits made outside runs.
   const group = groupCommitter(commits, now, origin, Math.max(1, Math.floor(connections / 2)))
   return {
     ...Writer.encoding,
@@ -315,7 +315,10 @@ export const make = (options: PgOptions) =>
     // This layer, in the notices its commits send (which process committed, for whoever reads them).
     const origin = options.notifications === false ? undefined : crypto.randomUUID()
     // Released before the pool ends (finalizers run last in, first out).
-    const lane = yield* Effect.acquireRelease(Effect.sync(() => PgLane.make(pool)), (lane) => Effect.sync(lane.close))
+    const lane = yield* Effect.acquireRelease(
+      Effect.sync(() => PgLane.make(pool, options.maxConnections ?? 10)),
+      (lane) => Effect.sync(lane.close)
+    )
     const commits: Connections = { pool, lane }
     const commitNow = writeEffect(commits, now, origin)
     // One statement on the commits' lane (or pool, while it is busy), as a named statement: one round trip,
