@@ -118,8 +118,13 @@ describe("parsers of chat text are linear", () => {
         const small = make(SMALL)
         const large = make(LARGE)
         read(small) // warm up the code paths this input takes
-        // Below a millisecond, timer noise is most of the reading: the ratio is taken from 1 ms up.
-        const ratio = fastest(() => read(large), 3) / Math.max(1, fastest(() => read(small), 5))
+        // Below a millisecond, timer noise is most of the reading: the ratio is taken from 1 ms up. A busy
+        // machine can slow one reading past the bound (143x once, in CI beside other work): a quadratic
+        // reading is over it at every try, a linear one is not, so an input over it is read again, twice.
+        let ratio = Infinity
+        for (let attempt = 0; attempt < 3 && ratio >= 128; attempt++) {
+          ratio = Math.min(ratio, fastest(() => read(large), 3) / Math.max(1, fastest(() => read(small), 5)))
+        }
         if (ratio >= 128) slow.push(`${input}: ${ratio.toFixed(0)}x`)
       }
       expect(slow).toEqual([])
