@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Schedule } from "effect"
-import { ExecutionStorage, Workflow, WorkflowEngine } from "../src/index.js"
+import { ExecutionStorage } from "../src/index.js"
 import { pgUrl, suiteDatabase, testSession } from "./pg.js"
 import { OWNER, running, stepCommit } from "./stepCommits.js"
 
@@ -37,27 +37,18 @@ describe.skipIf(pgUrl === undefined)("the commits' lane on PostgreSQL", () => {
       expect(yield* storage.commit(id, { events: [], status: "completed", owner: OWNER })).toBe(4)
     }).pipe(Effect.provide(Layer.suspend(() => ExecutionStorage.layerPg({ url: database.url() })))))
 
-  it.scopedLive("a pool of one connection runs a workflow whose wait needs a transaction", () =>
+  it.scopedLive("a pool of one connection still runs the commits that need a transaction of their own", () =>
     Effect.gen(function*() {
-      const engine = yield* WorkflowEngine.WorkflowEngine
-      const workflow = Workflow.make({
-        name: "lane-one-connection",
-        run: () =>
-          Effect.gen(function*() {
-            const first = yield* Workflow.step("first", Effect.succeed(1))
-            yield* Workflow.sleep(50)
-            return first + (yield* Workflow.step("second", Effect.succeed(2)))
-          })
-      })
-      const handle = yield* engine.start(workflow, undefined)
-      expect(yield* handle.result.pipe(Effect.timeout("60 seconds"))).toBe(3)
+      const storage = yield* ExecutionStorage.ExecutionStorage
+      const id = fresh("one-connection")
+      yield* running(id)
+      // A single statement, where the lane would take the pool's only connection for good.
+      yield* storage.commit(id, stepCommit(0, 1))
+      // A signal is a program in a transaction, on a connection it checks out: with none left it waited until
+      // the pool's connect timeout, and failed.
+      yield* storage.commit(id, { events: [], signal: { name: "go", payload: 1 } }).pipe(Effect.timeout("60 seconds"))
+      expect(yield* storage.commit(id, stepCommit(1, 2))).toBe(4)
     }).pipe(
-      Effect.provide(
-        Layer.suspend(() =>
-          WorkflowEngine.layerWith({ recover: false }).pipe(
-            Layer.provideMerge(ExecutionStorage.layerPg({ url: database.url(), maxConnections: 1 }))
-          )
-        )
-      )
+      Effect.provide(Layer.suspend(() => ExecutionStorage.layerPg({ url: database.url(), maxConnections: 1 })))
     ))
 })
