@@ -11,7 +11,7 @@
  *   one that sets no status is sent only while the execution is followed in
  *   some process (its row's `followed_until`, see pgFollowing.ts): a NOTIFY
  *   wakes every listening connection of the database, and a run that nobody
- *   watches stepped a fifth slower for hints nobody heard;
+ *   watches stepped up to a tenth slower for hints nobody heard;
  * - an end, also on a channel of the execution's queue, heard by the workers
  *   waiting for room under the queue's fleet-wide limit (`followQueue`).
  * Every process reading every step and end of every run cost a fleet of
