@@ -129,8 +129,15 @@ describe("reads per execution", () => {
         const output = yield* handle.result
         expect(reads).toBe(0)
         expect(output).toEqual({ list: [1, 2] })
-        // A copy: changing it changes nothing stored (read again, once the run is gone).
+        // A copy: changing it changes nothing stored.
         output.list.push(99)
+        // Asked again once the run is gone (its fiber ended with the first answer): the handle still knows
+        // the end its run stored, and gives a copy of its own.
+        const again = yield* handle.result
+        expect(reads).toBe(0)
+        expect(again).toEqual({ list: [1, 2] })
+        expect(again).not.toBe(output)
+        // By id, with no run here to ask: storage says (read again).
         expect(yield* engine.result(handle.id)).toEqual({ list: [1, 2] })
         expect(reads).toBeGreaterThan(0)
       }).pipe(Effect.provide(WorkflowEngine.layer.pipe(Layer.provideMerge(counting))))

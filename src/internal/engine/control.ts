@@ -19,6 +19,7 @@ import { traced } from "../telemetry.js"
 import { ExecutionIdConflict, InvalidOption } from "./errors.js"
 import type * as Observe from "./observe.js"
 import type { Definition, Registry } from "./registry.js"
+import type * as Run from "./run.js"
 import * as Runs from "./runs.js"
 import * as Starting from "./starting.js"
 import type { Workers } from "./workers.js"
@@ -55,21 +56,27 @@ const startSpan = traced("WorkflowEngine.start")
  * trip) for a quick execution, where there would be two. Not for a start from another execution's body: a
  * cancel of that one finds its children by their stored link, and must find this one as soon as it began.
  */
+/** Whether a start created its execution, and the run it launched here, if it did. */
+interface Created {
+  readonly created: boolean
+  readonly run: Run.Run | undefined
+}
+
 const creatingHere = (storage: ExecutionStorageService, runs: Runs.Runs, clock: Clock.Clock) =>
 (
   execution: NewExecution,
   definition: Definition,
   idGiven: boolean
-): Effect.Effect<boolean, ExecutionIdConflict | StorageError | InvalidPayload> =>
+): Effect.Effect<Created, ExecutionIdConflict | StorageError | InvalidPayload> =>
   Effect.gen(function*() {
     const claimedAt = clock.unsafeCurrentTimeMillis()
     const { id } = execution
     if (!idGiven && execution.parent === undefined && Writer.createsExecutions(storage.writer)) {
       const created = yield* Deferred.make<void, StorageError | InvalidPayload>()
       const record = yield* Starting.unstored(execution, claimedAt)
-      yield* runs.launch(id, definition, { record, claimedAt, create: { execution, created } })
+      const run = yield* runs.launch(id, definition, { record, claimedAt, create: { execution, created } })
       yield* Deferred.await(created)
-      return true
+      return { created: true, run }
     }
     const { claimed, created, record } = yield* storage.create(execution)
     if (record.workflow !== execution.workflow) {
@@ -79,8 +86,10 @@ const creatingHere = (storage: ExecutionStorageService, runs: Runs.Runs, clock: 
         existingWorkflow: record.workflow
       })
     }
-    if (created) yield* runs.launch(id, definition, claimed === true ? { record, claimedAt } : undefined)
-    return created
+    const run = created
+      ? yield* runs.launch(id, definition, claimed === true ? { record, claimedAt } : undefined)
+      : undefined
+    return { created, run }
   })
 
 export const make = ({ clock, observe, register, registry, runs, signals, storage, workers }: ControlOptions) => {
@@ -108,7 +117,7 @@ export const make = ({ clock, observe, register, registry, runs, signals, storag
       const id = yield* Starting.newId(options)
       const parent = yield* Starting.parentHere
       // Created running, claimed for this engine, which runs it at once.
-      const created = yield* createHere(
+      const { created, run } = yield* createHere(
         {
           id,
           workflow: name,
@@ -124,7 +133,7 @@ export const make = ({ clock, observe, register, registry, runs, signals, storag
       if (created) Metrics.started(name)
       // A handle for a workflow given by value reports its typed failures (`Workflow.Typed`).
       const typed = typeof workflowOrName === "string" ? undefined : definition.workflow.error
-      return observe.handle(id, name, created, cancel(id), typed)
+      return observe.handle(id, name, created, cancel(id), typed, run)
     }))
 
   // Described when run: every handle carries its cancel, and most are never cancelled (its span and the

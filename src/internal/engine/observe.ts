@@ -26,7 +26,7 @@ import { InvalidOutput } from "../workflowErrors.js"
 import { positiveInteger, WorkflowCancelled, WorkflowFailed } from "./errors.js"
 import { retrying } from "./reads.js"
 import type { Registry } from "./registry.js"
-import type { End } from "./run.js"
+import type { End, Run } from "./run.js"
 import type { Tail, Tails } from "./tail.js"
 
 export interface ObserveOptions {
@@ -218,10 +218,15 @@ export const make = ({ pageSize, poll, registry, runEnded, signals, storage: giv
 
   /**
    * The result. A run here is awaited as it ends (no timer, no read, no signal held), and the end it stored
-   * is the result, read as storage would give it back; otherwise (or if it stored none) storage says.
+   * is the result, read as storage would give it back; otherwise (or if it stored none) storage says. The
+   * run a handle's start launched is asked first: it may have stored its end and gone before the result
+   * is asked (a quick run on a storage that writes at once), and its end is final.
    */
-  const result = (id: string, error?: Schema.Schema<any, any>) =>
+  const result = (id: string, error?: Schema.Schema<any, any>, launched?: Run) =>
     Effect.suspend(() => {
+      const stored = launched?.end
+      const known = stored === undefined ? undefined : settled(registry, id, asRead(stored), error)
+      if (known !== undefined) return known
       const here = runEnded(id)
       if (here === undefined) return awaited(id, error)
       return Effect.flatMap(here, (end) =>
@@ -233,14 +238,16 @@ export const make = ({ pageSize, poll, registry, runEnded, signals, storage: giv
     workflow: string,
     created: boolean,
     cancel: WorkflowHandle["cancel"],
-    error?: Schema.Schema<E, any>
+    error?: Schema.Schema<E, any>,
+    /** The run this handle's start launched here, if any. */
+    launched?: Run
   ): WorkflowHandle<A, E> => ({
     id,
     workflow,
     created,
     // Described when used: most handles are only awaited.
     events: Stream.suspend(() => eventsFrom(id, fromFirst)),
-    result: result(id, error) as Effect.Effect<A, any>,
+    result: result(id, error, launched) as Effect.Effect<A, any>,
     status: Effect.suspend(() => given.get(id)),
     cancel
   })

@@ -256,9 +256,9 @@ export interface Runs {
   /**
    * Runs the execution in this process unless it already runs (or is starting) here. A run that is
    * suspending on a wait, or stopped by storage, is awaited first. The run is recorded before anything is
-   * awaited, so concurrent launches, cancels and answers all see it.
+   * awaited, so concurrent launches, cancels and answers all see it. Answers the run launched, if one was.
    */
-  readonly launch: (id: string, definition: Definition, fresh?: Fresh) => Effect.Effect<void>
+  readonly launch: (id: string, definition: Definition, fresh?: Fresh) => Effect.Effect<Run.Run | undefined>
   /** What `create` is given to create an execution claimed for this engine's runs (see `Fresh`). */
   readonly claim: { readonly owner: string; readonly leaseMs: number }
   readonly has: (id: string) => boolean
@@ -459,19 +459,16 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
         }))
       )
 
-    const launch = (id: string, definition: Definition, fresh?: Fresh) =>
+    const launch = (id: string, definition: Definition, fresh?: Fresh): Effect.Effect<Run.Run | undefined> =>
       Effect.suspend(() => {
-        if (closing) return notCreated(fresh)
         const current = runs.get(id)
-        if (current !== undefined && !Run.leaving(current)) return notCreated(fresh)
+        if (closing || (current !== undefined && !Run.leaving(current))) return Effect.as(notCreated(fresh), undefined)
         const run = Run.make()
         runs.set(id, run)
         signals.launched(id)
-        const previous = FiberMap.unsafeGet(fibers, id)
-        return Effect.zipRight(
-          Option.isSome(previous) ? Fiber.await(previous.value) : Effect.void,
-          FiberMap.run(fibers, id, execute(id, definition, run, fresh), { onlyIfMissing: true })
-        )
+        const previous = Option.getOrUndefined(FiberMap.unsafeGet(fibers, id))
+        const launched = FiberMap.run(fibers, id, execute(id, definition, run, fresh), { onlyIfMissing: true })
+        return Effect.as(previous === undefined ? launched : Effect.zipRight(Fiber.await(previous), launched), run)
       })
 
     const interrupt = (id: string) =>
