@@ -22,6 +22,7 @@ import { stepEnd, stepStart } from "../src/internal/stepEvents.js"
 import * as Checkpointer from "../src/internal/storage/checkpointer.js"
 import { commitProgram, dbNow, numbered, runSync } from "../src/internal/storage/commitProgram.js"
 import type { Query, Rows } from "../src/internal/storage/commitProgram.js"
+import { logKeyColumn, logKeyValue } from "../src/internal/storage/creating.js"
 import { encodeCommit } from "../src/internal/storage/payload.js"
 import * as PgNotices from "../src/internal/storage/pgNotices.js"
 import { foldedStepEnd } from "../src/internal/storage/pgStepEnd.js"
@@ -50,24 +51,30 @@ const stepCommit = (id: string, i: number): ExecutionStorage.Commit => {
 
 const runningRow = (dialect: "sqlite" | "pg", id: string): Query => ({
   text: `insert into workflow_executions
-      (id, workflow, input, status, created_at, updated_at, last_seq, owner, lease_until)
-    values (?, 'bench-steps', '0', 'running', ?, ?, 0, ?, ${dbNow[dialect]} + ?)`,
+      (id, workflow, input, status, created_at, updated_at, last_seq, owner, lease_until${logKeyColumn[dialect]})
+    values (?, 'bench-steps', '0', 'running', ?, ?, 0, ?, ${dbNow[dialect]} + ?${logKeyValue[dialect]})`,
   params: [id, Date.now(), Date.now(), OWNER, LEASE_MS]
 })
 
-/** One event row, inserted only while `owner` holds the execution (its lease on the database's clock). */
-const guardedInsert = (dialect: "sqlite" | "pg") =>
-  `insert into workflow_events (execution_id, seq, type, payload)
-   select ?, ?, 'step_end', ? where exists (
-     select 1 from workflow_executions where id = ? and owner = ? and lease_until > ${dbNow[dialect]})`
-
-const guardedParams = (id: string, i: number) => [
-  id,
-  i + 1,
-  JSON.stringify({ type: "step_end", runnableName: "step", output: i }),
-  id,
-  OWNER
-]
+/**
+ * One event row, inserted only while `owner` holds the execution (its lease on the database's clock), in
+ * the log's layout (SQLite's keyed by position, see sqliteLog.ts): its text and parameters.
+ */
+const guarded = (dialect: "sqlite" | "pg", id: string, i: number): Query => {
+  const payload = JSON.stringify({ type: "step_end", runnableName: "step", output: i })
+  const held = `owner = ? and lease_until > ${dbNow[dialect]}`
+  return dialect === "pg"
+    ? {
+      text: `insert into workflow_events (execution_id, seq, type, payload)
+        select ?, ?, 'step_end', ? where exists (select 1 from workflow_executions where id = ? and ${held})`,
+      params: [id, i + 1, payload, id, OWNER]
+    }
+    : {
+      text: `insert into workflow_events (position, type, payload)
+        select log_key * 4294967296 + ?, 'step_end', ? from workflow_executions where id = ? and ${held}`,
+      params: [i + 1, payload, id, OWNER]
+    }
+}
 
 /** `steps` commits through the storage service of `layer`, timed inside its runtime. */
 const throughService = async (layer: Layer.Layer<ExecutionStorage.ExecutionStorage, unknown>) => {
@@ -188,7 +195,7 @@ const sqliteBare = async (filename: string): Promise<Bare> => {
   return {
     start: async (id) => void bare.execute(runningRow("sqlite", id)),
     ours: bare.step,
-    guarded: (id, i) => void bare.execute({ text: guardedInsert("sqlite"), params: guardedParams(id, i) }),
+    guarded: (id, i) => void bare.execute(guarded("sqlite", id, i)),
     close: bare.close
   }
 }
@@ -211,7 +218,8 @@ const pgBare = async (url: string): Promise<Bare> => {
       await client.query({ name: "bounds_commit", text: numbered(folded.text), values: [...folded.params] })
     },
     guarded: async (id, i) => {
-      await client.query({ name: "bounds_guarded", text: numbered(guardedInsert("pg")), values: guardedParams(id, i) })
+      const { params, text } = guarded("pg", id, i)
+      await client.query({ name: "bounds_guarded", text: numbered(text), values: [...params] })
     },
     close: () => client.end()
   }

@@ -9,6 +9,7 @@ import Database from "better-sqlite3"
 import { Deferred, Effect, FiberId } from "effect"
 import { copyFileSync } from "node:fs"
 import { ExecutionStorage, Workflow, WorkflowEngine } from "../src/index.js"
+import * as SqliteLog from "../src/internal/storage/sqliteLog.js"
 import type { Result } from "./harness.js"
 import { compareMeasured } from "./harness.js"
 import type { Targets } from "./targets.js"
@@ -59,11 +60,12 @@ export const run = async (targets: Targets): Promise<Array<Result>> => {
   const floor = async () => {
     const db = new Database(filename, { readonly: true })
     const started = performance.now()
-    // Where the storage keeps it: a step's entry in its `step_end` row (SQLite), any other in the table.
+    // Where the storage keeps it: a step's entry in its `step_end` row (SQLite), any other in the table; the
+    // execution's log a range of positions (sqliteLog.ts).
     const rows = db.prepare(
       `select key, name, kind, state, result from workflow_journal where execution_id = ?
-       union all select journal_key, journal_name, 'step', 'completed', journal_result from workflow_events
-        where execution_id = ? and journal_key is not null`
+       union all select e.journal_key, e.journal_name, 'step', 'completed', e.journal_result
+        from ${SqliteLog.eventsOf("?")} and e.journal_key is not null`
     ).all(ID, ID)
     for (const row of rows as Array<{ result: string | null }>) if (row.result !== null) JSON.parse(row.result)
     const elapsed = performance.now() - started

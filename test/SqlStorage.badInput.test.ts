@@ -84,7 +84,8 @@ describe("SQLite storage, bad input", () => {
         const filename = file("badrow")
         yield* seeded(filename)
         const db = new Database(filename)
-        db.prepare("update workflow_events set payload = ? where execution_id = 'kept' and seq = 1").run(payload)
+        db.prepare(`update workflow_events set payload = ?
+          where log_key = (select log_key from workflow_executions where id = 'kept') and seq = 1`).run(payload)
         db.prepare("update workflow_executions set output = '{oops' where id = 'kept'").run()
         db.close()
         yield* withStorageOn(filename, (storage) =>

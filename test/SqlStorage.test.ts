@@ -42,7 +42,9 @@ describe("SQLite group commit", () => {
       // Another connection makes the database refuse "broken"'s next event, as a constraint would.
       const other = new Database(filename)
       other.exec(`create trigger refuse_broken before insert on workflow_events
-        when new.execution_id = 'broken' and new.seq > 1 begin select raise(abort, 'constraint failed: refused'); end`)
+        when new.position >> 32 = (select log_key from workflow_executions where id = 'broken')
+          and new.position & 4294967295 > 1
+        begin select raise(abort, 'constraint failed: refused'); end`)
       other.close()
       const outcomes = yield* Effect.all(
         [

@@ -48,7 +48,8 @@ const commit = (db: Database.Database, checkpointer: Checkpointer.Checkpointer, 
 const journaled = (db: Database.Database) =>
   db.prepare(`select count(*) from (
     select execution_id, key from workflow_journal
-    union select execution_id, journal_key from workflow_events where journal_key is not null)`).pluck().get() as number
+    union select x.id, e.journal_key from workflow_events e join workflow_executions x using (log_key)
+      where e.journal_key is not null)`).pluck().get() as number
 
 const autocheckpoint = (db: Database.Database) => db.pragma("wal_autocheckpoint", { simple: true })
 

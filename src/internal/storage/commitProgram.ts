@@ -19,6 +19,7 @@ import {
   SignalPending,
   StorageError
 } from "./service.js"
+import * as SqliteLog from "./sqliteLog.js"
 
 /**
  * A statement with `?` placeholders, and its parameters. Every statement
@@ -44,17 +45,15 @@ export { dbNow, type Dialect }
  */
 export const unfinished = "status <> 'completed' and status <> 'failed' and status <> 'cancelled'"
 
-/** The last seq in the log of the execution `id` (an expression), 0 for none. */
+/** The last seq in PostgreSQL's log of the execution `id` (an expression), 0 for none (SQLite's: sqliteLog.ts). */
 export const loggedSeq = (id: string): string =>
   `(select coalesce(max(seq), 0) from workflow_events where execution_id = ${id})`
 
-/** `recordColumns` of a dialect whose read of an event's timestamp from its payload is `timestamp`. */
-const loggedColumns = (timestamp: string): string =>
+/** `recordColumns` of a dialect: the last seq of the log, and the last event of it as `from` and `where`. */
+const loggedColumns = (lastSeq: string, lastEvent: string, timestamp: string): string =>
   `*,
-    case when status = 'running' then ${loggedSeq("workflow_executions.id")} end as logged_seq,
-    case when status = 'running' then
-      (select ${timestamp} from workflow_events where execution_id = workflow_executions.id
-        order by seq desc limit 1) end as logged_at`
+    case when status = 'running' then ${lastSeq} end as logged_seq,
+    case when status = 'running' then (select ${timestamp} from ${lastEvent}) end as logged_at`
 
 /**
  * The last seq of the execution whose row a statement updates. A step's end is stored in the log alone
@@ -65,7 +64,7 @@ const loggedColumns = (timestamp: string): string =>
  */
 const lastSeqOf: Record<Dialect, string> = {
   pg: `greatest(last_seq, ${loggedSeq("workflow_executions.id")})`,
-  sqlite: loggedSeq("workflow_executions.id")
+  sqlite: SqliteLog.loggedSeqOfKey("workflow_executions.log_key")
 }
 
 /**
@@ -75,8 +74,16 @@ const lastSeqOf: Record<Dialect, string> = {
  * commit updates the row, counting from the log.
  */
 export const recordColumns: Record<Dialect, string> = {
-  pg: loggedColumns("(payload::json ->> 'timestamp')::float8"),
-  sqlite: loggedColumns("json_extract(payload, '$.timestamp')")
+  pg: loggedColumns(
+    loggedSeq("workflow_executions.id"),
+    "workflow_events where execution_id = workflow_executions.id order by seq desc limit 1",
+    "(payload::json ->> 'timestamp')::float8"
+  ),
+  sqlite: loggedColumns(
+    SqliteLog.loggedSeqOfKey("workflow_executions.log_key"),
+    SqliteLog.lastEventOf("workflow_executions.log_key"),
+    "json_extract(payload, '$.timestamp')"
+  )
 }
 
 // The first statement sets only the columns a commit changes (a step's commit leaves the status, and so its
@@ -200,12 +207,7 @@ export function* commitProgram(
   }
   const first = Number(advanced[0]!.last_seq) - events.length + 1
   if (events.length > 0) {
-    yield query(
-      `insert into workflow_events (execution_id, seq, type, payload) values ${
-        events.map(() => "(?, ?, ?, ?)").join(", ")
-      }`,
-      events.flatMap(({ payload, type }, i) => [id, first + i, type, payload])
-    )
+    yield insertEvents(dialect, id, events.map(({ payload, type }, i) => [first + i, type, payload]))
   }
   const entry = commit.journal
   if (entry !== undefined) {
@@ -244,12 +246,7 @@ export function* commitProgram(
     )
     if (parent !== undefined) {
       const seq = Number(parent.last_seq)
-      yield query("insert into workflow_events (execution_id, seq, type, payload) values (?, ?, ?, ?)", [
-        toParent.parent,
-        seq,
-        parentSignal.type,
-        parentSignal.event
-      ])
+      yield insertEvents(dialect, toParent.parent, [[seq, parentSignal.type, parentSignal.event]])
       yield query("insert into workflow_signals (execution_id, seq, name, payload) values (?, ?, ?, ?)", [
         toParent.parent,
         seq,
@@ -265,6 +262,20 @@ export function* commitProgram(
   if (notified !== undefined) yield notified
   if (parentNotice !== undefined) yield parentNotice
   return first + events.length - 1
+}
+
+/** Inserts events (each its seq, type and payload, seqs ascending) into the log of the execution `id`. */
+const insertEvents = (dialect: Dialect, id: string, rows: ReadonlyArray<readonly [number, string, string]>): Query => {
+  if (dialect === "pg") {
+    return query(
+      `insert into workflow_events (execution_id, seq, type, payload) values ${
+        rows.map(() => "(?, ?, ?, ?)").join(", ")
+      }`,
+      rows.flatMap((row) => [id, ...row])
+    )
+  }
+  SqliteLog.checkRoom(id, rows[rows.length - 1]![0])
+  return query(SqliteLog.insertEvents(rows.length, false), [...rows.flat(), id])
 }
 
 /**
@@ -306,26 +317,28 @@ function* stepEndRows(
   encoded: EncodedCommit,
   owner: string | undefined
 ): CommitProgram {
-  const text = ownedTexts[owner === undefined ? "anyone" : "owned"] ??= `select ${loggedSeq("?")} as last_seq
+  const text = ownedTexts[owner === undefined ? "anyone" : "owned"] ??= `select ${
+    SqliteLog.loggedSeqOfKey("workflow_executions.log_key")
+  } as last_seq
      from workflow_executions where id = ? and ${unfinished}${
     owner === undefined ? "" : ` and owner = ? and lease_until > ${dbNow.sqlite}`
   }`
-  const [held] = yield query(text, owner === undefined ? [id, id] : [id, id, owner])
+  const [held] = yield query(text, owner === undefined ? [id] : [id, owner])
   if (held === undefined) throw refusal(id, owner, (yield statusQuery(id))[0])
   const last = Number(held.last_seq)
-  yield query(stepRowsText(encoded.events.length), stepRowParams(id, entry, encoded, last))
+  SqliteLog.checkRoom(id, last + encoded.events.length)
+  yield query(SqliteLog.insertEvents(encoded.events.length, true), [...stepRowParams(entry, encoded, last), id])
   return last + encoded.events.length
 }
 
-/** The rows of a step's end in the log (`stepEndRows`), with seqs after `last`. */
+/** The rows of a step's end in SQLite's log (`stepEndRows`), with seqs after `last`: `SqliteLog.insertEvents`'. */
 const stepRowParams = (
-  id: string,
   entry: NonNullable<Commit["journal"]>,
   encoded: EncodedCommit,
   last: number
 ): Array<unknown> => {
   const params: Array<unknown> = []
-  for (let i = 0; i < encoded.events.length; i++) params.push(id, last + 1 + i, ...stepRow(entry, encoded, i))
+  for (let i = 0; i < encoded.events.length; i++) params.push(last + 1 + i, ...stepRow(entry, encoded, i))
   return params
 }
 
@@ -362,21 +375,18 @@ export const guardedStepEnd = (
   owner: string | undefined,
   last: number
 ): Query | undefined => {
-  if (owner === undefined || !endsAStepAlone(commit, encoded)) return undefined
+  // Past the log's room, the program says so.
+  if (owner === undefined || !endsAStepAlone(commit, encoded) || last + encoded.events.length > SqliteLog.LAST_SEQ) {
+    return undefined
+  }
   const count = encoded.events.length
-  const text = guardedRowsTexts[count] ??= `insert into workflow_events
-     (execution_id, seq, type, payload, journal_key, journal_name, journal_result)
-   select * from (values ${Array.from({ length: count }, () => "(?, ?, ?, ?, ?, ?, ?)").join(", ")})
-   where exists (select 1 from workflow_executions
-     where id = ? and ${unfinished} and owner = ? and lease_until > ${dbNow.sqlite})`
-  return query(text, [...stepRowParams(id, commit.journal!, encoded, last), id, owner])
+  const text = guardedRowsTexts[count] ??= SqliteLog.insertEvents(
+    count,
+    true,
+    ` and ${unfinished} and owner = ? and lease_until > ${dbNow.sqlite}`
+  )
+  return query(text, [...stepRowParams(commit.journal!, encoded, last), id, owner])
 }
-
-const stepRowsTexts: Array<string> = []
-const stepRowsText = (count: number): string =>
-  stepRowsTexts[count] ??= `insert into workflow_events
-     (execution_id, seq, type, payload, journal_key, journal_name, journal_result)
-     values ${Array.from({ length: count }, () => "(?, ?, ?, ?, ?, ?, ?)").join(", ")}`
 
 /** Sets an execution waiting for the signal `name` running, held by no one, for an engine to launch. */
 const wakeFor = (id: string, name: string): Query =>

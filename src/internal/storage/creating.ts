@@ -13,12 +13,17 @@ import type { EncodedCommit } from "./payload.js"
 import { encodeSync, inputWhat } from "./payload.js"
 import type { ExecutionNotFound, InvalidPayload } from "./service.js"
 import { isTerminal, StorageError } from "./service.js"
+import { nextLogKey } from "./sqliteLog.js"
 
 /** A lease's length as the statements take it: whole ms, and at most 0 for one that has already expired. */
 export const leaseLength = (leaseMs: number): number =>
   Number.isFinite(leaseMs) ? Math.trunc(leaseMs) : leaseMs > 0 ? 2 ** 52 : 0
 
 const insertTexts: Record<Dialect, Array<string>> = { pg: [], sqlite: [] }
+
+/** The key of a new execution's log, on SQLite (sqliteLog.ts): a column and its value, to append. */
+export const logKeyColumn: Record<Dialect, string> = { pg: "", sqlite: ", log_key" }
+export const logKeyValue: Record<Dialect, string> = { pg: "", sqlite: `, ${nextLogKey}` }
 
 /**
  * The insert of a new execution, `?` placeholders: nothing when one with its id exists (insert-or-ignore
@@ -31,8 +36,10 @@ const insertExecution = (dialect: Dialect, execution: NewExecution, input: strin
   const text = insertTexts[dialect][(claim === undefined ? 0 : 1) + (deduplicated ? 2 : 0)] ??=
     `insert into workflow_executions
       (id, workflow, input, status, created_at, updated_at, last_seq, parent, awaited_by_parent, workflow_version,
-       queue, priority, dedup_key, owner, lease_until)
-    values (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ${claim === undefined ? "null" : `${dbNow[dialect]} + ?`})
+       queue, priority, dedup_key, owner, lease_until${logKeyColumn[dialect]})
+    values (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ${claim === undefined ? "null" : `${dbNow[dialect]} + ?`}${
+      logKeyValue[dialect]
+    })
     on conflict ${deduplicated ? "" : "(id) "}do nothing
     returning lease_until`
   const params = [execution.id, execution.workflow, input, execution.status, at, at, execution.parent ?? null]

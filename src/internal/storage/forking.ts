@@ -7,8 +7,9 @@ import type { ForkRequest, JournalEntry } from "../../ExecutionStorage.js"
 import { CHILD_PREFIX } from "../waits.js"
 import type { Dialect, Query, Rows } from "./commitProgram.js"
 import { dbNow, recordColumns } from "./commitProgram.js"
-import { leaseLength } from "./creating.js"
+import { leaseLength, logKeyColumn, logKeyValue } from "./creating.js"
 import { ExecutionNotFound, isEndEvent } from "./service.js"
+import * as SqliteLog from "./sqliteLog.js"
 
 const query = (text: string, params: ReadonlyArray<unknown>): Query => ({ text, params })
 
@@ -151,8 +152,11 @@ export function* forkProgram(
     ...(row.task_id === null ? {} : { taskId: String(row.task_id) })
   }))
   const events = (yield query(
-    `select seq, type, payload, journal_key, journal_name, journal_result
-     from workflow_events where execution_id = ? order by seq`,
+    dialect === "pg"
+      ? `select seq, type, payload, journal_key, journal_name, journal_result
+         from workflow_events where execution_id = ? order by seq`
+      : `select e.seq, e.type, e.payload, e.journal_key, e.journal_name, e.journal_result
+         from ${SqliteLog.eventsOf("?")} order by e.position`,
     [source]
   )).map((row) => ({
     seq: Number(row.seq),
@@ -182,8 +186,10 @@ export function* forkProgram(
   )
   const [row] = yield query(
     `insert into workflow_executions
-       (id, workflow, input, status, created_at, updated_at, last_seq, workflow_version, owner, lease_until)
-     select ?, workflow, input, 'running', ?, ?, ?, workflow_version, ?, ${dbNow[dialect]} + ?
+       (id, workflow, input, status, created_at, updated_at, last_seq, workflow_version, owner, lease_until${
+      logKeyColumn[dialect]
+    })
+     select ?, workflow, input, 'running', ?, ?, ?, workflow_version, ?, ${dbNow[dialect]} + ?${logKeyValue[dialect]}
        from workflow_executions where id = ?
      on conflict (id) do nothing
      returning *`,
@@ -202,14 +208,17 @@ export function* forkProgram(
   let seq = 0
   for (const group of chunks(chosen.events, 200)) {
     // The entries the log holds go with their rows, where the fork takes the entry over.
-    yield query(
-      `insert into workflow_events (execution_id, seq, type, payload, journal_key, journal_name, journal_result)
-       values ${group.map(() => "(?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
-      group.flatMap(({ entry, payload, type }) => {
-        const kept = entry !== undefined && chosen.keys.has(entry.key) ? entry : undefined
-        return [request.id, ++seq, type, payload, kept?.key ?? null, kept?.name ?? null, kept?.result ?? null]
-      })
-    )
+    const rows = group.map(({ entry, payload, type }) => {
+      const kept = entry !== undefined && chosen.keys.has(entry.key) ? entry : undefined
+      return [++seq, type, payload, kept?.key ?? null, kept?.name ?? null, kept?.result ?? null]
+    })
+    yield dialect === "pg"
+      ? query(
+        `insert into workflow_events (execution_id, seq, type, payload, journal_key, journal_name, journal_result)
+         values ${group.map(() => "(?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
+        rows.flatMap((row) => [request.id, ...row])
+      )
+      : query(SqliteLog.insertEvents(group.length, true), [...rows.flat(), request.id])
   }
   return { row, created: true }
 }

@@ -247,6 +247,41 @@ export const migrations = {
       pg: () => sql`alter table workflow_executions add column followed_until bigint`,
       orElse: () => Effect.void
     })
+  }),
+  "12_sqlite_keyed_log": Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    // On SQLite the log is keyed by one integer, an execution's `log_key` times 2^32 plus the seq
+    // (sqliteLog.ts): a rowid table, which SQLite appends to without rebalancing pages as it did the
+    // clustered key's. Existing executions are keyed in the order of their rows. A key is given to every
+    // execution (not null: a row inserted without one is refused by the unique index, not left keyless).
+    // `seq` and `log_key` are computed from the position, stored nowhere: for people reading the table.
+    yield* sql.onDialectOrElse({
+      pg: () => Effect.void,
+      orElse: () =>
+        Effect.gen(function*() {
+          yield* sql`alter table workflow_executions add column log_key integer not null default 0`
+          yield* sql`update workflow_executions set log_key = rowid`
+          yield* sql`create unique index workflow_executions_log_key on workflow_executions (log_key)`
+          yield* sql`
+            create table workflow_events_keyed (
+              position integer primary key,
+              seq integer generated always as (position & 4294967295) virtual,
+              log_key integer generated always as (position >> 32) virtual,
+              type text not null,
+              payload text not null,
+              journal_key text,
+              journal_name text,
+              journal_result text
+            )`
+          yield* sql`
+            insert into workflow_events_keyed (position, type, payload, journal_key, journal_name, journal_result)
+            select x.log_key * 4294967296 + e.seq, e.type, e.payload, e.journal_key, e.journal_name, e.journal_result
+              from workflow_events e join workflow_executions x on x.id = e.execution_id
+             order by 1`
+          yield* sql`drop table workflow_events`
+          yield* sql`alter table workflow_events_keyed rename to workflow_events`
+        })
+    })
   })
 }
 

@@ -33,6 +33,7 @@ import { eventOf, recordOf, toJournalEntry, toRecord } from "./rows.js"
 import { scheduleStore } from "./scheduleProgram.js"
 import type { InvalidPayload } from "./service.js"
 import { ExecutionNotFound, ExecutionStorage, StorageError } from "./service.js"
+import * as SqliteLog from "./sqliteLog.js"
 import * as WaitProgram from "./waitProgram.js"
 import * as Writer from "./writer.js"
 
@@ -215,12 +216,23 @@ const waits = (
  * their `step_end` rows, and are read after the table's (where the step's start, journaled on its own, may
  * still be), so that they are the ones kept.
  */
-const journalText = `select key, name, kind, state, task_id, result, wake_at, 0 as logged from workflow_journal
+const journalText = (stepEnds: string) =>
+  `select key, name, kind, state, task_id, result, wake_at, 0 as logged from workflow_journal
      where execution_id = ?
    union all
-   select journal_key, journal_name, 'step', 'completed', null, journal_result, null, 1 from workflow_events
-     where execution_id = ? and journal_key is not null
+   select journal_key, journal_name, 'step', 'completed', null, journal_result, null, 1 from ${stepEnds}
    order by logged`
+
+const journalTexts: Record<Dialect, string> = {
+  pg: journalText("workflow_events where execution_id = ? and journal_key is not null"),
+  sqlite: journalText(`${SqliteLog.eventsOf("?")} and e.journal_key is not null`)
+}
+
+/** A page of an execution's events from a seq on, in a dialect: `?` for the id, the seq and the limit. */
+const eventsTexts: Record<Dialect, string> = {
+  pg: "select seq, payload from workflow_events where execution_id = ? and seq >= ? order by seq limit ?",
+  sqlite: `select e.seq, e.payload from ${SqliteLog.eventsOf("?", "?")} order by e.position limit ?`
+}
 
 /** One entry per key, the last read (`journalText`), where it was first. */
 const latestByKey = (entries: ReadonlyArray<JournalEntry>): ReadonlyArray<JournalEntry> => {
@@ -251,10 +263,7 @@ export const reading = (
   events: (id, { fromSeq, limit }) =>
     Effect.flatMap(
       Effect.mapError(
-        run({
-          text: "select seq, payload from workflow_events where execution_id = ? and seq >= ? order by seq limit ?",
-          params: [id, fromSeq, limit]
-        }),
+        run({ text: eventsTexts[dialect], params: [id, fromSeq, limit] }),
         failed("events")
       ),
       (rows) => decodeWith(() => rows.map((row) => eventOf(id, row)))
@@ -262,7 +271,7 @@ export const reading = (
   journal: (id) =>
     Effect.flatMap(
       Effect.mapError(
-        run({ text: journalText, params: [id, id] }),
+        run({ text: journalTexts[dialect], params: [id, id] }),
         failed("journal")
       ),
       (rows) => decodeWith(() => latestByKey(rows.map((row) => toJournalEntry(id, row as unknown as JournalRow))))

@@ -7,6 +7,7 @@
 import type { PurgeRequest, WakeClaim } from "../../ExecutionStorage.js"
 import type { Dialect, Query, Rows } from "./commitProgram.js"
 import { dbNow } from "./commitProgram.js"
+import * as SqliteLog from "./sqliteLog.js"
 
 const query = (text: string, params: ReadonlyArray<unknown>): Query => ({ text, params })
 
@@ -88,7 +89,10 @@ export function* purgeProgram(dialect: Dialect, request: PurgeRequest): Generato
   const ids = picked.map((row) => String(row.id))
   if (ids.length === 0) return 0
   const list = ids.map(() => "?").join(", ")
-  for (const table of ["workflow_events", "workflow_journal", "workflow_signals"]) {
+  if (dialect === "pg") yield query(`delete from workflow_events where execution_id in (${list})`, ids)
+  // On SQLite each execution's log is a range of positions: deleted range by range, not found by a scan.
+  else for (const id of ids) yield query(SqliteLog.deleteLog, [id])
+  for (const table of ["workflow_journal", "workflow_signals"]) {
     yield query(`delete from ${table} where execution_id in (${list})`, ids)
   }
   const deleted = yield query(
