@@ -71,7 +71,8 @@ const guarded = (dialect: "sqlite" | "pg", id: string, i: number): Query => {
     }
     : {
       text: `insert into workflow_events (position, type, payload)
-        select log_key * 4294967296 + ?, 'step_end', ? from workflow_executions where id = ? and ${held}`,
+        select log_key * 16777216 + cast(? as integer), 'step_end', ? from workflow_executions
+         where id = ? and ${held}`,
       params: [i + 1, payload, id, OWNER]
     }
 }

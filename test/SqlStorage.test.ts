@@ -42,8 +42,8 @@ describe("SQLite group commit", () => {
       // Another connection makes the database refuse "broken"'s next event, as a constraint would.
       const other = new Database(filename)
       other.exec(`create trigger refuse_broken before insert on workflow_events
-        when new.position >> 32 = (select log_key from workflow_executions where id = 'broken')
-          and new.position & 4294967295 > 1
+        when new.position >> 24 = (select log_key from workflow_executions where id = 'broken')
+          and new.position & 16777215 > 1
         begin select raise(abort, 'constraint failed: refused'); end`)
       other.close()
       const outcomes = yield* Effect.all(

@@ -1,10 +1,12 @@
 /**
- * SQLite's log keyed by position (an execution's log key times 2^32, plus
+ * SQLite's log keyed by position (an execution's log key times 2^24, plus
  * the seq; see src/internal/storage/sqliteLog.ts): a database of the
- * schema before it migrates with nothing lost; executions' logs never mix,
- * however their commits interleave or however many are deleted; and a log
- * that would run past its range fails, storing nothing, rather than spill
- * into the next execution's.
+ * schema before it migrates with nothing lost, or is refused whole when it
+ * holds what the key cannot; executions' logs never mix, however their
+ * commits interleave, however many are deleted, whatever their keys (up to
+ * the last, where positions pass 2^53); and a log or a database that would
+ * run past its range fails, storing nothing, rather than spill into another
+ * execution's log.
  */
 import { SqlClient } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
@@ -18,7 +20,7 @@ import { join } from "node:path"
 import { ExecutionStorage, WorkflowEvent } from "../src/index.js"
 import { stepEnd, stepStart } from "../src/internal/stepEvents.js"
 import { migrations } from "../src/internal/storage/migrations.js"
-import { LAST_SEQ } from "../src/internal/storage/sqliteLog.js"
+import { LAST_KEY, LAST_SEQ } from "../src/internal/storage/sqliteLog.js"
 
 const dir = mkdtempSync(join(tmpdir(), "workflow-keyed-log-"))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -157,10 +159,10 @@ describe("SQLite's log keyed by position", () => {
         yield* storage.create({ id: "next", workflow: "w", input: null, status: "running", claim })
         yield* storage.commit("next", { events: [log("next's")], owner: OWNER })
       }).pipe(Effect.provide(storageOn(filename)))
-      // As if "full" had stored 2^32 - 1 events: its last one at the end of its range.
+      // As if "full" had stored 2^24 - 1 events: its last one at the end of its range.
       const db = new Database(filename)
       db.prepare(`insert into workflow_events (position, type, payload)
-        select log_key * 4294967296 + ?, 'log', ? from workflow_executions where id = 'full'`)
+        select log_key * 16777216 + cast(? as integer), 'log', ? from workflow_executions where id = 'full'`)
         .run(LAST_SEQ, JSON.stringify(log("last")))
       db.close()
       yield* Effect.gen(function*() {
@@ -186,5 +188,78 @@ describe("SQLite's log keyed by position", () => {
         expect(yield* messages(storage, "next")).toEqual(["1 next's"])
         expect(yield* storage.commit("next", { events: [log("still mine")], owner: OWNER })).toBe(2)
       }).pipe(Effect.provide(storageOn(filename)))
+    }))
+
+  it.effect("keys up to the last keep every seq exact (positions past 2^53); past the last key a creation fails", () => {
+    const filename = freshFile()
+    const keyOf = (id: string) => {
+      const db = new Database(filename, { readonly: true })
+      const key = db.prepare("select log_key from workflow_executions where id = ?").pluck().get(id)
+      db.close()
+      return Number(key)
+    }
+    return Effect.gen(function*() {
+      const storage = yield* ExecutionStorage.ExecutionStorage
+      const result = { _tag: "Success", value: 1 } as const
+      const keys: Array<number> = []
+      // Each execution's key is one more than the highest: the one before it is given the key wanted minus one.
+      for (const wanted of [2 ** 21 + 1, 2 ** 29 + 3, 2 ** 35 + 7, LAST_KEY]) {
+        const before = `before-${wanted}`
+        yield* storage.create({ id: before, workflow: "w", input: null, status: "running" })
+        const db = new Database(filename)
+        db.prepare("update workflow_executions set log_key = ? where id = ?").run(wanted - 1, before)
+        db.close()
+        const id = `at-${wanted}`
+        yield* storage.create({ id, workflow: "w", input: null, status: "running", claim })
+        for (let i = 1; i <= 3; i++) {
+          yield* storage.commit(id, { events: [log(`${id}.${i}`)], owner: OWNER })
+          yield* storage.commit(id, {
+            events: [stepStart(id, "s", 1, undefined, undefined), stepEnd(id, "s", 1, 2, result, undefined)],
+            journal: { key: String(i), name: "s", kind: "step", state: "completed", result },
+            owner: OWNER
+          })
+        }
+        keys.push(keyOf(id))
+        const all = [1, 2, 3].flatMap((
+          i
+        ) => [`${3 * i - 2} ${id}.${i}`, `${3 * i - 1} step_start`, `${3 * i} step_end`])
+        expect(yield* messages(storage, id)).toEqual(all)
+        for (const from of [2, 3, 4, 5, 9]) {
+          const page = yield* storage.events(id, { fromSeq: from, limit: 2 })
+          expect(page.map((event) => event.seq)).toEqual([from, from + 1].filter((seq) => seq <= 9))
+        }
+        expect((yield* storage.journal(id)).map((entry) => entry.key)).toEqual(["1", "2", "3"])
+        expect(yield* storage.get(id)).toMatchObject({ lastSeq: 9 })
+        // The execution before it has a log of its own, empty.
+        expect(yield* storage.events(before, { fromSeq: 1, limit: 10 })).toEqual([])
+      }
+      expect(keys).toEqual([2 ** 21 + 1, 2 ** 29 + 3, 2 ** 35 + 7, LAST_KEY])
+      // No key is left: a creation is refused, and nothing else changes.
+      const refused = yield* Effect.flip(
+        storage.create({ id: "one-too-many", workflow: "w", input: null, status: "running" })
+      )
+      expect(refused._tag).toBe("StorageError")
+      expect(refused.message).toContain("log_key")
+      expect(yield* Effect.flip(storage.get("one-too-many"))).toMatchObject({ _tag: "ExecutionNotFound" })
+      expect(yield* storage.get(`at-${LAST_KEY}`)).toMatchObject({ lastSeq: 9 })
+    }).pipe(Effect.provide(storageOn(filename)))
+  })
+
+  it.effect("a database of the clustered log holding more than the key can is refused whole, and left as it was", () =>
+    Effect.gen(function*() {
+      const filename = freshFile()
+      yield* version11(filename)
+      const db = new Database(filename)
+      db.prepare(`insert into workflow_events (execution_id, seq, type, payload) values ('z-running', ?, 'log', '{}')`)
+        .run(LAST_SEQ + 1)
+      db.close()
+      const refused = yield* Effect.flip(Effect.provide(ExecutionStorage.ExecutionStorage, storageOn(filename)))
+      expect(refused._tag).toBe("StorageError")
+      expect(refused.message).toContain("cannot be migrated to the log keyed by position")
+      const after = new Database(filename, { readonly: true })
+      expect(after.prepare("select max(migration_id) from workflow_migrations").pluck().get()).toBe(11)
+      expect(after.prepare("select count(*) from workflow_events where execution_id = 'z-running'").pluck().get())
+        .toBe(4)
+      after.close()
     }))
 })

@@ -6,6 +6,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
+import { StorageError } from "./service.js"
 
 export const migrations = {
   "1_executions_events_journal": Effect.gen(function*() {
@@ -250,23 +251,40 @@ export const migrations = {
   }),
   "12_sqlite_keyed_log": Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    // On SQLite the log is keyed by one integer, an execution's `log_key` times 2^32 plus the seq
-    // (sqliteLog.ts): a rowid table, which SQLite appends to without rebalancing pages as it did the
-    // clustered key's. Existing executions are keyed in the order of their rows. A key is given to every
-    // execution (not null: a row inserted without one is refused by the unique index, not left keyless).
-    // `seq` and `log_key` are computed from the position, stored nowhere: for people reading the table.
+    // On SQLite the log is keyed by one integer, an execution's `log_key` times 2^24 plus the seq
+    // (sqliteLog.ts; the numbers are written out here, as this migration must stay as it ran): a rowid
+    // table, which SQLite appends to without rebalancing pages as it did the clustered key's. Existing
+    // executions are keyed in the order of their rows. A key is given to every execution (not null: a row
+    // inserted without one is refused by the unique index, not left keyless). `seq` and `log_key` are
+    // computed from the position, stored nowhere: for people reading the table.
     yield* sql.onDialectOrElse({
       pg: () => Effect.void,
       orElse: () =>
         Effect.gen(function*() {
+          // What the new key cannot hold is refused before anything changes (2^24 - 1 events an execution,
+          // 2^39 - 1 the highest key): the database stays as it was, for the version that wrote it.
+          const [limits] = yield* sql<{ seq: number | null; key: number | null }>`
+            select (select max(seq) from workflow_events) as seq, (select max(rowid) from workflow_executions) as key`
+          if ((limits?.seq ?? 0) > 16777215 || (limits?.key ?? 0) > 549755813887) {
+            // A defect, as the Migrator would make of a failure (dropping its message): `migrate` makes it the
+            // storage's error again.
+            return yield* Effect.die(
+              new StorageError({
+                operation: "migrate",
+                reason: `this SQLite database cannot be migrated to the log keyed by position: an execution ` +
+                  `holds more than 16777215 events (${limits?.seq}), or its executions' rows are numbered past ` +
+                  `549755813887 (${limits?.key})`
+              })
+            )
+          }
           yield* sql`alter table workflow_executions add column log_key integer not null default 0`
           yield* sql`update workflow_executions set log_key = rowid`
           yield* sql`create unique index workflow_executions_log_key on workflow_executions (log_key)`
           yield* sql`
             create table workflow_events_keyed (
               position integer primary key,
-              seq integer generated always as (position & 4294967295) virtual,
-              log_key integer generated always as (position >> 32) virtual,
+              seq integer generated always as (position & 16777215) virtual,
+              log_key integer generated always as (position >> 24) virtual,
               type text not null,
               payload text not null,
               journal_key text,
@@ -275,7 +293,7 @@ export const migrations = {
             )`
           yield* sql`
             insert into workflow_events_keyed (position, type, payload, journal_key, journal_name, journal_result)
-            select x.log_key * 4294967296 + e.seq, e.type, e.payload, e.journal_key, e.journal_name, e.journal_result
+            select x.log_key * 16777216 + e.seq, e.type, e.payload, e.journal_key, e.journal_name, e.journal_result
               from workflow_events e join workflow_executions x on x.id = e.execution_id
              order by 1`
           yield* sql`drop table workflow_events`

@@ -70,7 +70,11 @@ export const migrate: Effect.Effect<void, StorageError, SqlClient.SqlClient> = E
     Effect.retry({
       while: (error) => error._tag === "MigrationError" ? error.reason === "locked" : createdByAnother(error),
       schedule: Schedule.spaced("50 millis").pipe(Schedule.intersect(Schedule.recurs(100)))
-    })
+    }),
+    // A migration that refuses the database says why with a `StorageError`, as a defect (see migrations.ts).
+    Effect.catchSomeDefect((defect) =>
+      defect instanceof StorageError ? Option.some(Effect.fail(defect)) : Option.none()
+    )
   )
   const [latest] = yield* sql<{ readonly id: number | string }>`
     select max(migration_id) as id from workflow_migrations`

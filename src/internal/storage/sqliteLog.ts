@@ -1,25 +1,30 @@
 /**
  * Where an execution's events are on SQLite. The log (`workflow_events`) is
  * keyed by one integer, `position`: the execution's `log_key` (a number
- * given when it is created, see `nextLogKey`) times 2^32, plus the event's
- * seq; its `seq` column is computed from it. An execution's events are
- * together and in order, as they were under the clustered key
+ * given when it is created, see `nextLogKey`) times 2^24, plus the event's
+ * seq; its `seq` and `log_key` columns are computed from it. An execution's
+ * events are together and in order, as they were under the clustered key
  * (execution_id, seq), but the table is now a rowid table: SQLite appends to
  * one without rebalancing pages, where the clustered b-tree moved rows
  * between siblings whenever an execution's page filled (see docs/design.md,
  * "The log keyed by position"). PostgreSQL keeps (execution_id, seq).
  *
- * Positions stay in SQL: a position past 2^53 is no JavaScript number. The
- * statements take and give seqs and ids, never positions.
+ * Positions stay in SQL, in integer arithmetic: a position past 2^53 is no
+ * JavaScript number, and a number bound from JavaScript is a REAL to SQLite
+ * (better-sqlite3 binds doubles), which would make the sum a double too. The
+ * statements take ids and seqs, cast every bound seq to an integer, and
+ * compute positions themselves.
  */
-
 import { StorageError } from "./service.js"
 
-/** 2^32: an execution's positions are its log key times this, plus each seq. */
-const SPAN = "4294967296"
+/** 2^24: an execution's positions are its log key times this, plus each seq. */
+const SPAN = "16777216"
 
-/** The highest seq an execution's log can hold (2^32 - 1): one more would be the next execution's. */
-export const LAST_SEQ = 4294967295
+/** The highest seq an execution's log can hold (2^24 - 1): one more would be the next execution's first. */
+export const LAST_SEQ = 16777215
+
+/** The highest log key (2^39 - 1): its last position is 2^63 - 1, SQLite's largest integer. */
+export const LAST_KEY = 549755813887
 
 /** Throws, before anything is written, when a commit would take the log of `id` past `LAST_SEQ`. */
 export const checkRoom = (id: string, lastSeq: number): void => {
@@ -33,13 +38,16 @@ export const checkRoom = (id: string, lastSeq: number): void => {
 
 /**
  * The log key of an execution being inserted: one more than the highest given (the unique index on
- * `log_key` finds it). Keys are not reused while their execution exists.
+ * `log_key` finds it), so that a key is not reused while its execution exists. Null past `LAST_KEY`, which
+ * the column refuses (`NOT NULL constraint failed: workflow_executions.log_key`): keys are not reclaimed,
+ * so a database takes 2^39 executions over its life.
  */
-export const nextLogKey = "(select coalesce(max(log_key), -1) + 1 from workflow_executions)"
+export const nextLogKey = `(select case when max(log_key) >= ${LAST_KEY} then null
+  else coalesce(max(log_key), -1) + 1 end from workflow_executions)`
 
 /** The positions of the log keyed `logKey` from seq `fromSeq` on (SQL expressions), as a `between`. */
 const range = (logKey: string, fromSeq: string) =>
-  `between ${logKey} * ${SPAN} + ${fromSeq} and ${logKey} * ${SPAN} + ${LAST_SEQ}`
+  `between ${logKey} * ${SPAN} + cast(${fromSeq} as integer) and ${logKey} * ${SPAN} + ${LAST_SEQ}`
 
 /**
  * The events of the execution whose id is `id` (an SQL expression, typically `?`), from the seq `fromSeq`
@@ -80,7 +88,9 @@ export const insertEvents = (count: number, journaled: boolean, guard = ""): str
   const text = `insert into workflow_events (position, type, payload${
     journaled ? ", journal_key, journal_name, journal_result" : ""
   })
-    select x.log_key * ${SPAN} + v.column1, v.column2, v.column3${journaled ? ", v.column4, v.column5, v.column6" : ""}
+    select x.log_key * ${SPAN} + cast(v.column1 as integer), v.column2, v.column3${
+    journaled ? ", v.column4, v.column5, v.column6" : ""
+  }
       from (values ${Array.from({ length: count }, () => row).join(", ")}) as v, workflow_executions x
      where x.id = ?${guard}`
   if (guard === "") texts[count] = text
