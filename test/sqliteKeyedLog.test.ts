@@ -186,6 +186,10 @@ describe("SQLite's log keyed by position", () => {
         expect(yield* storage.get("full")).toMatchObject({ status: "running", lastSeq: LAST_SEQ })
         expect(yield* storage.journal("full")).toEqual([])
         expect(yield* messages(storage, "next")).toEqual(["1 next's"])
+        // A seq below the first reads from the log's start, never from the end of the log before it.
+        for (const fromSeq of [0, -1, -5]) {
+          expect((yield* storage.events("next", { fromSeq, limit: 10 })).map((event) => event.seq)).toEqual([1])
+        }
         expect(yield* storage.commit("next", { events: [log("still mine")], owner: OWNER })).toBe(2)
       }).pipe(Effect.provide(storageOn(filename)))
     }))

@@ -48,20 +48,20 @@ const childrenCancel = (
 /** A span per start where a tracer exports it (see `traced`). */
 const startSpan = traced("WorkflowEngine.start")
 
-/**
- * Creates `execution` (running, claimed for this engine's runs) and launches its run here; whether it was
- * created (a given id may be an existing execution's). With an id of the engine's making (no other start can
- * use it) and a storage whose writers create, the run's first write creates it, with the run's first steps
- * if they are quick, and this returns once that write is stored: one write (one sync to disk, one round
- * trip) for a quick execution, where there would be two. Not for a start from another execution's body: a
- * cancel of that one finds its children by their stored link, and must find this one as soon as it began.
- */
 /** Whether a start created its execution, and the run it launched here, if it did. */
 interface Created {
   readonly created: boolean
   readonly run: Run.Run | undefined
 }
 
+/**
+ * Creates `execution` (running, claimed for this engine's runs) and launches its run here; whether it was
+ * created (a given id may be an existing execution's), and the run. With an id of the engine's making (no
+ * other start can use it) and a storage whose writers create, the run's first write creates it, with the
+ * run's first steps if they are quick, and this returns once that write is stored: one write (one sync to
+ * disk, one round trip) for a quick execution, where there would be two. Not for a start from another execution's body: a
+ * cancel of that one finds its children by their stored link, and must find this one as soon as it began.
+ */
 const creatingHere = (storage: ExecutionStorageService, runs: Runs.Runs, clock: Clock.Clock) =>
 (
   execution: NewExecution,

@@ -264,18 +264,32 @@ export function* commitProgram(
   return first + events.length - 1
 }
 
-/** Inserts events (each its seq, type and payload, seqs ascending) into the log of the execution `id`. */
-const insertEvents = (dialect: Dialect, id: string, rows: ReadonlyArray<readonly [number, string, string]>): Query => {
+/** An event's row in the log: its seq, type and payload, and the journal entry a step's end carries, if any. */
+export type EventRow =
+  | readonly [seq: number, type: string, payload: string]
+  | readonly [seq: number, type: string, payload: string, key: unknown, name: unknown, result: unknown]
+
+/**
+ * Inserts events (seqs ascending) into the log of the execution `id`, in either dialect's layout; with
+ * `journaled`, every row has the journal columns.
+ */
+export const insertEvents = (
+  dialect: Dialect,
+  id: string,
+  rows: ReadonlyArray<EventRow>,
+  journaled = false
+): Query => {
   if (dialect === "pg") {
+    const columns = journaled ? "(?, ?, ?, ?, ?, ?, ?)" : "(?, ?, ?, ?)"
     return query(
-      `insert into workflow_events (execution_id, seq, type, payload) values ${
-        rows.map(() => "(?, ?, ?, ?)").join(", ")
-      }`,
+      `insert into workflow_events (execution_id, seq, type, payload${
+        journaled ? ", journal_key, journal_name, journal_result" : ""
+      }) values ${rows.map(() => columns).join(", ")}`,
       rows.flatMap((row) => [id, ...row])
     )
   }
   SqliteLog.checkRoom(id, rows[rows.length - 1]![0])
-  return query(SqliteLog.insertEvents(rows.length, false), [...rows.flat(), id])
+  return query(SqliteLog.insertEvents(rows.length, journaled), [...rows.flat(), id])
 }
 
 /**

@@ -6,7 +6,8 @@
 import type { ForkRequest, JournalEntry } from "../../ExecutionStorage.js"
 import { CHILD_PREFIX } from "../waits.js"
 import type { Dialect, Query, Rows } from "./commitProgram.js"
-import { dbNow, recordColumns } from "./commitProgram.js"
+import type { EventRow } from "./commitProgram.js"
+import { dbNow, insertEvents, recordColumns } from "./commitProgram.js"
 import { leaseLength, logKeyColumn, logKeyValue } from "./creating.js"
 import { ExecutionNotFound, isEndEvent } from "./service.js"
 import * as SqliteLog from "./sqliteLog.js"
@@ -208,17 +209,11 @@ export function* forkProgram(
   let seq = 0
   for (const group of chunks(chosen.events, 200)) {
     // The entries the log holds go with their rows, where the fork takes the entry over.
-    const rows = group.map(({ entry, payload, type }) => {
+    const rows = group.map(({ entry, payload, type }): EventRow => {
       const kept = entry !== undefined && chosen.keys.has(entry.key) ? entry : undefined
       return [++seq, type, payload, kept?.key ?? null, kept?.name ?? null, kept?.result ?? null]
     })
-    yield dialect === "pg"
-      ? query(
-        `insert into workflow_events (execution_id, seq, type, payload, journal_key, journal_name, journal_result)
-         values ${group.map(() => "(?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
-        rows.flatMap((row) => [request.id, ...row])
-      )
-      : query(SqliteLog.insertEvents(group.length, true), [...rows.flat(), request.id])
+    yield insertEvents(dialect, request.id, rows, true)
   }
   return { row, created: true }
 }

@@ -45,9 +45,12 @@ export const checkRoom = (id: string, lastSeq: number): void => {
 export const nextLogKey = `(select case when max(log_key) >= ${LAST_KEY} then null
   else coalesce(max(log_key), -1) + 1 end from workflow_executions)`
 
-/** The positions of the log keyed `logKey` from seq `fromSeq` on (SQL expressions), as a `between`. */
+/**
+ * The positions of the log keyed `logKey` from seq `fromSeq` on (SQL expressions), as a `between`. A seq
+ * below 0 counts as 0: the positions before a log's first are the end of the previous execution's.
+ */
 const range = (logKey: string, fromSeq: string) =>
-  `between ${logKey} * ${SPAN} + cast(${fromSeq} as integer) and ${logKey} * ${SPAN} + ${LAST_SEQ}`
+  `between ${logKey} * ${SPAN} + max(cast(${fromSeq} as integer), 0) and ${logKey} * ${SPAN} + ${LAST_SEQ}`
 
 /**
  * The events of the execution whose id is `id` (an SQL expression, typically `?`), from the seq `fromSeq`
