@@ -130,14 +130,14 @@ class RunWriter<P> implements Writer {
         held.journaled !== undefined && commit.journal !== undefined && held.journaled !== commit.journal.key
       ))
     ) {
-      return this.afterHeld(Effect.suspend(() => this.commit(commit, options)))
+      return this.afterHeld(() => this.commit(commit, options))
     }
     let prepared: P
     try {
       prepared = this.driver.prepare(this.id, commit)
     } catch (error) {
       // It cannot be stored; what was held back before it happened, and is stored.
-      return this.afterHeld(failWith(error))
+      return this.afterHeld(() => failWith(error))
     }
     if (held !== undefined) {
       // The held commit and this one are one write, told of as this one.
@@ -157,14 +157,17 @@ class RunWriter<P> implements Writer {
     return this.writeNow(commit, prepared) ?? Exit.void
   }
 
-  /** Writes what is held back first, so the log keeps its order; `next` only if that was stored. */
-  private afterHeld(next: Effect.Effect<void, CommitError>): Effect.Effect<void, CommitError> {
+  /**
+   * Writes what is held back first, so the log keeps its order; `next` only if that was stored: at once when
+   * it was written at once (a step's start after the previous step's end costs no Effect operation).
+   */
+  private afterHeld(next: () => Effect.Effect<void, CommitError>): Effect.Effect<void, CommitError> {
     const held = this.held
-    if (held === undefined) return next
+    if (held === undefined) return next()
     this.held = undefined
     // Started at once: it is out of the held slot now, so it must be written even if nobody waits for it.
     const before = this.writeNow(held.commit, held.prepared)
-    return before === undefined ? next : Effect.zipRight(before, next)
+    return before === undefined ? next() : Effect.zipRight(before, Effect.suspend(next))
   }
 
   /** Writes (an asynchronous write starts at once); `undefined` when it was written synchronously. */
