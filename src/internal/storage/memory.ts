@@ -166,7 +166,7 @@ const forkIn = (entries: Map<string, Entry>, clock: Clock.Clock) => (request: Fo
     source.input,
     clock.unsafeCurrentTimeMillis()
   )
-  for (const [key, journaled] of source.journal) if (chosen.keys.has(key)) fork.journal.set(key, journaled)
+  for (const journaled of source.journal.values()) if (chosen.keys.has(journaled.key)) fork.journal.set(journaled)
   for (const { event } of chosen.events) {
     fork.events.push(Object.freeze({ ...event, workflowInstanceId: id, seq: ++fork.lastSeq }))
   }
@@ -225,13 +225,13 @@ const applyTo = (entries: Map<string, Entry>, clock: Clock.Clock) =>
     }
   }
   if (answered !== undefined) {
-    entry.journal.set(answered.key, {
+    entry.journal.set({
       ...answered,
       state: "completed",
       result: { _tag: "Success", value: commit.answer!.value }
     })
   }
-  if (commit.journal !== undefined) entry.journal.set(commit.journal.key, commit.journal)
+  if (commit.journal !== undefined) entry.journal.set(commit.journal)
   if (commit.status !== undefined) {
     entry.status = commit.status
     entry.waitingFor = commit.wait?.for

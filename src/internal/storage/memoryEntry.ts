@@ -38,7 +38,40 @@ export interface Entry {
   /** Signals sent, in the order sent; once received, the key of the entry that received it ("" if skipped). */
   readonly inbox: Array<InboxSignal & { receivedBy: string | undefined }>
   readonly events: Array<StoredEvent>
-  readonly journal: Map<string, JournalEntry>
+  readonly journal: Journal
+}
+
+/**
+ * An entry's journal by key. A commit appends its entry (most journal one: a step's start or end, on every
+ * step's path); the map by key takes in what was appended when it is next read. A push costs a run of steps
+ * next to nothing, a set into a map of thousands of keys about as much as the rest of the commit, and a
+ * running execution's journal is read only when it suspends, forks or is answered.
+ */
+export class Journal {
+  private readonly byKey = new Map<string, JournalEntry>()
+  private appended: Array<JournalEntry> = []
+
+  /** The entry at its key from now on (a later one at the same key replaces it). */
+  set(entry: JournalEntry): void {
+    this.appended.push(entry)
+  }
+
+  get(key: string): JournalEntry | undefined {
+    return this.settled().get(key)
+  }
+
+  /** The entries, each key once, in the order its first entry was appended. */
+  values(): IterableIterator<JournalEntry> {
+    return this.settled().values()
+  }
+
+  private settled(): Map<string, JournalEntry> {
+    if (this.appended.length > 0) {
+      for (const entry of this.appended) this.byKey.set(entry.key, entry)
+      this.appended = []
+    }
+    return this.byKey
+  }
 }
 
 export const snapshot = (entry: Entry): ExecutionRecord => {
@@ -92,5 +125,5 @@ export const newEntry = (execution: NewExecution, input: unknown, now: number): 
   wakeAt: undefined,
   inbox: [],
   events: [],
-  journal: new Map()
+  journal: new Journal()
 })
