@@ -2,8 +2,14 @@
  * In-memory step: 10,000 sequential steps, each emitting step_start/step_end,
  * with one subscriber reading every event. Floor: a bare async generator
  * yielding the same event objects to a consumer.
+ *
+ * A bound row beside it: the least a step can be as an Effect at all. The
+ * body's effect run under a match (a step must catch its failure), its two
+ * events and its journal entry built and kept, in one `Effect.gen` loop; no
+ * engine, no subscriber. What running each step as an Effect costs against
+ * the same floor, before any engine work.
  */
-import { Effect, Stream } from "effect"
+import { Effect, Exit, Stream } from "effect"
 import { WorkflowEngine } from "../src/index.js"
 import type { WorkflowEvent } from "../src/index.js"
 import { compare } from "./harness.js"
@@ -49,9 +55,58 @@ const floor = async () => {
   if (seen !== STEPS * 2 + 1) throw new Error(`consumer saw ${seen} events`)
 }
 
+/** Each step as an Effect and nothing more: what a memory storage keeps of it, kept in arrays and a map. */
+const effectSteps = () => {
+  const id = crypto.randomUUID()
+  const events: Array<WorkflowEvent.WorkflowEvent> = []
+  const journal = new Map<string, unknown>()
+  const step = (i: number) =>
+    Effect.suspend(() => {
+      const started = Date.now()
+      events.push(
+        Object.freeze({ type: "step_start", timestamp: started, runnableName: "step", workflowInstanceId: id })
+      )
+      return Effect.matchCauseEffect(Effect.succeed(i), {
+        onFailure: Effect.failCause,
+        onSuccess: (output) => {
+          const timestamp = Date.now()
+          events.push(Object.freeze({
+            type: "step_end",
+            timestamp,
+            runnableName: "step",
+            output,
+            durationMs: timestamp - started,
+            workflowInstanceId: id
+          }))
+          const key = String(i)
+          journal.set(key, {
+            key,
+            name: "step",
+            kind: "step",
+            state: "completed",
+            result: { _tag: "Success", value: output }
+          })
+          return Exit.succeed(output)
+        }
+      })
+    })
+  return Effect.runPromise(Effect.gen(function*() {
+    let total = 0
+    for (let i = 0; i < STEPS; i++) total += yield* step(i)
+    events.push(Object.freeze({ type: "final_output", timestamp: Date.now(), data: total, workflowInstanceId: id }))
+    if (events.length !== STEPS * 2 + 1) throw new Error(`kept ${events.length} events`)
+  }))
+}
+
 export const run = async (_targets: Targets) => [
   await compare("memory step (10,000 steps, 1 subscriber; floor: a bare async generator)", ours, floor, {
     rounds: 15,
     warmup: 3
-  })
+  }),
+  await compare(
+    "bound: Effect steps alone, memory (10,000 steps, each its effect matched, its events and journal entry kept; floor: a bare async generator)",
+    effectSteps,
+    floor,
+    { rounds: 15, warmup: 3 }
+  )
 ]
