@@ -24,7 +24,7 @@ import { freeze, thaw } from "../storage/payload.js"
 import { isTerminal } from "../storage/service.js"
 import { InvalidOutput } from "../workflowErrors.js"
 import { positiveInteger, WorkflowCancelled, WorkflowFailed } from "./errors.js"
-import { retrying } from "./reads.js"
+import { logShort, retrying, shortLogCheck } from "./reads.js"
 import type { Registry } from "./registry.js"
 import type { End, Run } from "./run.js"
 import type { Tail, Tails } from "./tail.js"
@@ -117,6 +117,7 @@ export const make = ({ pageSize, poll, registry, runEnded, signals, storage: giv
     // follower reading a finished execution's log through never asks for them.
     let signal: Signal | undefined
     let hinted = !signals.hintsFollowed
+    const short = shortLogCheck()
     /** Reads up to `limit` events from storage; when there are none, waits for more, or ends. */
     const read = (limit: number): Follower =>
       Channel.unwrap(
@@ -133,7 +134,8 @@ export const make = ({ pageSize, poll, registry, runEnded, signals, storage: giv
         // Read-only, as the events taken from a tail are (and as the memory storage keeps them).
         if (page.length > 0) return Effect.succeed(emit(page.map(freeze)))
         return Effect.map(storage.get(id), (record) => {
-          if (record.lastSeq >= cursor) return next
+          // Stored since the read (read again), or never to be read (a log short of its record: fail).
+          if (record.lastSeq >= cursor) return short(cursor) ? Channel.fail(logShort(id, cursor, record.lastSeq)) : next
           if (isTerminal(record.status)) return Channel.void
           // Caught up with a run here that storage stopped: nothing more will come; say why.
           const stopped = signals.stoppedWith(id)

@@ -34,3 +34,29 @@ export const retrying = (storage: ExecutionStorageService) => ({
 })
 
 export type Reads = ReturnType<typeof retrying>
+
+/**
+ * A log that stops short of its execution's record: storage holds no event from `seq` on, though the record
+ * says the log goes on to `lastSeq` (rows removed or damaged outside the engine). Read again, it would give
+ * nothing, for ever: a watcher that finds it twice at the same seq fails with this instead of reading on.
+ */
+export const logShort = (id: string, seq: number, lastSeq: number): StorageError =>
+  new StorageError({
+    operation: "events",
+    reason: `the log of execution "${id}" holds no event from seq ${seq} on, though its record says it goes on ` +
+      `to seq ${lastSeq}: its rows were changed outside the engine`
+  })
+
+/**
+ * A watcher's check, told each seq at which a read found nothing the record says is stored: whether it is
+ * the second time in a row at that seq. The first may be a commit made between the read and the record's
+ * (read again: it is there now); the second is a log short of its record.
+ */
+export const shortLogCheck = (): (seq: number) => boolean => {
+  let last: number | undefined
+  return (seq) => {
+    const again = last === seq
+    last = seq
+    return again
+  }
+}

@@ -18,7 +18,7 @@ import { Signal } from "../notifier.js"
 import { freeze } from "../storage/payload.js"
 import { isEndEvent, isTerminal } from "../storage/service.js"
 import type { Reads } from "./reads.js"
-import { retrying } from "./reads.js"
+import { logShort, retrying, shortLogCheck } from "./reads.js"
 
 /**
  * What the reader of one execution has read. Everything below `next` is stored; the window holds the last
@@ -112,6 +112,7 @@ const endsWith = (page: ReadonlyArray<StoredEvent>): boolean => isEndEvent(page[
  * event (stored elsewhere, perhaps, and not hinted here).
  */
 const keepReading = (id: string, tail: Tail, signal: Signal, { pageSize, poll, reads, signals }: ReaderOptions) => {
+  const short = shortLogCheck()
   /** `checked`: `signal.checks` as the previous read saw it; a move since asks for a look, whenever it came. */
   const read = (look: boolean, checked: number): Effect.Effect<void, ExecutionNotFound | StorageError> =>
     Effect.suspend(() => {
@@ -125,7 +126,11 @@ const keepReading = (id: string, tail: Tail, signal: Signal, { pageSize, poll, r
           return caughtUp ? waitFrom(seen, checks) : read(looking || endsWith(page), checks)
         }
         return Effect.flatMap(reads.get(id), (record) => {
-          if (record.lastSeq >= tail.next) return read(looking || isTerminal(record.status), checks)
+          if (record.lastSeq >= tail.next) {
+            // Stored since the read (read again), or never to be read (a log short of its record: fail).
+            if (short(tail.next)) return Effect.fail(logShort(id, tail.next, record.lastSeq))
+            return read(looking || isTerminal(record.status), checks)
+          }
           if (isTerminal(record.status)) return Effect.sync(() => tail.end())
           tail.heard(signals.stoppedWith(id))
           return waitFrom(seen, checks)
