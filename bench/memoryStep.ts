@@ -5,9 +5,10 @@
  *
  * A bound row beside it: the least a step can be as an Effect at all. The
  * body's effect run under a match (a step must catch its failure), its two
- * events and its journal entry built and kept, in one `Effect.gen` loop; no
- * engine, no subscriber. What running each step as an Effect costs against
- * the same floor, before any engine work.
+ * events and its journal entries built and kept, in one `Effect.gen` loop; no
+ * engine, no subscriber (the floor's consumer awaits each event, so the bound
+ * is lower than any engine with a subscriber could be). What running each
+ * step as an Effect costs against the same floor, before any engine work.
  */
 import { Effect, Exit, Stream } from "effect"
 import { WorkflowEngine } from "../src/index.js"
@@ -55,17 +56,27 @@ const floor = async () => {
   if (seen !== STEPS * 2 + 1) throw new Error(`consumer saw ${seen} events`)
 }
 
-/** Each step as an Effect and nothing more: what a memory storage keeps of it, kept in arrays and a map. */
+/**
+ * Each step as an Effect and nothing more: what a memory storage keeps of it (its events stamped with their
+ * seqs and frozen, its journal entries appended, as the memory storage's journal does), kept in arrays.
+ */
 const effectSteps = () => {
   const id = crypto.randomUUID()
   const events: Array<WorkflowEvent.WorkflowEvent> = []
-  const journal = new Map<string, unknown>()
+  const journal: Array<unknown> = []
+  let seq = 0
   const step = (i: number) =>
     Effect.suspend(() => {
       const started = Date.now()
-      events.push(
-        Object.freeze({ type: "step_start", timestamp: started, runnableName: "step", workflowInstanceId: id })
-      )
+      const key = String(i)
+      events.push(Object.freeze({
+        type: "step_start",
+        timestamp: started,
+        runnableName: "step",
+        workflowInstanceId: id,
+        seq: ++seq
+      }))
+      journal.push({ key, name: "step", kind: "step", state: "started" })
       return Effect.matchCauseEffect(Effect.succeed(i), {
         onFailure: Effect.failCause,
         onSuccess: (output) => {
@@ -76,10 +87,10 @@ const effectSteps = () => {
             runnableName: "step",
             output,
             durationMs: timestamp - started,
-            workflowInstanceId: id
+            workflowInstanceId: id,
+            seq: ++seq
           }))
-          const key = String(i)
-          journal.set(key, {
+          journal.push({
             key,
             name: "step",
             kind: "step",
@@ -93,7 +104,9 @@ const effectSteps = () => {
   return Effect.runPromise(Effect.gen(function*() {
     let total = 0
     for (let i = 0; i < STEPS; i++) total += yield* step(i)
-    events.push(Object.freeze({ type: "final_output", timestamp: Date.now(), data: total, workflowInstanceId: id }))
+    events.push(
+      Object.freeze({ type: "final_output", timestamp: Date.now(), data: total, workflowInstanceId: id, seq: ++seq })
+    )
     if (events.length !== STEPS * 2 + 1) throw new Error(`kept ${events.length} events`)
   }))
 }
@@ -104,7 +117,7 @@ export const run = async (_targets: Targets) => [
     warmup: 3
   }),
   await compare(
-    "bound: Effect steps alone, memory (10,000 steps, each its effect matched, its events and journal entry kept; floor: a bare async generator)",
+    "bound: Effect steps alone, memory (10,000 steps, each its effect matched, its events and journal entries kept, no subscriber; floor: a bare async generator)",
     effectSteps,
     floor,
     { rounds: 15, warmup: 3 }

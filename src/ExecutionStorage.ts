@@ -649,7 +649,10 @@ export interface ExecutionStorageService {
   readonly writer: (id: string, options: WriterOptions) => Effect.Effect<Writer, never, Scope.Scope>
   /**
    * Events with `seq >= fromSeq`, in `seq` order, at most `limit` of them: fewer only when no more are
-   * stored (a follower takes a short page for everything stored when it read).
+   * stored (a follower takes a short page for everything stored when it read). A read sees every event a
+   * `get` that returned before it counted in `lastSeq`: a watcher that reads no event at a seq that a
+   * `get` since says is stored reads once more, and then fails with a `StorageError` (a log short of its
+   * record), so a storage must not answer reads from a copy that lags behind its records.
    */
   readonly events: (
     id: string,

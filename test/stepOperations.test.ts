@@ -59,7 +59,7 @@ const perStep = (storage: Layer.Layer<ExecutionStorage.ExecutionStorage, unknown
 describe("a step's Effect operations", () => {
   it.effect("are counted in the engine's runs", () =>
     Effect.gen(function*() {
-      // The supervisor sees the runs' fibers: a step costs some operations, not none.
+      // The tracer sees the runs' fibers: a step costs some operations, not none.
       expect(yield* perStep(ExecutionStorage.layerMemory)).toBeGreaterThan(1)
     }))
 

@@ -45,7 +45,9 @@ export interface Entry {
  * An entry's journal by key. A commit appends its entry (most journal one: a step's start or end, on every
  * step's path); the map by key takes in what was appended when it is next read. A push costs a run of steps
  * next to nothing, a set into a map of thousands of keys about as much as the rest of the commit, and a
- * running execution's journal is read only when it suspends, forks or is answered.
+ * running execution's journal is read only when it suspends, forks or is answered. Until then an entry
+ * replaces the one appended just before it at the same key (a step's end, its start), so a run of steps
+ * keeps one per step; one replaced later (by parallel branches) is kept until the map is built.
  */
 export class Journal {
   private readonly byKey = new Map<string, JournalEntry>()
@@ -53,7 +55,9 @@ export class Journal {
 
   /** The entry at its key from now on (a later one at the same key replaces it). */
   set(entry: JournalEntry): void {
-    this.appended.push(entry)
+    const last = this.appended.length - 1
+    if (last >= 0 && this.appended[last]!.key === entry.key) this.appended[last] = entry
+    else this.appended.push(entry)
   }
 
   get(key: string): JournalEntry | undefined {
