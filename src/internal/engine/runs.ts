@@ -4,6 +4,7 @@
  * shutdown) and handing it answers that arrive while it goes on.
  */
 import type * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -437,8 +438,10 @@ export const make = (options: RunsOptions): Effect.Effect<Runs, never, Scope.Sco
         yield* FiberRef.set(currentCursor, rootCursor(instance))
         yield* FiberRef.set(currentFlow, undefined)
         yield* bodyOf(workflow, record.input).pipe(
-          Effect.provideService(ExecutionContext, { executionId: id, workflow: workflow.name }),
-          Effect.provide(definition.context),
+          // One context, given once: each `provide` is a region of its own that a run pays to enter and leave.
+          Effect.provide(
+            Context.add(definition.context, ExecutionContext, { executionId: id, workflow: workflow.name })
+          ),
           Effect.onExit((exit) => {
             const outcome = Outcome.decide(run.state, exit, ran)
             telemetry.outcome(outcome._tag)
