@@ -36,6 +36,15 @@ const waiting = Workflow.make({
     })
 })
 
+/** An engine over a SQLite file of its own: the file, to cut its log, and the layer. */
+const onFreshFile = () => {
+  const filename = join(dir, `${files++}.db`)
+  return { filename, layer: Layer.provideMerge(WorkflowEngine.layer, ExecutionStorage.layerSqlite({ filename })) }
+}
+
+/** The seqs of the events collected. */
+const seqsOf = (events: Chunk.Chunk<{ readonly seq: number }>) => Chunk.toReadonlyArray(events).map(({ seq }) => seq)
+
 /** Deletes the events of `id` from seq `from` on, behind the engine's back. */
 const cutLog = (filename: string, id: string, from: number) => {
   const db = new Database(filename)
@@ -97,7 +106,7 @@ describe("a log short of its record", () => {
             Stream.takeUntil(handle.events, (event) => event.type === "human_approval_required")
           )
           const { lastSeq } = yield* engine.status(handle.id)
-          expect(Chunk.toReadonlyArray(seen).map((event) => event.seq)).toEqual(
+          expect(seqsOf(seen)).toEqual(
             Array.from({ length: lastSeq }, (_, i) => i + 1)
           )
         }).pipe(Effect.provide(layer))
@@ -107,7 +116,7 @@ describe("a log short of its record", () => {
           const handle = yield* engine.start(steps, 3)
           expect(yield* handle.result).toBe(3)
           const seen = yield* Stream.runCollect(engine.events(handle.id))
-          expect(Chunk.toReadonlyArray(seen).map((event) => event.seq)).toEqual([1, 2, 3, 4, 5, 6, 7])
+          expect(seqsOf(seen)).toEqual([1, 2, 3, 4, 5, 6, 7])
         }).pipe(Effect.provide(layer))
       }),
     60_000
@@ -115,8 +124,7 @@ describe("a log short of its record", () => {
 
   it.live("fails the streams of a finished execution, which read it on their own", () =>
     Effect.gen(function*() {
-      const filename = join(dir, `${files++}.db`)
-      const layer = Layer.provideMerge(WorkflowEngine.layer, ExecutionStorage.layerSqlite({ filename }))
+      const { filename, layer } = onFreshFile()
       const id = yield* Effect.gen(function*() {
         const engine = yield* WorkflowEngine.WorkflowEngine
         const handle = yield* engine.start(steps, 5)
@@ -136,7 +144,7 @@ describe("a log short of its record", () => {
         expectShort(yield* failureOf(handle.events), id, 9, 11)
         // What is stored before the cut is read as it was, and the result is untouched.
         const first = yield* Stream.runCollect(Stream.take(engine.events(id), 8))
-        expect(Chunk.toReadonlyArray(first).map((event) => event.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8])
+        expect(seqsOf(first)).toEqual([1, 2, 3, 4, 5, 6, 7, 8])
         expect(yield* handle.result).toBe(5)
       }).pipe(Effect.provide(layer))
     }), 60_000)
@@ -145,8 +153,7 @@ describe("a log short of its record", () => {
     "fails the shared tail of an unfinished execution, and every subscriber it feeds",
     () =>
       Effect.gen(function*() {
-        const filename = join(dir, `${files++}.db`)
-        const layer = Layer.provideMerge(WorkflowEngine.layer, ExecutionStorage.layerSqlite({ filename }))
+        const { filename, layer } = onFreshFile()
         const id = yield* Effect.gen(function*() {
           const engine = yield* WorkflowEngine.WorkflowEngine
           const handle = yield* engine.start(waiting, 3)
